@@ -1,0 +1,67 @@
+"""Command line entry point: ``imtfusion <command> ...``.
+
+Each command lives in its own module exposing ``add_arguments(parser)`` and
+``main(args)``; this file only dispatches and turns domain errors into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from imtfusion import __version__
+from imtfusion.errors import ImtfusionError
+
+# command name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "call": ("imtfusion.commands.call", "call fusions of the target genes in one BAM"),
+    "index-gtf": ("imtfusion.commands.index_gtf", "pre-index a GTF for repeated calls"),
+    "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
+    "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imtfusion",
+        description="Targeted detection of ALK, ROS1, ETV6 and NTRK3 fusions in RNA-seq BAMs.",
+    )
+    parser.add_argument("--version", action="version", version=f"imtfusion {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.add_arguments(sp)
+        sp.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args._module.main(args)
+    except ImtfusionError as exc:
+        print(f"imtfusion {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"imtfusion {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: still one line, the traceback only on request
+        if os.environ.get("IMTFUSION_DEBUG"):
+            raise
+        print(
+            f"imtfusion {args.command}: internal error ({type(exc).__name__}: {exc}); "
+            "please report it with the command line; set IMTFUSION_DEBUG=1 for a traceback",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
