@@ -1,0 +1,438 @@
+"""Gene annotation from a GTF: genes, transcripts, exons and CDS.
+
+The GTF is parsed once (:func:`read_gtf`) into compact tables; ``imtfusion index-gtf``
+stores them in one file so that a batch parses the GTF once and every sample loads the
+index (:func:`load_annotation` accepts either). Genes are queried by name (targets),
+by position (partners, through pyranges), and for their exon boundaries (splice sites).
+
+All coordinates are 0-based half-open, contig names as written in the GTF.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import hashlib
+import io
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pandas as pd
+
+from imtfusion.errors import AnnotationError, TargetGeneNotFoundError
+
+INDEX_FORMAT = "imtfusion-annotation-v1"
+INDEX_MAGIC = b"IMTFUSION-ANNOTATION\n"
+_ATTRIBUTE = re.compile(r'(\S+) "([^"]*)"')
+_FEATURES = {"gene", "transcript", "exon", "CDS"}
+# Transcript choice when none is given: canonical tags first, then the longest CDS.
+CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "basic")
+
+
+@dataclass(frozen=True, slots=True)
+class Gene:
+    gene_id: str
+    name: str
+    chrom: str
+    start: int
+    end: int
+    strand: str
+    gene_type: str
+
+    def span_label(self) -> str:
+        return f"{self.chrom}:{self.start + 1}-{self.end}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    transcript_id: str
+    gene_id: str
+    gene_name: str
+    chrom: str
+    strand: str
+    transcript_type: str
+    tags: tuple[str, ...]
+    exons: tuple[tuple[int, int], ...]  # in transcript order (exon 1 first)
+    cds: tuple[tuple[int, int, int], ...]  # (start, end, phase) in transcript order
+
+    @property
+    def cds_length(self) -> int:
+        return sum(e - s for s, e, _ in self.cds)
+
+    @property
+    def length(self) -> int:
+        return sum(e - s for s, e in self.exons)
+
+
+@dataclass
+class Annotation:
+    """The tables of one GTF and the queries the caller needs."""
+
+    genes: pd.DataFrame  # Chromosome, Start, End, Strand, gene_id, gene_name, gene_type
+    transcripts: pd.DataFrame  # transcript_id, gene_id, gene_name, Chromosome, Start, End, Strand, transcript_type, tags
+    exons: pd.DataFrame  # transcript_id, Start, End, exon_number
+    cds: pd.DataFrame  # transcript_id, Start, End, phase
+    source: str
+    checksum: str
+
+    def __post_init__(self) -> None:
+        self._by_chrom: dict[str, tuple[list[int], list[int], int]] = {}
+        genes = self.genes.sort_values(["Chromosome", "Start", "End", "gene_id"], kind="mergesort")
+        self.genes = genes.reset_index(drop=True)
+        for chrom, table in self.genes.groupby("Chromosome", sort=True, observed=True):
+            starts = table["Start"].tolist()
+            longest = int((table["End"] - table["Start"]).max())
+            self._by_chrom[str(chrom)] = (starts, table.index.tolist(), longest)
+        self._exon_groups: dict[str, tuple[int, int]] | None = None
+        self._cds_groups: dict[str, tuple[int, int]] | None = None
+        self._transcript_cache: dict[str, Transcript] = {}
+
+    # -- genes -------------------------------------------------------------------
+    @property
+    def contigs(self) -> list[str]:
+        return sorted(self._by_chrom)
+
+    def _gene_at_row(self, row: int) -> Gene:
+        r = self.genes.iloc[row]
+        return Gene(
+            gene_id=str(r["gene_id"]),
+            name=str(r["gene_name"]),
+            chrom=str(r["Chromosome"]),
+            start=int(r["Start"]),
+            end=int(r["End"]),
+            strand=str(r["Strand"]),
+            gene_type=str(r["gene_type"]),
+        )
+
+    def find_gene(self, name: str) -> Gene:
+        """The gene called ``name`` (gene_name, or gene_id with or without version)."""
+        hits = self.genes.index[self.genes["gene_name"] == name].tolist()
+        if not hits:
+            ids = self.genes["gene_id"].str.split(".", n=1).str[0]
+            hits = self.genes.index[(self.genes["gene_id"] == name) | (ids == name)].tolist()
+        if not hits:
+            raise TargetGeneNotFoundError(
+                f"gene {name!r} is not in the annotation {self.source}; check the gene name "
+                "(HGNC symbol as in the GTF's gene_name attribute) or use a GTF that contains it"
+            )
+        genes = [self._gene_at_row(i) for i in hits]
+        if len(genes) > 1:
+            # Genes duplicated on alternative contigs / PAR copies: prefer a primary
+            # assembly contig (short name), then the longest copy.
+            genes.sort(key=lambda g: (len(g.chrom), -(g.end - g.start), g.chrom, g.start))
+        return genes[0]
+
+    def genes_overlapping(self, chrom: str, start: int, end: int | None = None) -> list[Gene]:
+        """Genes overlapping ``[start, end)`` (a single base when ``end`` is None)."""
+        if end is None:
+            end = start + 1
+        entry = self._by_chrom.get(chrom)
+        if entry is None:
+            return []
+        starts, rows, longest = entry
+        lo = bisect.bisect_left(starts, start - longest)
+        hi = bisect.bisect_left(starts, end)
+        out = []
+        for k in range(lo, hi):
+            row = rows[k]
+            g_end = int(self.genes.at[row, "End"])
+            if g_end > start:
+                out.append(self._gene_at_row(row))
+        return out
+
+    def nearest_genes(self, chrom: str, pos: int, max_distance: int = 1_000_000) -> list[tuple[Gene, int]]:
+        """Genes near ``pos`` with their distance, nearest first."""
+        entry = self._by_chrom.get(chrom)
+        if entry is None:
+            return []
+        starts, rows, longest = entry
+        lo = bisect.bisect_left(starts, pos - max_distance - longest)
+        hi = bisect.bisect_right(starts, pos + max_distance)
+        found = []
+        for k in range(lo, hi):
+            gene = self._gene_at_row(rows[k])
+            if gene.start <= pos < gene.end:
+                dist = 0
+            elif pos < gene.start:
+                dist = gene.start - pos
+            else:
+                dist = pos - gene.end + 1
+            if dist <= max_distance:
+                found.append((gene, dist))
+        found.sort(key=lambda t: (t[1], t[0].start, t[0].gene_id))
+        return found
+
+    def genes_pyranges(self):
+        """The gene table as a PyRanges object (for bulk overlaps)."""
+        import pyranges as pr
+
+        return pr.PyRanges(self.genes.copy())
+
+    # -- transcripts --------------------------------------------------------------
+    def _groups(self, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
+        ids = table["transcript_id"].to_numpy()
+        groups: dict[str, tuple[int, int]] = {}
+        start = 0
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or ids[i] != ids[start]:
+                groups[str(ids[start])] = (start, i)
+                start = i
+        return groups
+
+    def transcript(self, transcript_id: str) -> Transcript:
+        cached = self._transcript_cache.get(transcript_id)
+        if cached is not None:
+            return cached
+        if self._exon_groups is None:
+            self._exon_groups = self._groups(self.exons)
+            self._cds_groups = self._groups(self.cds)
+        info = self.transcripts.loc[self.transcripts["transcript_id"] == transcript_id]
+        if info.empty:
+            raise AnnotationError(f"transcript {transcript_id!r} is not in the annotation {self.source}")
+        t = info.iloc[0]
+        strand = str(t["Strand"])
+        lo, hi = self._exon_groups.get(transcript_id, (0, 0))
+        exons = sorted(
+            zip(self.exons["Start"].iloc[lo:hi].tolist(), self.exons["End"].iloc[lo:hi].tolist()),
+            reverse=(strand == "-"),
+        )
+        assert self._cds_groups is not None
+        lo, hi = self._cds_groups.get(transcript_id, (0, 0))
+        cds = sorted(
+            zip(
+                self.cds["Start"].iloc[lo:hi].tolist(),
+                self.cds["End"].iloc[lo:hi].tolist(),
+                self.cds["phase"].iloc[lo:hi].tolist(),
+            ),
+            reverse=(strand == "-"),
+        )
+        tags = tuple(x for x in str(t["tags"]).split(",") if x)
+        result = Transcript(
+            transcript_id=transcript_id,
+            gene_id=str(t["gene_id"]),
+            gene_name=str(t["gene_name"]),
+            chrom=str(t["Chromosome"]),
+            strand=strand,
+            transcript_type=str(t["transcript_type"]),
+            tags=tags,
+            exons=tuple((int(s), int(e)) for s, e in exons),
+            cds=tuple((int(s), int(e), int(p)) for s, e, p in cds),
+        )
+        self._transcript_cache[transcript_id] = result
+        return result
+
+    def transcripts_of(self, gene_id: str) -> list[Transcript]:
+        ids = self.transcripts.loc[self.transcripts["gene_id"] == gene_id, "transcript_id"].tolist()
+        return [self.transcript(t) for t in sorted(ids)]
+
+    def canonical_transcript(self, gene_id: str, preference: Iterable[str] = CANONICAL_TAGS) -> Transcript | None:
+        """The transcript a report names exons by: first one carrying the earliest tag of
+        ``preference``, else the longest CDS, else the longest transcript."""
+        transcripts = self.transcripts_of(gene_id)
+        if not transcripts:
+            return None
+        for tag in preference:
+            tagged = [t for t in transcripts if tag in t.tags]
+            if tagged:
+                return max(tagged, key=lambda t: (t.cds_length, t.length, t.transcript_id))
+        return max(transcripts, key=lambda t: (t.cds_length, t.length, t.transcript_id))
+
+    def exon_intervals(self, gene_id: str) -> list[tuple[int, int]]:
+        """Union of all exons of the gene's transcripts, merged and sorted."""
+        intervals = sorted(iv for t in self.transcripts_of(gene_id) for iv in t.exons)
+        merged: list[list[int]] = []
+        for s, e in intervals:
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return [(s, e) for s, e in merged]
+
+    def splice_breakends(self, gene_id: str) -> set[tuple[int, str]]:
+        """Breakends ``(pos, side)`` that fall exactly on an internal exon boundary of any
+        transcript of the gene. A fusion joining exons has both its breakends here."""
+        out: set[tuple[int, str]] = set()
+        for t in self.transcripts_of(gene_id):
+            ordered = sorted(t.exons)
+            for i, (s, e) in enumerate(ordered):
+                if i > 0:
+                    out.add((s, "R"))
+                if i < len(ordered) - 1:
+                    out.add((e - 1, "L"))
+        return out
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def file_checksum(path: str | Path, algorithm: str = "sha256") -> str:
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    with _open_text(path) as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n\r").split("\t")
+            if len(fields) != 9:
+                raise AnnotationError(
+                    f"{path}: line {lineno} has {len(fields)} tab-separated columns, a GTF line has 9; "
+                    "check that the file is a GTF (not GFF3/BED) and not truncated"
+                )
+            yield lineno, fields
+
+
+def read_gtf(path: str | Path) -> Annotation:
+    """Parse a GENCODE/Ensembl-style GTF into an :class:`Annotation`."""
+    path = Path(path)
+    if not path.exists():
+        raise AnnotationError(f"GTF not found: {path}; check the 'gtf' path in the config or --gtf")
+    genes: dict[str, list] = {}
+    transcripts: dict[str, list] = {}
+    exons: list[tuple[str, int, int, int]] = []
+    cds: list[tuple[str, int, int, int]] = []
+    try:
+        for lineno, f in _records(path):
+            feature = f[2]
+            if feature not in _FEATURES:
+                continue
+            try:
+                start = int(f[3]) - 1
+                end = int(f[4])
+            except ValueError:
+                raise AnnotationError(
+                    f"{path}: line {lineno} has non-numeric start/end ({f[3]!r}, {f[4]!r}); the GTF is malformed"
+                ) from None
+            if start < 0 or end <= start:
+                raise AnnotationError(f"{path}: line {lineno} has an empty or negative interval {f[3]}-{f[4]}")
+            strand = f[6]
+            if strand not in "+-" or len(strand) != 1:
+                raise AnnotationError(f"{path}: line {lineno} has strand {strand!r}; expected + or -")
+            attrs: dict[str, str] = {}
+            tags: list[str] = []
+            for key, value in _ATTRIBUTE.findall(f[8]):
+                if key == "tag":
+                    tags.append(value)
+                elif key not in attrs:
+                    attrs[key] = value
+            gene_id = attrs.get("gene_id")
+            if not gene_id:
+                raise AnnotationError(f"{path}: line {lineno} has no gene_id attribute; GTF lines need gene_id")
+            name = attrs.get("gene_name") or gene_id
+            gene_type = attrs.get("gene_type") or attrs.get("gene_biotype") or "unknown"
+            chrom = f[0]
+            if feature == "gene":
+                genes[gene_id] = [chrom, start, end, strand, gene_id, name, gene_type]
+                continue
+            tid = attrs.get("transcript_id")
+            if not tid:
+                raise AnnotationError(
+                    f"{path}: line {lineno} ({feature}) has no transcript_id attribute; GTF lines need it"
+                )
+            if feature == "transcript":
+                ttype = attrs.get("transcript_type") or attrs.get("transcript_biotype") or gene_type
+                transcripts[tid] = [tid, gene_id, name, chrom, start, end, strand, ttype, ",".join(tags)]
+            elif feature == "exon":
+                exons.append((tid, start, end, int(attrs.get("exon_number", "0") or 0)))
+                if tid not in transcripts:
+                    transcripts[tid] = [tid, gene_id, name, chrom, start, end, strand, gene_type, ",".join(tags)]
+                else:
+                    rec = transcripts[tid]
+                    rec[4] = min(rec[4], start)
+                    rec[5] = max(rec[5], end)
+            else:  # CDS
+                phase = f[7]
+                cds.append((tid, start, end, int(phase) if phase in ("0", "1", "2") else 0))
+            if gene_id not in genes:
+                genes[gene_id] = [chrom, start, end, strand, gene_id, name, gene_type]
+            elif feature != "gene":
+                g = genes[gene_id]
+                if g[0] == chrom:
+                    g[1] = min(g[1], start)
+                    g[2] = max(g[2], end)
+    except UnicodeDecodeError as exc:
+        raise AnnotationError(f"{path}: not a text GTF ({exc}); give an uncompressed or gzip-compressed GTF") from None
+    except (OSError, EOFError) as exc:
+        raise AnnotationError(f"{path}: cannot read the GTF ({exc}); check the file is complete") from None
+    if not genes:
+        raise AnnotationError(f"{path}: no gene, transcript or exon lines found; is this a GTF?")
+    gene_df = pd.DataFrame(
+        list(genes.values()),
+        columns=["Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type"],
+    )
+    tx_df = pd.DataFrame(
+        list(transcripts.values()),
+        columns=["transcript_id", "gene_id", "gene_name", "Chromosome", "Start", "End", "Strand", "transcript_type", "tags"],
+    ).sort_values("transcript_id", kind="mergesort", ignore_index=True)
+    exon_df = pd.DataFrame(exons, columns=["transcript_id", "Start", "End", "exon_number"]).sort_values(
+        ["transcript_id", "Start"], kind="mergesort", ignore_index=True
+    )
+    cds_df = pd.DataFrame(cds, columns=["transcript_id", "Start", "End", "phase"]).sort_values(
+        ["transcript_id", "Start"], kind="mergesort", ignore_index=True
+    )
+    return Annotation(gene_df, tx_df, exon_df, cds_df, source=str(path), checksum=file_checksum(path))
+
+
+def write_index(annotation: Annotation, path: str | Path) -> None:
+    """Store the parsed tables for :func:`load_annotation` (atomically)."""
+    from imtfusion.outputs import atomic_path
+
+    payload = {
+        "format": INDEX_FORMAT,
+        "source": annotation.source,
+        "checksum": annotation.checksum,
+        "genes": annotation.genes,
+        "transcripts": annotation.transcripts,
+        "exons": annotation.exons,
+        "cds": annotation.cds,
+    }
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(INDEX_MAGIC)
+            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_annotation(path: str | Path) -> Annotation:
+    """Load a GTF (plain or gzip) or an index written by :func:`write_index`."""
+    path = Path(path)
+    if not path.exists():
+        raise AnnotationError(f"annotation not found: {path}; check the GTF path")
+    with open(path, "rb") as fh:
+        head = fh.read(len(INDEX_MAGIC))
+        if head == INDEX_MAGIC:
+            try:
+                payload = pickle.load(fh)
+            except Exception as exc:
+                raise AnnotationError(
+                    f"{path}: the annotation index is damaged ({type(exc).__name__}); delete it and rerun "
+                    "`imtfusion index-gtf`"
+                ) from None
+            if not isinstance(payload, dict) or payload.get("format") != INDEX_FORMAT:
+                raise AnnotationError(
+                    f"{path}: annotation index of another imtfusion version; delete it and rerun `imtfusion index-gtf`"
+                )
+            return Annotation(
+                payload["genes"],
+                payload["transcripts"],
+                payload["exons"],
+                payload["cds"],
+                source=payload["source"],
+                checksum=payload["checksum"],
+            )
+    return read_gtf(path)

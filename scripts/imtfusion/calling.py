@@ -1,0 +1,575 @@
+"""From evidence to fusion candidates.
+
+1. Split reads are grouped by junction. Two reads describe the same junction when their
+   breakends differ only by a shift along the junction (microhomology lets an aligner
+   put the split anywhere in the shared bases): the quantity
+   ``s_a * pos_a - s_b * pos_b`` is invariant under such a shift.
+2. Each junction is placed exactly: on a pair of annotated exon boundaries if a shift
+   within the homology reaches one (RNA fusions join exons), otherwise, with a FASTA,
+   as far 3' in the fused transcript as the homology allows (the HGVS 3' rule).
+3. Clipped reads whose clip matches the partner sequence of a junction, and discordant
+   reads that lie on the retained sides of a junction, are added to it. Discordant
+   reads left over form candidates of their own with approximate breakpoints.
+4. Each candidate is oriented as a transcript (5' gene, 3' gene) from the gene strands.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from imtfusion.annotation import Annotation, Gene
+from imtfusion.evidence import Evidence, complement
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, is_five_prime, is_three_prime
+from imtfusion.params import CallParameters
+from imtfusion.reference import Reference
+from imtfusion.targets import ContigMap, TargetLocus
+
+HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
+
+
+def shift_sign_first(side: str) -> int:
+    """Direction a breakend moves when it *gains* bases."""
+    return 1 if side == "L" else -1
+
+
+def shift_sign_second(side: str) -> int:
+    """Direction a breakend moves when it *loses* bases."""
+    return 1 if side == "R" else -1
+
+
+def junction_invariant(a: Breakend, b: Breakend) -> int:
+    return shift_sign_first(a.side) * a.pos - shift_sign_second(b.side) * b.pos
+
+
+def shift_junction(a: Breakend, b: Breakend, d: int) -> tuple[Breakend, Breakend]:
+    """Move the junction by ``d`` bases: ``a`` gains ``d`` bases and ``b`` loses them."""
+    return (
+        Breakend(a.chrom, a.pos + shift_sign_first(a.side) * d, a.side),
+        Breakend(b.chrom, b.pos + shift_sign_second(b.side) * d, b.side),
+    )
+
+
+def canonical(split: SplitRead) -> SplitRead:
+    """The same split read with its ends in a fixed order (so both views of one
+    junction, from either target locus, compare equal)."""
+    if (split.end_b.chrom, split.end_b.pos, split.end_b.side) < (split.end_a.chrom, split.end_a.pos, split.end_a.side):
+        return SplitRead(
+            fragment=split.fragment,
+            end_a=split.end_b,
+            end_b=split.end_a,
+            anchor_a=split.anchor_b,
+            anchor_b=split.anchor_a,
+            mapq_a=split.mapq_b,
+            mapq_b=split.mapq_a,
+            kind=split.kind,
+            outward_a=split.outward_b,
+            outward_b=split.outward_a,
+        )
+    return split
+
+
+@dataclass(frozen=True, slots=True)
+class GeneRef:
+    """The gene at a breakend, or the nearest one when the breakend is intergenic."""
+
+    name: str
+    gene_id: str
+    strand: str  # "+", "-" or "." when unknown
+    gene_type: str
+    intergenic: bool = False
+    distance: int = 0
+
+    @classmethod
+    def of(cls, gene: Gene) -> "GeneRef":
+        return cls(gene.name, gene.gene_id, gene.strand, gene.gene_type)
+
+
+@dataclass
+class Candidate:
+    """One putative fusion: two breakends in transcript order and their support."""
+
+    end5: Breakend
+    end3: Breakend
+    gene5: GeneRef
+    gene3: GeneRef
+    split_fragments: set[str] = field(default_factory=set)
+    discordant_fragments: set[str] = field(default_factory=set)
+    clipped_fragments: set[str] = field(default_factory=set)  # subset of split_fragments
+    precision: str = "exact"  # exact: split reads place it; approximate: mates only
+    site5: str = "."
+    site3: str = "."
+    oriented: bool = True  # False when no transcript can be read across the junction
+    targets: tuple[str, ...] = ()
+    best_anchor: int = 0  # largest min(anchor5, anchor3) over the split reads
+    low_mapq_fraction: float = 0.0
+    homology: int = 0  # microhomology length at the junction (with FASTA)
+    shifted: int = 0  # bases the junction was moved from the aligners' placement
+    sequence5: str = ""  # consensus read bases of the 5' side next to the junction
+    sequence3: str = ""
+    mapqs: list[int] = field(default_factory=list)
+    filters: list[str] = field(default_factory=list)
+    confidence: str = "."
+    known: bool = False
+    junction: JunctionView | None = field(default=None, repr=False)
+
+    @property
+    def split_reads(self) -> int:
+        return len(self.split_fragments)
+
+    @property
+    def discordant_pairs(self) -> int:
+        return len(self.discordant_fragments - self.split_fragments)
+
+    @property
+    def fragments(self) -> int:
+        return len(self.split_fragments | self.discordant_fragments)
+
+    @property
+    def fusion(self) -> str:
+        return f"{self.gene5.name}::{self.gene3.name}"
+
+
+@dataclass
+class _Junction:
+    a: Breakend
+    b: Breakend
+    reads: list[SplitRead]
+    homology: int = 0
+    shifted: int | None = 0  # None: homology known, placement decided after orientation
+    bounds: tuple[int, int] = (0, 0)  # shifts that keep the fused sequence (with FASTA)
+
+
+@dataclass(frozen=True, slots=True)
+class JunctionView:
+    """A junction as the read data saw it: ends in canonical order and the read bases
+    beyond each end (partner sequence), used to match clipped and discordant reads."""
+
+    a: Breakend
+    b: Breakend
+    outward_a: str
+    outward_b: str
+
+
+class _GeneLookup:
+    """Genes at BAM-named positions, cached."""
+
+    def __init__(self, annotation: Annotation, contigs: ContigMap):
+        self.annotation = annotation
+        self.contigs = contigs
+        self._splice: dict[str, set[tuple[int, str]]] = {}
+        self._exons: dict[str, list[tuple[int, int]]] = {}
+
+    def genes_at(self, chrom: str, pos: int) -> list[Gene]:
+        return self.annotation.genes_overlapping(self.contigs.to_gtf(chrom), pos)
+
+    def splice_breakends(self, gene: Gene) -> set[tuple[int, str]]:
+        if gene.gene_id not in self._splice:
+            self._splice[gene.gene_id] = self.annotation.splice_breakends(gene.gene_id)
+        return self._splice[gene.gene_id]
+
+    def exons(self, gene: Gene) -> list[tuple[int, int]]:
+        if gene.gene_id not in self._exons:
+            self._exons[gene.gene_id] = self.annotation.exon_intervals(gene.gene_id)
+        return self._exons[gene.gene_id]
+
+    def site(self, gene: GeneRef, end: Breakend) -> str:
+        if gene.intergenic:
+            return "intergenic"
+        genes = [g for g in self.genes_at(end.chrom, end.pos) if g.gene_id == gene.gene_id]
+        if not genes:
+            return "intergenic"
+        g = genes[0]
+        if (end.pos, end.side) in self.splice_breakends(g):
+            return "splice_site"
+        for s, e in self.exons(g):
+            if s <= end.pos < e:
+                return "exonic"
+        return "intronic"
+
+    def nearest(self, end: Breakend) -> GeneRef:
+        near = self.annotation.nearest_genes(self.contigs.to_gtf(end.chrom), end.pos)
+        if not near:
+            return GeneRef(f"intergenic@{end.chrom}:{end.pos + 1}", ".", ".", "intergenic", True, 0)
+        gene, dist = near[0]
+        return GeneRef(gene.name, gene.gene_id, gene.strand, gene.gene_type, True, dist)
+
+
+def _cluster_junctions(splits: Iterable[SplitRead], window: int) -> list[_Junction]:
+    groups: dict[tuple, list[SplitRead]] = defaultdict(list)
+    for split in splits:
+        s = canonical(split)
+        key = (s.end_a.chrom, s.end_a.side, s.end_b.chrom, s.end_b.side, junction_invariant(s.end_a, s.end_b))
+        groups[key].append(s)
+    junctions: list[_Junction] = []
+    for key in sorted(groups):
+        reads = sorted(groups[key], key=lambda r: (r.end_a.pos, r.fragment))
+        cluster: list[SplitRead] = [reads[0]]
+        for read in reads[1:]:
+            if read.end_a.pos - cluster[-1].end_a.pos > window:
+                junctions.append(_representative(cluster))
+                cluster = []
+            cluster.append(read)
+        junctions.append(_representative(cluster))
+    return junctions
+
+
+def _representative(reads: list[SplitRead]) -> _Junction:
+    counts = Counter((r.end_a, r.end_b) for r in reads)
+    (a, b), _ = min(counts.items(), key=lambda kv: (-kv[1], kv[0][0].pos, kv[0][1].pos))
+    return _Junction(a, b, reads)
+
+
+def _inward(ref: Reference, end: Breakend, n: int) -> str:
+    """Reference bases retained at ``end``, adjacent base first."""
+    if end.side == "L":
+        return ref.fetch(end.chrom, end.pos - n + 1, end.pos + 1)[::-1]
+    return ref.fetch(end.chrom, end.pos, end.pos + n)
+
+
+def _beyond(ref: Reference, end: Breakend, n: int) -> str:
+    """Reference bases just past ``end`` (not retained), adjacent base first."""
+    if end.side == "L":
+        return ref.fetch(end.chrom, end.pos + 1, end.pos + 1 + n)
+    return ref.fetch(end.chrom, end.pos - n, end.pos)[::-1]
+
+
+def _in_frame_of(first: Breakend, second: Breakend, seq: str) -> str:
+    """``second``'s bases as they continue ``first``'s outward direction."""
+    return complement(seq) if first.side == second.side else seq
+
+
+def partner_outward(ref: Reference, end: Breakend, other: Breakend, n: int) -> str:
+    """The bases that follow ``end`` in the fused molecule (those of ``other``)."""
+    return _in_frame_of(end, other, _inward(ref, other, n))
+
+
+def homology_range(ref: Reference, a: Breakend, b: Breakend, scan: int = HOMOLOGY_SCAN) -> tuple[int, int]:
+    """How far the junction can move (bases ``a`` can lose, bases ``a`` can gain) and
+    still spell the same fused sequence."""
+    gain_ref = _beyond(ref, a, scan)
+    gain_alt = _in_frame_of(a, b, _inward(ref, b, scan))
+    plus = 0
+    while plus < min(len(gain_ref), len(gain_alt)) and gain_ref[plus] == gain_alt[plus] and gain_ref[plus] != "N":
+        plus += 1
+    lose_ref = _beyond(ref, b, scan)
+    lose_alt = _in_frame_of(b, a, _inward(ref, a, scan))
+    minus = 0
+    while minus < min(len(lose_ref), len(lose_alt)) and lose_ref[minus] == lose_alt[minus] and lose_ref[minus] != "N":
+        minus += 1
+    return minus, plus
+
+
+def _place_junction(
+    junction: _Junction,
+    lookup: _GeneLookup,
+    params: CallParameters,
+    ref: Reference | None,
+) -> None:
+    a, b = junction.a, junction.b
+    splice_a = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(a.chrom, a.pos)] or [set()])
+    splice_b = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(b.chrom, b.pos)] or [set()])
+    if ref is not None and ref.has(a.chrom) and ref.has(b.chrom):
+        minus, plus = homology_range(ref, a, b)
+        junction.homology = minus + plus
+        lo, hi = -minus, plus
+        verified = True
+    else:
+        lo, hi = -params.max_snap, params.max_snap
+        verified = False
+    for d in sorted(range(lo, hi + 1), key=lambda x: (abs(x), x)):
+        na, nb = shift_junction(a, b, d)
+        if (na.pos, na.side) in splice_a and (nb.pos, nb.side) in splice_b:
+            junction.a, junction.b, junction.shifted = na, nb, d
+            return
+    if verified and (lo or hi):
+        junction.shifted = None
+        junction.bounds = (lo, hi)
+
+
+def _consensus(strings: list[str], limit: int = 60) -> str:
+    strings = [s for s in strings if s]
+    if not strings:
+        return ""
+    out = []
+    for i in range(min(limit, max(len(s) for s in strings))):
+        column = Counter(s[i] for s in strings if len(s) > i)
+        base, count = min(column.items(), key=lambda kv: (-kv[1], kv[0]))
+        out.append(base)
+    return "".join(out)
+
+
+def _outward_at(junction: _Junction) -> tuple[str, str]:
+    """Consensus read bases beyond each end of the placed junction.
+
+    A read split ``g`` bases earlier than the placed junction (``a`` keeps ``g`` more
+    bases now) has ``g`` bases too many beyond ``a`` and ``g`` too few beyond ``b``."""
+    beyond_a: list[str] = []
+    beyond_b: list[str] = []
+    for r in junction.reads:
+        g = (junction.a.pos - r.end_a.pos) * shift_sign_first(junction.a.side)
+        if r.outward_a and g >= 0:
+            beyond_a.append(r.outward_a[g:])
+        if r.outward_b and g <= 0:
+            beyond_b.append(r.outward_b[-g:])
+    return _consensus(beyond_a), _consensus(beyond_b)
+
+
+def _identity(x: str, y: str) -> tuple[int, float]:
+    n = min(len(x), len(y))
+    if n == 0:
+        return 0, 0.0
+    same = sum(1 for i in range(n) if x[i] == y[i] and x[i] != "N")
+    return n, same / n
+
+
+def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters) -> bool:
+    """A clip at ``clip.end`` supports the junction whose breakend (same side) is ``end``.
+
+    The clip may sit a few bases off the junction (mismatches near the end, or homology):
+    ``gained`` bases beyond ``end`` aligned before the clip starts."""
+    gained = (clip.end.pos - end.pos) * (1 if end.side == "L" else -1)
+    if abs(gained) > params.junction_window:
+        return False
+    if gained >= 0:
+        n, ident = _identity(clip.outward, consensus[gained:])
+    else:
+        n, ident = _identity(clip.outward[-gained:], consensus)
+    return n >= params.min_clip and ident >= params.clip_identity
+
+
+def _orient(
+    a: Breakend, b: Breakend, lookup: _GeneLookup, target_ids: set[str]
+) -> tuple[GeneRef, GeneRef, Breakend, Breakend, bool] | None:
+    """Choose the genes at both ends and the transcript orientation.
+
+    Returns (gene5, gene3, end5, end3, oriented) or None when no target gene is at
+    either end."""
+    genes_a = lookup.genes_at(a.chrom, a.pos)
+    genes_b = lookup.genes_at(b.chrom, b.pos)
+    if not any(g.gene_id in target_ids for g in genes_a + genes_b):
+        return None
+    refs_a = [GeneRef.of(g) for g in genes_a] or [lookup.nearest(a)]
+    refs_b = [GeneRef.of(g) for g in genes_b] or [lookup.nearest(b)]
+    best = None
+    for ga in refs_a:
+        for gb in refs_b:
+            for first, second, gf, gs in ((a, b, ga, gb), (b, a, gb, ga)):
+                ok5 = gf.intergenic or is_five_prime(gf.strand, first.side)
+                ok3 = gs.intergenic or is_three_prime(gs.strand, second.side)
+                involves_target = gf.gene_id in target_ids or gs.gene_id in target_ids
+                if not involves_target:
+                    continue
+                score = (
+                    ok5 and ok3,
+                    not (gf.intergenic and gs.intergenic),
+                    (first.pos, first.side) in _splice_of(lookup, gf, first)
+                    and (second.pos, second.side) in _splice_of(lookup, gs, second),
+                    gf.gene_type == "protein_coding" and gs.gene_type == "protein_coding",
+                    gf.gene_id in target_ids and gs.gene_id in target_ids,
+                    # deterministic tie-break
+                    (gf.gene_id, gs.gene_id) < ("~", "~"),
+                )
+                key = (score, (gf.gene_id, gs.gene_id))
+                if best is None or key[0] > best[0][0] or (key[0] == best[0][0] and key[1] < best[0][1]):
+                    best = (key, (gf, gs, first, second, ok5 and ok3))
+    if best is None:
+        return None
+    return best[1]
+
+
+def _splice_of(lookup: _GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[int, str]]:
+    if gene.intergenic:
+        return set()
+    for g in lookup.genes_at(end.chrom, end.pos):
+        if g.gene_id == gene.gene_id:
+            return lookup.splice_breakends(g)
+    return set()
+
+
+def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breakend, params: CallParameters) -> int | None:
+    """Distance of a discordant pair from a junction, or None when it cannot support it."""
+    r, m = read.read_end, read.mate_end
+    if (r.chrom, r.side, m.chrom, m.side) != (read_end.chrom, read_end.side, mate_end.chrom, mate_end.side):
+        return None
+    tol = 10
+    limit = params.discordant_max_distance
+    dist = 0
+    for obs, end in ((r, read_end), (m, mate_end)):
+        delta = end.pos - obs.pos if end.side == "L" else obs.pos - end.pos
+        if delta < -tol or delta > limit:
+            return None
+        dist += abs(delta)
+    return dist
+
+
+def call_candidates(
+    evidence: Evidence,
+    loci: list[TargetLocus],
+    annotation: Annotation,
+    contigs: ContigMap,
+    params: CallParameters,
+    ref: Reference | None = None,
+) -> list[Candidate]:
+    """All candidates involving a target gene, unfiltered, in a deterministic order."""
+    lookup = _GeneLookup(annotation, contigs)
+    target_ids = {locus.gene.gene_id for locus in loci}
+    junctions = _cluster_junctions(evidence.split_reads, params.junction_window)
+    candidates: list[Candidate] = []
+    for junction in junctions:
+        _place_junction(junction, lookup, params, ref)
+        oriented = _orient(junction.a, junction.b, lookup, target_ids)
+        if oriented is None:
+            continue
+        gene5, gene3, end5, end3, ok = oriented
+        five_is_a = end5 == junction.a
+        if junction.shifted is None:
+            # FASTA-verified homology and no exon boundary in it: 3' rule, i.e. the 5'
+            # gene keeps as much as the shared bases allow.
+            lo, hi = junction.bounds
+            d = hi if five_is_a else lo
+            na, nb = shift_junction(junction.a, junction.b, d)
+            junction.a, junction.b, junction.shifted = na, nb, d
+            end5, end3 = (na, nb) if five_is_a else (nb, na)
+        reads = junction.reads
+        mapqs = [min(r.mapq_a, r.mapq_b) for r in reads]
+        cand = Candidate(
+            end5=end5,
+            end3=end3,
+            gene5=gene5,
+            gene3=gene3,
+            split_fragments={r.fragment for r in reads},
+            oriented=ok,
+            best_anchor=max(min(r.anchor_a, r.anchor_b) for r in reads),
+            homology=junction.homology,
+            shifted=junction.shifted,
+            mapqs=mapqs,
+        )
+        out_a, out_b = _outward_at(junction)
+        if ref is not None:
+            if not out_a:
+                out_a = partner_outward(ref, junction.a, junction.b, 60)
+            if not out_b:
+                out_b = partner_outward(ref, junction.b, junction.a, 60)
+        cand.junction = JunctionView(junction.a, junction.b, out_a, out_b)
+        # read bases next to the junction, in transcript orientation, adjacent base first:
+        # sequence3 runs into the 3' gene, sequence5 runs back into the 5' gene
+        out5, out3 = (out_a, out_b) if five_is_a else (out_b, out_a)
+        cand.sequence3 = out5 if end5.side == "L" else complement(out5)
+        cand.sequence5 = out3 if end3.side == "R" else complement(out3)
+        candidates.append(cand)
+
+    # clipped reads: counted as split reads when the clip spells the partner
+    for clip in evidence.clipped_reads:
+        best = None
+        for cand in candidates:
+            view = cand.junction
+            assert view is not None
+            for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
+                if end.chrom != clip.end.chrom or end.side != clip.end.side or not cons:
+                    continue
+                if _clip_matches(clip, end, cons, params):
+                    key = (abs(clip.end.pos - end.pos), -cand.split_reads)
+                    if best is None or key < best[0]:
+                        best = (key, cand)
+        if best is not None:
+            cand = best[1]
+            cand.split_fragments.add(clip.fragment)
+            cand.clipped_fragments.add(clip.fragment)
+            cand.best_anchor = max(cand.best_anchor, min(clip.anchor, len(clip.outward)))
+            cand.mapqs.append(clip.mapq)
+
+    # discordant reads: to the nearest junction they fit, else to mate-only candidates
+    leftovers: list[DiscordantRead] = []
+    for read in evidence.discordant_reads:
+        best = None
+        for cand in candidates:
+            view = cand.junction
+            assert view is not None
+            for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
+                dist = _discordant_fits(read, read_end, mate_end, params)
+                if dist is not None:
+                    key = (dist, -cand.split_reads)
+                    if best is None or key < best[0]:
+                        best = (key, cand)
+        if best is not None:
+            if read.fragment not in best[1].discordant_fragments:
+                best[1].mapqs.append(read.mapq)
+            best[1].discordant_fragments.add(read.fragment)
+        else:
+            leftovers.append(read)
+    candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
+
+    for cand in candidates:
+        cand.site5 = lookup.site(cand.gene5, cand.end5)
+        cand.site3 = lookup.site(cand.gene3, cand.end3)
+        cand.targets = tuple(
+            sorted({locus.name for locus in loci if locus.gene.gene_id in (cand.gene5.gene_id, cand.gene3.gene_id)})
+        )
+        fragments = cand.fragments
+        low = sum(1 for q in cand.mapqs if q < params.min_mapq)
+        cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs and fragments else 0.0
+    candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
+    return candidates
+
+
+def _mate_only_candidates(
+    reads: list[DiscordantRead], lookup: _GeneLookup, target_ids: set[str]
+) -> list[Candidate]:
+    """Group discordant reads that fit no junction by the gene pair they connect.
+
+    Their breakpoints are approximate: the exon boundary just past the reads."""
+    groups: dict[tuple, list[DiscordantRead]] = defaultdict(list)
+    for read in reads:
+        r, m = read.read_end, read.mate_end
+        genes_r = sorted(g.gene_id for g in lookup.genes_at(r.chrom, r.pos) if g.gene_id in target_ids)
+        if not genes_r:
+            continue
+        genes_m = sorted(g.gene_id for g in lookup.genes_at(m.chrom, m.pos))
+        partner = genes_m[0] if genes_m else f"{m.chrom}:{m.pos // 100_000}"
+        groups[(r.chrom, r.side, genes_r[0], m.chrom, m.side, partner)].append(read)
+    out: list[Candidate] = []
+    for key in sorted(groups):
+        group = groups[key]
+        r_side, m_side = key[1], key[4]
+        r_pos = max(x.read_end.pos for x in group) if r_side == "L" else min(x.read_end.pos for x in group)
+        # mate positions are starts; a forward mate ends about a read length later
+        length = max(x.read_stop - x.read_start for x in group)
+        if m_side == "L":
+            m_pos = max(x.mate_end.pos for x in group) + length - 1
+        else:
+            m_pos = min(x.mate_end.pos for x in group)
+        r_end = _next_boundary(Breakend(key[0], r_pos, r_side), lookup)
+        m_end = _next_boundary(Breakend(key[3], m_pos, m_side), lookup)
+        oriented = _orient(r_end, m_end, lookup, target_ids)
+        if oriented is None:
+            continue
+        gene5, gene3, end5, end3, ok = oriented
+        out.append(
+            Candidate(
+                end5=end5,
+                end3=end3,
+                gene5=gene5,
+                gene3=gene3,
+                discordant_fragments={x.fragment for x in group},
+                precision="approximate",
+                oriented=ok,
+                mapqs=[x.mapq for x in group],
+            )
+        )
+    return out
+
+
+def _next_boundary(end: Breakend, lookup: _GeneLookup) -> Breakend:
+    """The nearest exon boundary at or beyond ``end`` in the junction direction."""
+    best = None
+    for gene in lookup.genes_at(end.chrom, end.pos):
+        for pos, side in lookup.splice_breakends(gene):
+            if side != end.side:
+                continue
+            if (side == "L" and pos >= end.pos) or (side == "R" and pos <= end.pos):
+                dist = abs(pos - end.pos)
+                if best is None or dist < best[0]:
+                    best = (dist, pos)
+    return Breakend(end.chrom, best[1], end.side) if best else end

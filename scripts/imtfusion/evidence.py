@@ -1,0 +1,439 @@
+"""Evidence extraction: one pass through the BAM index over the target loci.
+
+For every record in a target locus (secondary, QC-fail, duplicate and unmapped records
+skipped and counted) we keep only what can support a fusion:
+
+* **split reads** -- a record with an ``SA`` tag (STAR ``WithinBAM``, BWA-MEM, minimap2)
+  gives the junction between its segments exactly; a spliced alignment whose ``N`` gap
+  leaves the target gene (read-through, local deletions) is a split read too;
+* **discordant reads** -- a primary record whose mate is on another contig, outside the
+  locus, or in an orientation no transcript produces;
+* **clipped reads** -- a soft clip long enough to carry partner sequence, without an
+  ``SA`` tag (aligners without chimeric detection leave junction reads like this).
+
+Everything else is only counted for QC. Fragments are keyed by read name; the caller
+counts each fragment once whatever number of its records it saw.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+import pysam
+
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC
+from imtfusion.params import CallParameters
+from imtfusion.targets import TargetLocus
+
+# Records never used: secondary alignments (the primary/supplementary carry the read),
+# QC failures, PCR/optical duplicates (counted for QC) and unmapped records.
+FLAG_UNMAPPED = 0x4
+FLAG_SECONDARY = 0x100
+FLAG_QCFAIL = 0x200
+FLAG_DUPLICATE = 0x400
+FLAG_SUPPLEMENTARY = 0x800
+EXCLUDED_FLAGS = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE
+
+# CIGAR operation codes (pysam): M I D N S H P = X
+_M, _I, _D, _N, _S, _H, _P, _EQ, _X = range(9)
+_QUERY_OPS = (_M, _I, _EQ, _X)  # consume query and are aligned
+_REF_OPS = (_M, _D, _N, _EQ, _X)
+_CIGAR_RE = re.compile(r"(\d+)([MIDNSHP=X])")
+_CIGAR_CODES = {c: i for i, c in enumerate("MIDNSHP=X")}
+# Illumina adapter starts: a clip that begins with one is library, not partner, sequence.
+_ADAPTERS = ("AGATCGGAAGAG", "CTGTCTCTTATA")  # TruSeq, Nextera
+_COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+COVERAGE_BINS = 120
+
+
+def complement(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)
+
+
+def reverse_complement(seq: str) -> str:
+    return seq.translate(_COMPLEMENT)[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One alignment of a read, with its place in the read (read order, not BAM order)."""
+
+    chrom: str
+    ref_start: int
+    ref_end: int
+    reverse: bool
+    read_start: int  # first read base aligned, in sequencing order
+    read_end: int  # one past the last aligned read base
+    read_length: int  # including hard-clipped bases
+    mapq: int
+
+    def junction_after(self) -> Breakend:
+        """Breakend when the partner follows this segment in the read."""
+        if self.reverse:
+            return Breakend(self.chrom, self.ref_start, "R")
+        return Breakend(self.chrom, self.ref_end - 1, "L")
+
+    def junction_before(self) -> Breakend:
+        """Breakend when the partner precedes this segment in the read."""
+        if self.reverse:
+            return Breakend(self.chrom, self.ref_end - 1, "L")
+        return Breakend(self.chrom, self.ref_start, "R")
+
+
+def parse_cigar_string(cigar: str) -> list[tuple[int, int]]:
+    ops = [(_CIGAR_CODES[op], int(n)) for n, op in _CIGAR_RE.findall(cigar)]
+    if not ops or "".join(f"{n}{'MIDNSHP=X'[op]}" for op, n in ops) != cigar:
+        raise ValueError(f"malformed CIGAR {cigar!r}")
+    return ops
+
+
+def cigar_geometry(cigartuples: list[tuple[int, int]]) -> tuple[int, int, int, int]:
+    """(leading clip, aligned query bases, trailing clip, reference span) of a CIGAR."""
+    lead = 0
+    i = 0
+    n = len(cigartuples)
+    while i < n and cigartuples[i][0] in (_S, _H):
+        lead += cigartuples[i][1]
+        i += 1
+    trail = 0
+    j = n - 1
+    while j >= i and cigartuples[j][0] in (_S, _H):
+        trail += cigartuples[j][1]
+        j -= 1
+    aligned = 0
+    ref = 0
+    for k in range(i, j + 1):
+        op, length = cigartuples[k]
+        if op in _QUERY_OPS or op == _S:  # an inner S is malformed but consumes query
+            aligned += length
+        if op in _REF_OPS:
+            ref += length
+    return lead, aligned, trail, ref
+
+
+def make_segment(chrom: str, pos: int, reverse: bool, cigartuples: list[tuple[int, int]], mapq: int) -> Segment:
+    lead, aligned, trail, ref = cigar_geometry(cigartuples)
+    total = lead + aligned + trail
+    if reverse:
+        read_start, read_end = trail, trail + aligned
+    else:
+        read_start, read_end = lead, lead + aligned
+    return Segment(chrom, pos, pos + ref, reverse, read_start, read_end, total, mapq)
+
+
+def parse_sa_tag(tag: str) -> list[Segment]:
+    """Segments of an ``SA:Z`` tag (``rname,pos,strand,CIGAR,mapQ,NM;`` entries).
+
+    Malformed entries are skipped: a damaged tag must not lose the rest of the read."""
+    out: list[Segment] = []
+    for entry in tag.split(";"):
+        if not entry:
+            continue
+        parts = entry.split(",")
+        if len(parts) < 6 or parts[2] not in ("+", "-"):
+            continue
+        try:
+            pos = int(parts[1]) - 1
+            mapq = int(parts[4])
+            ops = parse_cigar_string(parts[3])
+        except ValueError:
+            continue
+        if pos < 0:
+            continue
+        out.append(make_segment(parts[0], pos, parts[2] == "-", ops, mapq))
+    return out
+
+
+def outward_bases(seq: str | None, lead_hard: int, read_length: int, reverse: bool, junction_read_pos: int, side: str) -> str:
+    """Bases of a record beyond its breakend, adjacent base first.
+
+    ``junction_read_pos`` is the junction in read (sequencing) order. The string is in the
+    record's genome orientation, read away from the breakend: for side ``L`` the bases to
+    the right, for side ``R`` the bases to the left, reversed. Hard-clipped bases are not
+    in the record, so the result may be shorter or empty."""
+    if not seq:
+        return ""
+    stored = read_length - junction_read_pos if reverse else junction_read_pos
+    stored -= lead_hard
+    stored = min(max(stored, 0), len(seq))
+    if side == "L":
+        return seq[stored:]
+    return seq[:stored][::-1]
+
+
+def looks_like_adapter(outward: str) -> bool:
+    """Clipped bases that are adapter read-through (short inserts) rather than partner.
+
+    A forward read's 3' adapter is a right clip read as is; a reverse read's 3' adapter
+    is a left clip, which read outward is the complement of the adapter."""
+    if len(outward) < 8:
+        return False
+    head = outward[:12].upper()
+    for text in (head, complement(head)):
+        for adapter in _ADAPTERS:
+            if adapter.startswith(text) or text.startswith(adapter):
+                return True
+    return False
+
+
+@dataclass
+class Evidence:
+    """Everything extracted from one BAM."""
+
+    split_reads: list[SplitRead] = field(default_factory=list)
+    discordant_reads: list[DiscordantRead] = field(default_factory=list)
+    clipped_reads: list[ClippedRead] = field(default_factory=list)
+    qc: dict[str, TargetQC] = field(default_factory=dict)
+    unmapped_mates: int = 0
+
+
+def _split_from_record(
+    read: pysam.AlignedSegment, chrom: str, sa_tag: str, locus: TargetLocus
+) -> list[SplitRead]:
+    cigar = read.cigartuples or []
+    this = make_segment(chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
+    # query_sequence lacks hard-clipped bases; in BAM order they precede it
+    lead_hard = cigar[0][1] if cigar and cigar[0][0] == _H else 0
+    others = parse_sa_tag(sa_tag)
+    # SA entries of a read whose length disagrees with ours belong to something else
+    segments = [this] + [s for s in others if s.read_length == this.read_length and s != this]
+    segments.sort(key=lambda s: (s.read_start, s.read_end, s.chrom, s.ref_start))
+    seq = read.query_sequence
+    out: list[SplitRead] = []
+    for first, second in zip(segments, segments[1:]):
+        if first is not this and second is not this:
+            continue
+        end_a = first.junction_after()
+        end_b = second.junction_before()
+        overlap = first.read_end - second.read_start
+        anchor_b = second.read_end - second.read_start
+        if overlap > 0:
+            # both segments claim the same read bases: give them to the first segment
+            end_b = end_b.shifted(overlap if end_b.side == "R" else -overlap)
+            anchor_b -= overlap
+        if _is_colinear_splice(end_a, end_b, locus):
+            continue
+        junction_a = first.read_end
+        junction_b = max(second.read_start, first.read_end)
+        out_a = out_b = ""
+        if first is this:
+            out_a = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_a, end_a.side)
+        if second is this:
+            out_b = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_b, end_b.side)
+        out.append(
+            SplitRead(
+                fragment=read.query_name,
+                end_a=end_a,
+                end_b=end_b,
+                anchor_a=first.read_end - first.read_start,
+                anchor_b=max(anchor_b, 0),
+                mapq_a=first.mapq,
+                mapq_b=second.mapq,
+                kind="supplementary",
+                outward_a=out_a,
+                outward_b=out_b,
+            )
+        )
+    return out
+
+
+def _is_colinear_splice(a: Breakend, b: Breakend, locus: TargetLocus) -> bool:
+    """A 'split' that is ordinary splicing inside the target gene (non-splice-aware
+    aligners such as BWA-MEM write exon-exon reads this way)."""
+    if a.chrom != b.chrom or a.chrom != locus.chrom:
+        return False
+    gene = locus.gene
+    if not (gene.start <= a.pos < gene.end and gene.start <= b.pos < gene.end):
+        return False
+    if a.side == "L" and b.side == "R":
+        forward = b.pos > a.pos
+    elif a.side == "R" and b.side == "L":
+        forward = b.pos < a.pos
+    else:
+        return False
+    return forward and abs(b.pos - a.pos) < (gene.end - gene.start)
+
+
+def _spliced_out_of_gene(read: pysam.AlignedSegment, chrom: str, locus: TargetLocus) -> list[SplitRead]:
+    """N gaps that join the target gene to sequence outside it (read-through, deletions)."""
+    gene = locus.gene
+    out: list[SplitRead] = []
+    pos = read.reference_start
+    blocks: list[tuple[int, int]] = []  # aligned query bases per exon block between N gaps
+    aligned = 0
+    gaps: list[tuple[int, int, int]] = []  # (last base before, first base after, index)
+    for op, length in read.cigartuples or []:
+        if op == _N:
+            gaps.append((pos - 1, pos + length, len(blocks)))
+            blocks.append((aligned, 0))
+            aligned = 0
+            pos += length
+        else:
+            if op in _QUERY_OPS:
+                aligned += length
+            if op in (_M, _D, _EQ, _X):
+                pos += length
+    blocks.append((aligned, 0))
+    for left, right, idx in gaps:
+        inside_left = gene.start <= left < gene.end
+        inside_right = gene.start <= right < gene.end
+        if inside_left == inside_right:
+            continue
+        anchor_left = sum(b[0] for b in blocks[: idx + 1])
+        anchor_right = sum(b[0] for b in blocks[idx + 1 :])
+        out.append(
+            SplitRead(
+                fragment=read.query_name,
+                end_a=Breakend(chrom, left, "L"),
+                end_b=Breakend(chrom, right, "R"),
+                anchor_a=anchor_left,
+                anchor_b=anchor_right,
+                mapq_a=read.mapping_quality,
+                mapq_b=read.mapping_quality,
+                kind="spliced",
+            )
+        )
+    return out
+
+
+def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus) -> bool:
+    if read.next_reference_id != chrom_id:
+        return True
+    mate_pos = read.next_reference_start
+    if not (locus.start <= mate_pos < locus.end):
+        return True
+    if read.is_reverse == read.mate_is_reverse:
+        return True  # FF/RR: an inversion, no transcript gives this
+    # outward-facing (RF) beyond a read length: back-splicing or a duplication
+    length = read.query_length or read.infer_read_length() or 0
+    if read.is_reverse:
+        return mate_pos > read.reference_end + length
+    return mate_pos + length < read.reference_start
+
+
+def collect_evidence(
+    bam: pysam.AlignmentFile,
+    loci: Iterable[TargetLocus],
+    params: CallParameters,
+) -> Evidence:
+    """Fetch every target locus through the index and extract fusion evidence."""
+    evidence = Evidence()
+    min_mapq = params.min_mapq
+    min_clip = params.min_clip
+    for locus in loci:
+        qc = TargetQC(target=locus.name, locus=locus.label())
+        evidence.qc[locus.name] = qc
+        chrom = locus.chrom
+        chrom_id = bam.get_tid(chrom)
+        gene = locus.gene
+        span = gene.end - gene.start
+        diff = np.zeros(span + 1, dtype=np.int64)
+        exon_starts = [s for s, _ in locus.exons]
+        exon_ends = [e for _, e in locus.exons]
+        qc.exon_length = sum(e - s for s, e in locus.exons)
+        for read in bam.fetch(chrom, locus.start, locus.end):
+            flag = read.flag
+            if flag & EXCLUDED_FLAGS:
+                if flag & FLAG_DUPLICATE:
+                    qc.duplicates += 1
+                elif flag & FLAG_SECONDARY:
+                    qc.secondary += 1
+                elif flag & FLAG_QCFAIL:
+                    qc.qc_fail += 1
+                elif flag & 0x1 and not flag & 0x8:
+                    evidence.unmapped_mates += 1  # placed with its mapped mate
+                continue
+            supplementary = flag & FLAG_SUPPLEMENTARY
+            if not supplementary:
+                qc.reads += 1
+                start = read.reference_start
+                if start < gene.end and read.reference_end > gene.start:
+                    in_exon = False
+                    for b_start, b_end in read.get_blocks():
+                        lo = max(b_start, gene.start) - gene.start
+                        hi = min(b_end, gene.end) - gene.start
+                        if hi > lo:
+                            diff[lo] += 1
+                            diff[hi] -= 1
+                        if not in_exon:
+                            k = bisect.bisect_right(exon_ends, b_start)
+                            in_exon = k < len(exon_starts) and exon_starts[k] < b_end
+                    if in_exon:
+                        qc.exon_reads += 1
+            mapq = read.mapping_quality
+            if mapq < min_mapq:
+                qc.low_mapq += 1
+                continue
+            if read.has_tag("SA"):
+                qc.chimeric_records += 1
+                splits = _split_from_record(read, chrom, read.get_tag("SA"), locus)
+                if splits:
+                    qc.split_reads += 1
+                    evidence.split_reads.extend(splits)
+            else:
+                cigar = read.cigartuples
+                if cigar is None:
+                    continue
+                if any(op == _N for op, _ in cigar) and (
+                    read.reference_start < gene.start or read.reference_end > gene.end
+                ):
+                    spliced = _spliced_out_of_gene(read, chrom, locus)
+                    if spliced:
+                        qc.split_reads += 1
+                        evidence.split_reads.extend(spliced)
+                first_op, first_len = cigar[0]
+                last_op, last_len = cigar[-1]
+                if (first_op == _S and first_len >= min_clip) or (last_op == _S and last_len >= min_clip):
+                    seq = read.query_sequence or ""
+                    anchor = read.query_alignment_length
+                    if last_op == _S and last_len >= min_clip:
+                        outward = seq[len(seq) - last_len :]
+                        if not looks_like_adapter(outward):
+                            evidence.clipped_reads.append(
+                                ClippedRead(read.query_name, Breakend(chrom, read.reference_end - 1, "L"), outward, anchor, mapq)
+                            )
+                            qc.clipped_reads += 1
+                    if first_op == _S and first_len >= min_clip:
+                        outward = seq[:first_len][::-1]
+                        if not looks_like_adapter(outward):
+                            evidence.clipped_reads.append(
+                                ClippedRead(read.query_name, Breakend(chrom, read.reference_start, "R"), outward, anchor, mapq)
+                            )
+                            qc.clipped_reads += 1
+            if supplementary or not (flag & 0x1) or (flag & 0x8):
+                continue
+            if _is_discordant(read, chrom_id, locus):
+                qc.discordant_reads += 1
+                if read.is_reverse:
+                    read_end = Breakend(chrom, read.reference_start, "R")
+                else:
+                    read_end = Breakend(chrom, read.reference_end - 1, "L")
+                mate_end = Breakend(
+                    read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
+                )
+                evidence.discordant_reads.append(
+                    DiscordantRead(read.query_name, read_end, mate_end, mapq, read.reference_start, read.reference_end)
+                )
+        depth = np.cumsum(diff[:-1])
+        exon_bases = 0
+        for s, e in zip(exon_starts, exon_ends):
+            lo, hi = max(s, gene.start) - gene.start, min(e, gene.end) - gene.start
+            if hi > lo:
+                exon_bases += int(depth[lo:hi].sum())
+        qc.exon_bases = exon_bases
+        qc.coverage_bins = _bin_depth(depth)
+    return evidence
+
+
+def _bin_depth(depth: np.ndarray) -> list[float]:
+    if len(depth) == 0:
+        return []
+    edges = np.linspace(0, len(depth), COVERAGE_BINS + 1).astype(int)
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        out.append(float(depth[lo:hi].mean()) if hi > lo else 0.0)
+    return [round(x, 2) for x in out]

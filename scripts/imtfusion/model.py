@@ -1,0 +1,112 @@
+"""Typed records passed between the stages (evidence -> candidates -> calls -> reports).
+
+Coordinates inside the package are 0-based. A *breakend* is one side of a junction: the
+base ``pos`` is the last base retained on that side, and ``side`` says in which direction
+the retained sequence extends from it:
+
+* ``"L"``: retained bases are at ``<= pos``; the partner is joined after ``pos``.
+* ``"R"``: retained bases are at ``>= pos``; the partner is joined before ``pos``.
+
+With gene strands this fixes the transcript orientation: a breakend is the 5' end of a
+fusion when its gene is on ``+`` and the side is ``L`` (or ``-`` and ``R``), and the 3'
+end when its gene is on ``+`` and the side is ``R`` (or ``-`` and ``L``). Only outputs
+convert to 1-based ``chr:pos``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SIDES = ("L", "R")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Breakend:
+    chrom: str
+    pos: int
+    side: str
+
+    def shifted(self, delta: int) -> "Breakend":
+        return Breakend(self.chrom, self.pos + delta, self.side)
+
+    def label(self) -> str:
+        """1-based ``chr:pos`` for outputs."""
+        return f"{self.chrom}:{self.pos + 1}"
+
+
+def is_five_prime(strand: str, side: str) -> bool:
+    """Whether a breakend on a gene of ``strand`` keeps that gene's 5' part."""
+    return (strand == "+" and side == "L") or (strand == "-" and side == "R")
+
+
+def is_three_prime(strand: str, side: str) -> bool:
+    """Whether a breakend on a gene of ``strand`` keeps that gene's 3' part."""
+    return (strand == "+" and side == "R") or (strand == "-" and side == "L")
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRead:
+    """One read that spans a junction: two aligned segments of the same read.
+
+    ``end_a`` precedes ``end_b`` in the fused molecule (read order). ``outward_a`` /
+    ``outward_b`` are the read bases beyond each end, oriented as described in
+    :func:`imtfusion.evidence.outward_clip` (empty when the record is hard-clipped or
+    the end was not observed as a record).
+    """
+
+    fragment: str
+    end_a: Breakend
+    end_b: Breakend
+    anchor_a: int
+    anchor_b: int
+    mapq_a: int
+    mapq_b: int
+    kind: str  # "supplementary" (SA tag) or "spliced" (a CIGAR N gap leaving the gene)
+    outward_a: str = ""
+    outward_b: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordantRead:
+    """A read in a target locus whose mate cannot come from one normal transcript."""
+
+    fragment: str
+    read_end: Breakend  # pos = the read's base nearest to the junction
+    mate_end: Breakend  # pos = mate start (its leftmost aligned base)
+    mapq: int
+    read_start: int
+    read_stop: int  # exclusive
+
+
+@dataclass(frozen=True, slots=True)
+class ClippedRead:
+    """A read with a long soft clip and no supplementary alignment."""
+
+    fragment: str
+    end: Breakend
+    outward: str  # clipped bases, the one adjacent to the junction first
+    anchor: int
+    mapq: int
+
+
+@dataclass
+class TargetQC:
+    target: str
+    locus: str  # 1-based chr:start-end as fetched
+    reads: int = 0  # primary, non-duplicate, mapped records in the locus
+    exon_reads: int = 0  # of those, the ones overlapping the target's exons
+    duplicates: int = 0
+    secondary: int = 0
+    qc_fail: int = 0
+    low_mapq: int = 0
+    chimeric_records: int = 0  # records with an SA tag
+    split_reads: int = 0
+    discordant_reads: int = 0
+    clipped_reads: int = 0
+    exon_bases: int = 0  # aligned bases falling in the target's exons
+    exon_length: int = 0
+    coverage_bins: list[float] = field(default_factory=list)  # mean depth along the gene
+
+    @property
+    def mean_exon_coverage(self) -> float:
+        return self.exon_bases / self.exon_length if self.exon_length else 0.0

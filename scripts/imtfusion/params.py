@@ -1,0 +1,59 @@
+"""Calling parameters: one frozen dataclass, filled from the config or the CLI.
+
+Each default is the value the README documents; change them in ``config/config.yaml``
+under ``params:`` or with ``imtfusion call --param name=value``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+from imtfusion.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class CallParameters:
+    # --- evidence extraction
+    margin: int = 10_000  # bases fetched on both sides of each target gene
+    min_mapq: int = 1  # reads below are counted as low-MAPQ and used for nothing else
+    min_clip: int = 12  # shortest soft clip that can carry a recognisable partner
+    # --- calling
+    junction_window: int = 6  # split reads whose junctions differ by a shift <= this merge
+    max_snap: int = 5  # without FASTA, shift a junction at most this far onto exon boundaries
+    discordant_max_distance: int = 500_000  # a mate assigned to a junction lies within this of it
+    clip_identity: float = 0.85  # clip vs junction sequence identity needed to count a clipped read
+    # --- filters
+    min_fragments: int = 2  # supporting fragments (split + discordant) to report a candidate
+    min_fragments_known: int = 2  # the same for a known partner of the target
+    min_anchor: int = 20  # at least one split read must align this many bases on both sides
+    read_through_distance: int = 100_000  # same-strand neighbours closer than this: read-through
+    max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping
+    # --- target status
+    min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "CallParameters":
+        params = cls()
+        if not values:
+            return params
+        known = {f.name: f for f in fields(cls)}
+        updates: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(
+                    f"unknown parameter {key!r}; known parameters: {', '.join(sorted(known))}"
+                )
+            default = getattr(params, key)
+            try:
+                updates[key] = type(default)(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"parameter {key!r} must be a {type(default).__name__}, got {value!r}"
+                ) from None
+            if isinstance(default, (int, float)) and updates[key] < 0:
+                raise ConfigError(f"parameter {key!r} must not be negative, got {value!r}")
+        return replace(params, **updates)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,266 @@
+"""One sample, start to end: BAM -> evidence -> candidates -> calls -> files.
+
+:func:`run_sample` is the API the CLI and the Snakemake rule use; it computes
+everything in memory and then :func:`write_sample_outputs` writes each file atomically,
+so a failure at any point leaves earlier results untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imtfusion import __version__
+from imtfusion.annotation import Annotation, load_annotation
+from imtfusion.bamio import AlignmentInfo, open_alignment
+from imtfusion.calling import Candidate, call_candidates
+from imtfusion.errors import ConfigError
+from imtfusion.evidence import collect_evidence
+from imtfusion.filters import FilterContext, apply_filters
+from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
+from imtfusion.model import TargetQC
+from imtfusion.outputs import write_text, write_tsv
+from imtfusion.params import CallParameters
+from imtfusion.reference import Reference
+from imtfusion.samplesheet import check_sample_name
+from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_targets
+
+STATUS_DETECTED = "detected"
+STATUS_NOT_DETECTED = "not detected"
+STATUS_NOT_ASSESSABLE = "not assessable"
+
+FUSION_COLUMNS = [
+    "sample",
+    "fusion",
+    "gene5",
+    "gene3",
+    "breakpoint5",
+    "breakpoint3",
+    "split_reads",
+    "discordant_pairs",
+    "confidence",
+    "fragments",
+    "target",
+    "known",
+    "strand5",
+    "strand3",
+    "site5",
+    "site3",
+    "breakpoint_precision",
+    "homology",
+    "junction_shift",
+    "best_anchor",
+    "gene_id5",
+    "gene_id3",
+    "sequence",
+]
+DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters"]
+TARGET_COLUMNS = [
+    "sample",
+    "target",
+    "status",
+    "fusions",
+    "reason",
+    "locus",
+    "reads",
+    "exon_reads",
+    "mean_exon_coverage",
+    "duplicates",
+    "chimeric_records",
+]
+CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
+
+
+@dataclass
+class TargetStatus:
+    target: str
+    status: str
+    fusions: list[str]
+    reason: str
+    qc: TargetQC
+
+
+@dataclass
+class SampleResult:
+    sample: str
+    bam: AlignmentInfo
+    annotation_source: str
+    annotation_checksum: str
+    fasta: str | None
+    loci: list[TargetLocus]
+    called: list[Candidate]
+    discarded: list[Candidate]
+    statuses: list[TargetStatus]
+    params: CallParameters
+    contig_renames: dict[str, str]
+    known: list[KnownFusion]
+    version: str = __version__
+    notes: list[str] = field(default_factory=list)
+
+
+def target_statuses(
+    loci: list[TargetLocus], qc: dict[str, TargetQC], called: list[Candidate], params: CallParameters
+) -> list[TargetStatus]:
+    out = []
+    for locus in loci:
+        q = qc[locus.name]
+        fusions = sorted({c.fusion for c in called if locus.name in c.targets})
+        if fusions:
+            best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
+            tier = [k for k, v in CONFIDENCE_ORDER.items() if v == best][0]
+            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, f"{tier} confidence call", q))
+        elif q.exon_reads < params.min_target_reads:
+            reason = (
+                f"{q.exon_reads} reads on {locus.name} exons, fewer than the {params.min_target_reads} "
+                "needed to rule a fusion out"
+            )
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q))
+        else:
+            out.append(
+                TargetStatus(
+                    locus.name,
+                    STATUS_NOT_DETECTED,
+                    [],
+                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons",
+                    q,
+                )
+            )
+    return out
+
+
+def run_sample(
+    bam_path: str | Path,
+    annotation: Annotation | str | Path,
+    sample: str,
+    targets: list[str] | tuple[str, ...] = DEFAULT_TARGETS,
+    params: CallParameters | None = None,
+    fasta: str | Path | None = None,
+    bam_index: str | Path | None = None,
+    known_partners: str | Path | None = None,
+    threads: int = 1,
+) -> SampleResult:
+    """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input."""
+    check_sample_name(sample)
+    params = params or CallParameters()
+    if not targets:
+        raise ConfigError("no target genes given; list at least one (e.g. ALK ROS1 ETV6 NTRK3)")
+    if len(set(targets)) != len(targets):
+        raise ConfigError(f"target genes listed twice: {', '.join(targets)}")
+    if not isinstance(annotation, Annotation):
+        annotation = load_annotation(annotation)
+    known = load_known_fusions(known_partners)
+    bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
+    ref = None
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
+        if fasta:
+            ref = Reference(fasta, info.contig_lengths)
+        evidence = collect_evidence(bam, loci, params)
+        candidates = call_candidates(evidence, loci, annotation, contigs, params, ref)
+    finally:
+        bam.close()
+        if ref is not None:
+            ref.close()
+    called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
+    called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
+    statuses = target_statuses(loci, evidence.qc, called, params)
+    notes = []
+    renames = contigs.renamed
+    if renames:
+        shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
+        notes.append(f"GTF contig names were matched to the BAM's by adding/removing 'chr' ({shown}, ...)")
+    if not info.has_chimeric_options and not any(q.chimeric_records for q in evidence.qc.values()):
+        notes.append(
+            "the BAM carries no chimeric (SA-tagged) alignments in the target loci; calls rely on "
+            "discordant mates, soft clips and spliced alignments"
+        )
+    return SampleResult(
+        sample=sample,
+        bam=info,
+        annotation_source=annotation.source,
+        annotation_checksum=annotation.checksum,
+        fasta=str(fasta) if fasta else None,
+        loci=loci,
+        called=called,
+        discarded=discarded,
+        statuses=statuses,
+        params=params,
+        contig_renames=renames,
+        known=known,
+        notes=notes,
+    )
+
+
+def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
+    seq = f"{c.sequence5[:30][::-1]}|{c.sequence3[:30]}" if (c.sequence5 or c.sequence3) else ""
+    return {
+        "sample": sample,
+        "fusion": c.fusion,
+        "gene5": c.gene5.name,
+        "gene3": c.gene3.name,
+        "breakpoint5": c.end5.label(),
+        "breakpoint3": c.end3.label(),
+        "split_reads": c.split_reads,
+        "discordant_pairs": c.discordant_pairs,
+        "confidence": c.confidence,
+        "fragments": c.fragments,
+        "target": ",".join(c.targets),
+        "known": "known" if c.known else "novel",
+        "strand5": c.gene5.strand,
+        "strand3": c.gene3.strand,
+        "site5": c.site5,
+        "site3": c.site3,
+        "breakpoint_precision": c.precision,
+        "homology": c.homology,
+        "junction_shift": c.shifted,
+        "best_anchor": c.best_anchor,
+        "gene_id5": c.gene5.gene_id,
+        "gene_id3": c.gene3.gene_id,
+        "sequence": seq,
+        "filters": ",".join(c.filters),
+    }
+
+
+def status_rows(result: SampleResult) -> list[dict[str, object]]:
+    rows = []
+    for s in result.statuses:
+        rows.append(
+            {
+                "sample": result.sample,
+                "target": s.target,
+                "status": s.status,
+                "fusions": ",".join(s.fusions),
+                "reason": s.reason,
+                "locus": s.qc.locus,
+                "reads": s.qc.reads,
+                "exon_reads": s.qc.exon_reads,
+                "mean_exon_coverage": round(s.qc.mean_exon_coverage, 2),
+                "duplicates": s.qc.duplicates,
+                "chimeric_records": s.qc.chimeric_records,
+            }
+        )
+    return rows
+
+
+def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:
+    base = Path(outdir) / sample
+    return {
+        "fusions": base / f"{sample}.fusions.tsv",
+        "discarded": base / f"{sample}.fusions.discarded.tsv",
+        "targets": base / f"{sample}.targets.tsv",
+        "report": base / f"{sample}.report.html",
+    }
+
+
+def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.datetime | None = None) -> dict[str, Path]:
+    """Write every per-sample file; each replaces its predecessor only when complete."""
+    from imtfusion.report import render_sample_report
+
+    paths = sample_paths(outdir, result.sample)
+    write_tsv(paths["fusions"], FUSION_COLUMNS, [candidate_row(result.sample, c) for c in result.called])
+    write_tsv(paths["discarded"], DISCARDED_COLUMNS, [candidate_row(result.sample, c) for c in result.discarded])
+    write_tsv(paths["targets"], TARGET_COLUMNS, status_rows(result))
+    write_text(paths["report"], render_sample_report(result, now=now))
+    return paths

@@ -1,0 +1,62 @@
+"""Optional genome FASTA access, in BAM contig names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pysam
+
+from imtfusion.errors import FastaError
+from imtfusion.targets import _aliases
+
+
+class Reference:
+    """A FASTA opened once; ``fetch`` takes BAM contig names and returns upper case.
+
+    The ``.fai`` must exist next to the FASTA or be given: the tool never writes next to
+    a user's input files."""
+
+    def __init__(self, path: str | Path, bam_lengths: dict[str, int], index: str | Path | None = None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FastaError(f"FASTA not found: {self.path}; check the 'fasta' path or leave it out")
+        fai = Path(index) if index else Path(str(self.path) + ".fai")
+        if not fai.exists():
+            raise FastaError(
+                f"{self.path}: no FASTA index {fai.name}; create it with `samtools faidx {self.path}` "
+                "(imtfusion does not write next to input files)"
+            )
+        try:
+            self._fasta = pysam.FastaFile(str(self.path), filepath_index=str(fai))
+        except (OSError, ValueError) as exc:
+            raise FastaError(f"{self.path}: cannot open the FASTA ({exc}); check the file and its .fai") from None
+        names = set(self._fasta.references)
+        lengths = dict(zip(self._fasta.references, self._fasta.lengths))
+        self._names: dict[str, str] = {}
+        for bam_name, bam_len in bam_lengths.items():
+            for alias in _aliases(bam_name):
+                if alias in names:
+                    self._names[bam_name] = alias
+                    break
+        mismatched = [
+            b for b, f in self._names.items() if lengths[f] != bam_lengths[b]
+        ]
+        if mismatched:
+            b = mismatched[0]
+            raise FastaError(
+                f"{self.path}: contig {self._names[b]} is {lengths[self._names[b]]} bp in the FASTA but "
+                f"{bam_lengths[b]} bp in the BAM; use the FASTA the reads were aligned against"
+            )
+
+    def has(self, chrom: str) -> bool:
+        return chrom in self._names
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        """Bases ``[start, end)``; positions outside the contig are dropped."""
+        name = self._names.get(chrom)
+        if name is None or end <= 0:
+            return ""
+        return self._fasta.fetch(name, max(0, start), end).upper()
+
+    def close(self) -> None:
+        self._fasta.close()

@@ -1,0 +1,147 @@
+"""Batch summary: one row per sample and target, from the per-sample files.
+
+A sample whose call failed has an ``{sample}.error.txt`` instead of results; it is
+listed with status ``failed`` and the reason, so a batch summary is complete even when
+some samples are not.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from imtfusion import __version__
+from imtfusion.outputs import write_text, write_tsv
+from imtfusion.report import CSS, STATUS_CLASS, esc, status_badge
+
+SUMMARY_COLUMNS = ["sample", "target", "status", "fusions", "confidence", "split_reads", "discordant_pairs", "reason", "report"]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    sample: str
+    target: str
+    status: str
+    fusions: str
+    confidence: str
+    split_reads: str
+    discordant_pairs: str
+    reason: str
+    report: str
+
+
+def _read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRow]:
+    base = outdir / sample
+    targets_file = base / f"{sample}.targets.tsv"
+    fusions_file = base / f"{sample}.fusions.tsv"
+    error_file = base / f"{sample}.error.txt"
+    report = f"{sample}/{sample}.report.html"
+    error_newer = error_file.exists() and (
+        not targets_file.exists() or error_file.stat().st_mtime >= targets_file.stat().st_mtime
+    )
+    if error_newer or not targets_file.exists() or not fusions_file.exists():
+        if error_file.exists():
+            reason = error_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0]
+            status = "failed"
+        else:
+            reason = "no results: the sample was not run or its job failed; see the Snakemake log"
+            status = "failed"
+        return [SummaryRow(sample, t, status, "", "", "", "", reason, "") for t in targets]
+    calls = _read_tsv(fusions_file)
+    rows = []
+    for row in _read_tsv(targets_file):
+        target = row["target"]
+        mine = [c for c in calls if target in c.get("target", "").split(",")]
+        rows.append(
+            SummaryRow(
+                sample=sample,
+                target=target,
+                status=row["status"],
+                fusions=",".join(c["fusion"] for c in mine),
+                confidence=",".join(c["confidence"] for c in mine),
+                split_reads=",".join(c["split_reads"] for c in mine),
+                discordant_pairs=",".join(c["discordant_pairs"] for c in mine),
+                reason=row["reason"],
+                report=report,
+            )
+        )
+    return rows
+
+
+def summarize(outdir: str | Path, samples: list[str], targets: list[str]) -> list[SummaryRow]:
+    outdir = Path(outdir)
+    rows: list[SummaryRow] = []
+    for sample in samples:
+        rows.extend(sample_rows(outdir, sample, targets))
+    return rows
+
+
+def write_summary(outdir: str | Path, rows: list[SummaryRow], targets: list[str], now: _dt.datetime | None = None) -> tuple[Path, Path]:
+    outdir = Path(outdir)
+    tsv = outdir / "summary.tsv"
+    html = outdir / "summary.html"
+    write_tsv(tsv, SUMMARY_COLUMNS, [r.__dict__ for r in rows])
+    write_text(html, render_summary_html(rows, targets, now))
+    return tsv, html
+
+
+_SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th, i){
+  th.style.cursor='pointer';
+  th.addEventListener('click', function(){
+    var tbody=th.closest('table').tBodies[0];
+    var rows=Array.prototype.slice.call(tbody.rows);
+    var asc=th.dataset.asc!=='1'; th.dataset.asc=asc?'1':'0';
+    rows.sort(function(a,b){var x=a.cells[i].innerText, y=b.cells[i].innerText;
+      return asc? x.localeCompare(y, undefined, {numeric:true}) : y.localeCompare(x, undefined, {numeric:true});});
+    rows.forEach(function(r){tbody.appendChild(r);});
+  });
+});
+"""
+
+
+def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.datetime | None = None) -> str:
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    by_sample: dict[str, dict[str, SummaryRow]] = {}
+    for r in rows:
+        by_sample.setdefault(r.sample, {})[r.target] = r
+    head = "".join(f"<th>{esc(t)}</th>" for t in targets)
+    body = []
+    for sample in by_sample:
+        cells = []
+        link = next((r.report for r in by_sample[sample].values() if r.report), "")
+        name = f'<a href="{esc(link)}">{esc(sample)}</a>' if link else esc(sample)
+        for t in targets:
+            r = by_sample[sample].get(t)
+            if r is None:
+                cells.append("<td>-</td>")
+                continue
+            detail = esc(r.fusions) if r.fusions else ""
+            title = esc(r.reason)
+            cells.append(
+                f'<td class="{STATUS_CLASS.get(r.status, "")}" title="{title}">{esc(r.status)}'
+                + (f"<br><small>{detail} ({esc(r.confidence)})</small>" if detail else "")
+                + "</td>"
+            )
+        body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
+    counts = {}
+    for r in rows:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    tally = ", ".join(f"{status_badge(k)} {v}" for k, v in sorted(counts.items()))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>imtfusion batch summary</title><style>{CSS}</style></head><body>
+<h1>Batch summary</h1>
+<p class="note">imtfusion {esc(__version__)}, {esc(now.strftime('%Y-%m-%d %H:%M UTC'))}; {len(by_sample)} samples. Click a column header to sort; a sample name opens its report.</p>
+<p>{tally}</p>
+<table class="sortable"><thead><tr><th>sample</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<script>{_SORT_JS}</script>
+</body></html>
+"""

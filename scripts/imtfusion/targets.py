@@ -1,0 +1,120 @@
+"""Target loci and contig naming between the GTF and the BAM.
+
+A target locus is the target gene's span from the GTF plus a margin on both sides, in
+the BAM's contig names. ``chr2`` vs ``2`` (and ``chrM`` vs ``MT``) are resolved
+automatically when exactly one BAM contig matches; the renaming is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from imtfusion.annotation import Annotation, Gene
+from imtfusion.errors import ContigMismatchError
+
+DEFAULT_TARGETS = ("ALK", "ROS1", "ETV6", "NTRK3")
+
+
+def _aliases(name: str) -> list[str]:
+    out = [name]
+    if name.startswith("chr"):
+        bare = name[3:]
+        out.append(bare)
+        if bare == "M":
+            out.append("MT")
+    else:
+        out.append("chr" + name)
+        if name == "MT":
+            out.append("chrM")
+    return out
+
+
+@dataclass
+class ContigMap:
+    """Name translation between annotation (GTF) contigs and alignment (BAM) contigs."""
+
+    gtf_to_bam: dict[str, str]
+    bam_to_gtf: dict[str, str]
+    bam_lengths: dict[str, int]
+
+    @classmethod
+    def build(cls, gtf_contigs: list[str], bam_lengths: dict[str, int]) -> "ContigMap":
+        gtf_to_bam: dict[str, str] = {}
+        for name in gtf_contigs:
+            matches = [a for a in _aliases(name) if a in bam_lengths]
+            if matches:
+                gtf_to_bam[name] = matches[0]
+        bam_to_gtf = {b: g for g, b in gtf_to_bam.items()}
+        return cls(gtf_to_bam, bam_to_gtf, dict(bam_lengths))
+
+    @property
+    def renamed(self) -> dict[str, str]:
+        return {g: b for g, b in self.gtf_to_bam.items() if g != b}
+
+    def to_bam(self, gtf_contig: str) -> str | None:
+        return self.gtf_to_bam.get(gtf_contig)
+
+    def to_gtf(self, bam_contig: str) -> str:
+        return self.bam_to_gtf.get(bam_contig, bam_contig)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetLocus:
+    """A target gene and the region fetched for it (BAM contig names, 0-based)."""
+
+    gene: Gene  # GTF coordinates and names
+    chrom: str  # BAM contig name
+    start: int
+    end: int
+    exons: tuple[tuple[int, int], ...]  # merged exons of the gene (GTF == BAM coordinates)
+
+    @property
+    def name(self) -> str:
+        return self.gene.name
+
+    def label(self) -> str:
+        return f"{self.chrom}:{self.start + 1}-{self.end}"
+
+    def contains(self, chrom: str, pos: int) -> bool:
+        return chrom == self.chrom and self.start <= pos < self.end
+
+
+def resolve_targets(
+    annotation: Annotation,
+    names: list[str] | tuple[str, ...],
+    margin: int,
+    contigs: ContigMap,
+    bam_path: str,
+) -> list[TargetLocus]:
+    """Look up each target gene and translate it to a BAM region.
+
+    Raises :class:`ContigMismatchError` when the gene's contig is absent from the BAM or
+    the gene lies beyond the contig's end (the GTF is of another genome build).
+    """
+    loci: list[TargetLocus] = []
+    for name in names:
+        gene = annotation.find_gene(name)
+        bam_chrom = contigs.to_bam(gene.chrom)
+        if bam_chrom is None:
+            sample = ", ".join(sorted(contigs.bam_lengths)[:5])
+            raise ContigMismatchError(
+                f"{bam_path}: no contig matches {gene.chrom!r} where the GTF puts {gene.name} "
+                f"(BAM contigs: {sample}, ...); use the GTF the reads were aligned against"
+            )
+        length = contigs.bam_lengths[bam_chrom]
+        if gene.end > length:
+            raise ContigMismatchError(
+                f"{bam_path}: {gene.name} ends at {gene.chrom}:{gene.end} in the GTF but contig "
+                f"{bam_chrom} is only {length} bp long in the BAM: the GTF and the BAM are of different "
+                "genome builds (e.g. GRCh37 vs GRCh38); use the GTF of the build the BAM was aligned to"
+            )
+        loci.append(
+            TargetLocus(
+                gene=gene,
+                chrom=bam_chrom,
+                start=max(0, gene.start - margin),
+                end=min(length, gene.end + margin),
+                exons=tuple(annotation.exon_intervals(gene.gene_id)),
+            )
+        )
+    return loci
