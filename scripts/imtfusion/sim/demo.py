@@ -1,0 +1,270 @@
+"""The committed demo batch (``resources/demo``): five IMT-like samples aligned with real STAR.
+
+Why these five: one fusion per target family and per common IMT partner
+(TPM3::ALK, CLTC::ALK, ETV6::NTRK3, TFG::ROS1), different read lengths,
+strandedness, an FFPE-like short-insert library, both STAR chimeric clip
+modes, and a negative sample whose only chimeric-looking signal is the
+ETV6->BCL2L14 read-through that a caller must *not* report.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from imtfusion.sim.align import star_chimeric
+from imtfusion.sim.genome import Genome, build_genome, default_layout, write_fasta, write_gtf
+from imtfusion.sim.reads import (
+    ChimeraSpec,
+    LibrarySpec,
+    SampleSpec,
+    simulate_sample,
+    write_truth_table,
+)
+
+#: Seed of the demo genome and of every demo sample (samples differ by name).
+DEMO_SEED = 20240611
+
+
+@dataclass(frozen=True)
+class DemoSample:
+    """One demo sample: what is simulated and how STAR clips its chimeric segments."""
+
+    spec: SampleSpec
+    clip: str
+    description: str
+
+
+def demo_samples(seed: int = DEMO_SEED) -> tuple[DemoSample, ...]:
+    """The five demo samples (fusion fragments cross the junction; body fragments do not)."""
+    return (
+        DemoSample(
+            SampleSpec(
+                "IMT01", seed,
+                LibrarySpec(read_length=100, strandedness="reverse"),
+                fusions=(ChimeraSpec("TPM3", 7, "ALK", 20, 30, body_fragments=60),),
+            ),
+            "HardClip", "TPM3::ALK, 2x100, reverse-stranded",
+        ),
+        DemoSample(
+            SampleSpec(
+                "IMT02", seed,
+                LibrarySpec.ffpe(read_length=75, strandedness="unstranded"),
+                fusions=(ChimeraSpec("CLTC", 31, "ALK", 20, 25, body_fragments=50),),
+            ),
+            "HardClip", "CLTC::ALK, 2x75, FFPE-like short inserts (mean 150, sd 40), unstranded",
+        ),
+        DemoSample(
+            SampleSpec(
+                "IMT03", seed,
+                LibrarySpec(read_length=100, strandedness="reverse"),
+                fusions=(ChimeraSpec("ETV6", 5, "NTRK3", 15, 30, body_fragments=60),),
+            ),
+            "HardClip", "ETV6::NTRK3, 2x100, reverse-stranded",
+        ),
+        DemoSample(
+            SampleSpec(
+                "IMT04", seed,
+                LibrarySpec(read_length=100, strandedness="reverse"),
+                fusions=(ChimeraSpec("TFG", 4, "ROS1", 35, 25, body_fragments=50),),
+            ),
+            "SoftClip", "TFG::ROS1, 2x100, reverse-stranded, STAR WithinBAM SoftClip",
+        ),
+        DemoSample(
+            SampleSpec(
+                "IMT05", seed,
+                LibrarySpec(read_length=100, strandedness="reverse"),
+                readthroughs=(ChimeraSpec("ETV6", 8, "BCL2L14", 2, 15, body_fragments=10),),
+            ),
+            "HardClip", "negative: no fusion; ETV6->BCL2L14 read-through (15 junction fragments), 2x100",
+        ),
+    )
+
+
+def build_demo(
+    outdir: Path | str,
+    workdir: Path | str | None = None,
+    threads: int = 1,
+    seed: int = DEMO_SEED,
+    log: bool = True,
+) -> Path:
+    """Regenerate the whole demo batch into ``outdir``; return ``outdir``.
+
+    Inputs (genome, GTF, FASTQs) are byte-identical for the same seed; BAMs are
+    too for the same STAR version (their records are totally ordered).  BAM
+    paths in ``samples.tsv`` are relative to the current directory, so run it
+    from the repository root.  The work directory (STAR index, FASTQs,
+    per-read truth) is a temporary one unless ``workdir`` is given.
+    """
+    outdir = Path(outdir)
+    own_workdir = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="imtfusion-demo-")) if own_workdir else Path(workdir)  # type: ignore[arg-type]
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        genome = build_genome(default_layout(), seed)
+        fasta = write_fasta(genome, outdir / "genome.fa")
+        gtf = write_gtf(genome, outdir / "annotation.gtf")
+        (outdir / "bam").mkdir(parents=True, exist_ok=True)
+        truth_rows = []
+        sheet = ["sample\tbam"]
+        for demo in demo_samples(seed):
+            name = demo.spec.name
+            if log:
+                print(f"simulating {name}: {demo.description}", flush=True)
+            sim = simulate_sample(genome, demo.spec)
+            fastqs = sim.write_fastqs(work / "fastq")
+            sim.write_read_truth(work / "truth" / f"{name}.reads.tsv")
+            bam = outdir / "bam" / f"{name}.bam"
+            star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
+            truth_rows.extend(sim.truth_rows())
+            sheet.append(f"{name}\t{Path(os.path.relpath(bam)).as_posix()}")
+        write_truth_table(truth_rows, outdir / "truth.tsv")
+        (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
+        (outdir / "README.md").write_text(demo_readme(genome, seed), encoding="utf-8")
+    finally:
+        if own_workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    return outdir
+
+
+def demo_readme(genome: Genome, seed: int = DEMO_SEED) -> str:
+    """The text of ``resources/demo/README.md`` (generated so it cannot drift from the code)."""
+    rows = "\n".join(
+        f"| {d.spec.name} | {d.description} | {d.spec.library.read_length} | "
+        f"{'paired' if d.spec.library.paired else 'single'} | {d.spec.library.fragment_mean:g} ± {d.spec.library.fragment_sd:g} | "
+        f"{d.spec.library.strandedness} | WithinBAM {d.clip} |"
+        for d in demo_samples(seed)
+    )
+    contigs = ", ".join(f"{c.name} ({c.length:,} bp)" for c in genome.contigs)
+    genes = ", ".join(g.name for g in genome.genes)
+    return f"""# Demo data
+
+Synthetic, fully reproducible test data for imtfusion: a small genome, its
+GENCODE-style annotation and five RNA-seq samples of inflammatory
+myofibroblastic tumour (IMT)-like fusions, aligned with real STAR 2.7.10b in
+Arriba's recommended chimeric mode.  Every base is random sequence made by
+`imtfusion simulate` from seed {seed}; nothing was downloaded.  Gene
+*structures* (strands, exon counts, protein lengths, the amino acid at which
+key exons begin) follow the real genes so that literature coordinates land in
+the right exons.
+
+Regenerate everything (from the repository root; takes about a minute):
+
+```
+imtfusion simulate demo --outdir resources/demo --threads 2
+```
+
+Genome, annotation and FASTQs are byte-identical for the same seed; the BAMs
+are too as long as the STAR version is the same (records are sorted with a
+total order, and @PG/@CO lines hold no machine paths: the work directory
+appears as `WORKDIR`).
+
+## Files
+
+| file | what |
+| --- | --- |
+| `genome.fa`, `genome.fa.fai` | synthetic genome, 60-column FASTA and its samtools index: {contigs} |
+| `annotation.gtf` | GENCODE-style GTF (gene, transcript, exon, CDS, UTR, start_codon, stop_codon; fake `ENSG9...` IDs), sorted by contig then position; canonical transcripts tagged `Ensembl_canonical` and `MANE_Select`; ALK, ROS1 and ETV6 also have a shorter non-canonical `-202` transcript that skips one exon (so its exon numbers differ after the skip) |
+| `bam/IMT0?.bam`, `.bai` | STAR alignments, coordinate-sorted and indexed; read group `SM` = sample name; read names `SAMPLE:000123` carry no truth |
+| `samples.tsv` | sample sheet: `sample`, `bam` (path relative to the repository root) |
+| `truth.tsv` | one row per true fusion (header only for negative samples), see below |
+
+Genes: {genes}.
+
+## Samples
+
+| sample | content | read length | layout | fragment length (mean ± sd) | strandedness | STAR chimeric output |
+| --- | --- | --- | --- | --- | --- | --- |
+{rows}
+
+All samples also express every gene wild-type (each of ALK, ROS1, ETV6 and
+NTRK3 with at least 45 fragments, partners 40-90, background genes 100-250,
+the `-202` isoforms 8-15).  Substitution errors average 0.2% with binned
+Illumina-like qualities (Q37/Q25/Q12).  Besides the junction-crossing
+fragments counted in `truth.tsv`, each fusion transcript contributes "body"
+fragments away from the junction (twice as many), so the 3' partner is
+expressed more downstream of the breakpoint, as in tumours.
+
+IMT05 is negative: its ETV6->BCL2L14 read-through (ETV6 exon 8 spliced to
+BCL2L14 exon 2, 5 kb downstream on the same strand, canonical GT/AG) is not
+a fusion and is not in the truth table; it is not annotated in the GTF either.
+
+## truth.tsv
+
+`sample`, `fusion` (`GENE5::GENE3`), `gene5`, `gene3`; `breakpoint5` = the
+genomic position (1-based `chr:pos`) of the last 5'-gene base in the fused
+transcript (for a minus-strand 5' gene the lowest coordinate of its retained
+part); `breakpoint3` = the first 3'-gene base (for a minus-strand 3' gene the
+highest coordinate of its retained part); `transcript5`, `transcript3` =
+canonical transcript IDs; `exon5`, `exon3` = last retained 5' exon and first
+retained 3' exon in those transcripts; `junction` = `splice_site` (both
+breakpoints at exon boundaries), `exonic` or `intronic`; `reading_frame` =
+`in-frame` when translation from the 5' start codon runs into the 3' gene's
+own stop codon, else `out-of-frame`; `fragments` = simulated fragments that
+cross the junction with at least 15 bases on each side (split reads and
+spanning pairs; how many the aligner shows as split reads is up to STAR).
+"""
+
+
+@dataclass(frozen=True)
+class SplitReadSupport:
+    """Split reads (records with SA tags) at a fusion's truth breakpoints in a BAM.
+
+    ``exact`` counts reads (query name + mate) having one segment whose clipped
+    end sits exactly on breakpoint5 and another exactly on breakpoint3;
+    ``near`` counts reads with SA-tagged segments on both genes' contigs that
+    are clipped within ``window`` bases of the breakpoints but not exactly.
+    """
+
+    exact: int
+    near: int
+    fragments_exact: int
+
+
+def split_reads_at_breakpoints(
+    bam_path: Path | str,
+    breakpoint5: tuple[str, int],
+    strand5: str,
+    breakpoint3: tuple[str, int],
+    strand3: str,
+    window: int = 20,
+) -> SplitReadSupport:
+    """Count split reads whose clip boundaries land on the truth breakpoints.
+
+    The 5' segment of a fused read ends at breakpoint5: on a plus-strand 5'
+    gene its alignment *ends* there with a clip to the right; on a minus-strand
+    gene it *starts* there with a clip to the left.  Mirror rules hold for the
+    3' segment at breakpoint3.
+    """
+    import pysam
+
+    def side(rec: "pysam.AlignedSegment", bp: tuple[str, int], at_end: bool) -> int | None:
+        if rec.reference_name != bp[0] or not rec.cigartuples:
+            return None
+        if at_end:
+            if rec.cigartuples[-1][0] not in (4, 5):
+                return None
+            return rec.reference_end - bp[1]  # type: ignore[operator]
+        if rec.cigartuples[0][0] not in (4, 5):
+            return None
+        return rec.reference_start + 1 - bp[1]
+
+    five: dict[tuple[str, bool], int] = {}
+    three: dict[tuple[str, bool], int] = {}
+    with pysam.AlignmentFile(str(bam_path), "rb") as bam:
+        for rec in bam.fetch(until_eof=True):
+            if rec.is_unmapped or not rec.has_tag("SA"):
+                continue
+            key = (rec.query_name or "", rec.is_read1)
+            d5 = side(rec, breakpoint5, at_end=strand5 == "+")
+            d3 = side(rec, breakpoint3, at_end=strand3 == "-")
+            if d5 is not None and abs(d5) <= window:
+                five[key] = min(five.get(key, d5), d5, key=abs)
+            if d3 is not None and abs(d3) <= window:
+                three[key] = min(three.get(key, d3), d3, key=abs)
+    both = set(five) & set(three)
+    exact = {k for k in both if five[k] == 0 and three[k] == 0}
+    return SplitReadSupport(len(exact), len(both - exact), len({k[0] for k in exact}))
