@@ -105,7 +105,7 @@ class Candidate:
     best_anchor: int = 0  # largest min(anchor5, anchor3) over the split reads
     low_mapq_fraction: float = 0.0
     homology: int = 0  # microhomology length at the junction (with FASTA)
-    shifted: int = 0  # bases the junction was moved from the aligners' placement
+    shifted: int = 0  # bases the 5' gene gained (>0) or lost (<0) relative to the aligners' placement
     sequence5: str = ""  # consensus read bases of the 5' side next to the junction
     sequence3: str = ""
     mapqs: list[int] = field(default_factory=list)
@@ -443,7 +443,8 @@ def call_candidates(
             oriented=ok,
             best_anchor=max(min(r.anchor_a, r.anchor_b) for r in reads),
             homology=junction.homology,
-            shifted=junction.shifted,
+            # reported from the 5' gene's view: > 0 means it keeps more bases than aligned
+            shifted=junction.shifted if five_is_a else -junction.shifted,
             mapqs=mapqs,
         )
         out_a, out_b = _outward_at(junction)

@@ -1,0 +1,254 @@
+"""Evidence extraction and calling on small BAMs built here with pysam.
+
+Toy genome (0-based exons):
+* PARTP  chr4 +  exons [1000,1200) [4000,4150) [7000,7300)
+* PART1  chr1 -  exons [2000,2200) [5000,5150) [8000,8120) [11000,11300)  (exon 1 = [11000,11300))
+* ALK    chr2 -  exons [10000,10300) [15000,15120) [20000,20150) [26000,26200) [32000,32400)
+* ETV6   chr3 +  exons [3000,3200) [6000,6150) [9000,9100)
+* NEIGH  chr3 +  exons [14000,14100) [17000,17200)   (same-strand neighbour of ETV6)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imtfusion.params import CallParameters
+from imtfusion.pipeline import run_sample
+from toolkit import Toy
+
+TARGETS = ["ALK", "ETV6"]
+
+
+def make_toy() -> Toy:
+    toy = Toy({"chr1": 14000, "chr2": 36000, "chr3": 20000, "chr4": 9000})
+    toy.add_gene("PARTP", "chr4", "+", [(1000, 1200), (4000, 4150), (7000, 7300)])
+    toy.add_gene("PART1", "chr1", "-", [(2000, 2200), (5000, 5150), (8000, 8120), (11000, 11300)])
+    toy.add_gene("ALK", "chr2", "-", [(10000, 10300), (15000, 15120), (20000, 20150), (26000, 26200), (32000, 32400)])
+    toy.add_gene("ETV6", "chr3", "+", [(3000, 3200), (6000, 6150), (9000, 9100)])
+    toy.add_gene("NEIGH", "chr3", "+", [(14000, 14100), (17000, 17200)])
+    return toy
+
+
+def add_background(toy: Toy, n: int = 12) -> None:
+    """Wild-type pairs in the target exons so the targets are assessable."""
+    for i in range(n):
+        toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)])
+        toy.fragment(f"wtE{i}", [("chr3", 3000 + 5 * i, "+", 100)], [("chr3", 3090 + 5 * i, "-", 100)])
+
+
+# PARTP exon 2 (ends at 4149, + strand) joined to ALK exon 3 (first base 20149, - strand)
+PARTP_ALK_READ = [("chr4", 4090, "+", 60), ("chr2", 20110, "-", 40)]
+PARTP_ALK_MATE = [("chr2", 20000, "+", 100)]
+
+
+def flip(parts):
+    """The same bases read from the other strand (e.g. read 1 of a dUTP library)."""
+    return [(c, s, "-" if st == "+" else "+", n) for c, s, st, n in reversed(parts)]
+
+
+def call(tmp_path: Path, toy: Toy, fasta: bool = False, **params):
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    fa = toy.write_fasta(tmp_path / "g.fa") if fasta else None
+    return run_sample(bam, gtf, "S1", targets=TARGETS, params=CallParameters.from_mapping(params), fasta=fa)
+
+
+def by_fusion(result, name):
+    return [c for c in result.called if c.fusion == name]
+
+
+@pytest.mark.parametrize("stranded_reverse", [False, True])
+@pytest.mark.parametrize("hard", [True, False])
+def test_split_reads_give_exact_breakpoints(tmp_path, stranded_reverse, hard):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        r1, r2 = PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)]
+        if stranded_reverse:
+            r1, r2 = flip(r2), flip(r1)
+        toy.fragment(f"f{i}", r1, r2, hard=hard)
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.end5.label() == "chr4:4150"
+    assert c.end3.label() == "chr2:20150"
+    assert c.split_reads == 3 and c.discordant_pairs == 0
+    assert (c.site5, c.site3) == ("splice_site", "splice_site")
+    alk = next(s for s in result.statuses if s.target == "ALK")
+    assert alk.status == "detected" and alk.fusions == ["PARTP::ALK"]
+
+
+def test_fragment_counted_once_with_mates_and_supplementary(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # the junction in both mates (short insert, overlapping mates) plus a supplementary
+    toy.fragment("both", PARTP_ALK_READ, flip([("chr4", 4100, "+", 50), ("chr2", 20100, "-", 50)]))
+    toy.fragment("one", PARTP_ALK_READ, PARTP_ALK_MATE)
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.split_fragments == {"both", "one"}
+    assert c.split_reads == 2 and c.discordant_pairs == 0 and c.fragments == 2
+
+
+def test_discordant_pairs_join_the_junction(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    toy.fragment("split1", PARTP_ALK_READ, PARTP_ALK_MATE)
+    toy.fragment("split2", PARTP_ALK_READ, [("chr2", 20010, "+", 100)])
+    for i in range(3):  # mates on either side of the junction, neither spanning it
+        toy.fragment(f"disc{i}", [("chr4", 4000 + 10 * i, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.split_reads == 2
+    assert c.discordant_pairs == 3
+    assert c.confidence == "high"
+
+
+def test_discordant_only_candidate_is_approximate_and_needs_support(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    toy.fragment("disc0", [("chr4", 4000, "+", 100)], [("chr2", 20040, "+", 100)])
+    result = call(tmp_path, toy)
+    assert not by_fusion(result, "PARTP::ALK")
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert d.precision == "approximate" and d.discordant_pairs == 1
+    assert d.filters == ["min_support"]
+    # the estimate is the exon boundary just past the reads
+    assert d.end5.label() == "chr4:4150" and d.end3.label() == "chr2:20150"
+
+
+def test_soft_clipped_reads_count_when_the_clip_spells_the_partner(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    toy.fragment("split1", PARTP_ALK_READ, PARTP_ALK_MATE, hard=False)
+    # an aligner without chimeric detection: ALK part aligned, PARTP part soft-clipped
+    toy.fragment("clip1", [("chr4", 4120, "+", 30), ("chr2", 20080, "-", 70)], [("chr2", 19990, "+", 100)], only1=1)
+    # a clip at the same place whose sequence is not PARTP: must not count
+    toy.fragment("clipx", [("chr1", 100, "+", 30), ("chr2", 20080, "-", 70)], [("chr2", 19995, "+", 100)], only1=1)
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert "clip1" in c.split_fragments
+    assert "clipx" not in c.split_fragments
+    assert c.clipped_fragments == {"clip1"}
+
+
+def test_clip_matching_uses_the_fasta_when_split_reads_are_hard_clipped(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # STAR HardClip: the ALK record of the split read is supplementary and hard-clipped
+    toy.fragment("split1", [("chr4", 4080, "+", 70), ("chr2", 20120, "-", 30)], PARTP_ALK_MATE, hard=True)
+    toy.fragment("split2", [("chr4", 4080, "+", 70), ("chr2", 20120, "-", 30)], [("chr2", 20005, "+", 100)], hard=True)
+    toy.fragment("clip1", [("chr4", 4120, "+", 30), ("chr2", 20080, "-", 70)], [("chr2", 19990, "+", 100)], only1=1)
+    without = call(tmp_path, toy)
+    [c] = by_fusion(without, "PARTP::ALK")
+    assert "clip1" not in c.split_fragments  # nothing to check the clip against
+    (tmp_path / "s.bam").unlink()
+    with_fasta = call(tmp_path, toy, fasta=True)
+    [c] = by_fusion(with_fasta, "PARTP::ALK")
+    assert "clip1" in c.split_fragments
+
+
+def test_duplicates_are_skipped(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    toy.fragment("orig", PARTP_ALK_READ, PARTP_ALK_MATE)
+    toy.fragment("dup1", PARTP_ALK_READ, PARTP_ALK_MATE, duplicate=True)
+    toy.fragment("dup2", PARTP_ALK_READ, PARTP_ALK_MATE, duplicate=True)
+    result = call(tmp_path, toy)
+    assert not by_fusion(result, "PARTP::ALK")  # one real fragment only
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert d.split_fragments == {"orig"} and d.filters == ["min_support"]
+    alk = next(s for s in result.statuses if s.target == "ALK")
+    assert alk.qc.duplicates == 4  # 2 fragments x (ALK supplementary of read 1, read 2)
+
+
+def test_read_through_to_a_neighbour_is_discarded(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.spliced(f"rt{i}", "chr3", [(9050 + i, 9100), (17000, 17050 + i)])
+    result = call(tmp_path, toy)
+    assert not result.called
+    [d] = [c for c in result.discarded if c.fusion == "ETV6::NEIGH"]
+    assert d.filters == ["read_through"]
+    assert d.end5.label() == "chr3:9100" and d.end3.label() == "chr3:17001"
+    assert d.split_reads == 4
+
+
+@pytest.mark.parametrize(
+    "parts, fusion, bp5, bp3",
+    [
+        # minus-strand 5' gene: its last transcribed base is the lowest coordinate kept
+        ([("chr1", 8000, "-", 60), ("chr2", 20110, "-", 40)], "PART1::ALK", "chr1:8001", "chr2:20150"),
+        # plus-strand 5' target, minus-strand 3' partner
+        ([("chr3", 6090, "+", 60), ("chr1", 5110, "-", 40)], "ETV6::PART1", "chr3:6150", "chr1:5150"),
+        # plus-strand 5' partner, plus-strand 3' target
+        ([("chr4", 4090, "+", 60), ("chr3", 6000, "+", 40)], "PARTP::ETV6", "chr4:4150", "chr3:6001"),
+    ],
+)
+def test_both_gene_strands_orient_the_transcript(tmp_path, parts, fusion, bp5, bp3):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"f{i}", parts, None)  # single-end
+        toy.fragment(f"r{i}", flip(parts), None)  # the other strand of the library
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, fusion)
+    assert (c.end5.label(), c.end3.label()) == (bp5, bp3)
+    assert c.split_reads == 6
+
+
+def test_wrong_orientation_is_not_transcribable(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # PARTP exon 2 end (+, keeps 5') joined to ALK keeping its 5' side too (side R on a - gene)
+    for i in range(3):
+        toy.fragment(f"f{i}", [("chr4", 4090, "+", 60), ("chr2", 20000, "+", 40)], None)
+    result = call(tmp_path, toy)
+    assert not result.called
+    assert any("not_transcribable" in c.filters for c in result.discarded)
+
+
+def test_microhomology_is_resolved_to_the_exon_boundary(tmp_path):
+    toy = make_toy()
+    # make the first 3 bases of ALK exon 3 (transcript order) equal the 3 bases after PARTP exon 2
+    alk_first = toy.bases(("chr2", 20147, "-", 3))
+    seq = list(toy.seq["chr4"])
+    seq[4150:4153] = alk_first
+    toy.seq["chr4"] = "".join(seq)
+    add_background(toy)
+    # an aligner that extends PARTP over the shared bases (split 3 bases late)
+    for i in range(3):
+        toy.fragment(f"f{i}", [("chr4", 4093, "+", 60), ("chr2", 20110, "-", 37)], [("chr2", 20000 + i, "+", 100)])
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.shifted == -3
+    (tmp_path / "s.bam").unlink()
+    result = call(tmp_path, toy, fasta=True)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.homology >= 3  # the 3 bases made equal, plus any chance match
+
+
+def test_both_ends_in_targets_are_one_candidate(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # ETV6 exon 2 (+) :: ALK exon 3 (-): both loci see the reads
+    for i in range(3):
+        toy.fragment(f"f{i}", [("chr3", 6090, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20000 + i, "+", 100)])
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "ETV6::ALK")
+    assert c.split_reads == 3 and c.targets == ("ALK", "ETV6")
+    statuses = {s.target: s.status for s in result.statuses}
+    assert statuses == {"ALK": "detected", "ETV6": "detected"}
+
+
+def test_status_not_assessable_without_reads_and_not_detected_with_them(tmp_path):
+    toy = make_toy()
+    for i in range(12):
+        toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)])
+    result = call(tmp_path, toy)
+    statuses = {s.target: s.status for s in result.statuses}
+    assert statuses == {"ALK": "not detected", "ETV6": "not assessable"}
