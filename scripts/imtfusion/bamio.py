@@ -33,10 +33,8 @@ def find_index(path: Path, index: str | Path | None) -> Path | None:
     return None
 
 
-def open_alignment(path: str | Path, index: str | Path | None = None, reference: str | None = None,
-                   threads: int = 1) -> tuple[pysam.AlignmentFile, AlignmentInfo]:
-    """Open a coordinate-sorted, indexed BAM/CRAM for region queries."""
-    path = Path(path)
+def check_bam_file(path: Path) -> bool:
+    """Cheap checks before pysam sees the file; returns whether it is a CRAM."""
     if not path.exists():
         raise AlignmentFileError(f"BAM not found: {path}; check the 'bam' column of the sample sheet")
     if not os.access(path, os.R_OK):
@@ -59,6 +57,14 @@ def open_alignment(path: str | Path, index: str | Path | None = None, reference:
                     f"{path}: the BAM is truncated (no BGZF end-of-file block); the copy or the "
                     "alignment job did not finish: re-copy or re-create it"
                 )
+    return is_cram
+
+
+def open_alignment(path: str | Path, index: str | Path | None = None, reference: str | None = None,
+                   threads: int = 1) -> tuple[pysam.AlignmentFile, AlignmentInfo]:
+    """Open a coordinate-sorted, indexed BAM/CRAM for region queries."""
+    path = Path(path)
+    is_cram = check_bam_file(path)
     idx = find_index(path, index)
     if idx is None:
         raise AlignmentFileNotIndexedError(

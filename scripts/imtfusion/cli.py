@@ -19,6 +19,7 @@ from imtfusion.errors import ImtfusionError
 COMMANDS: dict[str, tuple[str, str]] = {
     "call": ("imtfusion.commands.call", "call fusions of the target genes in one BAM"),
     "index-gtf": ("imtfusion.commands.index_gtf", "pre-index a GTF for repeated calls"),
+    "index-bam": ("imtfusion.commands.index_bam", "index a BAM into a chosen file (not next to the input)"),
     "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
     "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
 }

@@ -61,7 +61,7 @@ def main(args: argparse.Namespace) -> None:
             targets=args.targets,
             params=params,
             fasta=args.fasta,
-            bam_index=args.bam_index,
+            bam_index=args.bam_index or None,
             known_partners=args.known_partners,
             threads=max(1, args.threads),
         )

@@ -1,0 +1,52 @@
+rule index_bam:
+    """Index a BAM that has no usable index, into the results folder."""
+    input:
+        bam=get_bam,
+    output:
+        f"{OUTDIR}/{{sample}}/index/{{sample}}.bam.bai",
+    log:
+        f"{OUTDIR}/logs/index_bam/{{sample}}.log",
+    params:
+        bam=get_bam_path,
+        outdir=OUTDIR,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=60,
+    shell:
+        "imtfusion index-bam --bam {params.bam:q} --output {output:q} --sample {wildcards.sample} "
+        "--outdir {params.outdir:q} --record-failure > {log:q} 2>&1"
+
+
+rule call_fusions:
+    """Fusions of the target genes in one sample, and its report."""
+    input:
+        bam=get_bam,
+        index=get_bam_index,
+        annotation=rules.index_annotation.output[0],
+        fasta=get_fasta_input,
+    output:
+        fusions=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv",
+        discarded=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.discarded.tsv",
+        targets=f"{OUTDIR}/{{sample}}/{{sample}}.targets.tsv",
+        report=f"{OUTDIR}/{{sample}}/{{sample}}.report.html",
+    log:
+        f"{OUTDIR}/logs/call_fusions/{{sample}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/call_fusions/{{sample}}.tsv"
+    params:
+        bam=get_bam_path,
+        index=get_index_args,
+        outdir=OUTDIR,
+        fasta=get_fasta_args(),
+        targets=get_targets_args(),
+        extra=get_param_args(),
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "imtfusion call --bam {params.bam:q} {params.index} --gtf {input.annotation:q} "
+        "--sample {wildcards.sample} "
+        "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
+        "--threads {threads} --record-failure > {log:q} 2>&1"

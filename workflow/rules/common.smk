@@ -1,0 +1,105 @@
+import os
+import shlex
+from pathlib import Path
+
+import pandas as pd
+from snakemake.utils import validate
+
+from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+OUTDIR = str(config["outdir"]).rstrip("/")
+TARGETS = list(config["targets"])
+
+# read_sample_sheet tolerates BOMs, CRLF, blank lines and comments, and rejects
+# duplicate or unsafe sample names with a message naming the line.
+_entries = read_sample_sheet(config["samples"])
+samples = (
+    pd.DataFrame(
+        {"sample": [e.sample for e in _entries], "bam": [e.bam for e in _entries]},
+        dtype=str,
+    )
+    .set_index("sample", drop=False)
+    .sort_index()
+)
+validate(samples, schema="../schemas/samples.schema.yaml")
+SAMPLES = list(samples["sample"])
+
+
+wildcard_constraints:
+    sample=SAMPLE_NAME_PATTERN.lstrip("^").rstrip("$"),
+
+
+def bam_path(sample):
+    return samples.loc[sample, "bam"]
+
+
+def get_bam_path(wildcards):
+    return bam_path(wildcards.sample)
+
+
+def get_index_args(wildcards, input):
+    return f"--bam-index {shlex.quote(str(input.index[0]))}" if input.index else ""
+
+
+def get_bam(wildcards):
+    """The BAM as an input only when it exists: a missing BAM must fail its own sample
+    (with a clear error record), not stop the whole batch at DAG construction."""
+    path = bam_path(wildcards.sample)
+    return [path] if os.path.exists(path) else []
+
+
+def usable_index(bam):
+    """An index next to the BAM that is not older than it, else None."""
+    for candidate in (bam + ".bai", os.path.splitext(bam)[0] + ".bai", bam + ".csi", bam + ".crai"):
+        if os.path.exists(candidate):
+            if os.path.getmtime(candidate) >= os.path.getmtime(bam) - 1:
+                return candidate
+            return None
+    return None
+
+
+def get_bam_index(wildcards):
+    """The user's index if usable; otherwise one made in the results folder (never next
+    to the user's BAM)."""
+    bam = bam_path(wildcards.sample)
+    if not os.path.exists(bam):
+        return []
+    index = usable_index(bam)
+    return [index] if index else [f"{OUTDIR}/{wildcards.sample}/index/{wildcards.sample}.bam.bai"]
+
+
+def get_fasta_args():
+    fasta = config.get("fasta")
+    return f"--fasta {shlex.quote(str(fasta))}" if fasta else ""
+
+
+def get_fasta_input(wildcards):
+    fasta = config.get("fasta")
+    return [fasta, f"{fasta}.fai"] if fasta else []
+
+
+def get_param_args():
+    items = [f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted((config.get("params") or {}).items())]
+    if config.get("known_partners"):
+        items.append(f"--known-partners {shlex.quote(str(config['known_partners']))}")
+    return " ".join(items)
+
+
+def get_targets_args():
+    return " ".join(shlex.quote(t) for t in TARGETS)
+
+
+def write_summary_after_failure():
+    """Called from onerror: summarise whatever finished, failed samples included."""
+    from imtfusion.summary import summarize, write_summary
+
+    try:
+        rows = summarize(OUTDIR, SAMPLES, TARGETS)
+        tsv, _ = write_summary(OUTDIR, rows, TARGETS)
+        failed = sorted({r.sample for r in rows if r.status == "failed"})
+        print(f"imtfusion: {len(failed)} sample(s) failed: {', '.join(failed)}; summary written to {tsv}")
+    except Exception as exc:  # never hide the original failure
+        print(f"imtfusion: could not write the batch summary after the failure: {exc}")

@@ -1,0 +1,21 @@
+rule summary:
+    """The batch table and page: samples x targets."""
+    input:
+        expand(f"{OUTDIR}/{{sample}}/{{sample}}.targets.tsv", sample=SAMPLES),
+        expand(f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv", sample=SAMPLES),
+    output:
+        tsv=f"{OUTDIR}/summary.tsv",
+        html=f"{OUTDIR}/summary.html",
+    log:
+        f"{OUTDIR}/logs/summary.log",
+    params:
+        outdir=OUTDIR,
+        samples=" ".join(SAMPLES),
+        targets=get_targets_args(),
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "imtfusion summarize --outdir {params.outdir:q} --samples {params.samples} "
+        "--targets {params.targets} > {log:q} 2>&1"
