@@ -1,0 +1,153 @@
+"""`imtfusion call` as a user runs it: files, columns, errors, atomicity, determinism."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imtfusion.pipeline import FUSION_COLUMNS
+from test_calling import PARTP_ALK_READ, add_background, make_toy
+
+FIRST_COLUMNS = ["sample", "fusion", "gene5", "gene3", "breakpoint5", "breakpoint3", "split_reads", "discordant_pairs", "confidence"]
+
+
+def imtfusion(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "imtfusion.cli", *args], capture_output=True, text=True)
+
+
+@pytest.fixture()
+def sample_files(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    bam = toy.write_bam(tmp_path / "tumour.bam")
+    gtf = toy.write_gtf(tmp_path / "genes.gtf")
+    fasta = toy.write_fasta(tmp_path / "genome.fa")
+    return bam, gtf, fasta
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def call_args(bam, gtf, outdir, *extra):
+    return ["call", "--bam", str(bam), "--gtf", str(gtf), "--sample", "T1", "--outdir", str(outdir),
+            "--targets", "ALK", "ETV6", *extra]
+
+
+def test_call_writes_the_per_sample_files(sample_files, tmp_path):
+    bam, gtf, fasta = sample_files
+    out = tmp_path / "res"
+    proc = imtfusion(*call_args(bam, gtf, out, "--fasta", str(fasta)))
+    assert proc.returncode == 0, proc.stderr
+    folder = out / "T1"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["T1.fusions.discarded.tsv", "T1.fusions.tsv", "T1.report.html", "T1.targets.tsv"]
+    header = (folder / "T1.fusions.tsv").read_text().splitlines()[0].split("\t")
+    assert header[: len(FIRST_COLUMNS)] == FIRST_COLUMNS
+    assert header == FUSION_COLUMNS
+    [row] = read_tsv(folder / "T1.fusions.tsv")
+    assert row["fusion"] == "PARTP::ALK"
+    assert (row["breakpoint5"], row["breakpoint3"]) == ("chr4:4150", "chr2:20150")
+    assert row["split_reads"] == "4" and row["confidence"] == "high"
+    # the junction sequence: PARTP exon 2 end | ALK exon 3 start, in transcript orientation
+    left, right = row["sequence"].split("|")
+    from toolkit import revcomp
+
+    toy = make_toy()
+    assert toy.seq["chr4"][4150 - len(left):4150] == left
+    assert revcomp(toy.seq["chr2"][20150 - len(right):20150]) == right
+    targets = {r["target"]: r["status"] for r in read_tsv(folder / "T1.targets.tsv")}
+    assert targets == {"ALK": "detected", "ETV6": "not detected"}
+    html = (folder / "T1.report.html").read_text()
+    assert "PARTP::ALK" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_empty_result_keeps_its_header(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    bam = toy.write_bam(tmp_path / "neg.bam")
+    gtf = toy.write_gtf(tmp_path / "genes.gtf")
+    proc = imtfusion(*call_args(bam, gtf, tmp_path / "res"))
+    assert proc.returncode == 0, proc.stderr
+    lines = (tmp_path / "res" / "T1" / "T1.fusions.tsv").read_text().splitlines()
+    assert lines == ["\t".join(FUSION_COLUMNS)]
+
+
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, sample_files):
+    _, gtf, _ = sample_files
+    proc = imtfusion(*call_args(tmp_path / "nope.bam", gtf, tmp_path / "res"))
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert "nope.bam" in proc.stderr and "not found" in proc.stderr
+    assert not (tmp_path / "res").exists()
+
+
+def test_a_failed_rerun_leaves_the_earlier_result_untouched(sample_files, tmp_path):
+    bam, gtf, _ = sample_files
+    out = tmp_path / "res"
+    assert imtfusion(*call_args(bam, gtf, out)).returncode == 0
+    before = {p.name: p.read_bytes() for p in (out / "T1").iterdir()}
+    broken = tmp_path / "broken.bam"
+    broken.write_bytes(bam.read_bytes()[:-28])  # no EOF block
+    Path(str(broken) + ".bai").write_bytes(Path(str(bam) + ".bai").read_bytes())
+    proc = imtfusion(*call_args(broken, gtf, out, "--record-failure"))
+    assert proc.returncode == 1 and "truncated" in proc.stderr
+    after = {p.name: p.read_bytes() for p in (out / "T1").iterdir() if p.name != "T1.error.txt"}
+    assert after == before
+    assert "truncated" in (out / "T1" / "T1.error.txt").read_text()
+    assert not [p for p in (out / "T1").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_same_inputs_give_byte_identical_tables(sample_files, tmp_path):
+    bam, gtf, fasta = sample_files
+    for run in ("a", "b"):
+        assert imtfusion(*call_args(bam, gtf, tmp_path / run, "--fasta", str(fasta))).returncode == 0
+    for name in ("T1.fusions.tsv", "T1.fusions.discarded.tsv", "T1.targets.tsv"):
+        assert (tmp_path / "a" / "T1" / name).read_bytes() == (tmp_path / "b" / "T1" / name).read_bytes()
+
+
+def test_annotation_index_gives_the_same_calls_as_the_gtf(sample_files, tmp_path):
+    bam, gtf, _ = sample_files
+    idx = tmp_path / "ann.idx"
+    assert imtfusion("index-gtf", "--gtf", str(gtf), "--output", str(idx)).returncode == 0
+    assert imtfusion(*call_args(bam, gtf, tmp_path / "gtf")).returncode == 0
+    assert imtfusion(*call_args(bam, idx, tmp_path / "idx")).returncode == 0
+    a = (tmp_path / "gtf" / "T1" / "T1.fusions.tsv").read_bytes()
+    b = (tmp_path / "idx" / "T1" / "T1.fusions.tsv").read_bytes()
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--param", "min_fragments"], "expected NAME=VALUE"),
+        (["--param", "no_such=1"], "unknown parameter 'no_such'"),
+        (["--param", "min_fragments=many"], "must be a int"),
+        (["--targets", "NOTAGENE"], "gene 'NOTAGENE' is not in the annotation"),
+    ],
+)
+def test_bad_options_are_reported(sample_files, tmp_path, extra, message):
+    bam, gtf, _ = sample_files
+    args = call_args(bam, gtf, tmp_path / "res")
+    if extra[0] == "--targets":
+        args = args[: args.index("--targets")] + extra
+    else:
+        args += extra
+    proc = imtfusion(*args)
+    assert proc.returncode == 1
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unsafe_sample_names_are_refused(sample_files, tmp_path):
+    bam, gtf, _ = sample_files
+    for name in ("../escape", "a/b", "has space", ".hidden"):
+        proc = imtfusion("call", "--bam", str(bam), "--gtf", str(gtf), "--sample", name, "--outdir", str(tmp_path / "res"))
+        assert proc.returncode == 1 and "not allowed" in proc.stderr
+    assert not (tmp_path / "res").exists() and not (tmp_path / "escape").exists()
