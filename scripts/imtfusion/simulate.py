@@ -144,7 +144,7 @@ def _run_sample(args: argparse.Namespace) -> None:
     try:
         sim = simulate_sample(genome, spec)
     except (KeyError, ValueError) as exc:
-        raise ConfigError(f"cannot simulate {args.name}: {exc}") from None
+        raise ConfigError(f"cannot simulate {args.name}: {exc.args[0] if exc.args else exc}") from None
     fasta = write_fasta(genome, out / "genome.fa")
     gtf = write_gtf(genome, out / "annotation.gtf")
     fastqs = sim.write_fastqs(out)

@@ -95,8 +95,8 @@ def build_demo(
 
     Inputs (genome, GTF, FASTQs) are byte-identical for the same seed; BAMs are
     too for the same STAR version (their records are totally ordered).  BAM
-    paths in ``samples.tsv`` are relative to the current directory, so run it
-    from the repository root.  The work directory (STAR index, FASTQs,
+    paths in ``samples.tsv`` are relative to the repository root that contains
+    ``outdir`` (or to the current directory outside a repository).  The work directory (STAR index, FASTQs,
     per-read truth) is a temporary one unless ``workdir`` is given.
     """
     outdir = Path(outdir)
@@ -120,7 +120,7 @@ def build_demo(
             bam = outdir / "bam" / f"{name}.bam"
             star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
             truth_rows.extend(sim.truth_rows())
-            sheet.append(f"{name}\t{Path(os.path.relpath(bam)).as_posix()}")
+            sheet.append(f"{name}\t{Path(os.path.relpath(bam.resolve(), _sheet_base(outdir))).as_posix()}")
         write_truth_table(truth_rows, outdir / "truth.tsv")
         (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
         (outdir / "README.md").write_text(demo_readme(genome, seed), encoding="utf-8")
@@ -128,6 +128,16 @@ def build_demo(
         if own_workdir:
             shutil.rmtree(work, ignore_errors=True)
     return outdir
+
+
+def _sheet_base(outdir: Path) -> Path:
+    """Directory the sample sheet's BAM paths are relative to: the enclosing
+    repository root (nearest ancestor with ``.git`` or ``pyproject.toml``), else
+    the current directory."""
+    for d in (outdir.resolve(), *outdir.resolve().parents):
+        if (d / ".git").exists() or (d / "pyproject.toml").exists():
+            return d
+    return Path.cwd()
 
 
 def demo_readme(genome: Genome, seed: int = DEMO_SEED) -> str:
@@ -151,7 +161,8 @@ Arriba's recommended chimeric mode.  Every base is random sequence made by
 key exons begin) follow the real genes so that literature coordinates land in
 the right exons.
 
-Regenerate everything (from the repository root; takes about a minute):
+Regenerate everything (takes well under a minute; BAM paths in `samples.tsv`
+are written relative to the repository root that holds the output directory):
 
 ```
 imtfusion simulate demo --outdir resources/demo --threads 2
@@ -216,12 +227,15 @@ class SplitReadSupport:
     ``exact`` counts reads (query name + mate) having one segment whose clipped
     end sits exactly on breakpoint5 and another exactly on breakpoint3;
     ``near`` counts reads with SA-tagged segments on both genes' contigs that
-    are clipped within ``window`` bases of the breakpoints but not exactly.
+    are clipped within ``window`` bases of the breakpoints but not exactly;
+    ``one_sided`` counts SA-tagged reads with a segment at (or near) only one
+    breakpoint, i.e. whose other segment STAR placed elsewhere.
     """
 
     exact: int
     near: int
     fragments_exact: int
+    one_sided: int = 0
 
 
 def split_reads_at_breakpoints(
@@ -267,4 +281,5 @@ def split_reads_at_breakpoints(
                 three[key] = min(three.get(key, d3), d3, key=abs)
     both = set(five) & set(three)
     exact = {k for k in both if five[k] == 0 and three[k] == 0}
-    return SplitReadSupport(len(exact), len(both - exact), len({k[0] for k in exact}))
+    one_sided = (set(five) | set(three)) - both
+    return SplitReadSupport(len(exact), len(both - exact), len({k[0] for k in exact}), len(one_sided))
