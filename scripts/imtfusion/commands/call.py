@@ -73,10 +73,10 @@ def main(args: argparse.Namespace) -> None:
     stale = error_path(args.outdir, args.sample)
     if stale.exists():
         stale.unlink()
-    detected = [s for s in result.statuses if s.status == "detected"]
+    names = sorted({c.fusion for c in result.called})
     print(
         f"{args.sample}: {len(result.called)} fusion(s) called"
-        + (f" ({', '.join(f for s in detected for f in s.fusions)})" if detected else "")
+        + (f" ({', '.join(names)})" if names else "")
         + f"; report: {paths['report']}",
         file=sys.stderr,
     )

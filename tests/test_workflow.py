@@ -1,0 +1,130 @@
+"""The Snakemake workflow end to end: the demo batch, and a batch with broken samples."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_calling import PARTP_ALK_READ, add_background, make_toy
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def run_snakemake(workdir: Path, config: dict, *extra: str) -> subprocess.CompletedProcess:
+    config_path = workdir / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    env = dict(os.environ)
+    # the rules call `imtfusion`: make the interpreter's scripts folder visible
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    cmd = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(REPO / "workflow" / "Snakefile"),
+        "--configfile", str(config_path),
+        "--directory", str(workdir),
+        "--cores", "2",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def demo_sample_sheet(path: Path) -> Path:
+    rows = read_tsv(DEMO / "samples.tsv")
+    lines = ["sample\tbam"] + [f"{r['sample']}\t{REPO / r['bam']}" for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow
+def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
+    outdir = tmp_path / "results"
+    config = {
+        "samples": str(demo_sample_sheet(tmp_path / "samples.tsv")),
+        "gtf": str(DEMO / "annotation.gtf"),
+        "fasta": str(DEMO / "genome.fa"),
+        "outdir": str(outdir),
+        "targets": ["ALK", "ROS1", "ETV6", "NTRK3"],
+    }
+    proc = run_snakemake(tmp_path, config)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    truth = read_tsv(DEMO / "truth.tsv")
+    samples = [r["sample"] for r in read_tsv(DEMO / "samples.tsv")]
+    assert {t["sample"] for t in truth} < set(samples)  # at least one negative sample
+    for sample in samples:
+        calls = read_tsv(outdir / sample / f"{sample}.fusions.tsv")
+        expected = [t for t in truth if t["sample"] == sample]
+        found = {(c["fusion"], c["breakpoint5"], c["breakpoint3"]) for c in calls}
+        want = {(t["fusion"], t["breakpoint5"], t["breakpoint3"]) for t in expected}
+        assert found == want, f"{sample}: called {found}, truth {want}"
+        assert (outdir / sample / f"{sample}.report.html").stat().st_size > 0
+    summary = read_tsv(outdir / "summary.tsv")
+    assert len(summary) == len(samples) * 4
+    detected = {(r["sample"], r["target"]) for r in summary if r["status"] == "detected"}
+    want_detected = set()
+    for t in truth:
+        for gene in (t["gene5"], t["gene3"]):
+            if gene in config["targets"]:
+                want_detected.add((t["sample"], gene))
+    assert detected == want_detected
+    negatives = [s for s in samples if s not in {t["sample"] for t in truth}]
+    for s in negatives:
+        assert {r["status"] for r in summary if r["sample"] == s} == {"not detected"}
+
+
+def test_a_broken_sample_does_not_stop_the_batch(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    good = toy.write_bam(tmp_path / "good.bam")
+    truncated = tmp_path / "truncated.bam"
+    truncated.write_bytes(good.read_bytes()[:-28])
+    unindexed = tmp_path / "unindexed.bam"
+    unindexed.write_bytes(good.read_bytes())
+    gtf = toy.write_gtf(tmp_path / "genes.gtf")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(
+        "sample\tbam\n"
+        f"good\t{good}\n"
+        f"missing\t{tmp_path / 'missing.bam'}\n"
+        f"truncated\t{truncated}\n"
+        f"unindexed\t{unindexed}\n"
+    )
+    outdir = tmp_path / "results"
+    config = {"samples": str(sheet), "gtf": str(gtf), "outdir": str(outdir), "targets": ["ALK", "ETV6"]}
+    proc = run_snakemake(tmp_path, config, "--keep-going")
+    assert proc.returncode != 0  # the failures are reported to the shell
+    summary = {(r["sample"], r["target"]): r for r in read_tsv(outdir / "summary.tsv")}
+    assert summary[("good", "ALK")]["status"] == "detected"
+    assert summary[("missing", "ALK")]["status"] == "failed"
+    assert "BAM not found" in summary[("missing", "ALK")]["reason"]
+    assert summary[("truncated", "ALK")]["status"] == "failed"
+    assert "truncated" in summary[("truncated", "ALK")]["reason"]
+    # a BAM without index is indexed into the results folder, not next to the input
+    assert summary[("unindexed", "ALK")]["status"] == "detected"
+    assert (outdir / "unindexed" / "index" / "unindexed.bam.bai").exists()
+    assert not Path(str(unindexed) + ".bai").exists()
+    # failed samples have no result files that could pass for finished ones
+    assert not (outdir / "truncated" / "truncated.fusions.tsv").exists()
+    assert not (outdir / "missing" / "missing.fusions.tsv").exists()
+
+
+def test_bad_sample_sheet_stops_before_any_job(tmp_path):
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("sample\tbam\nA\ta.bam\nA\tb.bam\n")
+    config = {"samples": str(sheet), "gtf": str(DEMO / "annotation.gtf"), "outdir": str(tmp_path / "r"), "targets": ["ALK"]}
+    proc = run_snakemake(tmp_path, config)
+    assert proc.returncode != 0
+    assert "sample 'A' appears on lines 2 and 3" in proc.stderr + proc.stdout
+    assert not (tmp_path / "r").exists()
