@@ -26,7 +26,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pysam
 
@@ -177,10 +177,10 @@ def scrub_paths(text: str, workdir: Path) -> str:
     return _STAR_BINARY.sub("STAR", text)
 
 
-def _clean_header(header: Mapping[str, object], workdir: Path) -> dict[str, object]:
-    h = {k: (list(v) if isinstance(v, list) else v) for k, v in header.items()}
+def _clean_header(header: Mapping[str, Any], workdir: Path) -> dict[str, Any]:
+    h: dict[str, Any] = {k: (list(v) if isinstance(v, list) else v) for k, v in header.items()}
     pgs = []
-    for pg in h.get("PG", []):  # type: ignore[union-attr]
+    for pg in h.get("PG", []):
         pg = dict(pg)
         if "CL" in pg:
             pg["CL"] = scrub_paths(str(pg["CL"]), workdir)
@@ -188,10 +188,10 @@ def _clean_header(header: Mapping[str, object], workdir: Path) -> dict[str, obje
     if pgs:
         h["PG"] = pgs
     if "CO" in h:
-        h["CO"] = [scrub_paths(str(c), workdir) for c in h["CO"]]  # type: ignore[union-attr]
-    h.setdefault("HD", {"VN": "1.4"})
-    h["HD"] = dict(h["HD"])  # type: ignore[arg-type]
-    h["HD"]["SO"] = "coordinate"  # type: ignore[index]
+        h["CO"] = [scrub_paths(str(c), workdir) for c in h["CO"]]
+    hd = dict(h.get("HD", {"VN": "1.4"}))
+    hd["SO"] = "coordinate"
+    h["HD"] = hd
     return h
 
 

@@ -170,8 +170,9 @@ imtfusion simulate demo --outdir resources/demo --threads 2
 
 Genome, annotation and FASTQs are byte-identical for the same seed; the BAMs
 are too as long as the STAR version is the same (records are sorted with a
-total order, and @PG/@CO lines hold no machine paths: the work directory
-appears as `WORKDIR`).
+total order, and @PG/@CO lines hold nothing machine-specific: the work
+directory appears as `WORKDIR`, the thread count as `THREADS`, Debian's
+`STAR-avx2` binary name as `STAR`).
 
 ## Files
 
@@ -217,6 +218,29 @@ breakpoints at exon boundaries), `exonic` or `intronic`; `reading_frame` =
 own stop codon, else `out-of-frame`; `fragments` = simulated fragments that
 cross the junction with at least 15 bases on each side (split reads and
 spanning pairs; how many the aligner shows as split reads is up to STAR).
+
+## How STAR 2.7.10b writes the fusions here
+
+* A split (chimeric) read has two records carrying `SA` tags: the segment
+  consistent with its mate is the non-supplementary record (soft-clipped,
+  flagged proper pair, e.g. flag 99/147/83/163), the other segment is a
+  supplementary record (flag 0x800, e.g. 2145/2193/2113/2177) with TLEN 0 and
+  RNEXT/PNEXT pointing at the mate.  With `HardClip` the supplementary record
+  is hard-clipped (and the `SA` tag of the other record shows its `H` CIGAR);
+  with `SoftClip` (IMT04) it keeps the whole read sequence.  Either segment
+  may be the longer one.
+* The mate of a split read carries no `SA` tag; when overlapping mates both
+  contain the junction, only one of them is reported as chimeric.
+* Pairs whose junction lies between the mates, and reads with a short
+  overhang (under about 15 bases, often left soft-clipped), appear as
+  discordant pairs with mates on the two genes (e.g. flags 97/145) without
+  `SA` tags.
+* Occasionally a short 3' overhang is placed somewhere else as a
+  supplementary segment with several mismatches (with the default seed, two
+  reads of IMT01 put
+  16 bases on chr19); a caller should not count those.
+* Split-read clip boundaries sit exactly on the truth breakpoints (GT/AG
+  motifs there leave STAR no ambiguity); `tests/test_simulate.py` checks it.
 """
 
 

@@ -692,13 +692,13 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
                 else:
                     patches.append((gstart - 2, "AC"))
             gene_id = ids.next("G")
-            ex_lens = [b - a for a, b in exon_offsets]
+            lengths = [b - a for a, b in exon_offsets]
             # an exon shared by several transcripts keeps one exon_id, as in GENCODE
             exon_ids = [ids.next("E") for _ in exon_offsets]
             txs: list[Transcript] = []
             variants = [("201", ())] + skips
             for suffix, skip in variants:
-                numbered = [i + 1 for i in range(len(ex_lens)) if (i + 1) not in skip]
+                numbered = [i + 1 for i in range(len(lengths)) if (i + 1) not in skip]
                 exons = []
                 for new_no, old_no in enumerate(numbered, start=1):
                     a, b = exon_offsets[old_no - 1]
@@ -709,8 +709,8 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
                     exons.append(Exon(new_no, s, e, exon_ids[old_no - 1]))
                 cds_start = cds_end = None
                 if cds is not None:
-                    removed_before = sum(ex_lens[i - 1] for i in skip if sum(ex_lens[: i - 1]) < cds[0])
-                    removed_inside = sum(ex_lens[i - 1] for i in skip) - removed_before
+                    removed_before = sum(lengths[i - 1] for i in skip if sum(lengths[: i - 1]) < cds[0])
+                    removed_inside = sum(lengths[i - 1] for i in skip) - removed_before
                     cds_start = cds[0] - removed_before
                     cds_end = cds[1] - removed_before - removed_inside
                 txs.append(
@@ -732,8 +732,8 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
         seq += random_dna(rng, layout.tail, layout.gc, prev=seq[-MAX_RUN:])
         if patches:
             chars = list(seq)
-            for pos, s in patches:
-                chars[pos - 1 : pos - 1 + len(s)] = list(s)
+            for pos, bases in patches:
+                chars[pos - 1 : pos - 1 + len(bases)] = list(bases)
             seq = "".join(chars)
         contigs.append(Contig(chrom, seq))
     genome = Genome(tuple(contigs), tuple(genes), seed, layout)
