@@ -237,8 +237,7 @@ spanning pairs; how many the aligner shows as split reads is up to STAR).
   `SA` tags.
 * Occasionally a short 3' overhang is placed somewhere else as a
   supplementary segment with several mismatches (with the default seed, two
-  reads of IMT01 put
-  16 bases on chr19); a caller should not count those.
+  reads of IMT01 put 16 bases on chr19); a caller should not count those.
 * Split-read clip boundaries sit exactly on the truth breakpoints (GT/AG
   motifs there leave STAR no ambiguity); `tests/test_simulate.py` checks it.
 """
