@@ -612,3 +612,43 @@ def test_demo_bam_headers_hold_no_machine_paths() -> None:
             assert not re.search(r"(^|\s)/", line), line
             assert "STAR-avx" not in line and "--runThreadN THREADS" in line
         assert header["RG"][0]["SM"] == bam_path.stem
+
+
+# --------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------
+
+
+def test_cli_sample_without_aligner(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imtfusion.cli import main
+
+    rc = main([
+        "simulate", "sample", "--outdir", str(tmp_path), "--name", "B1", "--fusion", "EML4:13:ALK:20:12:0:30",
+        "--aligner", "none", "--read-length", "75", "--single-end", "--strandedness", "unstranded", "--seed", "3",
+    ])
+    assert rc == 0
+    assert (tmp_path / "B1_R1.fastq").exists() and not (tmp_path / "B1_R2.fastq").exists()
+    assert (tmp_path / "genome.fa.fai").exists() and (tmp_path / "annotation.gtf").exists()
+    assert (tmp_path / "work" / "truth" / "B1.reads.tsv").exists()
+    with open(tmp_path / "B1.truth.tsv") as fh:
+        (row,) = list(csv.DictReader(fh, delimiter="\t"))
+    assert row["fusion"] == "EML4::ALK" and row["junction"] == "intronic" and row["fragments"] == "12"
+    first = (tmp_path / "B1_R1.fastq").read_text().splitlines()[0]
+    assert first == "@B1:000001"
+
+
+def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imtfusion.cli import main
+
+    assert main(["simulate", "sample", "--outdir", str(tmp_path), "--fusion", "TPM3:70:ALK:20:5", "--aligner", "none"]) == 1
+    assert "no exon 70" in capsys.readouterr().err
+    assert main(["simulate", "genome", "--outdir", str(tmp_path), "--decoy", "X:NOPE:1:2:0.1"]) == 1
+    assert "unknown source gene" in capsys.readouterr().err
+
+
+def test_cli_genome_with_decoy(tmp_path: Path) -> None:
+    from imtfusion.cli import main
+
+    assert main(["simulate", "genome", "--outdir", str(tmp_path), "--decoy", "ALKP1:ALK:20:29:0.03"]) == 0
+    text = (tmp_path / "annotation.gtf").read_text()
+    assert 'gene_name "ALKP1"' in text and 'gene_type "unprocessed_pseudogene"' in text
