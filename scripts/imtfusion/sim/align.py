@@ -450,7 +450,8 @@ def bwa_mem(
     run_dir.mkdir(parents=True, exist_ok=True)
     sam = run_dir / "aligned.sam"
     _run(
-        [bwa, "mem", "-t", str(threads), "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.fa"), *map(str, reads)],
+        # -K fixes the batch size so insert-size estimates (and thus alignments) do not depend on -t
+        [bwa, "mem", "-t", str(threads), "-K", "10000000", "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.fa"), *map(str, reads)],
         run_dir / "bwa.log",
         stdout=sam,
     )
