@@ -67,6 +67,13 @@ def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
         found = {(c["fusion"], c["breakpoint5"], c["breakpoint3"]) for c in calls}
         want = {(t["fusion"], t["breakpoint5"], t["breakpoint3"]) for t in expected}
         assert found == want, f"{sample}: called {found}, truth {want}"
+        for t in expected:
+            [c] = [c for c in calls if c["fusion"] == t["fusion"]]
+            assert (c["exon5"], c["exon3"]) == (t["exon5"], t["exon3"]), sample
+            assert (c["transcript5"], c["transcript3"]) == (t["transcript5"], t["transcript3"]), sample
+            assert c["reading_frame"] == t["reading_frame"], sample
+            assert c["kinase_domain"] == "retained", sample  # every demo fusion keeps the 3' kinase
+            assert c["known"] == "known", sample
         assert (outdir / sample / f"{sample}.report.html").stat().st_size > 0
     summary = read_tsv(outdir / "summary.tsv")
     assert len(summary) == len(samples) * 4

@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from imtfusion.annotate import FusionAnnotation
 from imtfusion.annotation import Annotation, Gene
 from imtfusion.evidence import Evidence, complement
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, is_five_prime, is_three_prime
@@ -113,6 +114,7 @@ class Candidate:
     confidence: str = "."
     known: bool = False
     junction: JunctionView | None = field(default=None, repr=False)
+    annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
 
     @property
     def split_reads(self) -> int:

@@ -29,6 +29,8 @@ class CallParameters:
     min_anchor: int = 20  # at least one split read must align this many bases on both sides
     read_through_distance: int = 100_000  # same-strand neighbours closer than this: read-through
     max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping
+    # --- annotation
+    transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
 
@@ -51,7 +53,7 @@ class CallParameters:
                 raise ConfigError(
                     f"parameter {key!r} must be a {type(default).__name__}, got {value!r}"
                 ) from None
-            if isinstance(default, (int, float)) and updates[key] < 0:
+            if isinstance(default, (int, float)) and not isinstance(default, bool) and updates[key] < 0:
                 raise ConfigError(f"parameter {key!r} must not be negative, got {value!r}")
         return replace(params, **updates)
 

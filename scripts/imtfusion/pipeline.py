@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from imtfusion import __version__
+from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
@@ -43,10 +44,17 @@ FUSION_COLUMNS = [
     "fragments",
     "target",
     "known",
-    "strand5",
-    "strand3",
+    "transcript5",
+    "transcript3",
+    "exon5",
+    "exon3",
     "site5",
     "site3",
+    "reading_frame",
+    "kinase_domain",
+    "retained_domains",
+    "strand5",
+    "strand3",
     "breakpoint_precision",
     "homology",
     "junction_shift",
@@ -54,6 +62,8 @@ FUSION_COLUMNS = [
     "gene_id5",
     "gene_id3",
     "sequence",
+    "fusion_transcript",
+    "peptide",
 ]
 DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters"]
 TARGET_COLUMNS = [
@@ -99,6 +109,30 @@ class SampleResult:
     notes: list[str] = field(default_factory=list)
 
 
+def annotate_candidate(
+    c: Candidate,
+    annotation: Annotation,
+    contigs: ContigMap,
+    domains: list[Domain],
+    tags: tuple[str, ...],
+    fetch,
+) -> FusionAnnotation:
+    return annotate_fusion(
+        annotation,
+        None if c.gene5.intergenic else c.gene5.gene_id,
+        None if c.gene3.intergenic else c.gene3.gene_id,
+        c.end5.pos,
+        c.end5.side,
+        c.end3.pos,
+        c.end3.side,
+        c.gene5.name,
+        c.gene3.name,
+        domains,
+        tags,
+        fetch,
+    )
+
+
 def target_statuses(
     loci: list[TargetLocus], qc: dict[str, TargetQC], called: list[Candidate], params: CallParameters
 ) -> list[TargetStatus]:
@@ -139,6 +173,7 @@ def run_sample(
     bam_index: str | Path | None = None,
     known_partners: str | Path | None = None,
     threads: int = 1,
+    domains_file: str | Path | None = None,
 ) -> SampleResult:
     """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input."""
     check_sample_name(sample)
@@ -150,6 +185,7 @@ def run_sample(
     if not isinstance(annotation, Annotation):
         annotation = load_annotation(annotation)
     known = load_known_fusions(known_partners)
+    domains = load_domains(domains_file)
     bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
     ref = None
     try:
@@ -159,12 +195,25 @@ def run_sample(
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params)
         candidates = call_candidates(evidence, loci, annotation, contigs, params, ref)
+        called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
+        called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
+        fetch = None
+        if ref is not None:
+            reference = ref
+
+            def fetch(gtf_chrom: str, start: int, end: int) -> str:
+                bam_chrom = contigs.to_bam(gtf_chrom)
+                return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+        for c in called:
+            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, fetch)
+        for c in discarded:
+            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, None)
     finally:
         bam.close()
         if ref is not None:
             ref.close()
-    called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
-    called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
     statuses = target_statuses(loci, evidence.qc, called, params)
     notes = []
     renames = contigs.renamed
@@ -195,6 +244,7 @@ def run_sample(
 
 def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
     seq = f"{c.sequence5[:30][::-1]}|{c.sequence3[:30]}" if (c.sequence5 or c.sequence3) else ""
+    a = c.annotation
     return {
         "sample": sample,
         "fusion": c.fusion,
@@ -208,10 +258,17 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "fragments": c.fragments,
         "target": ",".join(c.targets),
         "known": "known" if c.known else "novel",
+        "transcript5": a.transcript5 if a else None,
+        "transcript3": a.transcript3 if a else None,
+        "exon5": a.exon5 if a else None,
+        "exon3": a.exon3 if a else None,
+        "site5": a.site5 if a else c.site5,
+        "site3": a.site3 if a else c.site3,
+        "reading_frame": a.reading_frame if a else "unknown",
+        "kinase_domain": a.kinase_domain if a else None,
+        "retained_domains": "; ".join(a.retained_domains) if a else None,
         "strand5": c.gene5.strand,
         "strand3": c.gene3.strand,
-        "site5": c.site5,
-        "site3": c.site3,
         "breakpoint_precision": c.precision,
         "homology": c.homology,
         "junction_shift": c.shifted,
@@ -219,6 +276,8 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "gene_id5": c.gene5.gene_id,
         "gene_id3": c.gene3.gene_id,
         "sequence": seq,
+        "fusion_transcript": a.fusion_transcript if a else None,
+        "peptide": a.peptide if a else None,
         "filters": ",".join(c.filters),
     }
 

@@ -1,0 +1,403 @@
+"""Transcript-level annotation of a call: exons, reading frame, domains, sequences.
+
+For each partner the reported transcript is chosen among those whose exon boundary
+explains the breakpoint (if any), by tag preference (``Ensembl_canonical``, then
+``MANE_Select`` by default), then longest CDS. The breakpoint is located on it in
+transcript coordinates, from which follow the exon numbers, the site (splice site,
+exonic, intronic, UTR), the reading frame (from CDS phases: no FASTA needed), and which
+declared protein domains are kept. With a FASTA the fused transcript and peptide around
+the junction are spelled out.
+
+Positions are 0-based genomic; "transcript order" means 5' to 3' of the transcript.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from imtfusion.annotation import Annotation, Transcript
+from imtfusion.errors import InputFileError
+from imtfusion.knowledge import resource_path
+
+DOMAINS_FILE = "domains.tsv"
+_CODONS = {
+    a + b + c: aa
+    for (a, b, c), aa in zip(
+        ((x, y, z) for x in "TCAG" for y in "TCAG" for z in "TCAG"),
+        "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+    )
+}
+_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+
+Fetch = Callable[[str, int, int], str]  # (GTF contig, start, end) -> bases, upper case
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    gene: str
+    name: str
+    kind: str  # "kinase" or "other"
+    aa_start: int  # 1-based inclusive
+    aa_end: int
+    source: str
+
+
+def load_domains(path: str | Path | None = None) -> list[Domain]:
+    path = Path(path) if path else resource_path(DOMAINS_FILE)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [line for line in fh if line.strip() and not line.startswith("#")]
+    except OSError as exc:
+        raise InputFileError(f"cannot read the domain table {path}: {exc.strerror}") from None
+    out = []
+    for row in csv.DictReader(lines, delimiter="\t"):
+        try:
+            out.append(Domain(row["gene"], row["domain"], row["kind"], int(row["aa_start"]), int(row["aa_end"]), row["source"]))
+        except (KeyError, ValueError, TypeError):
+            raise InputFileError(
+                f"{path}: each row needs gene, domain, kind, aa_start, aa_end, source with numeric positions"
+            ) from None
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a breakpoint falls on a transcript, for its role (5' or 3' partner)."""
+
+    transcript_id: str
+    exon: int | None  # 5': last exon (partly) kept; 3': first exon (partly) kept
+    site: str  # splice_site, exonic, intronic, 5'UTR, 3'UTR, upstream, downstream
+    coding: int | None  # 5': CDS bases kept through the junction; 3': CDS index of the first kept base
+    cds_length: int
+    frame_shift: int  # codon position of the first CDS base (0 unless the CDS is incomplete)
+
+
+class TranscriptGeometry:
+    """Exons in transcript order with their transcript offsets and the CDS span."""
+
+    def __init__(self, t: Transcript):
+        self.t = t
+        self.exons = list(t.exons)
+        self.offsets = []
+        total = 0
+        for s, e in self.exons:
+            self.offsets.append(total)
+            total += e - s
+        self.length = total
+        self.cds_start: int | None = None  # transcript offset of the first CDS base
+        self.cds_end: int | None = None  # of the last CDS base
+        self.frame_shift = 0
+        if t.cds:
+            first, last = t.cds[0], t.cds[-1]
+            first_base = first[0] if t.strand == "+" else first[1] - 1
+            last_base = last[1] - 1 if t.strand == "+" else last[0]
+            self.cds_start = self.tx_of(first_base)
+            self.cds_end = self.tx_of(last_base)
+            self.frame_shift = (3 - first[2]) % 3
+            if self.cds_start is None or self.cds_end is None:
+                self.cds_start = self.cds_end = None
+
+    def tx_of(self, pos: int) -> int | None:
+        for i, (s, e) in enumerate(self.exons):
+            if s <= pos < e:
+                return self.offsets[i] + (pos - s if self.t.strand == "+" else e - 1 - pos)
+        return None
+
+    def locate(self, pos: int) -> tuple[str, int, int, int]:
+        """('exon', i, tx, 0) | ('intron', i, after_i, before_next) | ('upstream'|'downstream', 0, dist, 0)."""
+        plus = self.t.strand == "+"
+        for i, (s, e) in enumerate(self.exons):
+            if s <= pos < e:
+                return ("exon", i, self.offsets[i] + (pos - s if plus else e - 1 - pos), 0)
+        for i in range(len(self.exons) - 1):
+            (s1, e1), (s2, e2) = self.exons[i], self.exons[i + 1]
+            if plus and e1 <= pos < s2:
+                return ("intron", i, pos - e1 + 1, s2 - pos)
+            if not plus and e2 <= pos < s1:
+                return ("intron", i, s1 - pos, pos - e2 + 1)
+        first_s, first_e = self.exons[0]
+        if (plus and pos < first_s) or (not plus and pos >= first_e):
+            return ("upstream", 0, abs(pos - (first_s if plus else first_e - 1)), 0)
+        return ("downstream", 0, 0, 0)
+
+    def utr_site(self, tx: int) -> str | None:
+        if self.cds_start is None or self.cds_end is None:
+            return None
+        if tx < self.cds_start:
+            return "5'UTR"
+        if tx > self.cds_end:
+            return "3'UTR"
+        return None
+
+    def cds_length(self) -> int:
+        if self.cds_start is None or self.cds_end is None:
+            return 0
+        return self.cds_end - self.cds_start + 1
+
+    def locate_5prime(self, pos: int) -> Location:
+        kind, i, a, b = self.locate(pos)
+        tid = self.t.transcript_id
+        n = len(self.exons)
+        if kind == "exon":
+            tx = a
+            exon_last = self.offsets[i] + (self.exons[i][1] - self.exons[i][0]) - 1
+            if tx == exon_last and i < n - 1:
+                site = "splice_site"
+            else:
+                site = self.utr_site(tx) or "exonic"
+            coding = tx - self.cds_start + 1 if self.cds_start is not None else None
+            return Location(tid, i + 1, site, coding, self.cds_length(), self.frame_shift)
+        if kind == "intron":
+            exon_last = self.offsets[i] + (self.exons[i][1] - self.exons[i][0]) - 1
+            coding = exon_last - self.cds_start + 1 + a if self.cds_start is not None else None
+            return Location(tid, i + 1, "intronic", coding, self.cds_length(), self.frame_shift)
+        if kind == "upstream":
+            return Location(tid, None, "upstream", None, self.cds_length(), self.frame_shift)
+        return Location(tid, n, "downstream", None, self.cds_length(), self.frame_shift)
+
+    def locate_3prime(self, pos: int) -> Location:
+        kind, i, a, b = self.locate(pos)
+        tid = self.t.transcript_id
+        if kind == "exon":
+            tx = a
+            if tx == self.offsets[i] and i > 0:
+                site = "splice_site"
+            else:
+                site = self.utr_site(tx) or "exonic"
+            coding = tx - self.cds_start if self.cds_start is not None else None
+            return Location(tid, i + 1, site, coding, self.cds_length(), self.frame_shift)
+        if kind == "intron":
+            coding = self.offsets[i + 1] - self.cds_start - b if self.cds_start is not None else None
+            return Location(tid, i + 2, "intronic", coding, self.cds_length(), self.frame_shift)
+        if kind == "upstream":
+            coding = -self.cds_start - a if self.cds_start is not None else None
+            return Location(tid, 1, "upstream", coding, self.cds_length(), self.frame_shift)
+        return Location(tid, None, "downstream", None, self.cds_length(), self.frame_shift)
+
+    def genomic_of_tx(self, tx: int) -> int | None:
+        for i, (s, e) in enumerate(self.exons):
+            off = self.offsets[i]
+            if off <= tx < off + (e - s):
+                return s + (tx - off) if self.t.strand == "+" else e - 1 - (tx - off)
+        return None
+
+    def domain_intervals(self, aa_start: int, aa_end: int) -> list[tuple[int, int]]:
+        """Genomic intervals coding amino acids ``aa_start..aa_end`` (1-based)."""
+        if self.cds_start is None:
+            return []
+        lo = self.cds_start + 3 * (aa_start - 1) - self.frame_shift
+        hi = min(self.cds_start + 3 * aa_end - 1 - self.frame_shift, self.cds_end or 0)
+        out = []
+        for i, (s, e) in enumerate(self.exons):
+            off = self.offsets[i]
+            a, b = max(lo, off), min(hi, off + (e - s) - 1)
+            if a > b:
+                continue
+            g1, g2 = self.genomic_of_tx(a), self.genomic_of_tx(b)
+            assert g1 is not None and g2 is not None
+            out.append((min(g1, g2), max(g1, g2) + 1))
+        return sorted(out)
+
+
+def choose_transcript(
+    annotation: Annotation, gene_id: str, pos: int, side: str, tags: tuple[str, ...]
+) -> Transcript | None:
+    """The transcript to report: one whose exon boundary is the breakpoint if possible,
+    then by tag preference, then the longest CDS."""
+    transcripts = annotation.transcripts_of(gene_id)
+    if not transcripts:
+        return None
+
+    def at_boundary(t: Transcript) -> bool:
+        ordered = sorted(t.exons)
+        for i, (s, e) in enumerate(ordered):
+            if side == "R" and i > 0 and s == pos:
+                return True
+            if side == "L" and i < len(ordered) - 1 and e - 1 == pos:
+                return True
+        return False
+
+    def rank(t: Transcript) -> tuple:
+        tag_rank = next((k for k, tag in enumerate(tags) if tag in t.tags), len(tags))
+        return (not at_boundary(t), tag_rank, -t.cds_length, -t.length, t.transcript_id)
+
+    return min(transcripts, key=rank)
+
+
+@dataclass(frozen=True, slots=True)
+class FusionAnnotation:
+    transcript5: str
+    transcript3: str
+    exon5: int | None
+    exon3: int | None
+    site5: str
+    site3: str
+    reading_frame: str  # in-frame, out-of-frame, unknown
+    retained_domains: tuple[str, ...]
+    kinase_domain: str  # retained, lost, not applicable
+    fusion_transcript: str  # "" without FASTA
+    peptide: str
+    # for the report's diagram: genomic intervals of declared domains per gene
+    domains5: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = ()
+    domains3: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = ()
+
+
+def reading_frame(loc5: Location | None, loc3: Location | None) -> str:
+    if loc5 is None or loc3 is None or loc5.coding is None or loc3.coding is None:
+        return "unknown"
+    if not (0 < loc5.coding <= loc5.cds_length) or not (0 <= loc3.coding < loc3.cds_length):
+        return "unknown"  # a UTR on either side: no frame to continue
+    frame5 = (loc5.coding + loc5.frame_shift) % 3
+    frame3 = (loc3.coding + loc3.frame_shift) % 3
+    return "in-frame" if frame5 == frame3 else "out-of-frame"
+
+
+def _domain_status(domain: Domain, loc: Location, role: str) -> str:
+    """'retained', 'partial' or 'lost' for a domain of the gene at ``loc``."""
+    if loc.coding is None:
+        return "lost" if role == "5" else "retained" if loc.site == "upstream" else "lost"
+    if role == "5":
+        kept_aa = (loc.coding + loc.frame_shift) // 3  # complete codons kept
+        if domain.aa_end <= kept_aa:
+            return "retained"
+        return "partial" if domain.aa_start <= kept_aa else "lost"
+    first = loc.coding + loc.frame_shift
+    first_full_aa = (first + 2) // 3 + 1 if first > 0 else 1
+    if domain.aa_start >= first_full_aa:
+        return "retained"
+    return "partial" if domain.aa_end >= first_full_aa else "lost"
+
+
+def _translate(seq: str) -> str:
+    out = []
+    for i in range(0, len(seq) - 2, 3):
+        aa = _CODONS.get(seq[i:i + 3].upper(), "X")
+        out.append(aa)
+        if aa == "*":
+            break
+    return "".join(out)
+
+
+def _revcomp(seq: str) -> str:
+    return seq.translate(_COMP)[::-1]
+
+
+def _spliced(t: Transcript, fetch: Fetch) -> str:
+    parts = [fetch(t.chrom, s, e) for s, e in t.exons]
+    if t.strand == "-":
+        parts = [_revcomp(p) for p in parts]
+    return "".join(parts)
+
+
+def _part5(geo: TranscriptGeometry, pos: int, fetch: Fetch) -> tuple[str, int | None]:
+    """Transcript sequence from its start through the 5' breakpoint (intronic bases in
+    lower case), and the transcript offset of the CDS start."""
+    t = geo.t
+    seq = _spliced(t, fetch)
+    kind, i, a, _ = geo.locate(pos)
+    if kind == "exon":
+        return seq[: a + 1], geo.cds_start
+    if kind == "intron":
+        end = geo.offsets[i] + geo.exons[i][1] - geo.exons[i][0]
+        s, e = geo.exons[i]
+        intron = fetch(t.chrom, e, e + a) if t.strand == "+" else _revcomp(fetch(t.chrom, s - a, s))
+        return seq[:end] + intron.lower(), geo.cds_start
+    return "", None
+
+
+def _part3(geo: TranscriptGeometry, pos: int, fetch: Fetch) -> str:
+    t = geo.t
+    seq = _spliced(t, fetch)
+    kind, i, a, b = geo.locate(pos)
+    if kind == "exon":
+        return seq[a:]
+    if kind == "intron":
+        nxt = geo.offsets[i + 1]
+        s, e = geo.exons[i + 1]
+        intron = fetch(t.chrom, s - b, s) if t.strand == "+" else _revcomp(fetch(t.chrom, e, e + b))
+        return intron.lower() + seq[nxt:]
+    if kind == "upstream":
+        return seq
+    return ""
+
+
+def annotate_fusion(
+    annotation: Annotation,
+    gene_id5: str | None,
+    gene_id3: str | None,
+    pos5: int,
+    side5: str,
+    pos3: int,
+    side3: str,
+    gene5: str,
+    gene3: str,
+    domains: list[Domain],
+    tags: tuple[str, ...],
+    fetch: Fetch | None = None,
+    flank: int = 60,
+    peptide_flank: int = 30,
+) -> FusionAnnotation:
+    """Annotate one fusion given its breakends (GTF contig coordinates)."""
+    t5 = choose_transcript(annotation, gene_id5, pos5, side5, tags) if gene_id5 else None
+    t3 = choose_transcript(annotation, gene_id3, pos3, side3, tags) if gene_id3 else None
+    g5 = TranscriptGeometry(t5) if t5 else None
+    g3 = TranscriptGeometry(t3) if t3 else None
+    loc5 = g5.locate_5prime(pos5) if g5 else None
+    loc3 = g3.locate_3prime(pos3) if g3 else None
+    frame = reading_frame(loc5, loc3)
+    retained: list[str] = []
+    kinase_states: list[str] = []
+    mapped5, mapped3 = [], []
+    for role, gene, loc, geo, mapped in (("5", gene5, loc5, g5, mapped5), ("3", gene3, loc3, g3, mapped3)):
+        for d in (d for d in domains if d.gene == gene):
+            if geo is not None:
+                mapped.append((d.name, d.kind, tuple(geo.domain_intervals(d.aa_start, d.aa_end))))
+            if loc is None:
+                continue
+            state = _domain_status(d, loc, role)
+            if state == "retained":
+                retained.append(f"{gene}:{d.name}")
+            elif state == "partial":
+                retained.append(f"{gene}:{d.name} (partial)")
+            if d.kind == "kinase":
+                kinase_states.append(state)
+    if "retained" in kinase_states:
+        kinase = "retained"
+    elif kinase_states:
+        kinase = "lost"
+    else:
+        kinase = "not applicable"
+    fusion_seq = peptide = ""
+    if fetch is not None and g5 is not None and g3 is not None:
+        part5, cds5 = _part5(g5, pos5, fetch)
+        part3 = _part3(g3, pos3, fetch)
+        if part5 and part3:
+            fusion_seq = f"{part5[-flank:]}|{part3[:flank]}"
+            if cds5 is not None and loc5 is not None and loc5.coding is not None and 0 < loc5.coding <= loc5.cds_length:
+                coding5 = part5[cds5:]
+                start = (len(coding5) % 3)
+                # complete codons of the 5' part before the junction, then across it
+                before = _translate(coding5[: len(coding5) - start]) if len(coding5) >= 3 else ""
+                if "*" in before:
+                    before = before[: before.index("*") + 1]
+                across = _translate((coding5[len(coding5) - start:] + part3)[: 3 * (peptide_flank + 1)])
+                # a stop codon before the junction (e.g. in kept intronic bases) ends it there
+                peptide = before[-peptide_flank:] if before.endswith("*") else f"{before[-peptide_flank:]}|{across}"
+    return FusionAnnotation(
+        transcript5=t5.transcript_id if t5 else ".",
+        transcript3=t3.transcript_id if t3 else ".",
+        exon5=loc5.exon if loc5 else None,
+        exon3=loc3.exon if loc3 else None,
+        site5=loc5.site if loc5 else "intergenic",
+        site3=loc3.site if loc3 else "intergenic",
+        reading_frame=frame,
+        retained_domains=tuple(retained),
+        kinase_domain=kinase,
+        fusion_transcript=fusion_seq,
+        peptide=peptide,
+        domains5=tuple(mapped5),
+        domains3=tuple(mapped3),
+    )
