@@ -48,7 +48,17 @@ def test_call_writes_the_per_sample_files(sample_files, tmp_path):
     assert proc.returncode == 0, proc.stderr
     folder = out / "T1"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["T1.fusions.discarded.tsv", "T1.fusions.tsv", "T1.report.html", "T1.targets.tsv"]
+    assert names == [
+        "T1.evidence.bam", "T1.evidence.bam.bai", "T1.fusions.discarded.tsv", "T1.fusions.tsv",
+        "T1.report.html", "T1.targets.tsv",
+    ]
+    import pysam
+
+    with pysam.AlignmentFile(str(folder / "T1.evidence.bam")) as ev:
+        records = list(ev.fetch())
+    # 4 fragments: read 1 primary + supplementary, read 2 -- all tagged with the call
+    assert len(records) == 12
+    assert {r.get_tag("XI") for r in records} == {"T1_F1"} and {r.get_tag("XE") for r in records} == {"split"}
     header = (folder / "T1.fusions.tsv").read_text().splitlines()[0].split("\t")
     assert header[: len(FIRST_COLUMNS)] == FIRST_COLUMNS
     assert header == FUSION_COLUMNS

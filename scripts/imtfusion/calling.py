@@ -22,7 +22,15 @@ from typing import Iterable
 from imtfusion.annotate import FusionAnnotation
 from imtfusion.annotation import Annotation, Gene
 from imtfusion.evidence import Evidence, complement
-from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, is_five_prime, is_three_prime
+from imtfusion.model import (
+    Breakend,
+    ClippedRead,
+    DiscordantRead,
+    ReadExample,
+    SplitRead,
+    is_five_prime,
+    is_three_prime,
+)
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 from imtfusion.targets import ContigMap, TargetLocus
@@ -115,6 +123,10 @@ class Candidate:
     known: bool = False
     junction: JunctionView | None = field(default=None, repr=False)
     annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
+    call_id: str = ""  # SAMPLE_F1, SAMPLE_F2, ... in the order of the fusions table (D for discarded)
+    ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
+    ref_base3: str = "N"
+    examples: list["ReadExample"] = field(default_factory=list)  # a few junction reads, for the report
 
     @property
     def split_reads(self) -> int:

@@ -110,3 +110,26 @@ class TargetQC:
     @property
     def mean_exon_coverage(self) -> float:
         return self.exon_bases / self.exon_length if self.exon_length else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GeneCoverage:
+    """Mean read depth in equal bins along a gene span, in genomic order (BAM contig names)."""
+
+    gene: str
+    chrom: str
+    start: int
+    end: int
+    bins: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadExample:
+    """One supporting read shown in the report, cut at the junction, in transcript
+    orientation: ``five`` ends with the 5' gene's last base, ``three`` starts with the
+    3' gene's first base. ``kind`` is "split" or "clipped"."""
+
+    name: str
+    five: str
+    three: str
+    kind: str

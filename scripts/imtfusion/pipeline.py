@@ -20,7 +20,8 @@ from imtfusion.errors import ConfigError
 from imtfusion.evidence import collect_evidence
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
-from imtfusion.model import TargetQC
+from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
+from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -107,6 +108,10 @@ class SampleResult:
     known: list[KnownFusion]
     version: str = __version__
     notes: list[str] = field(default_factory=list)
+    evidence_records: list = field(default_factory=list, repr=False)  # tagged pysam records
+    bam_header: dict = field(default_factory=dict, repr=False)
+    gene_coverage: dict[str, GeneCoverage] = field(default_factory=dict, repr=False)
+    command: str = ""
 
 
 def annotate_candidate(
@@ -131,6 +136,27 @@ def annotate_candidate(
         tags,
         fetch,
     )
+
+
+def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: list[TargetLocus],
+                        qc: dict[str, TargetQC], called: list[Candidate]) -> dict[str, GeneCoverage]:
+    """Depth along every gene of a called fusion (targets from the first pass)."""
+    out: dict[str, GeneCoverage] = {}
+    for locus in loci:
+        g = locus.gene
+        out[g.name] = GeneCoverage(g.name, locus.chrom, g.start, g.end, tuple(qc[g.name].coverage_bins))
+    for c in called:
+        for ref in (c.gene5, c.gene3):
+            if ref.intergenic or ref.name in out:
+                continue
+            gene = next((g for g in annotation.genes_overlapping(contigs.to_gtf(c.end5.chrom if ref is c.gene5 else c.end3.chrom),
+                                                                 (c.end5 if ref is c.gene5 else c.end3).pos)
+                         if g.gene_id == ref.gene_id), None)
+            chrom = contigs.to_bam(gene.chrom) if gene else None
+            if gene is None or chrom is None:
+                continue
+            out[ref.name] = gene_coverage(bam, ref.name, chrom, gene.start, gene.end)
+    return out
 
 
 def target_statuses(
@@ -210,6 +236,15 @@ def run_sample(
             c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, fetch)
         for c in discarded:
             c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, None)
+        for i, c in enumerate(called, start=1):
+            c.call_id = f"{sample}_F{i}"
+            c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
+        for i, c in enumerate(discarded, start=1):
+            c.call_id = f"{sample}_D{i}"
+        support = collect_support(bam, loci, called)
+        attach_examples(support, called)
+        coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
+        header = bam.header.to_dict()
     finally:
         bam.close()
         if ref is not None:
@@ -239,6 +274,9 @@ def run_sample(
         contig_renames=renames,
         known=known,
         notes=notes,
+        evidence_records=support,
+        bam_header=header,
+        gene_coverage=coverage,
     )
 
 
@@ -310,6 +348,7 @@ def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:
         "discarded": base / f"{sample}.fusions.discarded.tsv",
         "targets": base / f"{sample}.targets.tsv",
         "report": base / f"{sample}.report.html",
+        "evidence_bam": base / f"{sample}.evidence.bam",
     }
 
 
@@ -318,6 +357,7 @@ def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.date
     from imtfusion.report import render_sample_report
 
     paths = sample_paths(outdir, result.sample)
+    write_evidence_bam(result.evidence_records, result.bam_header, paths["evidence_bam"], result.command or "imtfusion call")
     write_tsv(paths["fusions"], FUSION_COLUMNS, [candidate_row(result.sample, c) for c in result.called])
     write_tsv(paths["discarded"], DISCARDED_COLUMNS, [candidate_row(result.sample, c) for c in result.discarded])
     write_tsv(paths["targets"], TARGET_COLUMNS, status_rows(result))

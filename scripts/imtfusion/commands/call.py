@@ -8,6 +8,7 @@ is written (with --record-failure, a one-line {sample}.error.txt says why).
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def main(args: argparse.Namespace) -> None:
         if args.record_failure:
             write_text(error_path(args.outdir, args.sample), f"{exc}\n")
         raise
+    result.command = "imtfusion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     paths = write_sample_outputs(result, args.outdir)
     stale = error_path(args.outdir, args.sample)
     if stale.exists():
