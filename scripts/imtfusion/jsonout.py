@@ -1,0 +1,132 @@
+"""One sample's results as typed JSON, described by ``schemas/fusions.schema.json``.
+
+The TSVs flatten everything to text; here numbers are numbers, missing values are
+``null`` (never "."), lists are lists, and each breakpoint is given both as the TSV's
+1-based ``chr:pos`` and as an object. Keys are sorted and nothing depends on the time,
+so the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from imtfusion.model import Breakend
+
+if TYPE_CHECKING:
+    from imtfusion.calling import Candidate
+    from imtfusion.pipeline import SampleResult, TargetStatus
+
+SCHEMA_VERSION = "1.0.0"
+SCHEMA_FILE = "fusions.schema.json"
+
+
+def load_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :func:`render_json`'s output."""
+    text = resources.files("imtfusion").joinpath("schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _text(value: object) -> str | None:
+    """Strings as they are; '' and '.' (the TSV's 'missing') become None."""
+    if value is None:
+        return None
+    text = str(value)
+    return None if text in ("", ".") else text
+
+
+def breakend_object(end: Breakend) -> dict[str, Any]:
+    return {"chrom": end.chrom, "pos": end.pos + 1, "side": end.side}
+
+
+def candidate_object(c: Candidate) -> dict[str, Any]:
+    a = c.annotation
+    return {
+        "id": c.call_id,
+        "fusion": c.fusion,
+        "gene5": c.gene5.name,
+        "gene3": c.gene3.name,
+        "gene_id5": _text(c.gene5.gene_id),
+        "gene_id3": _text(c.gene3.gene_id),
+        "strand5": _text(c.gene5.strand),
+        "strand3": _text(c.gene3.strand),
+        "intergenic5": bool(c.gene5.intergenic),
+        "intergenic3": bool(c.gene3.intergenic),
+        "breakpoint5": c.end5.label(),
+        "breakpoint3": c.end3.label(),
+        "breakend5": breakend_object(c.end5),
+        "breakend3": breakend_object(c.end3),
+        "split_reads": c.split_reads,
+        "discordant_pairs": c.discordant_pairs,
+        "fragments": c.fragments,
+        "confidence": _text(c.confidence),
+        "targets": list(c.targets),
+        "known": bool(c.known),
+        "transcript5": _text(a.transcript5) if a else None,
+        "transcript3": _text(a.transcript3) if a else None,
+        "exon5": a.exon5 if a else None,
+        "exon3": a.exon3 if a else None,
+        "site5": _text(a.site5 if a else c.site5),
+        "site3": _text(a.site3 if a else c.site3),
+        "reading_frame": a.reading_frame if a else "unknown",
+        "kinase_domain": _text(a.kinase_domain) if a else None,
+        "retained_domains": list(a.retained_domains) if a else [],
+        "breakpoint_precision": c.precision,
+        "homology": int(c.homology),
+        "junction_shift": int(c.shifted),
+        "best_anchor": int(c.best_anchor),
+        "sequence5": _text(c.sequence5[:30][::-1]),
+        "sequence3": _text(c.sequence3[:30]),
+        "fusion_transcript": _text(a.fusion_transcript) if a else None,
+        "peptide": _text(a.peptide) if a else None,
+        "filters": list(c.filters),
+    }
+
+
+def target_object(s: TargetStatus) -> dict[str, Any]:
+    q = s.qc
+    return {
+        "target": s.target,
+        "status": s.status,
+        "fusions": list(s.fusions),
+        "reason": s.reason,
+        "locus": q.locus,
+        "reads": q.reads,
+        "exon_reads": q.exon_reads,
+        "mean_exon_coverage": round(float(q.mean_exon_coverage), 2),
+        "duplicates": q.duplicates,
+        "chimeric_records": q.chimeric_records,
+        "split_reads": q.split_reads,
+        "discordant_reads": q.discordant_reads,
+        "clipped_reads": q.clipped_reads,
+        "low_mapq": q.low_mapq,
+    }
+
+
+def result_object(result: SampleResult) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "imtfusion",
+        "version": result.version,
+        "sample": result.sample,
+        "inputs": {
+            "bam": result.bam.path,
+            "bam_index": _text(result.bam.index),
+            "aligner": _text(result.bam.aligner),
+            "annotation": result.annotation_source,
+            "annotation_sha256": result.annotation_checksum,
+            "fasta": result.fasta,
+        },
+        "parameters": result.params.as_dict(),
+        "contig_renames": dict(sorted(result.contig_renames.items())),
+        "notes": list(result.notes),
+        "targets": [target_object(s) for s in result.statuses],
+        "calls": [candidate_object(c) for c in result.called],
+        "discarded": [candidate_object(c) for c in result.discarded],
+    }
+
+
+def render_json(result: SampleResult) -> str:
+    """Deterministic JSON text (sorted keys, 2-space indent, trailing newline)."""
+    return json.dumps(result_object(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
