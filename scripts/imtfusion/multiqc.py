@@ -1,0 +1,111 @@
+"""The batch summary as a MultiQC custom-content table (``imtfusion_mqc.yaml``).
+
+MultiQC picks up any file named ``*_mqc.yaml`` and reads the section configuration
+(``id``, ``section_name``, ``description``, ``plot_type``, ``pconfig``, ``headers``) and the
+``data`` (sample -> column -> value) from it; no MultiQC config is needed. One row per
+sample: the number of targets with a detected fusion, then one column per target with its
+status, and for a detected target the fusion names and confidence tiers. Cells are
+coloured with MultiQC's per-column conditional formatting.
+
+The text contains no date, so the same summary gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import yaml
+
+from imtfusion import __version__
+from imtfusion.summary import SummaryRow
+
+SECTION_ID = "imtfusion"
+COUNT_COLUMN = "detected_targets"
+DETECTED_PREFIX = "detected: "
+
+
+def cell_text(row: SummaryRow) -> str:
+    """``not detected``, ``not assessable``, ``failed``, or for a detected target
+    ``detected: GENE5::GENE3 (tier), ...``."""
+    if row.status != "detected":
+        return row.status
+    names = [n for n in row.fusions.split(",") if n]
+    tiers = row.confidence.split(",") if row.confidence else []
+    parts = [f"{n} ({tiers[i]})" if i < len(tiers) and tiers[i] else n for i, n in enumerate(names)]
+    return DETECTED_PREFIX + ", ".join(parts) if parts else "detected"
+
+
+def _target_header(target: str) -> dict:
+    return {
+        "title": target,
+        "description": (
+            f"{target}: detected (with the fusions and their confidence), not detected, "
+            "not assessable (too few reads on the exons) or failed (the sample did not run)"
+        ),
+        "scale": False,
+        "cond_formatting_rules": {
+            "detected": [{"s_contains": DETECTED_PREFIX.strip()}],
+            "pass": [{"s_eq": "not detected"}],
+            "warn": [{"s_eq": "not assessable"}],
+            "fail": [{"s_eq": "failed"}],
+        },
+        "cond_formatting_colours": [
+            {"detected": "#c0392b"},
+            {"pass": "#28a745"},
+            {"warn": "#f0ad4e"},
+            {"fail": "#6c757d"},
+        ],
+    }
+
+
+def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
+    targets = list(targets)
+    by_sample: dict[str, dict[str, SummaryRow]] = {}
+    for r in rows:
+        by_sample.setdefault(r.sample, {})[r.target] = r
+    headers: dict[str, dict] = {
+        COUNT_COLUMN: {
+            "title": "Detected",
+            "description": "Number of target genes with a called fusion",
+            "min": 0,
+            "max": max(len(targets), 1),
+            "format": "{:,.0f}",
+            "scale": "OrRd",
+        }
+    }
+    for t in targets:
+        headers[t] = _target_header(t)
+    data: dict[str, dict] = {}
+    for sample, cells in by_sample.items():
+        values: dict[str, object] = {}
+        failed = all(r.status == "failed" for r in cells.values())
+        if not failed:
+            values[COUNT_COLUMN] = sum(1 for r in cells.values() if r.status == "detected")
+        for t in targets:
+            if t in cells:
+                values[t] = cell_text(cells[t])
+        data[sample] = values
+    return {
+        "id": SECTION_ID,
+        "section_name": "imtfusion: ALK/ROS1/ETV6/NTRK3 fusions",
+        "description": (
+            f"Fusion status per sample and target gene (imtfusion {__version__}). "
+            "Detected cells list the called fusions with their confidence tier; see each "
+            "sample's report for the evidence."
+        ),
+        "plot_type": "table",
+        "pconfig": {
+            "id": "imtfusion_status_table",
+            "title": "imtfusion: fusion status per target",
+            "col1_header": "Sample",
+            "sort_rows": False,  # keep the sample-sheet order
+        },
+        "headers": headers,
+        "data": data,
+    }
+
+
+def render_multiqc(rows: list[SummaryRow], targets: Iterable[str]) -> str:
+    """YAML text of the custom-content file, samples and columns in the given order."""
+    text = yaml.safe_dump(multiqc_object(rows, targets), sort_keys=False, allow_unicode=True, width=1000)
+    return "# imtfusion batch summary for MultiQC (custom content, plot_type: table)\n" + text
