@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from imtfusion.annotate import FusionAnnotation
 from imtfusion.annotation import Annotation, Gene
@@ -36,6 +36,7 @@ from imtfusion.reference import Reference
 from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
+PARTNER_PASS_WINDOW = 300  # clipped reads fetched on each side of a partner breakpoint
 
 
 def shift_sign_first(side: str) -> int:
@@ -122,6 +123,9 @@ class Candidate:
     confidence: str = "."
     known: bool = False
     junction: JunctionView | None = field(default=None, repr=False)
+    evidence_kinds: set[str] = field(default_factory=set)  # kinds of split evidence (supplementary, spliced, clip)
+    dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
+    duplicates: int = 0  # supporting fragments that look like unflagged PCR duplicates
     annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
     call_id: str = ""  # SAMPLE_F1, SAMPLE_F2, ... in the order of the fusions table (D for discarded)
     ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
@@ -330,6 +334,19 @@ def _outward_at(junction: _Junction) -> tuple[str, str]:
     return _consensus(beyond_a), _consensus(beyond_b)
 
 
+def _inward_at(junction: _Junction) -> tuple[str, str]:
+    """Consensus of the reads' own aligned bases at each end of the placed junction."""
+    at_a: list[str] = []
+    at_b: list[str] = []
+    for r in junction.reads:
+        g = (junction.a.pos - r.end_a.pos) * shift_sign_first(junction.a.side)
+        if r.inward_a and g <= 0:
+            at_a.append(r.inward_a[-g:])
+        if r.inward_b and g >= 0:
+            at_b.append(r.inward_b[g:])
+    return _consensus(at_a), _consensus(at_b)
+
+
 def _identity(x: str, y: str) -> tuple[int, float]:
     n = min(len(x), len(y))
     if n == 0:
@@ -350,7 +367,10 @@ def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: Call
         n, ident = _identity(clip.outward, consensus[gained:])
     else:
         n, ident = _identity(clip.outward[-gained:], consensus)
-    return n >= params.min_clip and ident >= params.clip_identity
+    if n < params.min_clip_match:
+        return False
+    # a short clip could match by chance with a mismatch allowed: it must be exact
+    return ident >= (params.clip_identity if n >= params.min_clip else 1.0)
 
 
 def _orient(
@@ -418,20 +438,16 @@ def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breaken
     return dist
 
 
-def call_candidates(
-    evidence: Evidence,
-    loci: list[TargetLocus],
-    annotation: Annotation,
-    contigs: ContigMap,
+def _junction_candidates(
+    splits: Iterable[SplitRead],
+    lookup: _GeneLookup,
+    target_ids: set[str],
     params: CallParameters,
-    ref: Reference | None = None,
+    ref: Reference | None,
 ) -> list[Candidate]:
-    """All candidates involving a target gene, unfiltered, in a deterministic order."""
-    lookup = _GeneLookup(annotation, contigs)
-    target_ids = {locus.gene.gene_id for locus in loci}
-    junctions = _cluster_junctions(evidence.split_reads, params.junction_window)
+    """One candidate per junction of the split reads."""
     candidates: list[Candidate] = []
-    for junction in junctions:
+    for junction in _cluster_junctions(splits, params.junction_window):
         _place_junction(junction, lookup, params, ref)
         oriented = _orient(junction.a, junction.b, lookup, target_ids)
         if oriented is None:
@@ -447,21 +463,30 @@ def call_candidates(
             junction.a, junction.b, junction.shifted = na, nb, d
             end5, end3 = (na, nb) if five_is_a else (nb, na)
         reads = junction.reads
-        mapqs = [min(r.mapq_a, r.mapq_b) for r in reads]
         cand = Candidate(
             end5=end5,
             end3=end3,
             gene5=gene5,
             gene3=gene3,
             split_fragments={r.fragment for r in reads},
+            clipped_fragments={r.fragment for r in reads if r.kind == "clip"},
             oriented=ok,
             best_anchor=max(min(r.anchor_a, r.anchor_b) for r in reads),
             homology=junction.homology,
             # reported from the 5' gene's view: > 0 means it keeps more bases than aligned
             shifted=junction.shifted if five_is_a else -junction.shifted,
-            mapqs=mapqs,
+            mapqs=[min(r.mapq_a, r.mapq_b) for r in reads],
+            evidence_kinds={r.kind for r in reads},
         )
+        for r in reads:
+            cand.dup_keys.setdefault(r.fragment, set()).add(r.dup_key)
         out_a, out_b = _outward_at(junction)
+        in_a, in_b = _inward_at(junction)
+        # the bases beyond an end are the other end's own bases: from reads, else the FASTA
+        if not out_a and in_b:
+            out_a = _in_frame_of(junction.a, junction.b, in_b)
+        if not out_b and in_a:
+            out_b = _in_frame_of(junction.b, junction.a, in_a)
         if ref is not None:
             if not out_a:
                 out_a = partner_outward(ref, junction.a, junction.b, 60)
@@ -474,13 +499,26 @@ def call_candidates(
         cand.sequence3 = out5 if end5.side == "L" else complement(out5)
         cand.sequence5 = out3 if end3.side == "R" else complement(out3)
         candidates.append(cand)
+    return candidates
 
-    # clipped reads: counted as split reads when the clip spells the partner
-    for clip in evidence.clipped_reads:
+
+def _add_clip(cand: Candidate, clip: ClippedRead) -> None:
+    cand.split_fragments.add(clip.fragment)
+    cand.clipped_fragments.add(clip.fragment)
+    cand.best_anchor = max(cand.best_anchor, min(clip.anchor, len(clip.outward)))
+    cand.mapqs.append(clip.mapq)
+    cand.dup_keys.setdefault(clip.fragment, set()).add(clip.dup_key)
+
+
+def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], params: CallParameters) -> list[ClippedRead]:
+    """Count clipped reads whose clip spells a junction's partner; return the others."""
+    unmatched = []
+    for clip in clips:
         best = None
         for cand in candidates:
             view = cand.junction
-            assert view is not None
+            if view is None:
+                continue
             for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
                 if end.chrom != clip.end.chrom or end.side != clip.end.side or not cons:
                     continue
@@ -489,31 +527,96 @@ def call_candidates(
                     if best is None or key < best[0]:
                         best = (key, cand)
         if best is not None:
-            cand = best[1]
-            cand.split_fragments.add(clip.fragment)
-            cand.clipped_fragments.add(clip.fragment)
-            cand.best_anchor = max(cand.best_anchor, min(clip.anchor, len(clip.outward)))
-            cand.mapqs.append(clip.mapq)
+            _add_clip(best[1], clip)
+        else:
+            unmatched.append(clip)
+    return unmatched
 
-    # discordant reads: to the nearest junction they fit, else to mate-only candidates
-    leftovers: list[DiscordantRead] = []
-    for read in evidence.discordant_reads:
-        best = None
+
+def _merge_near_duplicates(candidates: list[Candidate], window: int = 10) -> list[Candidate]:
+    """Fold a junction a few bases off a better-supported one of the same gene pair into
+    it (an aligner's mismatch near the junction, not a second isoform)."""
+    ordered = sorted(candidates, key=lambda c: (-c.split_reads, -c.fragments, c.end5, c.end3))
+    kept: list[Candidate] = []
+    for cand in ordered:
+        host = next(
+            (
+                k
+                for k in kept
+                if k.gene5.gene_id == cand.gene5.gene_id
+                and k.gene3.gene_id == cand.gene3.gene_id
+                and k.end5.chrom == cand.end5.chrom
+                and k.end3.chrom == cand.end3.chrom
+                and abs(k.end5.pos - cand.end5.pos) <= window
+                and abs(k.end3.pos - cand.end3.pos) <= window
+                and (k.end5.side, k.end3.side) == (cand.end5.side, cand.end3.side)
+            ),
+            None,
+        )
+        if host is None:
+            kept.append(cand)
+            continue
+        host.split_fragments |= cand.split_fragments
+        host.clipped_fragments |= cand.clipped_fragments
+        host.discordant_fragments |= cand.discordant_fragments
+        host.mapqs += cand.mapqs
+        host.best_anchor = max(host.best_anchor, cand.best_anchor)
+        host.evidence_kinds |= cand.evidence_kinds
+        for f, keys in cand.dup_keys.items():
+            host.dup_keys.setdefault(f, set()).update(keys)
+    return kept
+
+
+def call_candidates(
+    evidence: Evidence,
+    loci: list[TargetLocus],
+    annotation: Annotation,
+    contigs: ContigMap,
+    params: CallParameters,
+    ref: Reference | None = None,
+    fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None = None,
+    known_partners: dict[str, list[Gene]] | None = None,
+) -> list[Candidate]:
+    """All candidates involving a target gene, unfiltered, in a deterministic order.
+
+    ``fetch_clips(chrom, start, end)`` reads clipped records of a partner region (the
+    partner-anchored second pass); ``known_partners`` maps a target gene id to the genes
+    it is known to fuse with, where clipped reads are placed first."""
+    lookup = _GeneLookup(annotation, contigs)
+    target_ids = {locus.gene.gene_id for locus in loci}
+    candidates = _junction_candidates(evidence.split_reads, lookup, target_ids, params, ref)
+    unmatched = _match_clips(evidence.clipped_reads, candidates, params)
+
+    # soft-clip rescue: junctions no aligner wrote as split alignments
+    if ref is not None:
+        rescued = rescue_clips(unmatched, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params)
+        if rescued:
+            candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
+
+    # partner-anchored second pass: clipped reads on the partner side of each junction
+    if fetch_clips is not None:
         for cand in candidates:
             view = cand.junction
             assert view is not None
-            for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
-                dist = _discordant_fits(read, read_end, mate_end, params)
-                if dist is not None:
-                    key = (dist, -cand.split_reads)
-                    if best is None or key < best[0]:
-                        best = (key, cand)
-        if best is not None:
-            if read.fragment not in best[1].discordant_fragments:
-                best[1].mapqs.append(read.mapq)
-            best[1].discordant_fragments.add(read.fragment)
-        else:
-            leftovers.append(read)
+            for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
+                if not cons or any(l.contains(end.chrom, end.pos) for l in loci):
+                    continue
+                for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
+                    if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
+                        _add_clip(cand, clip)
+    candidates = _merge_near_duplicates(candidates)
+
+    # discordant reads: to the best-supported junction they fit, else mate-only candidates
+    leftovers = _assign_discordants(evidence.discordant_reads, candidates, params)
+    if ref is not None and fetch_clips is not None and leftovers:
+        # mates point at a gene pair but no junction read was placed yet: look for clipped
+        # reads on both sides of the mates and place them on the other gene's exons
+        remaining = [c for c in unmatched if not any(c.fragment in k.split_fragments for k in candidates)]
+        refined = refine_mate_pairs(leftovers, remaining, lookup, target_ids, fetch_clips, ref, params)
+        if refined:
+            new = _junction_candidates(refined, lookup, target_ids, params, ref)
+            candidates = _merge_near_duplicates(candidates + new)
+            leftovers = _assign_discordants(leftovers, candidates, params)
     candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
 
     for cand in candidates:
@@ -522,11 +625,50 @@ def call_candidates(
         cand.targets = tuple(
             sorted({locus.name for locus in loci if locus.gene.gene_id in (cand.gene5.gene_id, cand.gene3.gene_id)})
         )
-        fragments = cand.fragments
         low = sum(1 for q in cand.mapqs if q < params.min_mapq)
-        cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs and fragments else 0.0
+        cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
+        cand.duplicates = count_duplicates(cand)
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
+
+
+def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candidate], params: CallParameters) -> list[DiscordantRead]:
+    """Give each discordant read to the best-supported junction it fits; return the rest."""
+    leftovers: list[DiscordantRead] = []
+    for read in reads:
+        best = None
+        for cand in candidates:
+            view = cand.junction
+            if view is None:
+                continue
+            for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
+                dist = _discordant_fits(read, read_end, mate_end, params)
+                if dist is not None:
+                    key = (-cand.split_reads, dist)
+                    if best is None or key < best[0]:
+                        best = (key, cand)
+        if best is None:
+            leftovers.append(read)
+            continue
+        host = best[1]
+        if read.fragment not in host.discordant_fragments:
+            host.mapqs.append(read.mapq)
+        host.discordant_fragments.add(read.fragment)
+        host.dup_keys.setdefault(read.fragment, set()).add(read.dup_key)
+    return leftovers
+
+
+def count_duplicates(cand: Candidate) -> int:
+    """Fragments whose position signature repeats an earlier fragment's (PCR duplicates
+    the BAM did not flag)."""
+    seen: set[tuple] = set()
+    dups = 0
+    for fragment in sorted(cand.dup_keys):
+        keys = {k for k in cand.dup_keys[fragment] if k}
+        if keys and keys & seen:
+            dups += 1
+        seen |= keys
+    return dups
 
 
 def _mate_only_candidates(
@@ -534,8 +676,9 @@ def _mate_only_candidates(
 ) -> list[Candidate]:
     """Group discordant reads that fit no junction by the gene pair they connect.
 
-    Their breakpoints are approximate: the exon boundary just past the reads."""
-    groups: dict[tuple, list[DiscordantRead]] = defaultdict(list)
+    Their breakpoints are approximate: the exon boundary just past the reads. When both
+    genes are targets the pair is seen from both loci; the two views are one group."""
+    groups: dict[tuple, list[tuple[Breakend, Breakend, DiscordantRead]]] = defaultdict(list)
     for read in reads:
         r, m = read.read_end, read.mate_end
         genes_r = sorted(g.gene_id for g in lookup.genes_at(r.chrom, r.pos) if g.gene_id in target_ids)
@@ -543,21 +686,20 @@ def _mate_only_candidates(
             continue
         genes_m = sorted(g.gene_id for g in lookup.genes_at(m.chrom, m.pos))
         partner = genes_m[0] if genes_m else f"{m.chrom}:{m.pos // 100_000}"
-        groups[(r.chrom, r.side, genes_r[0], m.chrom, m.side, partner)].append(read)
+        first = (r.chrom, r.side, genes_r[0])
+        second = (m.chrom, m.side, partner)
+        if second < first:  # a canonical order of the two sides
+            groups[second + first].append((m, r, read))
+        else:
+            groups[first + second].append((r, m, read))
     out: list[Candidate] = []
     for key in sorted(groups):
         group = groups[key]
-        r_side, m_side = key[1], key[4]
-        r_pos = max(x.read_end.pos for x in group) if r_side == "L" else min(x.read_end.pos for x in group)
-        # mate positions are starts; a forward mate ends about a read length later
-        length = max(x.read_stop - x.read_start for x in group)
-        if m_side == "L":
-            m_pos = max(x.mate_end.pos for x in group) + length - 1
-        else:
-            m_pos = min(x.mate_end.pos for x in group)
-        r_end = _next_boundary(Breakend(key[0], r_pos, r_side), lookup)
-        m_end = _next_boundary(Breakend(key[3], m_pos, m_side), lookup)
-        oriented = _orient(r_end, m_end, lookup, target_ids)
+        ends_a = [a for a, _, _ in group]
+        ends_b = [b for _, b, _ in group]
+        a_end = _estimate_boundary(ends_a, lookup)
+        b_end = _estimate_boundary(ends_b, lookup)
+        oriented = _orient(a_end, b_end, lookup, target_ids)
         if oriented is None:
             continue
         gene5, gene3, end5, end3, ok = oriented
@@ -567,13 +709,28 @@ def _mate_only_candidates(
                 end3=end3,
                 gene5=gene5,
                 gene3=gene3,
-                discordant_fragments={x.fragment for x in group},
+                discordant_fragments={x.fragment for _, _, x in group},
                 precision="approximate",
                 oriented=ok,
-                mapqs=[x.mapq for x in group],
+                mapqs=[x.mapq for _, _, x in group],
+                dup_keys={x.fragment: {x.dup_key} for _, _, x in group},
             )
         )
     return out
+
+
+def _estimate_boundary(ends: list[Breakend], lookup: _GeneLookup) -> Breakend:
+    """The exon boundary just past the reads/mates on their junction side.
+
+    The read nearest the junction decides, unless it alone points past a boundary that
+    no other read reaches (a mis-spliced or mismapped read) when there are 3 or more."""
+    side = ends[0].side
+    chrom = ends[0].chrom
+    ordered = sorted({e.pos for e in ends}, reverse=(side == "L"))
+    boundaries = [_next_boundary(Breakend(chrom, p, side), lookup) for p in ordered]
+    if len(boundaries) >= 3 and boundaries[0] != boundaries[1]:
+        return boundaries[1]
+    return boundaries[0]
 
 
 def _next_boundary(end: Breakend, lookup: _GeneLookup) -> Breakend:
@@ -588,3 +745,6 @@ def _next_boundary(end: Breakend, lookup: _GeneLookup) -> Breakend:
                 if best is None or dist < best[0]:
                     best = (dist, pos)
     return Breakend(end.chrom, best[1], end.side) if best else end
+
+
+from imtfusion.rescue import refine_mate_pairs, rescue_clips  # noqa: E402  (rescue uses this module's helpers)

@@ -48,6 +48,7 @@ _CIGAR_CODES = {c: i for i, c in enumerate("MIDNSHP=X")}
 _ADAPTERS = ("AGATCGGAAGAG", "CTGTCTCTTATA")  # TruSeq, Nextera
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 COVERAGE_BINS = 120
+INWARD_BASES = 60  # aligned bases kept next to a junction, to spell the target side without a FASTA
 
 
 def complement(seq: str) -> str:
@@ -219,11 +220,13 @@ def _split_from_record(
             continue
         junction_a = first.read_end
         junction_b = max(second.read_start, first.read_end)
-        out_a = out_b = ""
+        out_a = out_b = in_a = in_b = ""
         if first is this:
             out_a = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_a, end_a.side)
+            in_a = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_a, "R" if end_a.side == "L" else "L")
         if second is this:
             out_b = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_b, end_b.side)
+            in_b = outward_bases(seq, lead_hard, this.read_length, this.reverse, junction_b, "R" if end_b.side == "L" else "L")
         out.append(
             SplitRead(
                 fragment=read.query_name,
@@ -236,8 +239,59 @@ def _split_from_record(
                 kind="supplementary",
                 outward_a=out_a,
                 outward_b=out_b,
+                inward_a=in_a[:INWARD_BASES],
+                inward_b=in_b[:INWARD_BASES],
+                dup_key=dup_key(read),
             )
         )
+    return out
+
+
+def dup_key(read: pysam.AlignedSegment) -> tuple:
+    """Where the record and its mate start: two fragments sharing it are duplicates."""
+    if read.flag & 0x1 and not read.flag & 0x8:
+        return (read.reference_id, read.reference_start, read.is_reverse, read.next_reference_id, read.next_reference_start)
+    return (read.reference_id, read.reference_start, read.is_reverse, -1, -1)
+
+
+def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[ClippedRead]:
+    """Soft clips of at least ``min_clip`` bases that do not look like adapter."""
+    cigar = read.cigartuples
+    if not cigar:
+        return []
+    first_op, first_len = cigar[0]
+    last_op, last_len = cigar[-1]
+    right = last_op == _S and last_len >= min_clip
+    left = first_op == _S and first_len >= min_clip
+    if not (left or right):
+        return []
+    seq = read.query_sequence or ""
+    anchor = read.query_alignment_length
+    out = []
+    key = dup_key(read)
+    if right:
+        cut = len(seq) - last_len
+        outward = seq[cut:]
+        if not looks_like_adapter(outward):
+            inward = seq[max(0, cut - INWARD_BASES):cut][::-1]
+            out.append(ClippedRead(read.query_name, Breakend(chrom, read.reference_end - 1, "L"), outward, anchor,
+                                   read.mapping_quality, inward, key))
+    if left:
+        outward = seq[:first_len][::-1]
+        if not looks_like_adapter(outward):
+            inward = seq[first_len:first_len + INWARD_BASES]
+            out.append(ClippedRead(read.query_name, Breakend(chrom, read.reference_start, "R"), outward, anchor,
+                                   read.mapping_quality, inward, key))
+    return out
+
+
+def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
+    """Clipped reads of a small region (the partner side of a candidate)."""
+    out: list[ClippedRead] = []
+    for read in bam.fetch(chrom, max(0, start), end):
+        if read.flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
+            continue
+        out.extend(c for c in clips_of(read, chrom, params.min_clip_match) if start <= c.end.pos < end)
     return out
 
 
@@ -295,6 +349,7 @@ def _spliced_out_of_gene(read: pysam.AlignedSegment, chrom: str, locus: TargetLo
                 mapq_a=read.mapping_quality,
                 mapq_b=read.mapping_quality,
                 kind="spliced",
+                dup_key=dup_key(read),
             )
         )
     return out
@@ -323,7 +378,7 @@ def collect_evidence(
     """Fetch every target locus through the index and extract fusion evidence."""
     evidence = Evidence()
     min_mapq = params.min_mapq
-    min_clip = params.min_clip
+    min_clip = params.min_clip_match
     for locus in loci:
         qc = TargetQC(target=locus.name, locus=locus.label())
         evidence.qc[locus.name] = qc
@@ -385,25 +440,10 @@ def collect_evidence(
                     if spliced:
                         qc.split_reads += 1
                         evidence.split_reads.extend(spliced)
-                first_op, first_len = cigar[0]
-                last_op, last_len = cigar[-1]
-                if (first_op == _S and first_len >= min_clip) or (last_op == _S and last_len >= min_clip):
-                    seq = read.query_sequence or ""
-                    anchor = read.query_alignment_length
-                    if last_op == _S and last_len >= min_clip:
-                        outward = seq[len(seq) - last_len :]
-                        if not looks_like_adapter(outward):
-                            evidence.clipped_reads.append(
-                                ClippedRead(read.query_name, Breakend(chrom, read.reference_end - 1, "L"), outward, anchor, mapq)
-                            )
-                            qc.clipped_reads += 1
-                    if first_op == _S and first_len >= min_clip:
-                        outward = seq[:first_len][::-1]
-                        if not looks_like_adapter(outward):
-                            evidence.clipped_reads.append(
-                                ClippedRead(read.query_name, Breakend(chrom, read.reference_start, "R"), outward, anchor, mapq)
-                            )
-                            qc.clipped_reads += 1
+                if (cigar[0][0] == _S and cigar[0][1] >= min_clip) or (cigar[-1][0] == _S and cigar[-1][1] >= min_clip):
+                    clips = clips_of(read, chrom, min_clip)
+                    evidence.clipped_reads.extend(clips)
+                    qc.clipped_reads += len(clips)
             if supplementary or not (flag & 0x1) or (flag & 0x8):
                 continue
             if _is_discordant(read, chrom_id, locus):
@@ -416,7 +456,8 @@ def collect_evidence(
                     read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
                 )
                 evidence.discordant_reads.append(
-                    DiscordantRead(read.query_name, read_end, mate_end, mapq, read.reference_start, read.reference_end)
+                    DiscordantRead(read.query_name, read_end, mate_end, mapq, read.reference_start, read.reference_end,
+                                   dup_key(read))
                 )
         depth = np.cumsum(diff[:-1])
         exon_bases = 0

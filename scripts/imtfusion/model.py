@@ -61,9 +61,12 @@ class SplitRead:
     anchor_b: int
     mapq_a: int
     mapq_b: int
-    kind: str  # "supplementary" (SA tag) or "spliced" (a CIGAR N gap leaving the gene)
+    kind: str  # "supplementary" (SA tag), "spliced" (an N gap leaving the gene) or "clip" (a placed soft clip)
     outward_a: str = ""
     outward_b: str = ""
+    inward_a: str = ""  # the record's own aligned bases at end_a, adjacent base first
+    inward_b: str = ""
+    dup_key: tuple = ()  # position signature: equal keys in two fragments mean PCR duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,7 @@ class DiscordantRead:
     mapq: int
     read_start: int
     read_stop: int  # exclusive
+    dup_key: tuple = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ class ClippedRead:
     outward: str  # clipped bases, the one adjacent to the junction first
     anchor: int
     mapq: int
+    inward: str = ""  # aligned bases next to the clip, adjacent base first
+    dup_key: tuple = ()
 
 
 @dataclass

@@ -17,7 +17,8 @@ class CallParameters:
     # --- evidence extraction
     margin: int = 10_000  # bases fetched on both sides of each target gene
     min_mapq: int = 1  # reads below are counted as low-MAPQ and used for nothing else
-    min_clip: int = 12  # shortest soft clip that can carry a recognisable partner
+    min_clip: int = 12  # shortest soft-clip consensus placed on a partner (clip rescue)
+    min_clip_match: int = 8  # shortest clip counted when it spells a known junction exactly
     # --- calling
     junction_window: int = 6  # split reads whose junctions differ by a shift <= this merge
     max_snap: int = 5  # without FASTA, shift a junction at most this far onto exon boundaries

@@ -16,8 +16,8 @@ from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_d
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
-from imtfusion.errors import ConfigError
-from imtfusion.evidence import collect_evidence
+from imtfusion.errors import ConfigError, ImtfusionError
+from imtfusion.evidence import collect_clipped, collect_evidence
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
@@ -159,6 +159,21 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
+def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
+    """Target gene id -> genes of its known partners that the annotation has."""
+    out: dict[str, list] = {}
+    for locus in loci:
+        names = sorted({k.gene5 if k.gene3 == locus.name else k.gene3 for k in known if locus.name in (k.gene5, k.gene3)})
+        genes = []
+        for name in names:
+            try:
+                genes.append(annotation.find_gene(name))
+            except ImtfusionError:
+                continue
+        out[locus.gene.gene_id] = genes
+    return out
+
+
 def target_statuses(
     loci: list[TargetLocus], qc: dict[str, TargetQC], called: list[Candidate], params: CallParameters
 ) -> list[TargetStatus]:
@@ -220,7 +235,12 @@ def run_sample(
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params)
-        candidates = call_candidates(evidence, loci, annotation, contigs, params, ref)
+        partners = _known_partner_genes(annotation, loci, known)
+
+        def fetch_clips(chrom: str, start: int, end: int):
+            return collect_clipped(bam, chrom, start, end, params)
+
+        candidates = call_candidates(evidence, loci, annotation, contigs, params, ref, fetch_clips, partners)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
         fetch = None

@@ -1,0 +1,264 @@
+"""Soft-clip rescue: place clipped reads on their partner without any SA tag.
+
+Aligners without chimeric detection (STAR defaults, HISAT2, minimap2, BWA-MEM on short
+overhangs) leave a junction read aligned on one side with the partner bases soft-clipped.
+Clipped reads sharing a breakend in a target locus are pooled into a consensus clip,
+which is placed (with the genome FASTA):
+
+1. on an annotated exon boundary of a candidate partner gene -- the genes the discordant
+   mates of that breakend point to, and the target's known partners -- since RNA fusions
+   join exons; the boundary must give a transcribable orientation;
+2. otherwise by searching the consensus in the regions the discordant mates point to.
+
+Each placed read becomes a split read of kind ``clip`` and goes through the same
+junction clustering as SA-tagged reads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from imtfusion.annotation import Gene
+from imtfusion.calling import _consensus, _GeneLookup, _identity, partner_outward
+from imtfusion.evidence import complement, reverse_complement
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, is_five_prime, is_three_prime
+from imtfusion.params import CallParameters
+from imtfusion.reference import Reference
+
+SEARCH_FLANK = 20_000  # bases searched on each side of a discordant mate
+MAX_SEARCH = 3_000_000  # cap on bases searched per clip cluster
+MIN_IDENTITY = 0.9
+SEED = 20
+
+
+def _needed_identity(length: int) -> float:
+    """Short clips could match an exon boundary by chance with a mismatch: exact only."""
+    return MIN_IDENTITY if length >= SEED else 1.0
+
+
+def is_low_complexity(seq: str) -> bool:
+    """Homopolymer- or dinucleotide-repeat-like sequence, which places anywhere."""
+    seq = seq.upper()
+    if len(seq) < 8:
+        return True
+    top = max(seq.count(b) for b in "ACGT") / len(seq)
+    dinucleotides = {seq[i:i + 2] for i in range(len(seq) - 1)}
+    return top >= 0.75 or len(dinucleotides) <= 3
+
+
+def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> list[Breakend]:
+    """Mate positions of discordant reads lying on the retained side of ``end``."""
+    out = []
+    for d in discordants:
+        r = d.read_end
+        if r.chrom != end.chrom or r.side != end.side:
+            continue
+        delta = end.pos - r.pos if end.side == "L" else r.pos - end.pos
+        if -10 <= delta <= limit:
+            out.append(d.mate_end)
+    return out
+
+
+def _place_on_boundaries(
+    end: Breakend,
+    consensus: str,
+    genes: list[Gene],
+    target_strands: list[str],
+    lookup: _GeneLookup,
+    ref: Reference,
+) -> Breakend | None:
+    five = any(is_five_prime(s, end.side) for s in target_strands)
+    three = any(is_three_prime(s, end.side) for s in target_strands)
+    scored: list[tuple[float, int, Breakend]] = []
+    for gene in genes:
+        chrom = lookup.contigs.to_bam(gene.chrom)
+        if chrom is None:
+            continue
+        for pos, side in sorted(lookup.splice_breakends(gene)):
+            # the partner must continue the transcript the target end starts or ends
+            if not ((five and is_three_prime(gene.strand, side)) or (three and is_five_prime(gene.strand, side))):
+                continue
+            partner = Breakend(chrom, pos, side)
+            if partner == end:
+                continue
+            n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
+            if n >= len(consensus) and ident >= _needed_identity(len(consensus)):
+                scored.append((ident, n, partner))
+    if not scored:
+        return None
+    scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
+    if len(scored) > 1 and scored[1][0] == scored[0][0]:
+        return None  # two boundaries spell the clip equally well: ambiguous
+    return scored[0][2]
+
+
+def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], ref: Reference) -> Breakend | None:
+    """Find where the clip continues: partner ``E`` with ``partner_outward(end, E)`` equal
+    to the consensus, by exact search of its first bases."""
+    if len(consensus) < SEED:
+        return None  # a shorter seed finds chance matches in megabases of sequence
+    seed = consensus[:SEED]
+    # partner side R reads forward from E; side L reads backward; complemented when the
+    # junction joins equal sides (a strand switch)
+    patterns = {
+        "R": seed if end.side == "L" else complement(seed),
+        "L": seed[::-1] if end.side == "R" else reverse_complement(seed),
+    }
+    hits: set[Breakend] = set()
+    for chrom, start, stop in regions:
+        text = ref.fetch(chrom, start, stop)
+        for side, pattern in patterns.items():
+            i = text.find(pattern)
+            while i >= 0:
+                pos = start + i if side == "R" else start + i + len(pattern) - 1
+                hits.add(Breakend(chrom, pos, side))
+                i = text.find(pattern, i + 1)
+    good = []
+    for partner in sorted(hits):
+        if partner.chrom == end.chrom and abs(partner.pos - end.pos) < 2 * len(consensus):
+            continue  # the clip continuing the target itself is not a junction
+        n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
+        if n >= len(consensus) and ident >= MIN_IDENTITY:
+            good.append((ident, partner))
+    if len(good) != 1:
+        return None
+    return good[0][1]
+
+
+def place_cluster(
+    end: Breakend,
+    group: list[ClippedRead],
+    genes: list[Gene],
+    strands_at_end: list[str],
+    mates: list[Breakend],
+    lookup: _GeneLookup,
+    ref: Reference,
+    params: CallParameters,
+) -> list[SplitRead]:
+    """Split reads for the clipped reads of one breakend, once their consensus clip is
+    placed on an exon boundary of ``genes`` or near ``mates``; [] when it is not."""
+    consensus = _consensus([c.outward for c in group], limit=50)
+    if len(consensus) < params.min_clip or is_low_complexity(consensus):
+        return []
+    partner = _place_on_boundaries(end, consensus, genes, strands_at_end, lookup, ref)
+    if partner is None and mates:
+        regions: list[tuple[str, int, int]] = []
+        for m in sorted(mates):
+            if regions and regions[-1][0] == m.chrom and m.pos - SEARCH_FLANK <= regions[-1][2]:
+                regions[-1] = (m.chrom, regions[-1][1], m.pos + SEARCH_FLANK)
+            else:
+                regions.append((m.chrom, max(0, m.pos - SEARCH_FLANK), m.pos + SEARCH_FLANK))
+        if sum(e - s for _, s, e in regions) <= MAX_SEARCH:
+            partner = _search(end, consensus, regions, ref)
+    if partner is None:
+        return []
+    return [
+        SplitRead(
+            fragment=c.fragment,
+            end_a=end,
+            end_b=partner,
+            anchor_a=c.anchor,
+            anchor_b=len(c.outward),
+            mapq_a=c.mapq,
+            mapq_b=c.mapq,
+            kind="clip",
+            outward_a=c.outward,
+            inward_a=c.inward,
+            dup_key=c.dup_key,
+        )
+        for c in group
+    ]
+
+
+def group_clips(clips: list[ClippedRead]) -> dict[Breakend, list[ClippedRead]]:
+    groups: dict[Breakend, list[ClippedRead]] = defaultdict(list)
+    for clip in clips:
+        groups[clip.end].append(clip)
+    return dict(sorted(groups.items()))
+
+
+def rescue_clips(
+    clips: list[ClippedRead],
+    discordants: list[DiscordantRead],
+    lookup: _GeneLookup,
+    target_ids: set[str],
+    known_partners: dict[str, list[Gene]],
+    ref: Reference,
+    params: CallParameters,
+) -> list[SplitRead]:
+    out: list[SplitRead] = []
+    for end, group in group_clips(clips).items():
+        targets = [g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id in target_ids]
+        if not targets:
+            continue
+        mates = _mates_of(end, discordants, params.discordant_max_distance)
+        genes: dict[str, Gene] = {}
+        for m in mates:
+            for g in lookup.genes_at(m.chrom, m.pos):
+                genes[g.gene_id] = g
+        for t in targets:
+            for g in known_partners.get(t.gene_id, []):
+                genes[g.gene_id] = g
+        out += place_cluster(
+            end, group, [genes[k] for k in sorted(genes)], [t.strand for t in targets], mates, lookup, ref, params
+        )
+    return out
+
+
+PARTNER_FETCH_FLANK = 2_000
+PARTNER_FETCH_MAX = 500_000
+
+
+def refine_mate_pairs(
+    discordants: list[DiscordantRead],
+    clips: list[ClippedRead],
+    lookup: _GeneLookup,
+    target_ids: set[str],
+    fetch_clips,
+    ref: Reference,
+    params: CallParameters,
+) -> list[SplitRead]:
+    """Junction reads for gene pairs seen only through mates.
+
+    For each (target breakend side, partner side) group of discordant reads, clipped
+    reads just beyond the reads on the target side, and just beyond the mates on the
+    partner side (fetched now), are placed on the other gene's exon boundaries."""
+    groups: dict[tuple, list[DiscordantRead]] = defaultdict(list)
+    for d in discordants:
+        r, m = d.read_end, d.mate_end
+        if any(g.gene_id in target_ids for g in lookup.genes_at(r.chrom, r.pos)):
+            groups[(r.chrom, r.side, m.chrom, m.side)].append(d)
+    limit = params.discordant_max_distance
+    out: list[SplitRead] = []
+    for (r_chrom, r_side, m_chrom, m_side), group in sorted(groups.items()):
+        reads = [d.read_end for d in group]
+        mates = [d.mate_end for d in group]
+        target_genes = {g.gene_id: g for e in reads for g in lookup.genes_at(e.chrom, e.pos) if g.gene_id in target_ids}
+        partner_genes = {g.gene_id: g for e in mates for g in lookup.genes_at(e.chrom, e.pos)}
+        if not target_genes or not partner_genes:
+            continue
+        # target side: clips past the reads, placed on the partner genes
+        near_reads = [c for c in clips if c.end.chrom == r_chrom and c.end.side == r_side and _beyond_all(c.end, reads, limit)]
+        for end, grp in group_clips(near_reads).items():
+            out += place_cluster(end, grp, list(partner_genes.values()), [g.strand for g in target_genes.values()],
+                                 [], lookup, ref, params)
+        # partner side: clips past the mates, placed on the target genes
+        lo = max(0, min(m.pos for m in mates) - PARTNER_FETCH_FLANK)
+        hi = max(m.pos for m in mates) + PARTNER_FETCH_FLANK
+        if hi - lo > PARTNER_FETCH_MAX:
+            continue
+        near_mates = [c for c in fetch_clips(m_chrom, lo, hi) if c.end.side == m_side and _beyond_all(c.end, mates, limit)]
+        for end, grp in group_clips(near_mates).items():
+            strands = [g.strand for g in lookup.genes_at(end.chrom, end.pos)]
+            out += place_cluster(end, grp, list(target_genes.values()), strands, [], lookup, ref, params)
+    return out
+
+
+def _beyond_all(end: Breakend, observed: list[Breakend], limit: int) -> bool:
+    """``end`` lies on the junction side of every observed read/mate position (within a
+    few bases) and not farther than ``limit`` from them."""
+    if end.side == "L":
+        return all(-10 <= end.pos - o.pos <= limit for o in observed) or (
+            end.pos >= max(o.pos for o in observed) - 10 and end.pos - min(o.pos for o in observed) <= limit
+        )
+    return end.pos <= min(o.pos for o in observed) + 10 and max(o.pos for o in observed) - end.pos <= limit
