@@ -49,8 +49,8 @@ def test_call_writes_the_per_sample_files(sample_files, tmp_path):
     folder = out / "T1"
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
-        "T1.evidence.bam", "T1.evidence.bam.bai", "T1.fusions.discarded.tsv", "T1.fusions.tsv",
-        "T1.report.html", "T1.targets.tsv",
+        "T1.evidence.bam", "T1.evidence.bam.bai", "T1.fusions.discarded.tsv", "T1.fusions.json",
+        "T1.fusions.tsv", "T1.fusions.vcf", "T1.report.html", "T1.targets.tsv",
     ]
     import pysam
 
@@ -119,7 +119,7 @@ def test_same_inputs_give_byte_identical_tables(sample_files, tmp_path):
     bam, gtf, fasta = sample_files
     for run in ("a", "b"):
         assert imtfusion(*call_args(bam, gtf, tmp_path / run, "--fasta", str(fasta))).returncode == 0
-    for name in ("T1.fusions.tsv", "T1.fusions.discarded.tsv", "T1.targets.tsv"):
+    for name in ("T1.fusions.tsv", "T1.fusions.discarded.tsv", "T1.targets.tsv", "T1.fusions.vcf", "T1.fusions.json"):
         assert (tmp_path / "a" / "T1" / name).read_bytes() == (tmp_path / "b" / "T1" / name).read_bytes()
 
 

@@ -369,17 +369,23 @@ def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:
         "targets": base / f"{sample}.targets.tsv",
         "report": base / f"{sample}.report.html",
         "evidence_bam": base / f"{sample}.evidence.bam",
+        "vcf": base / f"{sample}.fusions.vcf",
+        "json": base / f"{sample}.fusions.json",
     }
 
 
 def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.datetime | None = None) -> dict[str, Path]:
     """Write every per-sample file; each replaces its predecessor only when complete."""
+    from imtfusion.jsonout import render_json
     from imtfusion.report import render_sample_report
+    from imtfusion.vcf import render_vcf
 
     paths = sample_paths(outdir, result.sample)
     write_evidence_bam(result.evidence_records, result.bam_header, paths["evidence_bam"], result.command or "imtfusion call")
     write_tsv(paths["fusions"], FUSION_COLUMNS, [candidate_row(result.sample, c) for c in result.called])
     write_tsv(paths["discarded"], DISCARDED_COLUMNS, [candidate_row(result.sample, c) for c in result.discarded])
     write_tsv(paths["targets"], TARGET_COLUMNS, status_rows(result))
+    write_text(paths["vcf"], render_vcf(result))
+    write_text(paths["json"], render_json(result))
     write_text(paths["report"], render_sample_report(result, now=now))
     return paths

@@ -30,6 +30,8 @@ rule call_fusions:
         discarded=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.discarded.tsv",
         targets=f"{OUTDIR}/{{sample}}/{{sample}}.targets.tsv",
         report=f"{OUTDIR}/{{sample}}/{{sample}}.report.html",
+        vcf=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.vcf",
+        json=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.json",
         evidence_bam=f"{OUTDIR}/{{sample}}/{{sample}}.evidence.bam",
         evidence_bai=f"{OUTDIR}/{{sample}}/{{sample}}.evidence.bam.bai",
     log:
