@@ -49,6 +49,9 @@ def flip(parts):
 
 
 def call(tmp_path: Path, toy: Toy, fasta: bool = False, **params):
+    """Run the caller; novel partners need 2 fragments here unless a test says otherwise
+    (the thresholds have their own test)."""
+    params.setdefault("min_fragments", 2)
     bam = toy.write_bam(tmp_path / "s.bam")
     gtf = toy.write_gtf(tmp_path / "a.gtf")
     fa = toy.write_fasta(tmp_path / "g.fa") if fasta else None
@@ -252,3 +255,49 @@ def test_status_not_assessable_without_reads_and_not_detected_with_them(tmp_path
     result = call(tmp_path, toy)
     statuses = {s.target: s.status for s in result.statuses}
     assert statuses == {"ALK": "not detected", "ETV6": "not assessable"}
+
+
+def test_known_partners_need_less_support_than_novel_ones(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(2):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    known = tmp_path / "known.tsv"
+    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    novel = run_sample(bam, gtf, "S1", targets=TARGETS)  # defaults: novel needs 3
+    assert not by_fusion(novel, "PARTP::ALK")
+    [d] = [c for c in novel.discarded if c.fusion == "PARTP::ALK"]
+    assert d.filters == ["min_support"] and not d.known
+    known_run = run_sample(bam, gtf, "S1", targets=TARGETS, known_partners=known)
+    [c] = by_fusion(known_run, "PARTP::ALK")
+    assert c.known and c.fragments == 2
+
+
+def test_unflagged_duplicates_do_not_make_support(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # three fragments at identical positions (a PCR duplicate set nobody flagged)
+    for i in range(3):
+        toy.fragment(f"d{i}", PARTP_ALK_READ, PARTP_ALK_MATE)
+    result = call(tmp_path, toy, min_fragments=3)
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert d.duplicates == 2 and d.filters == ["duplicates"]
+
+
+def test_partner_bases_matching_the_target_itself_are_mismapping(tmp_path):
+    toy = make_toy()
+    # a "partner" (PARTP exon 2 end) whose next 40 bases copy ALK's own sequence beyond
+    # the ALK exon 3 start: reads look split but are ALK continuing, with mismatches
+    seq = list(toy.seq["chr4"])
+    alk_beyond = toy.bases(("chr2", 20150, "+", 40))  # ALK bases past 20149 on the + strand
+    from toolkit import revcomp
+    seq[4110:4150] = revcomp(alk_beyond)[:40]
+    toy.seq["chr4"] = "".join(seq)
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    result = call(tmp_path, toy, fasta=True)
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert "mismapping" in d.filters

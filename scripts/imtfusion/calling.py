@@ -126,6 +126,7 @@ class Candidate:
     evidence_kinds: set[str] = field(default_factory=set)  # kinds of split evidence (supplementary, spliced, clip)
     dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
     duplicates: int = 0  # supporting fragments that look like unflagged PCR duplicates
+    self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
     annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
     call_id: str = ""  # SAMPLE_F1, SAMPLE_F2, ... in the order of the fusions table (D for discarded)
     ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
@@ -628,6 +629,8 @@ def call_candidates(
         low = sum(1 for q in cand.mapqs if q < params.min_mapq)
         cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
         cand.duplicates = count_duplicates(cand)
+        if ref is not None and cand.junction is not None and cand.precision == "exact":
+            cand.self_similar = self_similarity(ref, cand.junction)
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
 
@@ -656,6 +659,31 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candid
         host.discordant_fragments.add(read.fragment)
         host.dup_keys.setdefault(read.fragment, set()).add(read.dup_key)
     return leftovers
+
+
+SELF_FLANK = 5_000  # neighbourhood searched for the partner bases
+SELF_WINDOW = 30
+
+
+def self_similarity(ref: Reference, view: JunctionView) -> float:
+    """Evidence that the 'partner' bases are the end's own sequence after all.
+
+    For each end: identity between the bases the reads have beyond it and the reference
+    bases that would follow it without a junction (a read with mismatches, a paralog or
+    a repeat), and whether those bases occur within ``SELF_FLANK`` of the end on either
+    strand. Returns the highest identity (1.0 when found nearby)."""
+    best = 0.0
+    for end, outward in ((view.a, view.outward_a), (view.b, view.outward_b)):
+        probe = outward[:SELF_WINDOW]
+        if len(probe) < 15:
+            continue
+        _, ident = _identity(probe, _beyond(ref, end, len(probe)))
+        best = max(best, ident)
+        seed = probe[:20]
+        region = ref.fetch(end.chrom, end.pos - SELF_FLANK, end.pos + SELF_FLANK)
+        if seed in region or complement(seed)[::-1] in region or seed[::-1] in region or complement(seed) in region:
+            best = 1.0
+    return best
 
 
 def count_duplicates(cand: Candidate) -> int:

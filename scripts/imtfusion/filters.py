@@ -58,10 +58,37 @@ def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
     return c.split_reads > 0 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs == 0
 
 
+def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
+    return ctx.params.min_fragments_known if c.known else ctx.params.min_fragments
+
+
+def mismapping(c: Candidate, ctx: FilterContext) -> bool:
+    """The partner bases also spell the sequence at or near one end itself (a paralog,
+    a repeat, or reads with mismatches aligned in two pieces). Needs a FASTA."""
+    return c.self_similar >= ctx.params.max_self_similarity
+
+
+def low_complexity(c: Candidate, ctx: FilterContext) -> bool:
+    """Homopolymer or dinucleotide-repeat sequence at the junction: places anywhere."""
+    from imtfusion.rescue import is_low_complexity
+
+    sides = [s[:20] for s in (c.sequence5, c.sequence3) if len(s) >= 12]
+    return any(is_low_complexity(s) for s in sides)
+
+
+def intronic_no_split(c: Candidate, ctx: FilterContext) -> bool:
+    """Both breakpoints intronic and no read across the junction."""
+    return c.site5 == "intronic" and c.site3 == "intronic" and c.split_reads == 0
+
+
+def duplicates(c: Candidate, ctx: FilterContext) -> bool:
+    """Enough support only when unflagged PCR duplicates (same positions) are counted."""
+    return c.fragments >= needed_fragments(c, ctx) > c.fragments - c.duplicates
+
+
 def min_support(c: Candidate, ctx: FilterContext) -> bool:
     """Fewer supporting fragments than required (a lower bar for known partners)."""
-    needed = ctx.params.min_fragments_known if c.known else ctx.params.min_fragments
-    return c.fragments < needed
+    return c.fragments < needed_fragments(c, ctx)
 
 
 FILTERS: list[tuple[str, Callable[[Candidate, FilterContext], bool]]] = [
@@ -69,7 +96,11 @@ FILTERS: list[tuple[str, Callable[[Candidate, FilterContext], bool]]] = [
     ("intragenic", intragenic),
     ("read_through", read_through),
     ("multimapping", multimapping),
+    ("mismapping", mismapping),
+    ("low_complexity", low_complexity),
+    ("intronic_no_split", intronic_no_split),
     ("short_anchor", short_anchor),
+    ("duplicates", duplicates),
     ("min_support", min_support),
 ]
 

@@ -25,8 +25,9 @@ class CallParameters:
     discordant_max_distance: int = 500_000  # a mate assigned to a junction lies within this of it
     clip_identity: float = 0.85  # clip vs junction sequence identity needed to count a clipped read
     # --- filters
-    min_fragments: int = 2  # supporting fragments (split + discordant) to report a candidate
+    min_fragments: int = 3  # supporting fragments (split + discordant) to report a novel fusion
     min_fragments_known: int = 2  # the same for a known partner of the target
+    max_self_similarity: float = 0.9  # partner bases matching an end's own neighbourhood this well: mismapping
     min_anchor: int = 20  # at least one split read must align this many bases on both sides
     read_through_distance: int = 100_000  # same-strand neighbours closer than this: read-through
     max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping

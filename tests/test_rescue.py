@@ -1,0 +1,122 @@
+"""Soft-clip rescue: junctions from BAMs without any SA tag (STAR defaults, HISAT2, ...).
+
+Uses the toy genome of test_calling.py: PARTP (chr4, +) exon 2 ends at 4149; ALK
+(chr2, -) exon 3 starts (transcript order) at 20149.
+"""
+
+from __future__ import annotations
+
+from test_calling import TARGETS, add_background, by_fusion, make_toy
+from imtfusion.params import CallParameters
+from imtfusion.pipeline import run_sample
+
+JUNCTION = [("chr4", 4120, "+", 30), ("chr2", 20080, "-", 70)]  # 30 PARTP bases, 70 ALK bases
+
+
+def run(tmp_path, toy, fasta=True, known=None, **params):
+    params.setdefault("min_fragments", 2)
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    fa = toy.write_fasta(tmp_path / "g.fa") if fasta else None
+    return run_sample(bam, gtf, "S1", targets=TARGETS, params=CallParameters.from_mapping(params), fasta=fa,
+                      known_partners=known)
+
+
+def clipped_in_alk(toy, n, prefix="c"):
+    """Junction reads aligned to ALK with the PARTP bases soft-clipped, mates in ALK."""
+    for i in range(n):
+        toy.fragment(f"{prefix}{i}", JUNCTION, [("chr2", 19990 - i, "+", 100)], only1=1)
+
+
+def discordant(toy, n):
+    for i in range(n):
+        toy.fragment(f"d{i}", [("chr4", 4000 + 7 * i, "+", 100)], [("chr2", 20030 + 5 * i, "+", 100)])
+
+
+def test_clips_are_placed_on_the_exon_boundary_the_mates_point_to(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.precision == "exact" and c.split_reads == 3 and c.discordant_pairs == 3
+    assert c.evidence_kinds == {"clip"}
+
+
+def test_without_a_fasta_the_same_reads_give_an_approximate_call(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    result = run(tmp_path, toy, fasta=False)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.precision == "approximate" and c.split_reads == 0 and c.discordant_pairs == 3
+
+
+def test_known_partner_places_clips_without_any_mate(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    known = tmp_path / "known.tsv"
+    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    # the shipped table does not know PARTP: nothing to place the clips on
+    (tmp_path / "s.bam").unlink()
+    assert not by_fusion(run(tmp_path, toy), "PARTP::ALK")
+
+
+def test_partner_side_clips_are_found_in_the_second_pass(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 2)
+    discordant(toy, 2)
+    # junction reads aligned to PARTP with the ALK bases clipped (outside every target locus)
+    for i in range(3):
+        toy.fragment(f"p{i}", [("chr4", 4080 + i, "+", 70 - i), ("chr2", 20120 - i, "-", 30 + i)], [("chr4", 3900 - i, "-", 100)], only1=0)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"p0", "p1", "p2"} <= c.split_fragments
+    assert c.split_reads == 5
+
+
+def test_clips_alone_on_the_partner_side_refine_a_mate_only_pair(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    discordant(toy, 3)
+    for i in range(3):
+        toy.fragment(f"p{i}", [("chr4", 4080 + i, "+", 70 - i), ("chr2", 20120 - i, "-", 30 + i)], [("chr4", 3900 - i, "-", 100)], only1=0)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.precision == "exact"
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.split_reads == 3 and c.discordant_pairs == 3
+
+
+def test_an_intronic_partner_breakpoint_is_found_by_search(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    # PARTP keeps 37 bases of intron 2 (4150..4186) before joining ALK exon 3
+    junction = [("chr4", 4157, "+", 30), ("chr2", 20080, "-", 70)]
+    for i in range(3):
+        toy.fragment(f"c{i}", junction, [("chr2", 19990 - i, "+", 100)], only1=1)
+    discordant(toy, 3)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4187", "chr2:20150")
+    assert c.site5 == "intronic"
+
+
+def test_low_complexity_clips_are_not_placed(tmp_path):
+    toy = make_toy()
+    seq = list(toy.seq["chr4"])
+    seq[4120:4150] = "A" * 30  # the PARTP bases that end up in the clips: poly-A
+    toy.seq["chr4"] = "".join(seq)
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    result = run(tmp_path, toy)
+    assert all(c.precision == "approximate" for c in result.called + result.discarded if c.fusion == "PARTP::ALK")
