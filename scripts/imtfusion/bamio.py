@@ -39,6 +39,8 @@ def check_bam_file(path: Path) -> bool:
         raise AlignmentFileError(f"BAM not found: {path}; check the 'bam' column of the sample sheet")
     if not os.access(path, os.R_OK):
         raise AlignmentFileError(f"{path}: permission denied; make the BAM readable for this user")
+    if not path.is_file():
+        raise AlignmentFileError(f"{path}: not a file (a directory?); give the path of the BAM file itself")
     if path.stat().st_size == 0:
         raise AlignmentFileError(f"{path}: the file is empty (0 bytes); re-create or re-copy the BAM")
     with open(path, "rb") as fh:

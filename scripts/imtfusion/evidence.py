@@ -25,6 +25,7 @@ from typing import Iterable
 import numpy as np
 import pysam
 
+from imtfusion.errors import AlignmentFileError
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC
 from imtfusion.params import CallParameters
 from imtfusion.targets import TargetLocus
@@ -288,7 +289,7 @@ def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[Clip
 def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
     """Clipped reads of a small region (the partner side of a candidate)."""
     out: list[ClippedRead] = []
-    for read in bam.fetch(chrom, max(0, start), end):
+    for read in safe_fetch(bam, chrom, max(0, start), end):
         if read.flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
             continue
         out.extend(c for c in clips_of(read, chrom, params.min_clip_match) if start <= c.end.pos < end)
@@ -370,6 +371,22 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
     return mate_pos + length < read.reference_start
 
 
+def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
+    """``bam.fetch`` that turns a decoding failure into an error naming the file and region."""
+    iterator = bam.fetch(chrom, start, end)
+    while True:
+        try:
+            read = next(iterator)
+        except StopIteration:
+            return
+        except (OSError, ValueError) as exc:
+            raise AlignmentFileError(
+                f"{bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: cannot be read in "
+                f"{chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: re-create both"
+            ) from None
+        yield read
+
+
 def collect_evidence(
     bam: pysam.AlignmentFile,
     loci: Iterable[TargetLocus],
@@ -390,7 +407,7 @@ def collect_evidence(
         exon_starts = [s for s, _ in locus.exons]
         exon_ends = [e for _, e in locus.exons]
         qc.exon_length = sum(e - s for s, e in locus.exons)
-        for read in bam.fetch(chrom, locus.start, locus.end):
+        for read in safe_fetch(bam, chrom, locus.start, locus.end):
             flag = read.flag
             if flag & EXCLUDED_FLAGS:
                 if flag & FLAG_DUPLICATE:

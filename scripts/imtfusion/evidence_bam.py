@@ -17,7 +17,7 @@ import pysam
 
 from imtfusion import __version__
 from imtfusion.calling import Candidate
-from imtfusion.evidence import FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED, reverse_complement
+from imtfusion.evidence import FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED, safe_fetch, reverse_complement
 from imtfusion.model import Breakend, GeneCoverage, ReadExample
 from imtfusion.outputs import atomic_path
 from imtfusion.targets import TargetLocus
@@ -59,7 +59,7 @@ def collect_support(
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []
     for chrom, start, end in _regions(loci, calls, lengths):
-        for read in bam.fetch(chrom, start, end):
+        for read in safe_fetch(bam, chrom, start, end):
             if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
                 continue
             who = owners.get(read.query_name)
@@ -149,7 +149,7 @@ def gene_coverage(bam: pysam.AlignmentFile, name: str, chrom: str, start: int, e
     """Mean depth per bin over ``[start, end)`` from primary, non-duplicate records."""
     span = max(1, end - start)
     diff = np.zeros(span + 1, dtype=np.int64)
-    for read in bam.fetch(chrom, start, end):
+    for read in safe_fetch(bam, chrom, start, end):
         if read.flag & (FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | 0x400 | 0x800):
             continue
         for b_start, b_end in read.get_blocks():

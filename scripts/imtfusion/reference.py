@@ -38,6 +38,12 @@ class Reference:
                 if alias in names:
                     self._names[bam_name] = alias
                     break
+        if not self._names:
+            shown = ", ".join(list(self._fasta.references)[:4])
+            raise FastaError(
+                f"{self.path}: none of its contigs ({shown}, ...) is a contig of the BAM; use the FASTA the "
+                "reads were aligned against"
+            )
         mismatched = [
             b for b, f in self._names.items() if lengths[f] != bam_lengths[b]
         ]

@@ -14,6 +14,20 @@ from imtfusion.errors import ContigMismatchError
 
 DEFAULT_TARGETS = ("ALK", "ROS1", "ETV6", "NTRK3")
 
+# Human assemblies told apart by contig lengths (bp) and by where the target genes start
+# (1-based, GENCODE gene starts, rounded). A BAM of one build with a GTF of the other
+# puts every gene a few hundred kb off while still inside the contig: only these
+# figures reveal it.
+BUILD_CONTIG_LENGTHS = {
+    "GRCh37": {"2": 243_199_373, "6": 171_115_067, "12": 133_851_895, "15": 102_531_392},
+    "GRCh38": {"2": 242_193_529, "6": 170_805_979, "12": 133_275_309, "15": 101_991_189},
+}
+BUILD_GENE_STARTS = {
+    "GRCh37": {"ALK": ("2", 29_415_640), "ROS1": ("6", 117_609_463), "ETV6": ("12", 11_802_788), "NTRK3": ("15", 88_402_982)},
+    "GRCh38": {"ALK": ("2", 29_192_774), "ROS1": ("6", 117_288_300), "ETV6": ("12", 11_649_854), "NTRK3": ("15", 87_859_751)},
+}
+GENE_START_TOLERANCE = 60_000  # annotation versions move gene starts by less than this
+
 
 def _aliases(name: str) -> list[str]:
     out = [name]
@@ -79,6 +93,45 @@ class TargetLocus:
         return chrom == self.chrom and self.start <= pos < self.end
 
 
+def _bare(name: str) -> str:
+    return name[3:] if name.startswith("chr") else name
+
+
+def bam_build(bam_lengths: dict[str, int]) -> str | None:
+    """GRCh37 or GRCh38 when the BAM's contig lengths match one of them, else None."""
+    bare = {_bare(k): v for k, v in bam_lengths.items()}
+    for build, lengths in BUILD_CONTIG_LENGTHS.items():
+        shared = [c for c in lengths if c in bare]
+        if shared and all(bare[c] == lengths[c] for c in shared):
+            return build
+    return None
+
+
+def gtf_build(genes: dict[str, tuple[str, int]]) -> str | None:
+    """GRCh37 or GRCh38 when the target genes of the GTF sit where that build has them.
+
+    ``genes`` maps a gene name to (contig, 1-based start)."""
+    for build, known in BUILD_GENE_STARTS.items():
+        hits = [
+            name
+            for name, (chrom, start) in genes.items()
+            if name in known and _bare(chrom) == known[name][0] and abs(start - known[name][1]) <= GENE_START_TOLERANCE
+        ]
+        if hits and len(hits) == len([n for n in genes if n in known]):
+            return build
+    return None
+
+
+def check_build(annotation_genes: dict[str, tuple[str, int]], bam_lengths: dict[str, int], bam_path: str, gtf: str) -> None:
+    """Stop when the BAM and the GTF are recognisably of different human builds."""
+    b, g = bam_build(bam_lengths), gtf_build(annotation_genes)
+    if b and g and b != g:
+        raise ContigMismatchError(
+            f"{bam_path} is aligned to {b} (its contig lengths) but the GTF {gtf} places the target genes "
+            f"as in {g}; use the {b} GTF the BAM was aligned against (or realign)"
+        )
+
+
 def resolve_targets(
     annotation: Annotation,
     names: list[str] | tuple[str, ...],
@@ -91,9 +144,11 @@ def resolve_targets(
     Raises :class:`ContigMismatchError` when the gene's contig is absent from the BAM or
     the gene lies beyond the contig's end (the GTF is of another genome build).
     """
+    genes = {name: annotation.find_gene(name) for name in names}
+    check_build({n: (g.chrom, g.start + 1) for n, g in genes.items()}, contigs.bam_lengths, bam_path, annotation.source)
     loci: list[TargetLocus] = []
     for name in names:
-        gene = annotation.find_gene(name)
+        gene = genes[name]
         bam_chrom = contigs.to_bam(gene.chrom)
         if bam_chrom is None:
             sample = ", ".join(sorted(contigs.bam_lengths)[:5])
