@@ -1,201 +1,635 @@
-"""The per-sample HTML report: one self-contained page a molecular lab can read.
+"""The per-sample HTML report: one self-contained page a molecular lab can act on.
 
-No external resources (inline CSS and SVG only), printable, and every string that comes
-from the inputs (sample, gene, contig and file names) goes through :func:`esc`.
+Inline CSS and SVG only (no script, font, image or link to anything outside the file), so
+it opens from a USB stick and prints to PDF. Every string that comes from the inputs
+(sample, gene, transcript, contig, file and read names, notes) goes through :func:`esc`,
+in HTML text, attributes and SVG alike. Apart from the date, the page is a function of
+its inputs.
+
+The exon structures of the reported transcripts come from the annotation, which is
+passed next to the :class:`~imtfusion.pipeline.SampleResult` (anything with the two
+look-ups of :class:`TranscriptSource`, e.g. an :class:`~imtfusion.annotation.Annotation`).
+Without it the report is complete except for the exon drawings.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from html import escape
-from typing import TYPE_CHECKING, Iterable
+import hashlib
+import os
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
-from imtfusion import __version__
+from imtfusion.annotation import Transcript
+from imtfusion.diagram import (
+    COLOUR_3,
+    COLOUR_5,
+    COLOUR_BREAK,
+    COLOUR_KINASE,
+    COLOUR_LOST,
+    Partner,
+    esc,
+    fusion_svg,
+    gene_coverage_svg,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
-    from imtfusion.pipeline import SampleResult, TargetStatus
+    from imtfusion.knowledge import KnownFusion
+    from imtfusion.pipeline import SampleResult
+
+__all__ = ["CSS", "STATUS_CLASS", "TranscriptSource", "esc", "headline", "render_sample_report", "status_badge"]
+
+READ_WINDOW = 50  # read bases shown on each side of the junction
+MAX_DISCARDED_ROWS = 50
+
+
+class TranscriptSource(Protocol):
+    """What the report needs from the annotation (an ``Annotation`` has both)."""
+
+    def transcript(self, transcript_id: str) -> Transcript: ...
+
+    def canonical_transcript(self, gene_id: str, preference: Iterable[str] = ...) -> Transcript | None: ...
+
 
 CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:60em;color:#222;line-height:1.4}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}
-h3{font-size:1.05em;margin-bottom:.3em}
-table{border-collapse:collapse;margin:.5em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.meta td:first-child{font-weight:600;white-space:nowrap}
+:root{--c5:%(c5)s;--c3:%(c3)s;--brk:%(brk)s;--kin:%(kin)s;--lost:%(lost)s}
+*{box-sizing:border-box}
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:1.2em auto;max-width:64em;padding:0 1em;
+color:#1f2933;line-height:1.4;font-size:15px}
+h1{font-size:1.55em;margin:.1em 0 .1em}h1 small{font-weight:400;color:#5f6b7a;font-size:.6em;display:block}
+h2{font-size:1.2em;border-bottom:2px solid #d5d9e0;padding-bottom:.15em;margin-top:1.7em}
+h3{font-size:1.08em;margin:.1em 0 .35em}h4{font-size:.95em;margin:1em 0 .3em}
+table{border-collapse:collapse;margin:.4em 0;font-size:.88em}
+th,td{border:1px solid #d5d9e0;padding:.22em .5em;text-align:left;vertical-align:top}
+th{background:#f1f3f6;font-weight:600}td.nw{white-space:nowrap}td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.meta{width:100%%}.meta td:first-child{font-weight:600;white-space:nowrap;width:11em;background:#f8f9fb}
+.mono,code{font-family:Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.86em}
+.wrap{word-break:break-all;overflow-wrap:anywhere}
+.note{color:#5f6b7a;font-size:.88em}
+.verdicts{display:grid;gap:.35em;margin:.5em 0}
+.verdict{display:grid;grid-template-columns:6.5em 12.5em 1fr;align-items:baseline;gap:.6em;padding:.45em .7em;
+border-radius:4px;border:1px solid;border-left-width:7px}
+.verdict .gene{font-weight:700;font-size:1.1em}.verdict .state{font-weight:700;letter-spacing:.02em}
+.v-detected{background:#fdecea;border-color:#c0392b;color:#7b1d14}
+.v-notdetected{background:#eaf6ee;border-color:#2e8b57;color:#1d5235}
+.v-notassessable{background:#fff6dc;border-color:#c99a06;color:#6b5100;border-left-style:double}
+.v-failed{background:#2d2d2d;border-color:#000;color:#fff}
 .detected{background:#fde2e1;color:#8a1410;font-weight:700}.notdetected{background:#e3f4e6;color:#1d5e2a;font-weight:700}
 .notassessable{background:#fff3cd;color:#7a5a00;font-weight:700}.failed{background:#333;color:#fff;font-weight:700}
-.mono{font-family:Menlo,Consolas,monospace;font-size:.85em;word-break:break-all}.note{color:#555;font-size:.9em}
-.card{border:1px solid #ddd;border-radius:4px;padding:.6em 1em;margin:.8em 0;page-break-inside:avoid}
-svg{max-width:100%;height:auto}
-@media print{body{margin:0;max-width:none}a{color:inherit;text-decoration:none}.card{break-inside:avoid}}
-"""
+.badge{display:inline-block;padding:.05em .5em;border-radius:3px;font-weight:700;font-size:.82em;letter-spacing:.03em;
+border:1px solid;vertical-align:.1em}
+.conf-high{background:#c0392b;color:#fff;border-color:#c0392b}.conf-medium{background:#f4b860;color:#3d2a00;border-color:#d9962f}
+.conf-low{background:#fff;color:#6b5100;border-color:#c99a06}
+.card{border:1px solid #cfd5de;border-radius:6px;padding:.7em 1em .8em;margin:1em 0;background:#fff}
+.card .id{color:#5f6b7a;font-size:.85em}
+.headline{font-size:1.12em;line-height:1.35}
+.headline .g5{color:var(--c5)}.headline .g3{color:var(--c3)}
+.facts{display:grid;grid-template-columns:1fr 1fr;gap:0 1.2em}
+.facts table{width:100%%}.facts td:first-child{white-space:nowrap;font-weight:600;background:#f8f9fb;width:9.5em}
+svg.diagram{width:100%%;height:auto;display:block;margin:.4em 0}
+.seq{font-family:Menlo,Consolas,"DejaVu Sans Mono",monospace;font-size:.82em;word-break:break-all;overflow-wrap:anywhere;
+background:#f8f9fb;border:1px solid #e1e4e8;padding:.35em .5em;border-radius:3px;margin:.2em 0 .5em}
+.seq .j,.reads .j{color:var(--brk);font-weight:700}.seq .p5{color:var(--c5)}.seq .p3{color:var(--c3)}
+.reads{font-size:.8em}.reads td.aln{font-family:Menlo,Consolas,"DejaVu Sans Mono",monospace;white-space:pre;
+padding:.1em .4em;border:none}
+.reads td{border:none;border-bottom:1px solid #eef0f3;padding:.1em .4em}.reads tr.ref td{background:#f1f3f6;font-weight:600}
+.reads .mm{color:#b00020;font-weight:700;background:#ffe3e3}.reads .name{font-family:Menlo,Consolas,monospace;color:#3d4a5c}
+.filters td:nth-child(8){font-family:Menlo,Consolas,monospace;font-size:.95em}
+ul.notes{margin:.3em 0}
+.qcgene{break-inside:avoid;page-break-inside:avoid;margin:.6em 0}
+footer{margin-top:2em;color:#5f6b7a;font-size:.8em;border-top:1px solid #d5d9e0;padding-top:.4em}
+@page{size:A4;margin:12mm}
+@media print{body{margin:0;max-width:none;font-size:10.5pt;padding:0}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+.card,.verdict,table,figure{break-inside:avoid;page-break-inside:avoid}h2,h3,h4{break-after:avoid;page-break-after:avoid}
+.card{border-color:#999}.reads{font-size:6.5pt}.reads td{padding:0 .3em}}
+""" % {"c5": COLOUR_5, "c3": COLOUR_3, "brk": COLOUR_BREAK, "kin": COLOUR_KINASE, "lost": COLOUR_LOST}
 
+# table-cell classes (also used by the batch summary) and the verdict boxes of this page
 STATUS_CLASS = {"detected": "detected", "not detected": "notdetected", "not assessable": "notassessable", "failed": "failed"}
+VERDICT_CLASS = {
+    "detected": "v-detected",
+    "not detected": "v-notdetected",
+    "not assessable": "v-notassessable",
+    "failed": "v-failed",
+}
+STATUS_TEXT = {
+    "detected": "● FUSION DETECTED",
+    "not detected": "○ no fusion detected",
+    "not assessable": "? NOT ASSESSABLE",
+    "failed": "✕ FAILED",
+}
+FILTER_TEXT = {
+    "not_transcribable": "both ends keep the same end (5′ or 3′) of their genes: no transcript reads across",
+    "intragenic": "both ends in one gene (back-splice, intragenic rearrangement or unusual splice)",
+    "read_through": "same-strand neighbouring genes joined in transcription order (read-through, common in normal tissue)",
+    "multimapping": "most supporting reads have a low mapping quality",
+    "short_anchor": "split reads align only a few bases on one side and no mate supports them",
+    "min_support": "fewer supporting fragments than required",
+}
 
 
-def esc(value: object) -> str:
-    return escape(str(value), quote=True)
+# -- small helpers ---------------------------------------------------------------------------
 
 
-def _table(columns: list[str], rows: Iterable[list[object]], raw: set[int] | None = None) -> str:
+def _table(columns: Sequence[str], rows: Iterable[Sequence[object]], raw: set[int] | None = None,
+           numeric: set[int] | None = None, cls: str = "") -> str:
     raw = raw or set()
-    head = "".join(f"<th>{esc(c)}</th>" for c in columns)
+    numeric = numeric or set()
+    head = "".join(f'<th{" class=num" if i in numeric else ""}>{esc(c)}</th>' for i, c in enumerate(columns))
     body = []
     for row in rows:
-        cells = "".join(f"<td>{v if i in raw else esc(v)}</td>" for i, v in enumerate(row))
+        cells = "".join(
+            f'<td{" class=num" if i in numeric else ""}>{v if i in raw else esc(v)}</td>' for i, v in enumerate(row)
+        )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    klass = f' class="{cls}"' if cls else ""
+    return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _rows(rows: Iterable[tuple[str, str]]) -> str:
+    """A two-column table; values are HTML (callers escape)."""
+    return "<table>" + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{n:,} bytes" if unit == "bytes" else f"{value:.1f} {unit} ({n:,} bytes)"
+        value /= 1000
+    return f"{n:,} bytes"  # pragma: no cover
+
+
+def _file_facts(path: str | None) -> str:
+    if not path:
+        return "—"
+    try:
+        return _size(os.stat(path).st_size)
+    except OSError:
+        return "not readable when the report was written"
+
+
+def _small_checksum(path: str, limit: int = 50_000_000) -> str | None:
+    """sha256 of a small file (an index), None when absent or too large."""
+    try:
+        if os.stat(path).st_size > limit:
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
 
 
 def status_badge(status: str) -> str:
+    """A target status as a coloured label (text, not colour alone)."""
     return f'<span class="{STATUS_CLASS.get(status, "")}">&nbsp;{esc(status.upper())}&nbsp;</span>'
 
 
-def coverage_svg(bins: list[float], width: int = 600, height: int = 60, label: str = "") -> str:
-    """A small area plot of depth along the gene (5' left for + genes as in the genome)."""
-    if not bins:
-        return ""
-    peak = max(bins) or 1.0
-    step = width / len(bins)
-    points = [f"0,{height}"]
-    for i, v in enumerate(bins):
-        y = height - (v / peak) * (height - 4)
-        points.append(f"{i * step:.1f},{y:.1f}")
-        points.append(f"{(i + 1) * step:.1f},{y:.1f}")
-    points.append(f"{width},{height}")
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 14}" width="{width}" '
-        f'height="{height + 14}" role="img" aria-label="coverage {esc(label)}">'
-        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafafa" stroke="#ddd"/>'
-        f'<polygon points="{" ".join(points)}" fill="#6c8ebf" stroke="none"/>'
-        f'<text x="2" y="{height + 12}" font-size="10" fill="#555">max depth {peak:.0f} (genomic order)</text></svg>'
+def confidence_badge(tier: str) -> str:
+    cls = {"high": "conf-high", "medium": "conf-medium", "low": "conf-low"}.get(tier, "conf-low")
+    return f'<span class="badge {cls}">{esc(tier.upper())} confidence</span>'
+
+
+# -- call text -------------------------------------------------------------------------------------
+
+
+def _end_phrase(gene: str, exon: int | None, site: str, role: str) -> str:
+    if site == "intergenic":
+        return f"{gene} (intergenic)"
+    if exon is None:
+        return gene
+    if site == "intronic":
+        return f"{gene} intron {exon if role == '5' else exon - 1}"
+    if site == "upstream":
+        return f"{gene} from exon 1 (breakpoint upstream)"
+    if site == "downstream":
+        return f"{gene} whole transcript (breakpoint downstream)"
+    return f"{gene} exon {exon}"
+
+
+def known_entries(c: "Candidate", known: Sequence["KnownFusion"]) -> list["KnownFusion"]:
+    out, seen = [], set()
+    for k in known:
+        if (k.gene5, k.gene3) == (c.gene5.name, c.gene3.name) and (k.tumour_types, k.source) not in seen:
+            seen.add((k.tumour_types, k.source))
+            out.append(k)
+    return out
+
+
+def kinase_phrase(c: "Candidate") -> str:
+    a = c.annotation
+    if a is None:
+        return "kinase domain not assessed"
+    gene = next((g for g, doms in ((c.gene3.name, a.domains3), (c.gene5.name, a.domains5))
+                 if any(kind == "kinase" for _, kind, _ in doms)), "")
+    prefix = f"{gene} kinase domain" if gene else "kinase domain"
+    if a.kinase_domain == "retained":
+        return f"{prefix} retained"
+    if a.kinase_domain == "lost":
+        return f"{prefix} lost"
+    return "no declared kinase domain in either partner"
+
+
+def frame_phrase(frame: str) -> str:
+    return frame if frame in ("in-frame", "out-of-frame") else "reading frame unknown"
+
+
+def headline(c: "Candidate", known: Sequence["KnownFusion"]) -> str:
+    """The one line a lab acts on (plain text), e.g. ``TPM3 exon 7 :: ALK exon 20, in-frame,
+    ALK kinase domain retained, known fusion (IMT; ALCL)``."""
+    a = c.annotation
+    if a is not None:
+        left = _end_phrase(c.gene5.name, a.exon5, a.site5, "5")
+        right = _end_phrase(c.gene3.name, a.exon3, a.site3, "3")
+        parts = [f"{left} :: {right}", frame_phrase(a.reading_frame), kinase_phrase(c)]
+    else:
+        parts = [f"{c.gene5.name} :: {c.gene3.name}", "not annotated"]
+    entries = known_entries(c, known)
+    if entries:
+        types = "; ".join(dict.fromkeys(t.strip() for k in entries for t in k.tumour_types.split(";") if t.strip()))
+        parts.append(f"known fusion ({types})" if types else "known fusion")
+    elif c.known:
+        parts.append("known fusion")
+    else:
+        parts.append("novel (not in the known-fusion table)")
+    return ", ".join(parts)
+
+
+def confidence_reason(c: "Candidate") -> str:
+    """The facts behind the tier, in the words of the README's rules."""
+    splice = c.site5 == "splice_site" and c.site3 == "splice_site"
+    split, total = c.split_reads, c.fragments
+    if c.confidence == "high":
+        why = [f"{split} split-read fragments (≥ 2)", f"{total} fragments in all (≥ 4)", "exact breakpoint"]
+        extra = [x for x, ok in (("both breakpoints on exon boundaries", splice), ("known partner", c.known),
+                                 ("≥ 10 fragments", total >= 10)) if ok]
+        return ", ".join(why + extra)
+    if c.confidence == "medium":
+        if split >= 1 and total >= 3:
+            return f"{split} split-read fragment(s) and {total} fragments in all (≥ 1 and ≥ 3)"
+        if c.known and split >= 1:
+            return f"known partner with {split} split-read fragment(s)"
+        return f"{c.discordant_pairs} discordant pairs without a junction read (≥ 5)"
+    if c.confidence == "low":
+        return "passed the filters but meets no rule of a higher tier (e.g. discordant pairs only)"
+    return "not rated"
+
+
+# -- the diagram inputs -------------------------------------------------------------------------------
+
+
+def _lookup(source: TranscriptSource | None, transcript_id: str | None) -> Transcript | None:
+    if source is None or not transcript_id or transcript_id == ".":
+        return None
+    try:
+        return source.transcript(transcript_id)
+    except Exception:  # an annotation that does not hold it: draw without exons
+        return None
+
+
+def partner(c: "Candidate", role: str, result: "SampleResult", source: TranscriptSource | None) -> Partner:
+    gene = c.gene5 if role == "5" else c.gene3
+    end = c.end5 if role == "5" else c.end3
+    a = c.annotation
+    tid = (a.transcript5 if role == "5" else a.transcript3) if a else None
+    transcript = _lookup(source, tid)
+    cov = None if gene.intergenic else result.gene_coverage.get(gene.name)
+    if cov is not None and cov.chrom != end.chrom:
+        cov = None
+    return Partner(
+        gene=gene.name,
+        role=role,
+        strand=transcript.strand if transcript is not None else gene.strand,
+        chrom=end.chrom,
+        transcript=transcript,
+        boundary=end.pos + 1 if end.side == "L" else end.pos,
+        breakpoint_label=end.label(),
+        exon=(a.exon5 if role == "5" else a.exon3) if a else None,
+        site=(a.site5 if role == "5" else a.site3) if a else (c.site5 if role == "5" else c.site3),
+        coverage=cov,
+        domains=tuple((a.domains5 if role == "5" else a.domains3) if a else ()),
     )
 
 
-def _call_rows(calls: list["Candidate"]) -> list[list[object]]:
+# -- sequences and reads --------------------------------------------------------------------------------
+
+
+def _junction_seq(seq: str) -> str:
+    if "|" not in seq:
+        return esc(seq)
+    left, right = seq.split("|", 1)
+    return f'<span class="p5">{esc(left)}</span><span class="j">|</span><span class="p3">{esc(right)}</span>'
+
+
+def reference_around_junction(c: "Candidate") -> tuple[str, str, str]:
+    """(5' side, 3' side, what it is) to compare junction reads with."""
+    a = c.annotation
+    if a is not None and a.fusion_transcript and "|" in a.fusion_transcript:
+        left, right = a.fusion_transcript.split("|", 1)
+        return left, right, "fusion transcript"
+    if c.sequence5 or c.sequence3:
+        return c.sequence5[::-1], c.sequence3, "read consensus"
+    return "", "", ""
+
+
+def _marked(read: str, ref: str, five: bool) -> str:
+    """Read bases with the ones that differ from ``ref`` in lower case and highlighted.
+    ``five``: both end at the junction (compare from the right); else both start there."""
+    out = []
+    n = len(read)
+    for i, base in enumerate(read):
+        j = len(ref) - (n - i) if five else i
+        r = ref[j] if 0 <= j < len(ref) else ""
+        if r and base.upper() != r.upper() and base.upper() in "ACGT":
+            out.append(f'<span class="mm">{esc(base.lower())}</span>')
+        else:
+            out.append(esc(base))
+    return "".join(out)
+
+
+def reads_table(c: "Candidate") -> str:
+    if not c.examples:
+        return '<p class="note">No junction read to show (the call rests on discordant mates, or its reads are hard-clipped).</p>'
+    ref5, ref3, what = reference_around_junction(c)
+    w5 = min(READ_WINDOW, max(len(e.five) for e in c.examples))
+    w3 = min(READ_WINDOW, max(len(e.three) for e in c.examples))
     rows = []
-    for c in calls:
+    if ref5 or ref3:
+        r5, r3 = ref5[-w5:], ref3[:w3]
         rows.append(
-            [
-                c.fusion,
-                c.confidence,
-                c.end5.label(),
-                c.end3.label(),
-                c.split_reads,
-                c.discordant_pairs,
-                f"{c.site5} / {c.site3}",
-                "known" if c.known else "novel",
-            ]
+            f'<tr class="ref"><td>{esc(what)}</td><td></td><td class="aln">{" " * (w5 - len(r5))}'
+            f'<span style="color:{COLOUR_5}">{esc(r5)}</span><span class="j">|</span>'
+            f'<span style="color:{COLOUR_3}">{esc(r3)}</span></td></tr>'
         )
-    return rows
+    for e in c.examples:
+        five, three = e.five[-w5:], e.three[:w3]
+        cells = (" " * (w5 - len(five)) + _marked(five, ref5, True) + '<span class="j">|</span>'
+                 + _marked(three, ref3, False) + " " * (w3 - len(three)))
+        rows.append(f'<tr><td class="name">{esc(e.name)}</td><td>{esc(e.kind)}</td><td class="aln">{cells}</td></tr>')
+    head = "<tr><th>read</th><th>kind</th><th>5′ gene … | … 3′ gene (transcript orientation)</th></tr>"
+    note = ("Reads are cut at the junction and shown in transcript orientation; up to "
+            f"{READ_WINDOW} bases per side. Bases differing from the reference row are in lower case on red.")
+    return f'<table class="reads"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table><p class="note">{note}</p>'
 
 
-CALL_COLUMNS = ["fusion", "confidence", "breakpoint5", "breakpoint3", "split reads", "discordant pairs", "site 5'/3'", "partner"]
+# -- sections -----------------------------------------------------------------------------------------
 
 
-def _junction_sequence(c: "Candidate") -> str:
-    if not (c.sequence5 or c.sequence3):
-        return ""
-    left = esc(c.sequence5[:40][::-1])
-    right = esc(c.sequence3[:40])
-    return f'<p class="mono">5\' …{left}<b>|</b>{right}… 3\'</p>'
+def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource | None) -> str:
+    a = c.annotation
+    p5, p3 = partner(c, "5", result, source), partner(c, "3", result, source)
+    note = frame_phrase(a.reading_frame) if a else ""
+    svg = fusion_svg(p5, p3, junction_note=note, label=f"{c.fusion} fusion diagram")
+    head = esc(headline(c, result.known))
+    g5, g3 = esc(c.gene5.name), esc(c.gene3.name)
+    # colour the gene names of the headline's first part (escaped text, so match the escaped names)
+    first, sep, rest = head.partition(", ")
+    first = first.replace(g5, f'<span class="g5">{g5}</span>', 1)
+    idx = first.find(" :: ")
+    if idx >= 0:
+        first = first[: idx + 4] + first[idx + 4:].replace(g3, f'<span class="g3">{g3}</span>', 1)
+    head_html = first + sep + rest
 
-
-def _target_section(status: "TargetStatus", result: "SampleResult") -> str:
-    calls = [c for c in result.called if status.target in c.targets]
-    parts = [f'<div class="card"><h3>{esc(status.target)} {status_badge(status.status)}</h3>']
-    parts.append(f'<p class="note">{esc(status.reason)}</p>')
-    for c in calls:
-        parts.append(
-            f"<p><b>{esc(c.fusion)}</b> &mdash; {esc(c.confidence)} confidence; "
-            f"{c.split_reads} split-read and {c.discordant_pairs} discordant-pair fragments; "
-            f"breakpoints {esc(c.end5.label())} ({esc(c.site5)}) :: {esc(c.end3.label())} ({esc(c.site3)}); "
-            f"{'known' if c.known else 'novel'} partner; breakpoint {esc(c.precision)}.</p>"
-        )
-        parts.append(_junction_sequence(c))
-    q = status.qc
-    parts.append(
-        _table(
-            ["locus", "reads", "reads on exons", "mean exon depth", "duplicates", "chimeric records"],
-            [[q.locus, q.reads, q.exon_reads, f"{q.mean_exon_coverage:.1f}", q.duplicates, q.chimeric_records]],
-        )
+    entries = known_entries(c, result.known)
+    if entries:
+        known_html = "<br>".join(f"known: {esc(k.tumour_types)} — <i>{esc(k.source)}</i>" for k in entries)
+    elif c.known:
+        known_html = "known partner"
+    else:
+        known_html = "novel: not in the known-fusion table"
+    clipped = len(c.clipped_fragments)
+    evidence = _rows([
+        ("fragments", f"<b>{c.fragments}</b> supporting fragments"),
+        ("split reads", f"{c.split_reads} fragment(s) with a read across the junction"
+                        + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
+        ("discordant pairs", f"{c.discordant_pairs} more fragment(s) with one mate in each gene"),
+        ("confidence", f"{confidence_badge(c.confidence)} {esc(confidence_reason(c))}"),
+        ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
+        ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
+        ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),
+    ])
+    frame = esc(frame_phrase(a.reading_frame)) if a else "unknown"
+    annot = _rows([
+        ("5′ breakpoint", f"<b>{esc(c.end5.label())}</b> ({esc(c.gene5.strand)} strand), {esc((a.site5 if a else c.site5).replace('_', ' '))}"),
+        ("3′ breakpoint", f"<b>{esc(c.end3.label())}</b> ({esc(c.gene3.strand)} strand), {esc((a.site3 if a else c.site3).replace('_', ' '))}"),
+        ("precision", esc(c.precision) + (" (from mates only: the exon boundary just past them)" if c.precision != "exact" else " (from reads across the junction)")),
+        ("transcripts", f"{esc(a.transcript5)} exon {esc(a.exon5 if a.exon5 is not None else '?')} → "
+                        f"{esc(a.transcript3)} exon {esc(a.exon3 if a.exon3 is not None else '?')}" if a else "—"),
+        ("reading frame", frame),
+        ("kinase domain", esc(a.kinase_domain if a else "not assessed")),
+        ("domains kept", esc("; ".join(a.retained_domains)) if a and a.retained_domains else "none of the declared domains"),
+        ("partner", known_html),
+    ])
+    seqs = []
+    if a is not None and a.fusion_transcript:
+        seqs.append("<h4>Fused transcript around the junction (5′→3′; intronic bases in lower case)</h4>"
+                    f'<div class="seq">{_junction_seq(a.fusion_transcript)}</div>')
+        if a.peptide:
+            seqs.append("<h4>Peptide across the junction (one-letter code)</h4>"
+                        f'<div class="seq">{_junction_seq(a.peptide)}</div>')
+    elif c.sequence5 or c.sequence3:
+        seqs.append("<h4>Read consensus around the junction</h4>"
+                    f'<div class="seq">{_junction_seq(c.sequence5[:60][::-1] + "|" + c.sequence3[:60])}</div>'
+                    '<p class="note">The fused transcript and peptide are spelled out when a genome FASTA is given.</p>')
+    return (
+        f'<section class="card">'
+        f'<div class="id">{esc(c.call_id)} · {esc(c.fusion)} · {confidence_badge(c.confidence)}</div>'
+        f'<h3 class="headline">{head_html}</h3>'
+        f"{svg}"
+        f'<div class="facts"><div><h4>Evidence</h4>{evidence}</div><div><h4>Annotation</h4>{annot}</div></div>'
+        f"{''.join(seqs)}"
+        f"<h4>Supporting reads at the junction</h4>{reads_table(c)}"
+        f"</section>"
     )
-    parts.append(coverage_svg(q.coverage_bins, label=status.target))
-    parts.append("</div>")
-    return "".join(parts)
 
 
-def render_sample_report(result: "SampleResult", now: _dt.datetime | None = None) -> str:
-    now = now or _dt.datetime.now(_dt.timezone.utc)
-    p = result.params
-    verdicts = _table(
-        ["target", "status", "fusions", "why"],
-        [[s.target, status_badge(s.status), ", ".join(s.fusions) or "-", s.reason] for s in result.statuses],
-        raw={1},
-    )
-    meta_rows = [
-        ["sample", result.sample],
-        ["date", now.strftime("%Y-%m-%d %H:%M UTC")],
-        ["pipeline", f"imtfusion {__version__}"],
-        ["BAM", result.bam.path],
-        ["aligner (BAM header)", result.bam.aligner],
-        ["annotation", f"{result.annotation_source} (sha256 {result.annotation_checksum[:16]}…)"],
-        ["genome FASTA", result.fasta or "not given (breakpoints from read alignments only)"],
-        ["targets", ", ".join(f"{l.name} {l.label()}" for l in result.loci)],
+def _verdicts(result: "SampleResult") -> str:
+    out = []
+    for s in result.statuses:
+        calls = [c for c in result.called if s.target in c.targets]
+        what = esc(s.reason)
+        if calls:
+            what = "; ".join(f"<b>{esc(c.fusion)}</b> ({esc(c.confidence)} confidence)" for c in calls)
+        out.append(
+            f'<div class="verdict {VERDICT_CLASS.get(s.status, "")}"><span class="gene">{esc(s.target)}</span>'
+            f'<span class="state">{esc(STATUS_TEXT.get(s.status, s.status.upper()))}</span><span>{what}</span></div>'
+        )
+    return f'<div class="verdicts">{"".join(out)}</div>'
+
+
+def _meta(result: "SampleResult", now: _dt.datetime) -> str:
+    b = result.bam
+    fai = f"{result.fasta}.fai" if result.fasta else None
+    fai_sum = _small_checksum(fai) if fai else None
+    rows = [
+        ("sample", f"<b>{esc(result.sample)}</b>"),
+        ("report date", esc(now.strftime("%Y-%m-%d %H:%M UTC") if now.tzinfo else now.strftime("%Y-%m-%d %H:%M"))),
+        ("pipeline", f"imtfusion {esc(result.version)}"),
+        ("BAM", f'<span class="mono wrap">{esc(b.path)}</span><br>{esc(_file_facts(b.path))}'),
+        ("BAM index", f'<span class="mono wrap">{esc(b.index)}</span>'),
+        ("aligner (@PG)", esc(b.aligner) + (f"; sorted by {esc(b.sorted_by)}" if b.sorted_by else "")),
+        ("annotation", f'<span class="mono wrap">{esc(result.annotation_source)}</span><br>'
+                       f'sha256 <span class="mono wrap">{esc(result.annotation_checksum)}</span>'),
+        ("genome FASTA", (f'<span class="mono wrap">{esc(result.fasta)}</span><br>{esc(_file_facts(result.fasta))}'
+                          + (f'; sha256 of its .fai (contig names and lengths) <span class="mono wrap">{esc(fai_sum)}</span>'
+                             if fai_sum else ""))
+         if result.fasta else "not given: breakpoints from read alignments only, no fused transcript or peptide"),
+        ("known fusions", f"{len(result.known)} curated entries"),
+        ("targets", esc(", ".join(f"{l.name} {l.label()}" for l in result.loci))),
     ]
-    meta = "<table class='meta'>" + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in meta_rows) + "</table>"
-    calls = _table(CALL_COLUMNS, _call_rows(result.called)) if result.called else "<p>No fusion of the target genes passed the filters.</p>"
-    discarded = [c for c in result.discarded if c.fragments >= 2][:25]
-    disc_html = (
-        _table(
-            ["fusion", "breakpoint5", "breakpoint3", "fragments", "filters"],
-            [[c.fusion, c.end5.label(), c.end3.label(), c.fragments, ", ".join(c.filters)] for c in discarded],
-        )
-        if discarded
-        else "<p>None with two or more supporting fragments.</p>"
+    if result.command:
+        rows.append(("command", f'<span class="mono wrap">{esc(result.command)}</span>'))
+    return '<table class="meta">' + "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _discarded(result: "SampleResult") -> str:
+    rows = sorted((c for c in result.discarded if c.fragments >= 2),
+                  key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
+    if not rows:
+        return "<p>None with two or more supporting fragments.</p>"
+    shown = rows[:MAX_DISCARDED_ROWS]
+
+    def exons(c: "Candidate") -> str:
+        a = c.annotation
+        if a is None:
+            return "—"
+        return f"{a.exon5 if a.exon5 is not None else '?'} / {a.exon3 if a.exon3 is not None else '?'}"
+
+    table = _table(
+        ["fusion", "breakpoint 5′", "breakpoint 3′", "exons 5′/3′", "split reads", "discordant pairs", "fragments",
+         "filters"],
+        [[c.fusion, c.end5.label(), c.end3.label(), exons(c), c.split_reads, c.discordant_pairs, c.fragments,
+          ", ".join(c.filters)] for c in shown],
+        numeric={4, 5, 6},
+        cls="filters",
     )
-    qc_rows = [
-        [s.target, s.qc.reads, s.qc.exon_reads, f"{s.qc.mean_exon_coverage:.1f}", s.qc.duplicates, s.qc.low_mapq,
-         s.qc.chimeric_records, s.qc.split_reads, s.qc.discordant_reads, s.qc.clipped_reads]
-        for s in result.statuses
-    ]
-    qc = _table(
-        ["target", "reads", "reads on exons", "mean exon depth", "duplicates", "low MAPQ", "chimeric records",
-         "split reads", "discordant reads", "clipped reads"],
-        qc_rows,
+    used = sorted({f for c in shown for f in c.filters})
+    legend = "".join(f"<li><code>{esc(f)}</code>: {esc(FILTER_TEXT.get(f, ''))}</li>" for f in used)
+    more = f"<p class='note'>{len(rows) - len(shown)} more not shown.</p>" if len(rows) > len(shown) else ""
+    return f'{table}{more}<ul class="note">{legend}</ul>'
+
+
+def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
+    rows = []
+    for s in result.statuses:
+        q = s.qc
+        total = q.reads + q.duplicates
+        rate = f"{100 * q.duplicates / total:.1f}%" if total else "—"
+        rows.append([s.target, q.locus, f"{q.reads:,}", f"{q.exon_reads:,}", f"{q.mean_exon_coverage:.1f}",
+                     f"{q.duplicates:,}", rate, f"{q.low_mapq:,}", f"{q.chimeric_records:,}", f"{q.split_reads:,}",
+                     f"{q.discordant_reads:,}", f"{q.clipped_reads:,}"])
+    table = _table(
+        ["target", "locus", "reads", "reads on exons", "mean exon depth", "duplicates", "duplicate rate", "low MAPQ",
+         "chimeric records", "split reads", "discordant reads", "clipped reads"],
+        rows, numeric=set(range(2, 12)),
     )
+    chim_records = sum(s.qc.chimeric_records for s in result.statuses)
+    if result.bam.has_chimeric_options or chim_records:
+        why = []
+        if result.bam.has_chimeric_options:
+            why.append("the @PG header shows STAR run with <code>--chimOutType WithinBAM</code>")
+        if chim_records:
+            why.append(f"{chim_records:,} SA-tagged records in the target loci")
+        chim = f"<b>yes</b> ({'; '.join(why)})"
+    else:
+        chim = ("<b>no</b>: neither the header nor the target loci show chimeric (SA-tagged) alignments; calls rely on "
+                "discordant mates, soft clips and spliced alignments, so sensitivity is lower")
+    facts = _rows([
+        ("aligner", esc(result.bam.aligner)),
+        ("chimeric alignments", chim),
+        ("contig names", esc(", ".join(f"GTF {g} = BAM {b}" for g, b in sorted(result.contig_renames.items())[:12])
+                             + (" …" if len(result.contig_renames) > 12 else ""))
+         if result.contig_renames else "GTF and BAM use the same contig names"),
+    ])
     notes = "".join(f"<li>{esc(n)}</li>" for n in result.notes)
-    methods = f"""
+    plots = []
+    for locus in result.loci:
+        cov = result.gene_coverage.get(locus.name)
+        transcript = None
+        if source is not None:
+            tags = tuple(t.strip() for t in result.params.transcript_tags.split(",") if t.strip())
+            try:
+                transcript = source.canonical_transcript(locus.gene.gene_id, tags)
+            except Exception:
+                transcript = None
+        status = next((s for s in result.statuses if s.target == locus.name), None)
+        label = f" — {status.status}" if status else ""
+        plots.append(
+            f'<div class="qcgene"><h4>{esc(locus.name)}{esc(label)}</h4>'
+            + gene_coverage_svg(locus.name, locus.gene.strand, locus.chrom, transcript, cov,
+                                label=f"{locus.name} coverage")
+            + "</div>"
+        )
+    duprate = ("<p class='note'>Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
+               "non-duplicate records in the locus; low-MAPQ reads are counted and otherwise ignored.</p>")
+    return (f"{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
+            + "<h3>Coverage of the target genes</h3>"
+            + "<p class='note'>Mean depth in equal bins along each gene, drawn 5′→3′ above its exons "
+              "(introns shortened, so intronic bins are narrow).</p>" + "".join(plots))
+
+
+def _methods(result: "SampleResult") -> str:
+    p = result.params
+    params = ", ".join(f"{k}={v}" for k, v in p.as_dict().items())
+    return f"""
 <p>Reads were fetched through the BAM index from each target gene &plusmn; {p.margin:,} bp only. Split reads
-(supplementary alignments / SA tags and spliced alignments leaving the gene), discordant mates and soft-clipped
+(supplementary alignments with SA tags, and spliced alignments leaving the gene), discordant mates and soft-clipped
 reads (clip &ge; {p.min_clip} bp) were collected; secondary, QC-fail and duplicate-flagged records were skipped.
-Split reads were grouped by junction (microhomology-aware) and placed on annotated exon boundaries where the
-alignment allows; each fragment is counted once. Candidates were oriented with the GTF gene strands and filtered
-(not transcribable, intragenic, read-through within {p.read_through_distance:,} bp, multimapping, short anchors,
-fewer than {p.min_fragments} fragments). Confidence tiers are defined in the README.</p>
+Split reads were grouped by junction, allowing for microhomology, and placed on annotated exon boundaries where the
+alignment allows; each fragment is counted once. Candidates were oriented as transcripts with the GTF gene strands
+and filtered (not transcribable, intragenic, read-through within {p.read_through_distance:,} bp, multimapping,
+short anchors, fewer than {p.min_fragments} fragments). Exon numbers, reading frame and domains refer to the
+reported transcript of each partner (tag preference {esc(p.transcript_tags)}, then the longest CDS); the frame
+follows from the CDS phases; protein domains come from the curated domain table mapped through the CDS. Confidence
+tiers are defined in the README.</p>
 <p><b>Limitations.</b> Fusions are only found when at least one breakpoint lies in a target gene; a fusion whose
-transcript is not expressed or whose junction reads were not retained in the BAM cannot be seen. "Not assessable"
-means fewer than {p.min_target_reads} reads covered the target's exons, so absence of a fusion cannot be
-claimed. Breakpoints from discordant mates alone are approximate (marked). This is a research-use tool; results
-need confirmation by an orthogonal method before clinical use.</p>"""
+transcript is not expressed, or whose junction reads were not kept in the BAM, cannot be seen. "Not assessable"
+means fewer than {p.min_target_reads} reads covered the target's exons, so the absence of a fusion cannot be
+claimed. Breakpoints from discordant mates alone are approximate. Coverage is drawn from primary non-duplicate
+reads in coarse bins and is no expression measurement. This is a research-use tool: results need confirmation by an
+orthogonal method (e.g. FISH, RT-PCR or IHC) before clinical use.</p>
+<p class="note">Parameters: <span class="mono wrap">{esc(params)}</span></p>"""
+
+
+def render_sample_report(result: "SampleResult", annotation: TranscriptSource | None = None,
+                         now: _dt.datetime | None = None) -> str:
+    """The report of one sample as a self-contained HTML page.
+
+    ``annotation`` supplies the exon structures of the reported transcripts (e.g. the
+    :class:`~imtfusion.annotation.Annotation` the sample was called with); without it the
+    diagrams show coverage and breakpoints but no exons.
+    """
+    now = now or _dt.datetime.now(_dt.timezone.utc)
+    if result.called:
+        calls = "".join(_call_card(c, result, annotation) for c in result.called)
+    else:
+        calls = "<p>No fusion of the target genes passed the filters.</p>"
+    detected = sum(1 for s in result.statuses if s.status == "detected")
+    summary = (f"{len(result.called)} fusion call(s); {detected} of {len(result.statuses)} target gene(s) with a "
+               "detected fusion")
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>imtfusion report: {esc(result.sample)}</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>imtfusion report: {esc(result.sample)}</title>
 <style>{CSS}</style></head><body>
-<h1>Fusion report: {esc(result.sample)}</h1>
-{meta}
+<header><h1>Fusion report: {esc(result.sample)}<small>ALK / ROS1 / ETV6 / NTRK3 fusions from RNA-seq · imtfusion {esc(result.version)}</small></h1></header>
+{_meta(result, now)}
 <h2>Verdict per target gene</h2>
-{verdicts}
+<p class="note">{esc(summary)}</p>
+{_verdicts(result)}
 <h2>Fusion calls</h2>
 {calls}
-<h2>Target genes</h2>
-{''.join(_target_section(s, result) for s in result.statuses)}
+<h2>Discarded candidates (two or more supporting fragments)</h2>
+{_discarded(result)}
+<p class="note">Every discarded candidate, with all the filters that removed it, is in {esc(result.sample)}.fusions.discarded.tsv.</p>
 <h2>Quality control</h2>
-{qc}
-{f'<ul class="note">{notes}</ul>' if notes else ''}
-<h2>Discarded candidates</h2>
-{disc_html}
-<p class="note">All discarded candidates, with the filter that removed each, are in {esc(result.sample)}.fusions.discarded.tsv.</p>
+{_qc(result, annotation)}
 <h2>Methods and limitations</h2>
-{methods}
+{_methods(result)}
+<footer>imtfusion {esc(result.version)} · research use only · page generated {esc(now.strftime("%Y-%m-%d %H:%M"))}</footer>
 </body></html>
 """
