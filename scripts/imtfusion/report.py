@@ -533,7 +533,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
         if result.bam.has_chimeric_options:
             why.append("the @PG header shows STAR run with <code>--chimOutType WithinBAM</code>")
         if chim_records:
-            why.append(f"{chim_records:,} SA-tagged records in the target loci")
+            why.append(f"{chim_records:,} SA-tagged record{'s' if chim_records != 1 else ''} in the target loci")
         chim = f"<b>yes</b> ({'; '.join(why)})"
     else:
         chim = ("<b>no</b>: neither the header nor the target loci show chimeric (SA-tagged) alignments; calls rely on "
