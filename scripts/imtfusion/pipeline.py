@@ -7,6 +7,7 @@ so a failure at any point leaves earlier results untouched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,7 +267,9 @@ def run_sample(
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
         header = bam.header.to_dict()
     finally:
-        bam.close()
+        # closing a damaged file can raise too; the reading error is the one to report
+        with contextlib.suppress(OSError):
+            bam.close()
         if ref is not None:
             ref.close()
     statuses = target_statuses(loci, evidence.qc, called, params)

@@ -27,11 +27,13 @@ def index_bam(bam: str | Path, output: str | Path) -> None:
         try:
             pysam.index(str(bam), "-o", str(tmp))
         except pysam.SamtoolsError as exc:
-            lines = [x for x in str(getattr(exc, "stderr", "") or exc).splitlines() if x.strip()]
-            detail = lines[-1].strip() if lines else "indexing failed"
+            text = str(exc)
+            text = text.split("stderr=", 1)[-1]
+            lines = [x.strip() for x in text.replace("\\n", "\n").splitlines() if x.strip() and not x.startswith("[E::")]
+            detail = lines[0].rstrip("'") if lines else "indexing failed"
             raise AlignmentFileError(
-                f"{bam}: cannot be indexed ({detail}); the BAM must be sorted by coordinate: "
-                f"`samtools sort -o sorted.bam {bam}`"
+                f"{bam}: cannot be indexed ({detail}); it must be an intact BAM sorted by coordinate: check it "
+                f"with `samtools quickcheck {bam}` and sort it with `samtools sort -o sorted.bam {bam}`"
             ) from None
 
 
