@@ -129,7 +129,7 @@ def test_unsorted_bam_cannot_be_indexed(good, tmp_path):
     with pysam.AlignmentFile(str(shuffled), "wb", header=header) as out:
         for rec in reversed(records):
             out.write(rec)
-    with pytest.raises(AlignmentFileError, match="must be sorted by coordinate"):
+    with pytest.raises(AlignmentFileError, match=r"not sorted by coordinate .*samtools sort"):
         index_bam(shuffled, tmp_path / "x.bai")
     assert not (tmp_path / "x.bai").exists()
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index-bam": ("imtfusion.commands.index_bam", "index a BAM into a chosen file (not next to the input)"),
     "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
     "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
+    "benchmark": ("imtfusion.bench.cli", "measure accuracy (and speed) on simulated data"),
 }
 
 

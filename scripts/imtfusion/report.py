@@ -119,29 +119,32 @@ STATUS_TEXT = {
     "not assessable": "? NOT ASSESSABLE",
     "failed": "✕ FAILED",
 }
-FILTER_TEXT = {
-    "not_transcribable": "both ends keep the same end (5′ or 3′) of their genes: no transcript reads across",
-    "intragenic": "both ends in one gene (back-splice, intragenic rearrangement or unusual splice)",
-    "read_through": "same-strand neighbouring genes joined in transcription order (read-through, common in normal tissue)",
-    "multimapping": "most supporting reads have a low mapping quality",
-    "short_anchor": "split reads align only a few bases on one side and no mate supports them",
-    "min_support": "fewer supporting fragments than required",
-}
+
+
+def filter_descriptions() -> dict[str, str]:
+    """Filter name -> what it means, from the filters' own docstrings."""
+    from imtfusion.filters import FILTERS
+
+    return {name: " ".join((rule.__doc__ or "").split()) for name, rule in FILTERS}
 
 
 # -- small helpers ---------------------------------------------------------------------------
 
 
 def _table(columns: Sequence[str], rows: Iterable[Sequence[object]], raw: set[int] | None = None,
-           numeric: set[int] | None = None, cls: str = "") -> str:
+           numeric: set[int] | None = None, cls: str = "", nowrap: set[int] | None = None) -> str:
     raw = raw or set()
     numeric = numeric or set()
-    head = "".join(f'<th{" class=num" if i in numeric else ""}>{esc(c)}</th>' for i, c in enumerate(columns))
+    nowrap = nowrap or set()
+
+    def klass(i: int) -> str:
+        names = (["num"] if i in numeric else []) + (["nw"] if i in nowrap else [])
+        return f' class="{" ".join(names)}"' if names else ""
+
+    head = "".join(f"<th{klass(i)}>{esc(c)}</th>" for i, c in enumerate(columns))
     body = []
     for row in rows:
-        cells = "".join(
-            f'<td{" class=num" if i in numeric else ""}>{v if i in raw else esc(v)}</td>' for i, v in enumerate(row)
-        )
+        cells = "".join(f"<td{klass(i)}>{v if i in raw else esc(v)}</td>" for i, v in enumerate(row))
         body.append(f"<tr>{cells}</tr>")
     klass = f' class="{cls}"' if cls else ""
     return f"<table{klass}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -307,7 +310,7 @@ def partner(c: "Candidate", role: str, result: "SampleResult", source: Transcrip
         chrom=end.chrom,
         transcript=transcript,
         boundary=end.pos + 1 if end.side == "L" else end.pos,
-        breakpoint_label=end.label(),
+        breakpoint_label=end.label() + ("" if c.precision == "exact" else " (approximate)"),
         exon=(a.exon5 if role == "5" else a.exon3) if a else None,
         site=(a.site5 if role == "5" else a.site3) if a else (c.site5 if role == "5" else c.site3),
         coverage=cov,
@@ -506,9 +509,11 @@ def _discarded(result: "SampleResult") -> str:
           ", ".join(c.filters)] for c in shown],
         numeric={4, 5, 6},
         cls="filters",
+        nowrap={1, 2},
     )
     used = sorted({f for c in shown for f in c.filters})
-    legend = "".join(f"<li><code>{esc(f)}</code>: {esc(FILTER_TEXT.get(f, ''))}</li>" for f in used)
+    text = filter_descriptions()
+    legend = "".join(f"<li><code>{esc(f)}</code>: {esc(text.get(f, ''))}</li>" for f in used)
     more = f"<p class='note'>{len(rows) - len(shown)} more not shown.</p>" if len(rows) > len(shown) else ""
     return f'{table}{more}<ul class="note">{legend}</ul>'
 
@@ -525,7 +530,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
     table = _table(
         ["target", "locus", "reads", "reads on exons", "mean exon depth", "duplicates", "duplicate rate", "low MAPQ",
          "chimeric records", "split reads", "discordant reads", "clipped reads"],
-        rows, numeric=set(range(2, 12)),
+        rows, numeric=set(range(2, 12)), nowrap={1},
     )
     chim_records = sum(s.qc.chimeric_records for s in result.statuses)
     if result.bam.has_chimeric_options or chim_records:
@@ -581,11 +586,15 @@ def _methods(result: "SampleResult") -> str:
 reads (clip &ge; {p.min_clip} bp) were collected; secondary, QC-fail and duplicate-flagged records were skipped.
 Split reads were grouped by junction, allowing for microhomology, and placed on annotated exon boundaries where the
 alignment allows; each fragment is counted once. Candidates were oriented as transcripts with the GTF gene strands
-and filtered (not transcribable, intragenic, read-through within {p.read_through_distance:,} bp, multimapping,
-short anchors, fewer than {p.min_fragments} fragments). Exon numbers, reading frame and domains refer to the
+and filtered ({esc(", ".join(n.replace("_", " ") for n in filter_descriptions()))}; read-through means same-strand
+neighbours within {p.read_through_distance:,} bp; at least {p.min_fragments} supporting fragments are needed, {p.min_fragments_known}
+for a known partner). Exon numbers, reading frame and domains refer to the
 reported transcript of each partner (tag preference {esc(p.transcript_tags)}, then the longest CDS); the frame
-follows from the CDS phases; protein domains come from the curated domain table mapped through the CDS. Confidence
-tiers are defined in the README.</p>
+follows from the CDS phases; protein domains come from the curated domain table mapped through the CDS.</p>
+<p><b>Confidence tiers</b> (as in the README). <i>High</i>: at least 2 split-read fragments and 4 fragments in all, an
+exact breakpoint, and either both breakpoints on exon boundaries, a known partner, or at least 10 fragments.
+<i>Medium</i>: at least 1 split-read fragment and 3 fragments; or a known partner with at least 1 split-read fragment;
+or at least 5 discordant pairs without a junction read. <i>Low</i>: anything else that passed the filters.</p>
 <p><b>Limitations.</b> Fusions are only found when at least one breakpoint lies in a target gene; a fusion whose
 transcript is not expressed, or whose junction reads were not kept in the BAM, cannot be seen. "Not assessable"
 means fewer than {p.min_target_reads} reads covered the target's exons, so the absence of a fusion cannot be

@@ -21,19 +21,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record-failure", action="store_true", help="write OUTDIR/SAMPLE/SAMPLE.error.txt on failure")
 
 
+def _first_unsorted(bam: str | Path) -> str | None:
+    """Where the BAM's records go out of coordinate order, if they do."""
+    try:
+        with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
+            last = (-1, -1)
+            for n, read in enumerate(handle.fetch(until_eof=True), start=1):
+                tid = read.reference_id if read.reference_id >= 0 else 1 << 30
+                here = (tid, read.reference_start)
+                if here < last:
+                    return f"record {n} ({read.query_name}) comes after a later position"
+                last = here
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def index_bam(bam: str | Path, output: str | Path) -> None:
     check_bam_file(Path(bam))
     with atomic_path(output) as tmp:
         try:
             pysam.index(str(bam), "-o", str(tmp))
         except pysam.SamtoolsError as exc:
-            text = str(exc)
-            text = text.split("stderr=", 1)[-1]
-            lines = [x.strip() for x in text.replace("\\n", "\n").splitlines() if x.strip() and not x.startswith("[E::")]
+            unsorted = _first_unsorted(bam)
+            if unsorted:
+                raise AlignmentFileError(
+                    f"{bam}: not sorted by coordinate ({unsorted}); sort it with "
+                    f"`samtools sort -o sorted.bam {bam}`"
+                ) from None
+            text = str(exc).split("stderr=", 1)[-1]
+            lines = [x.strip() for x in text.replace("\\n", "\n").splitlines() if x.strip()]
             detail = lines[0].rstrip("'") if lines else "indexing failed"
             raise AlignmentFileError(
-                f"{bam}: cannot be indexed ({detail}); it must be an intact BAM sorted by coordinate: check it "
-                f"with `samtools quickcheck {bam}` and sort it with `samtools sort -o sorted.bam {bam}`"
+                f"{bam}: cannot be indexed ({detail}); the file is damaged: check it with "
+                f"`samtools quickcheck {bam}` and re-create it"
             ) from None
 
 
