@@ -1,0 +1,41 @@
+"""Measure imtfusion on simulated data with known truth.
+
+  imtfusion benchmark accuracy --outdir DIR [--threads N] [--aligners A ...] [--quick] [--seed N]
+                               [--with-fasta] [--without-fasta]
+
+Each benchmark is a sub-command living in its own module of ``imtfusion.bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# sub-command -> (module, one-line help).  A module provides ``add_arguments(parser)``
+# and ``main(args)`` (and a docstring, shown by --help).  To add a benchmark, e.g.
+# ``imtfusion benchmark speed``, write imtfusion/bench/speed.py and add one line here.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "accuracy": (
+        "imtfusion.bench.accuracy",
+        "recall, precision and breakpoint accuracy per aligner on a simulated panel",
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register one sub-parser per benchmark of :data:`SUBCOMMANDS`."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="bench_command", metavar="WHAT")
+    sub.required = True
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        sp = sub.add_parser(
+            name, help=help_text, description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
+        module.add_arguments(sp)
+        sp.set_defaults(_bench_module=module)
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run the chosen benchmark."""
+    args._bench_module.main(args)
