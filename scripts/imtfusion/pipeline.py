@@ -377,6 +377,14 @@ def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:
     }
 
 
+def remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files of an earlier run that was killed before renaming them."""
+    if folder.is_dir():
+        for tmp in folder.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
 def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.datetime | None = None) -> dict[str, Path]:
     """Write every per-sample file; each replaces its predecessor only when complete."""
     from imtfusion.jsonout import render_json
@@ -384,6 +392,7 @@ def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.date
     from imtfusion.vcf import render_vcf
 
     paths = sample_paths(outdir, result.sample)
+    remove_stale_temporaries(paths["fusions"].parent)
     write_evidence_bam(result.evidence_records, result.bam_header, paths["evidence_bam"], result.command or "imtfusion call")
     write_tsv(paths["fusions"], FUSION_COLUMNS, [candidate_row(result.sample, c) for c in result.called])
     write_tsv(paths["discarded"], DISCARDED_COLUMNS, [candidate_row(result.sample, c) for c in result.discarded])
