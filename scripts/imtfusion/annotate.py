@@ -353,6 +353,8 @@ def annotate_fusion(
     mapped5, mapped3 = [], []
     for role, gene, loc, geo, mapped in (("5", gene5, loc5, g5, mapped5), ("3", gene3, loc3, g3, mapped3)):
         for d in (d for d in domains if d.gene == gene):
+            if geo is not None and d.aa_end * 3 > geo.cds_length():
+                continue  # the transcript's protein is shorter: another isoform, not mappable
             if geo is not None:
                 mapped.append((d.name, d.kind, tuple(geo.domain_intervals(d.aa_start, d.aa_end))))
             if loc is None:

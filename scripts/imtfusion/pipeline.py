@@ -113,6 +113,7 @@ class SampleResult:
     bam_header: dict = field(default_factory=dict, repr=False)
     gene_coverage: dict[str, GeneCoverage] = field(default_factory=dict, repr=False)
     command: str = ""
+    annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
 
 
 def annotate_candidate(
@@ -300,6 +301,7 @@ def run_sample(
         evidence_records=support,
         bam_header=header,
         gene_coverage=coverage,
+        annotation=annotation,
     )
 
 
@@ -399,5 +401,5 @@ def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.date
     write_tsv(paths["targets"], TARGET_COLUMNS, status_rows(result))
     write_text(paths["vcf"], render_vcf(result))
     write_text(paths["json"], render_json(result))
-    write_text(paths["report"], render_sample_report(result, now=now))
+    write_text(paths["report"], render_sample_report(result, result.annotation, now=now))
     return paths
