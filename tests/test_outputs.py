@@ -296,12 +296,12 @@ def test_json_discarded_candidates_carry_their_filters(tmp_path):
 
 def test_multiqc_table_from_summary_rows():
     rows = [
-        SummaryRow("IMT01", "ALK", "detected", "TPM3::ALK,XX::ALK", "high,low", "5,1", "2,3", "r", "IMT01/IMT01.report.html"),
-        SummaryRow("IMT01", "ROS1", "not detected", "", "", "", "", "r", "IMT01/IMT01.report.html"),
-        SummaryRow("07", "ALK", "not assessable", "", "", "", "", "r", "07/07.report.html"),
-        SummaryRow("07", "ROS1", "detected", "TFG::ROS1", "medium", "3", "0", "r", "07/07.report.html"),
-        SummaryRow("IMT09", "ALK", "failed", "", "", "", "", "BAM not found", ""),
-        SummaryRow("IMT09", "ROS1", "failed", "", "", "", "", "BAM not found", ""),
+        SummaryRow("IMT01", "ALK", "detected", "TPM3::ALK,XX::ALK", "TPM3 e7::ALK e20,XX e1::ALK e20", "high,low", "5,1", "2,3", "r", "IMT01/IMT01.report.html"),
+        SummaryRow("IMT01", "ROS1", "not detected", "", "", "", "", "", "r", "IMT01/IMT01.report.html"),
+        SummaryRow("07", "ALK", "not assessable", "", "", "", "", "", "r", "07/07.report.html"),
+        SummaryRow("07", "ROS1", "detected", "TFG::ROS1", "TFG e4::ROS1 e35", "medium", "3", "0", "r", "07/07.report.html"),
+        SummaryRow("IMT09", "ALK", "failed", "", "", "", "", "", "BAM not found", ""),
+        SummaryRow("IMT09", "ROS1", "failed", "", "", "", "", "", "BAM not found", ""),
     ]
     text = render_multiqc(rows, ["ALK", "ROS1"])
     assert text == render_multiqc(rows, ["ALK", "ROS1"])

@@ -77,6 +77,10 @@ def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
         assert (outdir / sample / f"{sample}.report.html").stat().st_size > 0
     summary = read_tsv(outdir / "summary.tsv")
     assert len(summary) == len(samples) * 4
+    assert (outdir / "imtfusion_mqc.yaml").exists()
+    exons = {(r["sample"], r["fusions"]): r["exons"] for r in summary if r["fusions"] != "."}
+    for t in truth:
+        assert exons[(t["sample"], t["fusion"])] == f"{t['gene5']} e{t['exon5']}::{t['gene3']} e{t['exon3']}"
     detected = {(r["sample"], r["target"]) for r in summary if r["status"] == "detected"}
     want_detected = set()
     for t in truth:

@@ -17,7 +17,9 @@ from imtfusion import __version__
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.report import CSS, STATUS_CLASS, esc, status_badge
 
-SUMMARY_COLUMNS = ["sample", "target", "status", "fusions", "confidence", "split_reads", "discordant_pairs", "reason", "report"]
+SUMMARY_COLUMNS = [
+    "sample", "target", "status", "fusions", "exons", "confidence", "split_reads", "discordant_pairs", "reason", "report",
+]
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,7 @@ class SummaryRow:
     target: str
     status: str
     fusions: str
+    exons: str
     confidence: str
     split_reads: str
     discordant_pairs: str
@@ -36,6 +39,13 @@ class SummaryRow:
 def _read_tsv(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh, delimiter="\t"))
+
+
+def _exons(call: dict[str, str]) -> str:
+    """``TPM3 e7::ALK e20`` from a fusions.tsv row ('?' where an exon is unknown)."""
+    e5 = call.get("exon5", ".")
+    e3 = call.get("exon3", ".")
+    return f"{call['gene5']} e{e5 if e5 != '.' else '?'}::{call['gene3']} e{e3 if e3 != '.' else '?'}"
 
 
 def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRow]:
@@ -54,7 +64,7 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
         else:
             reason = "no results: the sample was not run or its job failed; see the Snakemake log"
             status = "failed"
-        return [SummaryRow(sample, t, status, "", "", "", "", reason, "") for t in targets]
+        return [SummaryRow(sample, t, status, "", "", "", "", "", reason, "") for t in targets]
     calls = _read_tsv(fusions_file)
     rows = []
     for row in _read_tsv(targets_file):
@@ -66,6 +76,7 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 target=target,
                 status=row["status"],
                 fusions=",".join(c["fusion"] for c in mine),
+                exons=",".join(_exons(c) for c in mine),
                 confidence=",".join(c["confidence"] for c in mine),
                 split_reads=",".join(c["split_reads"] for c in mine),
                 discordant_pairs=",".join(c["discordant_pairs"] for c in mine),
@@ -88,10 +99,15 @@ def write_summary(outdir: str | Path, rows: list[SummaryRow], targets: list[str]
     outdir = Path(outdir)
     tsv = outdir / "summary.tsv"
     html = outdir / "summary.html"
+    from imtfusion.multiqc import render_multiqc
+
     write_tsv(tsv, SUMMARY_COLUMNS, [r.__dict__ for r in rows])
+    write_text(outdir / MULTIQC_FILE, render_multiqc(rows, targets))
     write_text(html, render_summary_html(rows, targets, now))
     return tsv, html
 
+
+MULTIQC_FILE = "imtfusion_mqc.yaml"
 
 _SORT_JS = """
 document.querySelectorAll('table.sortable th').forEach(function(th, i){
@@ -124,12 +140,20 @@ def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.dat
             if r is None:
                 cells.append("<td>-</td>")
                 continue
-            detail = esc(r.fusions) if r.fusions else ""
             title = esc(r.reason)
+            details = []
+            for k, fusion in enumerate(n for n in r.fusions.split(",") if n):
+                exons = r.exons.split(",")[k] if k < len(r.exons.split(",")) else fusion
+                tier = r.confidence.split(",")[k] if k < len(r.confidence.split(",")) else ""
+                split = r.split_reads.split(",")[k] if k < len(r.split_reads.split(",")) else ""
+                disc = r.discordant_pairs.split(",")[k] if k < len(r.discordant_pairs.split(",")) else ""
+                details.append(
+                    f"<br><small><b>{esc(exons)}</b> ({esc(tier)}; {esc(split)} split, {esc(disc)} discordant)</small>"
+                )
+            reason = f"<br><small>{esc(r.reason)}</small>" if r.status in ("failed", "not assessable") else ""
             cells.append(
                 f'<td class="{STATUS_CLASS.get(r.status, "")}" title="{title}">{esc(r.status)}'
-                + (f"<br><small>{detail} ({esc(r.confidence)})</small>" if detail else "")
-                + "</td>"
+                + "".join(details) + reason + "</td>"
             )
         body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
     counts = {}

@@ -6,6 +6,7 @@ rule summary:
     output:
         tsv=f"{OUTDIR}/summary.tsv",
         html=f"{OUTDIR}/summary.html",
+        multiqc=f"{OUTDIR}/imtfusion_mqc.yaml",
     log:
         f"{OUTDIR}/logs/summary.log",
     params:
