@@ -391,7 +391,9 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
     exon 5 loses 11 while NTRK3 exon 15 loses 4), an intronic one (EML4::ALK keeps 53 bases of ALK intron 19); novel
     partners DES (5', + strand), EEF1A1 (5', - strand, ETV6 on + as the 3'
     gene) and CALR (3', + strand); every sample also carries single-fragment
-    random chimeras and expresses the ALKP1 decoy.
+    random chimeras and expresses the ALKP1 decoy.  Each positive sample has at
+    most one fusion per target gene, except BP12 (EML4::ALK with 100 and
+    TPM3::ALK with 8 fragments joined to the same ALK base: a minor clone).
     """
     from imtfusion.sim.reads import LibrarySpec
 
@@ -411,21 +413,24 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
         positives = [("BQ01", pe100, (_chim("TPM3", 7, "ALK", 20, 15), _chim("ETV6", 5, "NTRK3", 15, 5)))]
         negatives = [("BQ02", pe100, 10, 150, 5)]
     else:
+        # one fusion per target gene and sample, as in tumours, except BP12: a stress case
+        # of two ALK fusions (a major and a minor clone) sharing the ALK exon 20 breakpoint
         positives = [
             ("BP01", pe100, (_chim("TPM3", 7, "ALK", 20, 40), _chim("ETV6", 5, "NTRK3", 15, 8))),
             ("BP02", ffpe_un, (_chim("CLTC", 31, "ALK", 20, 15, offset5=-24), _chim("YWHAE", 5, "ROS1", 35, 5))),
             ("BP03", se75, (_chim("TFG", 4, "ROS1", 35, 100), _chim("RANBP2", 18, "ALK", 20, 3))),
-            ("BP04", pe100_un, (_chim("EML4", 13, "ALK", 20, 15, offset3=53), _chim("TPM4", 7, "ALK", 20, 2))),
+            ("BP04", pe100_un, (_chim("EML4", 13, "ALK", 20, 15, offset3=53), _chim("YWHAE", 5, "ROS1", 35, 2))),
             ("BP05", ffpe_rev, (_chim("ETV6", 5, "NTRK3", 15, 300), _chim("DES", 4, "ALK", 20, 5))),
             ("BP06", se75_un, (_chim("TFG", 4, "ROS1", 34, 8, offset3=-13), _chim("EEF1A1", 2, "ETV6", 3, 40))),
-            ("BP07", pe100_fwd, (_chim("YWHAE", 5, "ROS1", 35, 2), _chim("ETV6", 5, "CALR", 4, 15))),
-            ("BP08", pe75, (_chim("TPM3", 7, "ALK", 20, 3), _chim("EML4", 6, "ALK", 20, 5),
-                            _chim("ETV6", 5, "NTRK3", 15, 2))),
-            ("BP09", pe100, (_chim("RANBP2", 18, "ALK", 20, 8), _chim("TPM4", 7, "ALK", 20, 5))),
+            ("BP07", pe100_fwd, (_chim("TPM4", 7, "ALK", 20, 2), _chim("ETV6", 5, "CALR", 4, 15))),
+            ("BP08", pe75, (_chim("TPM3", 7, "ALK", 20, 3), _chim("ETV6", 5, "NTRK3", 15, 2))),
+            ("BP09", pe100, (_chim("RANBP2", 18, "ALK", 20, 8), _chim("TFG", 4, "ROS1", 35, 5))),
             ("BP10", ffpe_un, (_chim("TFG", 4, "ROS1", 35, 40), _chim("ETV6", 5, "NTRK3", 15, 3))),
             ("BP11", se75, (_chim("YWHAE", 5, "ROS1", 35, 15), _chim("CLTC", 31, "ALK", 20, 5))),
             ("BP12", pe100_un, (_chim("EML4", 13, "ALK", 20, 100), _chim("TPM3", 7, "ALK", 20, 8),
                                 _chim("ETV6", 5, "NTRK3", 15, 15, offset5=-11, offset3=-4))),
+            ("BP13", pe75, (_chim("EML4", 6, "ALK", 20, 5), _chim("YWHAE", 5, "ROS1", 35, 3))),
+            ("BP14", ffpe_rev, (_chim("TPM4", 7, "ALK", 20, 5), _chim("ETV6", 5, "NTRK3", 15, 40))),
         ]
         negatives = [
             ("BN01", pe100, 20, 150, 10),
