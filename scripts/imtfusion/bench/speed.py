@@ -1,0 +1,769 @@
+"""Speed and memory of imtfusion: BAMs of growing size, and a Snakemake batch.
+
+  imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--runs 3]
+                            [--batch-samples 50] [--batch-runs 3] [--cores 2]
+                            [--workdir DIR] [--profile FILE] [--output FILE]
+
+Part 1 (BAM size): one demo sample is copied into BAMs that hold the same
+target content plus synthetic off-target background read pairs (BASE x SCALE
+records each) on extra 50 Mb contigs (chrBG1, chrBG2, ...) appended to the
+header, so the background is really elsewhere in the file and its index.
+For each BAM the real CLI `imtfusion call` (pre-built annotation index,
+--fasta) is timed against `samtools view -c` over exactly the regions the
+caller fetches (each target gene +- the calling margin), with the peak
+memory of the call (its own rusage, from wait4).  Every cell is the median
+of RUNS runs after one untimed warm-up (files in the page cache).
+
+Part 2 (batch): BATCH_SAMPLES demo-sized samples (links to the demo BAMs
+under new names) run through the Snakemake workflow with --cores CORES.
+"work" is the sum of the call_fusions jobs' own wall times (their
+benchmark: files) divided by CORES; the rest of the total wall time is
+Snakemake's own overhead (it includes the two small rules that have no
+benchmark: file, index_annotation and summary, timed standalone below it).
+
+The report (markdown tables, then the PASS/FAIL bars) goes to stdout and,
+with --output, to a file; progress goes to stderr.  Needs samtools on PATH
+and a checkout (for the demo data and the workflow).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+# Only the standard library at import time: `imtfusion call` builds the whole command
+# tree (this module included) before it runs, so nothing heavy may load here.
+
+#: Bars the report is measured against.
+MAX_CALL_VS_SAMTOOLS = 5.0  # call wall time / samtools view -c wall time, at the largest BAM
+MAX_LARGEST_VS_SMALLEST = 1.5  # call wall time at the largest BAM / at the smallest
+MAX_PEAK_RSS_MB = 300.0  # peak memory of one call, every size
+MAX_SNAKEMAKE_OVERHEAD_S = 60.0  # total batch wall time - work
+
+DEFAULT_BASE = 100_000
+DEFAULT_SCALES = (1, 10, 50)
+BACKGROUND_PREFIX = "chrBG"
+BACKGROUND_CONTIGS = 4
+BACKGROUND_CONTIG_LENGTH = 50_000_000
+MAX_INSERT = 600
+GENERATOR_VERSION = 1  # bump when the generated BAMs change, so cached ones are rebuilt
+
+
+def _log(message: str) -> None:
+    print(f"[speed] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# locating the checkout, the machine
+# --------------------------------------------------------------------------
+
+
+def find_repo(start: Path | None = None) -> Path | None:
+    """The checkout holding workflow/Snakefile and resources/demo (source tree or cwd)."""
+    here = Path(__file__).resolve()
+    for candidate in [start, *here.parents, Path.cwd()]:
+        if candidate is not None and (candidate / "workflow" / "Snakefile").is_file() and (
+            candidate / "resources" / "demo"
+        ).is_dir():
+            return candidate
+    return None
+
+
+def _first_line(cmd: Sequence[str]) -> str:
+    try:
+        out = subprocess.run(list(cmd), capture_output=True, text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return "not found"
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[0] if text else "unknown"
+
+
+def machine_info() -> dict[str, str]:
+    """Cores, memory, CPU model and tool versions, for the report."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 0
+    from imtfusion import __version__
+
+    try:
+        import pysam
+
+        pysam_version = pysam.__version__
+    except ImportError:  # pragma: no cover
+        pysam_version = "not installed"
+    return {
+        "cores (nproc)": str(cores),
+        "memory": ram,
+        "cpu": cpu,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "imtfusion": __version__,
+        "pysam": pysam_version,
+        "samtools": _first_line(["samtools", "--version"]),
+        "snakemake": _first_line([sys.executable, "-m", "snakemake", "--version"]),
+    }
+
+
+# --------------------------------------------------------------------------
+# timing one child process
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class ChildRun:
+    seconds: float
+    max_rss_mb: float  # of this child (and the descendants it waited for), not of earlier children
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_child(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: str | Path | None = None) -> ChildRun:
+    """Run ``cmd``; wall time and peak RSS of exactly this child.
+
+    ``os.wait4`` returns the rusage of the one process it reaped, so unlike
+    ``getrusage(RUSAGE_CHILDREN)`` (a maximum over every child so far) earlier
+    children never leak into the figure."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped already: tell Popen
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(seconds, usage.ru_maxrss / 1024, proc.returncode,
+                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+
+
+def _checked(run: ChildRun, cmd: Sequence[str]) -> ChildRun:
+    if run.returncode != 0:
+        raise RuntimeError(f"{shlex.join(map(str, cmd))} exited with {run.returncode}:\n{run.stderr[-3000:]}")
+    return run
+
+
+def imtfusion_cmd(*args: str) -> list[str]:
+    """The real CLI, with the interpreter running this benchmark."""
+    return [sys.executable, "-m", "imtfusion.cli", *args]
+
+
+# --------------------------------------------------------------------------
+# BAMs of growing size
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltBam:
+    path: Path
+    records: int  # every record in the file
+    background: int  # synthetic off-target records among them
+    source_records: int  # records copied from the source BAM
+    megabytes: float
+
+
+def background_contigs(n: int = BACKGROUND_CONTIGS, length: int = BACKGROUND_CONTIG_LENGTH) -> list[tuple[str, int]]:
+    return [(f"{BACKGROUND_PREFIX}{i}", length) for i in range(1, n + 1)]
+
+
+def header_with_background(header_text: str, contigs: Sequence[tuple[str, int]], n_background: int) -> str:
+    """The source header with the background contigs after its last @SQ line, and an @CO."""
+    lines = [line for line in header_text.splitlines() if line]
+    last_sq = max((i for i, line in enumerate(lines) if line.startswith("@SQ")), default=0 if lines else -1)
+    extra = [f"@SQ\tSN:{name}\tLN:{length}" for name, length in contigs]
+    lines[last_sq + 1:last_sq + 1] = extra
+    lines.append(f"@CO\timtfusion benchmark speed: {n_background} synthetic off-target background records on "
+                 f"{', '.join(name for name, _ in contigs)}")
+    return "\n".join(lines) + "\n"
+
+
+def _quality_strings(rng, read_length: int, n: int = 32) -> list[str]:
+    """Binned Illumina-like qualities (Q37 mostly, some Q25 and Q11)."""
+    import numpy as np
+
+    symbols = np.frombuffer(b"F:,", dtype=np.uint8)
+    return [symbols[rng.choice(3, size=read_length, p=[0.85, 0.12, 0.03])].tobytes().decode("ascii") for _ in range(n)]
+
+
+def background_sam(n_records: int, contigs: Sequence[tuple[str, int]], read_length: int, read_group: str | None,
+                   seed: int, chunk: int = 50_000) -> Iterator[str]:
+    """SAM lines of ``n_records`` off-target records in coordinate order, in text chunks.
+
+    Proper pairs (flags 99/147, inserts ~250 +- 50) spread evenly over ``contigs``;
+    an odd record out is a single-end read.  Sequences are slices of a random pool."""
+    import numpy as np
+
+    if n_records <= 0:
+        return
+    rng = np.random.default_rng(seed)
+    pool_length = 1_000_000
+    pool = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, pool_length)].tobytes().decode("ascii")
+    quals = _quality_strings(rng, read_length)
+    rg_tag = f"\tRG:Z:{read_group}" if read_group else ""
+    cigar = f"{read_length}M"
+    pairs, singles = divmod(n_records, 2)
+    n = len(contigs)
+    first_fragment = 0
+    buffer: list[str] = []
+    for k, (name, length) in enumerate(contigs):
+        m = pairs // n + (1 if k < pairs % n else 0)
+        s = singles if k == n - 1 else 0
+        span = max(1, length - MAX_INSERT)
+        starts = rng.integers(0, span, m + s)
+        inserts = np.clip(rng.normal(250, 50, m).astype(np.int64), read_length, MAX_INSERT)
+        pair_starts = starts[:m]
+        mate_starts = pair_starts + inserts - read_length
+        pos = np.concatenate([pair_starts, mate_starts, starts[m:]])
+        mpos = np.concatenate([mate_starts, pair_starts, np.zeros(s, dtype=np.int64)])
+        flag = np.concatenate([np.full(m, 99), np.full(m, 147), np.zeros(s, dtype=np.int64)])
+        tlen = np.concatenate([inserts, -inserts, np.zeros(s, dtype=np.int64)])
+        frag = np.concatenate([np.arange(m), np.arange(m), m + np.arange(s)]) + first_fragment
+        order = np.lexsort((flag, frag, pos))
+        first_fragment += m + s
+        for p, mp, f, t, fid in zip(pos[order].tolist(), mpos[order].tolist(), flag[order].tolist(),
+                                    tlen[order].tolist(), frag[order].tolist()):
+            off = p % (pool_length - read_length)
+            mate = f"=\t{mp + 1}" if f else "*\t0"
+            buffer.append(f"BG:{fid:09d}\t{f}\t{name}\t{p + 1}\t60\t{cigar}\t{mate}\t{t}\t"
+                          f"{pool[off:off + read_length]}\t{quals[fid & 31]}\tNH:i:1{rg_tag}\n")
+            if len(buffer) >= chunk:
+                yield "".join(buffer)
+                buffer = []
+    if buffer:
+        yield "".join(buffer)
+
+
+def _read_length(bam) -> int:
+    from collections import Counter
+
+    lengths = Counter(r.infer_read_length() for r in bam.head(2000) if not r.is_supplementary)
+    lengths.pop(None, None)
+    return lengths.most_common(1)[0][0] if lengths else 100
+
+
+def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: int = 1,
+              contigs: Sequence[tuple[str, int]] | None = None, threads: int = 2) -> BuiltBam:
+    """Copy ``source`` (coordinate-sorted) and add ``n_background`` off-target records; sorted and indexed.
+
+    Source records keep their contigs (the background contigs come after them in the
+    header); the source's unplaced unmapped reads stay last, as sorting puts them."""
+    import pysam
+
+    source, out = Path(source), Path(out)
+    contigs = list(contigs or background_contigs())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with pysam.AlignmentFile(str(source), "rb") as bam:
+        names = set(bam.references)
+        clash = [c for c, _ in contigs if c in names]
+        if clash:
+            raise ValueError(f"{source} already has contigs {clash}")
+        header = header_with_background(str(bam.header), contigs, n_background)
+        groups = bam.header.to_dict().get("RG", [])
+        read_group = groups[0]["ID"] if len(groups) == 1 else None
+        read_length = _read_length(bam)
+        cmd = ["samtools", "view", "--no-PG", "-b", "-@", str(max(1, threads - 1)), "-o", str(out), "-"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        copied = 0
+        unplaced: list[str] = []
+        try:
+            proc.stdin.write(header.encode())
+            lines: list[str] = []
+            for read in bam.fetch(until_eof=True):
+                copied += 1
+                if read.reference_id < 0:
+                    unplaced.append(read.to_string() + "\n")
+                    continue
+                lines.append(read.to_string() + "\n")
+                if len(lines) >= 20_000:
+                    proc.stdin.write("".join(lines).encode())
+                    lines = []
+            proc.stdin.write("".join(lines).encode())
+            for text in background_sam(n_background, contigs, read_length, read_group, seed):
+                proc.stdin.write(text.encode())
+            proc.stdin.write("".join(unplaced).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        err = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            raise RuntimeError(f"samtools view could not write {out}: {err.strip()}")
+    index = subprocess.run(["samtools", "index", "-@", str(threads), str(out)], capture_output=True, text=True)
+    if index.returncode != 0:
+        raise RuntimeError(f"samtools index {out}: {index.stderr.strip()}")
+    return BuiltBam(out, copied + n_background, n_background, copied, out.stat().st_size / 1e6)
+
+
+def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int) -> BuiltBam:
+    """:func:`build_bam`, reusing an earlier build of the same inputs in the work folder."""
+    stat = source.stat()
+    key = {"version": GENERATOR_VERSION, "source": str(source.resolve()), "size": stat.st_size,
+           "mtime": stat.st_mtime, "background": n_background, "seed": seed, "contigs": background_contigs()}
+    meta = out.with_name(out.name + ".json")
+    bai = Path(str(out) + ".bai")
+    if meta.exists() and out.exists() and bai.exists():
+        saved = json.loads(meta.read_text())
+        if saved.get("key") == json.loads(json.dumps(key)):
+            _log(f"reusing {out} ({saved['records']} records)")
+            return BuiltBam(out, saved["records"], n_background, saved["source_records"], out.stat().st_size / 1e6)
+    started = time.perf_counter()
+    built = build_bam(source, out, n_background, seed=seed, threads=threads)
+    meta.write_text(json.dumps({"key": key, "records": built.records, "source_records": built.source_records}))
+    _log(f"built {out}: {built.records} records, {built.megabytes:.1f} MB in {time.perf_counter() - started:.0f} s")
+    return built
+
+
+def target_regions(annotation_path: str | Path, bam_path: str | Path, targets: Sequence[str],
+                   margin: int | None = None) -> list[str]:
+    """The regions ``imtfusion call`` fetches: each target gene's span +- the margin, BAM names, 1-based."""
+    import pysam
+
+    from imtfusion.annotation import load_annotation
+    from imtfusion.params import CallParameters
+    from imtfusion.targets import ContigMap, resolve_targets
+
+    annotation = load_annotation(annotation_path)
+    with pysam.AlignmentFile(str(bam_path), "rb") as bam:
+        lengths = dict(zip(bam.references, bam.lengths))
+    contigs = ContigMap.build(annotation.contigs, lengths)
+    margin = CallParameters().margin if margin is None else margin
+    return [locus.label() for locus in resolve_targets(annotation, list(targets), margin, contigs, str(bam_path))]
+
+
+# --------------------------------------------------------------------------
+# part 1: call vs samtools at each size
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class SizeRow:
+    scale: int
+    records: int
+    megabytes: float
+    target_records: int  # samtools view -c over the regions
+    samtools_s: float  # medians
+    call_s: float
+    peak_rss_mb: float  # max over the runs
+    calls: int  # fusions called (the same at every size if the background is inert)
+
+    @property
+    def ratio(self) -> float:
+        return self.call_s / self.samtools_s if self.samtools_s > 0 else float("inf")
+
+
+def _count_calls(fusions_tsv: Path) -> int:
+    with open(fusions_tsv) as fh:
+        return max(0, sum(1 for line in fh if line.strip()) - 1)
+
+
+def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, regions: Sequence[str],
+                 targets: Sequence[str], outdir: Path, runs: int) -> SizeRow:
+    sample = f"SPEED{scale}X"
+    call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
+                         "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []))
+    view = ["samtools", "view", "-c", str(built.path), *regions]
+    _checked(run_child(call), call)  # warm-up: page cache, .pyc files
+    _checked(run_child(view), view)
+    call_runs, view_runs = [], []
+    for _ in range(runs):
+        call_runs.append(_checked(run_child(call), call))
+        view_runs.append(_checked(run_child(view), view))
+    counts = {int(r.stdout.strip()) for r in view_runs}
+    if len(counts) != 1:
+        raise RuntimeError(f"samtools view -c gave different counts: {counts}")
+    return SizeRow(
+        scale=scale,
+        records=built.records,
+        megabytes=built.megabytes,
+        target_records=counts.pop(),
+        samtools_s=statistics.median(r.seconds for r in view_runs),
+        call_s=statistics.median(r.seconds for r in call_runs),
+        peak_rss_mb=max(r.max_rss_mb for r in call_runs),
+        calls=_count_calls(outdir / sample / f"{sample}.fusions.tsv"),
+    )
+
+
+def startup_seconds(runs: int) -> float:
+    """`imtfusion --version`: interpreter start and the imports every command pays."""
+    cmd = imtfusion_cmd("--version")
+    _checked(run_child(cmd), cmd)
+    return statistics.median(_checked(run_child(cmd), cmd).seconds for _ in range(runs))
+
+
+# --------------------------------------------------------------------------
+# part 2: Snakemake batch
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class BatchRow:
+    run: int
+    samples: int
+    wall_s: float
+    jobs_s: float  # sum of the call_fusions jobs' wall times
+    cores: int
+
+    @property
+    def work_s(self) -> float:
+        return self.jobs_s / self.cores
+
+    @property
+    def overhead_s(self) -> float:
+        return self.wall_s - self.work_s
+
+
+def make_batch_sheet(folder: Path, demo_bams: Sequence[Path], n: int) -> Path:
+    """``n`` samples S001.. linking to the demo BAMs in turn (each with its index); the sheet."""
+    bams = folder / "bams"
+    bams.mkdir(parents=True, exist_ok=True)
+    lines = ["sample\tbam"]
+    for i in range(1, n + 1):
+        name = f"S{i:03d}"
+        source = Path(demo_bams[(i - 1) % len(demo_bams)]).resolve()
+        for suffix in ("", ".bai"):
+            link = bams / f"{name}.bam{suffix}"
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(Path(str(source) + suffix))
+        lines.append(f"{name}\t{bams / (name + '.bam')}")
+    sheet = folder / "samples.tsv"
+    sheet.write_text("\n".join(lines) + "\n")
+    return sheet
+
+
+def benchmark_seconds(folder: Path) -> list[float]:
+    """The ``s`` column of every Snakemake benchmark file in ``folder``."""
+    out = []
+    for path in sorted(folder.glob("*.tsv")):
+        with open(path) as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        out.extend(float(r["s"]) for r in rows)
+    return out
+
+
+def run_batch(repo: Path, folder: Path, sheet: Path, gtf: Path, fasta: Path | None, targets: Sequence[str],
+              cores: int, run: int, samples: int) -> BatchRow:
+    work = folder / f"run{run}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    outdir = work / "results"
+    config = {"samples": str(sheet), "gtf": str(gtf), "fasta": str(fasta) if fasta else None,
+              "outdir": str(outdir), "targets": list(targets)}
+    config_path = work / "config.yaml"
+    config_path.write_text(json.dumps(config, indent=1) + "\n")  # JSON is YAML
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the rules call `imtfusion`
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "workflow" / "Snakefile"),
+           "--configfile", str(config_path), "--directory", str(work), "--cores", str(cores)]
+    result = run_child(cmd, env=env, cwd=repo)
+    (work / "snakemake.log").write_text(result.stderr)
+    _checked(result, cmd)
+    seconds = benchmark_seconds(outdir / "benchmarks" / "call_fusions")
+    if len(seconds) != samples:
+        raise RuntimeError(f"expected {samples} call_fusions benchmark files in {outdir}, found {len(seconds)}")
+    return BatchRow(run, samples, result.seconds, sum(seconds), cores)
+
+
+def standalone_rules(gtf: Path, outdir: Path, samples: Sequence[str], targets: Sequence[str],
+                     scratch: Path, runs: int) -> tuple[float, float]:
+    """Median wall time of the index_annotation and summary rules' commands, run by hand."""
+    index = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(scratch / "annotation.idx"))
+    summary = imtfusion_cmd("summarize", "--outdir", str(outdir), "--samples", *samples, "--targets", *targets)
+    return (statistics.median(_checked(run_child(index), index).seconds for _ in range(runs)),
+            statistics.median(_checked(run_child(summary), summary).seconds for _ in range(runs)))
+
+
+# --------------------------------------------------------------------------
+# report
+# --------------------------------------------------------------------------
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str | None = None) -> str:
+    """A GitHub table; ``align`` has one letter per column, l or r (default: first l, others r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header) or any(len(r) != len(header) for r in rows):
+        raise ValueError("every row needs one cell per column")
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+SIZE_HEADER = ("BAM", "records", "BAM MB", "records in target regions", "samtools view -c s", "imtfusion call s",
+               "call / samtools", "call peak RSS MB", "fusions called")
+BATCH_HEADER = ("run", "samples", "total wall s", "sum of call_fusions job s", "work s (sum / cores)",
+                "Snakemake overhead s", "mean job s")
+
+
+def size_table(rows: Sequence[SizeRow]) -> str:
+    return markdown_table(SIZE_HEADER, [
+        (f"{r.scale}x", f"{r.records:,}", f"{r.megabytes:.1f}", f"{r.target_records:,}", f"{r.samtools_s:.3f}",
+         f"{r.call_s:.2f}", f"{r.ratio:.1f}", f"{r.peak_rss_mb:.0f}", r.calls) for r in rows
+    ])
+
+
+def batch_table(rows: Sequence[BatchRow]) -> str:
+    cells = [(str(r.run), r.samples, f"{r.wall_s:.1f}", f"{r.jobs_s:.1f}", f"{r.work_s:.1f}", f"{r.overhead_s:.1f}",
+              f"{r.jobs_s / r.samples:.2f}") for r in rows]
+    if len(rows) > 1:
+        m = statistics.median
+        cells.append(("median", rows[0].samples, f"{m(r.wall_s for r in rows):.1f}", f"{m(r.jobs_s for r in rows):.1f}",
+                      f"{m(r.work_s for r in rows):.1f}", f"{m(r.overhead_s for r in rows):.1f}",
+                      f"{m(r.jobs_s / r.samples for r in rows):.2f}"))
+    return markdown_table(BATCH_HEADER, cells)
+
+
+@dataclass
+class Bar:
+    name: str
+    measured: str
+    limit: str
+    passed: bool | None  # None: not run
+
+    @property
+    def verdict(self) -> str:
+        return "NOT RUN" if self.passed is None else ("PASS" if self.passed else "FAIL")
+
+
+def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow]) -> list[Bar]:
+    bars: list[Bar] = []
+    if size_rows:
+        small = min(size_rows, key=lambda r: r.scale)
+        large = max(size_rows, key=lambda r: r.scale)
+        bars.append(Bar(f"call wall time <= {MAX_CALL_VS_SAMTOOLS:g}x samtools view -c, at {large.scale}x",
+                        f"{large.ratio:.1f}x ({large.call_s:.2f} s vs {large.samtools_s:.3f} s)",
+                        f"<= {MAX_CALL_VS_SAMTOOLS:g}x", large.ratio <= MAX_CALL_VS_SAMTOOLS))
+        growth = large.call_s / small.call_s
+        bars.append(Bar(f"call at {large.scale}x <= {MAX_LARGEST_VS_SMALLEST:g}x call at {small.scale}x",
+                        f"{growth:.2f}x ({large.call_s:.2f} s vs {small.call_s:.2f} s)",
+                        f"<= {MAX_LARGEST_VS_SMALLEST:g}x", growth <= MAX_LARGEST_VS_SMALLEST))
+        peak = max(r.peak_rss_mb for r in size_rows)
+        bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
+                        f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
+    if batch_rows:
+        overhead = statistics.median(r.overhead_s for r in batch_rows)
+        bars.append(Bar(f"Snakemake overhead < {MAX_SNAKEMAKE_OVERHEAD_S:g} s ({batch_rows[0].samples} samples, "
+                        f"--cores {batch_rows[0].cores})", f"{overhead:.1f} s (median)",
+                        f"< {MAX_SNAKEMAKE_OVERHEAD_S:g} s", overhead < MAX_SNAKEMAKE_OVERHEAD_S))
+    else:
+        bars.append(Bar(f"Snakemake overhead < {MAX_SNAKEMAKE_OVERHEAD_S:g} s", "–", f"< {MAX_SNAKEMAKE_OVERHEAD_S:g} s",
+                        None))
+    return bars
+
+
+def bars_table(bars: Sequence[Bar]) -> str:
+    return markdown_table(("bar", "measured", "limit", "result"),
+                          [(b.name, b.measured, b.limit, b.verdict) for b in bars], align="llll")
+
+
+def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequence[SizeRow], regions: Sequence[str],
+                  startup_s: float | None, runs: int, batch_rows: Sequence[BatchRow],
+                  standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "") -> str:
+    parts = [f"# imtfusion speed benchmark\n\n`{command}` on {date}\n"]
+    parts.append("\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n")
+    if size_rows:
+        parts.append(f"## BAM size: `imtfusion call` vs `samtools view -c` (median of {runs} runs)\n")
+        parts.append(size_table(size_rows))
+        notes = [f"Regions (the loci the caller fetches): {' '.join(regions)}."]
+        if startup_s is not None:
+            notes.append(f"`imtfusion --version` (interpreter start + imports, no work): {startup_s:.2f} s.")
+        parts.append("\n".join(notes) + "\n")
+    if batch_rows:
+        parts.append(f"## Snakemake batch: {batch_rows[0].samples} demo-sized samples, --cores {batch_rows[0].cores}\n")
+        parts.append(batch_table(batch_rows))
+        if standalone:
+            parts.append(f"The overhead includes the two rules without a benchmark: file; run by hand they take "
+                         f"{standalone[0]:.2f} s (index-gtf) and {standalone[1]:.2f} s (summarize).\n")
+    parts.append("## Bars\n")
+    parts.append(bars_table(bars))
+    if profile:
+        parts.append(profile)
+    return "\n".join(parts)
+
+
+def _shorten_paths(text: str) -> str:
+    """Profile listings with install prefixes cut (``imtfusion/evidence.py``, ``pysam/...``)."""
+    import site
+    import sysconfig
+
+    prefixes = {str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"],
+                sysconfig.get_paths()["platlib"], sysconfig.get_paths()["stdlib"], *site.getsitepackages()}
+    for prefix in sorted((p for p in prefixes if p), key=len, reverse=True):
+        text = text.replace(prefix + os.sep, "")
+    return text
+
+
+def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequence[str], outdir: Path,
+                 prof: Path, top: int = 10) -> str:
+    """cProfile one call (not part of the timings); the top functions by cumulative and own time."""
+    import io
+    import pstats
+
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "imtfusion.cli", "call", "--bam", str(built.path),
+           "--gtf", str(index), "--sample", "PROFILE", "--outdir", str(outdir), "--targets", *targets,
+           *(["--fasta", str(fasta)] if fasta else [])]
+    _checked(run_child(cmd), cmd)
+    text = [f"## Profile of one call at {built.records:,} records (cProfile, {prof.name})\n"]
+    listings = [("cumulative", "cumulative", ()), ("tottime", "tottime", ()),
+                ("cumulative, imtfusion's own functions", "cumulative", (r"imtfusion[/\\]",))]
+    for title, key, restrict in listings:
+        stream = io.StringIO()
+        pstats.Stats(str(prof), stream=stream).sort_stats(key).print_stats(*restrict, top)
+        body = _shorten_paths(stream.getvalue())
+        body = body[body.find("   ncalls"):] if "   ncalls" in body else body
+        text.append(f"Top {top} by {title}:\n\n```\n{body.rstrip()}\n```\n")
+    return "\n".join(text)
+
+
+# --------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``imtfusion benchmark speed``."""
+    parser.add_argument("--repo", help="checkout with resources/demo and workflow/ (default: found from the package or cwd)")
+    parser.add_argument("--bam", help="source sample (default: REPO/resources/demo/bam/IMT01.bam)")
+    parser.add_argument("--gtf", help="annotation (default: REPO/resources/demo/annotation.gtf)")
+    parser.add_argument("--fasta", help="genome FASTA (default: REPO/resources/demo/genome.fa)")
+    parser.add_argument("--targets", nargs="+", metavar="GENE", help="target genes (default: ALK ROS1 ETV6 NTRK3)")
+    parser.add_argument("--base", type=int, default=DEFAULT_BASE,
+                        help=f"background records at scale 1 (default: {DEFAULT_BASE})")
+    parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
+                        help="background multiples (default: 1 10 50)")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per cell, median reported (default: 3)")
+    parser.add_argument("--batch-samples", type=int, default=50, help="samples in the Snakemake batch (default: 50)")
+    parser.add_argument("--batch-runs", type=int, default=3, help="Snakemake batch runs, 0 to skip (default: 3)")
+    parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores (default: 2)")
+    parser.add_argument("--threads", type=int, default=2, help="samtools threads while building BAMs (default: 2)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the background reads (default: 1)")
+    parser.add_argument("--workdir", help="keep BAMs and results here and reuse the BAMs (default: a temporary folder)")
+    parser.add_argument("--profile", metavar="FILE", help="also cProfile one call at the largest size into FILE")
+    parser.add_argument("--output", metavar="FILE", help="also write the report (markdown) to FILE")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
+             "--runs", str(args.runs), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
+             "--cores", str(args.cores)]
+    for option in ("bam", "gtf", "fasta", "workdir", "profile", "output"):
+        if getattr(args, option, None):
+            words += [f"--{option}", str(getattr(args, option))]
+    if args.targets:
+        words += ["--targets", *args.targets]
+    return shlex.join(words)
+
+
+def main(args: argparse.Namespace) -> None:
+    """Run the speed benchmark; the report goes to stdout."""
+    from imtfusion.errors import ConfigError
+    from imtfusion.targets import DEFAULT_TARGETS
+
+    if args.runs < 1 or args.base < 0 or any(s < 1 for s in args.scales) or args.cores < 1:
+        raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
+    if shutil.which("samtools") is None:
+        raise ConfigError("samtools is not on PATH; install it (Debian: apt-get install samtools)")
+    repo = find_repo(Path(args.repo) if args.repo else None)
+    demo = repo / "resources" / "demo" if repo else None
+    source = Path(args.bam) if args.bam else (demo / "bam" / "IMT01.bam" if demo else None)
+    gtf = Path(args.gtf) if args.gtf else (demo / "annotation.gtf" if demo else None)
+    fasta = Path(args.fasta) if args.fasta else (demo / "genome.fa" if demo else None)
+    if source is None or gtf is None:
+        raise ConfigError("no checkout found for the demo data: give --repo, or --bam and --gtf")
+    targets = list(args.targets or DEFAULT_TARGETS)
+    started = time.perf_counter()
+    temporary = None
+    if args.workdir:
+        work = Path(args.workdir)
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        temporary = tempfile.TemporaryDirectory(prefix="imtfusion-speed-")
+        work = Path(temporary.name)
+    try:
+        info = machine_info()
+        date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        index = work / "annotation.idx"
+        cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
+        _checked(run_child(cmd), cmd)
+        scales = sorted(set(args.scales))
+        built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads)
+                 for s in scales}
+        regions = target_regions(index, built[scales[0]].path, targets)
+        startup = startup_seconds(args.runs)
+        size_rows = []
+        for s in scales:
+            _log(f"timing {s}x ({built[s].records:,} records)")
+            size_rows.append(measure_size(built[s], s, index, fasta, regions, targets, work / "calls", args.runs))
+        batch_rows: list[BatchRow] = []
+        standalone = None
+        if args.batch_runs > 0:
+            if repo is None:
+                raise ConfigError("the Snakemake batch needs a checkout with workflow/: give --repo or --batch-runs 0")
+            demo_bams = sorted((repo / "resources" / "demo" / "bam").glob("*.bam"))
+            sheet = make_batch_sheet(work / "batch", demo_bams, args.batch_samples)
+            for r in range(1, args.batch_runs + 1):
+                _log(f"Snakemake batch run {r}/{args.batch_runs} ({args.batch_samples} samples)")
+                batch_rows.append(run_batch(repo, work / "batch", sheet, gtf, fasta, targets, args.cores, r,
+                                            args.batch_samples))
+            names = [f"S{i:03d}" for i in range(1, args.batch_samples + 1)]
+            standalone = standalone_rules(gtf, work / "batch" / f"run{args.batch_runs}" / "results", names, targets,
+                                          work / "batch", args.runs)
+        profile = ""
+        if args.profile:
+            _log("profiling one call at the largest size")
+            profile = profile_call(built[scales[-1]], index, fasta, targets, work / "profile", Path(args.profile))
+        bars = evaluate_bars(size_rows, batch_rows)
+        report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
+                               standalone, bars, profile)
+    finally:
+        if temporary is not None:
+            temporary.cleanup()
+    sys.stdout.write(report)
+    sys.stdout.flush()
+    if args.output:
+        Path(args.output).write_text(report)
+    _log(f"done in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m imtfusion.bench.speed", description=__doc__,
+                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(_parser)
+    _args = _parser.parse_args()
+    from imtfusion.errors import ImtfusionError
+
+    try:
+        main(_args)
+    except ImtfusionError as exc:
+        print(f"imtfusion benchmark speed: error: {exc}", file=sys.stderr)
+        sys.exit(1)
