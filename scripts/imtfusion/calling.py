@@ -179,9 +179,54 @@ class _GeneLookup:
         self.contigs = contigs
         self._splice: dict[str, set[tuple[int, str]]] = {}
         self._exons: dict[str, list[tuple[int, int]]] = {}
+        self._genes_cache: dict[tuple[str, int], list[Gene]] = {}
+        self._genes_pr = None
+
+    def prefetch(self, positions: Iterable[tuple[str, int]]) -> None:
+        """Annotate many positions at once with one pyranges join against every gene of
+        the GTF (so any gene, not a fixed list, can be a partner)."""
+        import pandas as pd
+        import pyranges as pr
+
+        todo = sorted({p for p in positions if p not in self._genes_cache})
+        if not todo:
+            return
+        for p in todo:
+            self._genes_cache[p] = []
+        if self._genes_pr is None:
+            self._genes_pr = self.annotation.genes_pyranges()
+        query = pr.PyRanges(
+            pd.DataFrame(
+                {
+                    "Chromosome": [self.contigs.to_gtf(c) for c, _ in todo],
+                    "Start": [p for _, p in todo],
+                    "End": [p + 1 for _, p in todo],
+                    "bam_chrom": [c for c, _ in todo],
+                }
+            )
+        )
+        hits = query.join(self._genes_pr, suffix="_gene", apply_strand_suffix=False).df
+        for row in hits.itertuples(index=False):
+            gene = Gene(
+                gene_id=str(row.gene_id),
+                name=str(row.gene_name),
+                chrom=str(row.Chromosome),
+                start=int(row.Start_gene),
+                end=int(row.End_gene),
+                strand=str(row.Strand),
+                gene_type=str(row.gene_type),
+            )
+            self._genes_cache[(str(row.bam_chrom), int(row.Start))].append(gene)
+        for p in todo:
+            self._genes_cache[p].sort(key=lambda g: (g.start, g.end, g.gene_id))
 
     def genes_at(self, chrom: str, pos: int) -> list[Gene]:
-        return self.annotation.genes_overlapping(self.contigs.to_gtf(chrom), pos)
+        cached = self._genes_cache.get((chrom, pos))
+        if cached is not None:
+            return cached
+        genes = self.annotation.genes_overlapping(self.contigs.to_gtf(chrom), pos)
+        self._genes_cache[(chrom, pos)] = genes
+        return genes
 
     def splice_breakends(self, gene: Gene) -> set[tuple[int, str]]:
         if gene.gene_id not in self._splice:
@@ -585,6 +630,10 @@ def call_candidates(
     it is known to fuse with, where clipped reads are placed first."""
     lookup = _GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
+    lookup.prefetch(
+        [(e.chrom, e.pos) for r in evidence.split_reads for e in (r.end_a, r.end_b)]
+        + [(e.chrom, e.pos) for d in evidence.discordant_reads for e in (d.read_end, d.mate_end)]
+    )
     candidates = _junction_candidates(evidence.split_reads, lookup, target_ids, params, ref)
     unmatched = _match_clips(evidence.clipped_reads, candidates, params)
 
