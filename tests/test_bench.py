@@ -148,6 +148,9 @@ def test_classify_fragment() -> None:
     assert classify_fragment([_Rec(mate_pos=300_000)], 12) == "discordant"
     assert classify_fragment([_Rec(mate_unmapped=True), _Rec(unmapped=True)], 12) == "mate_unmapped"
     assert classify_fragment([_Rec(paired=False)], 12) == "plain"
+    # minimap2 -ax splice writes the two reads of a pair unpaired: compare their records directly
+    assert classify_fragment([_Rec(paired=False), _Rec(paired=False, ref=2)], 12) == "discordant"
+    assert classify_fragment([_Rec(paired=False), _Rec(paired=False, pos=1300)], 12) == "plain"
 
 
 # --------------------------------------------------------------------------

@@ -464,7 +464,8 @@ def classify_fragment(records: Sequence[object], min_clip: int) -> str:
 
     ``chimeric``: a record with an SA tag or a supplementary record;
     ``clipped``: a soft clip of at least ``min_clip`` bases;
-    ``discordant``: mates on different contigs or more than CENSUS_MATE_DISTANCE apart;
+    ``discordant``: mates (or, without pairing flags, the two reads' primary records) on
+    different contigs or more than CENSUS_MATE_DISTANCE apart;
     ``mate_unmapped``: one read of the pair unmapped, the other plain;
     ``unmapped``: no read aligned; ``plain``: aligned with none of these signals.
     """
@@ -483,6 +484,12 @@ def classify_fragment(records: Sequence[object], min_clip: int) -> str:
             or abs(r.next_reference_start - r.reference_start) > CENSUS_MATE_DISTANCE  # type: ignore[attr-defined]
         ):
             return "discordant"
+    # reads written without pairing flags (minimap2 -ax splice with two FASTQs): compare them directly
+    primary = [r for r in mapped if not r.is_supplementary]  # type: ignore[attr-defined]
+    for i, a in enumerate(primary):
+        for b in primary[i + 1 :]:
+            if a.reference_id != b.reference_id or abs(a.reference_start - b.reference_start) > CENSUS_MATE_DISTANCE:  # type: ignore[attr-defined]
+                return "discordant"
     if any(r.is_unmapped for r in records) or any(r.is_paired and r.mate_is_unmapped for r in mapped):  # type: ignore[attr-defined]
         return "mate_unmapped"
     return "plain"
@@ -957,8 +964,9 @@ def _markdown_report(
         "## Misses, inexact breakpoints and false calls",
         "",
         "For a missed fusion, where its junction fragments went in the BAM: chimeric (SA tag or "
-        "supplementary record), clipped (soft clip >= min_clip), discordant (mates on different contigs or "
-        f"> {CENSUS_MATE_DISTANCE:,} bp apart), mate_unmapped, unmapped or plain (aligned without any of these), "
+        "supplementary record), clipped (soft clip >= min_clip), discordant (the two reads on different contigs or "
+        f"> {CENSUS_MATE_DISTANCE:,} bp apart, with or without pairing flags), mate_unmapped, unmapped or plain "
+        "(aligned without any of these), "
         "with the genes the fragment's records touch (~GENE: near GENE); 'junction in insert' fragments of "
         "single-end libraries have no read across the junction at all.",
         "",
