@@ -92,6 +92,14 @@ def _first_line(cmd: Sequence[str]) -> str:
     return text[0] if text else "unknown"
 
 
+def load_average() -> str:
+    """1-minute load average (other work on the machine skews the timings)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # pragma: no cover
+        return "unknown"
+
+
 def machine_info() -> dict[str, str]:
     """Cores, memory, CPU model and tool versions, for the report."""
     cpu = "unknown"
@@ -149,22 +157,42 @@ class ChildRun:
     stderr: str
 
 
+# A fresh, small interpreter (no site, stdlib only) that spawns the measured command and
+# reports the wall time and rusage of that one child.  Linux carries the memory high-water
+# mark of the process image an exec replaces into ru_maxrss, so a command started straight
+# from this (large) benchmark process would inherit its footprint; from the helper it
+# inherits only the helper's few MB.
+_HELPER = """
+import json, os, sys, time
+cmd, report = json.loads(sys.argv[1]), sys.argv[2]
+start = time.perf_counter()
+pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+with open(report, "w") as fh:
+    json.dump({"seconds": seconds, "max_rss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}, fh)
+"""
+
+
 def run_child(cmd: Sequence[str], env: dict[str, str] | None = None, cwd: str | Path | None = None) -> ChildRun:
     """Run ``cmd``; wall time and peak RSS of exactly this child.
 
-    ``os.wait4`` returns the rusage of the one process it reaped, so unlike
-    ``getrusage(RUSAGE_CHILDREN)`` (a maximum over every child so far) earlier
-    children never leak into the figure."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped already: tell Popen
-        out.seek(0)
-        err.seek(0)
-        return ChildRun(seconds, usage.ru_maxrss / 1024, proc.returncode,
-                        out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+    A dedicated helper process spawns it and reaps it with ``os.wait4``, which returns
+    the rusage of that one process: unlike ``getrusage(RUSAGE_CHILDREN)`` (a maximum over
+    every child so far) earlier children never leak into the figure, and the helper's
+    own small footprint is the floor instead of this process's."""
+    with tempfile.TemporaryDirectory(prefix="imtfusion-speed-run-") as tmp:
+        report = Path(tmp) / "usage.json"
+        out_path, err_path = Path(tmp) / "stdout", Path(tmp) / "stderr"
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            helper = subprocess.run([sys.executable, "-S", "-c", _HELPER, json.dumps(list(map(str, cmd))), str(report)],
+                                    stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
+        stdout = out_path.read_bytes().decode(errors="replace")
+        stderr = err_path.read_bytes().decode(errors="replace")
+        if not report.exists():  # the command could not be started at all
+            return ChildRun(0.0, 0.0, helper.returncode or 127, stdout, stderr)
+        usage = json.loads(report.read_text())
+    return ChildRun(usage["seconds"], usage["max_rss_kb"] / 1024, usage["code"], stdout, stderr)
 
 
 def _checked(run: ChildRun, cmd: Sequence[str]) -> ChildRun:
@@ -711,6 +739,7 @@ def main(args: argparse.Namespace) -> None:
         work = Path(temporary.name)
     try:
         info = machine_info()
+        load_before = load_average()
         date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         index = work / "annotation.idx"
         cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
@@ -743,6 +772,7 @@ def main(args: argparse.Namespace) -> None:
             _log("profiling one call at the largest size")
             profile = profile_call(built[scales[-1]], index, fasta, targets, work / "profile", Path(args.profile))
         bars = evaluate_bars(size_rows, batch_rows)
+        info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
                                standalone, bars, profile)
     finally:

@@ -1,0 +1,284 @@
+"""The speed benchmark's logic, without timing anything: the generated BAMs, the regions
+compared with samtools, per-child memory, the batch inputs, the bars and the report."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pysam
+import pytest
+
+from imtfusion.bench import speed
+from imtfusion.params import CallParameters
+from imtfusion.pipeline import run_sample
+from imtfusion.targets import DEFAULT_TARGETS
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+SOURCE = DEMO / "bam" / "IMT01.bam"
+
+needs_samtools = pytest.mark.skipif(shutil.which("samtools") is None, reason="samtools not installed")
+
+
+def count_records(path: Path) -> int:
+    with pysam.AlignmentFile(str(path), "rb") as bam:
+        return sum(1 for _ in bam.fetch(until_eof=True))
+
+
+def samtools_count(path: Path, regions: list[str]) -> int:
+    out = subprocess.run(["samtools", "view", "-c", str(path), *regions], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+# --------------------------------------------------------------------------
+# BAM generation
+# --------------------------------------------------------------------------
+
+
+@needs_samtools
+def test_built_bam_holds_the_source_plus_the_intended_background_sorted_and_indexed(tmp_path):
+    contigs = speed.background_contigs(3, 200_000)
+    built = speed.build_bam(SOURCE, tmp_path / "bg.bam", 3001, contigs=contigs, seed=5)
+    source_records = count_records(SOURCE)
+    assert built.source_records == source_records
+    assert built.background == 3001
+    assert built.records == source_records + 3001 == count_records(built.path)
+    assert built.megabytes == pytest.approx(built.path.stat().st_size / 1e6)
+    assert subprocess.run(["samtools", "quickcheck", str(built.path)]).returncode == 0
+
+    with pysam.AlignmentFile(str(built.path), "rb") as bam:
+        assert bam.header.to_dict()["HD"]["SO"] == "coordinate"
+        with pysam.AlignmentFile(str(SOURCE), "rb") as src:
+            # source contigs keep their ids, the background ones come after them
+            assert bam.references == src.references + ("chrBG1", "chrBG2", "chrBG3")
+        assert bam.lengths[-3:] == (200_000,) * 3
+        assert bam.check_index()
+        records = list(bam.fetch(until_eof=True))
+        # coordinate order, unplaced reads last
+        keys = [(r.reference_id if r.reference_id >= 0 else 1 << 30, r.reference_start) for r in records]
+        assert keys == sorted(keys)
+        assert records[-1].reference_id == -1
+        background = [r for r in records if r.query_name.startswith("BG:")]
+        assert len(background) == 3001
+        assert {r.reference_name for r in background} == {"chrBG1", "chrBG2", "chrBG3"}
+        for r in background:
+            assert len(r.query_sequence) == len(r.query_qualities) == 100
+            assert set(r.query_sequence) <= set("ACGT")
+            assert r.get_tag("RG") == "IMT01"
+            assert r.reference_end <= 200_000
+        # proper pairs pointing at each other, and one single read for the odd record
+        by_name = defaultdict(list)
+        for r in background:
+            by_name[r.query_name].append(r)
+        singles = [v for v in by_name.values() if len(v) == 1]
+        assert len(singles) == 1 and not singles[0][0].is_paired
+        for mates in (v for v in by_name.values() if len(v) == 2):
+            first, second = sorted(mates, key=lambda r: r.flag)
+            assert (first.flag, second.flag) == (99, 147)
+            assert first.next_reference_start == second.reference_start
+            assert second.next_reference_start == first.reference_start
+            assert first.template_length == -second.template_length > 0
+        # the index answers region queries on the new contigs
+        assert sum(bam.count(c) for c, _ in contigs) == 3001
+
+
+@needs_samtools
+def test_background_leaves_the_target_regions_untouched(tmp_path):
+    built = speed.build_bam(SOURCE, tmp_path / "bg.bam", 2000, contigs=speed.background_contigs(2, 100_000))
+    regions = speed.target_regions(DEMO / "annotation.gtf", built.path, DEFAULT_TARGETS)
+    assert samtools_count(built.path, regions) == samtools_count(SOURCE, regions) > 0
+
+
+def test_header_gets_the_background_contigs_after_the_last_sq():
+    header = "@HD\tVN:1.6\tSO:coordinate\n@SQ\tSN:a\tLN:10\n@SQ\tSN:b\tLN:20\n@RG\tID:x\n@PG\tID:p\n"
+    lines = speed.header_with_background(header, [("chrBG1", 5), ("chrBG2", 6)], 7).splitlines()
+    assert lines[:6] == ["@HD\tVN:1.6\tSO:coordinate", "@SQ\tSN:a\tLN:10", "@SQ\tSN:b\tLN:20",
+                         "@SQ\tSN:chrBG1\tLN:5", "@SQ\tSN:chrBG2\tLN:6", "@RG\tID:x"]
+    assert lines[-1].startswith("@CO\t") and "7 synthetic" in lines[-1]
+
+
+def test_background_sam_is_sorted_per_contig_and_counts_exactly():
+    contigs = [("chrBG1", 10_000), ("chrBG2", 10_000)]
+    lines = [line for chunk in speed.background_sam(101, contigs, 50, None, seed=2, chunk=7)
+             for line in chunk.splitlines()]
+    assert len(lines) == 101
+    fields = [line.split("\t") for line in lines]
+    assert [f[2] for f in fields] == sorted(f[2] for f in fields)  # contig blocks in header order
+    for contig in ("chrBG1", "chrBG2"):
+        positions = [int(f[3]) for f in fields if f[2] == contig]
+        assert positions == sorted(positions)
+    assert all(len(f[9]) == len(f[10]) == 50 and f[5] == "50M" for f in fields)
+    assert list(speed.background_sam(0, contigs, 50, None, seed=2)) == []
+
+
+# --------------------------------------------------------------------------
+# regions compared with samtools
+# --------------------------------------------------------------------------
+
+
+def test_regions_are_the_loci_the_caller_fetches(tmp_path):
+    regions = speed.target_regions(DEMO / "annotation.gtf", SOURCE, DEFAULT_TARGETS)
+    # from the GTF by hand: the gene span +- the calling margin, clipped to the contig
+    margin = CallParameters().margin
+    lengths = dict(line.split("\t")[:2] for line in (DEMO / "genome.fa.fai").read_text().splitlines())
+    expected = {}
+    for line in (DEMO / "annotation.gtf").read_text().splitlines():
+        f = line.split("\t")
+        if len(f) > 8 and f[2] == "gene":
+            name = f[8].split('gene_name "')[1].split('"')[0]
+            expected[name] = f"{f[0]}:{max(1, int(f[3]) - margin)}-{min(int(lengths[f[0]]), int(f[4]) + margin)}"
+    assert regions == [expected[t] for t in DEFAULT_TARGETS]
+    # and as the caller reports them (the `locus` column of SAMPLE.targets.tsv)
+    result = run_sample(SOURCE, DEMO / "annotation.gtf", "IMT01")
+    assert regions == [s.qc.locus for s in result.statuses]
+
+
+# --------------------------------------------------------------------------
+# timing one child
+# --------------------------------------------------------------------------
+
+
+def test_run_child_reports_the_memory_of_that_child_only():
+    big = speed.run_child([sys.executable, "-c", "b = bytearray(160 * 2**20)\nb[::4096] = b'x' * len(range(0, len(b), 4096))"])
+    assert big.returncode == 0
+    assert big.max_rss_mb > 160
+    # neither the earlier child's peak (RUSAGE_CHILDREN would give it) nor this process's
+    # footprint (an exec keeps the replaced image's high-water mark)
+    ballast = bytearray(200 * 2**20)
+    ballast[::4096] = b"x" * len(range(0, len(ballast), 4096))
+    small = speed.run_child([sys.executable, "-c", "pass"])
+    assert small.returncode == 0
+    assert small.max_rss_mb < 50
+    del ballast
+
+
+def test_run_child_reports_a_command_that_cannot_start():
+    run = speed.run_child(["/nonexistent/imtfusion-speed-test"])
+    assert run.returncode != 0 and "No such file" in run.stderr
+
+
+def test_run_child_keeps_output_and_exit_code():
+    run = speed.run_child(["sh", "-c", "echo out; echo err >&2; exit 3"])
+    assert (run.returncode, run.stdout, run.stderr) == (3, "out\n", "err\n")
+    with pytest.raises(RuntimeError, match="exited with 3"):
+        speed._checked(run, ["sh"])
+
+
+# --------------------------------------------------------------------------
+# Snakemake batch inputs
+# --------------------------------------------------------------------------
+
+
+def test_batch_sheet_links_the_demo_bams_in_turn(tmp_path):
+    demo_bams = sorted((DEMO / "bam").glob("*.bam"))
+    sheet = speed.make_batch_sheet(tmp_path, demo_bams, 7)
+    rows = [line.split("\t") for line in sheet.read_text().splitlines()]
+    assert rows[0] == ["sample", "bam"]
+    assert [r[0] for r in rows[1:]] == [f"S{i:03d}" for i in range(1, 8)]
+    for i, (_, bam) in enumerate(rows[1:]):
+        assert Path(bam).resolve() == demo_bams[i % len(demo_bams)].resolve()
+        assert Path(bam + ".bai").resolve() == Path(str(demo_bams[i % len(demo_bams)]) + ".bai").resolve()
+    speed.make_batch_sheet(tmp_path, demo_bams, 7)  # a second run replaces the links
+
+
+def test_benchmark_seconds_reads_the_s_column(tmp_path):
+    head = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    (tmp_path / "A.tsv").write_text(head + "1.25\t0:00:01\t80\t90\t70\t75\t0\t1\t90\t1.1\n")
+    (tmp_path / "B.tsv").write_text(head + "0.75\t0:00:00\t80\t90\t70\t75\t0\t1\t90\t0.7\n")
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert speed.benchmark_seconds(tmp_path) == [1.25, 0.75]
+
+
+# --------------------------------------------------------------------------
+# bars and report
+# --------------------------------------------------------------------------
+
+ROWS = [
+    speed.SizeRow(1, 107_262, 5.6, 802, 0.010, 1.00, 90.4, 1),
+    speed.SizeRow(50, 5_007_262, 207.2, 802, 0.020, 1.20, 95.0, 1),
+]
+BATCH = [speed.BatchRow(1, 50, 70.0, 100.0, 2), speed.BatchRow(2, 50, 74.0, 104.0, 2),
+         speed.BatchRow(3, 50, 90.0, 100.0, 2)]
+
+
+def test_bars_pass_and_fail_on_the_limits():
+    bars = speed.evaluate_bars(ROWS, BATCH)
+    assert [b.verdict for b in bars] == ["FAIL", "PASS", "PASS", "PASS"]
+    assert bars[0].measured.startswith("60.0x")  # 1.20 / 0.020 at the largest size
+    assert bars[1].measured.startswith("1.20x")
+    assert bars[2].measured == "95 MB (max)"
+    assert bars[3].measured == "22.0 s (median)"  # overheads 20, 22, 40
+    slow = [ROWS[0], speed.SizeRow(50, 1, 1.0, 802, 0.5, 1.6, 400.0, 1)]
+    assert [b.verdict for b in speed.evaluate_bars(slow, [speed.BatchRow(1, 50, 200.0, 100.0, 2)])] == [
+        "PASS", "FAIL", "FAIL", "FAIL"]
+    assert speed.evaluate_bars(ROWS, [])[-1].verdict == "NOT RUN"
+
+
+def test_markdown_tables():
+    assert speed.markdown_table(("a", "b"), [(1, "x")]) == "| a | b |\n|---|---:|\n| 1 | x |\n"
+    with pytest.raises(ValueError):
+        speed.markdown_table(("a", "b"), [(1,)])
+    for table in (speed.size_table(ROWS), speed.batch_table(BATCH), speed.bars_table(speed.evaluate_bars(ROWS, BATCH))):
+        lines = table.splitlines()
+        assert len({line.count("|") for line in lines}) == 1
+    assert "| 50x | 5,007,262 | 207.2 | 802 | 0.020 | 1.20 | 60.0 | 95 | 1 |" in speed.size_table(ROWS)
+    batch = speed.batch_table(BATCH).splitlines()
+    assert batch[2] == "| 1 | 50 | 70.0 | 100.0 | 50.0 | 20.0 | 2.00 |"
+    assert batch[-1] == "| median | 50 | 74.0 | 100.0 | 50.0 | 22.0 | 2.00 |"
+
+
+def test_report_has_the_tables_in_order_then_the_bars():
+    bars = speed.evaluate_bars(ROWS, BATCH)
+    report = speed.render_report({"cores (nproc)": "2", "cpu": "X"}, "imtfusion benchmark speed", "2024-01-01",
+                                 ROWS, ["chr2:1-10"], 0.55, 3, BATCH, (0.8, 0.7), bars)
+    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "0.55 s",
+                                          "## Snakemake batch: 50", "| median |", "0.80 s (index-gtf)", "## Bars",
+                                          "| FAIL |")]
+    assert sections == sorted(sections)
+    assert speed.size_table(ROWS) in report and speed.bars_table(bars) in report
+
+
+def test_defaults_match_the_plan():
+    parser = argparse.ArgumentParser()
+    speed.add_arguments(parser)
+    args = parser.parse_args([])
+    assert (args.base, args.scales, args.runs, args.batch_samples, args.batch_runs, args.cores) == (
+        100_000, [1, 10, 50], 3, 50, 3, 2)
+    assert speed.command_line(args).startswith("imtfusion benchmark speed --base 100000 --scales 1 10 50")
+
+
+def test_find_repo_finds_this_checkout():
+    assert speed.find_repo() == REPO
+
+
+def test_registered_as_a_benchmark_subcommand_when_listed():
+    from imtfusion.bench.cli import SUBCOMMANDS
+
+    if "speed" not in SUBCOMMANDS:
+        pytest.skip("imtfusion.bench.cli does not list 'speed' yet")
+    out = subprocess.run([sys.executable, "-m", "imtfusion.cli", "benchmark", "speed", "--help"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "--batch-samples" in out.stdout
+
+
+@needs_samtools
+def test_a_tiny_run_end_to_end(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    speed.add_arguments(parser)
+    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0",
+                              "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
+    speed.main(args)
+    report = capsys.readouterr().out
+    assert (tmp_path / "speed.md").read_text() == report
+    source = count_records(SOURCE)
+    row = next(line for line in report.splitlines() if line.startswith("| 2x |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == f"{source + 600:,}"
+    assert cells[-1] == "1"  # IMT01's TPM3::ALK, whatever the background
+    assert "| Snakemake overhead < 60 s | – | < 60 s | NOT RUN |" in report
+    assert (tmp_path / "work" / "bams" / "bg2x.bam.json").exists()  # a re-run reuses the BAM
