@@ -236,7 +236,7 @@ def test_report_has_the_tables_in_order_then_the_bars():
     bars = speed.evaluate_bars(ROWS, BATCH)
     report = speed.render_report({"cores (nproc)": "2", "cpu": "X"}, "imtfusion benchmark speed", "2024-01-01",
                                  ROWS, ["chr2:1-10"], 0.55, 3, BATCH, (0.8, 0.7), bars)
-    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "0.55 s",
+    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "call --help", "0.55 s",
                                           "## Snakemake batch: 50", "| median |", "0.80 s (index-gtf)", "## Bars",
                                           "| FAIL |")]
     assert sections == sorted(sections)

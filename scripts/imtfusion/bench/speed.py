@@ -414,17 +414,17 @@ def _count_calls(fusions_tsv: Path) -> int:
 
 
 def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, regions: Sequence[str],
-                 targets: Sequence[str], outdir: Path, runs: int) -> SizeRow:
+                 targets: Sequence[str], outdir: Path, runs: int, env: dict[str, str] | None = None) -> SizeRow:
     sample = f"SPEED{scale}X"
     call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
                          "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []))
     view = ["samtools", "view", "-c", str(built.path), *regions]
-    _checked(run_child(call), call)  # warm-up: page cache, .pyc files
-    _checked(run_child(view), view)
+    _checked(run_child(call, env=env), call)  # warm-up: page cache, .pyc files
+    _checked(run_child(view, env=env), view)
     call_runs, view_runs = [], []
     for _ in range(runs):
-        call_runs.append(_checked(run_child(call), call))
-        view_runs.append(_checked(run_child(view), view))
+        call_runs.append(_checked(run_child(call, env=env), call))
+        view_runs.append(_checked(run_child(view, env=env), view))
     counts = {int(r.stdout.strip()) for r in view_runs}
     if len(counts) != 1:
         raise RuntimeError(f"samtools view -c gave different counts: {counts}")
@@ -440,11 +440,22 @@ def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, r
     )
 
 
-def startup_seconds(runs: int) -> float:
-    """`imtfusion --version`: interpreter start and the imports every command pays."""
-    cmd = imtfusion_cmd("--version")
-    _checked(run_child(cmd), cmd)
-    return statistics.median(_checked(run_child(cmd), cmd).seconds for _ in range(runs))
+def startup_seconds(runs: int, env: dict[str, str] | None = None) -> float:
+    """`imtfusion call --help`: interpreter start and the imports a call pays, no work."""
+    cmd = imtfusion_cmd("call", "--help")
+    _checked(run_child(cmd, env=env), cmd)
+    return statistics.median(_checked(run_child(cmd, env=env), cmd).seconds for _ in range(runs))
+
+
+def child_env() -> dict[str, str]:
+    """The environment of the timed commands: bytecode cached, as for an installed package.
+
+    With PYTHONDONTWRITEBYTECODE set (as on some CI machines) a checkout's modules would
+    be recompiled from source by every call; unset, Python writes them once, as it would
+    anywhere else."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 # --------------------------------------------------------------------------
@@ -499,7 +510,7 @@ def benchmark_seconds(folder: Path) -> list[float]:
 
 
 def run_batch(repo: Path, folder: Path, sheet: Path, gtf: Path, fasta: Path | None, targets: Sequence[str],
-              cores: int, run: int, samples: int) -> BatchRow:
+              cores: int, run: int, samples: int, env: dict[str, str] | None = None) -> BatchRow:
     work = folder / f"run{run}"
     if work.exists():
         shutil.rmtree(work)
@@ -509,7 +520,7 @@ def run_batch(repo: Path, folder: Path, sheet: Path, gtf: Path, fasta: Path | No
               "outdir": str(outdir), "targets": list(targets)}
     config_path = work / "config.yaml"
     config_path.write_text(json.dumps(config, indent=1) + "\n")  # JSON is YAML
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # the rules call `imtfusion`
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(repo / "workflow" / "Snakefile"),
            "--configfile", str(config_path), "--directory", str(work), "--cores", str(cores)]
@@ -523,12 +534,12 @@ def run_batch(repo: Path, folder: Path, sheet: Path, gtf: Path, fasta: Path | No
 
 
 def standalone_rules(gtf: Path, outdir: Path, samples: Sequence[str], targets: Sequence[str],
-                     scratch: Path, runs: int) -> tuple[float, float]:
+                     scratch: Path, runs: int, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Median wall time of the index_annotation and summary rules' commands, run by hand."""
     index = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(scratch / "annotation.idx"))
     summary = imtfusion_cmd("summarize", "--outdir", str(outdir), "--samples", *samples, "--targets", *targets)
-    return (statistics.median(_checked(run_child(index), index).seconds for _ in range(runs)),
-            statistics.median(_checked(run_child(summary), summary).seconds for _ in range(runs)))
+    return (statistics.median(_checked(run_child(index, env=env), index).seconds for _ in range(runs)),
+            statistics.median(_checked(run_child(summary, env=env), summary).seconds for _ in range(runs)))
 
 
 # --------------------------------------------------------------------------
@@ -624,7 +635,7 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         parts.append(size_table(size_rows))
         notes = [f"Regions (the loci the caller fetches): {' '.join(regions)}."]
         if startup_s is not None:
-            notes.append(f"`imtfusion --version` (interpreter start + imports, no work): {startup_s:.2f} s.")
+            notes.append(f"`imtfusion call --help` (interpreter start + the imports of a call, no work): {startup_s:.2f} s.")
         parts.append("\n".join(notes) + "\n")
     if batch_rows:
         parts.append(f"## Snakemake batch: {batch_rows[0].samples} demo-sized samples, --cores {batch_rows[0].cores}\n")
@@ -652,7 +663,7 @@ def _shorten_paths(text: str) -> str:
 
 
 def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequence[str], outdir: Path,
-                 prof: Path, top: int = 10) -> str:
+                 prof: Path, top: int = 10, env: dict[str, str] | None = None) -> str:
     """cProfile one call (not part of the timings); the top functions by cumulative and own time."""
     import io
     import pstats
@@ -660,7 +671,7 @@ def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequ
     cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "imtfusion.cli", "call", "--bam", str(built.path),
            "--gtf", str(index), "--sample", "PROFILE", "--outdir", str(outdir), "--targets", *targets,
            *(["--fasta", str(fasta)] if fasta else [])]
-    _checked(run_child(cmd), cmd)
+    _checked(run_child(cmd, env=env), cmd)
     text = [f"## Profile of one call at {built.records:,} records (cProfile, {prof.name})\n"]
     listings = [("cumulative", "cumulative", ()), ("tottime", "tottime", ()),
                 ("cumulative, imtfusion's own functions", "cumulative", (r"imtfusion[/\\]",))]
@@ -741,18 +752,21 @@ def main(args: argparse.Namespace) -> None:
         info = machine_info()
         load_before = load_average()
         date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        env = child_env()
+        if "PYTHONDONTWRITEBYTECODE" in os.environ:
+            info["python bytecode"] = "cached for the timed commands (PYTHONDONTWRITEBYTECODE unset for them)"
         index = work / "annotation.idx"
         cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
-        _checked(run_child(cmd), cmd)
+        _checked(run_child(cmd, env=env), cmd)
         scales = sorted(set(args.scales))
         built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads)
                  for s in scales}
         regions = target_regions(index, built[scales[0]].path, targets)
-        startup = startup_seconds(args.runs)
+        startup = startup_seconds(args.runs, env)
         size_rows = []
         for s in scales:
             _log(f"timing {s}x ({built[s].records:,} records)")
-            size_rows.append(measure_size(built[s], s, index, fasta, regions, targets, work / "calls", args.runs))
+            size_rows.append(measure_size(built[s], s, index, fasta, regions, targets, work / "calls", args.runs, env))
         batch_rows: list[BatchRow] = []
         standalone = None
         if args.batch_runs > 0:
@@ -763,14 +777,15 @@ def main(args: argparse.Namespace) -> None:
             for r in range(1, args.batch_runs + 1):
                 _log(f"Snakemake batch run {r}/{args.batch_runs} ({args.batch_samples} samples)")
                 batch_rows.append(run_batch(repo, work / "batch", sheet, gtf, fasta, targets, args.cores, r,
-                                            args.batch_samples))
+                                            args.batch_samples, env))
             names = [f"S{i:03d}" for i in range(1, args.batch_samples + 1)]
             standalone = standalone_rules(gtf, work / "batch" / f"run{args.batch_runs}" / "results", names, targets,
-                                          work / "batch", args.runs)
+                                          work / "batch", args.runs, env)
         profile = ""
         if args.profile:
             _log("profiling one call at the largest size")
-            profile = profile_call(built[scales[-1]], index, fasta, targets, work / "profile", Path(args.profile))
+            profile = profile_call(built[scales[-1]], index, fasta, targets, work / "profile", Path(args.profile),
+                                   env=env)
         bars = evaluate_bars(size_rows, batch_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
