@@ -257,3 +257,15 @@ def test_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["benchmark", "accuracy", "--outdir", str(out), "--quick", "--aligners", "star_chimeric", "--with-fasta"])
     assert rc == 0
     assert len(read_tsv(out / "fusions.tsv")) == len(truth)
+
+
+def test_an_absent_aligner_gives_a_not_run_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import imtfusion.bench.accuracy as acc
+
+    monkeypatch.setattr(acc.shutil, "which", lambda name: None)
+    result = acc.run_accuracy(tmp_path / "b", ["hisat2"], quick=True)
+    assert [r.label for r in result.rows] == ["hisat2"]
+    assert result.rows[0].metrics is None and "hisat2, hisat2-build not on PATH" in result.rows[0].note
+    assert "| hisat2 * | not run |" in result.table
+    assert read_tsv(tmp_path / "b" / "fusions.tsv") == []
+    assert len(read_tsv(tmp_path / "b" / "truth.tsv")) == 2
