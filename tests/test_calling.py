@@ -301,3 +301,22 @@ def test_partner_bases_matching_the_target_itself_are_mismapping(tmp_path):
     result = call(tmp_path, toy, fasta=True)
     [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
     assert "mismapping" in d.filters
+
+
+def test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping(tmp_path):
+    toy = make_toy()
+    # ALKP: a pseudogene on chr1 whose exon copies ALK exon 2 ([26000,26200), minus strand)
+    seq = list(toy.seq["chr1"])
+    seq[500:700] = toy.seq["chr2"][26000:26200]
+    toy.seq["chr1"] = "".join(seq)
+    toy.add_gene("ALKP", "chr1", "-", [(500, 700), (1200, 1300)])
+    add_background(toy)
+    # reads of ALK's own exon 2 -> exon 3 splice, with the exon-2 part placed on the copy
+    for i in range(4):
+        toy.fragment(f"f{i}", [("chr1", 500, "-", 60), ("chr2", 20110, "-", 40)], [("chr2", 20000 + i, "+", 100)])
+    result = call(tmp_path, toy, fasta=True)
+    [d] = [c for c in result.discarded if c.fusion == "ALKP::ALK"]
+    assert "mismapping" in d.filters
+    (tmp_path / "s.bam").unlink()
+    # without the FASTA the copy cannot be recognised
+    assert by_fusion(call(tmp_path, toy), "ALKP::ALK")

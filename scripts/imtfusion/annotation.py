@@ -251,6 +251,18 @@ class Annotation:
                 merged.append([s, e])
         return [(s, e) for s, e in merged]
 
+    def intron_pairs(self, gene_id: str) -> dict[tuple[int, str], set[tuple[int, str]]]:
+        """For each exon-boundary breakend of the gene, the breakends its own splicing
+        joins it to (the other side of each intron, in any transcript)."""
+        out: dict[tuple[int, str], set[tuple[int, str]]] = {}
+        for t in self.transcripts_of(gene_id):
+            ordered = sorted(t.exons)
+            for (s1, e1), (s2, e2) in zip(ordered, ordered[1:]):
+                donor, acceptor = (e1 - 1, "L"), (s2, "R")
+                out.setdefault(donor, set()).add(acceptor)
+                out.setdefault(acceptor, set()).add(donor)
+        return out
+
     def splice_breakends(self, gene_id: str) -> set[tuple[int, str]]:
         """Breakends ``(pos, side)`` that fall exactly on an internal exon boundary of any
         transcript of the gene. A fusion joining exons has both its breakends here."""

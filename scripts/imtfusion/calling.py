@@ -180,6 +180,7 @@ class _GeneLookup:
         self._splice: dict[str, set[tuple[int, str]]] = {}
         self._exons: dict[str, list[tuple[int, int]]] = {}
         self._genes_cache: dict[tuple[str, int], list[Gene]] = {}
+        self._introns: dict[str, dict[tuple[int, str], set[tuple[int, str]]]] = {}
         self._genes_pr = None
 
     def prefetch(self, positions: Iterable[tuple[str, int]]) -> None:
@@ -232,6 +233,11 @@ class _GeneLookup:
         if gene.gene_id not in self._splice:
             self._splice[gene.gene_id] = self.annotation.splice_breakends(gene.gene_id)
         return self._splice[gene.gene_id]
+
+    def intron_pairs(self, gene: Gene) -> dict[tuple[int, str], set[tuple[int, str]]]:
+        if gene.gene_id not in self._introns:
+            self._introns[gene.gene_id] = self.annotation.intron_pairs(gene.gene_id)
+        return self._introns[gene.gene_id]
 
     def exons(self, gene: Gene) -> list[tuple[int, int]]:
         if gene.gene_id not in self._exons:
@@ -679,7 +685,7 @@ def call_candidates(
         cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
         cand.duplicates = count_duplicates(cand)
         if ref is not None and cand.junction is not None and cand.precision == "exact":
-            cand.self_similar = self_similarity(ref, cand.junction)
+            cand.self_similar = self_similarity(ref, cand.junction, lookup)
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
 
@@ -714,13 +720,15 @@ SELF_FLANK = 5_000  # neighbourhood searched for the partner bases
 SELF_WINDOW = 30
 
 
-def self_similarity(ref: Reference, view: JunctionView) -> float:
+def self_similarity(ref: Reference, view: JunctionView, lookup: "_GeneLookup") -> float:
     """Evidence that the 'partner' bases are the end's own sequence after all.
 
-    For each end: identity between the bases the reads have beyond it and the reference
-    bases that would follow it without a junction (a read with mismatches, a paralog or
-    a repeat), and whether those bases occur within ``SELF_FLANK`` of the end on either
-    strand. Returns the highest identity (1.0 when found nearby)."""
+    For each end: identity between the bases the reads have beyond it and (1) the
+    reference bases that would follow it without a junction (a read with mismatches, a
+    repeat), (2) the bases its own gene splices to it (a paralog or pseudogene copy of
+    the neighbouring exon, e.g. ALK exon 19 from a copy joined to ALK exon 20), and
+    whether those bases occur within ``SELF_FLANK`` of the end on either strand. Returns
+    the highest identity (1.0 when found nearby)."""
     best = 0.0
     for end, outward in ((view.a, view.outward_a), (view.b, view.outward_b)):
         probe = outward[:SELF_WINDOW]
@@ -728,6 +736,11 @@ def self_similarity(ref: Reference, view: JunctionView) -> float:
             continue
         _, ident = _identity(probe, _beyond(ref, end, len(probe)))
         best = max(best, ident)
+        for gene in lookup.genes_at(end.chrom, end.pos):
+            for pos, side in sorted(lookup.intron_pairs(gene).get((end.pos, end.side), ())):
+                own = partner_outward(ref, end, Breakend(end.chrom, pos, side), len(probe))
+                _, ident = _identity(probe, own)
+                best = max(best, ident)
         seed = probe[:20]
         region = ref.fetch(end.chrom, end.pos - SELF_FLANK, end.pos + SELF_FLANK)
         if seed in region or complement(seed)[::-1] in region or seed[::-1] in region or complement(seed) in region:

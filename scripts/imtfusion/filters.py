@@ -54,8 +54,10 @@ def multimapping(c: Candidate, ctx: FilterContext) -> bool:
 
 
 def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
-    """Only split reads with a short alignment on one side and no mate support."""
-    return c.split_reads > 0 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs == 0
+    """Fewer than 3 junction reads, none aligned ``min_anchor`` bases on both sides, and
+    fewer than 3 mate pairs: the junction itself is not credible (a read's tail aligned by
+    chance). Three or more independent junction reads, or mates, make it so."""
+    return 0 < c.split_reads < 3 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs < 3
 
 
 def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
