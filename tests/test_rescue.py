@@ -120,3 +120,16 @@ def test_low_complexity_clips_are_not_placed(tmp_path):
     discordant(toy, 3)
     result = run(tmp_path, toy)
     assert all(c.precision == "approximate" for c in result.called + result.discarded if c.fusion == "PARTP::ALK")
+
+
+def test_a_tiny_block_spliced_after_a_gap_is_part_of_the_clip():
+    from imtfusion.evidence import clip_geometry
+
+    # HISAT2: 85M6500N1M14S -- one partner base spliced to a chance match 6.5 kb away
+    cigar = [(0, 85), (3, 6500), (0, 1), (4, 14)]
+    assert clip_geometry(cigar, 1000, 1000 + 85 + 6500 + 1) == (0, 15, 1000, 1085)
+    cigar = [(4, 10), (0, 3), (3, 900), (0, 87)]
+    assert clip_geometry(cigar, 2000, 2000 + 3 + 900 + 87) == (13, 0, 2903, 2990)
+    # an ordinary spliced read keeps its blocks
+    cigar = [(0, 50), (3, 400), (0, 50)]
+    assert clip_geometry(cigar, 0, 500) == (0, 0, 0, 500)

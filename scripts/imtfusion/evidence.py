@@ -255,33 +255,54 @@ def dup_key(read: pysam.AlignedSegment) -> tuple:
     return (read.reference_id, read.reference_start, read.is_reverse, -1, -1)
 
 
+TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact
+
+
+def clip_geometry(cigar: list[tuple[int, int]], ref_start: int, ref_end: int) -> tuple[int, int, int, int]:
+    """(left clip, right clip, first aligned base, one past the last) of a record.
+
+    A block of at most ``TINY_BLOCK`` bases hanging after an ``N`` gap at either end
+    (HISAT2's ``85M6500N1M14S``) is a few partner bases spliced to a chance match: it is
+    counted as part of the clip, and the breakend is the base before the gap."""
+    left = cigar[0][1] if cigar[0][0] == _S else 0
+    right = cigar[-1][1] if cigar[-1][0] == _S else 0
+    j = 1 if left else 0
+    if j + 1 < len(cigar) and cigar[j][0] in (_M, _EQ, _X) and cigar[j][1] <= TINY_BLOCK and cigar[j + 1][0] == _N:
+        left += cigar[j][1]
+        ref_start += cigar[j][1] + cigar[j + 1][1]
+    k = len(cigar) - (1 if right else 0)
+    if k >= 2 and cigar[k - 1][0] in (_M, _EQ, _X) and cigar[k - 1][1] <= TINY_BLOCK and cigar[k - 2][0] == _N:
+        right += cigar[k - 1][1]
+        ref_end -= cigar[k - 1][1] + cigar[k - 2][1]
+    return left, right, ref_start, ref_end
+
+
 def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[ClippedRead]:
     """Soft clips of at least ``min_clip`` bases that do not look like adapter."""
     cigar = read.cigartuples
     if not cigar:
         return []
-    first_op, first_len = cigar[0]
-    last_op, last_len = cigar[-1]
-    right = last_op == _S and last_len >= min_clip
-    left = first_op == _S and first_len >= min_clip
-    if not (left or right):
+    left, right, ref_start, ref_end = clip_geometry(cigar, read.reference_start, read.reference_end)
+    if left < min_clip and right < min_clip:
         return []
     seq = read.query_sequence or ""
-    anchor = read.query_alignment_length
+    anchor = read.query_alignment_length - max(0, left - (cigar[0][1] if cigar[0][0] == _S else 0)) - max(
+        0, right - (cigar[-1][1] if cigar[-1][0] == _S else 0)
+    )
     out = []
     key = dup_key(read)
-    if right:
-        cut = len(seq) - last_len
+    if right >= min_clip:
+        cut = len(seq) - right
         outward = seq[cut:]
         if not looks_like_adapter(outward):
             inward = seq[max(0, cut - INWARD_BASES):cut][::-1]
-            out.append(ClippedRead(read.query_name, Breakend(chrom, read.reference_end - 1, "L"), outward, anchor,
+            out.append(ClippedRead(read.query_name, Breakend(chrom, ref_end - 1, "L"), outward, anchor,
                                    read.mapping_quality, inward, key))
-    if left:
-        outward = seq[:first_len][::-1]
+    if left >= min_clip:
+        outward = seq[:left][::-1]
         if not looks_like_adapter(outward):
-            inward = seq[first_len:first_len + INWARD_BASES]
-            out.append(ClippedRead(read.query_name, Breakend(chrom, read.reference_start, "R"), outward, anchor,
+            inward = seq[left:left + INWARD_BASES]
+            out.append(ClippedRead(read.query_name, Breakend(chrom, ref_start, "R"), outward, anchor,
                                    read.mapping_quality, inward, key))
     return out
 
@@ -457,7 +478,7 @@ def collect_evidence(
                     if spliced:
                         qc.split_reads += 1
                         evidence.split_reads.extend(spliced)
-                if (cigar[0][0] == _S and cigar[0][1] >= min_clip) or (cigar[-1][0] == _S and cigar[-1][1] >= min_clip):
+                if cigar[0][0] == _S or cigar[-1][0] == _S:
                     clips = clips_of(read, chrom, min_clip)
                     evidence.clipped_reads.extend(clips)
                     qc.clipped_reads += len(clips)
