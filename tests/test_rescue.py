@@ -133,3 +133,20 @@ def test_a_tiny_block_spliced_after_a_gap_is_part_of_the_clip():
     # an ordinary spliced read keeps its blocks
     cigar = [(0, 50), (3, 400), (0, 50)]
     assert clip_geometry(cigar, 0, 500) == (0, 0, 0, 500)
+
+
+def test_two_partners_clipped_at_the_same_target_base_are_two_fusions(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    # PART1 (minus) exon 2 ends at 8000 (transcript order) and joins the same ALK base
+    for i in range(3):
+        toy.fragment(f"q{i}", [("chr1", 8000, "-", 30), ("chr2", 20080, "-", 70)], [("chr2", 19985 - i, "+", 100)], only1=1)
+        toy.fragment(f"m{i}", [("chr1", 8010 + 5 * i, "-", 100)], [("chr2", 20030 + 5 * i, "+", 100)])
+    result = run(tmp_path, toy)
+    [a] = by_fusion(result, "PARTP::ALK")
+    [b] = by_fusion(result, "PART1::ALK")
+    assert (a.end5.label(), a.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert (b.end5.label(), b.end3.label()) == ("chr1:8001", "chr2:20150")
+    assert a.split_fragments == {"c0", "c1", "c2"} and b.split_fragments == {"q0", "q1", "q2"}

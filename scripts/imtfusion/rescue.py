@@ -152,6 +152,9 @@ def place_cluster(
             partner = _search(end, consensus, regions, ref)
     if partner is None:
         return []
+    # every read must spell the placed partner itself, not only the consensus
+    expected = partner_outward(ref, end, partner, max(len(c.outward) for c in group))
+    group = [c for c in group if _agrees(c.outward, expected)]
     return [
         SplitRead(
             fragment=c.fragment,
@@ -170,11 +173,28 @@ def place_cluster(
     ]
 
 
-def group_clips(clips: list[ClippedRead]) -> dict[Breakend, list[ClippedRead]]:
-    groups: dict[Breakend, list[ClippedRead]] = defaultdict(list)
+def _agrees(x: str, y: str) -> bool:
+    n, ident = _identity(x, y)
+    return n >= 8 and ident >= (MIN_IDENTITY if n >= SEED else 1.0)
+
+
+def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRead]]]:
+    """Clips by breakend, and at one breakend by sequence: two partners joined to the same
+    target base (EML4::ALK and TPM3::ALK at ALK exon 20) are two groups."""
+    by_end: dict[Breakend, list[ClippedRead]] = defaultdict(list)
     for clip in clips:
-        groups[clip.end].append(clip)
-    return dict(sorted(groups.items()))
+        by_end[clip.end].append(clip)
+    out: list[tuple[Breakend, list[ClippedRead]]] = []
+    for end in sorted(by_end):
+        groups: list[list[ClippedRead]] = []
+        for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), c.fragment)):
+            home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
+            if home is None:
+                groups.append([clip])
+            else:
+                home.append(clip)
+        out.extend((end, g) for g in groups)
+    return out
 
 
 def rescue_clips(
@@ -187,7 +207,7 @@ def rescue_clips(
     params: CallParameters,
 ) -> list[SplitRead]:
     out: list[SplitRead] = []
-    for end, group in group_clips(clips).items():
+    for end, group in group_clips(clips):
         targets = [g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id in target_ids]
         if not targets:
             continue
@@ -239,7 +259,7 @@ def refine_mate_pairs(
             continue
         # target side: clips past the reads, placed on the partner genes
         near_reads = [c for c in clips if c.end.chrom == r_chrom and c.end.side == r_side and _beyond_all(c.end, reads, limit)]
-        for end, grp in group_clips(near_reads).items():
+        for end, grp in group_clips(near_reads):
             out += place_cluster(end, grp, list(partner_genes.values()), [g.strand for g in target_genes.values()],
                                  [], lookup, ref, params)
         # partner side: clips past the mates, placed on the target genes
@@ -248,7 +268,7 @@ def refine_mate_pairs(
         if hi - lo > PARTNER_FETCH_MAX:
             continue
         near_mates = [c for c in fetch_clips(m_chrom, lo, hi) if c.end.side == m_side and _beyond_all(c.end, mates, limit)]
-        for end, grp in group_clips(near_mates).items():
+        for end, grp in group_clips(near_mates):
             strands = [g.strand for g in lookup.genes_at(end.chrom, end.pos)]
             out += place_cluster(end, grp, list(target_genes.values()), strands, [], lookup, ref, params)
     return out
