@@ -150,3 +150,34 @@ def test_two_partners_clipped_at_the_same_target_base_are_two_fusions(tmp_path):
     assert (a.end5.label(), a.end3.label()) == ("chr4:4150", "chr2:20150")
     assert (b.end5.label(), b.end3.label()) == ("chr1:8001", "chr2:20150")
     assert a.split_fragments == {"c0", "c1", "c2"} and b.split_fragments == {"q0", "q1", "q2"}
+
+
+def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 2)
+    discordant(toy, 2)
+    # junction reads the aligner left unmapped, placed next to their mates in ALK or PARTP
+    for i in range(3):
+        toy.unmapped_pair(f"u{i}", [("chr4", 4100 + i, "+", 50 - i), ("chr2", 20100 - i, "-", 50 + i)],
+                          ("chr2", 19950 - 3 * i, "+", 100))
+    toy.unmapped_pair("w0", [("chr2", 20100, "+", 50), ("chr4", 4100, "-", 50)], ("chr4", 3950, "+", 100))
+    # an unmapped read of something else next to them must not count
+    toy.unmapped_pair("x0", [("chr1", 3000, "+", 100)], ("chr2", 19940, "+", 100))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.unmapped_fragments == {"u0", "u1", "u2", "w0"}
+    assert c.split_reads == 6
+
+
+def test_unmapped_reads_turn_mates_into_an_exact_junction(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    discordant(toy, 3)
+    for i in range(2):
+        toy.unmapped_pair(f"u{i}", [("chr4", 4100 + i, "+", 50 - i), ("chr2", 20100 - i, "-", 50 + i)],
+                          ("chr2", 19950 - 3 * i, "+", 100))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.precision == "exact" and (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.unmapped_fragments == {"u0", "u1"} and c.discordant_pairs == 3

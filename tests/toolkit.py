@@ -202,6 +202,26 @@ class Toy:
         self.records.extend(out)
         return out
 
+    def unmapped_pair(self, name: str, read: list[Part], mate: Part) -> None:
+        """A pair whose read (spelling ``read``'s parts) is unmapped and placed at its mapped
+        mate's position, as aligners write reads they could not align (flags 0x4/0x8)."""
+        header = pysam.AlignmentHeader.from_dict(self._header)
+        [m] = self.read_records(name, [mate])
+        seq = "".join(self.bases(p) for p in read)
+        u = pysam.AlignedSegment(header)
+        u.query_name = name
+        u.query_sequence = seq
+        u.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+        u.flag = 0x1 | 0x4 | 0x40 | (0x20 if m.is_reverse else 0)
+        u.reference_id = m.reference_id
+        u.reference_start = m.reference_start
+        u.next_reference_id = m.reference_id
+        u.next_reference_start = m.reference_start
+        m.flag |= 0x1 | 0x8 | 0x80
+        m.next_reference_id = m.reference_id
+        m.next_reference_start = m.reference_start
+        self.records.extend([m, u])
+
     def spliced(self, name: str, chrom: str, blocks: list[tuple[int, int]], reverse: bool = False,
                 mapq: int = 60) -> pysam.AlignedSegment:
         """A single-end spliced alignment over ``blocks`` (CIGAR M/N), as STAR writes

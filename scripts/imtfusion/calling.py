@@ -28,6 +28,7 @@ from imtfusion.model import (
     DiscordantRead,
     ReadExample,
     SplitRead,
+    UnmappedMate,
     is_five_prime,
     is_three_prime,
 )
@@ -107,6 +108,7 @@ class Candidate:
     split_fragments: set[str] = field(default_factory=set)
     discordant_fragments: set[str] = field(default_factory=set)
     clipped_fragments: set[str] = field(default_factory=set)  # subset of split_fragments
+    unmapped_fragments: set[str] = field(default_factory=set)  # subset: unmapped reads spelling the junction
     precision: str = "exact"  # exact: split reads place it; approximate: mates only
     site5: str = "."
     site3: str = "."
@@ -169,6 +171,15 @@ class JunctionView:
     b: Breakend
     outward_a: str
     outward_b: str
+    inward_a: str = ""  # the end's own bases, adjacent first (reads, else FASTA)
+    inward_b: str = ""
+
+    def molecule(self) -> tuple[str, str]:
+        """The fused molecule around the junction on ``a``'s plus strand: (bases before
+        the junction, bases after it)."""
+        if self.a.side == "L":
+            return self.inward_a[::-1], self.outward_a
+        return self.outward_a[::-1], self.inward_a
 
 
 class _GeneLookup:
@@ -522,6 +533,7 @@ def _junction_candidates(
             gene3=gene3,
             split_fragments={r.fragment for r in reads},
             clipped_fragments={r.fragment for r in reads if r.kind == "clip"},
+            unmapped_fragments={r.fragment for r in reads if r.kind == "unmapped"},
             oriented=ok,
             best_anchor=max(min(r.anchor_a, r.anchor_b) for r in reads),
             homology=junction.homology,
@@ -544,7 +556,11 @@ def _junction_candidates(
                 out_a = partner_outward(ref, junction.a, junction.b, 60)
             if not out_b:
                 out_b = partner_outward(ref, junction.b, junction.a, 60)
-        cand.junction = JunctionView(junction.a, junction.b, out_a, out_b)
+            in_a = in_a or _inward(ref, junction.a, 60)
+            in_b = in_b or _inward(ref, junction.b, 60)
+        in_a = in_a or _in_frame_of(junction.a, junction.b, out_b)
+        in_b = in_b or _in_frame_of(junction.b, junction.a, out_a)
+        cand.junction = JunctionView(junction.a, junction.b, out_a, out_b, in_a, in_b)
         # read bases next to the junction, in transcript orientation, adjacent base first:
         # sequence3 runs into the 3' gene, sequence5 runs back into the 5' gene
         out5, out3 = (out_a, out_b) if five_is_a else (out_b, out_a)
@@ -552,6 +568,36 @@ def _junction_candidates(
         cand.sequence5 = out3 if end3.side == "R" else complement(out3)
         candidates.append(cand)
     return candidates
+
+
+PROBE = 30  # length of the junction-spanning sequence looked for in unmapped reads
+PROBE_MIN_SIDE = 10  # bases it must have on each side of the junction
+
+
+def junction_probes(left: str, right: str) -> list[str]:
+    """Exact strings that cross the junction between ``left`` and ``right`` with at
+    least ``PROBE_MIN_SIDE`` bases on either side."""
+    probes = []
+    for o in range(PROBE_MIN_SIDE, PROBE - PROBE_MIN_SIDE + 1, 2):
+        if len(left) >= o and len(right) >= PROBE - o:
+            probes.append((left[-o:] + right[: PROBE - o]).upper())
+    return probes
+
+
+def reads_spanning(probes: list[str], reads: Iterable[UnmappedMate]) -> set[str]:
+    """Fragments of the reads that contain one of the probes, on either strand."""
+    if not probes:
+        return set()
+    found = set()
+    for read in reads:
+        seq = read.sequence.upper()
+        rc = seq.translate(_RC)[::-1]
+        if any(p in seq or p in rc for p in probes):
+            found.add(read.fragment)
+    return found
+
+
+_RC = str.maketrans("ACGTN", "TGCAN")
 
 
 def _add_clip(cand: Candidate, clip: ClippedRead) -> None:
@@ -610,6 +656,7 @@ def _merge_near_duplicates(candidates: list[Candidate], window: int = 10) -> lis
             continue
         host.split_fragments |= cand.split_fragments
         host.clipped_fragments |= cand.clipped_fragments
+        host.unmapped_fragments |= cand.unmapped_fragments
         host.discordant_fragments |= cand.discordant_fragments
         host.mapqs += cand.mapqs
         host.best_anchor = max(host.best_anchor, cand.best_anchor)
@@ -628,6 +675,7 @@ def call_candidates(
     ref: Reference | None = None,
     fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None = None,
     known_partners: dict[str, list[Gene]] | None = None,
+    fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None = None,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
@@ -649,17 +697,7 @@ def call_candidates(
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 
-    # partner-anchored second pass: clipped reads on the partner side of each junction
-    if fetch_clips is not None:
-        for cand in candidates:
-            view = cand.junction
-            assert view is not None
-            for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
-                if not cons or any(l.contains(end.chrom, end.pos) for l in loci):
-                    continue
-                for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
-                    if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
-                        _add_clip(cand, clip)
+    _second_pass(candidates, loci, evidence, params, fetch_clips, fetch_unmapped)
     candidates = _merge_near_duplicates(candidates)
 
     # discordant reads: to the best-supported junction they fit, else mate-only candidates
@@ -668,9 +706,12 @@ def call_candidates(
         # mates point at a gene pair but no junction read was placed yet: look for clipped
         # reads on both sides of the mates and place them on the other gene's exons
         remaining = [c for c in unmatched if not any(c.fragment in k.split_fragments for k in candidates)]
-        refined = refine_mate_pairs(leftovers, remaining, lookup, target_ids, fetch_clips, ref, params)
+        refined = refine_mate_pairs(
+            leftovers, remaining, lookup, target_ids, fetch_clips, ref, params, evidence.unmapped_reads, fetch_unmapped
+        )
         if refined:
             new = _junction_candidates(refined, lookup, target_ids, params, ref)
+            _second_pass(new, loci, evidence, params, fetch_clips, fetch_unmapped)
             candidates = _merge_near_duplicates(candidates + new)
             leftovers = _assign_discordants(leftovers, candidates, params)
     candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
@@ -746,6 +787,51 @@ def self_similarity(ref: Reference, view: JunctionView, lookup: "_GeneLookup") -
         if seed in region or complement(seed)[::-1] in region or seed[::-1] in region or complement(seed) in region:
             best = 1.0
     return best
+
+
+UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner breakpoint
+
+
+def _second_pass(
+    candidates: list[Candidate],
+    loci: list[TargetLocus],
+    evidence: Evidence,
+    params: CallParameters,
+    fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None,
+    fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None,
+) -> None:
+    """Partner-anchored second pass over junction candidates: clipped reads on the
+    partner side, and unmapped reads (placed by their mates near either end) that spell
+    the junction -- HISAT2 and STAR defaults leave reads with long overhangs unmapped."""
+    if fetch_clips is not None:
+        for cand in candidates:
+            view = cand.junction
+            assert view is not None
+            for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
+                if not cons or any(l.contains(end.chrom, end.pos) for l in loci):
+                    continue
+                for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
+                    if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
+                        _add_clip(cand, clip)
+    for cand in candidates:
+        view = cand.junction
+        assert view is not None
+        pool = [u for u in evidence.unmapped_reads if _near_junction(u, view, params.discordant_max_distance)]
+        if fetch_unmapped is not None:
+            for end in (view.a, view.b):
+                if not any(l.contains(end.chrom, end.pos) for l in loci):
+                    pool += fetch_unmapped(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
+        if not pool:
+            continue
+        for fragment in sorted(reads_spanning(junction_probes(*view.molecule()), pool) - cand.split_fragments):
+            cand.split_fragments.add(fragment)
+            cand.unmapped_fragments.add(fragment)
+            cand.evidence_kinds.add("unmapped")
+            cand.mapqs.append(params.min_mapq)
+
+
+def _near_junction(read: UnmappedMate, view: JunctionView, limit: int) -> bool:
+    return any(read.chrom == e.chrom and abs(read.pos - e.pos) <= limit for e in (view.a, view.b))
 
 
 def count_duplicates(cand: Candidate) -> int:

@@ -26,7 +26,7 @@ import numpy as np
 import pysam
 
 from imtfusion.errors import AlignmentFileError
-from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
 from imtfusion.params import CallParameters
 from imtfusion.targets import TargetLocus
 
@@ -190,7 +190,7 @@ class Evidence:
     discordant_reads: list[DiscordantRead] = field(default_factory=list)
     clipped_reads: list[ClippedRead] = field(default_factory=list)
     qc: dict[str, TargetQC] = field(default_factory=dict)
-    unmapped_mates: int = 0
+    unmapped_reads: list[UnmappedMate] = field(default_factory=list)
 
 
 def _split_from_record(
@@ -304,6 +304,16 @@ def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[Clip
             inward = seq[left:left + INWARD_BASES]
             out.append(ClippedRead(read.query_name, Breakend(chrom, ref_start, "R"), outward, anchor,
                                    read.mapping_quality, inward, key))
+    return out
+
+
+def collect_unmapped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> list[UnmappedMate]:
+    """Unmapped reads placed next to their mapped mates in a small region."""
+    out: list[UnmappedMate] = []
+    for read in safe_fetch(bam, chrom, max(0, start), end):
+        flag = read.flag
+        if flag & FLAG_UNMAPPED and not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8) and read.query_sequence:
+            out.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start))
     return out
 
 
@@ -437,8 +447,9 @@ def collect_evidence(
                     qc.secondary += 1
                 elif flag & FLAG_QCFAIL:
                     qc.qc_fail += 1
-                elif flag & 0x1 and not flag & 0x8:
-                    evidence.unmapped_mates += 1  # placed with its mapped mate
+                elif flag & 0x1 and not flag & 0x8 and read.query_sequence:
+                    # placed with its mapped mate: may hold a junction no aligner split
+                    evidence.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start))
                 continue
             supplementary = flag & FLAG_SUPPLEMENTARY
             if not supplementary:

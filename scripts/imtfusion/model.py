@@ -95,6 +95,17 @@ class ClippedRead:
     dup_key: tuple = ()
 
 
+@dataclass(frozen=True, slots=True)
+class UnmappedMate:
+    """An unmapped read placed at its mapped mate's position (SAM convention). When the
+    junction lies inside it, aligners without chimeric output often leave it unmapped."""
+
+    fragment: str
+    sequence: str  # as sequenced (unmapped records are not reverse-complemented)
+    chrom: str
+    pos: int  # the mate's position
+
+
 @dataclass
 class TargetQC:
     target: str

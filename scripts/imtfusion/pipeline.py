@@ -18,7 +18,7 @@ from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import ConfigError, ImtfusionError
-from imtfusion.evidence import collect_clipped, collect_evidence
+from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
@@ -242,7 +242,12 @@ def run_sample(
         def fetch_clips(chrom: str, start: int, end: int):
             return collect_clipped(bam, chrom, start, end, params)
 
-        candidates = call_candidates(evidence, loci, annotation, contigs, params, ref, fetch_clips, partners)
+        def fetch_unmapped(chrom: str, start: int, end: int):
+            return collect_unmapped(bam, chrom, start, end)
+
+        candidates = call_candidates(
+            evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped
+        )
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
         fetch = None

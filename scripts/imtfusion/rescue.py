@@ -21,7 +21,7 @@ from collections import defaultdict
 from imtfusion.annotation import Gene
 from imtfusion.calling import _consensus, _GeneLookup, _identity, partner_outward
 from imtfusion.evidence import complement, reverse_complement
-from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, is_five_prime, is_three_prime
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 
@@ -237,6 +237,8 @@ def refine_mate_pairs(
     fetch_clips,
     ref: Reference,
     params: CallParameters,
+    unmapped: list[UnmappedMate] | None = None,
+    fetch_unmapped=None,
 ) -> list[SplitRead]:
     """Junction reads for gene pairs seen only through mates.
 
@@ -271,6 +273,72 @@ def refine_mate_pairs(
         for end, grp in group_clips(near_mates):
             strands = [g.strand for g in lookup.genes_at(end.chrom, end.pos)]
             out += place_cluster(end, grp, list(target_genes.values()), strands, [], lookup, ref, params)
+        # unmapped reads next to the reads or the mates that spell an exon-exon junction
+        # of the two genes (the few boundaries just past the reads and the mates)
+        pool = [u for u in (unmapped or []) if u.chrom == r_chrom and any(abs(u.pos - e.pos) <= limit for e in reads)]
+        if fetch_unmapped is not None:
+            pool += fetch_unmapped(m_chrom, lo, hi)
+        if pool:
+            out += _junctions_in_unmapped(reads, mates, target_genes, partner_genes, pool, lookup, ref, params)
+    return out
+
+
+BOUNDARIES_TRIED = 4  # exon boundaries tried on each side past the reads/mates
+
+
+def _boundaries_past(observed: list[Breakend], genes: dict[str, Gene], lookup: _GeneLookup, limit: int) -> list[Breakend]:
+    side = observed[0].side
+    chrom = observed[0].chrom
+    found = set()
+    for gene in genes.values():
+        for pos, s in lookup.splice_breakends(gene):
+            end = Breakend(chrom, pos, s)
+            if s == side and _beyond_all(end, observed, limit):
+                found.add(end)
+    nearest = max(o.pos for o in observed) if side == "L" else min(o.pos for o in observed)
+    return sorted(found, key=lambda e: (abs(e.pos - nearest), e.pos))[:BOUNDARIES_TRIED]
+
+
+def _junctions_in_unmapped(
+    reads: list[Breakend],
+    mates: list[Breakend],
+    target_genes: dict[str, Gene],
+    partner_genes: dict[str, Gene],
+    pool: list[UnmappedMate],
+    lookup: _GeneLookup,
+    ref: Reference,
+    params: CallParameters,
+) -> list[SplitRead]:
+    from imtfusion.calling import PROBE, _inward, junction_probes, reads_spanning
+
+    out: list[SplitRead] = []
+    targets = _boundaries_past(reads, target_genes, lookup, params.discordant_max_distance)
+    partners = _boundaries_past(mates, partner_genes, lookup, params.discordant_max_distance)
+    strands_t = [g.strand for g in target_genes.values()]
+    strands_p = [g.strand for g in partner_genes.values()]
+    for t in targets:
+        for p in partners:
+            transcribable = (
+                any(is_five_prime(a, t.side) for a in strands_t) and any(is_three_prime(b, p.side) for b in strands_p)
+            ) or (any(is_three_prime(a, t.side) for a in strands_t) and any(is_five_prime(b, p.side) for b in strands_p))
+            if not transcribable:
+                continue
+            inward = _inward(ref, t, PROBE)
+            outward = partner_outward(ref, t, p, PROBE)
+            left, right = (inward[::-1], outward) if t.side == "L" else (outward[::-1], inward)
+            for fragment in sorted(reads_spanning(junction_probes(left, right), pool)):
+                out.append(
+                    SplitRead(
+                        fragment=fragment,
+                        end_a=t,
+                        end_b=p,
+                        anchor_a=PROBE // 2,
+                        anchor_b=PROBE // 2,
+                        mapq_a=params.min_mapq,
+                        mapq_b=params.min_mapq,
+                        kind="unmapped",
+                    )
+                )
     return out
 
 
