@@ -236,11 +236,12 @@ def test_report_has_the_tables_in_order_then_the_bars():
     bars = speed.evaluate_bars(ROWS, BATCH)
     report = speed.render_report({"cores (nproc)": "2", "cpu": "X"}, "imtfusion benchmark speed", "2024-01-01",
                                  ROWS, ["chr2:1-10"], 0.55, 3, BATCH, (0.8, 0.7), bars)
-    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "call --help", "0.55 s",
+    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "(interpreter start", "0.55 s",
                                           "## Snakemake batch: 50", "| median |", "0.80 s (index-gtf)", "## Bars",
                                           "| FAIL |")]
     assert sections == sorted(sections)
-    assert speed.size_table(ROWS) in report and speed.bars_table(bars) in report
+    assert speed.size_table(ROWS, 0.55) in report and speed.bars_table(bars) in report
+    assert "| 50x | 5,007,262 | 207.2 | 802 | 0.020 | 1.20 | 0.65 | 60.0 | 95 | 1 |" in report
 
 
 def test_defaults_match_the_plan():
