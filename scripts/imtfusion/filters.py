@@ -56,7 +56,10 @@ def multimapping(c: Candidate, ctx: FilterContext) -> bool:
 def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
     """Fewer than 3 junction reads, none aligned ``min_anchor`` bases on both sides, and
     fewer than 3 mate pairs: the junction itself is not credible (a read's tail aligned by
-    chance). Three or more independent junction reads, or mates, make it so."""
+    chance). Three or more independent junction reads, or mates, make it so, and so does
+    a known partner joined exon to exon."""
+    if c.known and c.site5 == "splice_site" and c.site3 == "splice_site":
+        return False  # a known partner joined exon to exon is credible with short reads
     return 0 < c.split_reads < 3 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs < 3
 
 

@@ -26,7 +26,7 @@ from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 
 SEARCH_FLANK = 20_000  # bases searched on each side of a discordant mate
-MAX_SEARCH = 3_000_000  # cap on bases searched per clip cluster
+MAX_SEARCH = 5_000_000  # cap on bases searched per clip cluster
 MIN_IDENTITY = 0.9
 SEED = 20
 
@@ -141,14 +141,21 @@ def place_cluster(
     if len(consensus) < params.min_clip or is_low_complexity(consensus):
         return []
     partner = _place_on_boundaries(end, consensus, genes, strands_at_end, lookup, ref)
-    if partner is None and mates:
+    if partner is None:
+        # not at an exon boundary: search where the mates point, and along the candidate
+        # partner genes (a breakpoint inside an exon, or intronic bases kept)
+        spans = [(m.chrom, max(0, m.pos - SEARCH_FLANK), m.pos + SEARCH_FLANK) for m in mates]
+        for g in genes:
+            chrom = lookup.contigs.to_bam(g.chrom)
+            if chrom is not None:
+                spans.append((chrom, max(0, g.start - 1000), g.end + 1000))
         regions: list[tuple[str, int, int]] = []
-        for m in sorted(mates):
-            if regions and regions[-1][0] == m.chrom and m.pos - SEARCH_FLANK <= regions[-1][2]:
-                regions[-1] = (m.chrom, regions[-1][1], m.pos + SEARCH_FLANK)
+        for chrom, lo, hi in sorted(spans):
+            if regions and regions[-1][0] == chrom and lo <= regions[-1][2]:
+                regions[-1] = (chrom, regions[-1][1], max(hi, regions[-1][2]))
             else:
-                regions.append((m.chrom, max(0, m.pos - SEARCH_FLANK), m.pos + SEARCH_FLANK))
-        if sum(e - s for _, s, e in regions) <= MAX_SEARCH:
+                regions.append((chrom, lo, hi))
+        if regions and sum(e - s for _, s, e in regions) <= MAX_SEARCH:
             partner = _search(end, consensus, regions, ref)
     if partner is None:
         return []

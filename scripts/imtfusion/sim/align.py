@@ -469,7 +469,9 @@ def minimap2_splice(
     threads: int = 1,
     sample: str | None = None,
 ) -> AlignmentResult:
-    """minimap2 ``-ax splice`` with the annotated introns as a junction BED (``--junc-bed``)."""
+    """minimap2 ``-ax splice -s 30`` with the annotated introns as a junction BED
+    (``--junc-bed``); minimap2 2.24 cannot pair mates in splice mode, so they come out as
+    two single-end reads."""
     mm2 = require_tool("minimap2")
     workdir = Path(workdir).resolve()
     genome_fa, gtf = Path(genome_fa).resolve(), Path(gtf).resolve()
@@ -491,7 +493,10 @@ def minimap2_splice(
     sam = run_dir / "aligned.sam"
     _run(
         [
-            mm2, "-ax", "splice", "-t", str(threads), "--junc-bed", str(index / "junctions.bed"),
+            # -s 30: the splice preset's minimum chaining score is set for long reads; a
+            # 75-base read cannot reach it and stays unmapped. Short-read users lower it
+            # (minimap2 >= 2.27 has a `splice:sr` preset for this; Debian 12 ships 2.24).
+            mm2, "-ax", "splice", "-s", "30", "-t", str(threads), "--junc-bed", str(index / "junctions.bed"),
             "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.mmi"), *map(str, reads),
         ],
         run_dir / "minimap2.log",
