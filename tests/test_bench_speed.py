@@ -116,6 +116,33 @@ def test_background_sam_is_sorted_per_contig_and_counts_exactly():
     assert list(speed.background_sam(0, contigs, 50, None, seed=2)) == []
 
 
+def test_scaled_annotation_adds_the_intended_genes_inside_the_contigs(tmp_path):
+    from imtfusion.annotation import read_gtf
+
+    contigs = speed.background_contigs(2, 300_000)
+    counts = speed.write_scaled_gtf(DEMO / "annotation.gtf", tmp_path / "big.gtf", 25, contigs, seed=4)
+    base = speed.gtf_counts(DEMO / "annotation.gtf")
+    assert counts["gene"] == base["gene"] + 25
+    assert counts["transcript"] == base["transcript"] + 25 * speed.TRANSCRIPTS_PER_GENE
+    assert counts["exon"] == base["exon"] + 25 * speed.TRANSCRIPTS_PER_GENE * speed.EXONS_PER_TRANSCRIPT
+    assert speed.gtf_counts(tmp_path / "big.gtf") == counts
+    annotation = read_gtf(tmp_path / "big.gtf")
+    assert len(annotation.genes) == counts["gene"]
+    assert len(annotation.transcripts) == counts["transcript"]
+    synthetic = annotation.genes[annotation.genes["gene_name"].str.startswith("SYN")]
+    assert set(synthetic["Chromosome"]) == {"chrBG1", "chrBG2"}
+    assert (synthetic["End"] <= 300_000).all() and (synthetic["Start"] >= 0).all()
+    gene = annotation.find_gene("SYN7")
+    transcripts = annotation.transcripts_of(gene.gene_id)
+    assert len(transcripts) == speed.TRANSCRIPTS_PER_GENE
+    for t in transcripts:
+        assert len(t.exons) == speed.EXONS_PER_TRANSCRIPT
+        ordered = sorted(t.exons)
+        assert all(a[1] < b[0] for a, b in zip(ordered, ordered[1:]))  # disjoint, in order
+        assert len(t.cds) == speed.EXONS_PER_TRANSCRIPT - 2
+    assert sum("Ensembl_canonical" in t.tags for t in transcripts) == 1
+
+
 # --------------------------------------------------------------------------
 # regions compared with samtools
 # --------------------------------------------------------------------------
@@ -219,6 +246,25 @@ def test_bars_pass_and_fail_on_the_limits():
     assert speed.evaluate_bars(ROWS, [])[-1].verdict == "NOT RUN"
 
 
+ANNOTATION_ROWS = [
+    speed.AnnotationRow("annotation.gtf", 28, 31, 200, 0.1, 0.4, 80.0, 1.2, 95.0, 1),
+    speed.AnnotationRow("annotation.gtf + 60,000 synthetic genes", 60_028, 240_031, 1_920_200, 182.7, 52.6, 1400.0,
+                        2.9, 686.0, 1),
+]
+
+
+def test_annotation_rows_add_a_memory_bar_and_a_table():
+    bars = speed.evaluate_bars(ROWS, BATCH, ANNOTATION_ROWS)
+    assert [b.verdict for b in bars] == ["FAIL", "PASS", "PASS", "FAIL", "PASS"]
+    assert "60,028-gene annotation" in bars[3].name and bars[3].measured == "686 MB (max)"
+    table = speed.annotation_table(ANNOTATION_ROWS)
+    assert "| annotation.gtf + 60,000 synthetic genes | 60,028 | 240,031 | 1,920,200 | 182.70 | 52.60 | 1400 | 2.90 | 686 | 1 |" in table
+    report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars,
+                                 annotation_rows=ANNOTATION_ROWS, largest=50)
+    assert report.index("## BAM size") < report.index("## Annotation size") < report.index("## Snakemake") < report.index("## Bars")
+    assert "the 50x BAM" in report
+
+
 def test_markdown_tables():
     assert speed.markdown_table(("a", "b"), [(1, "x")]) == "| a | b |\n|---|---:|\n| 1 | x |\n"
     with pytest.raises(ValueError):
@@ -250,6 +296,7 @@ def test_defaults_match_the_plan():
     args = parser.parse_args([])
     assert (args.base, args.scales, args.runs, args.batch_samples, args.batch_runs, args.cores) == (
         100_000, [1, 10, 50], 3, 50, 3, 2)
+    assert args.annotation_genes == 60_000
     assert speed.command_line(args).startswith("imtfusion benchmark speed --base 100000 --scales 1 10 50")
 
 
@@ -271,7 +318,7 @@ def test_registered_as_a_benchmark_subcommand_when_listed():
 def test_a_tiny_run_end_to_end(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     speed.add_arguments(parser)
-    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0",
+    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0", "--annotation-genes", "0",
                               "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
     speed.main(args)
     report = capsys.readouterr().out

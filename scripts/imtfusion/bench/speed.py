@@ -60,7 +60,10 @@ BACKGROUND_PREFIX = "chrBG"
 BACKGROUND_CONTIGS = 4
 BACKGROUND_CONTIG_LENGTH = 50_000_000
 MAX_INSERT = 600
-GENERATOR_VERSION = 1  # bump when the generated BAMs change, so cached ones are rebuilt
+GENERATOR_VERSION = 1  # bump when the generated BAMs or GTFs change, so cached ones are rebuilt
+DEFAULT_ANNOTATION_GENES = 60_000  # about GENCODE's gene count
+TRANSCRIPTS_PER_GENE = 4
+EXONS_PER_TRANSCRIPT = 8
 
 
 def _log(message: str) -> None:
@@ -543,6 +546,118 @@ def standalone_rules(gtf: Path, outdir: Path, samples: Sequence[str], targets: S
 
 
 # --------------------------------------------------------------------------
+# part 3: annotation size
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class AnnotationRow:
+    label: str
+    genes: int
+    transcripts: int
+    exons: int
+    index_mb: float
+    index_s: float  # imtfusion index-gtf wall time
+    index_rss_mb: float
+    call_s: float  # median, at the largest BAM
+    call_rss_mb: float  # max over the runs
+    calls: int
+
+
+def gtf_counts(path: str | Path) -> dict[str, int]:
+    """Lines per feature type of a (small) GTF."""
+    counts: dict[str, int] = {}
+    with open(path) as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                fields = line.split("\t", 3)
+                if len(fields) > 2:
+                    counts[fields[2]] = counts.get(fields[2], 0) + 1
+    return counts
+
+
+def write_scaled_gtf(base: str | Path, out: str | Path, n_genes: int, contigs: Sequence[tuple[str, int]],
+                     seed: int = 1) -> dict[str, int]:
+    """``base`` plus ``n_genes`` synthetic protein-coding genes on ``contigs``; feature counts.
+
+    Each gene has TRANSCRIPTS_PER_GENE transcripts of EXONS_PER_TRANSCRIPT exons (inner exons
+    coding), the first one tagged Ensembl_canonical, as in a GENCODE GTF; genes are spread
+    evenly over the contigs and overlap where they are longer than the spacing."""
+    import random
+
+    rng = random.Random(seed)
+    counts = gtf_counts(base)
+    per_contig = -(-n_genes // len(contigs)) if n_genes else 0
+    with open(out, "w") as fh:
+        fh.write(Path(base).read_text())
+        for gi in range(n_genes):
+            contig, length = contigs[gi % len(contigs)]
+            spacing = max(1, (length - 50_000) // max(1, per_contig))
+            start = 1_000 + (gi // len(contigs)) * spacing
+            span = min(rng.randint(5_000, 40_000), length - start - 1)
+            end = start + span
+            strand = rng.choice("+-")
+            gene_id, name = f"ENSG8{gi:010d}.1", f"SYN{gi}"
+            gene_attr = f'gene_id "{gene_id}"; gene_type "protein_coding"; gene_name "{name}"; level 2;'
+            fh.write(f"{contig}\tSYN\tgene\t{start}\t{end}\t.\t{strand}\t.\t{gene_attr}\n")
+            for k in range(TRANSCRIPTS_PER_GENE):
+                tx_attr = (f'gene_id "{gene_id}"; transcript_id "ENST8{gi:010d}{k}.1"; gene_type "protein_coding"; '
+                           f'gene_name "{name}"; transcript_type "protein_coding"; transcript_name "{name}-{201 + k}"; '
+                           f'level 2; tag "basic";' + (' tag "Ensembl_canonical";' if k == 0 else ""))
+                fh.write(f"{contig}\tSYN\ttranscript\t{start}\t{end}\t.\t{strand}\t.\t{tx_attr}\n")
+                cuts = sorted(rng.sample(range(start + 100, end - 100), 2 * EXONS_PER_TRANSCRIPT - 2))
+                exons = [(start, cuts[0])] + list(zip(cuts[1:-1:2], cuts[2::2])) + [(cuts[-1], end)]
+                for e, (a, b) in enumerate(exons):
+                    number = e + 1 if strand == "+" else EXONS_PER_TRANSCRIPT - e
+                    attr = f"{tx_attr} exon_number {number};"
+                    fh.write(f"{contig}\tSYN\texon\t{a}\t{b}\t.\t{strand}\t.\t{attr}\n")
+                    if 0 < e < EXONS_PER_TRANSCRIPT - 1:
+                        fh.write(f"{contig}\tSYN\tCDS\t{a}\t{b}\t.\t{strand}\t0\t{attr}\n")
+    counts["gene"] = counts.get("gene", 0) + n_genes
+    counts["transcript"] = counts.get("transcript", 0) + n_genes * TRANSCRIPTS_PER_GENE
+    counts["exon"] = counts.get("exon", 0) + n_genes * TRANSCRIPTS_PER_GENE * EXONS_PER_TRANSCRIPT
+    counts["CDS"] = counts.get("CDS", 0) + n_genes * TRANSCRIPTS_PER_GENE * (EXONS_PER_TRANSCRIPT - 2)
+    return counts
+
+
+def cached_scaled_index(base: Path, folder: Path, n_genes: int, seed: int, env: dict[str, str] | None) -> dict:
+    """Scaled GTF and its index in ``folder`` (reused when the inputs match), with the
+    feature counts and the index-gtf run that made it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    gtf, index, meta = folder / f"genes{n_genes}.gtf", folder / f"genes{n_genes}.idx", folder / f"genes{n_genes}.json"
+    stat = base.stat()
+    key = {"version": GENERATOR_VERSION, "base": str(base.resolve()), "size": stat.st_size, "mtime": stat.st_mtime,
+           "genes": n_genes, "seed": seed, "contigs": background_contigs()}
+    if meta.exists() and index.exists():
+        saved = json.loads(meta.read_text())
+        if saved.get("key") == json.loads(json.dumps(key)):
+            _log(f"reusing {index}")
+            return saved
+    _log(f"writing a GTF with {n_genes:,} extra genes and indexing it")
+    counts = write_scaled_gtf(base, gtf, n_genes, background_contigs(), seed)
+    cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
+    run = _checked(run_child(cmd, env=env), cmd)
+    gtf.unlink()  # about 1 GB; the index is what the calls read
+    saved = {"key": key, "counts": counts, "index": str(index), "index_s": run.seconds, "index_rss_mb": run.max_rss_mb}
+    meta.write_text(json.dumps(saved))
+    return saved
+
+
+def measure_annotation(label: str, counts: dict[str, int], index: Path, index_run: tuple[float, float],
+                       built: BuiltBam, fasta: Path | None, targets: Sequence[str], outdir: Path, runs: int,
+                       env: dict[str, str] | None = None) -> AnnotationRow:
+    sample = "SPEEDANN"
+    call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
+                         "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []))
+    _checked(run_child(call, env=env), call)
+    call_runs = [_checked(run_child(call, env=env), call) for _ in range(runs)]
+    return AnnotationRow(label, counts.get("gene", 0), counts.get("transcript", 0), counts.get("exon", 0),
+                         index.stat().st_size / 1e6, index_run[0], index_run[1],
+                         statistics.median(r.seconds for r in call_runs), max(r.max_rss_mb for r in call_runs),
+                         _count_calls(outdir / sample / f"{sample}.fusions.tsv"))
+
+
+# --------------------------------------------------------------------------
 # report
 # --------------------------------------------------------------------------
 
@@ -560,6 +675,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], alig
 
 SIZE_HEADER = ("BAM", "records", "BAM MB", "records in target regions", "samtools view -c s", "imtfusion call s",
                "call / samtools", "call peak RSS MB", "fusions called")
+ANNOTATION_HEADER = ("annotation", "genes", "transcripts", "exons", "index MB", "index-gtf s", "index-gtf peak RSS MB",
+                     "imtfusion call s", "call peak RSS MB", "fusions called")
 BATCH_HEADER = ("run", "samples", "total wall s", "sum of call_fusions job s", "work s (sum / cores)",
                 "Snakemake overhead s", "mean job s")
 
@@ -577,6 +694,13 @@ def size_table(rows: Sequence[SizeRow], startup_s: float | None = None) -> str:
             cells.insert(6, f"{r.call_s - startup_s:.2f}")
         out.append(cells)
     return markdown_table(header, out)
+
+
+def annotation_table(rows: Sequence[AnnotationRow]) -> str:
+    return markdown_table(ANNOTATION_HEADER, [
+        (r.label, f"{r.genes:,}", f"{r.transcripts:,}", f"{r.exons:,}", f"{r.index_mb:.2f}", f"{r.index_s:.2f}",
+         f"{r.index_rss_mb:.0f}", f"{r.call_s:.2f}", f"{r.call_rss_mb:.0f}", r.calls) for r in rows
+    ])
 
 
 def batch_table(rows: Sequence[BatchRow]) -> str:
@@ -602,7 +726,10 @@ class Bar:
         return "NOT RUN" if self.passed is None else ("PASS" if self.passed else "FAIL")
 
 
-def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow]) -> list[Bar]:
+def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
+                  annotation_rows: Sequence[AnnotationRow] = ()) -> list[Bar]:
+    """The bars of the plan (call vs samtools, growth with BAM size, memory, Snakemake
+    overhead), and the memory bar again for the largest annotation when that part ran."""
     bars: list[Bar] = []
     if size_rows:
         small = min(size_rows, key=lambda r: r.scale)
@@ -617,6 +744,10 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow]) 
         peak = max(r.peak_rss_mb for r in size_rows)
         bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
                         f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
+    if len(annotation_rows) > 1:
+        big = max(annotation_rows, key=lambda r: r.genes)
+        bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB with the {big.genes:,}-gene annotation",
+                        f"{big.call_rss_mb:.0f} MB (max)", f"<= {MAX_PEAK_RSS_MB:g} MB", big.call_rss_mb <= MAX_PEAK_RSS_MB))
     if batch_rows:
         overhead = statistics.median(r.overhead_s for r in batch_rows)
         bars.append(Bar(f"Snakemake overhead < {MAX_SNAKEMAKE_OVERHEAD_S:g} s ({batch_rows[0].samples} samples, "
@@ -635,7 +766,8 @@ def bars_table(bars: Sequence[Bar]) -> str:
 
 def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequence[SizeRow], regions: Sequence[str],
                   startup_s: float | None, runs: int, batch_rows: Sequence[BatchRow],
-                  standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "") -> str:
+                  standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "",
+                  annotation_rows: Sequence[AnnotationRow] = (), largest: int | None = None) -> str:
     parts = [f"# imtfusion speed benchmark\n\n`{command}` on {date}\n"]
     parts.append("\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n")
     if size_rows:
@@ -645,6 +777,13 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         if startup_s is not None:
             notes.append(f"`imtfusion call --help` (interpreter start + the imports of a call, no work): {startup_s:.2f} s.")
         parts.append("\n".join(notes) + "\n")
+    if annotation_rows:
+        where = f"the {largest}x BAM" if largest else "the largest BAM"
+        parts.append(f"## Annotation size: `imtfusion call` on {where} with the given annotation and a larger one "
+                     f"(median of {runs} runs)\n")
+        parts.append(annotation_table(annotation_rows))
+        parts.append("The large annotation is the demo GTF plus synthetic genes on the background contigs "
+                     f"({TRANSCRIPTS_PER_GENE} transcripts of {EXONS_PER_TRANSCRIPT} exons each); index-gtf is one run.\n")
     if batch_rows:
         parts.append(f"## Snakemake batch: {batch_rows[0].samples} demo-sized samples, --cores {batch_rows[0].cores}\n")
         parts.append(batch_table(batch_rows))
@@ -671,7 +810,7 @@ def _shorten_paths(text: str) -> str:
 
 
 def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequence[str], outdir: Path,
-                 prof: Path, top: int = 10, env: dict[str, str] | None = None) -> str:
+                 prof: Path, top: int = 10, env: dict[str, str] | None = None, label: str = "") -> str:
     """cProfile one call (not part of the timings); the top functions by cumulative and own time."""
     import io
     import pstats
@@ -680,7 +819,7 @@ def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequ
            "--gtf", str(index), "--sample", "PROFILE", "--outdir", str(outdir), "--targets", *targets,
            *(["--fasta", str(fasta)] if fasta else [])]
     _checked(run_child(cmd, env=env), cmd)
-    text = [f"## Profile of one call at {built.records:,} records (cProfile, {prof.name})\n"]
+    text = [f"## Profile of one call at {built.records:,} records{' ' + label if label else ''} (cProfile, {prof.name})\n"]
     listings = [("cumulative", "cumulative", ()), ("tottime", "tottime", ()),
                 ("cumulative, imtfusion's own functions", "cumulative", (r"imtfusion[/\\]",))]
     for title, key, restrict in listings:
@@ -709,6 +848,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
                         help="background multiples (default: 1 10 50)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per cell, median reported (default: 3)")
+    parser.add_argument("--annotation-genes", type=int, default=DEFAULT_ANNOTATION_GENES, metavar="N",
+                        help=f"also time the call with the demo GTF plus N synthetic genes (default: "
+                        f"{DEFAULT_ANNOTATION_GENES}, about GENCODE; 0 to skip)")
     parser.add_argument("--batch-samples", type=int, default=50, help="samples in the Snakemake batch (default: 50)")
     parser.add_argument("--batch-runs", type=int, default=3, help="Snakemake batch runs, 0 to skip (default: 3)")
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores (default: 2)")
@@ -721,7 +863,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
-             "--runs", str(args.runs), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
+             "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
     for option in ("bam", "gtf", "fasta", "workdir", "profile", "output"):
         if getattr(args, option, None):
@@ -765,7 +907,7 @@ def main(args: argparse.Namespace) -> None:
             info["python bytecode"] = "cached for the timed commands (PYTHONDONTWRITEBYTECODE unset for them)"
         index = work / "annotation.idx"
         cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
-        _checked(run_child(cmd, env=env), cmd)
+        demo_index_runs = [_checked(run_child(cmd, env=env), cmd) for _ in range(args.runs)]
         scales = sorted(set(args.scales))
         built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads)
                  for s in scales}
@@ -775,6 +917,19 @@ def main(args: argparse.Namespace) -> None:
         for s in scales:
             _log(f"timing {s}x ({built[s].records:,} records)")
             size_rows.append(measure_size(built[s], s, index, fasta, regions, targets, work / "calls", args.runs, env))
+        annotation_rows: list[AnnotationRow] = []
+        largest = built[scales[-1]]
+        if args.annotation_genes > 0:
+            demo_index = (statistics.median(r.seconds for r in demo_index_runs), max(r.max_rss_mb for r in demo_index_runs))
+            last = size_rows[-1]
+            annotation_rows.append(AnnotationRow(
+                f"{gtf.name}", *(gtf_counts(gtf).get(k, 0) for k in ("gene", "transcript", "exon")),
+                index.stat().st_size / 1e6, *demo_index, last.call_s, last.peak_rss_mb, last.calls))
+            scaled = cached_scaled_index(gtf, work / "annotation", args.annotation_genes, args.seed, env)
+            _log(f"timing the call with the {scaled['counts']['gene']:,}-gene annotation")
+            annotation_rows.append(measure_annotation(
+                f"{gtf.name} + {args.annotation_genes:,} synthetic genes", scaled["counts"], Path(scaled["index"]),
+                (scaled["index_s"], scaled["index_rss_mb"]), largest, fasta, targets, work / "calls", args.runs, env))
         batch_rows: list[BatchRow] = []
         standalone = None
         if args.batch_runs > 0:
@@ -792,12 +947,15 @@ def main(args: argparse.Namespace) -> None:
         profile = ""
         if args.profile:
             _log("profiling one call at the largest size")
-            profile = profile_call(built[scales[-1]], index, fasta, targets, work / "profile", Path(args.profile),
-                                   env=env)
-        bars = evaluate_bars(size_rows, batch_rows)
+            profile = profile_call(largest, index, fasta, targets, work / "profile", Path(args.profile), env=env)
+            if len(annotation_rows) > 1:
+                big = Path(args.profile).with_suffix(".annotation.prof")
+                profile += "\n" + profile_call(largest, Path(scaled["index"]), fasta, targets, work / "profile", big,
+                                               env=env, label=f"with the {annotation_rows[-1].genes:,}-gene annotation")
+        bars = evaluate_bars(size_rows, batch_rows, annotation_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
-                               standalone, bars, profile)
+                               standalone, bars, profile, annotation_rows, scales[-1])
     finally:
         if temporary is not None:
             temporary.cleanup()
