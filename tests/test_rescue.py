@@ -6,6 +6,8 @@ Uses the toy genome of test_calling.py: PARTP (chr4, +) exon 2 ends at 4149; ALK
 
 from __future__ import annotations
 
+import pytest
+
 from test_calling import TARGETS, add_background, by_fusion, make_toy
 from imtfusion.params import CallParameters
 from imtfusion.pipeline import run_sample
@@ -166,8 +168,12 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
     toy.unmapped_pair("x0", [("chr1", 3000, "+", 100)], ("chr2", 19940, "+", 100))
     result = run(tmp_path, toy)
     [c] = by_fusion(result, "PARTP::ALK")
-    assert c.unmapped_fragments == {"u0", "u1", "u2", "w0"}
+    assert {"u0", "u1", "u2", "w0"} <= c.split_fragments and "x0" not in c.split_fragments
     assert c.split_reads == 6
+    # without the transcript scan the placed reads are still found by spelling the junction
+    (tmp_path / "s.bam").unlink()
+    c = by_fusion(run(tmp_path, toy, scan_unmapped="no"), "PARTP::ALK")[0]
+    assert c.unmapped_fragments == {"u0", "u1", "u2", "w0"}
 
 
 def test_unmapped_reads_turn_mates_into_an_exact_junction(tmp_path):
@@ -180,4 +186,29 @@ def test_unmapped_reads_turn_mates_into_an_exact_junction(tmp_path):
     result = run(tmp_path, toy)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.precision == "exact" and (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
-    assert c.unmapped_fragments == {"u0", "u1"} and c.discordant_pairs == 3
+    assert {"u0", "u1"} <= c.split_fragments and c.discordant_pairs == 3
+
+
+KNOWN_PARTP = "target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n"
+
+
+@pytest.mark.parametrize("strand", ["+", "-"])
+def test_unplaced_unmapped_reads_are_scanned_for_junctions(tmp_path, strand):
+    toy = make_toy()
+    add_background(toy)
+    known = tmp_path / "known.tsv"
+    known.write_text(KNOWN_PARTP)
+    # single-end junction reads the aligner left unmapped without any position; the ALK
+    # part spans ALK exons 3 and 4 (spliced), which only the transcript sequence explains
+    for i in range(3):
+        parts = [("chr4", 4120 + i, "+", 30 - i), ("chr2", 20000, "-", 150), ("chr2", 15100 - i, "-", 20 + i)]
+        if strand == "-":
+            parts = [(c, s, "-" if st == "+" else "+", n) for c, s, st, n in reversed(parts)]
+        toy.unplaced(f"u{i}", parts)
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.split_fragments == {"u0", "u1", "u2"}
+    (tmp_path / "s.bam").unlink()
+    off = run(tmp_path, toy, known=known, scan_unmapped="false")
+    assert not by_fusion(off, "PARTP::ALK")

@@ -222,6 +222,19 @@ class Toy:
         m.next_reference_start = m.reference_start
         self.records.extend([m, u])
 
+    def unplaced(self, name: str, read: list[Part]) -> None:
+        """An unmapped read without any position (single-end, or both mates unmapped)."""
+        header = pysam.AlignmentHeader.from_dict(self._header)
+        seq = "".join(self.bases(p) for p in read)
+        u = pysam.AlignedSegment(header)
+        u.query_name = name
+        u.query_sequence = seq
+        u.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+        u.flag = 0x4
+        u.reference_id = -1
+        u.reference_start = -1
+        self.records.append(u)
+
     def spliced(self, name: str, chrom: str, blocks: list[tuple[int, int]], reverse: bool = False,
                 mapq: int = 60) -> pysam.AlignedSegment:
         """A single-end spliced alignment over ``blocks`` (CIGAR M/N), as STAR writes

@@ -404,7 +404,7 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
 
 def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
     """``bam.fetch`` that turns a decoding failure into an error naming the file and region."""
-    iterator = bam.fetch(chrom, start, end)
+    iterator = bam.fetch("*") if chrom == "*" else bam.fetch(chrom, start, end)
     while True:
         try:
             read = next(iterator)

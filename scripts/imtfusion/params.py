@@ -33,6 +33,9 @@ class CallParameters:
     max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping
     # --- annotation
     transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS
+    # --- unmapped reads (need a FASTA)
+    scan_unmapped: bool = True  # look for junction reads among the unmapped reads
+    max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
 
@@ -49,6 +52,12 @@ class CallParameters:
                     f"unknown parameter {key!r}; known parameters: {', '.join(sorted(known))}"
                 )
             default = getattr(params, key)
+            if isinstance(default, bool):
+                text = str(value).strip().lower()
+                if text not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ConfigError(f"parameter {key!r} must be true or false, got {value!r}")
+                updates[key] = text in ("true", "yes", "1")
+                continue
             try:
                 updates[key] = type(default)(value)
             except (TypeError, ValueError):

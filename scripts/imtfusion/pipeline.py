@@ -18,7 +18,8 @@ from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import ConfigError, ImtfusionError
-from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped
+from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped, safe_fetch
+from imtfusion.unmapped import TargetTranscripts, clips_from_unmapped
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
@@ -161,6 +162,32 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
+def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Reference, evidence, params: CallParameters) -> list[str]:
+    """Junction reads among the unmapped reads: those placed next to their mates in the
+    target loci, and those without a position (both mates, or single-end reads). They
+    become soft clips at exact target breakends."""
+    index = TargetTranscripts(loci, annotation, ref.fetch)
+    unplaced = 0
+    try:
+        stats = bam.get_index_statistics()
+        unplaced = max(0, bam.nocoordinate)
+        _ = stats
+    except (ValueError, AttributeError):
+        unplaced = 0
+    reads: list = list(evidence.unmapped_reads)
+    notes = []
+    if unplaced > params.max_unmapped_scan:
+        notes.append(
+            f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
+            f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
+        )
+    elif unplaced:
+        reads += [(r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence]
+    clips = clips_from_unmapped(reads, index, params.min_clip)
+    evidence.clipped_reads.extend(clips)
+    return notes
+
+
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
     """Target gene id -> genes of its known partners that the annotation has."""
     out: dict[str, list] = {}
@@ -231,12 +258,15 @@ def run_sample(
     domains = load_domains(domains_file)
     bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
     ref = None
+    notes: list[str] = []
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params)
+        if ref is not None and params.scan_unmapped:
+            notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params)
         partners = _known_partner_genes(annotation, loci, known)
 
         def fetch_clips(chrom: str, start: int, end: int):
@@ -279,7 +309,6 @@ def run_sample(
         if ref is not None:
             ref.close()
     statuses = target_statuses(loci, evidence.qc, called, params)
-    notes = []
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])

@@ -1,0 +1,141 @@
+"""Junction reads the aligner left unmapped.
+
+HISAT2, STAR without chimeric output and minimap2 leave a read unmapped when neither of
+its two parts is long enough to align on its own terms; in single-end libraries, and
+when both mates fail, such reads carry no position and sit in the BAM's unmapped
+section. A junction read of a target fusion starts or ends with target transcript
+sequence: we look up the first and last ``K`` bases of each read (both strands) in the
+spliced transcripts of the target genes, extend the match along the transcript, and
+turn the rest of the read into a soft clip at the exact target breakend. From there the
+clip goes through the same matching and rescue as any aligner's soft clip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from imtfusion.annotation import Annotation, Transcript
+from imtfusion.evidence import reverse_complement
+from imtfusion.model import Breakend, ClippedRead, UnmappedMate
+from imtfusion.targets import TargetLocus
+
+K = 20  # bases of a read end looked up in the target transcripts
+SNAP = 10  # a match running this few bases past an exon boundary is cut back to it
+UNMAPPED_MAPQ = 60  # the target part matches the transcript exactly over >= K bases
+
+
+@dataclass(frozen=True)
+class _Spliced:
+    transcript: Transcript
+    chrom: str  # BAM contig name
+    sequence: str  # spliced, transcript orientation, upper case
+    genomic: tuple[int, ...]  # genomic position of each transcript base
+    exon_starts: frozenset[int]  # transcript offsets where an exon begins (after the first)
+    exon_ends: frozenset[int]  # transcript offsets where an exon ends (before the last)
+
+
+class TargetTranscripts:
+    """The spliced transcripts of the target genes and an index of their ``K``-mers."""
+
+    def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str]):
+        self.spliced: list[_Spliced] = []
+        self.kmers: dict[str, list[tuple[int, int]]] = {}
+        for locus in loci:
+            for t in annotation.transcripts_of(locus.gene.gene_id):
+                parts, positions = [], []
+                for s, e in t.exons:
+                    bases = fetch(locus.chrom, s, e)
+                    if len(bases) != e - s:
+                        break
+                    if t.strand == "+":
+                        parts.append(bases)
+                        positions.extend(range(s, e))
+                    else:
+                        parts.append(reverse_complement(bases))
+                        positions.extend(range(e - 1, s - 1, -1))
+                else:
+                    idx = len(self.spliced)
+                    seq = "".join(parts).upper()
+                    offsets, total = [], 0
+                    for s, e in t.exons:
+                        offsets.append(total)
+                        total += e - s
+                    starts = frozenset(offsets[1:])
+                    ends = frozenset(o - 1 for o in offsets[1:])
+                    self.spliced.append(_Spliced(t, locus.chrom, seq, tuple(positions), starts, ends))
+                    for o in range(len(seq) - K + 1):
+                        self.kmers.setdefault(seq[o:o + K], []).append((idx, o))
+
+    def clip_of(self, fragment: str, sequence: str, min_clip: int) -> ClippedRead | None:
+        """The read as a soft-clipped target alignment, or None when it does not start or
+        end with target transcript sequence followed by at least ``min_clip`` other bases."""
+        seq = sequence.upper()
+        best: tuple[int, ClippedRead] | None = None
+        for read in (seq, reverse_complement(seq)):
+            if len(read) < K + min_clip:
+                continue
+            for hit_idx, hit_off in self.kmers.get(read[-K:], ()):
+                t = self.spliced[hit_idx]
+                i, j = len(read) - K, hit_off
+                while i > 0 and j > 0 and read[i - 1] == t.sequence[j - 1]:
+                    i -= 1
+                    j -= 1
+                # a few partner bases that happen to match across an exon boundary are
+                # homology: the junction is the boundary (fusions join exons)
+                boundary = next((b for b in range(j + 1, j + SNAP + 1) if b in t.exon_starts), None)
+                if boundary is not None:
+                    i, j = i + (boundary - j), boundary
+                if i < min_clip:
+                    continue  # the read is (nearly) all target: an ordinary read
+                clip = self._clip(fragment, t, read[:i], read[i:], j, three_prime=True)
+                if best is None or len(read) - i > best[0]:
+                    best = (len(read) - i, clip)
+            for hit_idx, hit_off in self.kmers.get(read[:K], ()):
+                t = self.spliced[hit_idx]
+                i, j = K, hit_off + K
+                while i < len(read) and j < len(t.sequence) and read[i] == t.sequence[j]:
+                    i += 1
+                    j += 1
+                boundary = next((b for b in range(j - 2, j - 2 - SNAP, -1) if b in t.exon_ends), None)
+                if boundary is not None:
+                    i, j = i - (j - 1 - boundary), boundary + 1
+                if len(read) - i < min_clip:
+                    continue
+                clip = self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False)
+                if best is None or i > best[0]:
+                    best = (i, clip)
+        return best[1] if best else None
+
+    @staticmethod
+    def _clip(fragment: str, t: _Spliced, partner: str, target: str, offset: int, three_prime: bool) -> ClippedRead:
+        """``target`` bases (transcript orientation) join ``partner`` bases at transcript
+        ``offset`` (the first kept base for a 3' target, the last for a 5' target)."""
+        pos = t.genomic[offset]
+        plus = t.transcript.strand == "+"
+        if three_prime:  # partner, then target
+            side = "R" if plus else "L"
+            outward = partner[::-1] if plus else reverse_complement(partner)
+            inward = target if plus else target.translate(_COMP)
+        else:  # target, then partner
+            side = "L" if plus else "R"
+            outward = partner if plus else partner.translate(_COMP)
+            inward = target[::-1] if plus else reverse_complement(target)
+        return ClippedRead(fragment, Breakend(t.chrom, pos, side), outward, len(target), UNMAPPED_MAPQ, inward[:60], ())
+
+
+_COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+def clips_from_unmapped(
+    reads: Iterable[UnmappedMate | tuple[str, str]], index: TargetTranscripts, min_clip: int
+) -> list[ClippedRead]:
+    out: list[ClippedRead] = []
+    seen: set[tuple[str, Breakend]] = set()
+    for read in reads:
+        fragment, sequence = (read.fragment, read.sequence) if isinstance(read, UnmappedMate) else read
+        clip = index.clip_of(fragment, sequence, min_clip)
+        if clip is not None and (clip.fragment, clip.end) not in seen:
+            seen.add((clip.fragment, clip.end))
+            out.append(clip)
+    return out
