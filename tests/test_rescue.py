@@ -66,9 +66,20 @@ def test_known_partner_places_clips_without_any_mate(tmp_path):
     result = run(tmp_path, toy, known=known)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
-    # the shipped table does not know PARTP: nothing to place the clips on
+    assert c.known
+    # with the shipped table PARTP is no known partner: the clips are placed genome-wide
+    # on the exon boundary they spell, and the fusion is reported as novel
     (tmp_path / "s.bam").unlink()
-    assert not by_fusion(run(tmp_path, toy), "PARTP::ALK")
+    [c] = by_fusion(run(tmp_path, toy), "PARTP::ALK")
+    assert not c.known and (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+
+
+def test_a_single_clip_is_not_placed_genome_wide(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 1)
+    result = run(tmp_path, toy, min_fragments=1)
+    assert not [c for c in result.called + result.discarded if c.fusion == "PARTP::ALK"]
 
 
 def test_partner_side_clips_are_found_in_the_second_pass(tmp_path):

@@ -89,6 +89,7 @@ class Annotation:
         self._exon_groups: dict[str, tuple[int, int]] | None = None
         self._cds_groups: dict[str, tuple[int, int]] | None = None
         self._transcript_cache: dict[str, Transcript] = {}
+        self.cache: dict[tuple, object] = {}  # derived indexes kept with the annotation (e.g. exon boundaries)
 
     # -- genes -------------------------------------------------------------------
     @property

@@ -676,6 +676,7 @@ def call_candidates(
     fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None = None,
     known_partners: dict[str, list[Gene]] | None = None,
     fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None = None,
+    build_boundaries: Callable[[], object] | None = None,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
@@ -693,7 +694,12 @@ def call_candidates(
 
     # soft-clip rescue: junctions no aligner wrote as split alignments
     if ref is not None:
-        rescued = rescue_clips(unmatched, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params)
+        boundaries = None
+        if build_boundaries is not None and _needs_boundary_index(unmatched, params):
+            boundaries = build_boundaries()
+        rescued = rescue_clips(
+            unmatched, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params, boundaries
+        )
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 
@@ -790,6 +796,16 @@ def self_similarity(ref: Reference, view: JunctionView, lookup: "_GeneLookup") -
 
 
 UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner breakpoint
+
+
+def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:
+    """Whether some breakend has two or more long clips: only those are placed genome-wide,
+    so the index is built only then."""
+    counts: dict[Breakend, int] = {}
+    for c in clips:
+        if len(c.outward) >= 20:
+            counts[c.end] = counts.get(c.end, 0) + 1
+    return any(n >= 2 for n in counts.values())
 
 
 def _second_pass(

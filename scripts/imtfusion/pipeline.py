@@ -162,6 +162,22 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
+def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
+    """The genome-wide exon-boundary index, built once per annotation and FASTA."""
+    from imtfusion.boundaries import BoundaryIndex
+
+    key = ("boundaries", str(ref.path))
+    cached = annotation.cache.get(key)
+    if cached is None:
+        def fetch_gtf(chrom: str, start: int, end: int) -> str:
+            bam_chrom = contigs.to_bam(chrom)
+            return ref.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+        cached = BoundaryIndex.build(annotation, fetch_gtf)
+        annotation.cache[key] = cached
+    return cached
+
+
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Reference, evidence, params: CallParameters) -> list[str]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci, and those without a position (both mates, or single-end reads). They
@@ -275,8 +291,12 @@ def run_sample(
         def fetch_unmapped(chrom: str, start: int, end: int):
             return collect_unmapped(bam, chrom, start, end)
 
+        def build_boundaries():
+            return boundary_index(annotation, contigs, ref)
+
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped
+            evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped,
+            build_boundaries if ref is not None else None,
         )
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))

@@ -18,12 +18,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from typing import TYPE_CHECKING
+
 from imtfusion.annotation import Gene
 from imtfusion.calling import _consensus, _GeneLookup, _identity, partner_outward
 from imtfusion.evidence import complement, reverse_complement
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imtfusion.boundaries import BoundaryIndex
 
 SEARCH_FLANK = 20_000  # bases searched on each side of a discordant mate
 MAX_SEARCH = 5_000_000  # cap on bases searched per clip cluster
@@ -92,6 +97,36 @@ def _place_on_boundaries(
     return scored[0][2]
 
 
+def _place_anywhere(
+    end: Breakend, consensus: str, strands_at_end: list[str], boundaries: "BoundaryIndex", lookup: _GeneLookup, ref: Reference
+) -> Breakend | None:
+    """The one exon boundary of the genome whose bases the consensus spells, in a
+    transcribable orientation and not in the end's own gene."""
+    five = any(is_five_prime(s, end.side) for s in strands_at_end)
+    three = any(is_three_prime(s, end.side) for s in strands_at_end)
+    own = {g.gene_id for g in lookup.genes_at(end.chrom, end.pos)}
+    seed = consensus[:SEED]
+    hits = [h for h in boundaries.lookup(seed) if h[2] != end.side]
+    hits += [h for h in boundaries.lookup(complement(seed)) if h[2] == end.side]
+    good: dict[Breakend, float] = {}
+    for chrom, pos, side, gene_id in hits:
+        if gene_id in own:
+            continue
+        bam_chrom = lookup.contigs.to_bam(chrom)
+        if bam_chrom is None:
+            continue
+        partner = Breakend(bam_chrom, pos, side)
+        genes = [g for g in lookup.genes_at(bam_chrom, pos) if g.gene_id == gene_id]
+        if not genes or not ((five and is_three_prime(genes[0].strand, side)) or (three and is_five_prime(genes[0].strand, side))):
+            continue
+        n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
+        if n >= len(consensus) and ident >= MIN_IDENTITY:
+            good[partner] = ident
+    if len(good) != 1:
+        return None
+    return next(iter(good))
+
+
 def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], ref: Reference) -> Breakend | None:
     """Find where the clip continues: partner ``E`` with ``partner_outward(end, E)`` equal
     to the consensus, by exact search of its first bases."""
@@ -134,9 +169,11 @@ def place_cluster(
     lookup: _GeneLookup,
     ref: Reference,
     params: CallParameters,
+    boundaries: "BoundaryIndex | None" = None,
 ) -> list[SplitRead]:
     """Split reads for the clipped reads of one breakend, once their consensus clip is
-    placed on an exon boundary of ``genes`` or near ``mates``; [] when it is not."""
+    placed on an exon boundary of ``genes``, near ``mates``, or (two reads or more) on any
+    exon boundary of the genome; [] when it is not."""
     consensus = _consensus([c.outward for c in group], limit=50)
     if len(consensus) < params.min_clip or is_low_complexity(consensus):
         return []
@@ -157,6 +194,9 @@ def place_cluster(
                 regions.append((chrom, lo, hi))
         if regions and sum(e - s for _, s, e in regions) <= MAX_SEARCH:
             partner = _search(end, consensus, regions, ref)
+    if partner is None and boundaries is not None and len(group) >= 2 and len(consensus) >= SEED:
+        # nothing points at the partner: any exon boundary of the genome (a novel partner)
+        partner = _place_anywhere(end, consensus, strands_at_end, boundaries, lookup, ref)
     if partner is None:
         return []
     # every read must spell the placed partner itself, not only the consensus
@@ -212,6 +252,7 @@ def rescue_clips(
     known_partners: dict[str, list[Gene]],
     ref: Reference,
     params: CallParameters,
+    boundaries: "BoundaryIndex | None" = None,
 ) -> list[SplitRead]:
     out: list[SplitRead] = []
     for end, group in group_clips(clips):
@@ -227,7 +268,8 @@ def rescue_clips(
             for g in known_partners.get(t.gene_id, []):
                 genes[g.gene_id] = g
         out += place_cluster(
-            end, group, [genes[k] for k in sorted(genes)], [t.strand for t in targets], mates, lookup, ref, params
+            end, group, [genes[k] for k in sorted(genes)], [t.strand for t in targets], mates, lookup, ref, params,
+            boundaries,
         )
     return out
 
