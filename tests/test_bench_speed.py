@@ -43,11 +43,11 @@ def samtools_count(path: Path, regions: list[str]) -> int:
 @needs_samtools
 def test_built_bam_holds_the_source_plus_the_intended_background_sorted_and_indexed(tmp_path):
     contigs = speed.background_contigs(3, 200_000)
-    built = speed.build_bam(SOURCE, tmp_path / "bg.bam", 3001, contigs=contigs, seed=5)
+    built = speed.build_bam(SOURCE, tmp_path / "bg.bam", 3401, contigs=contigs, seed=5, unmapped=400)
     source_records = count_records(SOURCE)
     assert built.source_records == source_records
-    assert built.background == 3001
-    assert built.records == source_records + 3001 == count_records(built.path)
+    assert (built.background, built.unmapped) == (3401, 400)
+    assert built.records == source_records + 3401 == count_records(built.path)
     assert built.megabytes == pytest.approx(built.path.stat().st_size / 1e6)
     assert subprocess.run(["samtools", "quickcheck", str(built.path)]).returncode == 0
 
@@ -63,6 +63,16 @@ def test_built_bam_holds_the_source_plus_the_intended_background_sorted_and_inde
         keys = [(r.reference_id if r.reference_id >= 0 else 1 << 30, r.reference_start) for r in records]
         assert keys == sorted(keys)
         assert records[-1].reference_id == -1
+        # unplaced: the source's, then 200 unmapped background pairs
+        with pysam.AlignmentFile(str(SOURCE), "rb") as src:
+            source_unplaced = [r.query_name for r in src.fetch(until_eof=True) if r.reference_id < 0]
+        unplaced = [r for r in records if r.reference_id < 0]
+        assert [r.query_name for r in unplaced[:len(source_unplaced)]] == source_unplaced
+        synthetic = unplaced[len(source_unplaced):]
+        assert len(synthetic) == 400 and all(r.query_name.startswith("UN:") for r in synthetic)
+        assert [r.flag for r in synthetic[:2]] == [77, 141] and all(r.is_unmapped for r in synthetic)
+        assert all(len(r.query_sequence) == len(r.query_qualities) == 100 for r in synthetic)
+        assert bam.nocoordinate == len(source_unplaced) + 400
         background = [r for r in records if r.query_name.startswith("BG:")]
         assert len(background) == 3001
         assert {r.reference_name for r in background} == {"chrBG1", "chrBG2", "chrBG3"}
@@ -85,6 +95,16 @@ def test_built_bam_holds_the_source_plus_the_intended_background_sorted_and_inde
             assert first.template_length == -second.template_length > 0
         # the index answers region queries on the new contigs
         assert sum(bam.count(c) for c, _ in contigs) == 3001
+    with pytest.raises(ValueError):
+        speed.build_bam(SOURCE, tmp_path / "bad.bam", 10, unmapped=11)
+
+
+def test_unmapped_count_is_whole_pairs():
+    assert speed.unmapped_count(100_000, 0.05) == 5_000
+    assert speed.unmapped_count(1_001, 0.05) == 50
+    assert speed.unmapped_count(30, 0.05) == 2
+    assert speed.unmapped_count(7, 1.0) == 7  # never more than the background
+    assert speed.unmapped_count(1_000, 0.0) == 0
 
 
 @needs_samtools
@@ -272,7 +292,7 @@ def test_markdown_tables():
     for table in (speed.size_table(ROWS), speed.batch_table(BATCH), speed.bars_table(speed.evaluate_bars(ROWS, BATCH))):
         lines = table.splitlines()
         assert len({line.count("|") for line in lines}) == 1
-    assert "| 50x | 5,007,262 | 207.2 | 802 | 0.020 | 1.20 | 60.0 | 95 | 1 |" in speed.size_table(ROWS)
+    assert "| 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 60.0 | 95 | 1 |" in speed.size_table(ROWS)
     batch = speed.batch_table(BATCH).splitlines()
     assert batch[2] == "| 1 | 50 | 70.0 | 100.0 | 50.0 | 20.0 | 2.00 |"
     assert batch[-1] == "| median | 50 | 74.0 | 100.0 | 50.0 | 22.0 | 2.00 |"
@@ -287,7 +307,7 @@ def test_report_has_the_tables_in_order_then_the_bars():
                                           "| FAIL |")]
     assert sections == sorted(sections)
     assert speed.size_table(ROWS, 0.55) in report and speed.bars_table(bars) in report
-    assert "| 50x | 5,007,262 | 207.2 | 802 | 0.020 | 1.20 | 0.65 | 60.0 | 95 | 1 |" in report
+    assert "| 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 0.65 | 60.0 | 95 | 1 |" in report
 
 
 def test_defaults_match_the_plan():
@@ -296,7 +316,7 @@ def test_defaults_match_the_plan():
     args = parser.parse_args([])
     assert (args.base, args.scales, args.runs, args.batch_samples, args.batch_runs, args.cores) == (
         100_000, [1, 10, 50], 3, 50, 3, 2)
-    assert args.annotation_genes == 60_000
+    assert args.annotation_genes == 60_000 and args.unmapped_fraction == 0.05
     assert speed.command_line(args).startswith("imtfusion benchmark speed --base 100000 --scales 1 10 50")
 
 
@@ -327,6 +347,7 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
     row = next(line for line in report.splitlines() if line.startswith("| 2x |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == f"{source + 600:,}"
+    assert cells[2] == "30"  # 5% of the background, whole pairs
     assert cells[-1] == "1"  # IMT01's TPM3::ALK, whatever the background
     assert "| Snakemake overhead < 60 s | – | < 60 s | NOT RUN |" in report
     assert (tmp_path / "work" / "bams" / "bg2x.bam.json").exists()  # a re-run reuses the BAM

@@ -1,29 +1,36 @@
-"""Speed and memory of imtfusion: BAMs of growing size, and a Snakemake batch.
+"""Speed and memory of imtfusion: BAM size, annotation size, and a Snakemake batch.
 
-  imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--runs 3]
-                            [--batch-samples 50] [--batch-runs 3] [--cores 2]
-                            [--workdir DIR] [--profile FILE] [--output FILE]
+  imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--unmapped-fraction F]
+                            [--runs 3] [--annotation-genes N] [--batch-samples 50] [--batch-runs 3]
+                            [--cores 2] [--workdir DIR] [--profile FILE] [--output FILE]
 
-Part 1 (BAM size): one demo sample is copied into BAMs that hold the same
-target content plus synthetic off-target background read pairs (BASE x SCALE
-records each) on extra 50 Mb contigs (chrBG1, chrBG2, ...) appended to the
-header, so the background is really elsewhere in the file and its index.
-For each BAM the real CLI `imtfusion call` (pre-built annotation index,
---fasta) is timed against `samtools view -c` over exactly the regions the
-caller fetches (each target gene +- the calling margin), with the peak
-memory of the call (its own rusage, from wait4).  Every cell is the median
-of RUNS runs after one untimed warm-up (files in the page cache).
+BAM size: one demo sample is copied into BAMs that hold the same target
+content plus BASE x SCALE synthetic off-target background records: aligned
+read pairs on extra 50 Mb contigs (chrBG1, chrBG2, ...) appended to the
+header, so the background is really elsewhere in the file and its index, and
+a share F of unmapped pairs without a position at the end of the file (where
+aligners put the reads they could not place).  For each BAM the real CLI
+`imtfusion call` (pre-built annotation index, --fasta) is timed against
+`samtools view -c` over exactly the regions the caller fetches (each target
+gene +- the calling margin), with the peak memory of the call (the rusage of
+that one process, reaped by a small helper).  Every cell is the median of
+RUNS runs after one untimed warm-up (files in the page cache).
 
-Part 2 (batch): BATCH_SAMPLES demo-sized samples (links to the demo BAMs
-under new names) run through the Snakemake workflow with --cores CORES.
-"work" is the sum of the call_fusions jobs' own wall times (their
-benchmark: files) divided by CORES; the rest of the total wall time is
-Snakemake's own overhead (it includes the two small rules that have no
-benchmark: file, index_annotation and summary, timed standalone below it).
+Annotation size: the call on the largest BAM with the demo annotation and
+with the demo annotation plus N synthetic genes (about GENCODE's count with
+the default), each through its `imtfusion index-gtf` index.
 
-The report (markdown tables, then the PASS/FAIL bars) goes to stdout and,
-with --output, to a file; progress goes to stderr.  Needs samtools on PATH
-and a checkout (for the demo data and the workflow).
+Snakemake batch: BATCH_SAMPLES demo-sized samples (links to the demo BAMs
+under new names) run through the workflow with --cores CORES.  "work" is the
+sum of the call_fusions jobs' own wall times (their benchmark: files) divided
+by CORES; the rest of the total wall time is Snakemake's own overhead (it
+includes the two small rules without a benchmark: file, index_annotation and
+summary, also timed standalone).
+
+The report (markdown tables, then the PASS/FAIL bars, then with --profile the
+top functions of one profiled call) goes to stdout and, with --output, to a
+file; progress goes to stderr.  Needs samtools on PATH and a checkout (for
+the demo data and the workflow).
 """
 
 from __future__ import annotations
@@ -60,7 +67,8 @@ BACKGROUND_PREFIX = "chrBG"
 BACKGROUND_CONTIGS = 4
 BACKGROUND_CONTIG_LENGTH = 50_000_000
 MAX_INSERT = 600
-GENERATOR_VERSION = 1  # bump when the generated BAMs or GTFs change, so cached ones are rebuilt
+DEFAULT_UNMAPPED_FRACTION = 0.05  # of the background: unmapped pairs without a position, as STAR's "Within" writes
+GENERATOR_VERSION = 2  # bump when the generated BAMs or GTFs change, so cached ones are rebuilt
 DEFAULT_ANNOTATION_GENES = 60_000  # about GENCODE's gene count
 TRANSCRIPTS_PER_GENE = 4
 EXONS_PER_TRANSCRIPT = 8
@@ -221,6 +229,7 @@ class BuiltBam:
     background: int  # synthetic off-target records among them
     source_records: int  # records copied from the source BAM
     megabytes: float
+    unmapped: int = 0  # background records that are unmapped pairs without a position (at the end)
 
 
 def background_contigs(n: int = BACKGROUND_CONTIGS, length: int = BACKGROUND_CONTIG_LENGTH) -> list[tuple[str, int]]:
@@ -294,6 +303,34 @@ def background_sam(n_records: int, contigs: Sequence[tuple[str, int]], read_leng
         yield "".join(buffer)
 
 
+def unmapped_sam(n_records: int, read_length: int, read_group: str | None, seed: int,
+                 chunk: int = 50_000) -> Iterator[str]:
+    """``n_records`` unmapped records without a position (pairs flagged 77/141; an odd one out
+    flagged 4), random sequence, as aligners write the reads they could not place."""
+    import numpy as np
+
+    if n_records <= 0:
+        return
+    rng = np.random.default_rng(seed + 1_000_003)
+    pool_length = 1_000_000
+    pool = np.frombuffer(b"ACGT", dtype=np.uint8)[rng.integers(0, 4, pool_length)].tobytes().decode("ascii")
+    quals = _quality_strings(rng, read_length)
+    offsets = rng.integers(0, pool_length - read_length, n_records).tolist()
+    rg_tag = f"\tRG:Z:{read_group}" if read_group else ""
+    pairs = n_records // 2
+    buffer: list[str] = []
+    for i, off in enumerate(offsets):
+        fragment, mate = divmod(i, 2)
+        flag = (77 if mate == 0 else 141) if fragment < pairs else 4
+        buffer.append(f"UN:{fragment:09d}\t{flag}\t*\t0\t0\t*\t*\t0\t0\t{pool[off:off + read_length]}\t"
+                      f"{quals[i & 31]}\tuT:A:1{rg_tag}\n")
+        if len(buffer) >= chunk:
+            yield "".join(buffer)
+            buffer = []
+    if buffer:
+        yield "".join(buffer)
+
+
 def _read_length(bam) -> int:
     from collections import Counter
 
@@ -303,13 +340,17 @@ def _read_length(bam) -> int:
 
 
 def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: int = 1,
-              contigs: Sequence[tuple[str, int]] | None = None, threads: int = 2) -> BuiltBam:
+              contigs: Sequence[tuple[str, int]] | None = None, threads: int = 2, unmapped: int = 0) -> BuiltBam:
     """Copy ``source`` (coordinate-sorted) and add ``n_background`` off-target records; sorted and indexed.
 
-    Source records keep their contigs (the background contigs come after them in the
-    header); the source's unplaced unmapped reads stay last, as sorting puts them."""
+    Of the background, ``unmapped`` records are unmapped reads without a position, the
+    rest aligned pairs on ``contigs``. Source records keep their contigs (the background
+    contigs come after them in the header); unplaced reads (the source's, then the
+    background's) come last, as sorting puts them."""
     import pysam
 
+    if not 0 <= unmapped <= n_background:
+        raise ValueError(f"unmapped records ({unmapped}) must be between 0 and the background ({n_background})")
     source, out = Path(source), Path(out)
     contigs = list(contigs or background_contigs())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -339,9 +380,11 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
                     proc.stdin.write("".join(lines).encode())
                     lines = []
             proc.stdin.write("".join(lines).encode())
-            for text in background_sam(n_background, contigs, read_length, read_group, seed):
+            for text in background_sam(n_background - unmapped, contigs, read_length, read_group, seed):
                 proc.stdin.write(text.encode())
             proc.stdin.write("".join(unplaced).encode())
+            for text in unmapped_sam(unmapped, read_length, read_group, seed):
+                proc.stdin.write(text.encode())
             proc.stdin.close()
         except BrokenPipeError:
             pass
@@ -351,23 +394,30 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
     index = subprocess.run(["samtools", "index", "-@", str(threads), str(out)], capture_output=True, text=True)
     if index.returncode != 0:
         raise RuntimeError(f"samtools index {out}: {index.stderr.strip()}")
-    return BuiltBam(out, copied + n_background, n_background, copied, out.stat().st_size / 1e6)
+    return BuiltBam(out, copied + n_background, n_background, copied, out.stat().st_size / 1e6, unmapped)
 
 
-def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int) -> BuiltBam:
+def unmapped_count(n_background: int, fraction: float) -> int:
+    """Unmapped records in a background of ``n_background``: an even number (whole pairs)."""
+    return min(n_background, 2 * round(n_background * fraction / 2))
+
+
+def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int, unmapped: int = 0) -> BuiltBam:
     """:func:`build_bam`, reusing an earlier build of the same inputs in the work folder."""
     stat = source.stat()
     key = {"version": GENERATOR_VERSION, "source": str(source.resolve()), "size": stat.st_size,
-           "mtime": stat.st_mtime, "background": n_background, "seed": seed, "contigs": background_contigs()}
+           "mtime": stat.st_mtime, "background": n_background, "unmapped": unmapped, "seed": seed,
+           "contigs": background_contigs()}
     meta = out.with_name(out.name + ".json")
     bai = Path(str(out) + ".bai")
     if meta.exists() and out.exists() and bai.exists():
         saved = json.loads(meta.read_text())
         if saved.get("key") == json.loads(json.dumps(key)):
             _log(f"reusing {out} ({saved['records']} records)")
-            return BuiltBam(out, saved["records"], n_background, saved["source_records"], out.stat().st_size / 1e6)
+            return BuiltBam(out, saved["records"], n_background, saved["source_records"], out.stat().st_size / 1e6,
+                            unmapped)
     started = time.perf_counter()
-    built = build_bam(source, out, n_background, seed=seed, threads=threads)
+    built = build_bam(source, out, n_background, seed=seed, threads=threads, unmapped=unmapped)
     meta.write_text(json.dumps({"key": key, "records": built.records, "source_records": built.source_records}))
     _log(f"built {out}: {built.records} records, {built.megabytes:.1f} MB in {time.perf_counter() - started:.0f} s")
     return built
@@ -405,6 +455,7 @@ class SizeRow:
     call_s: float
     peak_rss_mb: float  # max over the runs
     calls: int  # fusions called (the same at every size if the background is inert)
+    unmapped: int = 0  # background records that are unmapped without a position
 
     @property
     def ratio(self) -> float:
@@ -440,6 +491,7 @@ def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, r
         call_s=statistics.median(r.seconds for r in call_runs),
         peak_rss_mb=max(r.max_rss_mb for r in call_runs),
         calls=_count_calls(outdir / sample / f"{sample}.fusions.tsv"),
+        unmapped=built.unmapped,
     )
 
 
@@ -673,7 +725,7 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], alig
     return "\n".join(lines) + "\n"
 
 
-SIZE_HEADER = ("BAM", "records", "BAM MB", "records in target regions", "samtools view -c s", "imtfusion call s",
+SIZE_HEADER = ("BAM", "records", "unplaced unmapped", "BAM MB", "records in target regions", "samtools view -c s", "imtfusion call s",
                "call / samtools", "call peak RSS MB", "fusions called")
 ANNOTATION_HEADER = ("annotation", "genes", "transcripts", "exons", "index MB", "index-gtf s", "index-gtf peak RSS MB",
                      "imtfusion call s", "call peak RSS MB", "fusions called")
@@ -685,13 +737,13 @@ def size_table(rows: Sequence[SizeRow], startup_s: float | None = None) -> str:
     """One row per BAM; with ``startup_s`` also the call's time beyond interpreter start and imports."""
     header = list(SIZE_HEADER)
     if startup_s is not None:
-        header.insert(6, "call - `call --help` s")
+        header.insert(7, "call - `call --help` s")
     out = []
     for r in rows:
-        cells = [f"{r.scale}x", f"{r.records:,}", f"{r.megabytes:.1f}", f"{r.target_records:,}", f"{r.samtools_s:.3f}",
+        cells = [f"{r.scale}x", f"{r.records:,}", f"{r.unmapped:,}", f"{r.megabytes:.1f}", f"{r.target_records:,}", f"{r.samtools_s:.3f}",
                  f"{r.call_s:.2f}", f"{r.ratio:.1f}", f"{r.peak_rss_mb:.0f}", r.calls]
         if startup_s is not None:
-            cells.insert(6, f"{r.call_s - startup_s:.2f}")
+            cells.insert(7, f"{r.call_s - startup_s:.2f}")
         out.append(cells)
     return markdown_table(header, out)
 
@@ -847,6 +899,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"background records at scale 1 (default: {DEFAULT_BASE})")
     parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
                         help="background multiples (default: 1 10 50)")
+    parser.add_argument("--unmapped-fraction", type=float, default=DEFAULT_UNMAPPED_FRACTION, metavar="F",
+                        help="share of the background written as unmapped pairs without a position, at the end of "
+                        f"the BAM (default: {DEFAULT_UNMAPPED_FRACTION})")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per cell, median reported (default: 3)")
     parser.add_argument("--annotation-genes", type=int, default=DEFAULT_ANNOTATION_GENES, metavar="N",
                         help=f"also time the call with the demo GTF plus N synthetic genes (default: "
@@ -863,6 +918,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
+             "--unmapped-fraction", f"{args.unmapped_fraction:g}",
              "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
     for option in ("bam", "gtf", "fasta", "workdir", "profile", "output"):
@@ -880,6 +936,8 @@ def main(args: argparse.Namespace) -> None:
 
     if args.runs < 1 or args.base < 0 or any(s < 1 for s in args.scales) or args.cores < 1:
         raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
+    if not 0 <= args.unmapped_fraction <= 1:
+        raise ConfigError("--unmapped-fraction must be between 0 and 1")
     if shutil.which("samtools") is None:
         raise ConfigError("samtools is not on PATH; install it (Debian: apt-get install samtools)")
     repo = find_repo(Path(args.repo) if args.repo else None)
@@ -909,7 +967,8 @@ def main(args: argparse.Namespace) -> None:
         cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
         demo_index_runs = [_checked(run_child(cmd, env=env), cmd) for _ in range(args.runs)]
         scales = sorted(set(args.scales))
-        built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads)
+        built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads,
+                               unmapped_count(args.base * s, args.unmapped_fraction))
                  for s in scales}
         regions = target_regions(index, built[scales[0]].path, targets)
         startup = startup_seconds(args.runs, env)
