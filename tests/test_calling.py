@@ -320,3 +320,30 @@ def test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping(tmp_path):
     (tmp_path / "s.bam").unlink()
     # without the FASTA the copy cannot be recognised
     assert by_fusion(call(tmp_path, toy), "ALKP::ALK")
+
+
+def test_a_short_block_spliced_out_of_the_gene_is_treated_as_a_clip(tmp_path):
+    import pysam
+
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)], hard=False)
+    # STAR without chimeric output: 87 ALK bases, then the 13 PARTP bases spliced 13.8 kb
+    # away onto a chance match outside ALK
+    header = pysam.AlignmentHeader.from_dict(toy._header)
+    for i in range(2):
+        seq = toy.bases(("chr2", 20063, "+", 87)) + toy.bases(("chr4", 4137, "-", 13))
+        rec = pysam.AlignedSegment(header)
+        rec.query_name = f"s{i}"
+        rec.reference_name = "chr2"
+        rec.reference_start = 20063
+        rec.cigartuples = [(0, 87), (3, 13850), (0, 13)]
+        rec.query_sequence = seq
+        rec.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+        rec.mapping_quality = 60
+        toy.records.append(rec)
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"s0", "s1"} <= c.split_fragments and {"s0", "s1"} <= c.clipped_fragments
+    assert all(not cand.gene5.intergenic and not cand.gene3.intergenic for cand in result.called + result.discarded)

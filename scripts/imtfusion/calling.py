@@ -683,6 +683,8 @@ def call_candidates(
     ``fetch_clips(chrom, start, end)`` reads clipped records of a partner region (the
     partner-anchored second pass); ``known_partners`` maps a target gene id to the genes
     it is known to fuse with, where clipped reads are placed first."""
+    from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
+
     lookup = _GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
@@ -801,11 +803,9 @@ UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner brea
 def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:
     """Whether some breakend has two or more long clips: only those are placed genome-wide,
     so the index is built only then."""
-    counts: dict[Breakend, int] = {}
-    for c in clips:
-        if len(c.outward) >= 20:
-            counts[c.end] = counts.get(c.end, 0) + 1
-    return any(n >= 2 for n in counts.values())
+    from imtfusion.rescue import SEED, group_clips
+
+    return any(len(group) >= 2 and max(len(c.outward) for c in group) >= SEED for _, group in group_clips(clips))
 
 
 def _second_pass(
@@ -938,5 +938,3 @@ def _next_boundary(end: Breakend, lookup: _GeneLookup) -> Breakend:
                     best = (dist, pos)
     return Breakend(end.chrom, best[1], end.side) if best else end
 
-
-from imtfusion.rescue import refine_mate_pairs, rescue_clips  # noqa: E402  (rescue uses this module's helpers)

@@ -344,34 +344,55 @@ def _is_colinear_splice(a: Breakend, b: Breakend, locus: TargetLocus) -> bool:
     return forward and abs(b.pos - a.pos) < (gene.end - gene.start)
 
 
-def _spliced_out_of_gene(read: pysam.AlignedSegment, chrom: str, locus: TargetLocus) -> list[SplitRead]:
-    """N gaps that join the target gene to sequence outside it (read-through, deletions)."""
+def _spliced_out_of_gene(
+    read: pysam.AlignedSegment, chrom: str, locus: TargetLocus, min_anchor: int
+) -> tuple[list[SplitRead], list[ClippedRead]]:
+    """N gaps that join the target gene to sequence outside it (read-through, deletions).
+
+    When the part outside the gene is shorter than ``min_anchor``, the aligner most likely
+    spliced a few partner bases to a chance match: the read is kept as a soft clip at the
+    gene-side end of the gap instead, so the clip is matched or placed like any other."""
     gene = locus.gene
-    out: list[SplitRead] = []
+    splits: list[SplitRead] = []
+    clips: list[ClippedRead] = []
+    seq = read.query_sequence or ""
     pos = read.reference_start
-    blocks: list[tuple[int, int]] = []  # aligned query bases per exon block between N gaps
+    query = 0  # index in the stored sequence (soft clips included, hard clips not)
+    blocks: list[int] = []  # aligned query bases per block between N gaps
     aligned = 0
-    gaps: list[tuple[int, int, int]] = []  # (last base before, first base after, index)
+    gaps: list[tuple[int, int, int, int]] = []  # (last base before, first base after, block index, query index)
     for op, length in read.cigartuples or []:
         if op == _N:
-            gaps.append((pos - 1, pos + length, len(blocks)))
-            blocks.append((aligned, 0))
+            gaps.append((pos - 1, pos + length, len(blocks), query))
+            blocks.append(aligned)
             aligned = 0
             pos += length
-        else:
-            if op in _QUERY_OPS:
-                aligned += length
-            if op in (_M, _D, _EQ, _X):
-                pos += length
-    blocks.append((aligned, 0))
-    for left, right, idx in gaps:
+            continue
+        if op in _QUERY_OPS:
+            aligned += length
+        if op in _QUERY_OPS or op == _S:
+            query += length
+        if op in (_M, _D, _EQ, _X):
+            pos += length
+    blocks.append(aligned)
+    for left, right, idx, q in gaps:
         inside_left = gene.start <= left < gene.end
         inside_right = gene.start <= right < gene.end
         if inside_left == inside_right:
             continue
-        anchor_left = sum(b[0] for b in blocks[: idx + 1])
-        anchor_right = sum(b[0] for b in blocks[idx + 1 :])
-        out.append(
+        anchor_left = sum(blocks[: idx + 1])
+        anchor_right = sum(blocks[idx + 1 :])
+        outside = anchor_right if inside_left else anchor_left
+        if outside < min_anchor and seq:
+            if inside_left:
+                end, outward, inward = Breakend(chrom, left, "L"), seq[q:], seq[:q][::-1]
+            else:
+                end, outward, inward = Breakend(chrom, right, "R"), seq[:q][::-1], seq[q:]
+            if not looks_like_adapter(outward):
+                clips.append(ClippedRead(read.query_name, end, outward, anchor_left if inside_left else anchor_right,
+                                         read.mapping_quality, inward[:INWARD_BASES], dup_key(read)))
+            continue
+        splits.append(
             SplitRead(
                 fragment=read.query_name,
                 end_a=Breakend(chrom, left, "L"),
@@ -384,7 +405,7 @@ def _spliced_out_of_gene(read: pysam.AlignedSegment, chrom: str, locus: TargetLo
                 dup_key=dup_key(read),
             )
         )
-    return out
+    return splits, clips
 
 
 def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus) -> bool:
@@ -485,10 +506,12 @@ def collect_evidence(
                 if any(op == _N for op, _ in cigar) and (
                     read.reference_start < gene.start or read.reference_end > gene.end
                 ):
-                    spliced = _spliced_out_of_gene(read, chrom, locus)
+                    spliced, spliced_clips = _spliced_out_of_gene(read, chrom, locus, params.min_anchor)
                     if spliced:
                         qc.split_reads += 1
                         evidence.split_reads.extend(spliced)
+                    evidence.clipped_reads.extend(spliced_clips)
+                    qc.clipped_reads += len(spliced_clips)
                 if cigar[0][0] == _S or cigar[-1][0] == _S:
                     clips = clips_of(read, chrom, min_clip)
                     evidence.clipped_reads.extend(clips)

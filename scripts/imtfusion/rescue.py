@@ -225,12 +225,44 @@ def _agrees(x: str, y: str) -> bool:
     return n >= 8 and ident >= (MIN_IDENTITY if n >= SEED else 1.0)
 
 
+CLIP_WINDOW = 5  # clips this close on one side are one breakend placed differently
+
+
+def _moved(clip: ClippedRead, end: Breakend) -> ClippedRead | None:
+    """The clip re-cut at ``end``, which keeps ``d`` fewer target bases: they move from
+    the aligned side to the clip (homology lets aligners cut a few bases apart)."""
+    d = abs(clip.end.pos - end.pos)
+    if d == 0:
+        return clip
+    if len(clip.inward) < d:
+        return None
+    return ClippedRead(
+        clip.fragment, end, clip.inward[:d][::-1] + clip.outward, clip.anchor - d, clip.mapq, clip.inward[d:], clip.dup_key
+    )
+
+
 def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRead]]]:
     """Clips by breakend, and at one breakend by sequence: two partners joined to the same
-    target base (EML4::ALK and TPM3::ALK at ALK exon 20) are two groups."""
-    by_end: dict[Breakend, list[ClippedRead]] = defaultdict(list)
+    target base (EML4::ALK and TPM3::ALK at ALK exon 20) are two groups. Clips a few bases
+    apart on the same side are re-cut where the target keeps the fewest bases."""
+    by_side: dict[tuple[str, str], list[ClippedRead]] = defaultdict(list)
     for clip in clips:
-        by_end[clip.end].append(clip)
+        by_side[(clip.end.chrom, clip.end.side)].append(clip)
+    by_end: dict[Breakend, list[ClippedRead]] = defaultdict(list)
+    for (chrom, side), members in by_side.items():
+        members.sort(key=lambda c: (c.end.pos, c.fragment))
+        runs: list[list[ClippedRead]] = []
+        for clip in members:
+            if runs and clip.end.pos - runs[-1][0].end.pos <= CLIP_WINDOW:
+                runs[-1].append(clip)
+            else:
+                runs.append([clip])
+        for run in runs:
+            pos = run[0].end.pos if side == "L" else run[-1].end.pos
+            end = Breakend(chrom, pos, side)
+            for clip in run:
+                moved = _moved(clip, end)
+                by_end[end if moved is not None else clip.end].append(moved or clip)
     out: list[tuple[Breakend, list[ClippedRead]]] = []
     for end in sorted(by_end):
         groups: list[list[ClippedRead]] = []
