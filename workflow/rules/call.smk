@@ -8,7 +8,7 @@ rule index_bam:
         f"{OUTDIR}/logs/index_bam/{{sample}}.log",
     params:
         bam=get_bam_path,
-        outdir=OUTDIR,
+        outdir=results_dir,
     threads: 1
     resources:
         mem_mb=500,
@@ -41,7 +41,7 @@ rule call_fusions:
     params:
         bam=get_bam_path,
         index=get_index_args,
-        outdir=OUTDIR,
+        outdir=results_dir,
         fasta=get_fasta_args(),
         targets=get_targets_args(),
         extra=get_param_args(),

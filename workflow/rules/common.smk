@@ -53,7 +53,8 @@ def get_bam(wildcards):
 
 def usable_index(bam):
     """An index next to the BAM that is not older than it, else None."""
-    for candidate in (bam + ".bai", os.path.splitext(bam)[0] + ".bai", bam + ".csi", bam + ".crai"):
+    stem = os.path.splitext(bam)[0]
+    for candidate in (f"{bam}.bai", f"{stem}.bai", f"{bam}.csi", f"{bam}.crai"):
         if os.path.exists(candidate):
             if os.path.getmtime(candidate) >= os.path.getmtime(bam) - 1:
                 return candidate
@@ -69,6 +70,15 @@ def get_bam_index(wildcards):
         return []
     index = usable_index(bam)
     return [index] if index else [f"{OUTDIR}/{wildcards.sample}/index/{wildcards.sample}.bam.bai"]
+
+
+def results_dir(wildcards, output):
+    """OUTDIR, derived from the rule's first output: {outdir}/summary.tsv,
+    {outdir}/{sample}/{sample}.*, or {outdir}/{sample}/index/{sample}.bam.bai."""
+    first = Path(output[0])
+    if not wildcards.get("sample"):
+        return str(first.parent)
+    return str(first.parents[2] if first.parent.name == "index" else first.parents[1])
 
 
 def get_fasta_args():

@@ -10,7 +10,7 @@ rule summary:
     log:
         f"{OUTDIR}/logs/summary.log",
     params:
-        outdir=OUTDIR,
+        outdir=results_dir,
         samples=" ".join(SAMPLES),
         targets=get_targets_args(),
     threads: 1
