@@ -6,13 +6,13 @@ rule index_bam:
         f"{OUTDIR}/{{sample}}/index/{{sample}}.bam.bai",
     log:
         f"{OUTDIR}/logs/index_bam/{{sample}}.log",
-    params:
-        bam=get_bam_path,
-        outdir=results_dir,
     threads: 1
     resources:
         mem_mb=500,
         runtime=60,
+    params:
+        bam=get_bam_path,
+        outdir=results_dir,
     shell:
         "imtfusion index-bam --bam {params.bam:q} --output {output:q} --sample {wildcards.sample} "
         "--outdir {params.outdir:q} --record-failure > {log:q} 2>&1"
@@ -38,6 +38,10 @@ rule call_fusions:
         f"{OUTDIR}/logs/call_fusions/{{sample}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/call_fusions/{{sample}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
     params:
         bam=get_bam_path,
         index=get_index_args,
@@ -45,10 +49,6 @@ rule call_fusions:
         fasta=get_fasta_args(),
         targets=get_targets_args(),
         extra=get_param_args(),
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=30,
     shell:
         "imtfusion call --bam {params.bam:q} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "

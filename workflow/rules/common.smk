@@ -7,7 +7,6 @@ from snakemake.utils import validate
 
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 OUTDIR = str(config["outdir"]).rstrip("/")
@@ -69,7 +68,11 @@ def get_bam_index(wildcards):
     if not os.path.exists(bam):
         return []
     index = usable_index(bam)
-    return [index] if index else [f"{OUTDIR}/{wildcards.sample}/index/{wildcards.sample}.bam.bai"]
+    return (
+        [index]
+        if index
+        else [f"{OUTDIR}/{wildcards.sample}/index/{wildcards.sample}.bam.bai"]
+    )
 
 
 def results_dir(wildcards, output):
@@ -92,7 +95,10 @@ def get_fasta_input(wildcards):
 
 
 def get_param_args():
-    items = [f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted((config.get("params") or {}).items())]
+    items = [
+        f"--param {shlex.quote(f'{k}={v}')}"
+        for k, v in sorted((config.get("params") or {}).items())
+    ]
     if config.get("known_partners"):
         items.append(f"--known-partners {shlex.quote(str(config['known_partners']))}")
     return " ".join(items)
@@ -110,6 +116,8 @@ def write_summary_after_failure():
         rows = summarize(OUTDIR, SAMPLES, TARGETS)
         tsv, _ = write_summary(OUTDIR, rows, TARGETS)
         failed = sorted({r.sample for r in rows if r.status == "failed"})
-        print(f"imtfusion: {len(failed)} sample(s) failed: {', '.join(failed)}; summary written to {tsv}")
+        print(
+            f"imtfusion: {len(failed)} sample(s) failed: {', '.join(failed)}; summary written to {tsv}"
+        )
     except Exception as exc:  # never hide the original failure
         print(f"imtfusion: could not write the batch summary after the failure: {exc}")

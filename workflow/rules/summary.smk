@@ -9,14 +9,14 @@ rule summary:
         multiqc=f"{OUTDIR}/imtfusion_mqc.yaml",
     log:
         f"{OUTDIR}/logs/summary.log",
-    params:
-        outdir=results_dir,
-        samples=" ".join(SAMPLES),
-        targets=get_targets_args(),
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        outdir=results_dir,
+        samples=" ".join(SAMPLES),
+        targets=get_targets_args(),
     shell:
         "imtfusion summarize --outdir {params.outdir:q} --samples {params.samples} "
         "--targets {params.targets} > {log:q} 2>&1"
