@@ -414,6 +414,8 @@ def write_index(annotation: Annotation, path: str | Path) -> None:
         "transcripts": annotation.transcripts,
         "exons": annotation.exons,
         "cds": annotation.cds,
+        # derived indexes built with the annotation (e.g. exon boundaries with a FASTA)
+        "cache": annotation.cache,
     }
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -440,7 +442,7 @@ def load_annotation(path: str | Path) -> Annotation:
                 raise AnnotationError(
                     f"{path}: annotation index of another imtfusion version; delete it and rerun `imtfusion index-gtf`"
                 )
-            return Annotation(
+            annotation = Annotation(
                 payload["genes"],
                 payload["transcripts"],
                 payload["exons"],
@@ -448,4 +450,6 @@ def load_annotation(path: str | Path) -> Annotation:
                 source=payload["source"],
                 checksum=payload["checksum"],
             )
+            annotation.cache.update(payload.get("cache", {}))
+            return annotation
     return read_gtf(path)

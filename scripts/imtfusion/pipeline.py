@@ -162,11 +162,19 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
+def boundary_key(fasta: str | Path) -> tuple[str, str]:
+    """Cache key of the exon-boundary index: the FASTA's contig names and lengths (its
+    .fai), so an index built with one assembly is never used with another."""
+    from imtfusion.annotation import file_checksum
+
+    return ("boundaries", file_checksum(str(fasta) + ".fai"))
+
+
 def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     """The genome-wide exon-boundary index, built once per annotation and FASTA."""
     from imtfusion.boundaries import BoundaryIndex
 
-    key = ("boundaries", str(ref.path))
+    key = boundary_key(ref.path)
     cached = annotation.cache.get(key)
     if cached is None:
         def fetch_gtf(chrom: str, start: int, end: int) -> str:

@@ -2,6 +2,7 @@ rule index_annotation:
     """Parse the GTF once per batch; every sample loads the compact index."""
     input:
         gtf=config["gtf"],
+        fasta=get_fasta_input,
     output:
         f"{OUTDIR}/annotation/annotation.idx",
     log:
@@ -10,5 +11,7 @@ rule index_annotation:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        fasta=get_fasta_args(),
     shell:
-        "imtfusion index-gtf --gtf {input.gtf:q} --output {output:q} > {log:q} 2>&1"
+        "imtfusion index-gtf --gtf {input.gtf:q} {params.fasta} --output {output:q} > {log:q} 2>&1"
