@@ -99,6 +99,20 @@ def test_built_bam_holds_the_source_plus_the_intended_background_sorted_and_inde
         speed.build_bam(SOURCE, tmp_path / "bad.bam", 10, unmapped=11)
 
 
+def test_background_fasta_is_the_base_plus_the_background_contigs(tmp_path):
+    contigs = [("chrBG1", 1_000), ("chrBG2", 6_000_061)]
+    out = tmp_path / "genome.fa"
+    speed.write_background_fasta(DEMO / "genome.fa", out, contigs, seed=3)
+    with pysam.FastaFile(str(out)) as fa, pysam.FastaFile(str(DEMO / "genome.fa")) as base:
+        assert tuple(fa.references) == tuple(base.references) + ("chrBG1", "chrBG2")
+        assert tuple(fa.lengths[-2:]) == (1_000, 6_000_061)
+        assert fa.fetch("chr2", 100, 200) == base.fetch("chr2", 100, 200)
+        tail = fa.fetch("chrBG2", 5_999_900, 6_000_061)
+        assert len(tail) == 161 and set(tail) <= set("ACGT")
+    lines = out.read_text().splitlines()
+    assert max(len(line) for line in lines if not line.startswith(">")) == 60
+
+
 def test_unmapped_count_is_whole_pairs():
     assert speed.unmapped_count(100_000, 0.05) == 5_000
     assert speed.unmapped_count(1_001, 0.05) == 50
@@ -338,7 +352,7 @@ def test_registered_as_a_benchmark_subcommand_when_listed():
 def test_a_tiny_run_end_to_end(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     speed.add_arguments(parser)
-    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0", "--annotation-genes", "0",
+    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0", "--annotation-genes", "0", "--contig-mb", "1",
                               "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
     speed.main(args)
     report = capsys.readouterr().out

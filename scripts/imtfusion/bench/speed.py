@@ -217,6 +217,30 @@ def imtfusion_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "imtfusion.cli", *args]
 
 
+def index_gtf_cmd(gtf: Path, output: Path, fasta: Path | None) -> list[str]:
+    """`imtfusion index-gtf`, with the FASTA as the workflow passes it (when this version takes one)."""
+    cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(output))
+    if fasta is not None:
+        helptext = subprocess.run(imtfusion_cmd("index-gtf", "--help"), capture_output=True, text=True).stdout
+        if "--fasta" in helptext:
+            cmd += ["--fasta", str(fasta)]
+    return cmd
+
+
+def checkout_state(repo: Path | None) -> str:
+    """Commit of the checkout whose code is timed (and whether files differ from it)."""
+    if repo is None or not (repo / ".git").exists():
+        return "not a git checkout"
+    try:
+        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", "scripts"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' with uncommitted changes under scripts/' if dirty else ''}" if head else "unknown"
+
+
 # --------------------------------------------------------------------------
 # BAMs of growing size
 # --------------------------------------------------------------------------
@@ -402,12 +426,14 @@ def unmapped_count(n_background: int, fraction: float) -> int:
     return min(n_background, 2 * round(n_background * fraction / 2))
 
 
-def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int, unmapped: int = 0) -> BuiltBam:
+def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int, unmapped: int = 0,
+               contigs: Sequence[tuple[str, int]] | None = None) -> BuiltBam:
     """:func:`build_bam`, reusing an earlier build of the same inputs in the work folder."""
+    contigs = list(contigs or background_contigs())
     stat = source.stat()
     key = {"version": GENERATOR_VERSION, "source": str(source.resolve()), "size": stat.st_size,
            "mtime": stat.st_mtime, "background": n_background, "unmapped": unmapped, "seed": seed,
-           "contigs": background_contigs()}
+           "contigs": contigs}
     meta = out.with_name(out.name + ".json")
     bai = Path(str(out) + ".bai")
     if meta.exists() and out.exists() and bai.exists():
@@ -417,10 +443,50 @@ def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: i
             return BuiltBam(out, saved["records"], n_background, saved["source_records"], out.stat().st_size / 1e6,
                             unmapped)
     started = time.perf_counter()
-    built = build_bam(source, out, n_background, seed=seed, threads=threads, unmapped=unmapped)
+    built = build_bam(source, out, n_background, seed=seed, threads=threads, unmapped=unmapped, contigs=contigs)
     meta.write_text(json.dumps({"key": key, "records": built.records, "source_records": built.source_records}))
     _log(f"built {out}: {built.records} records, {built.megabytes:.1f} MB in {time.perf_counter() - started:.0f} s")
     return built
+
+
+def write_background_fasta(base: str | Path, out: str | Path, contigs: Sequence[tuple[str, int]], seed: int = 1) -> None:
+    """``base`` (a FASTA) plus random-sequence ``contigs``, 60 bases a line, and its .fai:
+    the genome of the generated BAMs (the synthetic genes of the large annotation need
+    their bases for the exon-boundary index)."""
+    import numpy as np
+    import pysam
+
+    rng = np.random.default_rng(seed + 7)
+    bases = np.frombuffer(b"ACGT", dtype=np.uint8)
+    with open(out, "wb") as fh:
+        with open(base, "rb") as src:
+            shutil.copyfileobj(src, fh)
+        for name, length in contigs:
+            fh.write(f">{name}\n".encode())
+            for block in range(0, length, 6_000_000):  # whole lines per block
+                n = min(6_000_000, length - block)
+                seq = bases[rng.integers(0, 4, n)]
+                full, rest = divmod(n, 60)
+                lines = np.concatenate([seq[:full * 60].reshape(full, 60), np.full((full, 1), 10, np.uint8)], axis=1)
+                fh.write(lines.tobytes())
+                if rest:
+                    fh.write(seq[full * 60:].tobytes() + b"\n")
+    pysam.faidx(str(out))
+
+
+def cached_background_fasta(base: Path, folder: Path, contigs: Sequence[tuple[str, int]], seed: int) -> Path:
+    out, meta = folder / "genome_bg.fa", folder / "genome_bg.json"
+    stat = base.stat()
+    key = {"version": GENERATOR_VERSION, "base": str(base.resolve()), "size": stat.st_size, "mtime": stat.st_mtime,
+           "contigs": [list(c) for c in contigs], "seed": seed}
+    if meta.exists() and out.exists() and Path(str(out) + ".fai").exists() and json.loads(meta.read_text()) == key:
+        return out
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    write_background_fasta(base, out, contigs, seed)
+    meta.write_text(json.dumps(key))
+    _log(f"wrote {out} ({out.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.0f} s")
+    return out
 
 
 def target_regions(annotation_path: str | Path, bam_path: str | Path, targets: Sequence[str],
@@ -589,9 +655,10 @@ def run_batch(repo: Path, folder: Path, sheet: Path, gtf: Path, fasta: Path | No
 
 
 def standalone_rules(gtf: Path, outdir: Path, samples: Sequence[str], targets: Sequence[str],
-                     scratch: Path, runs: int, env: dict[str, str] | None = None) -> tuple[float, float]:
+                     scratch: Path, runs: int, env: dict[str, str] | None = None,
+                     fasta: Path | None = None) -> tuple[float, float]:
     """Median wall time of the index_annotation and summary rules' commands, run by hand."""
-    index = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(scratch / "annotation.idx"))
+    index = index_gtf_cmd(gtf, scratch / "annotation.idx", fasta)
     summary = imtfusion_cmd("summarize", "--outdir", str(outdir), "--samples", *samples, "--targets", *targets)
     return (statistics.median(_checked(run_child(index, env=env), index).seconds for _ in range(runs)),
             statistics.median(_checked(run_child(summary, env=env), summary).seconds for _ in range(runs)))
@@ -672,22 +739,25 @@ def write_scaled_gtf(base: str | Path, out: str | Path, n_genes: int, contigs: S
     return counts
 
 
-def cached_scaled_index(base: Path, folder: Path, n_genes: int, seed: int, env: dict[str, str] | None) -> dict:
-    """Scaled GTF and its index in ``folder`` (reused when the inputs match), with the
-    feature counts and the index-gtf run that made it."""
+def cached_scaled_index(base: Path, folder: Path, n_genes: int, seed: int, env: dict[str, str] | None,
+                        fasta: Path | None = None, contigs: Sequence[tuple[str, int]] | None = None) -> dict:
+    """Scaled GTF and its index in ``folder`` (reused when the inputs and the index-gtf
+    command match), with the feature counts and the index-gtf run that made it."""
+    contigs = list(contigs or background_contigs())
     folder.mkdir(parents=True, exist_ok=True)
     gtf, index, meta = folder / f"genes{n_genes}.gtf", folder / f"genes{n_genes}.idx", folder / f"genes{n_genes}.json"
+    cmd = index_gtf_cmd(gtf, index, fasta)
     stat = base.stat()
     key = {"version": GENERATOR_VERSION, "base": str(base.resolve()), "size": stat.st_size, "mtime": stat.st_mtime,
-           "genes": n_genes, "seed": seed, "contigs": background_contigs()}
+           "genes": n_genes, "seed": seed, "contigs": contigs, "command": cmd,
+           "fasta_mtime": fasta.stat().st_mtime if fasta else None}
     if meta.exists() and index.exists():
         saved = json.loads(meta.read_text())
         if saved.get("key") == json.loads(json.dumps(key)):
             _log(f"reusing {index}")
             return saved
     _log(f"writing a GTF with {n_genes:,} extra genes and indexing it")
-    counts = write_scaled_gtf(base, gtf, n_genes, background_contigs(), seed)
-    cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
+    counts = write_scaled_gtf(base, gtf, n_genes, contigs, seed)
     run = _checked(run_child(cmd, env=env), cmd)
     gtf.unlink()  # about 1 GB; the index is what the calls read
     saved = {"key": key, "counts": counts, "index": str(index), "index_s": run.seconds, "index_rss_mb": run.max_rss_mb}
@@ -899,6 +969,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"background records at scale 1 (default: {DEFAULT_BASE})")
     parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
                         help="background multiples (default: 1 10 50)")
+    parser.add_argument("--contig-mb", type=int, default=BACKGROUND_CONTIG_LENGTH // 1_000_000, metavar="MB",
+                        help=f"length of each of the {BACKGROUND_CONTIGS} background contigs (default: "
+                        f"{BACKGROUND_CONTIG_LENGTH // 1_000_000})")
     parser.add_argument("--unmapped-fraction", type=float, default=DEFAULT_UNMAPPED_FRACTION, metavar="F",
                         help="share of the background written as unmapped pairs without a position, at the end of "
                         f"the BAM (default: {DEFAULT_UNMAPPED_FRACTION})")
@@ -918,7 +991,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
-             "--unmapped-fraction", f"{args.unmapped_fraction:g}",
+             "--contig-mb", str(args.contig_mb), "--unmapped-fraction", f"{args.unmapped_fraction:g}",
              "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
     for option in ("bam", "gtf", "fasta", "workdir", "profile", "output"):
@@ -938,6 +1011,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
     if not 0 <= args.unmapped_fraction <= 1:
         raise ConfigError("--unmapped-fraction must be between 0 and 1")
+    if args.contig_mb < 1:
+        raise ConfigError("--contig-mb must be at least 1")
     if shutil.which("samtools") is None:
         raise ConfigError("samtools is not on PATH; install it (Debian: apt-get install samtools)")
     repo = find_repo(Path(args.repo) if args.repo else None)
@@ -958,24 +1033,28 @@ def main(args: argparse.Namespace) -> None:
         work = Path(temporary.name)
     try:
         info = machine_info()
+        info["imtfusion checkout"] = checkout_state(repo)
         load_before = load_average()
         date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         env = child_env()
         if "PYTHONDONTWRITEBYTECODE" in os.environ:
             info["python bytecode"] = "cached for the timed commands (PYTHONDONTWRITEBYTECODE unset for them)"
+        contigs = background_contigs(BACKGROUND_CONTIGS, args.contig_mb * 1_000_000)
+        # the generated BAMs' genome: the FASTA plus the background contigs
+        genome = cached_background_fasta(fasta, work / "genome", contigs, args.seed) if fasta else None
         index = work / "annotation.idx"
-        cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(index))
+        cmd = index_gtf_cmd(gtf, index, genome)
         demo_index_runs = [_checked(run_child(cmd, env=env), cmd) for _ in range(args.runs)]
         scales = sorted(set(args.scales))
         built = {s: cached_bam(source, work / "bams" / f"bg{s}x.bam", args.base * s, args.seed, args.threads,
-                               unmapped_count(args.base * s, args.unmapped_fraction))
+                               unmapped_count(args.base * s, args.unmapped_fraction), contigs)
                  for s in scales}
         regions = target_regions(index, built[scales[0]].path, targets)
         startup = startup_seconds(args.runs, env)
         size_rows = []
         for s in scales:
             _log(f"timing {s}x ({built[s].records:,} records)")
-            size_rows.append(measure_size(built[s], s, index, fasta, regions, targets, work / "calls", args.runs, env))
+            size_rows.append(measure_size(built[s], s, index, genome, regions, targets, work / "calls", args.runs, env))
         annotation_rows: list[AnnotationRow] = []
         largest = built[scales[-1]]
         if args.annotation_genes > 0:
@@ -984,11 +1063,11 @@ def main(args: argparse.Namespace) -> None:
             annotation_rows.append(AnnotationRow(
                 f"{gtf.name}", *(gtf_counts(gtf).get(k, 0) for k in ("gene", "transcript", "exon")),
                 index.stat().st_size / 1e6, *demo_index, last.call_s, last.peak_rss_mb, last.calls))
-            scaled = cached_scaled_index(gtf, work / "annotation", args.annotation_genes, args.seed, env)
+            scaled = cached_scaled_index(gtf, work / "annotation", args.annotation_genes, args.seed, env, genome, contigs)
             _log(f"timing the call with the {scaled['counts']['gene']:,}-gene annotation")
             annotation_rows.append(measure_annotation(
                 f"{gtf.name} + {args.annotation_genes:,} synthetic genes", scaled["counts"], Path(scaled["index"]),
-                (scaled["index_s"], scaled["index_rss_mb"]), largest, fasta, targets, work / "calls", args.runs, env))
+                (scaled["index_s"], scaled["index_rss_mb"]), largest, genome, targets, work / "calls", args.runs, env))
         batch_rows: list[BatchRow] = []
         standalone = None
         if args.batch_runs > 0:
@@ -1002,14 +1081,14 @@ def main(args: argparse.Namespace) -> None:
                                             args.batch_samples, env))
             names = [f"S{i:03d}" for i in range(1, args.batch_samples + 1)]
             standalone = standalone_rules(gtf, work / "batch" / f"run{args.batch_runs}" / "results", names, targets,
-                                          work / "batch", args.runs, env)
+                                          work / "batch", args.runs, env, fasta)
         profile = ""
         if args.profile:
             _log("profiling one call at the largest size")
-            profile = profile_call(largest, index, fasta, targets, work / "profile", Path(args.profile), env=env)
+            profile = profile_call(largest, index, genome, targets, work / "profile", Path(args.profile), env=env)
             if len(annotation_rows) > 1:
                 big = Path(args.profile).with_suffix(".annotation.prof")
-                profile += "\n" + profile_call(largest, Path(scaled["index"]), fasta, targets, work / "profile", big,
+                profile += "\n" + profile_call(largest, Path(scaled["index"]), genome, targets, work / "profile", big,
                                                env=env, label=f"with the {annotation_rows[-1].genes:,}-gene annotation")
         bars = evaluate_bars(size_rows, batch_rows, annotation_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
