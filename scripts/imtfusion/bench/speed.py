@@ -1033,7 +1033,10 @@ def main(args: argparse.Namespace) -> None:
         work = Path(temporary.name)
     try:
         info = machine_info()
-        info["imtfusion checkout"] = checkout_state(repo)
+        import imtfusion
+
+        info["imtfusion code"] = str(Path(imtfusion.__file__).resolve().parent)
+        checkout_before = checkout_state(repo)
         load_before = load_average()
         date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
         env = child_env()
@@ -1092,6 +1095,9 @@ def main(args: argparse.Namespace) -> None:
                                                env=env, label=f"with the {annotation_rows[-1].genes:,}-gene annotation")
         bars = evaluate_bars(size_rows, batch_rows, annotation_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
+        checkout_after = checkout_state(repo)
+        info["checkout"] = checkout_before if checkout_after == checkout_before else (
+            f"{checkout_before} at the start, {checkout_after} at the end: the code changed during the run")
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
                                standalone, bars, profile, annotation_rows, scales[-1])
     finally:
