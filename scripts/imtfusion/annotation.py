@@ -24,8 +24,7 @@ import pandas as pd
 
 from imtfusion.errors import AnnotationError, TargetGeneNotFoundError
 
-INDEX_FORMAT = "imtfusion-annotation-v1"
-INDEX_MAGIC = b"IMTFUSION-ANNOTATION\n"
+INDEX_FORMAT = "imtfusion-annotation-v2"
 _ATTRIBUTE = re.compile(r'(\S+) "([^"]*)"')
 _FEATURES = {"gene", "transcript", "exon", "CDS"}
 # Transcript choice when none is given: canonical tags first, then the longest CDS.
@@ -67,14 +66,101 @@ class Transcript:
         return sum(e - s for s, e in self.exons)
 
 
+class _FrameStore:
+    """Transcript models from in-memory tables (a freshly parsed GTF)."""
+
+    def __init__(self, transcripts: pd.DataFrame, exons: pd.DataFrame, cds: pd.DataFrame):
+        self.transcripts, self.exons, self.cds = transcripts, exons, cds
+        self._exon_groups: dict[str, tuple[int, int]] | None = None
+        self._cds_groups: dict[str, tuple[int, int]] | None = None
+        self._by_gene: dict[str, list[str]] | None = None
+        self._rows: dict[str, int] | None = None
+
+    @staticmethod
+    def _groups(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
+        ids = table["transcript_id"].to_numpy()
+        groups: dict[str, tuple[int, int]] = {}
+        start = 0
+        for i in range(1, len(ids) + 1):
+            if i == len(ids) or ids[i] != ids[start]:
+                groups[str(ids[start])] = (start, i)
+                start = i
+        return groups
+
+    def transcript_ids(self, gene_id: str) -> list[str]:
+        if self._by_gene is None:
+            self._by_gene = {}
+            for tid, gid in zip(self.transcripts["transcript_id"], self.transcripts["gene_id"]):
+                self._by_gene.setdefault(str(gid), []).append(str(tid))
+        return sorted(self._by_gene.get(gene_id, []))
+
+    def record(self, transcript_id: str) -> tuple | None:
+        """(gene_id, gene_name, chrom, strand, type, tags, exons, cds) or None."""
+        if self._rows is None:
+            self._rows = {str(t): i for i, t in enumerate(self.transcripts["transcript_id"])}
+            self._exon_groups = self._groups(self.exons)
+            self._cds_groups = self._groups(self.cds)
+        row = self._rows.get(transcript_id)
+        if row is None:
+            return None
+        t = self.transcripts.iloc[row]
+        assert self._exon_groups is not None and self._cds_groups is not None
+        lo, hi = self._exon_groups.get(transcript_id, (0, 0))
+        exons = list(zip(self.exons["Start"].iloc[lo:hi].tolist(), self.exons["End"].iloc[lo:hi].tolist()))
+        lo, hi = self._cds_groups.get(transcript_id, (0, 0))
+        cds = list(
+            zip(self.cds["Start"].iloc[lo:hi].tolist(), self.cds["End"].iloc[lo:hi].tolist(), self.cds["phase"].iloc[lo:hi].tolist())
+        )
+        return (str(t["gene_id"]), str(t["gene_name"]), str(t["Chromosome"]), str(t["Strand"]),
+                str(t["transcript_type"]), str(t["tags"]), exons, cds)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return self.transcripts, self.exons, self.cds
+
+
+class _SqliteStore:
+    """Transcript models read on demand from an ``imtfusion index-gtf`` file, so a sample
+    holds only the genes it looks at in memory, whatever the size of the GTF."""
+
+    def __init__(self, path: Path):
+        import sqlite3
+
+        self.path = path
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+    def transcript_ids(self, gene_id: str) -> list[str]:
+        rows = self.db.execute("SELECT transcript_id FROM transcripts WHERE gene_id = ? ORDER BY transcript_id", (gene_id,))
+        return [r[0] for r in rows]
+
+    def record(self, transcript_id: str) -> tuple | None:
+        row = self.db.execute(
+            "SELECT gene_id, gene_name, chrom, strand, transcript_type, tags FROM transcripts WHERE transcript_id = ?",
+            (transcript_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        exons = self.db.execute("SELECT start, end FROM exons WHERE transcript_id = ? ORDER BY start", (transcript_id,)).fetchall()
+        cds = self.db.execute("SELECT start, end, phase FROM cds WHERE transcript_id = ? ORDER BY start", (transcript_id,)).fetchall()
+        return (*row, exons, cds)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        transcripts = pd.read_sql(
+            "SELECT transcript_id, gene_id, gene_name, chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, "
+            "transcript_type, tags FROM transcripts ORDER BY transcript_id", self.db)
+        exons = pd.read_sql(
+            "SELECT transcript_id, start AS Start, end AS End, exon_number FROM exons ORDER BY transcript_id, start", self.db)
+        cds = pd.read_sql("SELECT transcript_id, start AS Start, end AS End, phase FROM cds ORDER BY transcript_id, start", self.db)
+        return transcripts, exons, cds
+
+
 @dataclass
 class Annotation:
-    """The tables of one GTF and the queries the caller needs."""
+    """The genes of one GTF in memory, its transcript models behind a store (tables of a
+    parsed GTF, or the SQLite file of ``imtfusion index-gtf``), and the queries the caller
+    needs."""
 
     genes: pd.DataFrame  # Chromosome, Start, End, Strand, gene_id, gene_name, gene_type
-    transcripts: pd.DataFrame  # transcript_id, gene_id, gene_name, Chromosome, Start, End, Strand, transcript_type, tags
-    exons: pd.DataFrame  # transcript_id, Start, End, exon_number
-    cds: pd.DataFrame  # transcript_id, Start, End, phase
+    store: "_FrameStore | _SqliteStore"
     source: str
     checksum: str
 
@@ -86,8 +172,6 @@ class Annotation:
             starts = table["Start"].tolist()
             longest = int((table["End"] - table["Start"]).max())
             self._by_chrom[str(chrom)] = (starts, table.index.tolist(), longest)
-        self._exon_groups: dict[str, tuple[int, int]] | None = None
-        self._cds_groups: dict[str, tuple[int, int]] | None = None
         self._transcript_cache: dict[str, Transcript] = {}
         self.cache: dict[tuple, object] = {}  # derived indexes kept with the annotation (e.g. exon boundaries)
 
@@ -173,61 +257,34 @@ class Annotation:
         return pr.PyRanges(self.genes.copy())
 
     # -- transcripts --------------------------------------------------------------
-    def _groups(self, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
-        ids = table["transcript_id"].to_numpy()
-        groups: dict[str, tuple[int, int]] = {}
-        start = 0
-        for i in range(1, len(ids) + 1):
-            if i == len(ids) or ids[i] != ids[start]:
-                groups[str(ids[start])] = (start, i)
-                start = i
-        return groups
+    def transcript_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(transcripts, exons, cds) as whole tables: for bulk work such as indexing."""
+        return self.store.tables()
 
     def transcript(self, transcript_id: str) -> Transcript:
         cached = self._transcript_cache.get(transcript_id)
         if cached is not None:
             return cached
-        if self._exon_groups is None:
-            self._exon_groups = self._groups(self.exons)
-            self._cds_groups = self._groups(self.cds)
-        info = self.transcripts.loc[self.transcripts["transcript_id"] == transcript_id]
-        if info.empty:
+        record = self.store.record(transcript_id)
+        if record is None:
             raise AnnotationError(f"transcript {transcript_id!r} is not in the annotation {self.source}")
-        t = info.iloc[0]
-        strand = str(t["Strand"])
-        lo, hi = self._exon_groups.get(transcript_id, (0, 0))
-        exons = sorted(
-            zip(self.exons["Start"].iloc[lo:hi].tolist(), self.exons["End"].iloc[lo:hi].tolist()),
-            reverse=(strand == "-"),
-        )
-        assert self._cds_groups is not None
-        lo, hi = self._cds_groups.get(transcript_id, (0, 0))
-        cds = sorted(
-            zip(
-                self.cds["Start"].iloc[lo:hi].tolist(),
-                self.cds["End"].iloc[lo:hi].tolist(),
-                self.cds["phase"].iloc[lo:hi].tolist(),
-            ),
-            reverse=(strand == "-"),
-        )
-        tags = tuple(x for x in str(t["tags"]).split(",") if x)
+        gene_id, gene_name, chrom, strand, ttype, tags, exons, cds = record
         result = Transcript(
             transcript_id=transcript_id,
-            gene_id=str(t["gene_id"]),
-            gene_name=str(t["gene_name"]),
-            chrom=str(t["Chromosome"]),
+            gene_id=gene_id,
+            gene_name=gene_name,
+            chrom=chrom,
             strand=strand,
-            transcript_type=str(t["transcript_type"]),
-            tags=tags,
-            exons=tuple((int(s), int(e)) for s, e in exons),
-            cds=tuple((int(s), int(e), int(p)) for s, e, p in cds),
+            transcript_type=ttype,
+            tags=tuple(x for x in str(tags).split(",") if x),
+            exons=tuple(sorted(((int(a), int(b)) for a, b in exons), reverse=(strand == "-"))),
+            cds=tuple(sorted(((int(a), int(b), int(p)) for a, b, p in cds), reverse=(strand == "-"))),
         )
         self._transcript_cache[transcript_id] = result
         return result
 
     def transcripts_of(self, gene_id: str) -> list[Transcript]:
-        ids = self.transcripts.loc[self.transcripts["gene_id"] == gene_id, "transcript_id"].tolist()
-        return [self.transcript(t) for t in sorted(ids)]
+        return [self.transcript(t) for t in self.store.transcript_ids(gene_id)]
 
     def canonical_transcript(self, gene_id: str, preference: Iterable[str] = CANONICAL_TAGS) -> Transcript | None:
         """The transcript a report names exons by: first one carrying the earliest tag of
@@ -399,57 +456,96 @@ def read_gtf(path: str | Path) -> Annotation:
     cds_df = pd.DataFrame(cds, columns=["transcript_id", "Start", "End", "phase"]).sort_values(
         ["transcript_id", "Start"], kind="mergesort", ignore_index=True
     )
-    return Annotation(gene_df, tx_df, exon_df, cds_df, source=str(path), checksum=file_checksum(path))
+    return Annotation(gene_df, _FrameStore(tx_df, exon_df, cds_df), source=str(path), checksum=file_checksum(path))
+
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def write_index(annotation: Annotation, path: str | Path) -> None:
-    """Store the parsed tables for :func:`load_annotation` (atomically)."""
+    """Store the annotation as an SQLite file for :func:`load_annotation` (atomically).
+
+    Genes are loaded whole by every sample; transcripts, exons and CDS are read per gene
+    on demand; derived indexes (``annotation.cache``) are kept as pickled blobs."""
+    import sqlite3
+
     from imtfusion.outputs import atomic_path
 
-    payload = {
-        "format": INDEX_FORMAT,
-        "source": annotation.source,
-        "checksum": annotation.checksum,
-        "genes": annotation.genes,
-        "transcripts": annotation.transcripts,
-        "exons": annotation.exons,
-        "cds": annotation.cds,
-        # derived indexes built with the annotation (e.g. exon boundaries with a FASTA)
-        "cache": annotation.cache,
-    }
+    transcripts, exons, cds = annotation.transcript_tables()
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(INDEX_MAGIC)
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.unlink()
+        db = sqlite3.connect(str(tmp))
+        try:
+            db.executescript(
+                """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+                CREATE TABLE genes (chrom TEXT, start INTEGER, end INTEGER, strand TEXT, gene_id TEXT, gene_name TEXT,
+                                    gene_type TEXT);
+                CREATE TABLE transcripts (transcript_id TEXT PRIMARY KEY, gene_id TEXT, gene_name TEXT, chrom TEXT,
+                                          start INTEGER, end INTEGER, strand TEXT, transcript_type TEXT, tags TEXT);
+                CREATE TABLE exons (transcript_id TEXT, start INTEGER, end INTEGER, exon_number INTEGER);
+                CREATE TABLE cds (transcript_id TEXT, start INTEGER, end INTEGER, phase INTEGER);
+                CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB);
+                """
+            )
+            db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                ("format", INDEX_FORMAT), ("source", annotation.source), ("checksum", annotation.checksum)])
+            g = annotation.genes
+            db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)", zip(
+                g["Chromosome"].astype(str), g["Start"].astype(int).tolist(), g["End"].astype(int).tolist(),
+                g["Strand"].astype(str), g["gene_id"].astype(str), g["gene_name"].astype(str), g["gene_type"].astype(str)))
+            db.executemany("INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(
+                transcripts["transcript_id"].astype(str), transcripts["gene_id"].astype(str),
+                transcripts["gene_name"].astype(str), transcripts["Chromosome"].astype(str),
+                transcripts["Start"].astype(int).tolist(), transcripts["End"].astype(int).tolist(),
+                transcripts["Strand"].astype(str), transcripts["transcript_type"].astype(str), transcripts["tags"].astype(str)))
+            db.executemany("INSERT INTO exons VALUES (?, ?, ?, ?)", zip(
+                exons["transcript_id"].astype(str), exons["Start"].astype(int).tolist(), exons["End"].astype(int).tolist(),
+                exons["exon_number"].astype(int).tolist()))
+            db.executemany("INSERT INTO cds VALUES (?, ?, ?, ?)", zip(
+                cds["transcript_id"].astype(str), cds["Start"].astype(int).tolist(), cds["End"].astype(int).tolist(),
+                cds["phase"].astype(int).tolist()))
+            db.executemany("INSERT INTO blobs VALUES (?, ?)", [
+                (repr(k), pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in sorted(annotation.cache.items())])
+            db.executescript(
+                """
+                CREATE INDEX transcripts_by_gene ON transcripts (gene_id);
+                CREATE INDEX exons_by_transcript ON exons (transcript_id);
+                CREATE INDEX cds_by_transcript ON cds (transcript_id);
+                """
+            )
+            db.commit()
+        finally:
+            db.close()
 
 
 def load_annotation(path: str | Path) -> Annotation:
     """Load a GTF (plain or gzip) or an index written by :func:`write_index`."""
+    import ast
+    import sqlite3
+
     path = Path(path)
     if not path.exists():
         raise AnnotationError(f"annotation not found: {path}; check the GTF path")
     with open(path, "rb") as fh:
-        head = fh.read(len(INDEX_MAGIC))
-        if head == INDEX_MAGIC:
-            try:
-                payload = pickle.load(fh)
-            except Exception as exc:
-                raise AnnotationError(
-                    f"{path}: the annotation index is damaged ({type(exc).__name__}); delete it and rerun "
-                    "`imtfusion index-gtf`"
-                ) from None
-            if not isinstance(payload, dict) or payload.get("format") != INDEX_FORMAT:
-                raise AnnotationError(
-                    f"{path}: annotation index of another imtfusion version; delete it and rerun `imtfusion index-gtf`"
-                )
-            annotation = Annotation(
-                payload["genes"],
-                payload["transcripts"],
-                payload["exons"],
-                payload["cds"],
-                source=payload["source"],
-                checksum=payload["checksum"],
+        head = fh.read(len(SQLITE_MAGIC))
+    if head != SQLITE_MAGIC:
+        return read_gtf(path)
+    try:
+        store = _SqliteStore(path)
+        meta = dict(store.db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("format") != INDEX_FORMAT:
+            raise AnnotationError(
+                f"{path}: annotation index of another imtfusion version; delete it and rerun `imtfusion index-gtf`"
             )
-            annotation.cache.update(payload.get("cache", {}))
-            return annotation
-    return read_gtf(path)
+        genes = pd.read_sql(
+            "SELECT chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, gene_id, gene_name, gene_type "
+            "FROM genes", store.db)
+        annotation = Annotation(genes, store, source=meta["source"], checksum=meta["checksum"])
+        for key, blob in store.db.execute("SELECT key, value FROM blobs"):
+            annotation.cache[ast.literal_eval(key)] = pickle.loads(blob)
+    except (sqlite3.Error, pickle.UnpicklingError, KeyError, ValueError, SyntaxError) as exc:
+        raise AnnotationError(
+            f"{path}: the annotation index is damaged ({type(exc).__name__}); delete it and rerun `imtfusion index-gtf`"
+        ) from None
+    return annotation

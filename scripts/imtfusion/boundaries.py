@@ -37,10 +37,11 @@ def encode(kmers: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def splice_breakend_table(annotation: Annotation) -> pd.DataFrame:
     """All internal exon boundaries of all transcripts as breakends (GTF contig names):
     columns Chromosome, pos, side ('L' = last base of an exon, 'R' = first), gene_id."""
-    ex = annotation.exons[["transcript_id", "Start", "End"]].sort_values(["transcript_id", "Start"], kind="mergesort")
+    transcripts, exons, _ = annotation.transcript_tables()
+    ex = exons[["transcript_id", "Start", "End"]].sort_values(["transcript_id", "Start"], kind="mergesort")
     same_prev = ex["transcript_id"].eq(ex["transcript_id"].shift(1))
     same_next = ex["transcript_id"].eq(ex["transcript_id"].shift(-1))
-    tx = annotation.transcripts.set_index("transcript_id")
+    tx = transcripts.set_index("transcript_id")
     donors = ex.loc[same_next, ["transcript_id", "End"]].rename(columns={"End": "pos"})
     donors["pos"] = donors["pos"] - 1
     donors["side"] = "L"

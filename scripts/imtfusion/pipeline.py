@@ -17,7 +17,7 @@ from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_d
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
-from imtfusion.errors import ConfigError, ImtfusionError
+from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped, safe_fetch
 from imtfusion.unmapped import TargetTranscripts, clips_from_unmapped
 from imtfusion.filters import FilterContext, apply_filters
@@ -330,6 +330,10 @@ def run_sample(
         attach_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
         header = bam.header.to_dict()
+    except UnicodeDecodeError:
+        raise AlignmentFileError(
+            f"{bam_path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
+        ) from None
     finally:
         # closing a damaged file can raise too; the reading error is the one to report
         with contextlib.suppress(OSError):

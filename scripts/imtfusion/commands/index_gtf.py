@@ -48,6 +48,6 @@ def main(args: argparse.Namespace) -> None:
         note = f", {len(index)} exon boundaries"
     write_index(annotation, args.output)
     print(
-        f"indexed {len(annotation.genes)} genes, {len(annotation.transcripts)} transcripts{note} from {args.gtf} -> {args.output}",
+        f"indexed {len(annotation.genes)} genes, {len(annotation.transcript_tables()[0])} transcripts{note} from {args.gtf} -> {args.output}",
         file=sys.stderr,
     )
