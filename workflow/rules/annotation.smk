@@ -9,8 +9,8 @@ rule index_annotation:
         f"{OUTDIR}/logs/index_annotation.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=4000,
+        runtime=60,
     params:
         fasta=get_fasta_args(),
     shell:

@@ -40,7 +40,7 @@ rule call_fusions:
         f"{OUTDIR}/benchmarks/call_fusions/{{sample}}.tsv"
     threads: 1
     resources:
-        mem_mb=1000,
+        mem_mb=call_mem_mb,
         runtime=30,
     params:
         bam=get_bam_path,
