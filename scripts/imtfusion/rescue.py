@@ -229,22 +229,31 @@ CLIP_WINDOW = 5  # clips this close on one side are one breakend placed differen
 
 
 def _moved(clip: ClippedRead, end: Breakend) -> ClippedRead | None:
-    """The clip re-cut at ``end``, which keeps ``d`` fewer target bases: they move from
-    the aligned side to the clip (homology lets aligners cut a few bases apart)."""
-    d = abs(clip.end.pos - end.pos)
-    if d == 0:
+    """The clip re-cut at ``end`` (same side, a few bases away): bases move between the
+    aligned side and the clip (homology, or a mismatch next to the junction, lets aligners
+    cut a few bases apart)."""
+    gain = (clip.end.pos - end.pos) if end.side == "L" else (end.pos - clip.end.pos)
+    if gain == 0:
         return clip
-    if len(clip.inward) < d:
-        return None
-    return ClippedRead(
-        clip.fragment, end, clip.inward[:d][::-1] + clip.outward, clip.anchor - d, clip.mapq, clip.inward[d:], clip.dup_key
-    )
+    if gain > 0:  # the alignment kept ``gain`` bases beyond ``end``: they belong to the clip
+        if len(clip.inward) < gain:
+            return None
+        outward = clip.inward[:gain][::-1] + clip.outward
+        inward = clip.inward[gain:]
+    else:  # the clip holds ``-gain`` target bases before ``end``
+        d = -gain
+        if len(clip.outward) <= d:
+            return None
+        outward = clip.outward[d:]
+        inward = clip.outward[:d][::-1] + clip.inward
+    return ClippedRead(clip.fragment, end, outward, clip.anchor + (len(clip.outward) - len(outward)), clip.mapq,
+                       inward, clip.dup_key)
 
 
 def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRead]]]:
     """Clips by breakend, and at one breakend by sequence: two partners joined to the same
     target base (EML4::ALK and TPM3::ALK at ALK exon 20) are two groups. Clips a few bases
-    apart on the same side are re-cut where the target keeps the fewest bases."""
+    apart on the same side are re-cut where most of them are."""
     by_side: dict[tuple[str, str], list[ClippedRead]] = defaultdict(list)
     for clip in clips:
         by_side[(clip.end.chrom, clip.end.side)].append(clip)
@@ -258,7 +267,11 @@ def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRe
             else:
                 runs.append([clip])
         for run in runs:
-            pos = run[0].end.pos if side == "L" else run[-1].end.pos
+            # the position most clips agree on; ties: the one keeping fewer target bases
+            counts: dict[int, int] = defaultdict(int)
+            for clip in run:
+                counts[clip.end.pos] += 1
+            pos = max(counts, key=lambda p: (counts[p], -p if side == "L" else p))
             end = Breakend(chrom, pos, side)
             for clip in run:
                 moved = _moved(clip, end)
