@@ -181,10 +181,22 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
     [c] = by_fusion(result, "PARTP::ALK")
     assert {"u0", "u1", "u2", "w0"} <= c.split_fragments and "x0" not in c.split_fragments
     assert c.split_reads == 6
-    # without the transcript scan the placed reads are still found by spelling the junction
-    (tmp_path / "s.bam").unlink()
-    c = by_fusion(run(tmp_path, toy, scan_unmapped="no"), "PARTP::ALK")[0]
-    assert c.unmapped_fragments == {"u0", "u1", "u2", "w0"}
+
+
+def test_junction_probes_find_reads_across_the_junction_on_either_strand():
+    from imtfusion.calling import junction_probes, reads_spanning
+    from imtfusion.model import UnmappedMate
+    from toolkit import revcomp
+
+    left, right = "ACGTTGCAAGGCTTACCGATGGACT", "TTGACCATGGCATCGATCCGTAGCA"
+    probes = junction_probes(left, right)
+    reads = [
+        UnmappedMate("fwd", "GGG" + left[-12:] + right[:20], "c", 0),
+        UnmappedMate("rev", revcomp(left[-15:] + right[:15]) + "AAAA", "c", 0),
+        UnmappedMate("short", left[-8:] + right[:22], "c", 0),  # fewer than 10 bases of the left side
+        UnmappedMate("other", left + left, "c", 0),
+    ]
+    assert reads_spanning(probes, reads) == {"fwd", "rev"}
 
 
 def test_unmapped_reads_turn_mates_into_an_exact_junction(tmp_path):

@@ -173,6 +173,8 @@ class Annotation:
             longest = int((table["End"] - table["Start"]).max())
             self._by_chrom[str(chrom)] = (starts, table.index.tolist(), longest)
         self._transcript_cache: dict[str, Transcript] = {}
+        self._names: dict[str, list[int]] | None = None
+        self._ids: dict[str, list[int]] = {}
         self.cache: dict[tuple, object] = {}  # derived indexes kept with the annotation (e.g. exon boundaries)
 
     # -- genes -------------------------------------------------------------------
@@ -192,12 +194,28 @@ class Annotation:
             gene_type=str(r["gene_type"]),
         )
 
+    def _name_index(self) -> dict[str, list[int]]:
+        """gene_name, gene_id and unversioned gene_id -> gene rows, built once."""
+        if self._names is None:
+            names: dict[str, list[int]] = {}
+            for row, (name, gid) in enumerate(zip(self.genes["gene_name"].tolist(), self.genes["gene_id"].tolist())):
+                names.setdefault(str(name), []).append(row)
+            ids: dict[str, list[int]] = {}
+            for row, gid in enumerate(self.genes["gene_id"].tolist()):
+                gid = str(gid)
+                ids.setdefault(gid, []).append(row)
+                bare = gid.split(".", 1)[0]
+                if bare != gid:
+                    ids.setdefault(bare, []).append(row)
+            self._names = names
+            self._ids = ids
+        return self._names
+
     def find_gene(self, name: str) -> Gene:
         """The gene called ``name`` (gene_name, or gene_id with or without version)."""
-        hits = self.genes.index[self.genes["gene_name"] == name].tolist()
+        hits = self._name_index().get(name, [])
         if not hits:
-            ids = self.genes["gene_id"].str.split(".", n=1).str[0]
-            hits = self.genes.index[(self.genes["gene_id"] == name) | (ids == name)].tolist()
+            hits = self._ids.get(name, [])
         if not hits:
             raise TargetGeneNotFoundError(
                 f"gene {name!r} is not in the annotation {self.source}; check the gene name "

@@ -578,7 +578,7 @@ def junction_probes(left: str, right: str) -> list[str]:
     """Exact strings that cross the junction between ``left`` and ``right`` with at
     least ``PROBE_MIN_SIDE`` bases on either side."""
     probes = []
-    for o in range(PROBE_MIN_SIDE, PROBE - PROBE_MIN_SIDE + 1, 2):
+    for o in range(PROBE_MIN_SIDE, PROBE - PROBE_MIN_SIDE + 1):
         if len(left) >= o and len(right) >= PROBE - o:
             probes.append((left[-o:] + right[: PROBE - o]).upper())
     return probes

@@ -34,7 +34,9 @@ class CallParameters:
     # --- annotation
     transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS
     # --- unmapped reads (need a FASTA)
-    scan_unmapped: bool = True  # look for junction reads among the unmapped reads
+    # unmapped reads without a position: "auto" scans them when the BAM has no chimeric
+    # (SA) alignments, "yes" always, "no" never (placed ones are always looked at)
+    scan_unmapped: str = "auto"
     max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
@@ -58,6 +60,8 @@ class CallParameters:
                     raise ConfigError(f"parameter {key!r} must be true or false, got {value!r}")
                 updates[key] = text in ("true", "yes", "1")
                 continue
+            if key == "scan_unmapped" and str(value).strip().lower() not in ("auto", "yes", "no", "true", "false", "1", "0"):
+                raise ConfigError(f"parameter 'scan_unmapped' must be auto, yes or no, got {value!r}")
             try:
                 updates[key] = type(default)(value)
             except (TypeError, ValueError):

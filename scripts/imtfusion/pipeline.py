@@ -19,7 +19,7 @@ from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped, safe_fetch
-from imtfusion.unmapped import TargetTranscripts, clips_from_unmapped
+from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
@@ -186,30 +186,33 @@ def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     return cached
 
 
-def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Reference, evidence, params: CallParameters) -> list[str]:
+def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Reference, evidence, params: CallParameters,
+                   chimeric: bool) -> list[str]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
-    target loci, and those without a position (both mates, or single-end reads). They
-    become soft clips at exact target breakends."""
+    target loci (always), and those without a position (both mates unmapped, or single-end
+    reads) unless the BAM has chimeric alignments (``scan_unmapped: auto``): an aligner
+    that writes chimeric alignments has aligned the junction reads it could. They become
+    soft clips at exact target breakends."""
     index = TargetTranscripts(loci, annotation, ref.fetch)
-    unplaced = 0
+    placed = [(u.fragment, u.sequence) for u in evidence.unmapped_reads]
+    evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
+    mode = params.scan_unmapped.strip().lower()
+    if mode in ("no", "false", "0") or (mode == "auto" and chimeric):
+        return []
     try:
-        stats = bam.get_index_statistics()
         unplaced = max(0, bam.nocoordinate)
-        _ = stats
     except (ValueError, AttributeError):
         unplaced = 0
-    reads: list = list(evidence.unmapped_reads)
-    notes = []
+    if not unplaced:
+        return []
     if unplaced > params.max_unmapped_scan:
-        notes.append(
+        return [
             f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
             f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
-        )
-    elif unplaced:
-        reads += [(r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence]
-    clips = clips_from_unmapped(reads, index, params.min_clip)
-    evidence.clipped_reads.extend(clips)
-    return notes
+        ]
+    records = ((r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
+    evidence.clipped_reads.extend(scan_reads(records, index, params.min_clip))
+    return [f"{unplaced:,} unmapped reads without a position were scanned for junction reads"]
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
@@ -289,8 +292,9 @@ def run_sample(
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params)
-        if ref is not None and params.scan_unmapped:
-            notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params)
+        if ref is not None:
+            chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
+            notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params, chimeric)
         partners = _known_partner_genes(annotation, loci, known)
 
         def fetch_clips(chrom: str, start: int, end: int):

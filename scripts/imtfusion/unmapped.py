@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+import numpy as np
+
 from imtfusion.annotation import Annotation, Transcript
 from imtfusion.evidence import reverse_complement
 from imtfusion.model import Breakend, ClippedRead, UnmappedMate
@@ -125,6 +127,61 @@ class TargetTranscripts:
 
 
 _COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+class EndFilter:
+    """A vectorised first look at many reads: does either end, on either strand, read as
+    a ``K``-mer of the target transcripts? Only reads that pass go to
+    :meth:`TargetTranscripts.clip_of`."""
+
+    def __init__(self, index: TargetTranscripts):
+        from imtfusion.boundaries import encode
+
+        self._encode = encode
+        keys, ok = encode(sorted(index.kmers))
+        self.keys = np.unique(keys[ok])
+
+    def hits(self, sequences: list[str]) -> np.ndarray:
+        """Indices of the sequences whose first or last K bases (either strand) are
+        target K-mers."""
+        if not sequences or len(self.keys) == 0:
+            return np.zeros(0, dtype=np.int64)
+        heads = [q[:K].upper() for q in sequences]
+        tails = [q[-K:].upper() for q in sequences]
+        found = np.zeros(len(sequences), dtype=bool)
+        for kmers in (heads, tails, [reverse_complement(t) for t in tails], [reverse_complement(h) for h in heads]):
+            values, ok = self._encode(kmers)
+            found |= ok & np.isin(values, self.keys)
+        return np.flatnonzero(found)
+
+
+def scan_reads(records: Iterable[tuple[str, str]], index: TargetTranscripts, min_clip: int,
+               batch: int = 50_000) -> list[ClippedRead]:
+    """Junction clips among (name, sequence) pairs, streamed in batches."""
+    pre = EndFilter(index)
+    out: list[ClippedRead] = []
+    seen: set[tuple[str, Breakend]] = set()
+    names: list[str] = []
+    seqs: list[str] = []
+
+    def flush() -> None:
+        for i in pre.hits(seqs):
+            clip = index.clip_of(names[i], seqs[i], min_clip)
+            if clip is not None and (clip.fragment, clip.end) not in seen:
+                seen.add((clip.fragment, clip.end))
+                out.append(clip)
+        names.clear()
+        seqs.clear()
+
+    for name, seq in records:
+        if len(seq) < K + min_clip:
+            continue
+        names.append(name)
+        seqs.append(seq)
+        if len(seqs) >= batch:
+            flush()
+    flush()
+    return out
 
 
 def clips_from_unmapped(

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "imtfusion.bench.accuracy",
         "recall, precision and breakpoint accuracy per aligner on a simulated panel",
     ),
+    "speed": ("imtfusion.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
 }
 
 
