@@ -13,14 +13,13 @@ Positions are 0-based genomic; "transcript order" means 5' to 3' of the transcri
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from imtfusion.annotation import Annotation, Transcript
 from imtfusion.errors import InputFileError
-from imtfusion.knowledge import resource_path
+from imtfusion.knowledge import read_curated_table, resource_path
 
 DOMAINS_FILE = "domains.tsv"
 _CODONS = {
@@ -47,20 +46,14 @@ class Domain:
 
 def load_domains(path: str | Path | None = None) -> list[Domain]:
     path = Path(path) if path else resource_path(DOMAINS_FILE)
+    needed = {"gene", "domain", "kind", "aa_start", "aa_end", "source"}
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [line for line in fh if line.strip() and not line.startswith("#")]
-    except OSError as exc:
-        raise InputFileError(f"cannot read the domain table {path}: {exc.strerror}") from None
-    out = []
-    for row in csv.DictReader(lines, delimiter="\t"):
-        try:
-            out.append(Domain(row["gene"], row["domain"], row["kind"], int(row["aa_start"]), int(row["aa_end"]), row["source"]))
-        except (KeyError, ValueError, TypeError):
-            raise InputFileError(
-                f"{path}: each row needs gene, domain, kind, aa_start, aa_end, source with numeric positions"
-            ) from None
-    return out
+        return [
+            Domain(r["gene"], r["domain"], r["kind"], int(r["aa_start"]), int(r["aa_end"]), r["source"])
+            for r in read_curated_table(path, "domain table", needed)
+        ]
+    except ValueError:
+        raise InputFileError(f"{path}: aa_start and aa_end of the domain table must be whole numbers") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,21 +31,25 @@ def resource_path(name: str) -> Path:
         return Path(__file__).resolve().parents[2] / "resources" / name
 
 
-def load_known_fusions(path: str | Path | None = None) -> list[KnownFusion]:
-    """Rows of the known-partner table (comment lines start with ``#``)."""
-    path = Path(path) if path else resource_path(KNOWN_PARTNERS_FILE)
+def read_curated_table(path: Path, what: str, needed: set[str]) -> list[dict[str, str]]:
+    """Rows of a tab-separated table of ``resources/`` (``#`` lines are comments), with
+    the ``needed`` columns checked."""
     try:
         with open(path, encoding="utf-8") as fh:
             lines = [line for line in fh if line.strip() and not line.startswith("#")]
-    except OSError as exc:
-        raise InputFileError(f"cannot read the known-partner table {path}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read the {what} {path}: {exc}") from None
     reader = csv.DictReader(lines, delimiter="\t")
-    needed = {"target", "fusion", "gene5", "gene3", "tumour_types", "source"}
     if not reader.fieldnames or not needed <= set(reader.fieldnames):
-        raise InputFileError(
-            f"{path}: the known-partner table needs the columns {', '.join(sorted(needed))}"
-        )
-    return [KnownFusion(**{k: (row[k] or "").strip() for k in needed}) for row in reader]
+        raise InputFileError(f"{path}: the {what} needs the columns {', '.join(sorted(needed))}")
+    return [{k: (row[k] or "").strip() for k in needed} for row in reader]
+
+
+def load_known_fusions(path: str | Path | None = None) -> list[KnownFusion]:
+    """Rows of the known-partner table."""
+    path = Path(path) if path else resource_path(KNOWN_PARTNERS_FILE)
+    needed = {"target", "fusion", "gene5", "gene3", "tumour_types", "source"}
+    return [KnownFusion(**row) for row in read_curated_table(path, "known-partner table", needed)]
 
 
 def known_pairs(fusions: list[KnownFusion]) -> frozenset[tuple[str, str]]:
