@@ -161,3 +161,26 @@ def test_unsafe_sample_names_are_refused(sample_files, tmp_path):
         proc = imtfusion("call", "--bam", str(bam), "--gtf", str(gtf), "--sample", name, "--outdir", str(tmp_path / "res"))
         assert proc.returncode == 1 and "not allowed" in proc.stderr
     assert not (tmp_path / "res").exists() and not (tmp_path / "escape").exists()
+
+
+def test_index_with_fasta_stores_the_exon_boundary_index_for_later(sample_files, tmp_path):
+    from imtfusion.annotation import load_annotation
+    from imtfusion.boundaries import BoundaryIndex
+    from imtfusion.pipeline import boundary_key
+
+    _, gtf, fasta = sample_files
+    idx = tmp_path / "ann.idx"
+    proc = imtfusion("index-gtf", "--gtf", str(gtf), "--fasta", str(fasta), "--output", str(idx))
+    assert proc.returncode == 0, proc.stderr
+    ann = load_annotation(idx)
+    key = boundary_key(fasta)
+    assert key in ann.stored and key not in ann.cache  # not loaded until asked for
+    boundaries = ann.cached(key)
+    assert isinstance(boundaries, BoundaryIndex)
+    # PARTP exon 2 ends at 4149 (0-based): its last 20 bases, read backwards, find it
+    from toolkit import Toy  # noqa: F401  (same toy genome as the fixture)
+    from test_calling import make_toy
+
+    toy = make_toy()
+    kmer = toy.seq["chr4"][4130:4150][::-1]
+    assert ("chr4", 4149, "L", ann.find_gene("PARTP").gene_id) in boundaries.lookup(kmer)

@@ -176,6 +176,21 @@ class Annotation:
         self._names: dict[str, list[int]] | None = None
         self._ids: dict[str, list[int]] = {}
         self.cache: dict[tuple, object] = {}  # derived indexes kept with the annotation (e.g. exon boundaries)
+        self.stored: set[tuple] = set()  # keys of derived indexes in the index file, loaded on first use
+
+    def cached(self, key: tuple) -> object | None:
+        """A derived index by key: built in this process, or read from the index file
+        the first time it is asked for (most samples never need the big ones)."""
+        if key not in self.cache and key in self.stored and isinstance(self.store, _SqliteStore):
+            row = self.store.db.execute("SELECT value FROM blobs WHERE key = ?", (repr(key),)).fetchone()
+            if row is not None:
+                try:
+                    self.cache[key] = pickle.loads(row[0])
+                except (pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+                    raise AnnotationError(
+                        f"{self.source}: a stored index in the annotation index is damaged; rerun `imtfusion index-gtf`"
+                    ) from None
+        return self.cache.get(key)
 
     # -- genes -------------------------------------------------------------------
     @property
@@ -560,8 +575,8 @@ def load_annotation(path: str | Path) -> Annotation:
             "SELECT chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, gene_id, gene_name, gene_type "
             "FROM genes", store.db)
         annotation = Annotation(genes, store, source=meta["source"], checksum=meta["checksum"])
-        for key, blob in store.db.execute("SELECT key, value FROM blobs"):
-            annotation.cache[ast.literal_eval(key)] = pickle.loads(blob)
+        for (key,) in store.db.execute("SELECT key FROM blobs"):
+            annotation.stored.add(ast.literal_eval(key))
     except (sqlite3.Error, pickle.UnpicklingError, KeyError, ValueError, SyntaxError) as exc:
         raise AnnotationError(
             f"{path}: the annotation index is damaged ({type(exc).__name__}); delete it and rerun `imtfusion index-gtf`"

@@ -55,16 +55,21 @@ def splice_breakend_table(annotation: Annotation) -> pd.DataFrame:
 
 
 class BoundaryIndex:
-    """Look up exon-boundary breakends by the ``K`` bases they keep next to a junction."""
+    """Look up exon-boundary breakends by the ``K`` bases they keep next to a junction.
+
+    Contigs and genes are stored as integer codes into small name lists, so the index of
+    a whole human GTF is a few tens of MB."""
 
     def __init__(self, chroms: np.ndarray, positions: np.ndarray, sides: np.ndarray, gene_ids: np.ndarray,
                  keys: np.ndarray):
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order]
-        self.chroms = chroms[order]
-        self.positions = positions[order]
-        self.sides = sides[order]
-        self.gene_ids = gene_ids[order]
+        self.chrom_names, chrom_codes = np.unique(chroms.astype(str), return_inverse=True)
+        self.gene_names, gene_codes = np.unique(gene_ids.astype(str), return_inverse=True)
+        self.chroms = chrom_codes.astype(np.int32)[order]
+        self.genes = gene_codes.astype(np.int32)[order]
+        self.positions = positions.astype(np.int64)[order]
+        self.left = (sides.astype(str) == "L")[order]
 
     @classmethod
     def build(cls, annotation: Annotation, fetch_gtf) -> "BoundaryIndex":
@@ -96,5 +101,7 @@ class BoundaryIndex:
         lo = np.searchsorted(self.keys, value[0], side="left")
         hi = np.searchsorted(self.keys, value[0], side="right")
         return [
-            (str(self.chroms[i]), int(self.positions[i]), str(self.sides[i]), str(self.gene_ids[i])) for i in range(lo, hi)
+            (str(self.chrom_names[self.chroms[i]]), int(self.positions[i]), "L" if self.left[i] else "R",
+             str(self.gene_names[self.genes[i]]))
+            for i in range(lo, hi)
         ]

@@ -175,7 +175,7 @@ def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     from imtfusion.boundaries import BoundaryIndex
 
     key = boundary_key(ref.path)
-    cached = annotation.cache.get(key)
+    cached = annotation.cached(key)
     if cached is None:
         def fetch_gtf(chrom: str, start: int, end: int) -> str:
             bam_chrom = contigs.to_bam(chrom)

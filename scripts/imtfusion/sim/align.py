@@ -406,18 +406,37 @@ def hisat2(
         _run([build_bin, "-p", str(threads), "--ss", str(ss), str(genome_fa), str(d / "genome")], d / "build.log")
 
     index = _cached_index(workdir, "hisat2", key, build)
-    name = sample or Path(out_bam).name.removesuffix(".bam")
-    run_dir = workdir / "align" / f"hisat2-{name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
     inputs = ["-1", str(reads[0]), "-2", str(reads[1])] if len(reads) == 2 else ["-U", str(reads[0])]
-    sam = run_dir / "aligned.sam"
-    _run(
-        [align_bin, "-p", str(threads), "--rg-id", name, "--rg", f"SM:{name}", "-x", str(index / "genome"), *inputs, "-S", str(sam)],
-        run_dir / "hisat2.log",
+    return _sam_to_bam(
+        "hisat2", workdir, out_bam, sample, threads,
+        lambda name, sam: [align_bin, "-p", str(threads), "--rg-id", name, "--rg", f"SM:{name}",
+                           "-x", str(index / "genome"), *inputs, "-S", str(sam)],
+        sam_on_stdout=False,
     )
+
+
+def _sam_to_bam(
+    label: str,
+    workdir: Path,
+    out_bam: Path,
+    sample: str | None,
+    threads: int,
+    command: Callable[[str, Path], list[str]],
+    sam_on_stdout: bool,
+) -> AlignmentResult:
+    """Run an aligner that writes SAM (to a file or stdout), then sort and index it.
+
+    ``command(read_group_name, sam_path)`` builds the command line; the log is
+    ``align/<label>-<name>/<label>.log``."""
+    name = sample or Path(out_bam).name.removesuffix(".bam")
+    run_dir = workdir / "align" / f"{label}-{name}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    sam = run_dir / "aligned.sam"
+    log = run_dir / f"{label}.log"
+    _run(command(name, sam), log, stdout=sam if sam_on_stdout else None)
     bam = finalize_bam(sam, Path(out_bam), workdir, threads)
     sam.unlink()
-    return AlignmentResult(bam, (run_dir / "hisat2.log",))
+    return AlignmentResult(bam, (log,))
 
 
 def bwa_mem(
@@ -445,19 +464,13 @@ def bwa_mem(
         _run([bwa, "index", str(d / "genome.fa")], d / "index.log")
 
     index = _cached_index(workdir, "bwa", key, build)
-    name = sample or Path(out_bam).name.removesuffix(".bam")
-    run_dir = workdir / "align" / f"bwa-{name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    sam = run_dir / "aligned.sam"
-    _run(
+    return _sam_to_bam(
+        "bwa", workdir, out_bam, sample, threads,
         # -K fixes the batch size so insert-size estimates (and thus alignments) do not depend on -t
-        [bwa, "mem", "-t", str(threads), "-K", "10000000", "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.fa"), *map(str, reads)],
-        run_dir / "bwa.log",
-        stdout=sam,
+        lambda name, sam: [bwa, "mem", "-t", str(threads), "-K", "10000000", "-R", f"@RG\\tID:{name}\\tSM:{name}",
+                           str(index / "genome.fa"), *map(str, reads)],
+        sam_on_stdout=True,
     )
-    bam = finalize_bam(sam, Path(out_bam), workdir, threads)
-    sam.unlink()
-    return AlignmentResult(bam, (run_dir / "bwa.log",))
 
 
 def minimap2_splice(
@@ -487,24 +500,15 @@ def minimap2_splice(
         _run([mm2, "-x", "splice", "-d", str(d / "genome.mmi"), str(genome_fa)], d / "index.log")
 
     index = _cached_index(workdir, "minimap2", key, build)
-    name = sample or Path(out_bam).name.removesuffix(".bam")
-    run_dir = workdir / "align" / f"minimap2-{name}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    sam = run_dir / "aligned.sam"
-    _run(
-        [
-            # -s 30: the splice preset's minimum chaining score is set for long reads; a
-            # 75-base read cannot reach it and stays unmapped. Short-read users lower it
-            # (minimap2 >= 2.27 has a `splice:sr` preset for this; Debian 12 ships 2.24).
-            mm2, "-ax", "splice", "-s", "30", "-t", str(threads), "--junc-bed", str(index / "junctions.bed"),
-            "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.mmi"), *map(str, reads),
-        ],
-        run_dir / "minimap2.log",
-        stdout=sam,
+    return _sam_to_bam(
+        "minimap2", workdir, out_bam, sample, threads,
+        # -s 30: the splice preset's minimum chaining score is set for long reads; a
+        # 75-base read cannot reach it and stays unmapped. Short-read users lower it
+        # (minimap2 >= 2.27 has a `splice:sr` preset for this; Debian 12 ships 2.24).
+        lambda name, sam: [mm2, "-ax", "splice", "-s", "30", "-t", str(threads), "--junc-bed", str(index / "junctions.bed"),
+                           "-R", f"@RG\\tID:{name}\\tSM:{name}", str(index / "genome.mmi"), *map(str, reads)],
+        sam_on_stdout=True,
     )
-    bam = finalize_bam(sam, Path(out_bam), workdir, threads)
-    sam.unlink()
-    return AlignmentResult(bam, (run_dir / "minimap2.log",))
 
 
 Aligner = Callable[..., AlignmentResult]
