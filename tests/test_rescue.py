@@ -6,6 +6,7 @@ Uses the toy genome of test_calling.py: PARTP (chr4, +) exon 2 ends at 4149; ALK
 
 from __future__ import annotations
 
+import pysam
 import pytest
 
 from test_calling import TARGETS, add_background, by_fusion, make_toy
@@ -235,3 +236,27 @@ def test_unplaced_unmapped_reads_are_scanned_for_junctions(tmp_path, strand):
     (tmp_path / "s.bam").unlink()
     off = run(tmp_path, toy, known=known, scan_unmapped="false")
     assert not by_fusion(off, "PARTP::ALK")
+
+
+def test_clips_cut_a_base_off_by_a_mismatch_are_placed_at_the_junction(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    discordant(toy, 3)
+    # the first ALK base (transcript order) after the junction is misread in every junction
+    # read, so the aligner clips it with the PARTP bases: clips end at 20148, not 20149
+    for i in range(3):
+        [rec] = toy.read_records(f"c{i}", JUNCTION, only=1)
+        seq = list(rec.query_sequence)
+        # stored on the plus strand: ALK bases first, then the reverse-complemented PARTP clip
+        k = 70 - 1  # the ALK base at 20149 is the last aligned one
+        seq[k] = {"A": "C", "C": "G", "G": "T", "T": "A"}[seq[k]]
+        rec.query_sequence = "".join(seq)
+        rec.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+        rec.cigartuples = [(0, 69), (4, 31)]
+        rec.reference_start = 20080
+        toy.records.append(rec)
+        toy.fragment(f"m{i}", [("chr2", 19990 - i, "+", 100)], None)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert {"c0", "c1", "c2"} <= c.split_fragments

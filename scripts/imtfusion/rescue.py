@@ -71,7 +71,8 @@ def _place_on_boundaries(
     target_strands: list[str],
     lookup: _GeneLookup,
     ref: Reference,
-) -> Breakend | None:
+) -> tuple[Breakend, float] | None:
+    """The exon boundary of ``genes`` whose bases the consensus spells, and how well."""
     five = any(is_five_prime(s, end.side) for s in target_strands)
     three = any(is_three_prime(s, end.side) for s in target_strands)
     scored: list[tuple[float, int, Breakend]] = []
@@ -94,7 +95,7 @@ def _place_on_boundaries(
     scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
     if len(scored) > 1 and scored[1][0] == scored[0][0]:
         return None  # two boundaries spell the clip equally well: ambiguous
-    return scored[0][2]
+    return scored[0][2], scored[0][0]
 
 
 def _place_anywhere(
@@ -160,6 +161,19 @@ def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], 
     return good[0][1]
 
 
+PLACEMENT_OFFSETS = (0, 1, -1, 2, -2, 3, -3)  # re-cuts tried when the aligner cut a few bases off
+
+
+def _recut(end: Breakend, group: list[ClippedRead], d: int) -> tuple[Breakend, list[ClippedRead]] | None:
+    """The group re-cut ``d`` bases into the target (d > 0: the aligner kept ``d`` partner
+    bases that happen to match the target; d < 0: it clipped target bases)."""
+    moved_end = Breakend(end.chrom, end.pos - d if end.side == "L" else end.pos + d, end.side)
+    moved = [_moved(c, moved_end) for c in group]
+    if any(m is None for m in moved):
+        return None
+    return moved_end, [m for m in moved if m is not None]
+
+
 def place_cluster(
     end: Breakend,
     group: list[ClippedRead],
@@ -173,19 +187,34 @@ def place_cluster(
 ) -> list[SplitRead]:
     """Split reads for the clipped reads of one breakend, once their consensus clip is
     placed on an exon boundary of ``genes``, near ``mates``, or (two reads or more) on any
-    exon boundary of the genome; [] when it is not."""
-    consensus = _consensus([c.outward for c in group], limit=50)
-    if len(consensus) < params.min_clip or is_low_complexity(consensus):
-        return []
-    partner = _place_on_boundaries(end, consensus, genes, strands_at_end, lookup, ref)
-    if partner is None:
+    exon boundary of the genome; [] when it is not. Exon boundaries are tried with the
+    clips re-cut a few bases either way, since homology or a mismatch next to the
+    junction moves where aligners clip."""
+    attempts = []
+    for d in PLACEMENT_OFFSETS:
+        recut = _recut(end, group, d)
+        if recut is None:
+            continue
+        consensus = _consensus([c.outward for c in recut[1]], limit=50)
+        if len(consensus) >= params.min_clip and not is_low_complexity(consensus):
+            attempts.append((recut[0], recut[1], consensus))
+    if not attempts or attempts[0][0] != end:
+        return []  # the clip as aligned must be usable itself
+    # the re-cut whose clip spells an exon boundary best (the cut as aligned on a tie)
+    placed = None
+    best = -1.0
+    for e, g, consensus in attempts:
+        found = _place_on_boundaries(e, consensus, genes, strands_at_end, lookup, ref)
+        if found is not None and found[1] > best:
+            placed, best = (e, g, found[0]), found[1]
+    if placed is None:
         # not at an exon boundary: search where the mates point, and along the candidate
         # partner genes (a breakpoint inside an exon, or intronic bases kept)
         spans = [(m.chrom, max(0, m.pos - SEARCH_FLANK), m.pos + SEARCH_FLANK) for m in mates]
-        for g in genes:
-            chrom = lookup.contigs.to_bam(g.chrom)
+        for gene in genes:
+            chrom = lookup.contigs.to_bam(gene.chrom)
             if chrom is not None:
-                spans.append((chrom, max(0, g.start - 1000), g.end + 1000))
+                spans.append((chrom, max(0, gene.start - 1000), gene.end + 1000))
         regions: list[tuple[str, int, int]] = []
         for chrom, lo, hi in sorted(spans):
             if regions and regions[-1][0] == chrom and lo <= regions[-1][2]:
@@ -193,12 +222,21 @@ def place_cluster(
             else:
                 regions.append((chrom, lo, hi))
         if regions and sum(e - s for _, s, e in regions) <= MAX_SEARCH:
-            partner = _search(end, consensus, regions, ref)
-    if partner is None and boundaries is not None and len(group) >= 2 and len(consensus) >= SEED:
+            partner = _search(end, attempts[0][2], regions, ref)
+            if partner is not None:
+                placed = (end, attempts[0][1], partner)
+    if placed is None and boundaries is not None and len(group) >= 2:
         # nothing points at the partner: any exon boundary of the genome (a novel partner)
-        partner = _place_anywhere(end, consensus, strands_at_end, boundaries, lookup, ref)
-    if partner is None:
+        for e, g, consensus in attempts:
+            if len(consensus) < SEED:
+                continue
+            partner = _place_anywhere(e, consensus, strands_at_end, boundaries, lookup, ref)
+            if partner is not None:
+                placed = (e, g, partner)
+                break
+    if placed is None:
         return []
+    end, group, partner = placed
     # every read must spell the placed partner itself, not only the consensus
     expected = partner_outward(ref, end, partner, max(len(c.outward) for c in group))
     group = [c for c in group if _agrees(c.outward, expected)]
