@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -217,7 +218,12 @@ class _GeneLookup:
                 }
             )
         )
-        hits = query.join(self._genes_pr, suffix="_gene", apply_strand_suffix=False).df
+        with warnings.catch_warnings():
+            # pyranges 0.1 uses pandas arguments pandas 3 deprecates; the results are right
+            warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*suffix.*")
+            hits = query.join(self._genes_pr, suffix="_gene", apply_strand_suffix=False).df
         for row in hits.itertuples(index=False):
             gene = Gene(
                 gene_id=str(row.gene_id),
