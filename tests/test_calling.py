@@ -252,9 +252,21 @@ def test_status_not_assessable_without_reads_and_not_detected_with_them(tmp_path
     toy = make_toy()
     for i in range(12):
         toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)])
-    result = call(tmp_path, toy)
+    result = call(tmp_path, toy, fasta=True)
     statuses = {s.target: s.status for s in result.statuses}
     assert statuses == {"ALK": "not detected", "ETV6": "not assessable"}
+
+
+def test_without_chimeric_alignments_or_fasta_nothing_is_ruled_out(tmp_path):
+    toy = make_toy()
+    add_background(toy)  # plenty of reads, but no SA-tagged record anywhere
+    result = call(tmp_path, toy)
+    assert {s.status for s in result.statuses} == {"not assessable"}
+    assert all("rerun with the FASTA" in s.reason for s in result.statuses)
+    # the same BAM with the FASTA: soft clips and unmapped reads can be placed
+    (tmp_path / "s.bam").unlink()
+    result = call(tmp_path, toy, fasta=True)
+    assert {s.status for s in result.statuses} == {"not detected"}
 
 
 def test_known_partners_need_less_support_than_novel_ones(tmp_path):

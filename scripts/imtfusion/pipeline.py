@@ -231,8 +231,15 @@ def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known:
 
 
 def target_statuses(
-    loci: list[TargetLocus], qc: dict[str, TargetQC], called: list[Candidate], params: CallParameters
+    loci: list[TargetLocus],
+    qc: dict[str, TargetQC],
+    called: list[Candidate],
+    params: CallParameters,
+    blind: str | None = None,
 ) -> list[TargetStatus]:
+    """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
+    the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
+    then *not assessable*, never *not detected*."""
     out = []
     for locus in loci:
         q = qc[locus.name]
@@ -247,6 +254,8 @@ def target_statuses(
                 "needed to rule a fusion out"
             )
             out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q))
+        elif blind:
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], blind, q))
         else:
             out.append(
                 TargetStatus(
@@ -344,15 +353,25 @@ def run_sample(
             bam.close()
         if ref is not None:
             ref.close()
-    statuses = target_statuses(loci, evidence.qc, called, params)
+    chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
+    blind = None
+    if not chimeric and ref is None:
+        # junction reads are then soft clips or unmapped reads, which only the genome
+        # sequence places on a partner: without it most fusions are invisible
+        blind = (
+            "the BAM has no chimeric (SA) alignments and no genome FASTA was given, so soft-clipped and "
+            "unmapped junction reads cannot be placed: a fusion cannot be ruled out; rerun with the FASTA"
+        )
+    statuses = target_statuses(loci, evidence.qc, called, params, blind)
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
         notes.append(f"GTF contig names were matched to the BAM's by adding/removing 'chr' ({shown}, ...)")
-    if not info.has_chimeric_options and not any(q.chimeric_records for q in evidence.qc.values()):
+    if not chimeric:
         notes.append(
             "the BAM carries no chimeric (SA-tagged) alignments in the target loci; calls rely on "
-            "discordant mates, soft clips and spliced alignments"
+            "discordant mates, soft clips, unmapped reads and spliced alignments"
+            + ("" if ref is not None else " and, without a FASTA, targets without a call are not assessable")
         )
     return SampleResult(
         sample=sample,
