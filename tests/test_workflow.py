@@ -113,7 +113,11 @@ def test_a_broken_sample_does_not_stop_the_batch(tmp_path):
         f"unindexed\t{unindexed}\n"
     )
     outdir = tmp_path / "results"
-    config = {"samples": str(sheet), "gtf": str(gtf), "outdir": str(outdir), "targets": ["ALK", "ETV6"]}
+    config = {
+        "samples": str(sheet), "gtf": str(gtf), "outdir": str(outdir), "targets": ["ALK", "ETV6"],
+        # parameters of every type pass the config schema and reach the calls
+        "params": {"min_fragments": 3, "scan_unmapped": "auto", "clip_identity": 0.9, "transcript_tags": "MANE_Select"},
+    }
     proc = run_snakemake(tmp_path, config, "--keep-going")
     assert proc.returncode != 0  # the failures are reported to the shell
     summary = {(r["sample"], r["target"]): r for r in read_tsv(outdir / "summary.tsv")}
