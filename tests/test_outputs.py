@@ -364,3 +364,17 @@ def test_demo_json_validates(demo_result):
     assert [c["fusion"] for c in data["calls"]][:1] == ["ETV6::NTRK3"]
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.Draft202012Validator(load_schema()).validate(data)
+
+
+def test_summary_page_escapes_reasons_and_names(tmp_path):
+    from imtfusion.summary import summarize, write_summary
+
+    folder = tmp_path / "S1"
+    folder.mkdir()
+    (folder / "S1.error.txt").write_text('BAM not found: /data/<script>alert(1)</script>.bam; check the "bam" column\n')
+    rows = summarize(tmp_path, ["S1"], ["ALK"])
+    assert rows[0].status == "failed"
+    _, html = write_summary(tmp_path, rows, ["ALK"])
+    text = html.read_text()
+    assert "<script>alert(1)</script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
