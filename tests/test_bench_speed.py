@@ -178,6 +178,179 @@ def test_scaled_annotation_adds_the_intended_genes_inside_the_contigs(tmp_path):
 
 
 # --------------------------------------------------------------------------
+# dense target content
+# --------------------------------------------------------------------------
+
+GTF = DEMO / "annotation.gtf"
+FASTA = DEMO / "genome.fa"
+DENSE_FRAGMENTS = 2000
+
+
+@pytest.fixture(scope="module")
+def dense_bam(tmp_path_factory):
+    if shutil.which("samtools") is None:
+        pytest.skip("samtools not installed")
+    out = tmp_path_factory.mktemp("dense") / "dense.bam"
+    return speed.build_bam(SOURCE, out, 1000, contigs=speed.background_contigs(2, 100_000), seed=3, unmapped=100,
+                           target_fragments=DENSE_FRAGMENTS, annotation=GTF, fasta=FASTA)
+
+
+def dense_reads(path: Path) -> list[pysam.AlignedSegment]:
+    with pysam.AlignmentFile(str(path), "rb") as bam:
+        return [r for r in bam.fetch(until_eof=True) if r.query_name.startswith(speed.TARGET_READ_PREFIX)]
+
+
+def canonical_exons() -> dict[str, tuple[str, list[tuple[int, int]]]]:
+    """Contig -> (gene, ascending exons of its canonical transcript), for the demo targets."""
+    from imtfusion.annotation import load_annotation
+
+    annotation = load_annotation(GTF)
+    out = {}
+    for name in DEFAULT_TARGETS:
+        transcript = annotation.canonical_transcript(annotation.find_gene(name).gene_id)
+        assert transcript.chrom not in out  # one target per contig in the demo
+        out[transcript.chrom] = (name, sorted(transcript.exons))
+    return out
+
+
+def test_dense_content_is_sorted_indexed_and_inside_the_target_loci(dense_bam):
+    source_records = count_records(SOURCE)
+    assert dense_bam.target == 2 * DENSE_FRAGMENTS
+    assert dense_bam.records == source_records + 1000 + 2 * DENSE_FRAGMENTS == count_records(dense_bam.path)
+    assert subprocess.run(["samtools", "quickcheck", str(dense_bam.path)]).returncode == 0
+    with pysam.AlignmentFile(str(dense_bam.path), "rb") as bam:
+        assert bam.check_index()
+        keys = [(r.reference_id if r.reference_id >= 0 else 1 << 30, r.reference_start)
+                for r in bam.fetch(until_eof=True)]
+        assert keys == sorted(keys)
+        assert "non-chimeric target records" in str(bam.header)
+    regions = speed.target_regions(GTF, dense_bam.path, DEFAULT_TARGETS)
+    assert samtools_count(dense_bam.path, regions) == samtools_count(SOURCE, regions) + 2 * DENSE_FRAGMENTS
+    reads = dense_reads(dense_bam.path)
+    assert len(reads) == 2 * DENSE_FRAGMENTS
+    # every dense record lies inside one locus
+    loci = [(r.split(":")[0], *map(int, r.split(":")[1].split("-"))) for r in regions]
+    for read in reads:
+        assert any(read.reference_name == c and a - 1 <= read.reference_start and read.reference_end <= b
+                   for c, a, b in loci)
+    # round-robin over the four targets
+    per_contig = defaultdict(int)
+    for read in reads:
+        per_contig[read.reference_name] += 1
+    assert sorted(per_contig.values()) == [DENSE_FRAGMENTS // 2] * 4
+
+
+def test_dense_reads_follow_the_canonical_transcripts(dense_bam):
+    models = canonical_exons()
+    pre_mrna = set()
+    for read in dense_reads(dense_bam.path):
+        _, exons = models[read.reference_name]
+        introns = {(a[1], b[0]) for a, b in zip(exons, exons[1:])}
+        assert exons[0][0] <= read.reference_start and read.reference_end <= exons[-1][1]  # never off the ends
+        blocks = read.get_blocks()
+        ops = [op for op, _ in read.cigartuples]
+        assert set(ops) <= {0, 3, 4}  # M, N, S
+        gaps = [(a[1], b[0]) for a, b in zip(blocks, blocks[1:])]
+        assert len(gaps) == ops.count(3)
+        assert set(gaps) <= introns  # every N is an intron of the transcript
+        if any(not any(s <= a and b <= e for s, e in exons) for a, b in blocks):
+            assert len(blocks) == 1  # pre-mRNA: unspliced, over an intron
+            assert any(a < e and s < b for s, e in introns for a, b in blocks)
+            pre_mrna.add(read.query_name)
+        else:  # spliced: the blocks are consecutive exon stretches
+            for (a, b), (c, d) in zip(blocks, blocks[1:]):
+                assert any(e == b for _, e in exons) and any(s == c for s, _ in exons)
+    assert 0.02 * DENSE_FRAGMENTS <= len(pre_mrna) <= 0.09 * DENSE_FRAGMENTS  # ~5% of the fragments
+
+
+def test_dense_reads_spell_the_genome_up_to_the_counted_substitutions(dense_bam):
+    mismatches = bases = 0
+    with pysam.FastaFile(str(FASTA)) as fasta:
+        for read in dense_reads(dense_bam.path):
+            assert len(read.query_sequence) == len(read.query_qualities) == 100
+            reference = "".join(fasta.fetch(read.reference_name, a, b) for a, b in read.get_blocks())
+            aligned = read.query_alignment_sequence
+            assert len(aligned) == len(reference)
+            differ = sum(x != y for x, y in zip(aligned, reference))
+            assert read.get_tag("NM") == differ
+            mismatches += differ
+            bases += len(aligned)
+    assert 0.0015 < mismatches / bases < 0.0045  # ~0.3%
+
+
+def test_dense_reads_clips_duplicates_and_tags(dense_bam):
+    adapters = [a for a in speed.TRUSEQ_ADAPTERS]
+    clipped = 0
+    duplicate_names = set()
+    for read in dense_reads(dense_bam.path):
+        assert read.flag & ~0x400 in (99, 147, 163, 83)
+        assert not read.has_tag("SA") and not read.is_supplementary and not read.is_secondary
+        assert read.mapping_quality == 255 and read.get_tag("NH") == 1 and read.get_tag("RG") == "IMT01"
+        if read.is_duplicate:
+            duplicate_names.add(read.query_name)
+        first, last = read.cigartuples[0], read.cigartuples[-1]
+        adapter = adapters[0 if read.is_read1 else 1]
+        if read.is_reverse:  # the 3' end is the leftmost base: a leading clip, the adapter reverse-complemented
+            assert last[0] != 4
+            if first[0] == 4:
+                clipped += 1
+                assert 5 <= first[1] <= 20
+                tail = read.query_sequence[:first[1]]
+                assert speed._reverse_complement(tail) == adapter[:first[1]]
+        else:  # a forward read ends in S
+            assert first[0] != 4
+            if last[0] == 4:
+                clipped += 1
+                assert 5 <= last[1] <= 20
+                assert read.query_sequence[-last[1]:] == adapter[:last[1]]
+    assert 0.01 * 2 * DENSE_FRAGMENTS <= clipped <= 0.035 * 2 * DENSE_FRAGMENTS  # ~2% of the reads
+    assert 0.07 * DENSE_FRAGMENTS <= len(duplicate_names) <= 0.13 * DENSE_FRAGMENTS  # ~10% of the fragments
+
+
+def test_dense_mates_point_at_each_other(dense_bam):
+    by_name = defaultdict(list)
+    for read in dense_reads(dense_bam.path):
+        by_name[read.query_name].append(read)
+    assert len(by_name) == DENSE_FRAGMENTS
+    for mates in by_name.values():
+        assert len(mates) == 2
+        forward, reverse = sorted(mates, key=lambda r: r.is_reverse)
+        assert not forward.is_reverse and reverse.is_reverse and forward.mate_is_reverse and not reverse.mate_is_reverse
+        assert forward.is_read1 != reverse.is_read1
+        assert forward.is_duplicate == reverse.is_duplicate
+        assert forward.is_proper_pair and reverse.is_proper_pair
+        assert forward.reference_id == reverse.reference_id == forward.next_reference_id == reverse.next_reference_id
+        assert forward.next_reference_start == reverse.reference_start
+        assert reverse.next_reference_start == forward.reference_start
+        assert forward.reference_start <= reverse.reference_start
+        span = max(forward.reference_end, reverse.reference_end) - min(forward.reference_start, reverse.reference_start)
+        assert forward.template_length == -reverse.template_length == span > 0
+
+
+def test_dense_content_is_deterministic_in_the_seed():
+    with pysam.AlignmentFile(str(SOURCE), "rb") as bam:
+        references = list(zip(bam.references, bam.lengths))
+    one = "".join(speed.target_sam(50, GTF, FASTA, references, 100, None, seed=4, chunk=17))
+    assert one == "".join(speed.target_sam(50, GTF, FASTA, references, 100, None, seed=4))
+    assert one != "".join(speed.target_sam(50, GTF, FASTA, references, 100, None, seed=5))
+    lines = one.splitlines()
+    assert len(lines) == 100 and all(line.startswith("TD:") for line in lines)
+    assert list(speed.target_sam(0, GTF, FASTA, references)) == []
+    with pytest.raises(ValueError):
+        speed.build_bam(SOURCE, Path("unused.bam"), 10, target_fragments=5)  # no annotation or FASTA
+
+
+@needs_samtools
+def test_dense_content_adds_no_fusion_call(dense_bam, tmp_path):
+    cmd = [sys.executable, "-m", "imtfusion.cli", "call", "--bam", str(dense_bam.path), "--gtf", str(GTF),
+           "--fasta", str(FASTA), "--sample", "DENSE", "--outdir", str(tmp_path), "--targets", *DEFAULT_TARGETS]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    rows = (tmp_path / "DENSE" / "DENSE.fusions.tsv").read_text().splitlines()
+    assert [line.split("\t")[1] for line in rows[1:]] == ["TPM3::ALK"]
+
+
+# --------------------------------------------------------------------------
 # regions compared with samtools
 # --------------------------------------------------------------------------
 
@@ -260,8 +433,12 @@ def test_benchmark_seconds_reads_the_s_column(tmp_path):
 # --------------------------------------------------------------------------
 
 ROWS = [
-    speed.SizeRow(1, 107_262, 5.6, 802, 0.010, 1.00, 90.4, 1),
-    speed.SizeRow(50, 5_007_262, 207.2, 802, 0.020, 1.20, 95.0, 1),
+    speed.SizeRow(1, 107_262, 5.6, 802, 0.010, 1.00, 90.4, 1, target_fragments=0),
+    speed.SizeRow(50, 5_007_262, 207.2, 802, 0.020, 1.20, 95.0, 1, target_fragments=0),
+]
+DEEP_ROWS = [
+    speed.SizeRow(1, 607_262, 18.0, 500_802, 0.100, 0.30, 150.0, 1, target_fragments=250_000),
+    speed.SizeRow(50, 5_507_262, 220.0, 500_802, 0.110, 0.50, 160.0, 1, target_fragments=250_000),
 ]
 BATCH = [speed.BatchRow(1, 50, 70.0, 100.0, 2), speed.BatchRow(2, 50, 74.0, 104.0, 2),
          speed.BatchRow(3, 50, 90.0, 100.0, 2)]
@@ -278,6 +455,21 @@ def test_bars_pass_and_fail_on_the_limits():
     assert [b.verdict for b in speed.evaluate_bars(slow, [speed.BatchRow(1, 50, 200.0, 100.0, 2)])] == [
         "PASS", "FAIL", "FAIL", "FAIL"]
     assert speed.evaluate_bars(ROWS, [])[-1].verdict == "NOT RUN"
+
+
+def test_bars_are_evaluated_per_target_depth():
+    bars = speed.evaluate_bars(ROWS + DEEP_ROWS, BATCH)
+    assert [b.verdict for b in bars] == ["FAIL", "PASS", "PASS", "FAIL", "PASS", "PASS"]  # each depth on its own
+    assert bars[0].name == "call wall time <= 5x samtools view -c, at 50x, 802 target records"
+    assert bars[1].name == "call wall time <= 5x samtools view -c, at 50x, 500,802 target records"
+    assert bars[1].measured.startswith("4.5x")  # 0.50 / 0.110
+    assert bars[2].name == "call at 50x <= 1.5x call at 1x, 802 target records"
+    assert bars[3].name == "call at 50x <= 1.5x call at 1x, 500,802 target records"
+    assert bars[3].measured.startswith("1.67x")  # 0.50 / 0.30
+    assert bars[4].measured == "160 MB (max)"  # over every row
+    table = speed.size_table(ROWS + DEEP_ROWS)
+    assert "| 250,000 | 50x | 5,507,262 | 0 | 220.0 | 500,802 | 0.110 | 0.50 | 4.5 | 160 | 1 |" in table
+    assert table.splitlines()[0].startswith("| target fragments | BAM |")
 
 
 ANNOTATION_ROWS = [
@@ -306,7 +498,7 @@ def test_markdown_tables():
     for table in (speed.size_table(ROWS), speed.batch_table(BATCH), speed.bars_table(speed.evaluate_bars(ROWS, BATCH))):
         lines = table.splitlines()
         assert len({line.count("|") for line in lines}) == 1
-    assert "| 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 60.0 | 95 | 1 |" in speed.size_table(ROWS)
+    assert "| 0 | 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 60.0 | 95 | 1 |" in speed.size_table(ROWS)
     batch = speed.batch_table(BATCH).splitlines()
     assert batch[2] == "| 1 | 50 | 70.0 | 100.0 | 50.0 | 20.0 | 2.00 |"
     assert batch[-1] == "| median | 50 | 74.0 | 100.0 | 50.0 | 22.0 | 2.00 |"
@@ -316,12 +508,12 @@ def test_report_has_the_tables_in_order_then_the_bars():
     bars = speed.evaluate_bars(ROWS, BATCH)
     report = speed.render_report({"cores (nproc)": "2", "cpu": "X"}, "imtfusion benchmark speed", "2024-01-01",
                                  ROWS, ["chr2:1-10"], 0.55, 3, BATCH, (0.8, 0.7), bars)
-    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 50x |", "chr2:1-10", "(interpreter start", "0.55 s",
+    sections = [report.index(s) for s in ("- cores (nproc): 2", "## BAM size", "| 0 | 50x |", "chr2:1-10", "(interpreter start", "0.55 s",
                                           "## Snakemake batch: 50", "| median |", "0.80 s (index-gtf)", "## Bars",
                                           "| FAIL |")]
     assert sections == sorted(sections)
     assert speed.size_table(ROWS, 0.55) in report and speed.bars_table(bars) in report
-    assert "| 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 0.65 | 60.0 | 95 | 1 |" in report
+    assert "| 0 | 50x | 5,007,262 | 0 | 207.2 | 802 | 0.020 | 1.20 | 0.65 | 60.0 | 95 | 1 |" in report
 
 
 def test_defaults_match_the_plan():
@@ -331,7 +523,9 @@ def test_defaults_match_the_plan():
     assert (args.base, args.scales, args.runs, args.batch_samples, args.batch_runs, args.cores) == (
         100_000, [1, 10, 50], 3, 50, 3, 2)
     assert args.annotation_genes == 60_000 and args.unmapped_fraction == 0.05
-    assert speed.command_line(args).startswith("imtfusion benchmark speed --base 100000 --scales 1 10 50")
+    assert args.target_fragments == [0, 250_000, 1_000_000]
+    assert speed.command_line(args).startswith(
+        "imtfusion benchmark speed --base 100000 --scales 1 10 50 --target-fragments 0 250000 1000000")
 
 
 def test_find_repo_finds_this_checkout():
@@ -352,16 +546,23 @@ def test_registered_as_a_benchmark_subcommand_when_listed():
 def test_a_tiny_run_end_to_end(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     speed.add_arguments(parser)
-    args = parser.parse_args(["--base", "300", "--scales", "2", "--runs", "1", "--batch-runs", "0", "--annotation-genes", "0", "--contig-mb", "1",
+    args = parser.parse_args(["--base", "300", "--scales", "2", "--target-fragments", "0", "300", "--runs", "1",
+                              "--batch-runs", "0", "--annotation-genes", "0", "--contig-mb", "1",
                               "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
     speed.main(args)
     report = capsys.readouterr().out
     assert (tmp_path / "speed.md").read_text() == report
     source = count_records(SOURCE)
-    row = next(line for line in report.splitlines() if line.startswith("| 2x |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1] == f"{source + 600:,}"
-    assert cells[2] == "30"  # 5% of the background, whole pairs
-    assert cells[-1] == "1"  # IMT01's TPM3::ALK, whatever the background
+    regions = speed.target_regions(DEMO / "annotation.gtf", SOURCE, DEFAULT_TARGETS)
+    in_loci = samtools_count(SOURCE, regions)
+    for depth in (0, 300):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {depth} | 2x |"))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[2] == f"{source + 600 + 2 * depth:,}"
+        assert cells[3] == "30"  # 5% of the background, whole pairs
+        assert cells[5] == f"{in_loci + 2 * depth:,}"  # records in target regions
+        assert cells[-1] == "1"  # IMT01's TPM3::ALK, whatever the background and the target depth
+        assert f"call wall time <= 5x samtools view -c, at 2x, {in_loci + 2 * depth:,} target records" in report
     assert "| Snakemake overhead < 60 s | – | < 60 s | NOT RUN |" in report
     assert (tmp_path / "work" / "bams" / "bg2x.bam.json").exists()  # a re-run reuses the BAM
+    assert (tmp_path / "work" / "bams" / "t300_bg2x.bam.json").exists()
