@@ -191,6 +191,24 @@ class Evidence:
     clipped_reads: list[ClippedRead] = field(default_factory=list)
     qc: dict[str, TargetQC] = field(default_factory=dict)
     unmapped_reads: list[UnmappedMate] = field(default_factory=list)
+    # per target locus read in bulk: where its records start, by read-name key
+    # (:func:`imtfusion.scan.name_key`), so supporting reads are found again without a re-read
+    record_names: dict[str, "RecordNames"] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class RecordNames:
+    """Name keys and start positions of every record of a locus (BAM contig names)."""
+
+    chrom: str
+    start: int
+    end: int
+    keys: np.ndarray  # uint64
+    positions: np.ndarray  # int64, 0-based
+
+    def positions_of(self, keys: np.ndarray) -> np.ndarray:
+        """Sorted distinct start positions of the records whose name key is in ``keys``."""
+        return np.unique(self.positions[np.isin(self.keys, keys)])
 
 
 def _split_from_record(
@@ -443,103 +461,253 @@ def collect_evidence(
     bam: pysam.AlignmentFile,
     loci: Iterable[TargetLocus],
     params: CallParameters,
+    columnar: bool = True,
 ) -> Evidence:
-    """Fetch every target locus through the index and extract fusion evidence."""
+    """Fetch every target locus through the index and extract fusion evidence.
+
+    With ``columnar`` (the default) a BAM locus is read by :mod:`imtfusion.scan`: counts
+    and coverage in bulk, and only records that may carry evidence looked at one by one;
+    otherwise (and for CRAM) every record goes through pysam. Both give the same result."""
     evidence = Evidence()
-    min_mapq = params.min_mapq
-    min_clip = params.min_clip_match
     for locus in loci:
-        qc = TargetQC(target=locus.name, locus=locus.label())
-        evidence.qc[locus.name] = qc
-        chrom = locus.chrom
-        chrom_id = bam.get_tid(chrom)
+        scan = _LocusScan(bam, locus, params, evidence)
+        if columnar and scan.read_columnar():
+            scan.finish()
+            if locus.name not in evidence.record_names:  # an empty locus
+                evidence.record_names[locus.name] = RecordNames(
+                    locus.chrom, locus.start, locus.end, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+            continue
+        scan = _LocusScan(bam, locus, params, evidence)
+        for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
+            scan.add_read(read)
+        scan.finish()
+    return evidence
+
+
+class _LocusScan:
+    """The evidence and QC of one target locus, filled record by record or in bulk."""
+
+    def __init__(self, bam: pysam.AlignmentFile, locus: TargetLocus, params: CallParameters, evidence: Evidence):
+        self.bam = bam
+        self.locus = locus
+        self.params = params
+        self.evidence = evidence
+        self.qc = TargetQC(target=locus.name, locus=locus.label())
+        self.chrom = locus.chrom
+        self.chrom_id = bam.get_tid(locus.chrom)
         gene = locus.gene
-        span = gene.end - gene.start
-        diff = np.zeros(span + 1, dtype=np.int64)
-        exon_starts = [s for s, _ in locus.exons]
-        exon_ends = [e for _, e in locus.exons]
-        qc.exon_length = sum(e - s for s, e in locus.exons)
-        for read in safe_fetch(bam, chrom, locus.start, locus.end):
-            flag = read.flag
-            if flag & EXCLUDED_FLAGS:
-                if flag & FLAG_DUPLICATE:
-                    qc.duplicates += 1
-                elif flag & FLAG_SECONDARY:
-                    qc.secondary += 1
-                elif flag & FLAG_QCFAIL:
-                    qc.qc_fail += 1
-                elif flag & 0x1 and not flag & 0x8 and read.query_sequence:
-                    # placed with its mapped mate: may hold a junction no aligner split
-                    evidence.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start))
-                continue
-            supplementary = flag & FLAG_SUPPLEMENTARY
-            if not supplementary:
-                qc.reads += 1
-                start = read.reference_start
-                if start < gene.end and read.reference_end > gene.start:
-                    in_exon = False
-                    for b_start, b_end in read.get_blocks():
-                        lo = max(b_start, gene.start) - gene.start
-                        hi = min(b_end, gene.end) - gene.start
-                        if hi > lo:
-                            diff[lo] += 1
-                            diff[hi] -= 1
-                        if not in_exon:
-                            k = bisect.bisect_right(exon_ends, b_start)
-                            in_exon = k < len(exon_starts) and exon_starts[k] < b_end
-                    if in_exon:
-                        qc.exon_reads += 1
-            mapq = read.mapping_quality
-            if mapq < min_mapq:
-                qc.low_mapq += 1
-                continue
-            if read.has_tag("SA"):
-                qc.chimeric_records += 1
-                splits = _split_from_record(read, chrom, read.get_tag("SA"), locus)
-                if splits:
+        self.gene = gene
+        self.diff = np.zeros(gene.end - gene.start + 1, dtype=np.int64)
+        self.exon_starts = [s for s, _ in locus.exons]
+        self.exon_ends = [e for _, e in locus.exons]
+        self.qc.exon_length = sum(e - s for s, e in locus.exons)
+        # what is found goes to these lists first, so an abandoned columnar pass leaves no trace
+        self.split_reads: list[SplitRead] = []
+        self.clipped_reads: list[ClippedRead] = []
+        self.discordant_reads: list[DiscordantRead] = []
+        self.unmapped_reads: list[UnmappedMate] = []
+        self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
+        self.name_keys: list[np.ndarray] = []
+        self.name_positions: list[np.ndarray] = []
+
+    # -- one record at a time (pysam) ------------------------------------------------
+    def add_read(self, read: pysam.AlignedSegment) -> None:
+        qc, gene = self.qc, self.gene
+        flag = read.flag
+        if flag & EXCLUDED_FLAGS:
+            if flag & FLAG_DUPLICATE:
+                qc.duplicates += 1
+            elif flag & FLAG_SECONDARY:
+                qc.secondary += 1
+            elif flag & FLAG_QCFAIL:
+                qc.qc_fail += 1
+            elif flag & 0x1 and not flag & 0x8 and read.query_sequence:
+                self.add_unmapped(read)
+            return
+        if not flag & FLAG_SUPPLEMENTARY:
+            qc.reads += 1
+            start = read.reference_start
+            if start < gene.end and (read.reference_end or start + 1) > gene.start:
+                in_exon = False
+                diff, exon_starts, exon_ends = self.diff, self.exon_starts, self.exon_ends
+                for b_start, b_end in read.get_blocks():
+                    lo = max(b_start, gene.start) - gene.start
+                    hi = min(b_end, gene.end) - gene.start
+                    if hi > lo:
+                        diff[lo] += 1
+                        diff[hi] -= 1
+                    if not in_exon:
+                        k = bisect.bisect_right(exon_ends, b_start)
+                        in_exon = k < len(exon_starts) and exon_starts[k] < b_end
+                if in_exon:
+                    qc.exon_reads += 1
+        if read.mapping_quality < self.params.min_mapq:
+            qc.low_mapq += 1
+            return
+        self.examine(read)
+
+    def add_unmapped(self, read: pysam.AlignedSegment) -> None:
+        """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
+        self.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, self.chrom, read.reference_start))
+
+    def examine(self, read: pysam.AlignedSegment) -> None:
+        """The evidence of a mapped, counted record of sufficient MAPQ (nothing for most)."""
+        qc, gene, chrom, locus = self.qc, self.gene, self.chrom, self.locus
+        flag = read.flag
+        if read.has_tag("SA"):
+            qc.chimeric_records += 1
+            splits = _split_from_record(read, chrom, read.get_tag("SA"), locus)
+            if splits:
+                qc.split_reads += 1
+                self.split_reads.extend(splits)
+        else:
+            cigar = read.cigartuples
+            if not cigar:
+                return
+            if any(op == _N for op, _ in cigar) and (
+                read.reference_start < gene.start or read.reference_end > gene.end
+            ):
+                spliced, spliced_clips = _spliced_out_of_gene(read, chrom, locus, self.params.min_anchor)
+                if spliced:
                     qc.split_reads += 1
-                    evidence.split_reads.extend(splits)
+                    self.split_reads.extend(spliced)
+                self.clipped_reads.extend(spliced_clips)
+                qc.clipped_reads += len(spliced_clips)
+            if cigar[0][0] == _S or cigar[-1][0] == _S:
+                clips = clips_of(read, chrom, self.params.min_clip_match)
+                self.clipped_reads.extend(clips)
+                qc.clipped_reads += len(clips)
+        if flag & FLAG_SUPPLEMENTARY or not (flag & 0x1) or (flag & 0x8):
+            return
+        if _is_discordant(read, self.chrom_id, locus):
+            qc.discordant_reads += 1
+            if read.is_reverse:
+                read_end = Breakend(chrom, read.reference_start, "R")
             else:
-                cigar = read.cigartuples
-                if cigar is None:
-                    continue
-                if any(op == _N for op, _ in cigar) and (
-                    read.reference_start < gene.start or read.reference_end > gene.end
-                ):
-                    spliced, spliced_clips = _spliced_out_of_gene(read, chrom, locus, params.min_anchor)
-                    if spliced:
-                        qc.split_reads += 1
-                        evidence.split_reads.extend(spliced)
-                    evidence.clipped_reads.extend(spliced_clips)
-                    qc.clipped_reads += len(spliced_clips)
-                if cigar[0][0] == _S or cigar[-1][0] == _S:
-                    clips = clips_of(read, chrom, min_clip)
-                    evidence.clipped_reads.extend(clips)
-                    qc.clipped_reads += len(clips)
-            if supplementary or not (flag & 0x1) or (flag & 0x8):
-                continue
-            if _is_discordant(read, chrom_id, locus):
-                qc.discordant_reads += 1
-                if read.is_reverse:
-                    read_end = Breakend(chrom, read.reference_start, "R")
-                else:
-                    read_end = Breakend(chrom, read.reference_end - 1, "L")
-                mate_end = Breakend(
-                    read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
-                )
-                evidence.discordant_reads.append(
-                    DiscordantRead(read.query_name, read_end, mate_end, mapq, read.reference_start, read.reference_end,
-                                   dup_key(read))
-                )
-        depth = np.cumsum(diff[:-1])
+                read_end = Breakend(chrom, read.reference_end - 1, "L")
+            mate_end = Breakend(
+                read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
+            )
+            self.discordant_reads.append(
+                DiscordantRead(read.query_name, read_end, mate_end, read.mapping_quality, read.reference_start,
+                               read.reference_end, dup_key(read))
+            )
+
+    # -- in bulk (imtfusion.scan) -------------------------------------------------------
+    def read_columnar(self) -> bool:
+        """Read the locus with :mod:`imtfusion.scan`; False (and nothing kept) when the file
+        cannot be read that way, so the caller reads it with pysam instead."""
+        from imtfusion import scan
+
+        try:
+            first, batches = scan.scan_region(self.bam, self.chrom, self.locus.start, self.locus.end)
+            if first is not None:
+                self.add_read(first)
+                self.name_keys.append(np.asarray([scan.name_key(first.query_name)], dtype=np.uint64))
+                self.name_positions.append(np.asarray([first.reference_start], dtype=np.int64))
+            for batch in batches:
+                self.add_batch(batch)
+            self.examine_chosen()
+        except (scan.ScanError, OSError, ValueError):
+            # not readable in bulk (or damaged): pysam reads it, and names the damage if any
+            return False
+        return True
+
+    def add_batch(self, batch) -> None:
+        from imtfusion import scan
+
+        qc, gene, locus, params = self.qc, self.gene, self.locus, self.params
+        fixed = batch.fixed
+        self.name_keys.append(batch.name_suffix_keys())
+        self.name_positions.append(fixed["pos"].astype(np.int64))
+        flag = fixed["flag"].astype(np.int64)
+        excluded = (flag & EXCLUDED_FLAGS) != 0
+        duplicate = excluded & ((flag & FLAG_DUPLICATE) != 0)
+        secondary = excluded & ~duplicate & ((flag & FLAG_SECONDARY) != 0)
+        qc_fail = excluded & ~duplicate & ~secondary & ((flag & FLAG_QCFAIL) != 0)
+        qc.duplicates += int(duplicate.sum())
+        qc.secondary += int(secondary.sum())
+        qc.qc_fail += int(qc_fail.sum())
+        placed_unmapped = (excluded & ~duplicate & ~secondary & ~qc_fail & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
+                           & (fixed["l_seq"] > 0))
+        included = ~excluded
+        pos = fixed["pos"].astype(np.int64)
+        end = batch.end
+        primary = included & ((flag & FLAG_SUPPLEMENTARY) == 0)
+        qc.reads += int(primary.sum())
+        in_gene = primary & (pos < gene.end) & (end > gene.start)
+        if in_gene.any():
+            record, b_start, b_end = scan.aligned_blocks(batch, in_gene)
+            pile_up(self.diff, gene.start, gene.end, b_start, b_end)
+            if self.exon_starts:
+                starts = np.asarray(self.exon_starts, dtype=np.int64)
+                k = np.searchsorted(np.asarray(self.exon_ends, dtype=np.int64), b_start, side="right")
+                hit = k < len(starts)
+                hit[hit] = starts[k[hit]] < b_end[hit]
+                in_exon = np.zeros(len(batch), dtype=bool)
+                in_exon[record[hit]] = True
+                qc.exon_reads += int(in_exon.sum())
+        low = included & (fixed["mapq"] < params.min_mapq)
+        qc.low_mapq += int(low.sum())
+        usable = included & ~low
+        # a superset of the records examine() takes anything from; it decides exactly
+        chimeric = batch.tag_hits(b"SAZ")
+        spliced = batch.has_op(scan.OP_N) & ((pos < gene.start) | (end > gene.end))
+        first_code, first_length = batch.first_op()
+        last_code, last_length = batch.last_op()
+        lead = np.where(first_code == scan.OP_S, first_length, 0)
+        trail = np.where(last_code == scan.OP_S, last_length, 0)
+        clipped = ((lead > 0) | (trail > 0)) & (np.maximum(lead, trail) + TINY_BLOCK >= params.min_clip_match)
+        reverse = (flag & 0x10) != 0
+        mate_reverse = (flag & 0x20) != 0
+        next_pos = fixed["next_pos"].astype(np.int64)
+        pair = ((flag & FLAG_SUPPLEMENTARY) == 0) & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
+        discordant = pair & (
+            (fixed["next_tid"] != self.chrom_id) | (next_pos < locus.start) | (next_pos >= locus.end)
+            | (reverse == mate_reverse) | (reverse & (next_pos > end)) | (~reverse & (next_pos < pos))
+        )
+        candidate = usable & (chimeric | spliced | clipped | discordant)
+        self.chosen.extend(batch.raw(np.flatnonzero(candidate | placed_unmapped)))
+
+    def examine_chosen(self) -> None:
+        from imtfusion import scan
+
+        for read in scan.materialize(self.bam, self.chosen):
+            if read.flag & FLAG_UNMAPPED:
+                self.add_unmapped(read)
+            else:
+                self.examine(read)
+        self.chosen = []
+
+    def finish(self) -> None:
+        qc, gene, evidence = self.qc, self.gene, self.evidence
+        evidence.qc[self.locus.name] = qc
+        evidence.split_reads.extend(self.split_reads)
+        evidence.clipped_reads.extend(self.clipped_reads)
+        evidence.discordant_reads.extend(self.discordant_reads)
+        evidence.unmapped_reads.extend(self.unmapped_reads)
+        if self.name_keys:
+            evidence.record_names[self.locus.name] = RecordNames(
+                self.chrom, self.locus.start, self.locus.end, np.concatenate(self.name_keys),
+                np.concatenate(self.name_positions))
+        depth = np.cumsum(self.diff[:-1])
         exon_bases = 0
-        for s, e in zip(exon_starts, exon_ends):
+        for s, e in zip(self.exon_starts, self.exon_ends):
             lo, hi = max(s, gene.start) - gene.start, min(e, gene.end) - gene.start
             if hi > lo:
                 exon_bases += int(depth[lo:hi].sum())
         qc.exon_bases = exon_bases
         qc.coverage_bins = _bin_depth(depth)
-    return evidence
+
+
+def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:
+    """Add aligned blocks to the depth difference array of ``[start, end)``."""
+    lo = np.maximum(b_start, start) - start
+    hi = np.minimum(b_end, end) - start
+    inside = hi > lo
+    size = len(diff)
+    diff += np.bincount(lo[inside], minlength=size)[:size]
+    diff -= np.bincount(hi[inside], minlength=size)[:size]
 
 
 def _bin_depth(depth: np.ndarray) -> list[float]:

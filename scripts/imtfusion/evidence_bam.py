@@ -15,9 +15,9 @@ from typing import Iterable
 import numpy as np
 import pysam
 
-from imtfusion import __version__
+from imtfusion import __version__, scan
 from imtfusion.calling import Candidate
-from imtfusion.evidence import FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED, safe_fetch, reverse_complement
+from imtfusion.evidence import RecordNames, FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED, pile_up, reverse_complement, safe_fetch
 from imtfusion.model import Breakend, GeneCoverage, ReadExample
 from imtfusion.outputs import atomic_path
 from imtfusion.targets import TargetLocus
@@ -43,10 +43,37 @@ def _regions(loci: list[TargetLocus], calls: list[Candidate], lengths: dict[str,
     return [(c, s, e) for c, s, e in merged]
 
 
+def _subtract(region: tuple[str, int, int], known: list[RecordNames]) -> list[tuple[str, int, int]]:
+    """The parts of ``region`` outside the loci whose records are already indexed."""
+    chrom, start, end = region
+    parts = [(start, end)]
+    for names in known:
+        if names.chrom != chrom:
+            continue
+        parts = [piece for s, e in parts for piece in ((s, min(e, names.start)), (max(s, names.end), e)) if piece[0] < piece[1]]
+    return [(chrom, s, e) for s, e in parts]
+
+
+def _position_windows(names: RecordNames, wanted: np.ndarray, gap: int = 1000) -> list[tuple[str, int, int]]:
+    """Small windows around the starts of the indexed records with a wanted name key."""
+    windows: list[list[int]] = []
+    for p in names.positions_of(wanted).tolist():
+        if windows and p <= windows[-1][1] + gap:
+            windows[-1][1] = p + 1
+        else:
+            windows.append([p, p + 1])
+    return [(names.chrom, s, e) for s, e in windows]
+
+
 def collect_support(
-    bam: pysam.AlignmentFile, loci: list[TargetLocus], calls: list[Candidate]
+    bam: pysam.AlignmentFile, loci: list[TargetLocus], calls: list[Candidate],
+    record_names: dict[str, RecordNames] | None = None,
 ) -> list[pysam.AlignedSegment]:
-    """Tagged records of every call's supporting fragments, sorted by position."""
+    """Tagged records of every call's supporting fragments, sorted by position.
+
+    ``record_names`` (from :func:`collect_evidence`) says where in each target locus the
+    records with a given name start, so those loci are not read again: only small windows
+    at the supporting fragments' records, and the partner windows outside the loci."""
     owners: dict[str, list[tuple[Candidate, str]]] = {}
     for c in calls:
         for name in sorted(c.split_fragments):
@@ -56,10 +83,21 @@ def collect_support(
     if not owners:
         return []
     lengths = dict(zip(bam.references, bam.lengths))
+    wanted = np.asarray(sorted({scan.name_key(name) for name in owners}), dtype=np.uint64)
+
+    def select(batch: scan.RecordBatch) -> np.ndarray:
+        # names are compared exactly below; this picks the few records worth decoding
+        keys = batch.name_suffix_keys()
+        return np.isin(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
+
+    known = [record_names[l.name] for l in loci if record_names and l.name in record_names]
+    regions = [piece for region in _regions(loci, calls, lengths) for piece in _subtract(region, known)]
+    regions += [window for names in known for window in _position_windows(names, wanted)]
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []
-    for chrom, start, end in _regions(loci, calls, lengths):
-        for read in safe_fetch(bam, chrom, start, end):
+    for chrom, start, end in regions:
+        records = scan.fetch_selected(bam, chrom, start, end, select) if end - start > 10_000 else None
+        for read in records if records is not None else safe_fetch(bam, chrom, start, end):
             if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
                 continue
             who = owners.get(read.query_name)
@@ -148,9 +186,21 @@ def attach_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candida
 def gene_coverage(bam: pysam.AlignmentFile, name: str, chrom: str, start: int, end: int, bins: int = COVERAGE_BINS) -> GeneCoverage:
     """Mean depth per bin over ``[start, end)`` from primary, non-duplicate records."""
     span = max(1, end - start)
+    skipped = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | 0x400 | 0x800
     diff = np.zeros(span + 1, dtype=np.int64)
-    for read in safe_fetch(bam, chrom, start, end):
-        if read.flag & (FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | 0x400 | 0x800):
+    reads: Iterable[pysam.AlignedSegment] = ()
+    try:
+        first, batches = scan.scan_region(bam, chrom, start, end)
+        partial = np.zeros_like(diff)
+        for batch in batches:
+            _, b_start, b_end = scan.aligned_blocks(batch, (batch.fixed["flag"] & skipped) == 0)
+            pile_up(partial, start, end, b_start, b_end)
+        diff = partial
+        reads = [first] if first is not None else []
+    except (scan.ScanError, OSError, ValueError):
+        reads = safe_fetch(bam, chrom, start, end)  # not readable in bulk: one record at a time
+    for read in reads:
+        if read.flag & skipped:
             continue
         for b_start, b_end in read.get_blocks():
             lo, hi = max(b_start, start) - start, min(b_end, end) - start

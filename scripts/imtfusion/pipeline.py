@@ -339,7 +339,7 @@ def run_sample(
             c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
         for i, c in enumerate(discarded, start=1):
             c.call_id = f"{sample}_D{i}"
-        support = collect_support(bam, loci, called)
+        support = collect_support(bam, loci, called, evidence.record_names)
         attach_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
         header = bam.header.to_dict()

@@ -1,0 +1,317 @@
+"""The columnar region reader (imtfusion.scan) must see exactly what pysam's fetch sees,
+and the evidence read through it must equal the evidence read record by record."""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import random
+from pathlib import Path
+
+import numpy as np
+import pysam
+import pytest
+
+from imtfusion import scan
+from imtfusion.annotation import load_annotation
+from imtfusion.bamio import open_alignment
+from imtfusion.errors import AlignmentFileError
+from imtfusion.evidence import collect_evidence
+from imtfusion.params import CallParameters
+from imtfusion.targets import ContigMap, resolve_targets
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+CONTIGS = {"chrA": 300_000, "chrB": 200_000, "chrC": 5_000}
+
+
+def _random_record(rng: random.Random, header: pysam.AlignmentHeader, i: int, contig: str) -> pysam.AlignedSegment:
+    """One record of the kinds aligners write: spliced, clipped (soft and hard), long N
+    gaps, supplementary with SA, secondary, duplicates, unmapped mates placed at their
+    mate, mates on other contigs, records without a CIGAR, long names and short ones."""
+    rec = pysam.AlignedSegment(header)
+    name_kind = rng.random()
+    rec.query_name = (f"r{i}" if name_kind < 0.2 else
+                      f"A00123:45:HXXXXDSXY:1:{1101 + i % 7}:{rng.randint(1000, 32000)}:{i}")
+    length = rng.choice([50, 76, 100, 150])
+    seq = "".join(rng.choice("ACGT") for _ in range(length))
+    kind = rng.random()
+    flag = 0x1 | (0x40 if rng.random() < 0.5 else 0x80)
+    if rng.random() < 0.5:
+        flag |= 0x10
+    if rng.random() < 0.5:
+        flag |= 0x20
+    if kind < 0.05:  # unmapped, placed at its mate
+        flag |= 0x4
+        flag &= ~0x10
+        rec.cigartuples = None
+    elif kind < 0.08:  # mapped without a CIGAR (seen in broken files; htslib copes)
+        rec.cigartuples = None
+    elif kind < 0.3:  # spliced, sometimes with a long intron (starts well before the region)
+        first = rng.randint(1, length - 1)
+        rec.cigartuples = [(0, first), (3, rng.choice([80, 2_000, 60_000])), (0, length - first)]
+    elif kind < 0.45:  # soft clips of any length
+        lead, trail = rng.randint(0, min(40, length // 3)), rng.randint(0, min(40, length // 3))
+        middle = length - lead - trail
+        ops = ([(4, lead)] if lead else []) + [(0, middle)] + ([(4, trail)] if trail else [])
+        rec.cigartuples = ops
+    elif kind < 0.55:  # supplementary, hard-clipped, with an SA tag
+        flag |= 0x800
+        clip = rng.randint(20, length - 20)
+        rec.cigartuples = [(5, clip), (0, length - clip)]
+        seq = seq[clip:]
+        rec.set_tag("SA", f"chrB,{rng.randint(1, 150000)},+,{clip}M{length - clip}S,60,0;")
+    elif kind < 0.6:  # primary with an SA tag
+        rec.cigartuples = [(0, 60), (4, length - 60)] if length > 60 else [(0, length)]
+        rec.set_tag("SA", f"chrA,{rng.randint(1, 250000)},-,60S{max(1, length - 60)}M,60,1;")
+    else:
+        ops = [(0, length)]
+        if rng.random() < 0.1:
+            ops = [(0, 10), (1, 2), (0, length - 12)] if length > 20 else ops
+        if rng.random() < 0.1:
+            ops = [(0, 30), (2, 3), (0, length - 30)]
+        rec.cigartuples = ops
+    if rng.random() < 0.05:
+        flag |= 0x100
+    if rng.random() < 0.08:
+        flag |= 0x400
+    if rng.random() < 0.02:
+        flag |= 0x200
+    if rng.random() < 0.05:
+        flag |= 0x8
+    rec.flag = flag
+    rec.query_sequence = seq
+    rec.query_qualities = pysam.qualitystring_to_array("".join(rng.choice("F:,#") for _ in range(len(seq))))
+    rec.reference_id = header.get_tid(contig)
+    rec.mapping_quality = rng.choice([0, 1, 3, 60, 255])
+    rec.next_reference_id = header.get_tid(rng.choice(list(CONTIGS))) if rng.random() < 0.2 else rec.reference_id
+    rec.next_reference_start = max(0, rng.randint(-500, 500) + i)
+    rec.template_length = rng.randint(-600, 600)
+    rec.set_tag("NH", rng.choice([1, 2]))
+    if rng.random() < 0.3:
+        rec.set_tag("RG", "lib1")
+    if rng.random() < 0.1:
+        rec.set_tag("XB", array.array("i", [1, 2, 3]))
+    return rec
+
+
+def random_bam(path: Path, seed: int, n: int = 6000) -> Path:
+    rng = random.Random(seed)
+    header = pysam.AlignmentHeader.from_dict({
+        "HD": {"VN": "1.6", "SO": "coordinate"},
+        "SQ": [{"SN": c, "LN": length} for c, length in CONTIGS.items()],
+        "RG": [{"ID": "lib1"}],
+    })
+    records = []
+    for i in range(n):
+        contig = rng.choices(list(CONTIGS), weights=[6, 3, 1])[0]
+        rec = _random_record(rng, header, i, contig)
+        span = CONTIGS[contig]
+        # dense clusters (a focal panel) and sparse reads elsewhere
+        rec.reference_start = (rng.randint(100_000, 104_000) if contig == "chrA" and rng.random() < 0.5
+                               else rng.randint(0, span - 70_000 if span > 80_000 else span - 200))
+        records.append(rec)
+    for i in range(20):  # unplaced unmapped reads at the end
+        rec = pysam.AlignedSegment(header)
+        rec.query_name = f"u{i}"
+        rec.flag = 0x4
+        rec.query_sequence = "ACGT" * 20
+        rec.reference_id = -1
+        rec.reference_start = -1
+        records.append(rec)
+    unsorted = path.with_suffix(".unsorted.bam")
+    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
+        for rec in records:
+            out.write(rec)
+    pysam.sort("-o", str(path), str(unsorted))
+    pysam.index(str(path))
+    unsorted.unlink()
+    return path
+
+
+def _scanned(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, blocks: int) -> list[str]:
+    first, batches = scan.scan_region(bam, chrom, start, end, blocks_per_batch=blocks)
+    out = [first.to_string()] if first is not None else []
+    for batch in batches:
+        out += [r.to_string() for r in scan.materialize(bam, batch.raw(np.arange(len(batch))))]
+    return out
+
+
+@pytest.fixture(scope="module")
+def diverse_bam(tmp_path_factory) -> Path:
+    return random_bam(tmp_path_factory.mktemp("scan") / "diverse.bam", seed=11)
+
+
+REGIONS = [
+    ("chrA", 0, 300_000), ("chrA", 100_500, 101_000), ("chrA", 99_000, 105_000), ("chrA", 150_000, 150_001),
+    ("chrA", 299_999, 300_000), ("chrB", 0, 1), ("chrB", 20_000, 90_000), ("chrC", 0, 5_000), ("chrC", 4_000, 4_500),
+]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+@pytest.mark.parametrize("blocks", [1, 2, 256])
+def test_scan_yields_exactly_what_fetch_yields(diverse_bam, region, blocks):
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        expected = [r.to_string() for r in bam.fetch(*region)]
+        assert _scanned(bam, *region, blocks) == expected
+
+
+def test_random_regions_match_fetch_even_when_the_chain_search_gives_up(diverse_bam, monkeypatch):
+    rng = random.Random(5)
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        regions = []
+        for _ in range(25):
+            chrom = rng.choice(list(CONTIGS))
+            start = rng.randint(0, CONTIGS[chrom] - 1)
+            regions.append((chrom, start, start + rng.choice([1, 50, 3_000, 80_000])))
+        expected = {r: [x.to_string() for x in bam.fetch(*r)] for r in regions}
+        for r in regions:
+            assert _scanned(bam, *r, 2) == expected[r]
+        # the record-by-record walk (used when the vectorised chain does not verify)
+        monkeypatch.setattr(scan, "_chain", lambda *args: None)
+        for r in regions:
+            assert _scanned(bam, *r, 2) == expected[r]
+
+
+def test_columns_hold_the_records_fields(diverse_bam):
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        first, batches = scan.scan_region(bam, "chrA", 99_000, 105_000)
+        reads = list(bam.fetch("chrA", 99_000, 105_000))[1:]
+        got = {"flag": [], "pos": [], "end": [], "mapq": [], "next_pos": [], "sa": [], "n": [], "keys": []}
+        for batch in batches:
+            got["flag"] += batch.fixed["flag"].tolist()
+            got["pos"] += batch.fixed["pos"].tolist()
+            got["end"] += batch.end.tolist()
+            got["mapq"] += batch.fixed["mapq"].tolist()
+            got["next_pos"] += batch.fixed["next_pos"].tolist()
+            got["sa"] += batch.tag_hits(b"SAZ").tolist()
+            got["n"] += batch.has_op(scan.OP_N).tolist()
+            got["keys"] += batch.name_suffix_keys().tolist()
+    assert got["flag"] == [r.flag for r in reads]
+    assert got["pos"] == [r.reference_start for r in reads]
+    assert got["end"] == [r.reference_end if r.reference_end and not r.is_unmapped else r.reference_start + 1
+                          for r in reads]
+    assert got["mapq"] == [r.mapping_quality for r in reads]
+    assert got["next_pos"] == [r.next_reference_start for r in reads]
+    # a superset of the SA-tagged records (here exact: no other bytes spell it)
+    assert [bool(s) for s in got["sa"]] == [r.has_tag("SA") for r in reads]
+    assert got["n"] == [any(op == 3 for op, _ in (r.cigartuples or [])) for r in reads]
+    assert got["keys"] == [scan.name_key(r.query_name) for r in reads]
+
+
+def test_blocks_are_pysams_get_blocks(diverse_bam):
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        reads = list(bam.fetch("chrA", 0, 300_000))[1:]
+        first, batches = scan.scan_region(bam, "chrA", 0, 300_000)
+        blocks = []
+        for batch in batches:
+            record, start, end = scan.aligned_blocks(batch, np.ones(len(batch), dtype=bool))
+            per = [[] for _ in range(len(batch))]
+            for r, s, e in zip(record.tolist(), start.tolist(), end.tolist()):
+                per[r].append((s, e))
+            blocks += per
+    assert blocks == [[tuple(b) for b in r.get_blocks()] for r in reads]
+
+
+def test_cram_and_unknown_contigs_are_left_to_pysam(diverse_bam, tmp_path):
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        with pytest.raises(scan.ScanError):
+            scan.scan_region(bam, "chrZ", 0, 10)
+        assert scan.fetch_selected(bam, "chrZ", 0, 10, lambda b: np.ones(len(b), dtype=bool)) is None
+
+
+def test_a_damaged_block_is_a_scan_error(diverse_bam, tmp_path):
+    data = bytearray(diverse_bam.read_bytes())
+    damaged = tmp_path / "damaged.bam"
+    middle = len(data) // 2
+    data[middle:middle + 200] = bytes(200)
+    damaged.write_bytes(bytes(data))
+    (tmp_path / "damaged.bam.bai").write_bytes(Path(str(diverse_bam) + ".bai").read_bytes())
+    with pysam.AlignmentFile(str(damaged)) as bam:
+        with pytest.raises((scan.ScanError, OSError)):
+            _scanned(bam, "chrA", 0, 300_000, 2)
+
+
+# ----------------------------------------------------------------------------------
+# evidence: bulk == record by record
+# ----------------------------------------------------------------------------------
+
+
+def _evidence_both_ways(bam_path: Path, annotation, targets, params=None):
+    params = params or CallParameters()
+    bam, info = open_alignment(bam_path)
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
+        bulk = collect_evidence(bam, loci, params, columnar=True)
+        single = collect_evidence(bam, loci, params, columnar=False)
+    finally:
+        bam.close()
+    return bulk, single, loci
+
+
+@pytest.mark.parametrize("sample", ["IMT01", "IMT02", "IMT03", "IMT04", "IMT05"])
+def test_demo_evidence_is_the_same_read_in_bulk_or_one_by_one(sample):
+    annotation = load_annotation(DEMO / "annotation.gtf")
+    bulk, single, loci = _evidence_both_ways(DEMO / "bam" / f"{sample}.bam", annotation, ["ALK", "ROS1", "ETV6", "NTRK3"])
+    assert bulk == single
+    assert set(bulk.record_names) == {l.name for l in loci}
+    assert sum(q.reads for q in bulk.qc.values()) > 0
+
+
+def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tmp_path):
+    gtf = tmp_path / "genes.gtf"
+    rows = []
+    for name, chrom, start, end, strand, exons in [
+        ("GENEA", "chrA", 90_000, 120_000, "+", [(90_000, 91_000), (100_000, 101_500), (103_000, 104_200), (119_000, 120_000)]),
+        ("GENEB", "chrB", 30_000, 80_000, "-", [(30_000, 31_000), (79_000, 80_000)]),
+        ("GENEC", "chrC", 100, 4_900, "+", [(100, 900), (4_000, 4_900)]),
+    ]:
+        attrs = f'gene_id "{name}.1"; gene_name "{name}"; gene_type "protein_coding";'
+        rows.append(f"{chrom}\tt\tgene\t{start + 1}\t{end}\t.\t{strand}\t.\t{attrs}")
+        rows.append(f"{chrom}\tt\ttranscript\t{start + 1}\t{end}\t.\t{strand}\t.\t{attrs} transcript_id \"{name}T\";")
+        for k, (s, e) in enumerate(exons, start=1):
+            rows.append(f"{chrom}\tt\texon\t{s + 1}\t{e}\t.\t{strand}\t.\t{attrs} transcript_id \"{name}T\"; exon_number \"{k}\";")
+    gtf.write_text("\n".join(rows) + "\n")
+    annotation = load_annotation(gtf)
+    for params in (CallParameters(), CallParameters(min_mapq=0, min_clip_match=3, margin=200_000)):
+        bulk, single, _ = _evidence_both_ways(diverse_bam, annotation, ["GENEA", "GENEB", "GENEC"], params)
+        assert bulk == single
+        assert bulk.split_reads and bulk.clipped_reads and bulk.discordant_reads and bulk.unmapped_reads
+        qc = bulk.qc["GENEA"]
+        assert qc.duplicates and qc.secondary and qc.qc_fail and qc.exon_reads and qc.chimeric_records
+        assert qc.low_mapq or params.min_mapq == 0
+
+
+def test_record_names_find_every_record_of_a_name(diverse_bam, tmp_path):
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        reads = list(bam.fetch("chrA", 99_000, 105_000))
+    name = reads[len(reads) // 2].query_name
+    from imtfusion.evidence import RecordNames
+
+    keys = np.asarray([scan.name_key(r.query_name) for r in reads], dtype=np.uint64)
+    names = RecordNames("chrA", 99_000, 105_000, keys, np.asarray([r.reference_start for r in reads]))
+    wanted = np.asarray([scan.name_key(name)], dtype=np.uint64)
+    assert set(names.positions_of(wanted).tolist()) >= {r.reference_start for r in reads if r.query_name == name}
+
+
+def test_a_damaged_bam_is_still_an_error_naming_the_file(diverse_bam, tmp_path):
+    cut = tmp_path / "cut.bam"
+    data = bytearray(diverse_bam.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 300] = bytes(300)  # a damaged stretch; the end-of-file block stays
+    cut.write_bytes(bytes(data))
+    (tmp_path / "cut.bam.bai").write_bytes(Path(str(diverse_bam) + ".bai").read_bytes())
+    annotation_rows = 'chrA\tt\tgene\t1\t300000\t.\t+\t.\tgene_id "G.1"; gene_name "G"; gene_type "protein_coding";\n'
+    annotation_rows += ('chrA\tt\texon\t1\t300000\t.\t+\t.\tgene_id "G.1"; gene_name "G"; gene_type "protein_coding"; '
+                        'transcript_id "GT"; exon_number "1";\n')
+    (tmp_path / "g.gtf").write_text(annotation_rows)
+    annotation = load_annotation(tmp_path / "g.gtf")
+    bam, info = open_alignment(cut)
+    try:
+        loci = resolve_targets(annotation, ["G"], 0, ContigMap.build(annotation.contigs, info.contig_lengths), str(cut))
+        with pytest.raises(AlignmentFileError, match="cut.bam"):
+            collect_evidence(bam, loci, CallParameters())
+    finally:
+        with contextlib.suppress(OSError):  # htslib reports the damage again on closing
+            bam.close()
