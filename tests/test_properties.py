@@ -243,3 +243,43 @@ def test_fuzzed_sample_sheets_fail_only_with_our_errors(tmp_path):
         target = tmp_path / f"m{k}.tsv"
         target.write_bytes(_mutate(raw, rng, rng.randrange(1, 6)))
         _run_or_own_error(lambda target=target: read_sample_sheet(target))
+
+
+# ------------------------------------------- partner lookup vs a pyranges join
+gene_rows = st.lists(
+    st.tuples(st.sampled_from(["chr1", "chr2", "7"]), st.integers(0, 5_000), st.integers(1, 3_000),
+              st.sampled_from("+-")),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=gene_rows, positions=st.lists(st.tuples(st.sampled_from(["chr1", "chr2", "7", "chrX"]),
+                                                   st.integers(0, 9_000)), min_size=1, max_size=30))
+def test_partner_lookup_equals_a_pyranges_join(rows, positions):
+    """The annotation's interval index finds, for any position, the genes a pyranges join
+    of the position against every gene finds (pyranges is the reference here; the call
+    does not import it: pandas alone costs more than a whole call)."""
+    import pandas as pd
+    import pyranges as pr
+
+    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
+
+    table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
+             for i, (c, s, length, strand) in enumerate(rows)]
+    empty = pd.DataFrame({"transcript_id": []})
+    annotation = Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+    genes = pr.PyRanges(pd.DataFrame(table, columns=["Chromosome", "Start", "End", "Strand", "gene_id", "gene_name",
+                                                     "gene_type"]))
+    query = pr.PyRanges(pd.DataFrame({"Chromosome": [c for c, _ in positions], "Start": [p for _, p in positions],
+                                      "End": [p + 1 for _, p in positions]}))
+    expected: dict[tuple[str, int], set[str]] = {p: set() for p in positions}
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        joined = query.join(genes, suffix="_gene", apply_strand_suffix=False).df
+    for row in joined.itertuples(index=False):
+        expected[(str(row.Chromosome), int(row.Start))].add(str(row.gene_id))
+    for chrom, pos in positions:
+        assert {g.gene_id for g in annotation.genes_overlapping(chrom, pos)} == expected[(chrom, pos)]

@@ -3,7 +3,9 @@
 The GTF is parsed once (:func:`read_gtf`) into compact tables; ``imtfusion index-gtf``
 stores them in one file so that a batch parses the GTF once and every sample loads the
 index (:func:`load_annotation` accepts either). Genes are queried by name (targets),
-by position (partners, through pyranges), and for their exon boundaries (splice sites).
+by position (partners: any gene of the GTF, through a sorted interval index), and for
+their exon boundaries (splice sites). pandas is used to parse a GTF and to build the
+index, never when a sample loads the index: importing it costs more than a whole call.
 
 All coordinates are 0-based half-open, contig names as written in the GTF.
 """
@@ -18,9 +20,7 @@ import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from imtfusion.errors import AnnotationError, TargetGeneNotFoundError
 
@@ -29,6 +29,33 @@ _ATTRIBUTE = re.compile(r'(\S+) "([^"]*)"')
 _FEATURES = {"gene", "transcript", "exon", "CDS"}
 # Transcript choice when none is given: canonical tags first, then the longest CDS.
 CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "basic")
+GENE_COLUMNS = ("Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type")
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class GeneTable:
+    """The genes of an annotation as columns (plain lists), sorted by contig, start, end
+    and gene_id; rows are indexes into the columns."""
+
+    def __init__(self, rows: Iterable[Iterable]):
+        typed = [(str(c), int(s), int(e), str(st), str(gid), str(name), str(kind))
+                 for c, s, e, st, gid, name, kind in rows]
+        typed.sort(key=lambda r: (r[0], r[1], r[2], r[4]))  # stable: equal keys keep the GTF's order
+        columns = list(zip(*typed)) if typed else [()] * len(GENE_COLUMNS)
+        self.columns: dict[str, list] = {name: list(col) for name, col in zip(GENE_COLUMNS, columns)}
+
+    def __len__(self) -> int:
+        return len(self.columns["gene_id"])
+
+    def __getitem__(self, column: str) -> list:
+        return self.columns[column]
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame(self.columns, columns=list(GENE_COLUMNS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +96,7 @@ class Transcript:
 class _FrameStore:
     """Transcript models from in-memory tables (a freshly parsed GTF)."""
 
-    def __init__(self, transcripts: pd.DataFrame, exons: pd.DataFrame, cds: pd.DataFrame):
+    def __init__(self, transcripts: "pd.DataFrame", exons: "pd.DataFrame", cds: "pd.DataFrame"):
         self.transcripts, self.exons, self.cds = transcripts, exons, cds
         self._exon_groups: dict[str, tuple[int, int]] | None = None
         self._cds_groups: dict[str, tuple[int, int]] | None = None
@@ -77,7 +104,7 @@ class _FrameStore:
         self._rows: dict[str, int] | None = None
 
     @staticmethod
-    def _groups(table: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    def _groups(table: "pd.DataFrame") -> dict[str, tuple[int, int]]:
         ids = table["transcript_id"].to_numpy()
         groups: dict[str, tuple[int, int]] = {}
         start = 0
@@ -114,7 +141,7 @@ class _FrameStore:
         return (str(t["gene_id"]), str(t["gene_name"]), str(t["Chromosome"]), str(t["Strand"]),
                 str(t["transcript_type"]), str(t["tags"]), exons, cds)
 
-    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
         return self.transcripts, self.exons, self.cds
 
 
@@ -143,7 +170,9 @@ class _SqliteStore:
         cds = self.db.execute("SELECT start, end, phase FROM cds WHERE transcript_id = ? ORDER BY start", (transcript_id,)).fetchall()
         return (*row, exons, cds)
 
-    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
+        import pandas as pd
+
         transcripts = pd.read_sql(
             "SELECT transcript_id, gene_id, gene_name, chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, "
             "transcript_type, tags FROM transcripts ORDER BY transcript_id", self.db)
@@ -159,19 +188,22 @@ class Annotation:
     parsed GTF, or the SQLite file of ``imtfusion index-gtf``), and the queries the caller
     needs."""
 
-    genes: pd.DataFrame  # Chromosome, Start, End, Strand, gene_id, gene_name, gene_type
+    genes: GeneTable  # Chromosome, Start, End, Strand, gene_id, gene_name, gene_type
     store: "_FrameStore | _SqliteStore"
     source: str
     checksum: str
 
     def __post_init__(self) -> None:
         self._by_chrom: dict[str, tuple[list[int], list[int], int]] = {}
-        genes = self.genes.sort_values(["Chromosome", "Start", "End", "gene_id"], kind="mergesort")
-        self.genes = genes.reset_index(drop=True)
-        for chrom, table in self.genes.groupby("Chromosome", sort=True, observed=True):
-            starts = table["Start"].tolist()
-            longest = int((table["End"] - table["Start"]).max())
-            self._by_chrom[str(chrom)] = (starts, table.index.tolist(), longest)
+        chroms, starts, ends = self.genes["Chromosome"], self.genes["Start"], self.genes["End"]
+        for row, chrom in enumerate(chroms):
+            entry = self._by_chrom.get(chrom)
+            if entry is None:
+                entry = self._by_chrom[chrom] = ([], [], 0)
+            entry[0].append(starts[row])
+            entry[1].append(row)
+            if ends[row] - starts[row] > entry[2]:
+                self._by_chrom[chrom] = (entry[0], entry[1], ends[row] - starts[row])
         self._transcript_cache: dict[str, Transcript] = {}
         self._names: dict[str, list[int]] | None = None
         self._ids: dict[str, list[int]] = {}
@@ -198,25 +230,25 @@ class Annotation:
         return sorted(self._by_chrom)
 
     def _gene_at_row(self, row: int) -> Gene:
-        r = self.genes.iloc[row]
+        c = self.genes.columns
         return Gene(
-            gene_id=str(r["gene_id"]),
-            name=str(r["gene_name"]),
-            chrom=str(r["Chromosome"]),
-            start=int(r["Start"]),
-            end=int(r["End"]),
-            strand=str(r["Strand"]),
-            gene_type=str(r["gene_type"]),
+            gene_id=c["gene_id"][row],
+            name=c["gene_name"][row],
+            chrom=c["Chromosome"][row],
+            start=c["Start"][row],
+            end=c["End"][row],
+            strand=c["Strand"][row],
+            gene_type=c["gene_type"][row],
         )
 
     def _name_index(self) -> dict[str, list[int]]:
         """gene_name, gene_id and unversioned gene_id -> gene rows, built once."""
         if self._names is None:
             names: dict[str, list[int]] = {}
-            for row, (name, gid) in enumerate(zip(self.genes["gene_name"].tolist(), self.genes["gene_id"].tolist())):
-                names.setdefault(str(name), []).append(row)
+            for row, name in enumerate(self.genes["gene_name"]):
+                names.setdefault(name, []).append(row)
             ids: dict[str, list[int]] = {}
-            for row, gid in enumerate(self.genes["gene_id"].tolist()):
+            for row, gid in enumerate(self.genes["gene_id"]):
                 gid = str(gid)
                 ids.setdefault(gid, []).append(row)
                 bare = gid.split(".", 1)[0]
@@ -254,10 +286,10 @@ class Annotation:
         lo = bisect.bisect_left(starts, start - longest)
         hi = bisect.bisect_left(starts, end)
         out = []
+        gene_ends = self.genes["End"]
         for k in range(lo, hi):
             row = rows[k]
-            g_end = int(self.genes.at[row, "End"])
-            if g_end > start:
+            if gene_ends[row] > start:
                 out.append(self._gene_at_row(row))
         return out
 
@@ -283,14 +315,8 @@ class Annotation:
         found.sort(key=lambda t: (t[1], t[0].start, t[0].gene_id))
         return found
 
-    def genes_pyranges(self):
-        """The gene table as a PyRanges object (for bulk overlaps)."""
-        import pyranges as pr
-
-        return pr.PyRanges(self.genes.copy())
-
     # -- transcripts --------------------------------------------------------------
-    def transcript_tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    def transcript_tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
         """(transcripts, exons, cds) as whole tables: for bulk work such as indexing."""
         return self.store.tables()
 
@@ -475,10 +501,9 @@ def read_gtf(path: str | Path) -> Annotation:
         raise AnnotationError(f"{path}: cannot read the GTF ({exc}); check the file is complete") from None
     if not genes:
         raise AnnotationError(f"{path}: no gene, transcript or exon lines found; is this a GTF?")
-    gene_df = pd.DataFrame(
-        list(genes.values()),
-        columns=["Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type"],
-    )
+    import pandas as pd
+
+    gene_table = GeneTable(genes.values())
     tx_df = pd.DataFrame(
         list(transcripts.values()),
         columns=["transcript_id", "gene_id", "gene_name", "Chromosome", "Start", "End", "Strand", "transcript_type", "tags"],
@@ -489,7 +514,7 @@ def read_gtf(path: str | Path) -> Annotation:
     cds_df = pd.DataFrame(cds, columns=["transcript_id", "Start", "End", "phase"]).sort_values(
         ["transcript_id", "Start"], kind="mergesort", ignore_index=True
     )
-    return Annotation(gene_df, _FrameStore(tx_df, exon_df, cds_df), source=str(path), checksum=file_checksum(path))
+    return Annotation(gene_table, _FrameStore(tx_df, exon_df, cds_df), source=str(path), checksum=file_checksum(path))
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -523,10 +548,8 @@ def write_index(annotation: Annotation, path: str | Path) -> None:
             )
             db.executemany("INSERT INTO meta VALUES (?, ?)", [
                 ("format", INDEX_FORMAT), ("source", annotation.source), ("checksum", annotation.checksum)])
-            g = annotation.genes
-            db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)", zip(
-                g["Chromosome"].astype(str), g["Start"].astype(int).tolist(), g["End"].astype(int).tolist(),
-                g["Strand"].astype(str), g["gene_id"].astype(str), g["gene_name"].astype(str), g["gene_type"].astype(str)))
+            db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           zip(*(annotation.genes[c] for c in GENE_COLUMNS)))
             db.executemany("INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(
                 transcripts["transcript_id"].astype(str), transcripts["gene_id"].astype(str),
                 transcripts["gene_name"].astype(str), transcripts["Chromosome"].astype(str),
@@ -571,9 +594,8 @@ def load_annotation(path: str | Path) -> Annotation:
             raise AnnotationError(
                 f"{path}: annotation index of another imtfusion version; delete it and rerun `imtfusion index-gtf`"
             )
-        genes = pd.read_sql(
-            "SELECT chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, gene_id, gene_name, gene_type "
-            "FROM genes", store.db)
+        genes = GeneTable(store.db.execute(
+            "SELECT chrom, start, end, strand, gene_id, gene_name, gene_type FROM genes ORDER BY rowid"))
         annotation = Annotation(genes, store, source=meta["source"], checksum=meta["checksum"])
         for (key,) in store.db.execute("SELECT key FROM blobs"):
             annotation.stored.add(ast.literal_eval(key))

@@ -9,10 +9,14 @@ sorted numpy arrays (a few MB for a whole human GTF).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from imtfusion.annotation import Annotation
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 K = 20
 _CODE = np.full(256, 255, dtype=np.uint8)
@@ -34,9 +38,11 @@ def encode(kmers: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return values, ok
 
 
-def splice_breakend_table(annotation: Annotation) -> pd.DataFrame:
+def splice_breakend_table(annotation: Annotation) -> "pd.DataFrame":
     """All internal exon boundaries of all transcripts as breakends (GTF contig names):
     columns Chromosome, pos, side ('L' = last base of an exon, 'R' = first), gene_id."""
+    import pandas as pd
+
     transcripts, exons, _ = annotation.transcript_tables()
     ex = exons[["transcript_id", "Start", "End"]].sort_values(["transcript_id", "Start"], kind="mergesort")
     same_prev = ex["transcript_id"].eq(ex["transcript_id"].shift(1))

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -193,50 +192,12 @@ class _GeneLookup:
         self._exons: dict[str, list[tuple[int, int]]] = {}
         self._genes_cache: dict[tuple[str, int], list[Gene]] = {}
         self._introns: dict[str, dict[tuple[int, str], set[tuple[int, str]]]] = {}
-        self._genes_pr = None
 
     def prefetch(self, positions: Iterable[tuple[str, int]]) -> None:
-        """Annotate many positions at once with one pyranges join against every gene of
-        the GTF (so any gene, not a fixed list, can be a partner)."""
-        import pandas as pd
-        import pyranges as pr
-
-        todo = sorted({p for p in positions if p not in self._genes_cache})
-        if not todo:
-            return
-        for p in todo:
-            self._genes_cache[p] = []
-        if self._genes_pr is None:
-            self._genes_pr = self.annotation.genes_pyranges()
-        query = pr.PyRanges(
-            pd.DataFrame(
-                {
-                    "Chromosome": [self.contigs.to_gtf(c) for c, _ in todo],
-                    "Start": [p for _, p in todo],
-                    "End": [p + 1 for _, p in todo],
-                    "bam_chrom": [c for c, _ in todo],
-                }
-            )
-        )
-        with warnings.catch_warnings():
-            # pyranges 0.1 uses pandas arguments pandas 3 deprecates; the results are right
-            warnings.simplefilter("ignore", FutureWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.filterwarnings("ignore", message=".*suffix.*")
-            hits = query.join(self._genes_pr, suffix="_gene", apply_strand_suffix=False).df
-        for row in hits.itertuples(index=False):
-            gene = Gene(
-                gene_id=str(row.gene_id),
-                name=str(row.gene_name),
-                chrom=str(row.Chromosome),
-                start=int(row.Start_gene),
-                end=int(row.End_gene),
-                strand=str(row.Strand),
-                gene_type=str(row.gene_type),
-            )
-            self._genes_cache[(str(row.bam_chrom), int(row.Start))].append(gene)
-        for p in todo:
-            self._genes_cache[p].sort(key=lambda g: (g.start, g.end, g.gene_id))
+        """Annotate many positions at once against every gene of the GTF (any gene, not a
+        fixed list, can be a partner): the annotation's interval index, one bisection each."""
+        for chrom, pos in sorted({p for p in positions if p not in self._genes_cache}):
+            self.genes_at(chrom, pos)
 
     def genes_at(self, chrom: str, pos: int) -> list[Gene]:
         cached = self._genes_cache.get((chrom, pos))

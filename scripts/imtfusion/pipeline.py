@@ -193,9 +193,11 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Re
     reads) unless the BAM has chimeric alignments (``scan_unmapped: auto``): an aligner
     that writes chimeric alignments has aligned the junction reads it could. They become
     soft clips at exact target breakends."""
-    index = TargetTranscripts(loci, annotation, ref.fetch)
+    index: TargetTranscripts | None = None  # built only when there are reads to scan
     placed = [(u.fragment, u.sequence) for u in evidence.unmapped_reads]
-    evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
+    if placed:
+        index = TargetTranscripts(loci, annotation, ref.fetch)
+        evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
     mode = params.scan_unmapped.strip().lower()
     if mode in ("no", "false", "0") or (mode == "auto" and chimeric):
         return []
@@ -211,6 +213,8 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Re
             f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
         ]
     records = ((r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
+    if index is None:
+        index = TargetTranscripts(loci, annotation, ref.fetch)
     evidence.clipped_reads.extend(scan_reads(records, index, params.min_clip))
     return [f"{unplaced:,} unmapped reads without a position were scanned for junction reads"]
 
