@@ -359,3 +359,20 @@ def test_a_short_block_spliced_out_of_the_gene_is_treated_as_a_clip(tmp_path):
     [c] = by_fusion(result, "PARTP::ALK")
     assert {"s0", "s1"} <= c.split_fragments and {"s0", "s1"} <= c.clipped_fragments
     assert all(not cand.gene5.intergenic and not cand.gene3.intergenic for cand in result.called + result.discarded)
+
+
+@pytest.mark.parametrize("clip, adapter", [
+    ("AGATCGGAAGAGCACACG", True),  # forward read, clip starts at the adapter
+    ("GAGATCGGAAGAGC", True),  # one base before the adapter clipped with it
+    ("TGAGATCGGAAGAG", True),  # two bases
+    ("TCTAGCCTTCTCG", True),  # reverse read: the complement, read outward
+    ("TTCTAGCCTTCTC", True),
+    ("AGATCGGA", True),  # short, but adapter all along
+    ("TTGAGATCGGAAGAG", False),  # three bases before it: not taken for adapter
+    ("GGCTTACCATGACCTTG", False),  # partner sequence
+    ("AGATC", False),  # too short to tell
+])
+def test_adapter_clips_are_recognised_even_when_the_clip_starts_early(clip, adapter):
+    from imtfusion.evidence import looks_like_adapter
+
+    assert looks_like_adapter(clip) is adapter

@@ -130,7 +130,7 @@ def random_bam(path: Path, seed: int, n: int = 6000) -> Path:
 
 
 def _scanned(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, blocks: int) -> list[str]:
-    first, batches = scan.scan_region(bam, chrom, start, end, blocks_per_batch=blocks)
+    first, batches = scan.scan_region(bam, chrom, start, end, max_read=blocks * 20_000)
     out = [first.to_string()] if first is not None else []
     for batch in batches:
         out += [r.to_string() for r in scan.materialize(bam, batch.raw(np.arange(len(batch))))]
@@ -315,3 +315,35 @@ def test_a_damaged_bam_is_still_an_error_naming_the_file(diverse_bam, tmp_path):
     finally:
         with contextlib.suppress(OSError):  # htslib reports the damage again on closing
             bam.close()
+
+
+@pytest.mark.parametrize("sample", ["IMT01", "IMT03"])
+def test_supporting_reads_found_from_the_name_index_equal_a_full_reread(sample):
+    """collect_support with the loci's name keys (no re-read of the loci) gives the same
+    records as reading every region again."""
+    from imtfusion.evidence_bam import collect_support
+    from imtfusion.pipeline import run_sample
+
+    result = run_sample(DEMO / "bam" / f"{sample}.bam", DEMO / "annotation.gtf", sample, fasta=DEMO / "genome.fa")
+    assert result.called
+    bam, _ = open_alignment(DEMO / "bam" / f"{sample}.bam")
+    try:
+        params = CallParameters()
+        evidence = collect_evidence(bam, result.loci, params)
+        assert evidence.record_names
+        indexed = [r.to_string() for r in collect_support(bam, result.loci, result.called, evidence.record_names)]
+        reread = [r.to_string() for r in collect_support(bam, result.loci, result.called, None)]
+    finally:
+        bam.close()
+    assert indexed == reread
+    assert indexed == [r.to_string() for r in result.evidence_records]
+    assert len(indexed) > 10
+
+
+def test_name_keys_tell_apart_names_sharing_their_ends():
+    # equal keys for equal names; names differing anywhere in the last 8 bytes or in length differ
+    names = ["A:1:1101:1000:2000", "B:1:1101:1000:2000", "A:1:1101:1000:2001", "r1", "r10", "", "x" * 40]
+    keys = [scan.name_key(n) for n in names]
+    assert keys[0] == scan.name_key("A:1:1101:1000:2000")
+    assert keys[0] == keys[1]  # same last 8 bytes and length: the exact comparison decides
+    assert len(set(keys[2:])) == len(keys[2:]) and keys[0] not in keys[2:]

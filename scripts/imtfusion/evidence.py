@@ -47,6 +47,7 @@ _CIGAR_RE = re.compile(r"(\d+)([MIDNSHP=X])")
 _CIGAR_CODES = {c: i for i, c in enumerate("MIDNSHP=X")}
 # Illumina adapter starts: a clip that begins with one is library, not partner, sequence.
 _ADAPTERS = ("AGATCGGAAGAG", "CTGTCTCTTATA")  # TruSeq, Nextera
+ADAPTER_SHIFT = 2  # bases of a clip that may precede the adapter
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 COVERAGE_BINS = 120
 INWARD_BASES = 60  # aligned bases kept next to a junction, to spell the target side without a FASTA
@@ -172,13 +173,16 @@ def looks_like_adapter(outward: str) -> bool:
 
     A forward read's 3' adapter is a right clip read as is; a reverse read's 3' adapter
     is a left clip, which read outward is the complement of the adapter."""
-    if len(outward) < 8:
-        return False
-    head = outward[:12].upper()
-    for text in (head, complement(head)):
-        for adapter in _ADAPTERS:
-            if adapter.startswith(text) or text.startswith(adapter):
-                return True
+    # The aligner's clip may start a base or two before the adapter: a first adapter base
+    # that matches the genome by chance is aligned, a sequencing error next to it is clipped.
+    for shift in range(ADAPTER_SHIFT + 1):
+        head = outward[shift:shift + 12].upper()
+        if len(head) < 8:
+            break
+        for text in (head, complement(head)):
+            for adapter in _ADAPTERS:
+                if adapter.startswith(text) or text.startswith(adapter):
+                    return True
     return False
 
 
@@ -309,16 +313,20 @@ def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[Clip
     )
     out = []
     key = dup_key(read)
+    # the adapter test reads the soft clip itself: a tiny block hanging after an intron
+    # gap (counted into the clip above) would hide an adapter behind a few genome bases
+    soft_left = cigar[0][1] if cigar[0][0] == _S else 0
+    soft_right = cigar[-1][1] if cigar[-1][0] == _S else 0
     if right >= min_clip:
         cut = len(seq) - right
         outward = seq[cut:]
-        if not looks_like_adapter(outward):
+        if not (looks_like_adapter(outward) or looks_like_adapter(seq[len(seq) - soft_right:] if soft_right else "")):
             inward = seq[max(0, cut - INWARD_BASES):cut][::-1]
             out.append(ClippedRead(read.query_name, Breakend(chrom, ref_end - 1, "L"), outward, anchor,
                                    read.mapping_quality, inward, key))
     if left >= min_clip:
         outward = seq[:left][::-1]
-        if not looks_like_adapter(outward):
+        if not (looks_like_adapter(outward) or looks_like_adapter(seq[:soft_left][::-1])):
             inward = seq[left:left + INWARD_BASES]
             out.append(ClippedRead(read.query_name, Breakend(chrom, ref_start, "R"), outward, anchor,
                                    read.mapping_quality, inward, key))
@@ -667,6 +675,15 @@ class _LocusScan:
             | (reverse == mate_reverse) | (reverse & (next_pos > end)) | (~reverse & (next_pos < pos))
         )
         candidate = usable & (chimeric | spliced | clipped | discordant)
+        clip_only = np.flatnonzero(candidate & ~(chimeric | spliced | discordant))
+        if len(clip_only) and params.min_clip_match > TINY_BLOCK:
+            # adapter read-through (short inserts) clips most records of a deep library:
+            # those whose every long soft clip starts with adapter give nothing (clips_of)
+            near_left = lead[clip_only] + TINY_BLOCK >= params.min_clip_match
+            near_right = trail[clip_only] + TINY_BLOCK >= params.min_clip_match
+            adapter_left = _adapter_clips(batch, clip_only, lead[clip_only], left=True)
+            adapter_right = _adapter_clips(batch, clip_only, trail[clip_only], left=False)
+            candidate[clip_only[(~near_left | adapter_left) & (~near_right | adapter_right)]] = False
         self.chosen.extend(batch.raw(np.flatnonzero(candidate | placed_unmapped)))
 
     def examine_chosen(self) -> None:
@@ -698,6 +715,28 @@ class _LocusScan:
                 exon_bases += int(depth[lo:hi].sum())
         qc.exon_bases = exon_bases
         qc.coverage_bins = _bin_depth(depth)
+
+
+_ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
+                  for adapter in _ADAPTERS for text in (adapter, complement(adapter))]
+
+
+def _adapter_clips(batch, records: np.ndarray, soft: np.ndarray, left: bool) -> np.ndarray:
+    """Whether the soft clip of each record (``soft`` bases at its left or right end) reads,
+    outward from the alignment, as an adapter's start: a subset of the clips
+    :func:`looks_like_adapter` rejects (no shift), so a record skipped here is one
+    :func:`clips_of` takes nothing from."""
+    width = 12
+    starts = soft - width if left else batch.fixed["l_seq"][records].astype(np.int64) - soft
+    bases = batch.bases(records, starts, width)
+    if left:
+        bases = bases[:, ::-1]  # outward from the alignment: the clip read backwards
+    head = np.minimum(soft, width)
+    considered = np.arange(width)[None, :] < head[:, None]
+    found = np.zeros(len(records), dtype=bool)
+    for code in _ADAPTER_CODES:
+        found |= ((bases == code[None, :]) | ~considered).all(axis=1)
+    return found & (head >= 8)
 
 
 def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:

@@ -44,6 +44,7 @@ _REF_CONSUMING[[OP_M, OP_D, OP_N, OP_EQ, OP_X]] = True
 _ALIGNED = np.zeros(16, dtype=bool)  # blocks of pysam's get_blocks()
 _ALIGNED[[OP_M, OP_EQ, OP_X]] = True
 
+_BASES = np.frombuffer(b"=ACMGRSVTWYHKDBN", dtype=np.uint8)  # 4-bit codes of the SEQ field
 BGZF_MAGIC = b"\x1f\x8b\x08\x04"
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _FIXED = np.dtype([
@@ -51,8 +52,11 @@ _FIXED = np.dtype([
     ("n_cigar", "<u2"), ("flag", "<u2"), ("l_seq", "<i4"), ("next_tid", "<i4"), ("next_pos", "<i4"), ("tlen", "<i4"),
 ])
 _FIXED_BYTES = _FIXED.itemsize  # 36: block_size plus the 32 bytes of fixed fields
-BLOCKS_PER_BATCH = 256  # most BGZF blocks decoded at a time (<= 16 MB of records in memory)
-FIRST_BATCH_BLOCKS = 2  # the first batch is small, then doubles: short regions read little beyond their end
+# Compressed bytes read at a time: the first read is small (short regions read little
+# beyond their end), then doubles up to the cap (about 8 MB of records once inflated).
+FIRST_READ_BYTES = 64 * 1024
+MAX_READ_BYTES = 2 * 1024 * 1024
+MAX_BATCH_BYTES = 4 * 1024 * 1024  # records decoded at a time (memory stays flat whatever the depth)
 
 
 class ScanError(Exception):
@@ -93,6 +97,20 @@ class RecordBatch:
             out.append(data[o:o + 4 + int(sizes[i])])
         return out
 
+    def bases(self, records: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
+        """(len(records), count) array of the ASCII bases ``starts .. starts + count`` of
+        the stored sequence of each record (0 beyond its end or before its start)."""
+        a = np.frombuffer(self.data, dtype=np.uint8)
+        fixed = self.fixed[records]
+        seq_at = (self.offsets[records] + _FIXED_BYTES + fixed["l_qname"].astype(np.int64)
+                  + 4 * fixed["n_cigar"].astype(np.int64))
+        index = starts[:, None] + np.arange(count)
+        valid = (index >= 0) & (index < fixed["l_seq"].astype(np.int64)[:, None])
+        index = np.where(valid, index, 0)
+        packed = a[seq_at[:, None] + (index >> 1)]
+        nibble = np.where(index & 1, packed & 0xF, packed >> 4)
+        return np.where(valid, _BASES[nibble], 0)
+
     def first_op(self) -> tuple[np.ndarray, np.ndarray]:
         """(code, length) of each record's first CIGAR operation (-1, 0 without a CIGAR)."""
         return self._edge_op(first=True)
@@ -120,8 +138,9 @@ class RecordBatch:
 
     def tag_hits(self, tag: bytes) -> np.ndarray:
         """A superset of the records carrying ``tag`` (e.g. ``b"SAZ"``, name and type):
-        every record whose bytes after its fixed fields contain the three bytes. The
-        caller confirms with pysam on the few records selected."""
+        every record whose bytes contain the three bytes (a byte search runs at memory
+        speed; gathering the optional fields first is no faster). The caller confirms
+        with pysam on the few records selected."""
         out = np.zeros(len(self), dtype=bool)
         data, offsets = self.data, self.offsets
         if len(offsets) == 0:
@@ -166,9 +185,11 @@ def _name_keys(a: np.ndarray, offsets: np.ndarray, l_qname: np.ndarray, width: i
     return key
 
 
-def _inflate(comp: bytes, start: int, stop: int, path: str) -> tuple[list[bytes], int]:
-    """Inflate the whole BGZF blocks in ``comp[start:stop]``; (blocks, bytes consumed)."""
+def _inflate(comp: bytes, start: int, stop: int, path: str, max_out: int) -> tuple[list[bytes], int]:
+    """Inflate the whole BGZF blocks in ``comp[start:stop]``, until ``max_out`` bytes are
+    out; (blocks, compressed bytes consumed)."""
     out: list[bytes] = []
+    total = 0
     p = start
     unpack = struct.unpack_from
     decompress = _inflate_lib.decompress
@@ -186,7 +207,10 @@ def _inflate(comp: bytes, start: int, stop: int, path: str) -> tuple[list[bytes]
         if len(data) != isize:
             raise ScanError(f"{path}: BGZF block at file offset {p} inflates to the wrong size")
         out.append(data)
+        total += len(data)
         p += block_size
+        if total >= max_out:
+            break
     return out, p - start
 
 
@@ -299,7 +323,7 @@ def _region_start(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
 
 
 def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
-                blocks_per_batch: int = BLOCKS_PER_BATCH) -> tuple[pysam.AlignedSegment | None, Iterator[RecordBatch]]:
+                max_read: int = MAX_READ_BYTES) -> tuple[pysam.AlignedSegment | None, Iterator[RecordBatch]]:
     """The records of ``chrom:[start, end)``: the first as a pysam record, the rest in batches.
 
     Raises :class:`ScanError` (before yielding anything) when the file cannot be read this
@@ -313,35 +337,41 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     first, voffset = _region_start(bam, chrom, start, end)
     if first is None:
         return None, iter(())
-    return first, _batches(path, tid, start, end, voffset, max(1, blocks_per_batch), first.reference_start)
+    return first, _batches(path, tid, start, end, voffset, max(1, max_read), first.reference_start)
 
 
-def _batches(path: str, tid: int, start: int, end: int, voffset: int, blocks_per_batch: int,
+def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
              min_pos: int) -> Iterator[RecordBatch]:
-    blocks = min(FIRST_BATCH_BLOCKS, blocks_per_batch)
+    size = min(FIRST_READ_BYTES, max_read)
     with open(path, "rb") as fh:
         fh.seek(voffset >> 16)
         carry = b""  # start of a record cut by the end of the previous batch
         skip = voffset & 0xFFFF  # bytes of the first block already consumed (the first record)
-        pending = b""  # compressed bytes of a block cut by the end of the previous read
+        pending = b""  # compressed bytes not inflated yet
+        eof = False
+        starved = False  # pending holds no whole block
         while True:
-            chunk = fh.read(blocks * 65536)
-            blocks = min(2 * blocks, blocks_per_batch)
-            comp = pending + chunk
-            inflated, used = _inflate(comp, 0, len(comp), path)
-            pending = comp[used:]
-            if skip and inflated:
+            if not eof and (starved or len(pending) < size):
+                chunk = fh.read(max(size, 65536) if starved else size)
+                size = min(2 * size, max_read)
+                eof = not chunk
+                pending += chunk
+            inflated, used = _inflate(pending, 0, len(pending), path, MAX_BATCH_BYTES)
+            pending = pending[used:]
+            starved = not inflated
+            if not inflated:
+                if not eof:
+                    continue  # a block cut by the read: read on
+                if pending or carry.strip(b"\x00"):
+                    raise ScanError(f"{path}: the file ends inside a block or a record")
+                return
+            if skip:
                 inflated[0] = inflated[0][skip:]
                 skip = 0
             data = carry + b"".join(inflated)
-            if not chunk and not pending and len(data) < 4:
-                if data.strip(b"\x00"):
-                    raise ScanError(f"{path}: the file ends inside a record")
-                return  # end of file
+            del inflated
             offsets, rest, ended = _records(data, tid, min_pos, end)
             carry = data[rest:]
-            if not chunk and not ended and carry:
-                raise ScanError(f"{path}: the file ends inside a record")
             if len(offsets):
                 fixed, ends, ops = _columns(data, offsets)
                 if (fixed["block_size"] < 32).any():
@@ -356,7 +386,7 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, blocks_per
                 keep[:stop] = ends[:stop] > start
                 if keep.any():
                     yield _select(data, offsets, fixed, ends, ops, keep)
-            if ended or not chunk:
+            if ended:
                 return
 
 
