@@ -53,7 +53,7 @@ _FIXED = np.dtype([
 ])
 _FIXED_BYTES = _FIXED.itemsize  # 36: block_size plus the 32 bytes of fixed fields
 # Compressed bytes read at a time: the first read is small (short regions read little
-# beyond their end), then doubles up to the cap (about 8 MB of records once inflated).
+# beyond their end), then doubles up to the cap.
 FIRST_READ_BYTES = 64 * 1024
 MAX_READ_BYTES = 2 * 1024 * 1024
 MAX_BATCH_BYTES = 4 * 1024 * 1024  # records decoded at a time (memory stays flat whatever the depth)
@@ -79,14 +79,6 @@ class RecordBatch:
 
     def __len__(self) -> int:
         return len(self.offsets)
-
-    @property
-    def flag(self) -> np.ndarray:
-        return self.fixed["flag"]
-
-    @property
-    def pos(self) -> np.ndarray:
-        return self.fixed["pos"].astype(np.int64)
 
     def raw(self, indexes: np.ndarray) -> list[bytes]:
         """The BAM bytes of the records at ``indexes``."""
