@@ -55,6 +55,14 @@ def _random_record(rng: random.Random, header: pysam.AlignmentHeader, i: int, co
         middle = length - lead - trail
         ops = ([(4, lead)] if lead else []) + [(0, middle)] + ([(4, trail)] if trail else [])
         rec.cigartuples = ops
+        if rng.random() < 0.6:  # adapter read-through, sometimes a few bases into the clip
+            shift = rng.choice([0, 0, 1, 2, 3])
+            adapter = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC" * 2
+            if trail > shift:
+                seq = seq[:length - trail + shift] + adapter[:trail - shift]
+            if lead > shift:  # a reverse read: read outward, the clip spells the complement
+                outward = adapter[:lead - shift].translate(str.maketrans("ACGT", "TGCA"))
+                seq = outward[::-1] + seq[lead - shift:]
     elif kind < 0.55:  # supplementary, hard-clipped, with an SA tag
         flag |= 0x800
         clip = rng.randint(20, length - 20)
@@ -275,7 +283,8 @@ def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tm
             rows.append(f"{chrom}\tt\texon\t{s + 1}\t{e}\t.\t{strand}\t.\t{attrs} transcript_id \"{name}T\"; exon_number \"{k}\";")
     gtf.write_text("\n".join(rows) + "\n")
     annotation = load_annotation(gtf)
-    for params in (CallParameters(), CallParameters(min_mapq=0, min_clip_match=3, margin=200_000)):
+    for params in (CallParameters(), CallParameters(min_mapq=0, min_clip_match=3, margin=200_000),
+                   CallParameters(min_clip_match=14)):
         bulk, single, _ = _evidence_both_ways(diverse_bam, annotation, ["GENEA", "GENEB", "GENEC"], params)
         assert bulk == single
         assert bulk.split_reads and bulk.clipped_reads and bulk.discordant_reads and bulk.unmapped_reads
