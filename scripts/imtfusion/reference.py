@@ -10,6 +10,10 @@ from imtfusion.errors import FastaError
 from imtfusion.targets import _aliases
 
 
+CACHED_WINDOW = 1_000  # windows this short are kept once read
+CACHE_ENTRIES = 200_000  # at most (~30 MB); then the cache starts again
+
+
 class Reference:
     """A FASTA opened once; ``fetch`` takes BAM contig names and returns upper case.
 
@@ -18,6 +22,7 @@ class Reference:
 
     def __init__(self, path: str | Path, bam_lengths: dict[str, int], index: str | Path | None = None):
         self.path = Path(path)
+        self._cache: dict[tuple[str, int, int], str] = {}
         if not self.path.exists():
             raise FastaError(f"FASTA not found: {self.path}; check the 'fasta' path or leave it out")
         fai = Path(index) if index else Path(str(self.path) + ".fai")
@@ -58,7 +63,21 @@ class Reference:
         return chrom in self._names
 
     def fetch(self, chrom: str, start: int, end: int) -> str:
-        """Bases ``[start, end)``; positions outside the contig are dropped."""
+        """Bases ``[start, end)``; positions outside the contig are dropped.
+
+        Short windows are remembered: clip placement reads the same few dozen bases at
+        every exon boundary of the partner genes for each clip cluster and re-cut."""
+        if end - start <= CACHED_WINDOW:
+            key = (chrom, start, end)
+            bases = self._cache.get(key)
+            if bases is None:
+                if len(self._cache) >= CACHE_ENTRIES:
+                    self._cache.clear()
+                bases = self._cache[key] = self._fetch(chrom, start, end)
+            return bases
+        return self._fetch(chrom, start, end)
+
+    def _fetch(self, chrom: str, start: int, end: int) -> str:
         name = self._names.get(chrom)
         if name is None or end <= 0:
             return ""

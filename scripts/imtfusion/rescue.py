@@ -16,6 +16,8 @@ junction clustering as SA-tagged reads.
 
 from __future__ import annotations
 
+import math
+
 from collections import defaultdict
 
 from typing import TYPE_CHECKING
@@ -75,6 +77,8 @@ def _place_on_boundaries(
     """The exon boundary of ``genes`` whose bases the consensus spells, and how well."""
     five = any(is_five_prime(s, end.side) for s in target_strands)
     three = any(is_three_prime(s, end.side) for s in target_strands)
+    needed = _needed_identity(len(consensus))
+    allowed = len(consensus) - math.ceil(needed * len(consensus) - 1e-9)  # mismatches (or N) that still pass
     scored: list[tuple[float, int, Breakend]] = []
     for gene in genes:
         chrom = lookup.contigs.to_bam(gene.chrom)
@@ -87,8 +91,11 @@ def _place_on_boundaries(
             partner = Breakend(chrom, pos, side)
             if partner == end:
                 continue
-            n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
-            if n >= len(consensus) and ident >= _needed_identity(len(consensus)):
+            outward = partner_outward(ref, end, partner, len(consensus))
+            if len(outward) < len(consensus) or _head_mismatches(consensus, outward) > allowed:
+                continue  # cannot reach the identity needed: no need to score it
+            n, ident = _identity(consensus, outward)
+            if n >= len(consensus) and ident >= needed:
                 scored.append((ident, n, partner))
     if not scored:
         return None
@@ -96,6 +103,11 @@ def _place_on_boundaries(
     if len(scored) > 1 and scored[1][0] == scored[0][0]:
         return None  # two boundaries spell the clip equally well: ambiguous
     return scored[0][2], scored[0][0]
+
+
+def _head_mismatches(consensus: str, outward: str, head: int = 12) -> int:
+    """Positions among the first ``head`` that :func:`_identity` does not count as equal."""
+    return sum(1 for a, b in zip(consensus[:head], outward[:head]) if a != b or a == "N")
 
 
 def _place_anywhere(
