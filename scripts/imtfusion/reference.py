@@ -10,8 +10,8 @@ from imtfusion.errors import FastaError
 from imtfusion.targets import _aliases
 
 
-CACHED_WINDOW = 1_000  # windows this short are kept once read
-CACHE_ENTRIES = 200_000  # at most (~30 MB); then the cache starts again
+CACHED_WINDOW = 256  # windows this short are kept once read (clip placement reads <= 150)
+CACHE_ENTRIES = 100_000  # at most (~35 MB in the worst case); then the cache starts again
 
 
 class Reference:
