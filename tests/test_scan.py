@@ -69,9 +69,12 @@ def _random_record(rng: random.Random, header: pysam.AlignmentHeader, i: int, co
         rec.cigartuples = [(5, clip), (0, length - clip)]
         seq = seq[clip:]
         rec.set_tag("SA", f"chrB,{rng.randint(1, 150000)},+,{clip}M{length - clip}S,60,0;")
-    elif kind < 0.6:  # primary with an SA tag
-        rec.cigartuples = [(0, 60), (4, length - 60)] if length > 60 else [(0, length)]
-        rec.set_tag("SA", f"chrA,{rng.randint(1, 250000)},-,60S{max(1, length - 60)}M,60,1;")
+    elif kind < 0.6:  # primary with an SA tag: a long, short or no clip, sometimes adapter-like
+        clip = rng.choice([0, 3, 16, max(0, length - 60)])
+        rec.cigartuples = [(0, length - clip), (4, clip)] if clip else [(0, length)]
+        if clip and rng.random() < 0.3:
+            seq = seq[:length - clip] + ("AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC" * 4)[:clip]
+        rec.set_tag("SA", f"chrA,{rng.randint(1, 250000)},-,{length - clip}S{max(1, clip)}M,60,1;")
     else:
         ops = [(0, length)]
         if rng.random() < 0.1:
@@ -206,6 +209,62 @@ def test_columns_hold_the_records_fields(diverse_bam):
     assert [bool(s) for s in got["sa"]] == [r.has_tag("SA") for r in reads]
     assert got["n"] == [any(op == 3 for op, _ in (r.cigartuples or [])) for r in reads]
     assert got["keys"] == [scan.name_key(r.query_name) for r in reads]
+
+
+def test_tag_search_among_chosen_records_finds_their_sa_tags(diverse_bam):
+    # searched one by one (few chosen) or the whole batch at once (many): same answer
+    rng = np.random.default_rng(3)
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        reads = list(bam.fetch("chrA", 0, 300_000))[1:]
+        first, batches = scan.scan_region(bam, "chrA", 0, 300_000)
+        got = {0.05: [], 0.9: []}
+        chosen = {0.05: [], 0.9: []}
+        for batch in batches:
+            for share in got:
+                among = rng.random(len(batch)) < share
+                chosen[share] += among.tolist()
+                got[share] += batch.tag_hits(b"SAZ", among).tolist()
+    for share in got:
+        assert sum(got[share]) > 0
+        assert got[share] == [c and r.has_tag("SA") for c, r in zip(chosen[share], reads)]
+
+
+def test_batches_kept_by_the_caller_stay_intact(diverse_bam):
+    # the reader reuses a batch's buffer only once nothing refers to the batch any more
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        expected = [r.to_string() for r in bam.fetch("chrA", 0, 300_000)]
+        first, batches = scan.scan_region(bam, "chrA", 0, 300_000, max_read=20_000)
+        kept = list(batches)
+        assert len(kept) > 10
+        got = [first.to_string()] + [r.to_string() for b in kept for r in scan.materialize(bam, b.raw(np.arange(len(b))))]
+    assert got == expected
+
+
+def test_an_sa_tag_on_a_record_without_clipped_bases_is_no_split(tmp_path):
+    """Such a record locates no junction: both readers take it as an ordinary alignment
+    (with a clip, the same record is a split read)."""
+    header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"},
+                                              "SQ": [{"SN": c, "LN": n} for c, n in CONTIGS.items()]})
+    path = tmp_path / "sa.bam"
+    with pysam.AlignmentFile(str(path), "wb", header=header) as out:
+        for i, cigar in enumerate(["100M", "70M30S", "100M"]):
+            rec = pysam.AlignedSegment(header)
+            rec.query_name, rec.flag, rec.reference_id = f"q{i}", 0, 0
+            rec.reference_start, rec.mapping_quality, rec.cigarstring = 100_200 + 10 * i, 60, cigar
+            rec.query_sequence = "ACGTTGCAAG" * 10
+            rec.query_qualities = pysam.qualitystring_to_array("F" * 100)
+            rec.set_tag("SA", "chrB,5001,+,70S30M,60,0;")
+            out.write(rec)
+    pysam.index(str(path))
+    gtf = tmp_path / "g.gtf"
+    attrs = 'gene_id "G1"; gene_name "GENEA"; gene_type "protein_coding";'
+    gtf.write_text(f"chrA\tt\tgene\t100001\t101000\t.\t+\t.\t{attrs}\n"
+                   f"chrA\tt\ttranscript\t100001\t101000\t.\t+\t.\t{attrs} transcript_id \"T1\";\n"
+                   f"chrA\tt\texon\t100001\t101000\t.\t+\t.\t{attrs} transcript_id \"T1\"; exon_number \"1\";\n")
+    bulk, single, _ = _evidence_both_ways(path, load_annotation(gtf), ["GENEA"])
+    assert bulk == single
+    assert bulk.qc["GENEA"].chimeric_records == 1
+    assert {s.fragment for s in bulk.split_reads} == {"q1"}
 
 
 def test_blocks_are_pysams_get_blocks(diverse_bam):

@@ -270,6 +270,12 @@ def _split_from_record(
     return out
 
 
+def _clipped_end(cigar) -> bool:
+    """Whether the alignment is soft- or hard-clipped at either end (where a split read
+    continues elsewhere)."""
+    return bool(cigar) and (cigar[0][0] in (_S, _H) or cigar[-1][0] in (_S, _H))
+
+
 def dup_key(read: pysam.AlignedSegment) -> tuple:
     """Where the record and its mate start: two fragments sharing it are duplicates."""
     if read.flag & 0x1 and not read.flag & 0x8:
@@ -562,7 +568,9 @@ class _LocusScan:
         """The evidence of a mapped, counted record of sufficient MAPQ (nothing for most)."""
         qc, gene, chrom, locus = self.qc, self.gene, self.chrom, self.locus
         flag = read.flag
-        if read.has_tag("SA"):
+        if _clipped_end(read.cigartuples) and read.has_tag("SA"):
+            # an SA tag on a record with no clipped bases locates no junction in it: such
+            # a record is read as an ordinary alignment
             qc.chimeric_records += 1
             splits = _split_from_record(read, chrom, read.get_tag("SA"), locus)
             if splits:
@@ -659,7 +667,6 @@ class _LocusScan:
         qc.low_mapq += int(low.sum())
         usable = included & ~low
         # a superset of the records examine() takes anything from; it decides exactly
-        chimeric = batch.tag_hits(b"SAZ")
         spliced = batch.has_op(scan.OP_N) & ((pos < gene.start) | (end > gene.end))
         first_code, first_length = batch.first_op()
         last_code, last_length = batch.last_op()
@@ -674,8 +681,8 @@ class _LocusScan:
             (fixed["next_tid"] != self.chrom_id) | (next_pos < locus.start) | (next_pos >= locus.end)
             | (reverse == mate_reverse) | (reverse & (next_pos > end)) | (~reverse & (next_pos < pos))
         )
-        candidate = usable & (chimeric | spliced | clipped | discordant)
-        clip_only = np.flatnonzero(candidate & ~(chimeric | spliced | discordant))
+        candidate = usable & (spliced | clipped | discordant)
+        clip_only = np.flatnonzero(candidate & ~(spliced | discordant))
         if len(clip_only) and params.min_clip_match > TINY_BLOCK:
             # adapter read-through (short inserts) clips most records of a deep library:
             # those whose every long soft clip starts with adapter give nothing (clips_of)
@@ -684,6 +691,11 @@ class _LocusScan:
             adapter_left = _adapter_clips(batch, clip_only, lead[clip_only], left=True)
             adapter_right = _adapter_clips(batch, clip_only, trail[clip_only], left=False)
             candidate[clip_only[(~near_left | adapter_left) & (~near_right | adapter_right)]] = False
+        # examine() follows the SA tag of a clipped record: search the tag in the clipped
+        # records not chosen yet (a byte search of the few, not of the whole batch)
+        clip_end = ((first_code == scan.OP_S) | (first_code == scan.OP_H) | (last_code == scan.OP_S)
+                    | (last_code == scan.OP_H))
+        candidate |= batch.tag_hits(b"SAZ", usable & clip_end & ~candidate)
         self.chosen.extend(batch.raw(np.flatnonzero(candidate | placed_unmapped)))
 
     def examine_chosen(self) -> None:

@@ -116,7 +116,7 @@ class TargetQC:
     secondary: int = 0
     qc_fail: int = 0
     low_mapq: int = 0
-    chimeric_records: int = 0  # records with an SA tag
+    chimeric_records: int = 0  # clipped records with an SA tag (split alignments)
     split_reads: int = 0
     discordant_reads: int = 0
     clipped_reads: int = 0

@@ -21,8 +21,10 @@ ordinary pysam iteration, which gives the same answers more slowly.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
+import sys
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -32,10 +34,12 @@ import numpy as np
 import pysam
 from numpy.lib.stride_tricks import sliding_window_view
 
-try:  # ISA-L inflates BGZF blocks 2-3x faster than zlib; the bytes are identical
-    from isal import isal_zlib as _inflate_lib
-except ImportError:  # pragma: no cover - isal is a dependency, zlib is the fallback
-    _inflate_lib = zlib
+try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
+    from isal.igzip import GzipFile as _GzipReader
+    from isal.isal_zlib import error as _InflateError
+except ImportError:  # pragma: no cover - isal is a dependency, the standard library is the fallback
+    from gzip import GzipFile as _GzipReader
+    from zlib import error as _InflateError
 
 # CIGAR operation codes (BAM): M I D N S H P = X
 OP_M, OP_I, OP_D, OP_N, OP_S, OP_H, OP_P, OP_EQ, OP_X = range(9)
@@ -52,11 +56,12 @@ _FIXED = np.dtype([
     ("n_cigar", "<u2"), ("flag", "<u2"), ("l_seq", "<i4"), ("next_tid", "<i4"), ("next_pos", "<i4"), ("tlen", "<i4"),
 ])
 _FIXED_BYTES = _FIXED.itemsize  # 36: block_size plus the 32 bytes of fixed fields
-# Compressed bytes read at a time: the first read is small (short regions read little
-# beyond their end), then doubles up to the cap.
+# Decompressed bytes read at a time: the first read is small (short regions read little
+# beyond their end), then doubles up to the cap (memory stays flat whatever the depth).
 FIRST_READ_BYTES = 64 * 1024
-MAX_READ_BYTES = 2 * 1024 * 1024
-MAX_BATCH_BYTES = 4 * 1024 * 1024  # records decoded at a time (memory stays flat whatever the depth)
+MAX_READ_BYTES = 4 * 1024 * 1024
+# references to a buffer held only by _batches and _fresh_buffer's call (sys.getrefcount's own included)
+_UNSHARED_REFS = 3
 
 
 class ScanError(Exception):
@@ -67,7 +72,7 @@ class ScanError(Exception):
 class RecordBatch:
     """Consecutive records of one region (all overlapping it), fields as arrays."""
 
-    data: bytes  # decompressed bytes holding the records
+    data: bytes | bytearray  # decompressed bytes holding the records
     offsets: np.ndarray  # int64: where each record (its block_size field) starts in data
     fixed: np.ndarray  # structured array of the fixed fields (_FIXED)
     end: np.ndarray  # int64: one past the last reference base (pos + 1 when unmapped / no CIGAR)
@@ -86,18 +91,18 @@ class RecordBatch:
         out = []
         for i in np.asarray(indexes, dtype=np.int64).tolist():
             o = int(self.offsets[i])
-            out.append(data[o:o + 4 + int(sizes[i])])
+            out.append(bytes(data[o:o + 4 + int(sizes[i])]))
         return out
 
     def bases(self, records: np.ndarray, starts: np.ndarray, count: int) -> np.ndarray:
         """(len(records), count) array of the ASCII bases ``starts .. starts + count`` of
         the stored sequence of each record (0 beyond its end or before its start)."""
         a = np.frombuffer(self.data, dtype=np.uint8)
-        fixed = self.fixed[records]
-        seq_at = (self.offsets[records] + _FIXED_BYTES + fixed["l_qname"].astype(np.int64)
-                  + 4 * fixed["n_cigar"].astype(np.int64))
+        fixed = self.fixed  # (fields are picked before the records: faster than whole rows)
+        seq_at = (self.offsets[records] + _FIXED_BYTES + fixed["l_qname"][records].astype(np.int64)
+                  + 4 * fixed["n_cigar"][records].astype(np.int64))
         index = starts[:, None] + np.arange(count)
-        valid = (index >= 0) & (index < fixed["l_seq"].astype(np.int64)[:, None])
+        valid = (index >= 0) & (index < fixed["l_seq"][records].astype(np.int64)[:, None])
         index = np.where(valid, index, 0)
         packed = a[seq_at[:, None] + (index >> 1)]
         nibble = np.where(index & 1, packed & 0xF, packed >> 4)
@@ -111,15 +116,22 @@ class RecordBatch:
         return self._edge_op(first=False)
 
     def _edge_op(self, first: bool) -> tuple[np.ndarray, np.ndarray]:
-        n = self.fixed["n_cigar"].astype(np.int64)
-        starts = np.cumsum(n) - n
+        starts, n = self._op_starts
         index = starts if first else starts + n - 1
         has = n > 0
+        if has.all():
+            return self.op_code[index], self.op_length[index]
         code = np.full(len(n), -1, dtype=np.int64)
         length = np.zeros(len(n), dtype=np.int64)
         code[has] = self.op_code[index[has]]
         length[has] = self.op_length[index[has]]
         return code, length
+
+    @functools.cached_property
+    def _op_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(index of each record's first operation, number of operations)."""
+        n = self.fixed["n_cigar"].astype(np.int64)
+        return np.cumsum(n) - n, n
 
     def has_op(self, code: int) -> np.ndarray:
         """Whether each record's CIGAR holds operation ``code``."""
@@ -128,15 +140,29 @@ class RecordBatch:
         out[hits] = True
         return out
 
-    def tag_hits(self, tag: bytes) -> np.ndarray:
+    def tag_hits(self, tag: bytes, among: np.ndarray | None = None) -> np.ndarray:
         """A superset of the records carrying ``tag`` (e.g. ``b"SAZ"``, name and type):
-        every record whose bytes contain the three bytes (a byte search runs at memory
-        speed; gathering the optional fields first is no faster). The caller confirms
+        every record whose bytes contain the three bytes. With ``among`` (a boolean per
+        record) only those records are searched, each in its optional fields; otherwise
+        the whole batch at once (a byte search runs at memory speed). The caller confirms
         with pysam on the few records selected."""
         out = np.zeros(len(self), dtype=bool)
         data, offsets = self.data, self.offsets
         if len(offsets) == 0:
             return out
+        if among is not None:
+            chosen = np.flatnonzero(among)
+            if 2 * len(chosen) < len(self):  # a search per record costs about the same per byte
+                fixed = self.fixed
+                l_seq = fixed["l_seq"][chosen].astype(np.int64)
+                aux = (offsets[chosen] + _FIXED_BYTES + fixed["l_qname"][chosen].astype(np.int64)
+                       + 4 * fixed["n_cigar"][chosen].astype(np.int64) + (l_seq + 1) // 2 + l_seq)
+                stop = offsets[chosen] + 4 + fixed["block_size"][chosen].astype(np.int64)
+                find = data.find
+                hits = [i for i, lo, hi in zip(chosen.tolist(), aux.tolist(), stop.tolist()) if find(tag, lo, hi) >= 0]
+                out[hits] = True
+                return out
+            return self.tag_hits(tag) & among
         lo = int(offsets[0])
         hi = int(offsets[-1] + 4 + self.fixed["block_size"][-1])
         found: list[int] = []
@@ -166,44 +192,28 @@ def name_key(name: str, width: int = 8) -> int:
     return int(_name_keys(buf, np.zeros(1, dtype=np.int64), np.asarray([len(raw)], dtype=np.uint8), width)[0])
 
 
+_KEY_MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads the name length over the key's bits
+
+
 def _name_keys(a: np.ndarray, offsets: np.ndarray, l_qname: np.ndarray, width: int) -> np.ndarray:
     length = l_qname.astype(np.int64) - 1  # without the NUL
     end = offsets + _FIXED_BYTES + length
+    if width == 8:
+        # the last 8 bytes of each name as one little-endian word (the bytes before a
+        # shorter name are masked off; a record's name follows 36 bytes of fixed fields)
+        word = _gather(a, end - 8, 8).view("<u8")
+        short = length < 8
+        if short.any():
+            missing = 8 - length[short]  # bytes of the word before the name
+            word[short] &= np.where(missing >= 8, np.uint64(0), np.left_shift(
+                np.uint64(0xFFFFFFFFFFFFFFFF), (8 * np.minimum(missing, 7)).astype(np.uint64)))
+        return word ^ (length.astype(np.uint64) * _KEY_MIX)
     key = length.astype(np.uint64)
     for k in range(1, width + 1):
         present = length >= k
         byte = np.where(present, a[np.where(present, end - k, 0)], 0).astype(np.uint64)
         key = key * np.uint64(257) + byte
     return key
-
-
-def _inflate(comp: bytes, start: int, stop: int, path: str, max_out: int) -> tuple[list[bytes], int]:
-    """Inflate the whole BGZF blocks in ``comp[start:stop]``, until ``max_out`` bytes are
-    out; (blocks, compressed bytes consumed)."""
-    out: list[bytes] = []
-    total = 0
-    p = start
-    unpack = struct.unpack_from
-    decompress = _inflate_lib.decompress
-    while p + 18 <= stop:
-        if comp[p:p + 4] != BGZF_MAGIC:
-            raise ScanError(f"{path}: no BGZF block at file offset {p}")
-        block_size = unpack("<H", comp, p + 16)[0] + 1
-        if p + block_size > stop:
-            break
-        isize = unpack("<I", comp, p + block_size - 4)[0]
-        try:
-            data = decompress(comp[p + 18:p + block_size - 8], -15)
-        except (zlib.error, _inflate_lib.error) as exc:
-            raise ScanError(f"{path}: damaged BGZF block at file offset {p} ({exc})") from None
-        if len(data) != isize:
-            raise ScanError(f"{path}: BGZF block at file offset {p} inflates to the wrong size")
-        out.append(data)
-        total += len(data)
-        p += block_size
-        if total >= max_out:
-            break
-    return out, p - start
 
 
 def _walk(data: bytes, start: int) -> tuple[list[int], int]:
@@ -224,73 +234,98 @@ def _walk(data: bytes, start: int) -> tuple[list[int], int]:
     return offsets, p
 
 
-def _chain(data: bytes, start: int, tid: int, min_pos: int, end: int) -> tuple[np.ndarray, int] | None:
+def _chain(data: bytes, start: int, tid: int, min_pos: int, end: int
+           ) -> tuple[np.ndarray, int, np.ndarray] | None:
     """The region's records in ``data`` from ``start``, found without stepping record by record.
 
-    Every record of the region has ``tid`` in its contig field and a position in
-    ``[min_pos, end)`` (the file is sorted): all byte offsets where that holds are
-    candidates, found with numpy. The true records are the chain that starts at ``start``
-    and steps by each record's size; candidates nobody steps to are dropped, and the
-    chain is verified link by link. Returns (record offsets, where the chain leaves the
-    region's records) or None when the chain does not verify (the caller then walks)."""
+    Every record of the region has ``tid`` in its contig field, a position in
+    ``[min_pos, end)`` (the file is sorted) and fixed fields that fit in its size: all
+    byte offsets where that holds are candidates, found with numpy. The true records are
+    the chain that starts at ``start`` and steps by each record's size; candidates nobody
+    steps to are dropped, and the chain is verified link by link. Returns (record offsets,
+    where the chain leaves the region's records, their fixed fields) or None when the
+    chain does not verify (the caller then walks)."""
     n = len(data)
     if n - start < _FIXED_BYTES:
         return None
+    # byte offsets holding ``tid`` as a 32-bit integer: one pass per alignment, then
+    # the four sorted runs merged (a stable sort merges runs in linear time)
     found = []
     want = np.int32(tid)
     for k in range(4):
         count = (n - k) // 4
-        if count <= 0:
-            continue
-        view = np.frombuffer(data, dtype="<i4", count=count, offset=k)
-        found.append(np.flatnonzero(view == want) * 4 + k)
-    cand = np.sort(np.concatenate(found)) - 4  # the contig field is 4 bytes into a record
+        if count > 0:
+            found.append(np.flatnonzero(np.frombuffer(data, dtype="<i4", count=count, offset=k) == want) * 4 + k)
+    cand = np.sort(np.concatenate(found), kind="stable") - 4  # the contig field is 4 bytes in
     cand = cand[(cand >= start) & (cand <= n - _FIXED_BYTES)]
     if len(cand) == 0:
-        return np.zeros(0, dtype=np.int64), start
+        return np.zeros(0, dtype=np.int64), start, np.zeros(0, dtype=_FIXED)
     a = np.frombuffer(data, dtype=np.uint8)
-    head = sliding_window_view(a, 12)[cand].view("<i4")  # block_size, contig, position
-    good = (head[:, 2] >= min_pos) & (head[:, 2] < end) & (head[:, 0] >= 32)
-    cand = cand[good]
-    step = cand + 4 + head[good, 0].astype(np.int64)
-    for _ in range(3):
-        # keep the candidates some candidate steps to (and the start)
-        at = np.searchsorted(cand, step)
-        hit = at < len(cand)
-        hit[hit] = cand[at[hit]] == step[hit]
-        linked = np.zeros(len(cand), dtype=bool)
-        linked[at[hit]] = True
-        linked |= cand == start
-        if linked.all():
-            break
-        cand, step = cand[linked], step[linked]
-    if len(cand) == 0:
-        return np.zeros(0, dtype=np.int64), start
-    if cand[0] != start or not np.array_equal(step[:-1], cand[1:]):
-        return None
+    # rows of raw bytes (selecting rows of a structured array is slow; of bytes, fast)
+    rows = _gather(data, cand, _FIXED_BYTES)
+    fixed = rows.view(_FIXED)
+    size = fixed["block_size"].astype(np.int64)
+    l_seq = fixed["l_seq"].astype(np.int64)
+    # the mate's fields (contig, position) look like a record's head: the fields that
+    # follow them (read name bytes taken as lengths) do not fit in the "record"
+    fits = (32 + fixed["l_qname"].astype(np.int64) + 4 * fixed["n_cigar"].astype(np.int64) + l_seq
+            + (l_seq + 1) // 2) <= size
+    good = ((fixed["pos"] >= min_pos) & (fixed["pos"] < end) & (size >= 32) & (fixed["l_qname"] > 0)
+            & (l_seq >= 0) & fits)
+    cand, rows = cand[good], rows[good]
+    step = cand + 4 + size[good]
+    if not (len(cand) and cand[0] == start and np.array_equal(step[:-1], cand[1:])):
+        for _ in range(3):
+            # keep the candidates some candidate steps to (and the start)
+            at = np.searchsorted(cand, step)
+            linked_from = at < len(cand)
+            linked_from[linked_from] = cand[at[linked_from]] == step[linked_from]
+            linked = np.zeros(len(cand), dtype=bool)
+            linked[at[linked_from]] = True
+            linked |= cand == start
+            if linked.all():
+                break
+            cand, step, rows = cand[linked], step[linked], rows[linked]
+        if len(cand) == 0:
+            return np.zeros(0, dtype=np.int64), start, np.zeros(0, dtype=_FIXED)
+        if cand[0] != start or not np.array_equal(step[:-1], cand[1:]):
+            return None
+    fixed = rows.view(_FIXED)
     # the last candidate may be cut by the end of data: it belongs to the next batch
     if step[-1] > n:
-        return cand[:-1], int(cand[-1])
-    return cand, int(step[-1])
+        return cand[:-1], int(cand[-1]), fixed[:-1]
+    return cand, int(step[-1]), fixed
 
 
-def _u32(a: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Little-endian uint32 at each byte offset ``at`` of ``a`` (offsets need no alignment)."""
+def _gather(data: bytes, at: np.ndarray, width: int) -> np.ndarray:
+    """The ``width`` bytes from each byte offset ``at`` of ``data``, as one opaque item
+    each (numpy copies such items with memcpy; view them as the type they hold)."""
+    count = len(data) - width + 1
+    if count <= 0:
+        return np.zeros(len(at), dtype=f"V{width}")
+    every = np.ndarray(shape=(count,), dtype=f"V{width}", buffer=data, strides=(1,))
+    return every[at]
+
+
+def _u32(data: bytes, at: np.ndarray) -> np.ndarray:
+    """Little-endian uint32 at each byte offset ``at`` of ``data`` (offsets need no alignment)."""
     if len(at) == 0:
         return np.zeros(0, dtype=np.uint32)
-    return sliding_window_view(a, 4)[at].view("<u4").ravel()
+    return _gather(data, at, 4).view("<u4")
 
 
-def _columns(data: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
     a = np.frombuffer(data, dtype=np.uint8)
-    fixed = sliding_window_view(a, _FIXED_BYTES)[offsets].view(_FIXED).ravel()
+    if fixed is None:
+        fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
     n = fixed["n_cigar"].astype(np.int64)
     total = int(n.sum())
     record = np.repeat(np.arange(len(offsets), dtype=np.int64), n)
     first = np.cumsum(n) - n
     within = np.arange(total, dtype=np.int64) - np.repeat(first, n)
     at = np.repeat(offsets + _FIXED_BYTES + fixed["l_qname"].astype(np.int64), n) + 4 * within
-    raw = _u32(a, at) if total else np.zeros(0, dtype=np.uint32)
+    raw = _u32(data, at) if total else np.zeros(0, dtype=np.uint32)
     code = (raw & 0xF).astype(np.int64)
     length = (raw >> 4).astype(np.int64)
     ref_length = np.where(_REF_CONSUMING[code], length, 0)
@@ -314,6 +349,31 @@ def _region_start(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
     return first, (bam.tell() if first is not None else 0)
 
 
+_MALLOC_TUNED = False
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc's malloc to keep freed memory for reuse instead of returning it to the
+    system at once. Bulk reading allocates and frees arrays of a few megabytes per batch;
+    by default each comes as fresh pages from the kernel (over 100,000 page faults for 2
+    million records, a fifth of the run). Peak memory is unchanged: the freed blocks are
+    reused. Once per process; a no-op where the C library is not glibc."""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # blocks below 32 MB (the largest allowed) from the heap
+    mallopt(m_trim_threshold, 256 * 1024 * 1024)  # give memory back beyond 256 MB free
+
+
 def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
                 max_read: int = MAX_READ_BYTES) -> tuple[pysam.AlignedSegment | None, Iterator[RecordBatch]]:
     """The records of ``chrom:[start, end)``: the first as a pysam record, the rest in batches.
@@ -326,75 +386,100 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     if tid < 0:
         raise ScanError(f"unknown contig {chrom}")
     path = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
+    keep_freed_memory()
     first, voffset = _region_start(bam, chrom, start, end)
     if first is None:
         return None, iter(())
     return first, _batches(path, tid, start, end, voffset, max(1, max_read), first.reference_start)
 
 
+def _read_into(reader, buffer: memoryview) -> int:
+    """Fill ``buffer`` from the decompressing reader; bytes read (fewer only at the end)."""
+    got = 0
+    while got < len(buffer):
+        n = reader.readinto(buffer[got:])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _fresh_buffer(old: bytearray | None, size: int) -> bytearray:
+    """A buffer of ``size`` bytes: ``old`` again when nothing else refers to it any more
+    (the batch made from it is gone), which spares allocating and zeroing megabytes per
+    batch; a new one otherwise."""
+    if old is None or sys.getrefcount(old) > _UNSHARED_REFS:
+        return bytearray(size)
+    if len(old) > size:
+        del old[size:]
+    elif len(old) < size:
+        old.extend(bytes(size - len(old)))
+    return old
+
+
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
              min_pos: int) -> Iterator[RecordBatch]:
-    size = min(FIRST_READ_BYTES, max_read)
+    size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
     with open(path, "rb") as fh:
         fh.seek(voffset >> 16)
-        carry = b""  # start of a record cut by the end of the previous batch
-        skip = voffset & 0xFFFF  # bytes of the first block already consumed (the first record)
-        pending = b""  # compressed bytes not inflated yet
-        eof = False
-        starved = False  # pending holds no whole block
-        while True:
-            if not eof and (starved or len(pending) < size):
-                chunk = fh.read(max(size, 65536) if starved else size)
+        reader = _GzipReader(fileobj=fh, mode="rb")
+        try:
+            skip = voffset & 0xFFFF  # bytes of the first block already consumed (the first record)
+            if skip and len(reader.read(skip)) != skip:
+                raise ScanError(f"{path}: the file ends inside the region's first block")
+            carry = b""  # start of a record cut by the end of the previous batch
+            buffer = None
+            while True:
+                # the cut record first, then fresh bytes: one buffer, no joining
+                buffer = _fresh_buffer(buffer, len(carry) + size)
+                buffer[:len(carry)] = carry
+                with memoryview(buffer) as view:
+                    got = _read_into(reader, view[len(carry):])
                 size = min(2 * size, max_read)
-                eof = not chunk
-                pending += chunk
-            inflated, used = _inflate(pending, 0, len(pending), path, MAX_BATCH_BYTES)
-            pending = pending[used:]
-            starved = not inflated
-            if not inflated:
-                if not eof:
-                    continue  # a block cut by the read: read on
-                if pending or carry.strip(b"\x00"):
-                    raise ScanError(f"{path}: the file ends inside a block or a record")
-                return
-            if skip:
-                inflated[0] = inflated[0][skip:]
-                skip = 0
-            data = carry + b"".join(inflated)
-            del inflated
-            offsets, rest, ended = _records(data, tid, min_pos, end)
-            carry = data[rest:]
-            if len(offsets):
-                fixed, ends, ops = _columns(data, offsets)
-                if (fixed["block_size"] < 32).any():
-                    raise ScanError(f"{path}: a record shorter than its fixed fields")
-                # sorted file: the region ends at the first record on another contig or at/after end
-                beyond = (fixed["tid"] != tid) | (fixed["pos"].astype(np.int64) >= end)
-                stop = len(offsets)
-                if beyond.any():
-                    stop = int(np.argmax(beyond))
-                    ended = True
-                keep = np.zeros(len(offsets), dtype=bool)
-                keep[:stop] = ends[:stop] > start
-                if keep.any():
-                    yield _select(data, offsets, fixed, ends, ops, keep)
-            if ended:
-                return
+                if not got:
+                    if carry.strip(b"\x00"):
+                        raise ScanError(f"{path}: the file ends inside a record")
+                    return
+                if got < len(buffer) - len(carry):
+                    del buffer[len(carry) + got:]
+                data = buffer
+                offsets, rest, ended, fixed = _records(data, tid, min_pos, end)
+                data = None  # (the buffer is reused once no batch refers to it)
+                carry = bytes(buffer[rest:])
+                if len(offsets):
+                    fixed, ends, ops = _columns(buffer, offsets, fixed)
+                    if (fixed["block_size"] < 32).any():
+                        raise ScanError(f"{path}: a record shorter than its fixed fields")
+                    # sorted file: the region ends at the first record on another contig or at/after end
+                    beyond = (fixed["tid"] != tid) | (fixed["pos"].astype(np.int64) >= end)
+                    stop = len(offsets)
+                    if beyond.any():
+                        stop = int(np.argmax(beyond))
+                        ended = True
+                    keep = np.zeros(len(offsets), dtype=bool)
+                    keep[:stop] = ends[:stop] > start
+                    if keep.any():
+                        yield _select(buffer, offsets, fixed, ends, ops, keep)
+                if ended:
+                    return
+        except (EOFError, OSError, _InflateError) as exc:
+            # a damaged or cut stream (gzip header, CRC or length checks)
+            raise ScanError(f"{path}: cannot be decompressed after the region's start ({exc})") from None
 
 
-def _records(data: bytes, tid: int, min_pos: int, end: int) -> tuple[np.ndarray, int, bool]:
+def _records(data: bytes, tid: int, min_pos: int, end: int) -> tuple[np.ndarray, int, bool, np.ndarray | None]:
     """(offsets of the complete records from 0, where the rest starts, whether a complete
-    record outside the region was reached). Offsets may run past the region: the caller
-    checks contig and position."""
+    record outside the region was reached, their fixed fields when already read).
+    Offsets may run past the region: the caller checks contig and position."""
     chain = _chain(data, 0, tid, min_pos, end)
     if chain is not None:
-        offsets, after = chain
+        offsets, after, fixed = chain
         n = len(data)
         if after + 4 <= n and after + 4 + struct.unpack_from("<I", data, after)[0] <= n:
-            return offsets, after, True  # a complete record that is not the region's
-        return offsets, after, False  # a record cut by the end of the batch
+            return offsets, after, True, fixed  # a complete record that is not the region's
+        return offsets, after, False, fixed  # a record cut by the end of the batch
     found, rest = _walk(data, 0)
-    return np.asarray(found, dtype=np.int64), rest, False
+    return np.asarray(found, dtype=np.int64), rest, False, None
 
 
 def _select(data, offsets, fixed, ends, ops, keep) -> RecordBatch:
