@@ -376,3 +376,32 @@ def test_adapter_clips_are_recognised_even_when_the_clip_starts_early(clip, adap
     from imtfusion.evidence import looks_like_adapter
 
     assert looks_like_adapter(clip) is adapter
+
+
+def test_consensus_takes_each_columns_most_common_base():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from imtfusion.calling import _consensus
+
+    def by_hand(strings, limit):
+        strings = [s for s in strings if s]
+        out = ""
+        for i in range(min(limit, max((len(s) for s in strings), default=0))):
+            votes = {}
+            for s in strings:
+                if len(s) > i:
+                    votes[s[i]] = votes.get(s[i], 0) + 1
+            best = max(votes.values())
+            out += min(b for b, n in votes.items() if n == best)
+        return out
+
+    assert _consensus(["ACGT", "ACGA", "TCG", ""], limit=60) == "ACGA"
+    assert _consensus(["AAAA", "CC"], limit=3) == "AAA"  # tie in columns 1-2: alphabetical
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.text(alphabet="ACGTN", max_size=70), max_size=12), st.integers(1, 80))
+    def agrees(strings, limit):
+        assert _consensus(strings, limit) == by_hand(strings, limit)
+
+    agrees()

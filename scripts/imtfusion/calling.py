@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from itertools import zip_longest
 from typing import Callable, Iterable
 
 from imtfusion.annotate import FusionAnnotation
@@ -337,15 +338,21 @@ def _place_junction(
 
 
 def _consensus(strings: list[str], limit: int = 60) -> str:
-    strings = [s for s in strings if s]
+    """The most common base of each column (ties: the first in alphabetical order), over
+    the first ``limit`` columns; shorter strings vote only in the columns they reach."""
+    strings = [s[:limit] for s in strings if s]
     if not strings:
         return ""
     out = []
-    for i in range(min(limit, max(len(s) for s in strings))):
-        column = Counter(s[i] for s in strings if len(s) > i)
-        base, count = min(column.items(), key=lambda kv: (-kv[1], kv[0]))
-        out.append(base)
+    for column in zip_longest(*strings):  # columns built in C; None beyond a short string
+        counts = Counter(column)
+        counts.pop(None, None)
+        out.append(min(counts.items(), key=_by_votes)[0])
     return "".join(out)
+
+
+def _by_votes(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def _outward_at(junction: _Junction) -> tuple[str, str]:

@@ -514,6 +514,11 @@ class _LocusScan:
         self.diff = np.zeros(gene.end - gene.start + 1, dtype=np.int64)
         self.exon_starts = [s for s, _ in locus.exons]
         self.exon_ends = [e for _, e in locus.exons]
+        self.exon_start_array = np.asarray(self.exon_starts, dtype=np.int64)
+        self.exon_end_array = np.asarray(self.exon_ends, dtype=np.int64)
+        # aligned blocks of the bulk pass, added to ``diff`` a few million at a time
+        self.pending_blocks: list[tuple[np.ndarray, np.ndarray]] = []
+        self.pending_count = 0
         self.qc.exon_length = sum(e - s for s, e in locus.exons)
         # what is found goes to these lists first, so an abandoned columnar pass leaves no trace
         self.split_reads: list[SplitRead] = []
@@ -654,10 +659,13 @@ class _LocusScan:
         in_gene = primary & (pos < gene.end) & (end > gene.start)
         if in_gene.any():
             record, b_start, b_end = scan.aligned_blocks(batch, in_gene)
-            pile_up(self.diff, gene.start, gene.end, b_start, b_end)
+            self.pending_blocks.append((b_start, b_end))
+            self.pending_count += len(b_start)
+            if self.pending_count > PILE_UP_BLOCKS:
+                self.pile_up_pending()
             if self.exon_starts:
-                starts = np.asarray(self.exon_starts, dtype=np.int64)
-                k = np.searchsorted(np.asarray(self.exon_ends, dtype=np.int64), b_start, side="right")
+                starts = self.exon_start_array
+                k = np.searchsorted(self.exon_end_array, b_start, side="right")
                 hit = k < len(starts)
                 hit[hit] = starts[k[hit]] < b_end[hit]
                 in_exon = np.zeros(len(batch), dtype=bool)
@@ -668,8 +676,7 @@ class _LocusScan:
         usable = included & ~low
         # a superset of the records examine() takes anything from; it decides exactly
         spliced = batch.has_op(scan.OP_N) & ((pos < gene.start) | (end > gene.end))
-        first_code, first_length = batch.first_op()
-        last_code, last_length = batch.last_op()
+        first_code, first_length, last_code, last_length = batch.edge_ops()
         lead = np.where(first_code == scan.OP_S, first_length, 0)
         trail = np.where(last_code == scan.OP_S, last_length, 0)
         clipped = ((lead > 0) | (trail > 0)) & (np.maximum(lead, trail) + TINY_BLOCK >= params.min_clip_match)
@@ -688,8 +695,7 @@ class _LocusScan:
             # those whose every long soft clip starts with adapter give nothing (clips_of)
             near_left = lead[clip_only] + TINY_BLOCK >= params.min_clip_match
             near_right = trail[clip_only] + TINY_BLOCK >= params.min_clip_match
-            adapter_left = _adapter_clips(batch, clip_only, lead[clip_only], left=True)
-            adapter_right = _adapter_clips(batch, clip_only, trail[clip_only], left=False)
+            adapter_left, adapter_right = _adapter_clips(batch, clip_only, lead[clip_only], trail[clip_only])
             candidate[clip_only[(~near_left | adapter_left) & (~near_right | adapter_right)]] = False
         # examine() follows the SA tag of a clipped record: search the tag in the clipped
         # records not chosen yet (a byte search of the few, not of the whole batch)
@@ -708,7 +714,16 @@ class _LocusScan:
                 self.examine(read)
         self.chosen = []
 
+    def pile_up_pending(self) -> None:
+        if self.pending_blocks:
+            gene = self.gene
+            pile_up(self.diff, gene.start, gene.end, np.concatenate([b for b, _ in self.pending_blocks]),
+                    np.concatenate([e for _, e in self.pending_blocks]))
+        self.pending_blocks = []
+        self.pending_count = 0
+
     def finish(self) -> None:
+        self.pile_up_pending()
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
         evidence.split_reads.extend(self.split_reads)
@@ -733,22 +748,26 @@ _ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
                   for adapter in _ADAPTERS for text in (adapter, complement(adapter))]
 
 
-def _adapter_clips(batch, records: np.ndarray, soft: np.ndarray, left: bool) -> np.ndarray:
-    """Whether the soft clip of each record (``soft`` bases at its left or right end) reads,
-    outward from the alignment, as an adapter's start: a subset of the clips
+def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Whether the left soft clip (``lead`` bases) and the right one (``trail``) of each
+    record reads, outward from the alignment, as an adapter's start: a subset of the clips
     :func:`looks_like_adapter` rejects (no shift), so a record skipped here is one
-    :func:`clips_of` takes nothing from."""
+    :func:`clips_of` takes nothing from. Both sides in one pass."""
     width = 12
-    starts = soft - width if left else batch.fixed["l_seq"][records].astype(np.int64) - soft
-    bases = batch.bases(records, starts, width)
-    if left:
-        bases = bases[:, ::-1]  # outward from the alignment: the clip read backwards
-    head = np.minimum(soft, width)
+    n = len(records)
+    starts = np.concatenate([lead - width, batch.fixed["l_seq"][records].astype(np.int64) - trail])
+    bases = batch.bases(np.concatenate([records, records]), starts, width)
+    bases[:n] = bases[:n, ::-1]  # outward from the alignment: a left clip read backwards
+    head = np.minimum(np.concatenate([lead, trail]), width)
     considered = np.arange(width)[None, :] < head[:, None]
-    found = np.zeros(len(records), dtype=bool)
+    found = np.zeros(2 * n, dtype=bool)
     for code in _ADAPTER_CODES:
         found |= ((bases == code[None, :]) | ~considered).all(axis=1)
-    return found & (head >= 8)
+    found &= head >= 8
+    return found[:n], found[n:]
+
+
+PILE_UP_BLOCKS = 500_000  # aligned blocks held before they are added to the depth (memory stays small)
 
 
 def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:

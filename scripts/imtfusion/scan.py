@@ -60,8 +60,10 @@ _FIXED_BYTES = _FIXED.itemsize  # 36: block_size plus the 32 bytes of fixed fiel
 # beyond their end), then doubles up to the cap (memory stays flat whatever the depth).
 FIRST_READ_BYTES = 64 * 1024
 MAX_READ_BYTES = 4 * 1024 * 1024
-# references to a buffer held only by _batches and _fresh_buffer's call (sys.getrefcount's own included)
+# references to a pooled buffer nobody else holds: the pool, _take_buffer's loop variable
+# and sys.getrefcount's argument
 _UNSHARED_REFS = 3
+_POOLED_BUFFERS = 3
 
 
 class ScanError(Exception):
@@ -114,6 +116,10 @@ class RecordBatch:
 
     def last_op(self) -> tuple[np.ndarray, np.ndarray]:
         return self._edge_op(first=False)
+
+    def edge_ops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(code, length) of each record's first and of its last CIGAR operation."""
+        return (*self._edge_op(first=True), *self._edge_op(first=False))
 
     def _edge_op(self, first: bool) -> tuple[np.ndarray, np.ndarray]:
         starts, n = self._op_starts
@@ -320,23 +326,30 @@ def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
     if fixed is None:
         fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
     n = fixed["n_cigar"].astype(np.int64)
+    m = len(offsets)
     total = int(n.sum())
-    record = np.repeat(np.arange(len(offsets), dtype=np.int64), n)
-    first = np.cumsum(n) - n
-    within = np.arange(total, dtype=np.int64) - np.repeat(first, n)
-    at = np.repeat(offsets + _FIXED_BYTES + fixed["l_qname"].astype(np.int64), n) + 4 * within
+    first = np.cumsum(n) - n  # index of each record's first operation
+    record = np.repeat(np.arange(m, dtype=np.int64), n)
+    # operation j of a record sits 4 * j bytes after the read name
+    base = offsets + _FIXED_BYTES + fixed["l_qname"].astype(np.int64) - 4 * first
+    at = np.arange(0, 4 * total, 4, dtype=np.int64) + np.repeat(base, n)
     raw = _u32(data, at) if total else np.zeros(0, dtype=np.uint32)
     code = (raw & 0xF).astype(np.int64)
     length = (raw >> 4).astype(np.int64)
-    ref_length = np.where(_REF_CONSUMING[code], length, 0)
+    ref_length = length * _REF_CONSUMING[code]
     cumulative = np.cumsum(ref_length)
-    before = cumulative - ref_length  # reference bases of the read before each operation
-    record_before = np.zeros(len(offsets), dtype=np.int64)
-    nonempty = n > 0
-    record_before[nonempty] = before[first[nonempty]]
+    before = cumulative - ref_length  # reference bases of the batch's reads before each operation
     pos = fixed["pos"].astype(np.int64)
-    ref_start = pos[record] + before - record_before[record]
-    span = np.bincount(record, weights=ref_length, minlength=len(offsets)).astype(np.int64)
+    nonempty = n > 0
+    if nonempty.all():
+        record_before = before[first]
+        span = cumulative[first + n - 1] - record_before
+    else:
+        record_before = np.zeros(m, dtype=np.int64)
+        span = np.zeros(m, dtype=np.int64)
+        record_before[nonempty] = before[first[nonempty]]
+        span[nonempty] = cumulative[(first + n - 1)[nonempty]] - record_before[nonempty]
+    ref_start = before + np.repeat(pos - record_before, n)
     mapped = (fixed["flag"] & 0x4) == 0
     end = np.where(mapped & (n > 0) & (span > 0), pos + span, pos + 1)
     return fixed, end, (record, code, length, ref_start)
@@ -404,17 +417,22 @@ def _read_into(reader, buffer: memoryview) -> int:
     return got
 
 
-def _fresh_buffer(old: bytearray | None, size: int) -> bytearray:
-    """A buffer of ``size`` bytes: ``old`` again when nothing else refers to it any more
-    (the batch made from it is gone), which spares allocating and zeroing megabytes per
-    batch; a new one otherwise."""
-    if old is None or sys.getrefcount(old) > _UNSHARED_REFS:
-        return bytearray(size)
-    if len(old) > size:
-        del old[size:]
-    elif len(old) < size:
-        old.extend(bytes(size - len(old)))
-    return old
+def _take_buffer(pool: list[bytearray], size: int) -> bytearray:
+    """A buffer of ``size`` bytes: one of ``pool`` that nothing else refers to any more
+    (its batch is gone: a caller looping over batches still holds the previous one, so
+    the pool keeps a few), which spares allocating and zeroing megabytes per batch; a new
+    one otherwise."""
+    for buffer in pool:
+        if sys.getrefcount(buffer) <= _UNSHARED_REFS:
+            if len(buffer) > size:
+                del buffer[size:]
+            elif len(buffer) < size:
+                buffer.extend(bytes(size - len(buffer)))
+            return buffer
+    buffer = bytearray(size)
+    if len(pool) < _POOLED_BUFFERS:
+        pool.append(buffer)
+    return buffer
 
 
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
@@ -428,10 +446,11 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
             if skip and len(reader.read(skip)) != skip:
                 raise ScanError(f"{path}: the file ends inside the region's first block")
             carry = b""  # start of a record cut by the end of the previous batch
-            buffer = None
+            pool: list[bytearray] = []
             while True:
                 # the cut record first, then fresh bytes: one buffer, no joining
-                buffer = _fresh_buffer(buffer, len(carry) + size)
+                buffer = None
+                buffer = _take_buffer(pool, len(carry) + size)
                 buffer[:len(carry)] = carry
                 with memoryview(buffer) as view:
                     got = _read_into(reader, view[len(carry):])
