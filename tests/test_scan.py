@@ -435,3 +435,11 @@ def test_a_cram_read_record_by_record_gives_the_calls_of_the_bam(tmp_path):
         other = next(s for s in from_cram.statuses if s.target == name)
         assert other.status == status.status
     assert [r.query_name for r in from_cram.evidence_records] == [r.query_name for r in from_bam.evidence_records]
+
+
+def test_among_is_isin():
+    rng = np.random.default_rng(8)
+    for size, wanted_size in [(0, 3), (1000, 0), (50_000, 7), (50_000, 400)]:
+        values = rng.integers(0, 5_000, size).astype(np.uint64)
+        wanted = rng.integers(0, 5_000, wanted_size).astype(np.uint64)
+        assert np.array_equal(scan.among(values, wanted), np.isin(values, wanted))

@@ -212,7 +212,9 @@ class RecordNames:
 
     def positions_of(self, keys: np.ndarray) -> np.ndarray:
         """Sorted distinct start positions of the records whose name key is in ``keys``."""
-        return np.unique(self.positions[np.isin(self.keys, keys)])
+        from imtfusion.scan import among
+
+        return np.unique(self.positions[among(self.keys, keys)])
 
 
 def _split_from_record(
@@ -516,9 +518,6 @@ class _LocusScan:
         self.exon_ends = [e for _, e in locus.exons]
         self.exon_start_array = np.asarray(self.exon_starts, dtype=np.int64)
         self.exon_end_array = np.asarray(self.exon_ends, dtype=np.int64)
-        # aligned blocks of the bulk pass, added to ``diff`` a few million at a time
-        self.pending_blocks: list[tuple[np.ndarray, np.ndarray]] = []
-        self.pending_count = 0
         self.qc.exon_length = sum(e - s for s, e in locus.exons)
         # what is found goes to these lists first, so an abandoned columnar pass leaves no trace
         self.split_reads: list[SplitRead] = []
@@ -659,10 +658,7 @@ class _LocusScan:
         in_gene = primary & (pos < gene.end) & (end > gene.start)
         if in_gene.any():
             record, b_start, b_end = scan.aligned_blocks(batch, in_gene)
-            self.pending_blocks.append((b_start, b_end))
-            self.pending_count += len(b_start)
-            if self.pending_count > PILE_UP_BLOCKS:
-                self.pile_up_pending()
+            pile_up(self.diff, gene.start, gene.end, b_start, b_end)
             if self.exon_starts:
                 starts = self.exon_start_array
                 k = np.searchsorted(self.exon_end_array, b_start, side="right")
@@ -714,16 +710,7 @@ class _LocusScan:
                 self.examine(read)
         self.chosen = []
 
-    def pile_up_pending(self) -> None:
-        if self.pending_blocks:
-            gene = self.gene
-            pile_up(self.diff, gene.start, gene.end, np.concatenate([b for b, _ in self.pending_blocks]),
-                    np.concatenate([e for _, e in self.pending_blocks]))
-        self.pending_blocks = []
-        self.pending_count = 0
-
     def finish(self) -> None:
-        self.pile_up_pending()
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
         evidence.split_reads.extend(self.split_reads)
@@ -765,9 +752,6 @@ def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarr
         found |= ((bases == code[None, :]) | ~considered).all(axis=1)
     found &= head >= 8
     return found[:n], found[n:]
-
-
-PILE_UP_BLOCKS = 500_000  # aligned blocks held before they are added to the depth (memory stays small)
 
 
 def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:

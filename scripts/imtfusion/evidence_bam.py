@@ -88,7 +88,7 @@ def collect_support(
     def select(batch: scan.RecordBatch) -> np.ndarray:
         # names are compared exactly below; this picks the few records worth decoding
         keys = batch.name_suffix_keys()
-        return np.isin(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
+        return scan.among(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
 
     known = [record_names[l.name] for l in loci if record_names and l.name in record_names]
     regions = [piece for region in _regions(loci, calls, lengths) for piece in _subtract(region, known)]
