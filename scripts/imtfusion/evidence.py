@@ -638,9 +638,10 @@ class _LocusScan:
 
         qc, gene, locus, params = self.qc, self.gene, self.locus, self.params
         fixed = batch.fixed
+        pos = fixed["pos"].astype(np.int64)
         self.name_keys.append(batch.name_suffix_keys())
-        self.name_positions.append(fixed["pos"].astype(np.int64))
-        flag = fixed["flag"].astype(np.int64)
+        self.name_positions.append(pos)
+        flag = fixed["flag"]  # uint16: the masks below fit
         excluded = (flag & EXCLUDED_FLAGS) != 0
         duplicate = excluded & ((flag & FLAG_DUPLICATE) != 0)
         secondary = excluded & ~duplicate & ((flag & FLAG_SECONDARY) != 0)
@@ -651,7 +652,6 @@ class _LocusScan:
         placed_unmapped = (excluded & ~duplicate & ~secondary & ~qc_fail & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
                            & (fixed["l_seq"] > 0))
         included = ~excluded
-        pos = fixed["pos"].astype(np.int64)
         end = batch.end
         primary = included & ((flag & FLAG_SUPPLEMENTARY) == 0)
         qc.reads += int(primary.sum())

@@ -15,6 +15,12 @@ of the region follows) until a record starts at or after the region's end. The f
 record is returned as the pysam object it already is. The records yielded are exactly
 those ``bam.fetch(chrom, start, end)`` yields, in the same order (tests compare them).
 
+How it is read: from that block on, the file is a multi-member gzip stream, which ISA-L's
+gzip reader inflates (checking each block's CRC and length) straight into a reused
+buffer, a few megabytes at a time. In each buffer the records are found all at once
+(:func:`_chain`) and their fixed fields and CIGAR operations read as arrays
+(:func:`_columns`); a record cut by the end of a buffer starts the next one.
+
 Only BAM is read this way; CRAM (and anything unexpected in the stream) falls back to the
 ordinary pysam iteration, which gives the same answers more slowly.
 """
