@@ -1199,9 +1199,12 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
             depths.setdefault(r.target_fragments, []).append(r)
         extremes = {d: (min(rows, key=lambda r: r.scale), max(rows, key=lambda r: r.scale))
                     for d, rows in sorted(depths.items())}
-        for small, large in extremes.values():
+        deepest = max(extremes)
+        for depth, (small, large) in extremes.items():
+            # the bar is at the largest size: the largest BAM, with the deepest loci
+            which = " (the largest BAM)" if depth == deepest and len(extremes) > 1 else ""
             bars.append(Bar(f"call wall time <= {MAX_CALL_VS_SAMTOOLS:g}x samtools view -c, at {large.scale}x, "
-                            f"{large.target_records:,} target records",
+                            f"{large.target_records:,} target records{which}",
                             f"{large.ratio:.1f}x ({large.call_s:.2f} s vs {large.samtools_s:.3f} s)",
                             f"<= {MAX_CALL_VS_SAMTOOLS:g}x", large.ratio <= MAX_CALL_VS_SAMTOOLS))
         for small, large in extremes.values():
