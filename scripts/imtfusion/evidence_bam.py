@@ -96,7 +96,8 @@ def collect_support(
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []
     for chrom, start, end in regions:
-        records = scan.fetch_selected(bam, chrom, start, end, select) if end - start > 10_000 else None
+        # in bulk even for a small window: at a deep locus it holds thousands of records
+        records = scan.fetch_selected(bam, chrom, start, end, select)
         for read in records if records is not None else safe_fetch(bam, chrom, start, end):
             if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
                 continue
