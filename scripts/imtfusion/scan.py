@@ -65,7 +65,7 @@ _FIXED_BYTES = _FIXED.itemsize  # 36: block_size plus the 32 bytes of fixed fiel
 # Decompressed bytes read at a time: the first read is small (short regions read little
 # beyond their end), then doubles up to the cap (memory stays flat whatever the depth).
 FIRST_READ_BYTES = 64 * 1024
-MAX_READ_BYTES = 4 * 1024 * 1024
+MAX_READ_BYTES = 2 * 1024 * 1024
 # references to a pooled buffer nobody else holds: the pool, _take_buffer's loop variable
 # and sys.getrefcount's argument
 _UNSHARED_REFS = 3
