@@ -137,3 +137,44 @@ def test_utr_sites_and_unknown_frame():
     assert g.locate_3prime(200).site == "exonic"
     assert reading_frame(g.locate_5prime(120), g.locate_3prime(400)) == "unknown"
     assert reading_frame(g.locate_5prime(299), g.locate_3prime(400)) == "in-frame"
+
+
+def test_the_index_gives_the_gtfs_genes_and_names_shared_by_several_genes(tmp_path):
+    """Genes come back from the index's stored columns, and from its SQL table when the
+    index predates them; a gene name used by several genes finds all of them."""
+    import sqlite3
+
+    from imtfusion.annotation import load_annotation, write_index
+
+    rows = []
+    for k, (name, chrom, start, gid) in enumerate([
+        ("ALK", "chr2", 29_000, "ENSG1.5"), ("Y_RNA", "chr1", 500, "ENSG2.1"), ("Y_RNA", "chr3", 900, "ENSG3.2"),
+        ("ZZZ", "chr1", 100, "ENSG4"), ("AAA", "chr1", 100, "ENSG0.1"), ("Y_RNA", "chr1", 50, "ENSG5.1"),
+    ]):
+        attrs = f'gene_id "{gid}"; gene_name "{name}"; gene_type "protein_coding";'
+        tx = f'{attrs} transcript_id "T{k}";'
+        rows += [f"{chrom}\tt\tgene\t{start + 1}\t{start + 300}\t.\t+\t.\t{attrs}",
+                 f"{chrom}\tt\ttranscript\t{start + 1}\t{start + 300}\t.\t+\t.\t{tx}",
+                 f"{chrom}\tt\texon\t{start + 1}\t{start + 300}\t.\t+\t.\t{tx} exon_number \"1\";"]
+    gtf = tmp_path / "g.gtf"
+    gtf.write_text("\n".join(rows) + "\n")
+    from_gtf = load_annotation(gtf)
+    index = tmp_path / "g.idx"
+    write_index(from_gtf, index)
+    from_index = load_annotation(index)
+    old = tmp_path / "old.idx"
+    old.write_bytes(index.read_bytes())
+    with sqlite3.connect(str(old)) as db:
+        db.execute("DROP TABLE gene_columns")
+    from_sql = load_annotation(old)
+    for a in (from_gtf, from_index, from_sql):
+        assert a.genes.columns == from_gtf.genes.columns
+        assert a.genes["gene_id"] == ["ENSG5.1", "ENSG0.1", "ENSG4", "ENSG2.1", "ENSG1.5", "ENSG3.2"]
+        assert a.contigs == ["chr1", "chr2", "chr3"]
+        assert a.find_gene("ALK").gene_id == a.find_gene("ENSG1").gene_id == a.find_gene("ENSG1.5").gene_id == "ENSG1.5"
+        assert a.find_gene("Y_RNA").chrom == "chr1"  # several: a short contig name, then the longest copy
+        assert a._name_index().get("Y_RNA") == [0, 3, 5]  # rows sorted by contig and start
+        assert [g.gene_id for g in a.genes_overlapping("chr1", 120, 360)] == ["ENSG5.1", "ENSG0.1", "ENSG4"]
+        assert [g.gene_id for g in a.genes_overlapping("chr3", 0)] == []
+        with pytest.raises(Exception, match="not in the annotation"):
+            a.find_gene("NOPE")
