@@ -38,7 +38,6 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pysam
-from numpy.lib.stride_tricks import sliding_window_view
 
 try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
     from isal.igzip import GzipFile as _GzipReader
@@ -293,7 +292,6 @@ def _chain(data: bytes, start: int, tid: int, min_pos: int, end: int
     cand = cand[(cand >= start) & (cand <= n - _FIXED_BYTES)]
     if len(cand) == 0:
         return np.zeros(0, dtype=np.int64), start, np.zeros(0, dtype=_FIXED)
-    a = np.frombuffer(data, dtype=np.uint8)
     # rows of raw bytes (selecting rows of a structured array is slow; of bytes, fast)
     rows = _gather(data, cand, _FIXED_BYTES)
     fixed = rows.view(_FIXED)
@@ -349,7 +347,6 @@ def _u32(data: bytes, at: np.ndarray) -> np.ndarray:
 
 def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    a = np.frombuffer(data, dtype=np.uint8)
     if fixed is None:
         fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
     n = fixed["n_cigar"].astype(np.int64)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
