@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import array
 import contextlib
+import os
 import random
+import shutil
+import struct
+import sysconfig
 from pathlib import Path
 
 import numpy as np
@@ -140,12 +144,22 @@ def random_bam(path: Path, seed: int, n: int = 6000) -> Path:
     return path
 
 
-def _scanned(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, blocks: int) -> list[str]:
-    first, batches = scan.scan_region(bam, chrom, start, end, max_read=blocks * 20_000)
+def _scanned(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, blocks: int, threads: int = 1) -> list[str]:
+    first, batches = scan.scan_region(bam, chrom, start, end, max_read=blocks * 20_000, threads=threads)
     out = [first.to_string()] if first is not None else []
     for batch in batches:
         out += [r.to_string() for r in scan.materialize(bam, batch.raw(np.arange(len(batch))))]
     return out
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def reader(request, monkeypatch) -> str:
+    """Run a test with the compiled record reader and with the numpy one."""
+    if request.param == "numpy":
+        monkeypatch.setattr(scan, "_native", None)
+    elif scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    return request.param
 
 
 @pytest.fixture(scope="module")
@@ -161,11 +175,91 @@ REGIONS = [
 
 @pytest.mark.parametrize("region", REGIONS)
 @pytest.mark.parametrize("blocks", [1, 2, 256])
-def test_scan_yields_exactly_what_fetch_yields(diverse_bam, region, blocks):
-    # threads: htslib decompresses ahead; the position after the first record must still be exact
+def test_scan_yields_exactly_what_fetch_yields(diverse_bam, region, blocks, reader):
+    # threads: htslib decompresses ahead; the position after the first record must still
+    # be exact. And the reader's own inflating thread gives the same records.
     with pysam.AlignmentFile(str(diverse_bam), threads=2 if blocks == 2 else 1) as bam:
         expected = [r.to_string() for r in bam.fetch(*region)]
         assert _scanned(bam, *region, blocks) == expected
+        if blocks != 1:
+            assert _scanned(bam, *region, blocks, threads=2) == expected
+
+
+def _batch_arrays(bam, region, max_read):
+    first, batches = scan.scan_region(bam, *region, max_read=max_read)
+    out = []
+    for b in batches:
+        out.append((b.offsets.tolist(), b.fixed.tobytes(), b.end.tolist(), b.op_record.tolist(),
+                    b.op_code.tolist(), b.op_length.tolist(), b.op_ref_start.tolist()))
+    return out
+
+
+@pytest.mark.parametrize("max_read", [20_000, 50_000, scan.MAX_READ_BYTES])
+def test_the_compiled_reader_gives_the_arrays_of_the_numpy_reader(diverse_bam, monkeypatch, max_read):
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    rng = random.Random(max_read)
+    regions = [("chrA", 0, 300_000), ("chrB", 0, 200_000), ("chrC", 0, 5_000)]
+    for _ in range(10):
+        chrom = rng.choice(list(CONTIGS))
+        start = rng.randint(0, CONTIGS[chrom] - 1)
+        regions.append((chrom, start, start + rng.choice([1, 500, 20_000])))
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        compiled = [_batch_arrays(bam, r, max_read) for r in regions]
+        monkeypatch.setattr(scan, "_native", None)
+        assert [_batch_arrays(bam, r, max_read) for r in regions] == compiled
+    assert sum(len(batches) for batches in compiled) > len(regions)
+
+
+def test_the_compiled_reader_is_built_where_a_c_compiler_is():
+    # CI has a compiler: there the compiled path must be the one the other tests run
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None or os.environ.get("IMTFUSION_PURE_PYTHON"):
+        pytest.skip("no C compiler (or the numpy reader asked for): the numpy reader is used")
+    assert scan.reader_kind() == "compiled"
+
+
+def _records_bytes(records: list[tuple[int, int, int, int, int]]) -> bytes:
+    """BAM records (contig, position, name length, CIGAR operations, sequence length)
+    with arbitrary contents, their sizes as the fields say (ops 10M each)."""
+    out = b""
+    for tid, pos, l_qname, n_cigar, l_seq in records:
+        body = struct.pack("<iiBBHHHiiii", tid, pos, l_qname, 60, 0, n_cigar, 0, l_seq, -1, -1, 0)
+        body += b"q" * (l_qname - 1) + b"\x00" + struct.pack("<I", (10 << 4)) * n_cigar
+        body += bytes((l_seq + 1) // 2 + l_seq)
+        out += struct.pack("<I", len(body)) + body
+    return out
+
+
+def test_the_compiled_walk_stops_at_the_region_end_and_at_a_cut_record():
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    data = _records_bytes([(1, 10, 5, 1, 20), (1, 20, 9, 2, 30), (1, 30, 3, 0, 0), (2, 5, 4, 1, 10)])
+    offsets, rest, ended, fixed = scan._records(data, 1, 0, 1_000)
+    assert ended and len(offsets) == 3 and fixed["pos"].tolist() == [10, 20, 30]
+    assert data[rest + 4:rest + 8] == struct.pack("<i", 2)  # the first record of contig 2
+    offsets, rest, ended, fixed = scan._records(data, 1, 0, 30)  # the region ends just before 30
+    assert ended and fixed["pos"].tolist() == [10, 20]
+    offsets, rest, ended, fixed = scan._records(data, 1, 0, 25)
+    assert ended and fixed["pos"].tolist() == [10, 20]
+    cut = data[:rest - 3]  # the last record of the region cut short
+    offsets, rest2, ended, fixed = scan._records(cut, 1, 0, 25)
+    assert not ended and fixed["pos"].tolist() == [10] and rest2 == offsets[0] + 4 + fixed["block_size"][0]
+    _, _, ops = scan._columns(data, offsets, fixed)
+    assert ops[1].tolist() == [0] and ops[2].tolist() == [10] and ops[3].tolist() == [10]
+
+
+def test_the_compiled_walk_names_a_record_whose_fields_overflow_it():
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    data = bytearray(_records_bytes([(1, 10, 5, 1, 20), (1, 20, 9, 2, 30)]))
+    second = 4 + struct.unpack_from("<I", data, 0)[0]
+    struct.pack_into("<H", data, second + 16, 4000)  # n_cigar far beyond the record
+    with pytest.raises(scan.ScanError, match="x.bam: a record whose fields do not fit"):
+        scan._records(bytes(data), 1, 0, 1_000, "x.bam")
+    struct.pack_into("<I", data, second, 20)  # shorter than the fixed fields
+    with pytest.raises(scan.ScanError, match="shorter than its fixed fields"):
+        scan._records(bytes(data), 1, 0, 1_000, "x.bam")
 
 
 def test_random_regions_match_fetch_even_when_the_chain_search_gives_up(diverse_bam, monkeypatch):
@@ -179,13 +273,14 @@ def test_random_regions_match_fetch_even_when_the_chain_search_gives_up(diverse_
         expected = {r: [x.to_string() for x in bam.fetch(*r)] for r in regions}
         for r in regions:
             assert _scanned(bam, *r, 2) == expected[r]
-        # the record-by-record walk (used when the vectorised chain does not verify)
+        # the numpy reader's record-by-record walk (used when its vectorised chain does not verify)
+        monkeypatch.setattr(scan, "_native", None)
         monkeypatch.setattr(scan, "_chain", lambda *args: None)
         for r in regions:
             assert _scanned(bam, *r, 2) == expected[r]
 
 
-def test_columns_hold_the_records_fields(diverse_bam):
+def test_columns_hold_the_records_fields(diverse_bam, reader):
     with pysam.AlignmentFile(str(diverse_bam)) as bam:
         first, batches = scan.scan_region(bam, "chrA", 99_000, 105_000)
         reads = list(bam.fetch("chrA", 99_000, 105_000))[1:]
@@ -229,7 +324,7 @@ def test_tag_search_among_chosen_records_finds_their_sa_tags(diverse_bam):
         assert got[share] == [c and r.has_tag("SA") for c, r in zip(chosen[share], reads)]
 
 
-def test_batches_kept_by_the_caller_stay_intact(diverse_bam):
+def test_batches_kept_by_the_caller_stay_intact(diverse_bam, reader):
     # the reader reuses a batch's buffer only once nothing refers to the batch any more
     with pysam.AlignmentFile(str(diverse_bam)) as bam:
         expected = [r.to_string() for r in bam.fetch("chrA", 0, 300_000)]
@@ -267,7 +362,7 @@ def test_an_sa_tag_on_a_record_without_clipped_bases_is_no_split(tmp_path):
     assert {s.fragment for s in bulk.split_reads} == {"q1"}
 
 
-def test_blocks_are_pysams_get_blocks(diverse_bam):
+def test_blocks_are_pysams_get_blocks(diverse_bam, reader):
     with pysam.AlignmentFile(str(diverse_bam)) as bam:
         reads = list(bam.fetch("chrA", 0, 300_000))[1:]
         first, batches = scan.scan_region(bam, "chrA", 0, 300_000)
@@ -288,7 +383,8 @@ def test_cram_and_unknown_contigs_are_left_to_pysam(diverse_bam, tmp_path):
         assert scan.fetch_selected(bam, "chrZ", 0, 10, lambda b: np.ones(len(b), dtype=bool)) is None
 
 
-def test_a_damaged_block_is_a_scan_error(diverse_bam, tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_damaged_block_is_a_scan_error(diverse_bam, tmp_path, reader, threads):
     data = bytearray(diverse_bam.read_bytes())
     damaged = tmp_path / "damaged.bam"
     middle = len(data) // 2
@@ -297,7 +393,7 @@ def test_a_damaged_block_is_a_scan_error(diverse_bam, tmp_path):
     (tmp_path / "damaged.bam.bai").write_bytes(Path(str(diverse_bam) + ".bai").read_bytes())
     with pysam.AlignmentFile(str(damaged)) as bam:
         with pytest.raises((scan.ScanError, OSError)):
-            _scanned(bam, "chrA", 0, 300_000, 2)
+            _scanned(bam, "chrA", 0, 300_000, 2, threads)
 
 
 # ----------------------------------------------------------------------------------
@@ -327,7 +423,7 @@ def test_demo_evidence_is_the_same_read_in_bulk_or_one_by_one(sample):
     assert sum(q.reads for q in bulk.qc.values()) > 0
 
 
-def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tmp_path):
+def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tmp_path, reader):
     gtf = tmp_path / "genes.gtf"
     rows = []
     for name, chrom, start, end, strand, exons in [

@@ -478,16 +478,18 @@ def collect_evidence(
     loci: Iterable[TargetLocus],
     params: CallParameters,
     columnar: bool = True,
+    threads: int = 1,
 ) -> Evidence:
     """Fetch every target locus through the index and extract fusion evidence.
 
     With ``columnar`` (the default) a BAM locus is read by :mod:`imtfusion.scan`: counts
     and coverage in bulk, and only records that may carry evidence looked at one by one;
-    otherwise (and for CRAM) every record goes through pysam. Both give the same result."""
+    otherwise (and for CRAM) every record goes through pysam. Both give the same result.
+    ``threads`` > 1 inflates a BAM's blocks in a second thread."""
     evidence = Evidence()
     for locus in loci:
         scan = _LocusScan(bam, locus, params, evidence)
-        if columnar and scan.read_columnar():
+        if columnar and scan.read_columnar(threads):
             scan.finish()
             if locus.name not in evidence.record_names:  # an empty locus
                 evidence.record_names[locus.name] = RecordNames(
@@ -614,13 +616,14 @@ class _LocusScan:
             )
 
     # -- in bulk (imtfusion.scan) -------------------------------------------------------
-    def read_columnar(self) -> bool:
+    def read_columnar(self, threads: int = 1) -> bool:
         """Read the locus with :mod:`imtfusion.scan`; False (and nothing kept) when the file
         cannot be read that way, so the caller reads it with pysam instead."""
         from imtfusion import scan
 
         try:
-            first, batches = scan.scan_region(self.bam, self.chrom, self.locus.start, self.locus.end)
+            first, batches = scan.scan_region(self.bam, self.chrom, self.locus.start, self.locus.end,
+                                              threads=threads)
             if first is not None:
                 self.add_read(first)
                 self.name_keys.append(np.asarray([scan.name_key(first.query_name)], dtype=np.uint64))

@@ -304,7 +304,7 @@ def run_sample(
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
-        evidence = collect_evidence(bam, loci, params)
+        evidence = collect_evidence(bam, loci, params, threads=threads)
         if ref is not None:
             chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
             notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params, chimeric)

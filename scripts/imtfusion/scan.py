@@ -41,10 +41,26 @@ import pysam
 
 try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
     from isal.igzip import GzipFile as _GzipReader
+    from isal.igzip_threaded import open as _threaded_open
     from isal.isal_zlib import error as _InflateError
 except ImportError:  # pragma: no cover - isal is a dependency, the standard library is the fallback
     from gzip import GzipFile as _GzipReader
     from zlib import error as _InflateError
+    _threaded_open = None
+
+# The per-record loops compiled (an optional extension; see setup.py). Without it, or with
+# IMTFUSION_PURE_PYTHON=1 in the environment, numpy does the same work more slowly.
+_native = None
+if not os.environ.get("IMTFUSION_PURE_PYTHON"):
+    try:
+        from imtfusion import _bamwalk as _native
+    except ImportError:  # pragma: no cover - built wherever a C compiler was found
+        _native = None
+
+
+def reader_kind() -> str:
+    """Which record reader this process uses: "compiled" or "numpy"."""
+    return "compiled" if _native is not None else "numpy"
 
 # CIGAR operation codes (BAM): M I D N S H P = X
 OP_M, OP_I, OP_D, OP_N, OP_S, OP_H, OP_P, OP_EQ, OP_X = range(9)
@@ -347,8 +363,16 @@ def _u32(data: bytes, at: np.ndarray) -> np.ndarray:
 
 def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """(fixed fields, end of each record on the reference, CIGAR operations as columns:
+    owning record, code, length, reference start)."""
     if fixed is None:
         fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
+    if _native is not None:
+        total = int(fixed["n_cigar"].sum(dtype=np.int64))
+        ops = tuple(np.empty(total, dtype=np.int64) for _ in range(4))
+        ends = np.empty(len(offsets), dtype=np.int64)
+        _native.cigar_columns(data, np.ascontiguousarray(offsets, dtype=np.int64), *ops, ends)
+        return fixed, ends, ops
     n = fixed["n_cigar"].astype(np.int64)
     m = len(offsets)
     total = int(n.sum())
@@ -412,8 +436,11 @@ def keep_freed_memory() -> None:
 
 
 def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
-                max_read: int = MAX_READ_BYTES) -> tuple[pysam.AlignedSegment | None, Iterator[RecordBatch]]:
+                max_read: int = MAX_READ_BYTES, threads: int = 1
+                ) -> tuple[pysam.AlignedSegment | None, Iterator[RecordBatch]]:
     """The records of ``chrom:[start, end)``: the first as a pysam record, the rest in batches.
+    With ``threads`` > 1 the blocks are inflated in a second thread while the records of
+    the previous ones are read (the batches are the same).
 
     Raises :class:`ScanError` (before yielding anything) when the file cannot be read this
     way (CRAM, SAM); a :class:`ScanError` while iterating means the stream is damaged."""
@@ -427,7 +454,7 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     first, voffset = _region_start(bam, chrom, start, end)
     if first is None:
         return None, iter(())
-    return first, _batches(path, tid, start, end, voffset, max(1, max_read), first.reference_start)
+    return first, _batches(path, tid, start, end, voffset, max(1, max_read), first.reference_start, threads)
 
 
 def _read_into(reader, buffer: memoryview) -> int:
@@ -460,11 +487,16 @@ def _take_buffer(pool: list[bytearray], size: int) -> bytearray:
 
 
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
-             min_pos: int) -> Iterator[RecordBatch]:
+             min_pos: int, threads: int = 1) -> Iterator[RecordBatch]:
     size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
     with open(path, "rb") as fh:
         fh.seek(voffset >> 16)
-        reader = _GzipReader(fileobj=fh, mode="rb")
+        if threads > 1 and _threaded_open is not None:
+            # a second thread inflates ahead (ISA-L lets go of the GIL) while this one
+            # reads the records (numpy and the compiled walk let go of it too)
+            reader = _threaded_open(fh, "rb", threads=1)
+        else:
+            reader = _GzipReader(fileobj=fh, mode="rb")
         try:
             skip = voffset & 0xFFFF  # bytes of the first block already consumed (the first record)
             if skip and len(reader.read(skip)) != skip:
@@ -486,7 +518,7 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
                 if got < len(buffer) - len(carry):
                     del buffer[len(carry) + got:]
                 data = buffer
-                offsets, rest, ended, fixed = _records(data, tid, min_pos, end)
+                offsets, rest, ended, fixed = _records(data, tid, min_pos, end, path)
                 data = None  # (the buffer is reused once no batch refers to it)
                 carry = bytes(buffer[rest:])
                 if len(offsets):
@@ -508,12 +540,23 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
         except (EOFError, OSError, _InflateError) as exc:
             # a damaged or cut stream (gzip header, CRC or length checks)
             raise ScanError(f"{path}: cannot be decompressed after the region's start ({exc})") from None
+        finally:
+            reader.close()  # (stops the inflating thread, if any)
 
 
-def _records(data: bytes, tid: int, min_pos: int, end: int) -> tuple[np.ndarray, int, bool, np.ndarray | None]:
+def _records(data: bytes, tid: int, min_pos: int, end: int, path: str = "the BAM") -> tuple[np.ndarray, int, bool, np.ndarray | None]:
     """(offsets of the complete records from 0, where the rest starts, whether a complete
     record outside the region was reached, their fixed fields when already read).
     Offsets may run past the region: the caller checks contig and position."""
+    if _native is not None:
+        capacity = len(data) // _FIXED_BYTES + 1  # a record is at least 36 bytes
+        offsets = np.empty(capacity, dtype=np.int64)
+        rows = np.empty(capacity, dtype=_FIXED)
+        count, rest, ended, status = _native.walk(data, tid, end, offsets, rows)
+        if status:
+            raise ScanError(f"{path}: a record shorter than its fixed fields" if status == 1 else
+                            f"{path}: a record whose fields do not fit in its length")
+        return offsets[:count], rest, bool(ended), rows[:count]
     chain = _chain(data, 0, tid, min_pos, end)
     if chain is not None:
         offsets, after, fixed = chain

@@ -2,7 +2,8 @@
 
   imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--unmapped-fraction F]
                             [--target-fragments 0 250000 1000000] [--runs 3] [--annotation-genes N]
-                            [--batch-samples 50] [--batch-runs 3] [--cores 2] [--workdir DIR]
+                            [--batch-samples 50] [--batch-runs 3] [--cores 2] [--call-threads 1]
+                            [--workdir DIR]
                             [--profile FILE] [--output FILE]
 
 BAM size: one demo sample is copied into BAMs that hold the same target
@@ -870,11 +871,14 @@ def _count_calls(fusions_tsv: Path) -> int:
 
 def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, regions: Sequence[str],
                  targets: Sequence[str], outdir: Path, runs: int, env: dict[str, str] | None = None,
-                 target_fragments: int = 0) -> SizeRow:
+                 target_fragments: int = 0, threads: int = 1) -> SizeRow:
+    """One cell: the call and ``samtools view -c`` of the same regions, each with
+    ``threads`` threads in all (samtools: ``-@ threads-1`` extra decompression threads)."""
     sample = f"SPEED{scale}X" + (f"T{target_fragments}" if target_fragments else "")
     call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
-                         "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []))
-    view = ["samtools", "view", "-c", str(built.path), *regions]
+                         "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []),
+                         *(["--threads", str(threads)] if threads > 1 else []))
+    view = ["samtools", "view", "-c", *(["-@", str(threads - 1)] if threads > 1 else []), str(built.path), *regions]
     _checked(run_child(call, env=env), call)  # warm-up: page cache, .pyc files
     _checked(run_child(view, env=env), view)
     call_runs, view_runs = [], []
@@ -1349,6 +1353,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-runs", type=int, default=3, help="Snakemake batch runs, 0 to skip (default: 3)")
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores (default: 2)")
     parser.add_argument("--threads", type=int, default=2, help="samtools threads while building BAMs (default: 2)")
+    parser.add_argument("--call-threads", type=int, default=1, metavar="N",
+                        help="threads of each timed call (--threads N) and samtools view -c (-@ N-1) (default: 1)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the background reads (default: 1)")
     parser.add_argument("--workdir", help="keep BAMs and results here and reuse the BAMs (default: a temporary folder)")
     parser.add_argument("--profile", metavar="FILE",
@@ -1383,6 +1389,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--unmapped-fraction must be between 0 and 1")
     if args.contig_mb < 1:
         raise ConfigError("--contig-mb must be at least 1")
+    if args.call_threads < 1:
+        raise ConfigError("--call-threads must be at least 1")
     if shutil.which("samtools") is None:
         raise ConfigError("samtools is not on PATH; install it (Debian: apt-get install samtools)")
     repo = find_repo(Path(args.repo) if args.repo else None)
@@ -1408,6 +1416,12 @@ def main(args: argparse.Namespace) -> None:
         import imtfusion
 
         info["imtfusion code"] = str(Path(imtfusion.__file__).resolve().parent)
+        from imtfusion.scan import reader_kind
+
+        info["record reader"] = (f"{reader_kind()} (IMTFUSION_PURE_PYTHON set)" if os.environ.get("IMTFUSION_PURE_PYTHON")
+                                 else reader_kind())
+        info["threads per call"] = (f"{args.call_threads} (call --threads {args.call_threads}, samtools view -c "
+                                    f"-@ {args.call_threads - 1})" if args.call_threads > 1 else "1")
         checkout_before = checkout_state(repo)
         load_before = load_average()
         date = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -1434,7 +1448,7 @@ def main(args: argparse.Namespace) -> None:
             for s in scales:
                 _log(f"timing {t:,} target fragments, {s}x ({built[t, s].records:,} records)")
                 size_rows.append(measure_size(built[t, s], s, index, genome, regions, targets, work / "calls",
-                                              args.runs, env, target_fragments=t))
+                                              args.runs, env, target_fragments=t, threads=args.call_threads))
         annotation_rows: list[AnnotationRow] = []
         largest = built[depths[-1], scales[-1]]  # the largest background with the largest target depth
         if args.annotation_genes > 0:

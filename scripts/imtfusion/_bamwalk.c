@@ -1,0 +1,193 @@
+/*
+ * imtfusion._bamwalk: the two per-record loops of imtfusion.scan, compiled.
+ *
+ * scan.py finds the records of a decompressed stretch of a BAM file and reads their
+ * fixed fields and CIGAR operations into numpy arrays. It can do so with numpy alone
+ * (a vectorised search for the chain of records, then gathers), which costs about half
+ * a microsecond a record; following the chain in C costs a few nanoseconds. The module
+ * is optional: when it is not built (no C compiler at install time), or on a big-endian
+ * machine, scan.py uses its numpy code, which gives the same arrays (tests compare them).
+ *
+ * Neither function allocates: the caller passes numpy arrays (as writable buffers) that
+ * are large enough, and every length read from the data is checked against the data.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define BAMWALK_BIG_ENDIAN 1
+#endif
+
+#define FIXED_BYTES 36 /* block_size plus the 32 bytes of fixed fields */
+
+/* status codes returned to scan.py, which turns them into ScanError messages */
+enum { WALK_OK = 0, WALK_SHORT_RECORD = 1, WALK_FIELDS_OVERFLOW = 2 };
+
+static inline uint32_t u32_at(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline int32_t i32_at(const uint8_t *p) { int32_t v; memcpy(&v, p, 4); return v; }
+static inline uint16_t u16_at(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/* ref-consuming operations (M D N = X) and their bit mask by code */
+static const unsigned REF_CONSUMING = (1u << 0) | (1u << 2) | (1u << 3) | (1u << 7) | (1u << 8);
+
+static int get_buffers(Py_buffer *views, int n, PyObject **objs, const int *writable)
+{
+    for (int i = 0; i < n; i++) {
+        int flags = writable[i] ? (PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) : PyBUF_C_CONTIGUOUS;
+        if (PyObject_GetBuffer(objs[i], &views[i], flags) < 0) {
+            for (int j = 0; j < i; j++) PyBuffer_Release(&views[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(Py_buffer *views, int n)
+{
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
+/*
+ * walk(data, tid, end, offsets, rows) -> (count, rest, ended, status)
+ *
+ * Follows the chain of records from the start of ``data``: each record's 4-byte size
+ * gives the next one. For each complete record of contig ``tid`` starting before
+ * ``end`` it stores the record's offset in ``offsets`` (int64) and its first 36 bytes
+ * in ``rows`` (36 bytes an item). It stops at a record cut by the end of ``data``
+ * (``rest`` is where that record starts, ``ended`` is 0), at a complete record of another
+ * contig or starting at or after ``end`` (the file is sorted: the region is over,
+ * ``ended`` is 1, ``rest`` is that record's offset), or at a record whose fields do not
+ * fit in it (``status`` non-zero: the stream is damaged). ``offsets`` must hold
+ * len(data) // 36 + 1 items and ``rows`` as many 36-byte items.
+ */
+static PyObject *walk(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    int tid;
+    long long end;
+    if (!PyArg_ParseTuple(args, "OiLOO", &objs[0], &tid, &end, &objs[1], &objs[2])) return NULL;
+    Py_buffer views[3];
+    const int writable[3] = {0, 1, 1};
+    if (get_buffers(views, 3, objs, writable) < 0) return NULL;
+    const uint8_t *data = (const uint8_t *)views[0].buf;
+    Py_ssize_t n = views[0].len;
+    int64_t *offsets = (int64_t *)views[1].buf;
+    uint8_t *rows = (uint8_t *)views[2].buf;
+    Py_ssize_t capacity = n / FIXED_BYTES + 1;
+    if (views[1].len < capacity * (Py_ssize_t)sizeof(int64_t) || views[2].len < capacity * FIXED_BYTES) {
+        release_buffers(views, 3);
+        PyErr_SetString(PyExc_ValueError, "walk: output arrays too small for the data");
+        return NULL;
+    }
+    Py_ssize_t p = 0, count = 0;
+    int ended = 0, status = WALK_OK;
+    Py_BEGIN_ALLOW_THREADS
+    while (p + 4 <= n) {
+        uint32_t size = u32_at(data + p);
+        if ((Py_ssize_t)size > n - p - 4) break; /* cut by the end of the data */
+        if (size < FIXED_BYTES - 4) { status = WALK_SHORT_RECORD; break; }
+        const uint8_t *r = data + p;
+        int32_t rec_tid = i32_at(r + 4), pos = i32_at(r + 8);
+        if (rec_tid != tid || (long long)pos >= end) { ended = 1; break; }
+        int64_t l_qname = r[12], n_cigar = u16_at(r + 16), l_seq = i32_at(r + 20);
+        if (l_qname == 0 || l_seq < 0
+            || 32 + l_qname + 4 * n_cigar + (l_seq + 1) / 2 + l_seq > (int64_t)size) {
+            status = WALK_FIELDS_OVERFLOW;
+            break;
+        }
+        offsets[count] = p;
+        memcpy(rows + count * FIXED_BYTES, r, FIXED_BYTES);
+        count++;
+        p += 4 + (Py_ssize_t)size;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 3);
+    return Py_BuildValue("nnii", count, p, ended, status);
+}
+
+/*
+ * cigar_columns(data, offsets, record, code, length, ref_start, end) -> None
+ *
+ * For the records at ``offsets`` (int64; as given by walk, so their fields fit), writes
+ * every CIGAR operation in record order: the index of its record, its code and length,
+ * and the reference position where it starts (int64 arrays of the total number of
+ * operations); and per record ``end``, one past its last reference base (pos + 1 when
+ * unmapped, without a CIGAR or without reference-consuming operations).
+ */
+static PyObject *cigar_columns(PyObject *self, PyObject *args)
+{
+    PyObject *objs[7];
+    if (!PyArg_ParseTuple(args, "OOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6]))
+        return NULL;
+    Py_buffer views[7];
+    const int writable[7] = {0, 0, 1, 1, 1, 1, 1};
+    if (get_buffers(views, 7, objs, writable) < 0) return NULL;
+    const uint8_t *data = (const uint8_t *)views[0].buf;
+    Py_ssize_t n = views[0].len;
+    const int64_t *offsets = (const int64_t *)views[1].buf;
+    Py_ssize_t m = views[1].len / (Py_ssize_t)sizeof(int64_t);
+    int64_t *record = (int64_t *)views[2].buf, *code = (int64_t *)views[3].buf;
+    int64_t *length = (int64_t *)views[4].buf, *ref_start = (int64_t *)views[5].buf;
+    int64_t *end = (int64_t *)views[6].buf;
+    Py_ssize_t capacity = views[2].len / (Py_ssize_t)sizeof(int64_t);
+    if (views[3].len / 8 < capacity) capacity = views[3].len / 8;
+    if (views[4].len / 8 < capacity) capacity = views[4].len / 8;
+    if (views[5].len / 8 < capacity) capacity = views[5].len / 8;
+    if (views[6].len / 8 < m) {
+        release_buffers(views, 7);
+        PyErr_SetString(PyExc_ValueError, "cigar_columns: end array shorter than the records");
+        return NULL;
+    }
+    const char *error = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < m && !error; i++) {
+        int64_t o = offsets[i];
+        if (o < 0 || o + FIXED_BYTES > n) { error = "cigar_columns: a record offset outside the data"; break; }
+        const uint8_t *r = data + o;
+        int64_t pos = i32_at(r + 8), l_qname = r[12], n_cigar = u16_at(r + 16);
+        uint16_t flag = u16_at(r + 18);
+        if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "cigar_columns: a CIGAR beyond the data"; break; }
+        if (k + n_cigar > capacity) { error = "cigar_columns: operation arrays too small"; break; }
+        const uint8_t *ops = r + FIXED_BYTES + l_qname;
+        int64_t ref = pos;
+        for (int64_t j = 0; j < n_cigar; j++, k++) {
+            uint32_t raw = u32_at(ops + 4 * j);
+            unsigned op = raw & 0xF;
+            int64_t len = raw >> 4;
+            record[k] = i;
+            code[k] = op;
+            length[k] = len;
+            ref_start[k] = ref;
+            if ((REF_CONSUMING >> op) & 1u) ref += len;
+        }
+        end[i] = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 7);
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"walk", walk, METH_VARARGS, "Follow the chain of BAM records of one contig region in decompressed data."},
+    {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_bamwalk", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__bamwalk(void)
+{
+#ifdef BAMWALK_BIG_ENDIAN
+    PyErr_SetString(PyExc_ImportError, "imtfusion._bamwalk reads little-endian BAM fields natively");
+    return NULL;
+#else
+    return PyModule_Create(&module);
+#endif
+}
