@@ -189,8 +189,13 @@ def _batch_arrays(bam, region, max_read):
     first, batches = scan.scan_region(bam, *region, max_read=max_read)
     out = []
     for b in batches:
+        everything = np.ones(len(b), dtype=bool)
         out.append((b.offsets.tolist(), b.fixed.tobytes(), b.end.tolist(), b.op_record.tolist(),
-                    b.op_code.tolist(), b.op_length.tolist(), b.op_ref_start.tolist()))
+                    b.op_code.tolist(), b.op_length.tolist(), b.op_ref_start.tolist(),
+                    b.name_suffix_keys().tolist(), [x.tolist() for x in b.edge_ops()],
+                    [b.has_op(code).tolist() for code in range(16)],
+                    [x.tolist() for x in scan.aligned_blocks(b, everything)],
+                    [x.tolist() for x in scan.aligned_blocks(b, b.fixed["pos"] % 3 == 0)]))
     return out
 
 
@@ -235,18 +240,20 @@ def test_the_compiled_walk_stops_at_the_region_end_and_at_a_cut_record():
     if scan._native is None:
         pytest.skip("the compiled reader is not built here (no C compiler at install time)")
     data = _records_bytes([(1, 10, 5, 1, 20), (1, 20, 9, 2, 30), (1, 30, 3, 0, 0), (2, 5, 4, 1, 10)])
-    offsets, rest, ended, fixed = scan._records(data, 1, 0, 1_000)
+    offsets, rest, ended, fixed, keys = scan._records(data, 1, 0, 1_000)
     assert ended and len(offsets) == 3 and fixed["pos"].tolist() == [10, 20, 30]
+    assert keys.tolist() == [scan.name_key("q" * 4), scan.name_key("q" * 8), scan.name_key("qq")]
     assert data[rest + 4:rest + 8] == struct.pack("<i", 2)  # the first record of contig 2
-    offsets, rest, ended, fixed = scan._records(data, 1, 0, 30)  # the region ends just before 30
+    offsets, rest, ended, fixed, _ = scan._records(data, 1, 0, 30)  # the region ends just before 30
     assert ended and fixed["pos"].tolist() == [10, 20]
-    offsets, rest, ended, fixed = scan._records(data, 1, 0, 25)
+    offsets, rest, ended, fixed, _ = scan._records(data, 1, 0, 25)
     assert ended and fixed["pos"].tolist() == [10, 20]
     cut = data[:rest - 3]  # the last record of the region cut short
-    offsets, rest2, ended, fixed = scan._records(cut, 1, 0, 25)
+    offsets, rest2, ended, fixed, _ = scan._records(cut, 1, 0, 25)
     assert not ended and fixed["pos"].tolist() == [10] and rest2 == offsets[0] + 4 + fixed["block_size"][0]
-    _, _, ops = scan._columns(data, offsets, fixed)
-    assert ops[1].tolist() == [0] and ops[2].tolist() == [10] and ops[3].tolist() == [10]
+    _, ends, ops, summary = scan._columns(data, offsets, fixed)
+    assert ops[1].tolist() == [0] and ops[2].tolist() == [10] and ops[3].tolist() == [10] and ends.tolist() == [20]
+    assert summary.tolist() == [[0, 10, 0, 10, 1]]
 
 
 def test_the_compiled_walk_names_a_record_whose_fields_overflow_it():
@@ -539,3 +546,24 @@ def test_among_is_isin():
         values = rng.integers(0, 5_000, size).astype(np.uint64)
         wanted = rng.integers(0, 5_000, wanted_size).astype(np.uint64)
         assert np.array_equal(scan.among(values, wanted), np.isin(values, wanted))
+
+
+def test_pile_up_is_the_same_compiled_or_in_numpy(monkeypatch):
+    rng = np.random.default_rng(8)
+    start, end = 1_000, 3_000
+    b_start = rng.integers(0, 4_000, 5_000)
+    b_end = b_start + rng.integers(-5, 400, 5_000)  # some empty or inverted, some beyond the region
+    diffs = []
+    for native in (scan._native, None):
+        monkeypatch.setattr(scan, "_native", native)
+        diff = np.zeros(end - start + 1, dtype=np.int64)
+        scan.pile_up(diff, start, end, b_start, b_end)
+        diffs.append(diff)
+    depth = np.cumsum(diffs[1][:-1])
+    by_hand = np.zeros(end - start, dtype=np.int64)
+    for s, e in zip(b_start.tolist(), b_end.tolist()):
+        lo, hi = max(s, start), min(e, end)
+        if hi > lo:
+            by_hand[lo - start:hi - start] += 1
+    assert np.array_equal(depth, by_hand)
+    assert np.array_equal(diffs[0], diffs[1])

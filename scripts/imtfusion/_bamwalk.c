@@ -50,34 +50,40 @@ static void release_buffers(Py_buffer *views, int n)
 }
 
 /*
- * walk(data, tid, end, offsets, rows) -> (count, rest, ended, status)
+ * walk(data, tid, end, offsets, rows, keys) -> (count, rest, ended, status)
  *
  * Follows the chain of records from the start of ``data``: each record's 4-byte size
  * gives the next one. For each complete record of contig ``tid`` starting before
- * ``end`` it stores the record's offset in ``offsets`` (int64) and its first 36 bytes
- * in ``rows`` (36 bytes an item). It stops at a record cut by the end of ``data``
+ * ``end`` it stores the record's offset in ``offsets`` (int64), its first 36 bytes
+ * in ``rows`` (36 bytes an item) and the key of its read name in ``keys`` (uint64: the
+ * name's last 8 bytes as a little-endian word, the bytes before a shorter name zero,
+ * XOR its length times KEY_MIX; scan.name_key computes the same). It stops at a record cut by the end of ``data``
  * (``rest`` is where that record starts, ``ended`` is 0), at a complete record of another
  * contig or starting at or after ``end`` (the file is sorted: the region is over,
  * ``ended`` is 1, ``rest`` is that record's offset), or at a record whose fields do not
- * fit in it (``status`` non-zero: the stream is damaged). ``offsets`` must hold
- * len(data) // 36 + 1 items and ``rows`` as many 36-byte items.
+ * fit in it (``status`` non-zero: the stream is damaged). ``offsets`` and ``keys`` must
+ * hold len(data) // 36 + 1 items and ``rows`` as many 36-byte items.
  */
+#define KEY_MIX 0x9E3779B97F4A7C15ULL
+
 static PyObject *walk(PyObject *self, PyObject *args)
 {
-    PyObject *objs[3];
+    PyObject *objs[4];
     int tid;
     long long end;
-    if (!PyArg_ParseTuple(args, "OiLOO", &objs[0], &tid, &end, &objs[1], &objs[2])) return NULL;
-    Py_buffer views[3];
-    const int writable[3] = {0, 1, 1};
-    if (get_buffers(views, 3, objs, writable) < 0) return NULL;
+    if (!PyArg_ParseTuple(args, "OiLOOO", &objs[0], &tid, &end, &objs[1], &objs[2], &objs[3])) return NULL;
+    Py_buffer views[4];
+    const int writable[4] = {0, 1, 1, 1};
+    if (get_buffers(views, 4, objs, writable) < 0) return NULL;
     const uint8_t *data = (const uint8_t *)views[0].buf;
     Py_ssize_t n = views[0].len;
     int64_t *offsets = (int64_t *)views[1].buf;
     uint8_t *rows = (uint8_t *)views[2].buf;
+    uint64_t *keys = (uint64_t *)views[3].buf;
     Py_ssize_t capacity = n / FIXED_BYTES + 1;
-    if (views[1].len < capacity * (Py_ssize_t)sizeof(int64_t) || views[2].len < capacity * FIXED_BYTES) {
-        release_buffers(views, 3);
+    if (views[1].len < capacity * (Py_ssize_t)sizeof(int64_t) || views[2].len < capacity * FIXED_BYTES
+        || views[3].len < capacity * (Py_ssize_t)sizeof(uint64_t)) {
+        release_buffers(views, 4);
         PyErr_SetString(PyExc_ValueError, "walk: output arrays too small for the data");
         return NULL;
     }
@@ -99,31 +105,38 @@ static PyObject *walk(PyObject *self, PyObject *args)
         }
         offsets[count] = p;
         memcpy(rows + count * FIXED_BYTES, r, FIXED_BYTES);
+        uint64_t word = 0;
+        int64_t name_length = l_qname - 1, take = name_length < 8 ? name_length : 8;
+        memcpy((uint8_t *)&word + (8 - take), r + FIXED_BYTES + name_length - take, (size_t)take);
+        keys[count] = word ^ ((uint64_t)name_length * KEY_MIX);
         count++;
         p += 4 + (Py_ssize_t)size;
     }
     Py_END_ALLOW_THREADS
-    release_buffers(views, 3);
+    release_buffers(views, 4);
     return Py_BuildValue("nnii", count, p, ended, status);
 }
 
 /*
- * cigar_columns(data, offsets, record, code, length, ref_start, end) -> None
+ * cigar_columns(data, offsets, record, code, length, ref_start, end, summary) -> None
  *
  * For the records at ``offsets`` (int64; as given by walk, so their fields fit), writes
  * every CIGAR operation in record order: the index of its record, its code and length,
  * and the reference position where it starts (int64 arrays of the total number of
  * operations); and per record ``end``, one past its last reference base (pos + 1 when
- * unmapped, without a CIGAR or without reference-consuming operations).
+ * unmapped, without a CIGAR or without reference-consuming operations), and a row of
+ * ``summary`` (int64, 5 columns): code and length of the first operation, code and
+ * length of the last (-1 and 0 without a CIGAR), and a bit mask of the codes present.
  */
 static PyObject *cigar_columns(PyObject *self, PyObject *args)
 {
-    PyObject *objs[7];
-    if (!PyArg_ParseTuple(args, "OOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6]))
+    PyObject *objs[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
+                          &objs[7]))
         return NULL;
-    Py_buffer views[7];
-    const int writable[7] = {0, 0, 1, 1, 1, 1, 1};
-    if (get_buffers(views, 7, objs, writable) < 0) return NULL;
+    Py_buffer views[8];
+    const int writable[8] = {0, 0, 1, 1, 1, 1, 1, 1};
+    if (get_buffers(views, 8, objs, writable) < 0) return NULL;
     const uint8_t *data = (const uint8_t *)views[0].buf;
     Py_ssize_t n = views[0].len;
     const int64_t *offsets = (const int64_t *)views[1].buf;
@@ -131,13 +144,14 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
     int64_t *record = (int64_t *)views[2].buf, *code = (int64_t *)views[3].buf;
     int64_t *length = (int64_t *)views[4].buf, *ref_start = (int64_t *)views[5].buf;
     int64_t *end = (int64_t *)views[6].buf;
+    int64_t *summary = (int64_t *)views[7].buf;
     Py_ssize_t capacity = views[2].len / (Py_ssize_t)sizeof(int64_t);
     if (views[3].len / 8 < capacity) capacity = views[3].len / 8;
     if (views[4].len / 8 < capacity) capacity = views[4].len / 8;
     if (views[5].len / 8 < capacity) capacity = views[5].len / 8;
-    if (views[6].len / 8 < m) {
-        release_buffers(views, 7);
-        PyErr_SetString(PyExc_ValueError, "cigar_columns: end array shorter than the records");
+    if (views[6].len / 8 < m || views[7].len / 8 < 5 * m) {
+        release_buffers(views, 8);
+        PyErr_SetString(PyExc_ValueError, "cigar_columns: end or summary array shorter than the records");
         return NULL;
     }
     const char *error = NULL;
@@ -152,7 +166,7 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
         if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "cigar_columns: a CIGAR beyond the data"; break; }
         if (k + n_cigar > capacity) { error = "cigar_columns: operation arrays too small"; break; }
         const uint8_t *ops = r + FIXED_BYTES + l_qname;
-        int64_t ref = pos;
+        int64_t ref = pos, mask = 0;
         for (int64_t j = 0; j < n_cigar; j++, k++) {
             uint32_t raw = u32_at(ops + 4 * j);
             unsigned op = raw & 0xF;
@@ -161,14 +175,105 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
             code[k] = op;
             length[k] = len;
             ref_start[k] = ref;
+            mask |= (int64_t)1 << op;
             if ((REF_CONSUMING >> op) & 1u) ref += len;
         }
         end[i] = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
+        int64_t *row = summary + 5 * i;
+        if (n_cigar > 0) {
+            uint32_t first = u32_at(ops), last = u32_at(ops + 4 * (n_cigar - 1));
+            row[0] = first & 0xF; row[1] = first >> 4; row[2] = last & 0xF; row[3] = last >> 4;
+        } else {
+            row[0] = -1; row[1] = 0; row[2] = -1; row[3] = 0;
+        }
+        row[4] = mask;
     }
     Py_END_ALLOW_THREADS
-    release_buffers(views, 7);
+    release_buffers(views, 8);
     if (error) {
         PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/*
+ * aligned_blocks(op_record, op_code, op_length, op_ref_start, selected, out_record, out_start, out_end) -> count
+ *
+ * The aligned blocks (M, = and X operations) of the records whose ``selected`` byte is
+ * non-zero, in operation order: their record index, reference start and end (int64
+ * arrays, at least as long as the operations).
+ */
+static PyObject *aligned_blocks(PyObject *self, PyObject *args)
+{
+    PyObject *objs[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
+                          &objs[7]))
+        return NULL;
+    Py_buffer views[8];
+    const int writable[8] = {0, 0, 0, 0, 0, 1, 1, 1};
+    if (get_buffers(views, 8, objs, writable) < 0) return NULL;
+    const int64_t *record = views[0].buf, *code = views[1].buf, *length = views[2].buf, *ref_start = views[3].buf;
+    const uint8_t *selected = views[4].buf;
+    int64_t *out_record = views[5].buf, *out_start = views[6].buf, *out_end = views[7].buf;
+    Py_ssize_t n = views[0].len / 8, m = views[4].len, count = 0;
+    int bad = views[1].len / 8 < n || views[2].len / 8 < n || views[3].len / 8 < n
+              || views[5].len / 8 < n || views[6].len / 8 < n || views[7].len / 8 < n;
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int64_t i = record[k], op = code[k];
+            if (i < 0 || i >= m) { bad = 1; break; }
+            if (!selected[i] || !(op == 0 || op == 7 || op == 8)) continue;
+            out_record[count] = i;
+            out_start[count] = ref_start[k];
+            out_end[count] = ref_start[k] + length[k];
+            count++;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, 8);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "aligned_blocks: arrays of different lengths or a record out of range");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+/*
+ * pile_up(diff, start, end, b_start, b_end) -> None
+ *
+ * Adds the blocks ``[b_start, b_end)`` (int64), clipped to ``[start, end)``, to the depth
+ * difference array ``diff`` (int64, end - start + 1 items): +1 where a block starts and
+ * -1 where it ends.
+ */
+static PyObject *pile_up(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    long long start, end;
+    if (!PyArg_ParseTuple(args, "OLLOO", &objs[0], &start, &end, &objs[1], &objs[2])) return NULL;
+    Py_buffer views[3];
+    const int writable[3] = {1, 0, 0};
+    if (get_buffers(views, 3, objs, writable) < 0) return NULL;
+    int64_t *diff = views[0].buf;
+    const int64_t *b_start = views[1].buf, *b_end = views[2].buf;
+    Py_ssize_t n = views[1].len / 8;
+    int bad = views[2].len / 8 != n || end < start || views[0].len / 8 < (Py_ssize_t)(end - start) + 1;
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int64_t lo = b_start[k] > start ? b_start[k] : start;
+            int64_t hi = b_end[k] < end ? b_end[k] : end;
+            if (hi > lo) {
+                diff[lo - start] += 1;
+                diff[hi - start] -= 1;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, 3);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "pile_up: the depth array does not cover the region, or block arrays differ");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -177,6 +282,8 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Follow the chain of BAM records of one contig region in decompressed data."},
     {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
+    {"aligned_blocks", aligned_blocks, METH_VARARGS, "Aligned blocks of selected records."},
+    {"pile_up", pile_up, METH_VARARGS, "Add blocks to a depth difference array."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -28,6 +28,7 @@ import pysam
 from imtfusion.errors import AlignmentFileError
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
 from imtfusion.params import CallParameters
+from imtfusion.scan import pile_up
 from imtfusion.targets import TargetLocus
 
 # Records never used: secondary alignments (the primary/supplementary carry the read),
@@ -755,16 +756,6 @@ def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarr
         found |= ((bases == code[None, :]) | ~considered).all(axis=1)
     found &= head >= 8
     return found[:n], found[n:]
-
-
-def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:
-    """Add aligned blocks to the depth difference array of ``[start, end)``."""
-    lo = np.maximum(b_start, start) - start
-    hi = np.minimum(b_end, end) - start
-    inside = hi > lo
-    size = len(diff)
-    diff += np.bincount(lo[inside], minlength=size)[:size]
-    diff -= np.bincount(hi[inside], minlength=size)[:size]
 
 
 def _bin_depth(depth: np.ndarray) -> list[float]:

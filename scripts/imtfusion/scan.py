@@ -104,6 +104,9 @@ class RecordBatch:
     op_code: np.ndarray  # int64
     op_length: np.ndarray  # int64
     op_ref_start: np.ndarray  # int64: reference position where the operation starts
+    # from the compiled reader (None from the numpy one, which computes them on demand):
+    keys: np.ndarray | None = None  # uint64: name_suffix_keys()
+    summary: np.ndarray | None = None  # int64 (records, 5): first op code, length, last op code, length, op mask
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -143,6 +146,8 @@ class RecordBatch:
         return (*self._edge_op(first=True), *self._edge_op(first=False))
 
     def _edge_op(self, first: bool) -> tuple[np.ndarray, np.ndarray]:
+        if self.summary is not None:
+            return (self.summary[:, 0], self.summary[:, 1]) if first else (self.summary[:, 2], self.summary[:, 3])
         starts, n = self._op_starts
         index = starts if first else starts + n - 1
         has = n > 0
@@ -162,6 +167,8 @@ class RecordBatch:
 
     def has_op(self, code: int) -> np.ndarray:
         """Whether each record's CIGAR holds operation ``code``."""
+        if self.summary is not None:
+            return (self.summary[:, 4] & (1 << code)) != 0
         hits = self.op_record[self.op_code == code]
         out = np.zeros(len(self), dtype=bool)
         out[hits] = True
@@ -209,6 +216,8 @@ class RecordBatch:
         """An integer per record from the last ``width`` bytes of its read name and the
         name's length: equal names give equal keys (used to pick a few names out of
         many before comparing the names themselves)."""
+        if width == 8 and self.keys is not None:
+            return self.keys
         return _name_keys(np.frombuffer(self.data, dtype=np.uint8), self.offsets, self.fixed["l_qname"], width)
 
 
@@ -220,7 +229,9 @@ def among(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     millions of values and a few hundred wanted ones): a 16-bit hash of each value is
     looked up in a small table first, and only the values passing it are searched."""
     values = np.asarray(values, dtype=np.uint64)
-    wanted = np.unique(np.asarray(wanted, dtype=np.uint64))
+    wanted = np.sort(np.asarray(wanted, dtype=np.uint64))  # (np.unique would import numpy.ma: 15 ms)
+    if len(wanted) > 1:
+        wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
     out = np.zeros(len(values), dtype=bool)
     if len(wanted) == 0 or len(values) == 0:
         return out
@@ -362,17 +373,19 @@ def _u32(data: bytes, at: np.ndarray) -> np.ndarray:
 
 
 def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
-             ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+             ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...], np.ndarray | None]:
     """(fixed fields, end of each record on the reference, CIGAR operations as columns:
-    owning record, code, length, reference start)."""
+    owning record, code, length, reference start; the compiled reader's per-record
+    summary of the CIGAR or None)."""
     if fixed is None:
         fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
     if _native is not None:
         total = int(fixed["n_cigar"].sum(dtype=np.int64))
         ops = tuple(np.empty(total, dtype=np.int64) for _ in range(4))
         ends = np.empty(len(offsets), dtype=np.int64)
-        _native.cigar_columns(data, np.ascontiguousarray(offsets, dtype=np.int64), *ops, ends)
-        return fixed, ends, ops
+        summary = np.empty((len(offsets), 5), dtype=np.int64)
+        _native.cigar_columns(data, np.ascontiguousarray(offsets, dtype=np.int64), *ops, ends, summary)
+        return fixed, ends, ops, summary
     n = fixed["n_cigar"].astype(np.int64)
     m = len(offsets)
     total = int(n.sum())
@@ -400,7 +413,7 @@ def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
     ref_start = before + np.repeat(pos - record_before, n)
     mapped = (fixed["flag"] & 0x4) == 0
     end = np.where(mapped & (n > 0) & (span > 0), pos + span, pos + 1)
-    return fixed, end, (record, code, length, ref_start)
+    return fixed, end, (record, code, length, ref_start), None
 
 
 def _region_start(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
@@ -518,11 +531,11 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
                 if got < len(buffer) - len(carry):
                     del buffer[len(carry) + got:]
                 data = buffer
-                offsets, rest, ended, fixed = _records(data, tid, min_pos, end, path)
+                offsets, rest, ended, fixed, keys = _records(data, tid, min_pos, end, path)
                 data = None  # (the buffer is reused once no batch refers to it)
                 carry = bytes(buffer[rest:])
                 if len(offsets):
-                    fixed, ends, ops = _columns(buffer, offsets, fixed)
+                    fixed, ends, ops, summary = _columns(buffer, offsets, fixed)
                     if (fixed["block_size"] < 32).any():
                         raise ScanError(f"{path}: a record shorter than its fixed fields")
                     # sorted file: the region ends at the first record on another contig or at/after end
@@ -534,7 +547,7 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
                     keep = np.zeros(len(offsets), dtype=bool)
                     keep[:stop] = ends[:stop] > start
                     if keep.any():
-                        yield _select(buffer, offsets, fixed, ends, ops, keep)
+                        yield _select(buffer, offsets, fixed, ends, ops, keep, keys, summary)
                 if ended:
                     return
         except (EOFError, OSError, _InflateError) as exc:
@@ -544,38 +557,42 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
             reader.close()  # (stops the inflating thread, if any)
 
 
-def _records(data: bytes, tid: int, min_pos: int, end: int, path: str = "the BAM") -> tuple[np.ndarray, int, bool, np.ndarray | None]:
+def _records(data: bytes, tid: int, min_pos: int, end: int, path: str = "the BAM"
+             ) -> tuple[np.ndarray, int, bool, np.ndarray | None, np.ndarray | None]:
     """(offsets of the complete records from 0, where the rest starts, whether a complete
-    record outside the region was reached, their fixed fields when already read).
-    Offsets may run past the region: the caller checks contig and position."""
+    record outside the region was reached, their fixed fields when already read, their
+    name keys when already computed). Offsets may run past the region: the caller checks
+    contig and position."""
     if _native is not None:
         capacity = len(data) // _FIXED_BYTES + 1  # a record is at least 36 bytes
         offsets = np.empty(capacity, dtype=np.int64)
         rows = np.empty(capacity, dtype=_FIXED)
-        count, rest, ended, status = _native.walk(data, tid, end, offsets, rows)
+        keys = np.empty(capacity, dtype=np.uint64)
+        count, rest, ended, status = _native.walk(data, tid, end, offsets, rows, keys)
         if status:
             raise ScanError(f"{path}: a record shorter than its fixed fields" if status == 1 else
                             f"{path}: a record whose fields do not fit in its length")
-        return offsets[:count], rest, bool(ended), rows[:count]
+        return offsets[:count], rest, bool(ended), rows[:count], keys[:count]
     chain = _chain(data, 0, tid, min_pos, end)
     if chain is not None:
         offsets, after, fixed = chain
         n = len(data)
         if after + 4 <= n and after + 4 + struct.unpack_from("<I", data, after)[0] <= n:
-            return offsets, after, True, fixed  # a complete record that is not the region's
-        return offsets, after, False, fixed  # a record cut by the end of the batch
+            return offsets, after, True, fixed, None  # a complete record that is not the region's
+        return offsets, after, False, fixed, None  # a record cut by the end of the batch
     found, rest = _walk(data, 0)
-    return np.asarray(found, dtype=np.int64), rest, False, None
+    return np.asarray(found, dtype=np.int64), rest, False, None, None
 
 
-def _select(data, offsets, fixed, ends, ops, keep) -> RecordBatch:
+def _select(data, offsets, fixed, ends, ops, keep, keys=None, summary=None) -> RecordBatch:
     record, code, length, ref_start = ops
     if keep.all():
-        return RecordBatch(data, offsets, fixed, ends, record, code, length, ref_start)
+        return RecordBatch(data, offsets, fixed, ends, record, code, length, ref_start, keys, summary)
     renumber = np.cumsum(keep) - 1
     op_keep = keep[record]
     return RecordBatch(data, offsets[keep], fixed[keep], ends[keep], renumber[record[op_keep]], code[op_keep],
-                       length[op_keep], ref_start[op_keep])
+                       length[op_keep], ref_start[op_keep], None if keys is None else keys[keep],
+                       None if summary is None else summary[keep])
 
 
 # ----------------------------------------------------------------------------------
@@ -639,6 +656,29 @@ def fetch_selected(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
 def aligned_blocks(batch: RecordBatch, records: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(record index, start, end) of the aligned blocks (pysam's ``get_blocks()``: the
     M/=/X operations) of the records where ``records`` (a boolean per record) is set."""
+    if _native is not None:
+        n = len(batch.op_record)
+        out = tuple(np.empty(n, dtype=np.int64) for _ in range(3))
+        selected = np.ascontiguousarray(records, dtype=bool).view(np.uint8)
+        count = _native.aligned_blocks(batch.op_record, batch.op_code, batch.op_length, batch.op_ref_start,
+                                       selected, *out)
+        return out[0][:count], out[1][:count], out[2][:count]
     block = records[batch.op_record] & _ALIGNED[batch.op_code]
     start = batch.op_ref_start[block]
     return batch.op_record[block], start, start + batch.op_length[block]
+
+
+def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:
+    """Add aligned blocks ``[b_start, b_end)`` to the depth difference array ``diff``
+    (int64, ``end - start + 1`` items) of ``[start, end)``: +1 where a block starts, -1
+    where it ends (blocks clipped to the region)."""
+    if _native is not None and diff.dtype == np.int64 and diff.flags.c_contiguous:
+        _native.pile_up(diff, start, end, np.ascontiguousarray(b_start, dtype=np.int64),
+                        np.ascontiguousarray(b_end, dtype=np.int64))
+        return
+    lo = np.maximum(b_start, start) - start
+    hi = np.minimum(b_end, end) - start
+    inside = hi > lo
+    size = len(diff)
+    diff += np.bincount(lo[inside], minlength=size)[:size]
+    diff -= np.bincount(hi[inside], minlength=size)[:size]
