@@ -567,3 +567,10 @@ def test_pile_up_is_the_same_compiled_or_in_numpy(monkeypatch):
             by_hand[lo - start:hi - start] += 1
     assert np.array_equal(depth, by_hand)
     assert np.array_equal(diffs[0], diffs[1])
+
+
+def test_sorted_unique_is_np_unique():
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 2, 50, 5_000):
+        values = rng.integers(0, max(1, n // 3), n).astype(np.uint64)
+        assert np.array_equal(scan.sorted_unique(values), np.unique(values))

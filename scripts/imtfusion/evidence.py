@@ -213,9 +213,9 @@ class RecordNames:
 
     def positions_of(self, keys: np.ndarray) -> np.ndarray:
         """Sorted distinct start positions of the records whose name key is in ``keys``."""
-        from imtfusion.scan import among
+        from imtfusion.scan import among, sorted_unique
 
-        return np.unique(self.positions[among(self.keys, keys)])
+        return sorted_unique(self.positions[among(self.keys, keys)])
 
 
 def _split_from_record(

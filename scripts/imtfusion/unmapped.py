@@ -20,6 +20,7 @@ import numpy as np
 from imtfusion.annotation import Annotation, Transcript
 from imtfusion.evidence import reverse_complement
 from imtfusion.model import Breakend, ClippedRead, UnmappedMate
+from imtfusion.scan import among, sorted_unique
 from imtfusion.targets import TargetLocus
 
 K = 20  # bases of a read end looked up in the target transcripts
@@ -139,7 +140,7 @@ class EndFilter:
 
         self._encode = encode
         keys, ok = encode(sorted(index.kmers))
-        self.keys = np.unique(keys[ok])
+        self.keys = sorted_unique(keys[ok])
 
     def hits(self, sequences: list[str]) -> np.ndarray:
         """Indices of the sequences whose first or last K bases (either strand) are
@@ -151,7 +152,7 @@ class EndFilter:
         found = np.zeros(len(sequences), dtype=bool)
         for kmers in (heads, tails, [reverse_complement(t) for t in tails], [reverse_complement(h) for h in heads]):
             values, ok = self._encode(kmers)
-            found |= ok & np.isin(values, self.keys)
+            found |= ok & among(values, self.keys)
         return np.flatnonzero(found)
 
 
