@@ -178,3 +178,9 @@ def test_the_index_gives_the_gtfs_genes_and_names_shared_by_several_genes(tmp_pa
         assert [g.gene_id for g in a.genes_overlapping("chr3", 0)] == []
         with pytest.raises(Exception, match="not in the annotation"):
             a.find_gene("NOPE")
+        # curated partner names are looked up as gene names only (no id index is built)
+        fresh = load_annotation(index)
+        assert fresh.find_gene("ALK", by_id=False).gene_id == "ENSG1.5"
+        with pytest.raises(Exception, match="not in the annotation"):
+            fresh.find_gene("ENSG1", by_id=False)
+        assert fresh._ids is None

@@ -227,7 +227,7 @@ def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known:
         genes = []
         for name in names:
             try:
-                genes.append(annotation.find_gene(name))
+                genes.append(annotation.find_gene(name, by_id=False))  # curated names are HGNC symbols
             except ImtfusionError:
                 continue
         out[locus.gene.gene_id] = genes
