@@ -17,9 +17,12 @@ those ``bam.fetch(chrom, start, end)`` yields, in the same order (tests compare 
 
 How it is read: from that block on, the file is a multi-member gzip stream, which ISA-L's
 gzip reader inflates (checking each block's CRC and length) straight into a reused
-buffer, a few megabytes at a time. In each buffer the records are found all at once
-(:func:`_chain`) and their fixed fields and CIGAR operations read as arrays
-(:func:`_columns`); a record cut by the end of a buffer starts the next one.
+buffer, a few megabytes at a time (in a second thread with ``threads`` > 1). In each
+buffer the records are found and their fixed fields, name keys and CIGAR operations
+written into arrays by a compiled loop (``imtfusion._bamwalk``, an optional extension:
+:func:`_records`, :func:`_columns`); without it numpy finds them all at once
+(:func:`_chain`) and gathers their fields, with the same results. A record cut by the end
+of a buffer starts the next one.
 
 Only BAM is read this way; CRAM (and anything unexpected in the stream) falls back to the
 ordinary pysam iteration, which gives the same answers more slowly.
