@@ -49,6 +49,18 @@ static void release_buffers(Py_buffer *views, int n)
     for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
 }
 
+/* The buffers of a call whose ``n`` positional arguments are all arrays. */
+static int buffer_args(const char *name, PyObject *args, Py_buffer *views, int n, const int *writable)
+{
+    if (!PyTuple_Check(args) || PyTuple_GET_SIZE(args) != n) {
+        PyErr_Format(PyExc_TypeError, "%s takes %d arrays", name, n);
+        return -1;
+    }
+    PyObject *objs[8];
+    for (int i = 0; i < n && i < 8; i++) objs[i] = PyTuple_GET_ITEM(args, i);
+    return get_buffers(views, n, objs, writable);
+}
+
 /*
  * walk(data, tid, end, offsets, rows, keys) -> (count, rest, ended, status)
  *
@@ -130,13 +142,9 @@ static PyObject *walk(PyObject *self, PyObject *args)
  */
 static PyObject *cigar_columns(PyObject *self, PyObject *args)
 {
-    PyObject *objs[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
-                          &objs[7]))
-        return NULL;
     Py_buffer views[8];
     const int writable[8] = {0, 0, 1, 1, 1, 1, 1, 1};
-    if (get_buffers(views, 8, objs, writable) < 0) return NULL;
+    if (buffer_args("cigar_columns", args, views, 8, writable) < 0) return NULL;
     const uint8_t *data = (const uint8_t *)views[0].buf;
     Py_ssize_t n = views[0].len;
     const int64_t *offsets = (const int64_t *)views[1].buf;
@@ -206,13 +214,9 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
  */
 static PyObject *aligned_blocks(PyObject *self, PyObject *args)
 {
-    PyObject *objs[8];
-    if (!PyArg_ParseTuple(args, "OOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
-                          &objs[7]))
-        return NULL;
     Py_buffer views[8];
     const int writable[8] = {0, 0, 0, 0, 0, 1, 1, 1};
-    if (get_buffers(views, 8, objs, writable) < 0) return NULL;
+    if (buffer_args("aligned_blocks", args, views, 8, writable) < 0) return NULL;
     const int64_t *record = views[0].buf, *code = views[1].buf, *length = views[2].buf, *ref_start = views[3].buf;
     const uint8_t *selected = views[4].buf;
     int64_t *out_record = views[5].buf, *out_start = views[6].buf, *out_end = views[7].buf;
