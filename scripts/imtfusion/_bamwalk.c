@@ -1,5 +1,5 @@
 /*
- * imtfusion._bamwalk: the two per-record loops of imtfusion.scan, compiled.
+ * imtfusion._bamwalk: the per-record loops of imtfusion.scan, compiled.
  *
  * scan.py finds the records of a decompressed stretch of a BAM file and reads their
  * fixed fields and CIGAR operations into numpy arrays. It can do so with numpy alone
@@ -8,8 +8,8 @@
  * is optional: when it is not built (no C compiler at install time), or on a big-endian
  * machine, scan.py uses its numpy code, which gives the same arrays (tests compare them).
  *
- * Neither function allocates: the caller passes numpy arrays (as writable buffers) that
- * are large enough, and every length read from the data is checked against the data.
+ * No function allocates: the caller passes numpy arrays (as writable buffers) that are
+ * large enough (checked), and every length read from the data is checked against it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -69,12 +69,13 @@ static int buffer_args(const char *name, PyObject *args, Py_buffer *views, int n
  * ``end`` it stores the record's offset in ``offsets`` (int64), its first 36 bytes
  * in ``rows`` (36 bytes an item) and the key of its read name in ``keys`` (uint64: the
  * name's last 8 bytes as a little-endian word, the bytes before a shorter name zero,
- * XOR its length times KEY_MIX; scan.name_key computes the same). It stops at a record cut by the end of ``data``
- * (``rest`` is where that record starts, ``ended`` is 0), at a complete record of another
- * contig or starting at or after ``end`` (the file is sorted: the region is over,
- * ``ended`` is 1, ``rest`` is that record's offset), or at a record whose fields do not
- * fit in it (``status`` non-zero: the stream is damaged). ``offsets`` and ``keys`` must
- * hold len(data) // 36 + 1 items and ``rows`` as many 36-byte items.
+ * XOR its length times KEY_MIX; scan.name_key computes the same). It stops at a record
+ * cut by the end of ``data`` (``rest`` is where that record starts, ``ended`` is 0), at
+ * a complete record of another contig or starting at or after ``end`` (the file is
+ * sorted: the region is over, ``ended`` is 1, ``rest`` is that record's offset), or at a
+ * record whose fields do not fit in it (``status`` non-zero: the stream is damaged).
+ * ``offsets`` and ``keys`` must hold len(data) // 36 + 1 items and ``rows`` as many
+ * 36-byte items.
  */
 #define KEY_MIX 0x9E3779B97F4A7C15ULL
 
