@@ -372,6 +372,31 @@ def test_regions_are_the_loci_the_caller_fetches(tmp_path):
     assert regions == [s.qc.locus for s in result.statuses]
 
 
+@needs_samtools
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, monkeypatch, threads):
+    commands = []
+    real = speed.run_child
+
+    def recorded(cmd, env=None, cwd=None):
+        commands.append(list(cmd))
+        return real(cmd, env=env, cwd=cwd)
+
+    monkeypatch.setattr(speed, "run_child", recorded)
+    regions = speed.target_regions(GTF, SOURCE, DEFAULT_TARGETS)
+    built = speed.BuiltBam(SOURCE, count_records(SOURCE), 0, count_records(SOURCE), SOURCE.stat().st_size / 1e6)
+    row = speed.measure_size(built, 1, GTF, FASTA, regions, DEFAULT_TARGETS, tmp_path, runs=1, threads=threads)
+    assert row.target_records == samtools_count(SOURCE, regions) and row.calls == 1
+    calls = [c for c in commands if "call" in c]
+    views = [c for c in commands if c[:3] == ["samtools", "view", "-c"]]
+    assert len(calls) == len(views) == 2  # warm-up and one timed run each
+    if threads == 1:
+        assert all("--threads" not in c for c in calls) and all("-@" not in c for c in views)
+    else:
+        assert all(c[c.index("--threads") + 1] == "2" for c in calls)
+        assert all(c[c.index("-@") + 1] == "1" for c in views)
+
+
 # --------------------------------------------------------------------------
 # timing one child
 # --------------------------------------------------------------------------
@@ -564,5 +589,18 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
         assert cells[-1] == "1"  # IMT01's TPM3::ALK, whatever the background and the target depth
         assert f"call wall time <= 5x samtools view -c, at 2x, {in_loci + 2 * depth:,} target records" in report
     assert "| Snakemake overhead < 60 s | – | < 60 s | NOT RUN |" in report
+    from imtfusion.scan import reader_kind
+
+    assert f"- record reader: {reader_kind()}" in report and "- threads per call: 1" in report
     assert (tmp_path / "work" / "bams" / "bg2x.bam.json").exists()  # a re-run reuses the BAM
     assert (tmp_path / "work" / "bams" / "t300_bg2x.bam.json").exists()
+
+
+def test_call_threads_below_one_are_refused(tmp_path):
+    from imtfusion.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    speed.add_arguments(parser)
+    args = parser.parse_args(["--call-threads", "0", "--workdir", str(tmp_path)])
+    with pytest.raises(ConfigError, match="--call-threads must be at least 1"):
+        speed.main(args)
