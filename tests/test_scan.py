@@ -416,6 +416,8 @@ def _evidence_both_ways(bam_path: Path, annotation, targets, params=None):
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
         bulk = collect_evidence(bam, loci, params, columnar=True)
         single = collect_evidence(bam, loci, params, columnar=False)
+        # and in bulk with the blocks inflated in a second thread
+        assert collect_evidence(bam, loci, params, columnar=True, threads=2) == bulk
     finally:
         bam.close()
     return bulk, single, loci
