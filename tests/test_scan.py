@@ -432,7 +432,8 @@ def test_demo_evidence_is_the_same_read_in_bulk_or_one_by_one(sample):
     assert sum(q.reads for q in bulk.qc.values()) > 0
 
 
-def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tmp_path, reader):
+def _diverse_annotation(tmp_path: Path):
+    """Three genes over the diverse BAM's contigs, one across its dense cluster."""
     gtf = tmp_path / "genes.gtf"
     rows = []
     for name, chrom, start, end, strand, exons in [
@@ -446,15 +447,154 @@ def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tm
         for k, (s, e) in enumerate(exons, start=1):
             rows.append(f"{chrom}\tt\texon\t{s + 1}\t{e}\t.\t{strand}\t.\t{attrs} transcript_id \"{name}T\"; exon_number \"{k}\";")
     gtf.write_text("\n".join(rows) + "\n")
-    annotation = load_annotation(gtf)
-    for params in (CallParameters(), CallParameters(min_mapq=0, min_clip_match=3, margin=200_000),
-                   CallParameters(min_clip_match=14)):
+    return load_annotation(gtf)
+
+
+def test_diverse_records_give_the_same_evidence_and_qc_both_ways(diverse_bam, tmp_path, reader):
+    annotation = _diverse_annotation(tmp_path)
+    for params in DIVERSE_PARAMS:
         bulk, single, _ = _evidence_both_ways(diverse_bam, annotation, ["GENEA", "GENEB", "GENEC"], params)
         assert bulk == single
         assert bulk.split_reads and bulk.clipped_reads and bulk.discordant_reads and bulk.unmapped_reads
         qc = bulk.qc["GENEA"]
         assert qc.duplicates and qc.secondary and qc.qc_fail and qc.exon_reads and qc.chimeric_records
         assert qc.low_mapq or params.min_mapq == 0
+
+
+DIVERSE_PARAMS = [CallParameters(), CallParameters(min_mapq=0, min_clip_match=3, margin=200_000),
+                  CallParameters(min_clip_match=14), CallParameters(min_clip_match=30, min_mapq=61)]
+
+
+@pytest.mark.parametrize("params", DIVERSE_PARAMS)
+def test_the_compiled_classification_gives_the_numpy_one(diverse_bam, tmp_path, params):
+    """Batch by batch: the same counts and gene records; the records chosen for a closer
+    look are the same but for records the numpy tag search takes for an SA tag that is
+    not one (both are supersets of what evidence takes)."""
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    from imtfusion.evidence import ADAPTER_CODES, Evidence, _LocusScan
+
+    annotation = _diverse_annotation(tmp_path)
+    bam, info = open_alignment(diverse_bam)
+    compared = chosen = 0
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        for locus in resolve_targets(annotation, ["GENEA", "GENEB", "GENEC"], params.margin, contigs, str(diverse_bam)):
+            locus_scan = _LocusScan(bam, locus, params, Evidence())
+            for max_read in (30_000, 1 << 20):
+                _, batches = scan.scan_region(bam, locus.chrom, locus.start, locus.end, max_read=max_read)
+                for batch in batches:
+                    in_gene, look, counts = scan.classify(batch, locus_scan.settings, ADAPTER_CODES)
+                    np_in_gene, np_look, np_counts = locus_scan._classify(batch)
+                    assert list(counts) == [int(c) for c in np_counts]
+                    assert np.array_equal(in_gene, np_in_gene)
+                    assert not (look & ~np_look).any()
+                    for read in scan.materialize(bam, batch.raw(np.flatnonzero(np_look & ~look))):
+                        assert not read.has_tag("SA")
+                    compared += len(batch)
+                    chosen += int(look.sum())
+    finally:
+        bam.close()
+    assert compared > 5000 and 0 < chosen < compared
+
+
+@pytest.mark.parametrize("min_clip_match", [20, 12])
+def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, min_clip_match):
+    """Records placed at the edges each rule tests (gene and locus ends, mate positions
+    one off the record's own, MAPQ one below the minimum, clips one short of long enough,
+    adapter clips of 7 and 8 bases, unmapped mates with and without bases): the compiled
+    and the numpy classification agree."""
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    from imtfusion.evidence import ADAPTER_CODES, TINY_BLOCK, Evidence, _LocusScan
+
+    annotation = _diverse_annotation(tmp_path)
+    params = CallParameters(min_mapq=10, min_clip_match=min_clip_match)
+    header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"},
+                                              "SQ": [{"SN": c, "LN": n} for c, n in CONTIGS.items()]})
+    contigs = ContigMap.build(annotation.contigs, dict(CONTIGS))
+    (locus,) = resolve_targets(annotation, ["GENEA"], params.margin, contigs, "boundaries.bam")
+    gene, rng = locus.gene, random.Random(5)
+    adapter = "AGATCGGAAGAGCACACGTCTG"
+    short = params.min_clip_match - TINY_BLOCK  # the shortest clip that counts
+    records = []
+    for i in range(4000):
+        length = 100
+        pos = rng.choice([gene.start - 100, gene.start - 99, gene.start - 1, gene.start, gene.end - 101,
+                          gene.end - 100, gene.end - 1, gene.end, locus.start, locus.end - 101, gene.start + 500])
+        kind = rng.choice(["plain", "spliced", "clip", "adapter", "hard", "sa", "unmapped"])
+        seq = "".join(rng.choice("ACGT") for _ in range(length))
+        if kind == "spliced":
+            cigar = [(0, 50), (3, rng.choice([1, 30_000])), (0, 50)]
+        elif kind in ("clip", "adapter", "sa"):
+            lead, trail = rng.choice([0, short - 1, short, 7, 8, 12, 13]), rng.choice([0, short - 1, short, 7, 8, 13])
+            cigar = ([(4, lead)] if lead else []) + [(0, length - lead - trail)] + ([(4, trail)] if trail else [])
+            if kind == "adapter":
+                outward = adapter.translate(str.maketrans("ACGT", "TGCA"))
+                seq = outward[:lead][::-1] + seq[lead:length - trail] + adapter[:trail]
+        elif kind == "hard":
+            cigar = [(5, 30), (0, length - 30)]
+            seq = seq[30:]
+        elif kind == "unmapped":  # placed at its mate, with or without its bases
+            cigar, seq = None, rng.choice([seq, None])
+        else:
+            cigar = [(0, length)]
+        rec = pysam.AlignedSegment(header)
+        rec.query_name = f"q{i}"
+        rec.reference_id, rec.reference_start, rec.cigartuples = 0, pos, cigar
+        rec.query_sequence = seq
+        end = rec.reference_end or pos + 1
+        rec.flag = (0x1 | (0x4 if kind == "unmapped" else 0) | rng.choice([0, 0x10]) | rng.choice([0, 0x20]) | rng.choice([0, 0, 0, 0x8])
+                    | rng.choice([0, 0, 0, 0, 0x800, 0x100, 0x400, 0x200]))
+        rec.mapping_quality = rng.choice([params.min_mapq - 1, params.min_mapq, 60])
+        rec.next_reference_id = rng.choice([0, 0, 0, 1])
+        rec.next_reference_start = max(0, rng.choice([pos - 1, pos, end - 1, end, end + 1, locus.start - 1,
+                                                      locus.start, locus.end - 1, locus.end]))
+        if kind in ("sa", "hard") or rng.random() < 0.05:
+            rec.set_tag("SA", "chrB,100,+,30S70M,60,0;")
+        records.append(rec)
+    unsorted, path = tmp_path / "unsorted.bam", tmp_path / "boundaries.bam"
+    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
+        for rec in records:
+            out.write(rec)
+    pysam.sort("-o", str(path), str(unsorted))
+    pysam.index(str(path))
+    with pysam.AlignmentFile(str(path)) as bam:
+        locus_scan = _LocusScan(bam, locus, params, Evidence())
+        _, batches = scan.scan_region(bam, locus.chrom, locus.start, locus.end)
+        seen = looked = 0
+        for batch in batches:
+            in_gene, look, counts = scan.classify(batch, locus_scan.settings, ADAPTER_CODES)
+            np_in_gene, np_look, np_counts = locus_scan._classify(batch)
+            assert list(counts) == [int(c) for c in np_counts]
+            assert np.array_equal(in_gene, np_in_gene)
+            assert np.array_equal(look, np_look)
+            seen, looked = seen + len(batch), looked + int(look.sum())
+    assert seen == len(records) - 1 and 0 < looked < seen
+
+
+def test_the_compiled_classification_rejects_arrays_that_do_not_fit(diverse_bam):
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    from imtfusion.evidence import ADAPTER_CODES
+
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        _, batches = scan.scan_region(bam, "chrA", 0, 300_000)
+        batch = next(iter(batches))
+    settings = np.zeros(8, dtype=np.int64)
+    marks, counts = np.empty(len(batch), dtype=np.uint8), np.zeros(5, dtype=np.int64)
+    args = [batch.data, batch.offsets, batch.end, batch.summary, settings, ADAPTER_CODES, marks, counts]
+    scan._native.classify(*args)
+    for position, bad in [(2, batch.end[:-1]), (4, settings[:7]), (6, marks[:-1]), (7, counts[:4])]:
+        with pytest.raises(ValueError, match="shorter"):
+            scan._native.classify(*[bad if k == position else a for k, a in enumerate(args)])
+    offsets = batch.offsets.copy()
+    offsets[-1] = len(batch.data) - 10
+    with pytest.raises(ValueError, match="outside the data"):
+        scan._native.classify(*[offsets if k == 1 else a for k, a in enumerate(args)])
+    offsets[-1] = -1
+    with pytest.raises(ValueError, match="outside the data"):
+        scan._native.classify(*[offsets if k == 1 else a for k, a in enumerate(args)])
 
 
 def test_record_names_find_every_record_of_a_name(diverse_bam, tmp_path):

@@ -1,12 +1,13 @@
 /*
- * imtfusion._bamwalk: the per-record loops of imtfusion.scan, compiled.
+ * imtfusion._bamwalk: the per-record loops of imtfusion.scan and imtfusion.evidence, compiled.
  *
  * scan.py finds the records of a decompressed stretch of a BAM file and reads their
- * fixed fields and CIGAR operations into numpy arrays. It can do so with numpy alone
- * (a vectorised search for the chain of records, then gathers), which costs about half
- * a microsecond a record; following the chain in C costs a few nanoseconds. The module
- * is optional: when it is not built (no C compiler at install time), or on a big-endian
- * machine, scan.py uses its numpy code, which gives the same arrays (tests compare them).
+ * fixed fields and CIGAR operations into numpy arrays; evidence.py then sorts them
+ * (counts, depth, and the few records worth a closer look). Both can do so with numpy
+ * alone (vectorised searches, gathers and masks), which costs about a microsecond a
+ * record; one pass in C costs a few nanoseconds. The module is optional: when it is not
+ * built (no C compiler at install time), or on a big-endian machine, the numpy code runs
+ * and gives the same results (tests compare them).
  *
  * No function allocates: the caller passes numpy arrays (as writable buffers) that are
  * large enough (checked), and every length read from the data is checked against it.
@@ -284,11 +285,156 @@ static PyObject *pile_up(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/*
+ * classify(data, offsets, ends, summary, settings, adapters, out, counts) -> None
+ *
+ * What imtfusion.evidence does with each record of a batch of a target locus, in one
+ * pass (evidence.py holds the same rules in numpy, for when this module is not built;
+ * the tests compare the two). For the records at ``offsets`` (int64, as given by walk),
+ * with ``ends`` and ``summary`` from cigar_columns, writes a byte per record to ``out``:
+ *   bit 0  worth a closer look: a usable record that is spliced beyond the gene, has a
+ *          soft clip long enough to match a partner (unless every such clip reads as an
+ *          adapter), is discordant from its mate, or has clipped ends and an SA tag (a
+ *          superset: evidence.py confirms each); or an unmapped read placed at its mate;
+ *   bit 1  a primary alignment overlapping the gene (its blocks go into the depth);
+ * and adds to ``counts`` (int64, 5 items) the duplicates, secondary alignments, QC
+ * failures, primary alignments and alignments below the mapping quality.
+ * ``settings`` (int64): contig id, gene start, gene end, locus start, locus end, minimum
+ * mapping quality, minimum clip match, tiny block (evidence.TINY_BLOCK).
+ * ``adapters`` (uint8): adapter starts as 4-bit base codes (the BAM's), ADAPTER_WIDTH each.
+ */
+#define ADAPTER_WIDTH 12 /* bases of a clip compared with an adapter's start */
+#define ADAPTER_MIN 8 /* a clip shorter than this is never called an adapter */
+
+enum { MARK_CHOSEN = 1, MARK_IN_GENE = 2 };
+
+/* Whether the clip of ``clip`` bases that starts at ``outer`` (left clip: ``outer`` is
+ * the base next to the alignment, read towards the read start) reads as one of the
+ * adapters, over its first min(clip, ADAPTER_WIDTH) bases, outward. */
+static int adapter_clip(const uint8_t *seq, int64_t l_seq, int64_t clip, int left, const uint8_t *adapters,
+                        Py_ssize_t n_adapters)
+{
+    int64_t head = clip < ADAPTER_WIDTH ? clip : ADAPTER_WIDTH;
+    if (head < ADAPTER_MIN) return 0;
+    for (Py_ssize_t a = 0; a < n_adapters; a++) {
+        const uint8_t *code = adapters + a * ADAPTER_WIDTH;
+        int64_t j = 0;
+        for (; j < head; j++) {
+            int64_t q = left ? clip - 1 - j : l_seq - clip + j;
+            if (q < 0 || q >= l_seq) break;
+            uint8_t packed = seq[q >> 1];
+            if (((q & 1) ? (packed & 0xF) : (packed >> 4)) != code[j]) break;
+        }
+        if (j == head) return 1;
+    }
+    return 0;
+}
+
+static int has_sa_tag(const uint8_t *aux, const uint8_t *stop)
+{
+    for (const uint8_t *p = aux; p + 3 <= stop; p++)
+        if (p[0] == 'S' && p[1] == 'A' && p[2] == 'Z') return 1;
+    return 0;
+}
+
+static PyObject *classify(PyObject *self, PyObject *args)
+{
+    Py_buffer views[8];
+    const int writable[8] = {0, 0, 0, 0, 0, 0, 1, 1};
+    if (buffer_args("classify", args, views, 8, writable) < 0) return NULL;
+    const uint8_t *data = views[0].buf;
+    Py_ssize_t n = views[0].len;
+    const int64_t *offsets = views[1].buf, *ends = views[2].buf, *summary = views[3].buf, *settings = views[4].buf;
+    const uint8_t *adapters = views[5].buf;
+    uint8_t *out = views[6].buf;
+    int64_t *counts = views[7].buf;
+    Py_ssize_t m = views[1].len / 8, n_adapters = views[5].len / ADAPTER_WIDTH;
+    const char *error = NULL;
+    if (views[2].len / 8 < m || views[3].len / 8 < 5 * m || views[4].len / 8 < 8 || views[6].len < m
+        || views[7].len / 8 < 5)
+        error = "classify: arrays shorter than the records, or settings or counts too short";
+    if (!error) {
+        const int64_t chrom = settings[0], gene_start = settings[1], gene_end = settings[2];
+        const int64_t locus_start = settings[3], locus_end = settings[4], min_mapq = settings[5];
+        const int64_t min_clip = settings[6], tiny = settings[7];
+        int64_t duplicates = 0, secondary = 0, qc_fail = 0, reads = 0, low_mapq = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            int64_t o = offsets[i];
+            if (o < 0 || o + FIXED_BYTES > n) { error = "classify: a record offset outside the data"; break; }
+            const uint8_t *r = data + o;
+            int64_t stop = o + 4 + (int64_t)u32_at(r);
+            int64_t pos = i32_at(r + 8), l_qname = r[12], mapq = r[13], n_cigar = u16_at(r + 16);
+            int64_t l_seq = i32_at(r + 20), next_tid = i32_at(r + 24), next_pos = i32_at(r + 28);
+            unsigned flag = u16_at(r + 18);
+            int64_t seq_at = o + FIXED_BYTES + l_qname + 4 * n_cigar;
+            int64_t aux_at = seq_at + (l_seq + 1) / 2 + l_seq;
+            if (stop > n || l_seq < 0 || aux_at > stop) { error = "classify: a record's fields beyond its length"; break; }
+            uint8_t mark = 0;
+            if (flag & (0x4 | 0x100 | 0x200 | 0x400)) {
+                if (flag & 0x400) duplicates++;
+                else if (flag & 0x100) secondary++;
+                else if (flag & 0x200) qc_fail++;
+                else if ((flag & 0x1) && !(flag & 0x8) && l_seq > 0) mark = MARK_CHOSEN; /* unmapped, at its mate */
+                out[i] = mark;
+                continue;
+            }
+            int64_t end = ends[i];
+            int primary = !(flag & 0x800);
+            if (primary) {
+                reads++;
+                if (pos < gene_end && end > gene_start) mark |= MARK_IN_GENE;
+            }
+            if (mapq < min_mapq) {
+                low_mapq++;
+                out[i] = mark;
+                continue;
+            }
+            const int64_t *row = summary + 5 * i;
+            int64_t first_code = row[0], first_length = row[1], last_code = row[2], last_length = row[3];
+            int spliced = ((row[4] >> 3) & 1) && (pos < gene_start || end > gene_end);
+            int64_t lead = first_code == 4 ? first_length : 0, trail = last_code == 4 ? last_length : 0;
+            int64_t longest = lead > trail ? lead : trail;
+            int clipped = longest > 0 && longest + tiny >= min_clip;
+            int discordant = 0;
+            if (primary && (flag & 0x1) && !(flag & 0x8)) {
+                int reverse = (flag & 0x10) != 0, mate_reverse = (flag & 0x20) != 0;
+                discordant = next_tid != chrom || next_pos < locus_start || next_pos >= locus_end
+                             || reverse == mate_reverse || (reverse && next_pos > end) || (!reverse && next_pos < pos);
+            }
+            int candidate = spliced || clipped || discordant;
+            if (candidate && !spliced && !discordant && min_clip > tiny) {
+                /* clipped only: nothing to take when every long clip reads as an adapter */
+                const uint8_t *seq = data + seq_at;
+                int left_done = lead + tiny < min_clip || adapter_clip(seq, l_seq, lead, 1, adapters, n_adapters);
+                int right_done = trail + tiny < min_clip || adapter_clip(seq, l_seq, trail, 0, adapters, n_adapters);
+                if (left_done && right_done) candidate = 0;
+            }
+            if (!candidate && (first_code == 4 || first_code == 5 || last_code == 4 || last_code == 5))
+                candidate = has_sa_tag(data + aux_at, data + stop);
+            if (candidate) mark |= MARK_CHOSEN;
+            out[i] = mark;
+        }
+        Py_END_ALLOW_THREADS
+        if (!error) {
+            counts[0] += duplicates; counts[1] += secondary; counts[2] += qc_fail;
+            counts[3] += reads; counts[4] += low_mapq;
+        }
+    }
+    release_buffers(views, 8);
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Follow the chain of BAM records of one contig region in decompressed data."},
     {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
     {"aligned_blocks", aligned_blocks, METH_VARARGS, "Aligned blocks of selected records."},
     {"pile_up", pile_up, METH_VARARGS, "Add blocks to a depth difference array."},
+    {"classify", classify, METH_VARARGS, "Sort the records of a target locus: counts, depth, and the few to examine."},
     {NULL, NULL, 0, NULL},
 };
 

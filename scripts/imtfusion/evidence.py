@@ -18,6 +18,7 @@ counts each fragment once whatever number of its records it saw.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -28,7 +29,7 @@ import pysam
 from imtfusion.errors import AlignmentFileError
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
 from imtfusion.params import CallParameters
-from imtfusion.scan import pile_up
+from imtfusion.scan import SEQ_CODES, pile_up
 from imtfusion.targets import TargetLocus
 
 # Records never used: secondary alignments (the primary/supplementary carry the read),
@@ -640,26 +641,17 @@ class _LocusScan:
     def add_batch(self, batch) -> None:
         from imtfusion import scan
 
-        qc, gene, locus, params = self.qc, self.gene, self.locus, self.params
-        fixed = batch.fixed
-        pos = fixed["pos"].astype(np.int64)
+        qc, gene = self.qc, self.gene
         self.name_keys.append(batch.name_suffix_keys())
-        self.name_positions.append(pos)
-        flag = fixed["flag"]  # uint16: the masks below fit
-        excluded = (flag & EXCLUDED_FLAGS) != 0
-        duplicate = excluded & ((flag & FLAG_DUPLICATE) != 0)
-        secondary = excluded & ~duplicate & ((flag & FLAG_SECONDARY) != 0)
-        qc_fail = excluded & ~duplicate & ~secondary & ((flag & FLAG_QCFAIL) != 0)
-        qc.duplicates += int(duplicate.sum())
-        qc.secondary += int(secondary.sum())
-        qc.qc_fail += int(qc_fail.sum())
-        placed_unmapped = (excluded & ~duplicate & ~secondary & ~qc_fail & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
-                           & (fixed["l_seq"] > 0))
-        included = ~excluded
-        end = batch.end
-        primary = included & ((flag & FLAG_SUPPLEMENTARY) == 0)
-        qc.reads += int(primary.sum())
-        in_gene = primary & (pos < gene.end) & (end > gene.start)
+        self.name_positions.append(batch.fixed["pos"].astype(np.int64))
+        classified = scan.classify(batch, self.settings, ADAPTER_CODES)
+        in_gene, chosen, counts = classified if classified is not None else self._classify(batch)
+        duplicates, secondary, qc_fail, reads, low_mapq = (int(c) for c in counts)
+        qc.duplicates += duplicates
+        qc.secondary += secondary
+        qc.qc_fail += qc_fail
+        qc.reads += reads
+        qc.low_mapq += low_mapq
         if in_gene.any():
             record, b_start, b_end = scan.aligned_blocks(batch, in_gene)
             pile_up(self.diff, gene.start, gene.end, b_start, b_end)
@@ -671,8 +663,36 @@ class _LocusScan:
                 in_exon = np.zeros(len(batch), dtype=bool)
                 in_exon[record[hit]] = True
                 qc.exon_reads += int(in_exon.sum())
+        self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
+
+    @functools.cached_property
+    def settings(self) -> np.ndarray:
+        """The locus and parameters as the compiled classification takes them (scan.classify)."""
+        gene, locus, params = self.gene, self.locus, self.params
+        return np.asarray([self.chrom_id, gene.start, gene.end, locus.start, locus.end, params.min_mapq,
+                           params.min_clip_match, TINY_BLOCK], dtype=np.int64)
+
+    def _classify(self, batch) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+        """(primary alignments overlapping the gene, records to examine one by one, counts of
+        duplicates, secondary, QC-failed, primary and low-MAPQ alignments) of a batch, in
+        numpy. _bamwalk.c's classify applies the same rules in one compiled pass."""
+        from imtfusion import scan
+
+        gene, locus, params = self.gene, self.locus, self.params
+        fixed = batch.fixed
+        pos = fixed["pos"].astype(np.int64)
+        flag = fixed["flag"]  # uint16: the masks below fit
+        excluded = (flag & EXCLUDED_FLAGS) != 0
+        duplicate = excluded & ((flag & FLAG_DUPLICATE) != 0)
+        secondary = excluded & ~duplicate & ((flag & FLAG_SECONDARY) != 0)
+        qc_fail = excluded & ~duplicate & ~secondary & ((flag & FLAG_QCFAIL) != 0)
+        placed_unmapped = (excluded & ~duplicate & ~secondary & ~qc_fail & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
+                           & (fixed["l_seq"] > 0))
+        included = ~excluded
+        end = batch.end
+        primary = included & ((flag & FLAG_SUPPLEMENTARY) == 0)
+        in_gene = primary & (pos < gene.end) & (end > gene.start)
         low = included & (fixed["mapq"] < params.min_mapq)
-        qc.low_mapq += int(low.sum())
         usable = included & ~low
         # a superset of the records examine() takes anything from; it decides exactly
         spliced = batch.has_op(scan.OP_N) & ((pos < gene.start) | (end > gene.end))
@@ -702,7 +722,8 @@ class _LocusScan:
         clip_end = ((first_code == scan.OP_S) | (first_code == scan.OP_H) | (last_code == scan.OP_S)
                     | (last_code == scan.OP_H))
         candidate |= batch.tag_hits(b"SAZ", usable & clip_end & ~candidate)
-        self.chosen.extend(batch.raw(np.flatnonzero(candidate | placed_unmapped)))
+        counts = (duplicate.sum(), secondary.sum(), qc_fail.sum(), primary.sum(), low.sum())
+        return in_gene, candidate | placed_unmapped, counts
 
     def examine_chosen(self) -> None:
         from imtfusion import scan
@@ -737,6 +758,9 @@ class _LocusScan:
 
 _ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
                   for adapter in _ADAPTERS for text in (adapter, complement(adapter))]
+# the same, as the 4-bit base codes of BAM sequences, one after the other (scan.classify)
+ADAPTER_CODES = np.asarray([SEQ_CODES.index(base) for adapter in _ADAPTERS
+                            for text in (adapter, complement(adapter)) for base in text], dtype=np.uint8)
 
 
 def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -72,7 +72,8 @@ _REF_CONSUMING[[OP_M, OP_D, OP_N, OP_EQ, OP_X]] = True
 _ALIGNED = np.zeros(16, dtype=bool)  # blocks of pysam's get_blocks()
 _ALIGNED[[OP_M, OP_EQ, OP_X]] = True
 
-_BASES = np.frombuffer(b"=ACMGRSVTWYHKDBN", dtype=np.uint8)  # 4-bit codes of the SEQ field
+SEQ_CODES = "=ACMGRSVTWYHKDBN"  # the base of each 4-bit code of the SEQ field
+_BASES = np.frombuffer(SEQ_CODES.encode(), dtype=np.uint8)
 BGZF_MAGIC = b"\x1f\x8b\x08\x04"
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 _FIXED = np.dtype([
@@ -676,6 +677,26 @@ def aligned_blocks(batch: RecordBatch, records: np.ndarray) -> tuple[np.ndarray,
     block = records[batch.op_record] & _ALIGNED[batch.op_code]
     start = batch.op_ref_start[block]
     return batch.op_record[block], start, start + batch.op_length[block]
+
+
+def classify(batch: RecordBatch, settings: np.ndarray, adapters: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(primary alignments overlapping the gene, records to examine one by one, counts) of
+    a batch of a target locus, as ``evidence._LocusScan._classify`` gives them, in one
+    compiled pass; None when the compiled reader is not there or did not read the batch
+    (the caller then classifies in numpy). ``settings`` and ``adapters``: see
+    ``_bamwalk.c``."""
+    if _native is None or batch.summary is None:
+        return None
+    marks = np.empty(len(batch), dtype=np.uint8)
+    counts = np.zeros(5, dtype=np.int64)
+    _native.classify(batch.data, np.ascontiguousarray(batch.offsets, dtype=np.int64),
+                     np.ascontiguousarray(batch.end, dtype=np.int64),
+                     np.ascontiguousarray(batch.summary, dtype=np.int64), settings, adapters, marks, counts)
+    return (marks & _MARK_IN_GENE) != 0, (marks & _MARK_CHOSEN) != 0, counts
+
+
+_MARK_CHOSEN, _MARK_IN_GENE = 1, 2  # the bits of classify's marks (_bamwalk.c)
 
 
 def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:
