@@ -498,40 +498,48 @@ def test_the_compiled_classification_gives_the_numpy_one(diverse_bam, tmp_path, 
     assert compared > 5000 and 0 < chosen < compared
 
 
-@pytest.mark.parametrize("min_clip_match", [20, 12])
-def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, min_clip_match):
-    """Records placed at the edges each rule tests (gene and locus ends, mate positions
-    one off the record's own, MAPQ one below the minimum, clips one short of long enough,
-    adapter clips of 7 and 8 bases, unmapped mates with and without bases): the compiled
-    and the numpy classification agree."""
-    if scan._native is None:
-        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
-    from imtfusion.evidence import ADAPTER_CODES, TINY_BLOCK, Evidence, _LocusScan
+def _boundary_bam(tmp_path: Path, params: CallParameters):
+    """Records of GENEA's locus placed at the edges each classification rule tests (gene
+    and locus ends, mate positions one off the record's own, MAPQ one below the minimum,
+    clips one short of long enough, with and without a tiny block before an intron gap,
+    adapter clips of 7 and 8 bases, after 0-3 other bases, unmapped mates with and
+    without bases). (BAM path, annotation, locus, number of records)."""
+    from imtfusion.evidence import TINY_BLOCK
 
     annotation = _diverse_annotation(tmp_path)
-    params = CallParameters(min_mapq=10, min_clip_match=min_clip_match)
     header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"},
                                               "SQ": [{"SN": c, "LN": n} for c, n in CONTIGS.items()]})
     contigs = ContigMap.build(annotation.contigs, dict(CONTIGS))
     (locus,) = resolve_targets(annotation, ["GENEA"], params.margin, contigs, "boundaries.bam")
     gene, rng = locus.gene, random.Random(5)
     adapter = "AGATCGGAAGAGCACACGTCTG"
-    short = params.min_clip_match - TINY_BLOCK  # the shortest clip that counts
+    mcm = params.min_clip_match
+    clips = sorted({max(0, c) for c in (0, mcm - 1, mcm, mcm - TINY_BLOCK - 1, mcm - TINY_BLOCK, 7, 8, 12, 13)})
     records = []
     for i in range(4000):
         length = 100
         pos = rng.choice([gene.start - 100, gene.start - 99, gene.start - 1, gene.start, gene.end - 101,
                           gene.end - 100, gene.end - 1, gene.end, locus.start, locus.end - 101, gene.start + 500])
-        kind = rng.choice(["plain", "spliced", "clip", "adapter", "hard", "sa", "unmapped"])
+        kind = rng.choice(["plain", "spliced", "clip", "adapter", "hard", "sa", "unmapped", "tiny", "tiny"])
         seq = "".join(rng.choice("ACGT") for _ in range(length))
         if kind == "spliced":
             cigar = [(0, 50), (3, rng.choice([1, 30_000])), (0, 50)]
         elif kind in ("clip", "adapter", "sa"):
-            lead, trail = rng.choice([0, short - 1, short, 7, 8, 12, 13]), rng.choice([0, short - 1, short, 7, 8, 13])
+            lead, trail = rng.choice(clips), rng.choice(clips)
             cigar = ([(4, lead)] if lead else []) + [(0, length - lead - trail)] + ([(4, trail)] if trail else [])
-            if kind == "adapter":
-                outward = adapter.translate(str.maketrans("ACGT", "TGCA"))
-                seq = outward[:lead][::-1] + seq[lead:length - trail] + adapter[:trail]
+            if kind == "adapter":  # after 0-3 bases that are not adapter
+                lead_text = "".join(rng.choice("ACGT") for _ in range(rng.randint(0, 3))) + adapter
+                trail_text = "".join(rng.choice("ACGT") for _ in range(rng.randint(0, 3))) + adapter
+                outward = lead_text.translate(str.maketrans("ACGT", "TGCA"))
+                seq = outward[:lead][::-1] + seq[lead:length - trail] + trail_text[:trail]
+        elif kind == "tiny":  # HISAT2's 1M6500N85M14S: a few bases spliced to a chance match
+            lead, trail = rng.choice(clips), rng.choice(clips)
+            left_block, right_block = rng.choice([0, 1, TINY_BLOCK, TINY_BLOCK + 1]), rng.choice([0, 1, TINY_BLOCK, 7])
+            middle = max(20, length - lead - trail - left_block - right_block)
+            cigar = (([(4, lead)] if lead else []) + ([(0, left_block), (3, 700)] if left_block else [])
+                     + [(0, middle)] + ([(3, 900), (0, right_block)] if right_block else [(3, 900), (0, 2), (2, 1), (0, 3)])
+                     + ([(4, trail)] if trail else []))
+            seq = "".join(rng.choice("ACGT") for _ in range(sum(n for op, n in cigar if op in (0, 1, 4))))
         elif kind == "hard":
             cigar = [(5, 30), (0, length - 30)]
             seq = seq[30:]
@@ -544,8 +552,8 @@ def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, min_clip
         rec.reference_id, rec.reference_start, rec.cigartuples = 0, pos, cigar
         rec.query_sequence = seq
         end = rec.reference_end or pos + 1
-        rec.flag = (0x1 | (0x4 if kind == "unmapped" else 0) | rng.choice([0, 0x10]) | rng.choice([0, 0x20]) | rng.choice([0, 0, 0, 0x8])
-                    | rng.choice([0, 0, 0, 0, 0x800, 0x100, 0x400, 0x200]))
+        rec.flag = (0x1 | (0x4 if kind == "unmapped" else 0) | rng.choice([0, 0x10]) | rng.choice([0, 0x20])
+                    | rng.choice([0, 0, 0, 0x8]) | rng.choice([0, 0, 0, 0, 0x800, 0x100, 0x400, 0x200]))
         rec.mapping_quality = rng.choice([params.min_mapq - 1, params.min_mapq, 60])
         rec.next_reference_id = rng.choice([0, 0, 0, 1])
         rec.next_reference_start = max(0, rng.choice([pos - 1, pos, end - 1, end, end + 1, locus.start - 1,
@@ -559,6 +567,21 @@ def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, min_clip
             out.write(rec)
     pysam.sort("-o", str(path), str(unsorted))
     pysam.index(str(path))
+    unsorted.unlink()
+    return path, annotation, locus, len(records)
+
+
+BOUNDARY_PARAMS = [CallParameters(min_mapq=10, min_clip_match=20), CallParameters(min_mapq=10, min_clip_match=12),
+                   CallParameters(min_mapq=10, min_clip_match=4)]
+
+
+@pytest.mark.parametrize("params", BOUNDARY_PARAMS)
+def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, params):
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    from imtfusion.evidence import ADAPTER_CODES, Evidence, _LocusScan
+
+    path, _, locus, n_records = _boundary_bam(tmp_path, params)
     with pysam.AlignmentFile(str(path)) as bam:
         locus_scan = _LocusScan(bam, locus, params, Evidence())
         _, batches = scan.scan_region(bam, locus.chrom, locus.start, locus.end)
@@ -570,7 +593,38 @@ def test_the_compiled_classification_agrees_at_every_boundary(tmp_path, min_clip
             assert np.array_equal(in_gene, np_in_gene)
             assert np.array_equal(look, np_look)
             seen, looked = seen + len(batch), looked + int(look.sum())
-    assert seen == len(records) - 1 and 0 < looked < seen
+    assert seen == n_records - 1 and 0 < looked < seen
+
+
+@pytest.mark.parametrize("params", BOUNDARY_PARAMS)
+def test_boundary_records_give_the_same_evidence_both_ways(tmp_path, params, reader):
+    """The records the classification passes over are those examine() takes nothing from."""
+    path, annotation, _, _ = _boundary_bam(tmp_path, params)
+    bulk, single, _ = _evidence_both_ways(path, annotation, ["GENEA"], params)
+    assert bulk == single
+    assert bulk.clipped_reads and bulk.split_reads and bulk.discordant_reads and bulk.unmapped_reads
+
+
+def test_the_bulk_adapter_test_is_looks_like_adapter_of_the_soft_clip(diverse_bam):
+    from imtfusion.evidence import _adapter_clips, looks_like_adapter
+
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        _, batches = scan.scan_region(bam, "chrA", 0, 300_000)
+        tested = adapters = 0
+        for batch in batches:
+            first_code, first_length, last_code, last_length = batch.edge_ops()
+            records = np.flatnonzero((first_code == scan.OP_S) | (last_code == scan.OP_S))
+            lead = np.where(first_code == scan.OP_S, first_length, 0)[records]
+            trail = np.where(last_code == scan.OP_S, last_length, 0)[records]
+            left, right = _adapter_clips(batch, records, lead, trail)
+            reads = scan.materialize(bam, batch.raw(records))
+            for read, n_lead, n_trail, is_left, is_right in zip(reads, lead, trail, left, right):
+                seq = read.query_sequence
+                assert is_left == looks_like_adapter(seq[:n_lead][::-1] if n_lead else "")
+                assert is_right == looks_like_adapter(seq[len(seq) - n_trail:] if n_trail else "")
+                tested += 1
+                adapters += bool(is_left) + bool(is_right)
+    assert tested > 200 and adapters > 50
 
 
 def test_the_compiled_classification_rejects_arrays_that_do_not_fit(diverse_bam):
@@ -581,11 +635,11 @@ def test_the_compiled_classification_rejects_arrays_that_do_not_fit(diverse_bam)
     with pysam.AlignmentFile(str(diverse_bam)) as bam:
         _, batches = scan.scan_region(bam, "chrA", 0, 300_000)
         batch = next(iter(batches))
-    settings = np.zeros(8, dtype=np.int64)
+    settings = np.zeros(9, dtype=np.int64)
     marks, counts = np.empty(len(batch), dtype=np.uint8), np.zeros(5, dtype=np.int64)
     args = [batch.data, batch.offsets, batch.end, batch.summary, settings, ADAPTER_CODES, marks, counts]
     scan._native.classify(*args)
-    for position, bad in [(2, batch.end[:-1]), (4, settings[:7]), (6, marks[:-1]), (7, counts[:4])]:
+    for position, bad in [(2, batch.end[:-1]), (4, settings[:8]), (6, marks[:-1]), (7, counts[:4])]:
         with pytest.raises(ValueError, match="shorter"):
             scan._native.classify(*[bad if k == position else a for k, a in enumerate(args)])
     offsets = batch.offsets.copy()

@@ -294,13 +294,14 @@ static PyObject *pile_up(PyObject *self, PyObject *args)
  * with ``ends`` and ``summary`` from cigar_columns, writes a byte per record to ``out``:
  *   bit 0  worth a closer look: a usable record that is spliced beyond the gene, has a
  *          soft clip long enough to match a partner (unless every such clip reads as an
- *          adapter), is discordant from its mate, or has clipped ends and an SA tag (a
+ *          adapter, possibly after a base or two), is discordant from its mate, or has clipped ends and an SA tag (a
  *          superset: evidence.py confirms each); or an unmapped read placed at its mate;
  *   bit 1  a primary alignment overlapping the gene (its blocks go into the depth);
  * and adds to ``counts`` (int64, 5 items) the duplicates, secondary alignments, QC
  * failures, primary alignments and alignments below the mapping quality.
  * ``settings`` (int64): contig id, gene start, gene end, locus start, locus end, minimum
- * mapping quality, minimum clip match, tiny block (evidence.TINY_BLOCK).
+ * mapping quality, minimum clip match, tiny block (evidence.TINY_BLOCK), adapter shift
+ * (evidence.ADAPTER_SHIFT).
  * ``adapters`` (uint8): adapter starts as 4-bit base codes (the BAM's), ADAPTER_WIDTH each.
  */
 #define ADAPTER_WIDTH 12 /* bases of a clip compared with an adapter's start */
@@ -308,26 +309,38 @@ static PyObject *pile_up(PyObject *self, PyObject *args)
 
 enum { MARK_CHOSEN = 1, MARK_IN_GENE = 2 };
 
-/* Whether the clip of ``clip`` bases that starts at ``outer`` (left clip: ``outer`` is
- * the base next to the alignment, read towards the read start) reads as one of the
- * adapters, over its first min(clip, ADAPTER_WIDTH) bases, outward. */
+/* Whether the soft clip of ``clip`` bases at the left end of the read (``left``) or at
+ * its right end reads, outward from the alignment, as one of the adapters' starts after
+ * at most ADAPTER_SHIFT bases, over min(clip - shift, ADAPTER_WIDTH) >= ADAPTER_MIN
+ * bases (evidence.looks_like_adapter). */
 static int adapter_clip(const uint8_t *seq, int64_t l_seq, int64_t clip, int left, const uint8_t *adapters,
-                        Py_ssize_t n_adapters)
+                        Py_ssize_t n_adapters, int64_t max_shift)
 {
-    int64_t head = clip < ADAPTER_WIDTH ? clip : ADAPTER_WIDTH;
-    if (head < ADAPTER_MIN) return 0;
-    for (Py_ssize_t a = 0; a < n_adapters; a++) {
-        const uint8_t *code = adapters + a * ADAPTER_WIDTH;
-        int64_t j = 0;
-        for (; j < head; j++) {
-            int64_t q = left ? clip - 1 - j : l_seq - clip + j;
-            if (q < 0 || q >= l_seq) break;
-            uint8_t packed = seq[q >> 1];
-            if (((q & 1) ? (packed & 0xF) : (packed >> 4)) != code[j]) break;
+    for (int64_t shift = 0; shift <= max_shift; shift++) {
+        int64_t head = clip - shift < ADAPTER_WIDTH ? clip - shift : ADAPTER_WIDTH;
+        if (head < ADAPTER_MIN) return 0;
+        for (Py_ssize_t a = 0; a < n_adapters; a++) {
+            const uint8_t *code = adapters + a * ADAPTER_WIDTH;
+            int64_t j = 0;
+            for (; j < head; j++) {
+                int64_t q = left ? clip - 1 - shift - j : l_seq - clip + shift + j;
+                if (q < 0 || q >= l_seq) break;
+                uint8_t packed = seq[q >> 1];
+                if (((q & 1) ? (packed & 0xF) : (packed >> 4)) != code[j]) break;
+            }
+            if (j == head) return 1;
         }
-        if (j == head) return 1;
     }
     return 0;
+}
+
+/* The length of ``block`` when it is an aligned block (M = X) of at most ``tiny`` bases
+ * and ``gap`` an intron gap (N); 0 otherwise. */
+static int64_t tiny_block(uint32_t block, uint32_t gap, int64_t tiny)
+{
+    unsigned op = block & 0xF;
+    int64_t length = block >> 4;
+    return (op == 0 || op == 7 || op == 8) && length <= tiny && (gap & 0xF) == 3 ? length : 0;
 }
 
 static int has_sa_tag(const uint8_t *aux, const uint8_t *stop)
@@ -350,13 +363,13 @@ static PyObject *classify(PyObject *self, PyObject *args)
     int64_t *counts = views[7].buf;
     Py_ssize_t m = views[1].len / 8, n_adapters = views[5].len / ADAPTER_WIDTH;
     const char *error = NULL;
-    if (views[2].len / 8 < m || views[3].len / 8 < 5 * m || views[4].len / 8 < 8 || views[6].len < m
+    if (views[2].len / 8 < m || views[3].len / 8 < 5 * m || views[4].len / 8 < 9 || views[6].len < m
         || views[7].len / 8 < 5)
         error = "classify: arrays shorter than the records, or settings or counts too short";
     if (!error) {
         const int64_t chrom = settings[0], gene_start = settings[1], gene_end = settings[2];
         const int64_t locus_start = settings[3], locus_end = settings[4], min_mapq = settings[5];
-        const int64_t min_clip = settings[6], tiny = settings[7];
+        const int64_t min_clip = settings[6], tiny = settings[7], max_shift = settings[8];
         int64_t duplicates = 0, secondary = 0, qc_fail = 0, reads = 0, low_mapq = 0;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < m; i++) {
@@ -395,7 +408,16 @@ static PyObject *classify(PyObject *self, PyObject *args)
             int spliced = ((row[4] >> 3) & 1) && (pos < gene_start || end > gene_end);
             int64_t lead = first_code == 4 ? first_length : 0, trail = last_code == 4 ? last_length : 0;
             int64_t longest = lead > trail ? lead : trail;
-            int clipped = longest > 0 && longest + tiny >= min_clip;
+            /* a tiny aligned block between an end's clip and an intron gap counts into
+             * the clip (evidence.clip_geometry) */
+            int64_t left_slack = 0, right_slack = 0;
+            if ((row[4] >> 3) & 1) {
+                const uint8_t *ops = data + o + FIXED_BYTES + l_qname;
+                int64_t j = lead > 0 ? 1 : 0, k = n_cigar - 1 - (trail > 0 ? 1 : 0);
+                if (j + 1 < n_cigar) left_slack = tiny_block(u32_at(ops + 4 * j), u32_at(ops + 4 * (j + 1)), tiny);
+                if (k >= 1) right_slack = tiny_block(u32_at(ops + 4 * k), u32_at(ops + 4 * (k - 1)), tiny);
+            }
+            int clipped = longest > 0 && (lead + left_slack >= min_clip || trail + right_slack >= min_clip);
             int discordant = 0;
             if (primary && (flag & 0x1) && !(flag & 0x8)) {
                 int reverse = (flag & 0x10) != 0, mate_reverse = (flag & 0x20) != 0;
@@ -406,8 +428,8 @@ static PyObject *classify(PyObject *self, PyObject *args)
             if (candidate && !spliced && !discordant && min_clip > tiny) {
                 /* clipped only: nothing to take when every long clip reads as an adapter */
                 const uint8_t *seq = data + seq_at;
-                int left_done = lead + tiny < min_clip || adapter_clip(seq, l_seq, lead, 1, adapters, n_adapters);
-                int right_done = trail + tiny < min_clip || adapter_clip(seq, l_seq, trail, 0, adapters, n_adapters);
+                int left_done = lead + left_slack < min_clip || adapter_clip(seq, l_seq, lead, 1, adapters, n_adapters, max_shift);
+                int right_done = trail + right_slack < min_clip || adapter_clip(seq, l_seq, trail, 0, adapters, n_adapters, max_shift);
                 if (left_done && right_done) candidate = 0;
             }
             if (!candidate && (first_code == 4 || first_code == 5 || last_code == 4 || last_code == 5))

@@ -670,7 +670,7 @@ class _LocusScan:
         """The locus and parameters as the compiled classification takes them (scan.classify)."""
         gene, locus, params = self.gene, self.locus, self.params
         return np.asarray([self.chrom_id, gene.start, gene.end, locus.start, locus.end, params.min_mapq,
-                           params.min_clip_match, TINY_BLOCK], dtype=np.int64)
+                           params.min_clip_match, TINY_BLOCK, ADAPTER_SHIFT], dtype=np.int64)
 
     def _classify(self, batch) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
         """(primary alignments overlapping the gene, records to examine one by one, counts of
@@ -695,11 +695,14 @@ class _LocusScan:
         low = included & (fixed["mapq"] < params.min_mapq)
         usable = included & ~low
         # a superset of the records examine() takes anything from; it decides exactly
-        spliced = batch.has_op(scan.OP_N) & ((pos < gene.start) | (end > gene.end))
+        has_gap = batch.has_op(scan.OP_N)
+        spliced = has_gap & ((pos < gene.start) | (end > gene.end))
         first_code, first_length, last_code, last_length = batch.edge_ops()
         lead = np.where(first_code == scan.OP_S, first_length, 0)
         trail = np.where(last_code == scan.OP_S, last_length, 0)
-        clipped = ((lead > 0) | (trail > 0)) & (np.maximum(lead, trail) + TINY_BLOCK >= params.min_clip_match)
+        left_slack, right_slack = _tiny_edge_blocks(batch, lead, trail, has_gap)
+        clipped = ((lead > 0) | (trail > 0)) & ((lead + left_slack >= params.min_clip_match)
+                                                | (trail + right_slack >= params.min_clip_match))
         reverse = (flag & 0x10) != 0
         mate_reverse = (flag & 0x20) != 0
         next_pos = fixed["next_pos"].astype(np.int64)
@@ -713,8 +716,8 @@ class _LocusScan:
         if len(clip_only) and params.min_clip_match > TINY_BLOCK:
             # adapter read-through (short inserts) clips most records of a deep library:
             # those whose every long soft clip starts with adapter give nothing (clips_of)
-            near_left = lead[clip_only] + TINY_BLOCK >= params.min_clip_match
-            near_right = trail[clip_only] + TINY_BLOCK >= params.min_clip_match
+            near_left = lead[clip_only] + left_slack[clip_only] >= params.min_clip_match
+            near_right = trail[clip_only] + right_slack[clip_only] >= params.min_clip_match
             adapter_left, adapter_right = _adapter_clips(batch, clip_only, lead[clip_only], trail[clip_only])
             candidate[clip_only[(~near_left | adapter_left) & (~near_right | adapter_right)]] = False
         # examine() follows the SA tag of a clipped record: search the tag in the clipped
@@ -763,22 +766,46 @@ ADAPTER_CODES = np.asarray([SEQ_CODES.index(base) for adapter in _ADAPTERS
                             for text in (adapter, complement(adapter)) for base in text], dtype=np.uint8)
 
 
+def _tiny_edge_blocks(batch, lead: np.ndarray, trail: np.ndarray, has_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per record, the bases :func:`clip_geometry` adds to its left and to its right clip:
+    an aligned block of at most ``TINY_BLOCK`` bases between the end's soft clip (``lead``,
+    ``trail``; 0 for none) and an intron gap."""
+    out = []
+    code, length = batch.op_code, batch.op_length
+    starts, n = batch._op_starts
+    stop = starts + n
+    for block, gap in ((starts + (lead > 0), starts + (lead > 0) + 1), (stop - 1 - (trail > 0), stop - 2 - (trail > 0))):
+        ok = has_gap & (block >= starts) & (block < stop) & (gap >= starts) & (gap < stop)
+        if not ok.any():
+            out.append(np.zeros(len(lead), dtype=np.int64))
+            continue
+        block, gap = np.where(ok, block, 0), np.where(ok, gap, 0)
+        op = code[block]
+        tiny = ok & ((op == _M) | (op == _EQ) | (op == _X)) & (length[block] <= TINY_BLOCK) & (code[gap] == _N)
+        out.append(np.where(tiny, length[block], 0))
+    return out[0], out[1]
+
+
 def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether the left soft clip (``lead`` bases) and the right one (``trail``) of each
-    record reads, outward from the alignment, as an adapter's start: a subset of the clips
-    :func:`looks_like_adapter` rejects (no shift), so a record skipped here is one
-    :func:`clips_of` takes nothing from. Both sides in one pass."""
+    record reads, outward from the alignment, as an adapter's start after at most
+    ``ADAPTER_SHIFT`` bases: exactly what :func:`looks_like_adapter` says of the soft clip
+    itself, so a record skipped here is one :func:`clips_of` takes nothing from. Both
+    sides in one pass."""
     width = 12
+    span = width + ADAPTER_SHIFT
     n = len(records)
-    starts = np.concatenate([lead - width, batch.fixed["l_seq"][records].astype(np.int64) - trail])
-    bases = batch.bases(np.concatenate([records, records]), starts, width)
+    starts = np.concatenate([lead - span, batch.fixed["l_seq"][records].astype(np.int64) - trail])
+    bases = batch.bases(np.concatenate([records, records]), starts, span)
     bases[:n] = bases[:n, ::-1]  # outward from the alignment: a left clip read backwards
-    head = np.minimum(np.concatenate([lead, trail]), width)
-    considered = np.arange(width)[None, :] < head[:, None]
+    clip = np.concatenate([lead, trail])
     found = np.zeros(2 * n, dtype=bool)
-    for code in _ADAPTER_CODES:
-        found |= ((bases == code[None, :]) | ~considered).all(axis=1)
-    found &= head >= 8
+    for shift in range(ADAPTER_SHIFT + 1):
+        head = np.clip(clip - shift, 0, width)
+        considered = np.arange(width)[None, :] < head[:, None]
+        window = bases[:, shift:shift + width]
+        for code in _ADAPTER_CODES:
+            found |= ((window == code[None, :]) | ~considered).all(axis=1) & (head >= 8)
     return found[:n], found[n:]
 
 
