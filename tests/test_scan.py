@@ -627,6 +627,15 @@ def test_the_bulk_adapter_test_is_looks_like_adapter_of_the_soft_clip(diverse_ba
     assert tested > 200 and adapters > 50
 
 
+def test_the_adapters_are_as_wide_as_the_compiled_test_reads_them():
+    """_bamwalk.c compares ADAPTER_WIDTH (12) bases of each adapter and its complement."""
+    from imtfusion.evidence import _ADAPTERS, ADAPTER_CODES
+
+    assert {len(adapter) for adapter in _ADAPTERS} == {12}
+    assert len(ADAPTER_CODES) == 2 * 12 * len(_ADAPTERS)
+    assert "".join(scan.SEQ_CODES[c] for c in ADAPTER_CODES[:12]) == _ADAPTERS[0]
+
+
 def test_the_compiled_classification_rejects_arrays_that_do_not_fit(diverse_bam):
     if scan._native is None:
         pytest.skip("the compiled reader is not built here (no C compiler at install time)")
