@@ -774,6 +774,40 @@ def test_pile_up_is_the_same_compiled_or_in_numpy(monkeypatch):
     assert np.array_equal(diffs[0], diffs[1])
 
 
+@pytest.mark.parametrize("exons", [[], [(100_000, 101_500)], [(90_000, 91_000), (100_000, 101_500), (103_000, 104_200)],
+                                   [(100_200, 100_201), (100_300, 100_400), (150_000, 300_000)]])
+def test_gene_depth_is_the_same_compiled_or_in_numpy_and_by_hand(diverse_bam, monkeypatch, exons):
+    """Depth and the count of reads touching an exon, against pysam's blocks counted by hand."""
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+    start, end = 95_000, 110_000
+    exon_starts = np.asarray([s for s, _ in exons], dtype=np.int64)
+    exon_ends = np.asarray([e for _, e in exons], dtype=np.int64)
+    native = scan._native
+    rng = np.random.default_rng(3)
+    with pysam.AlignmentFile(str(diverse_bam)) as bam:
+        _, batches = scan.scan_region(bam, "chrA", 90_000, 120_000, max_read=200_000)
+        for batch in batches:
+            selected = rng.random(len(batch)) < 0.7
+            results = []
+            for reader in (native, None):
+                monkeypatch.setattr(scan, "_native", reader)
+                diff = np.zeros(end - start + 1, dtype=np.int64)
+                results.append((scan.gene_depth(batch, selected, diff, start, end, exon_starts, exon_ends), diff))
+            monkeypatch.setattr(scan, "_native", native)
+            assert results[0][0] == results[1][0]
+            assert np.array_equal(results[0][1], results[1][1])
+            by_hand = np.zeros(end - start, dtype=np.int64)
+            touching = 0
+            for read in scan.materialize(bam, batch.raw(np.flatnonzero(selected))):
+                blocks = read.get_blocks()
+                for s, e in blocks:
+                    by_hand[max(s, start) - start:max(min(e, end) - start, 0)] += 1 if min(e, end) > max(s, start) else 0
+                touching += any(s < e_exon and e > s_exon for s, e in blocks for s_exon, e_exon in exons)
+            assert np.array_equal(np.cumsum(results[0][1][:-1]), by_hand)
+            assert results[0][0] == touching
+
+
 def test_sorted_unique_is_np_unique():
     rng = np.random.default_rng(4)
     for n in (0, 1, 2, 50, 5_000):

@@ -286,6 +286,74 @@ static PyObject *pile_up(PyObject *self, PyObject *args)
 }
 
 /*
+ * gene_depth(op_record, op_code, op_length, op_ref_start, selected, diff, start, end, exon_starts, exon_ends)
+ *     -> count
+ *
+ * For the records whose ``selected`` byte is non-zero: adds their aligned blocks (M, =
+ * and X operations), clipped to ``[start, end)``, to the depth difference array ``diff``
+ * (int64, end - start + 1 items; see pile_up), and counts the records with a block that
+ * overlaps an exon. ``exon_starts`` and ``exon_ends`` (int64) are sorted, disjoint
+ * exons: a block [s, e) overlaps the first exon ending after s if that exon starts
+ * before e. The operation arrays are cigar_columns' (in record order).
+ */
+static PyObject *gene_depth(PyObject *self, PyObject *args)
+{
+    PyObject *objs[8];
+    long long start, end;
+    if (!PyArg_ParseTuple(args, "OOOOOOLLOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &start,
+                          &end, &objs[6], &objs[7]))
+        return NULL;
+    Py_buffer views[8];
+    const int writable[8] = {0, 0, 0, 0, 0, 1, 0, 0};
+    if (get_buffers(views, 8, objs, writable) < 0) return NULL;
+    const int64_t *record = views[0].buf, *code = views[1].buf, *length = views[2].buf, *ref_start = views[3].buf;
+    const uint8_t *selected = views[4].buf;
+    int64_t *diff = views[5].buf;
+    const int64_t *exon_starts = views[6].buf, *exon_ends = views[7].buf;
+    Py_ssize_t n = views[0].len / 8, m = views[4].len, n_exons = views[6].len / 8, count = 0;
+    int bad = views[1].len / 8 < n || views[2].len / 8 < n || views[3].len / 8 < n || end < start
+              || views[5].len / 8 < (Py_ssize_t)(end - start) + 1 || views[7].len / 8 != n_exons;
+    if (!bad) {
+        Py_BEGIN_ALLOW_THREADS
+        int64_t current = -1;
+        int in_exon = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            int64_t i = record[k], op = code[k];
+            if (i < 0 || i >= m) { bad = 1; break; }
+            if (i != current) {
+                count += in_exon;
+                current = i;
+                in_exon = 0;
+            }
+            if (!selected[i] || !(op == 0 || op == 7 || op == 8)) continue;
+            int64_t b_start = ref_start[k], b_end = ref_start[k] + length[k];
+            int64_t lo = b_start > start ? b_start : start, hi = b_end < end ? b_end : end;
+            if (hi > lo) {
+                diff[lo - start] += 1;
+                diff[hi - start] -= 1;
+            }
+            if (!in_exon) {
+                Py_ssize_t a = 0, b = n_exons; /* the first exon ending after b_start */
+                while (a < b) {
+                    Py_ssize_t mid = (a + b) / 2;
+                    if (exon_ends[mid] <= b_start) a = mid + 1; else b = mid;
+                }
+                in_exon = a < n_exons && exon_starts[a] < b_end;
+            }
+        }
+        count += in_exon;
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, 8);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError,
+                        "gene_depth: arrays of different lengths, a record out of range, or a depth array that does not cover the gene");
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+/*
  * classify(data, offsets, ends, summary, settings, adapters, out, counts) -> None
  *
  * What imtfusion.evidence does with each record of a batch of a target locus, in one
@@ -456,6 +524,7 @@ static PyMethodDef methods[] = {
     {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
     {"aligned_blocks", aligned_blocks, METH_VARARGS, "Aligned blocks of selected records."},
     {"pile_up", pile_up, METH_VARARGS, "Add blocks to a depth difference array."},
+    {"gene_depth", gene_depth, METH_VARARGS, "Depth and exon overlap of the aligned blocks of selected records."},
     {"classify", classify, METH_VARARGS, "Sort the records of a target locus: counts, depth, and the few to examine."},
     {NULL, NULL, 0, NULL},
 };

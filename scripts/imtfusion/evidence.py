@@ -653,16 +653,8 @@ class _LocusScan:
         qc.reads += reads
         qc.low_mapq += low_mapq
         if in_gene.any():
-            record, b_start, b_end = scan.aligned_blocks(batch, in_gene)
-            pile_up(self.diff, gene.start, gene.end, b_start, b_end)
-            if self.exon_starts:
-                starts = self.exon_start_array
-                k = np.searchsorted(self.exon_end_array, b_start, side="right")
-                hit = k < len(starts)
-                hit[hit] = starts[k[hit]] < b_end[hit]
-                in_exon = np.zeros(len(batch), dtype=bool)
-                in_exon[record[hit]] = True
-                qc.exon_reads += int(in_exon.sum())
+            qc.exon_reads += scan.gene_depth(batch, in_gene, self.diff, gene.start, gene.end, self.exon_start_array,
+                                             self.exon_end_array)
         self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
 
     @functools.cached_property

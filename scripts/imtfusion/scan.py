@@ -699,6 +699,29 @@ def classify(batch: RecordBatch, settings: np.ndarray, adapters: np.ndarray
 _MARK_CHOSEN, _MARK_IN_GENE = 1, 2  # the bits of classify's marks (_bamwalk.c)
 
 
+def gene_depth(batch: RecordBatch, records: np.ndarray, diff: np.ndarray, start: int, end: int,
+               exon_starts: np.ndarray, exon_ends: np.ndarray) -> int:
+    """Adds the aligned blocks of the records where ``records`` (a boolean per record) is
+    set to the depth difference array ``diff`` of ``[start, end)`` (:func:`pile_up`), and
+    returns how many of those records have a block overlapping an exon (``exon_starts``,
+    ``exon_ends``: int64, sorted, disjoint)."""
+    if (_native is not None and diff.dtype == np.int64 and diff.flags.c_contiguous
+            and exon_starts.dtype == np.int64 and exon_ends.dtype == np.int64):
+        selected = np.ascontiguousarray(records, dtype=bool).view(np.uint8)
+        return _native.gene_depth(batch.op_record, batch.op_code, batch.op_length, batch.op_ref_start, selected,
+                                  diff, start, end, np.ascontiguousarray(exon_starts), np.ascontiguousarray(exon_ends))
+    record, b_start, b_end = aligned_blocks(batch, records)
+    pile_up(diff, start, end, b_start, b_end)
+    if not len(exon_starts):
+        return 0
+    k = np.searchsorted(exon_ends, b_start, side="right")
+    hit = k < len(exon_starts)
+    hit[hit] = exon_starts[k[hit]] < b_end[hit]
+    in_exon = np.zeros(len(batch), dtype=bool)
+    in_exon[record[hit]] = True
+    return int(in_exon.sum())
+
+
 def pile_up(diff: np.ndarray, start: int, end: int, b_start: np.ndarray, b_end: np.ndarray) -> None:
     """Add aligned blocks ``[b_start, b_end)`` to the depth difference array ``diff``
     (int64, ``end - start + 1`` items) of ``[start, end)``: +1 where a block starts, -1
