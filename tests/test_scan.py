@@ -817,14 +817,20 @@ def test_sorted_unique_is_np_unique():
 
 def test_the_compiled_reader_survives_damaged_bytes(diverse_bam):
     """Random bytes changed in decompressed records: the walk stops with a ScanError or
-    returns records whose fields fit, and reading their CIGARs stays inside the data
-    (a crash here would take the whole call down, not fall back to pysam)."""
+    returns records whose fields fit, and reading their CIGARs, sorting the records and
+    piling up their depth stay inside the data (a crash here would take the whole call
+    down, not fall back to pysam)."""
     if scan._native is None:
         pytest.skip("the compiled reader is not built here (no C compiler at install time)")
     with pysam.AlignmentFile(str(diverse_bam)) as bam:
         first, batches = scan.scan_region(bam, "chrA", 0, 300_000)
         batch = next(iter(batches))
         data = bytes(batch.data[int(batch.offsets[0]):])
+    from imtfusion.evidence import ADAPTER_CODES
+
+    gene_start, gene_end = 100_000, 104_000
+    settings = np.asarray([0, gene_start, gene_end, 90_000, 120_000, 1, 8, 5, 2], dtype=np.int64)
+    exon_starts, exon_ends = np.asarray([100_000, 103_000], dtype=np.int64), np.asarray([101_500, 104_000], dtype=np.int64)
     rng = np.random.default_rng(12)
     errors = 0
     for _ in range(400):
@@ -839,4 +845,11 @@ def test_the_compiled_reader_survives_damaged_bytes(diverse_bam):
         assert 0 <= rest <= len(damaged) and len(offsets) == len(fixed) == len(keys)
         _, ends, ops, summary = scan._columns(bytes(damaged), offsets, fixed)
         assert len(ends) == len(offsets) and len(ops[0]) == int(fixed["n_cigar"].sum())
+        # and sorting them and piling up their depth stay inside the data and the arrays
+        batch = scan.RecordBatch(bytes(damaged), offsets, fixed, ends, *ops, keys, summary)
+        in_gene, look, counts = scan.classify(batch, settings, ADAPTER_CODES)
+        assert len(in_gene) == len(look) == len(offsets) and counts.sum() <= 3 * len(offsets)
+        diff = np.zeros(gene_end - gene_start + 1, dtype=np.int64)
+        touched = scan.gene_depth(batch, in_gene, diff, gene_start, gene_end, exon_starts, exon_ends)
+        assert 0 <= touched <= int(in_gene.sum())
     assert errors > 0
