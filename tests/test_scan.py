@@ -134,6 +134,11 @@ def random_bam(path: Path, seed: int, n: int = 6000) -> Path:
         rec.reference_id = -1
         rec.reference_start = -1
         records.append(rec)
+    return _sorted_bam(path, header, records)
+
+
+def _sorted_bam(path: Path, header: pysam.AlignmentHeader, records: list[pysam.AlignedSegment]) -> Path:
+    """``records`` written to ``path``, sorted by position and indexed."""
     unsorted = path.with_suffix(".unsorted.bam")
     with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
         for rec in records:
@@ -561,13 +566,7 @@ def _boundary_bam(tmp_path: Path, params: CallParameters):
         if kind in ("sa", "hard") or rng.random() < 0.05:
             rec.set_tag("SA", "chrB,100,+,30S70M,60,0;")
         records.append(rec)
-    unsorted, path = tmp_path / "unsorted.bam", tmp_path / "boundaries.bam"
-    with pysam.AlignmentFile(str(unsorted), "wb", header=header) as out:
-        for rec in records:
-            out.write(rec)
-    pysam.sort("-o", str(path), str(unsorted))
-    pysam.index(str(path))
-    unsorted.unlink()
+    path = _sorted_bam(tmp_path / "boundaries.bam", header, records)
     return path, annotation, locus, len(records)
 
 
