@@ -346,8 +346,8 @@ static PyObject *gene_depth(PyObject *self, PyObject *args)
     }
     release_buffers(views, 8);
     if (bad) {
-        PyErr_SetString(PyExc_ValueError,
-                        "gene_depth: arrays of different lengths, a record out of range, or a depth array that does not cover the gene");
+        PyErr_SetString(PyExc_ValueError, "gene_depth: arrays of different lengths, a record out of range, "
+                                          "or a depth array that does not cover the gene");
         return NULL;
     }
     return PyLong_FromSsize_t(count);
@@ -362,8 +362,9 @@ static PyObject *gene_depth(PyObject *self, PyObject *args)
  * with ``ends`` and ``summary`` from cigar_columns, writes a byte per record to ``out``:
  *   bit 0  worth a closer look: a usable record that is spliced beyond the gene, has a
  *          soft clip long enough to match a partner (unless every such clip reads as an
- *          adapter, possibly after a base or two), is discordant from its mate, or has clipped ends and an SA tag (a
- *          superset: evidence.py confirms each); or an unmapped read placed at its mate;
+ *          adapter, possibly after a base or two), is discordant from its mate, or has
+ *          clipped ends and an SA tag (a superset: evidence.py confirms each); or an
+ *          unmapped read placed at its mate;
  *   bit 1  a primary alignment overlapping the gene (its blocks go into the depth);
  * and adds to ``counts`` (int64, 5 items) the duplicates, secondary alignments, QC
  * failures, primary alignments and alignments below the mapping quality.
@@ -496,8 +497,10 @@ static PyObject *classify(PyObject *self, PyObject *args)
             if (candidate && !spliced && !discordant && min_clip > tiny) {
                 /* clipped only: nothing to take when every long clip reads as an adapter */
                 const uint8_t *seq = data + seq_at;
-                int left_done = lead + left_slack < min_clip || adapter_clip(seq, l_seq, lead, 1, adapters, n_adapters, max_shift);
-                int right_done = trail + right_slack < min_clip || adapter_clip(seq, l_seq, trail, 0, adapters, n_adapters, max_shift);
+                int left_done = lead + left_slack < min_clip
+                                || adapter_clip(seq, l_seq, lead, 1, adapters, n_adapters, max_shift);
+                int right_done = trail + right_slack < min_clip
+                                 || adapter_clip(seq, l_seq, trail, 0, adapters, n_adapters, max_shift);
                 if (left_done && right_done) candidate = 0;
             }
             if (!candidate && (first_code == 4 || first_code == 5 || last_code == 4 || last_code == 5))
