@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -184,3 +185,23 @@ def test_index_with_fasta_stores_the_exon_boundary_index_for_later(sample_files,
     toy = make_toy()
     kmer = toy.seq["chr4"][4130:4150][::-1]
     assert ("chr4", 4149, "L", ann.find_gene("PARTP").gene_id) in boundaries.lookup(kmer)
+
+
+@pytest.mark.parametrize("preset", [None, "4"])
+def test_a_call_starts_numpy_with_one_blas_thread_unless_told_otherwise(preset):
+    """numpy is imported by the command module, after main() has set OPENBLAS_NUM_THREADS
+    (imtfusion does no linear algebra; OpenBLAS's threads only cost CPU at start)."""
+    probe = ("import os, sys\n"
+             "from imtfusion import cli\n"
+             "assert 'numpy' not in sys.modules\n"
+             "try:\n"
+             "    cli.main(['call', '--help'])\n"
+             "except SystemExit:\n"
+             "    pass\n"
+             "assert 'numpy' in sys.modules\n"
+             "print(os.environ['OPENBLAS_NUM_THREADS'])\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == (preset or "1")

@@ -47,7 +47,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def single_threaded_blas() -> None:
+    """imtfusion does no linear algebra, but numpy's OpenBLAS starts a thread per core when
+    numpy is imported, and on a machine whose cores are busy or few these threads cost a
+    call about 0.1 s of CPU and a good part of it in wall time. One BLAS thread, unless the
+    user set a number; set before any command module imports numpy."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    single_threaded_blas()
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
