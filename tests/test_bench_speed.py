@@ -397,6 +397,31 @@ def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, monke
         assert all(c[c.index("-@") + 1] == "1" for c in views)
 
 
+def test_the_annotations_are_timed_side_by_side(tmp_path, monkeypatch):
+    """Each run calls once with every annotation in turn, so the machine's load falls on
+    all of them; each row has its own times, memory and calls."""
+    commands = []
+    real = speed.run_child
+
+    def recorded(cmd, env=None, cwd=None):
+        commands.append(list(cmd))
+        return real(cmd, env=env, cwd=cwd)
+
+    monkeypatch.setattr(speed, "run_child", recorded)
+    index = tmp_path / "copy.gtf"  # a call reads a GTF as well as an index
+    shutil.copyfile(GTF, index)
+    built = speed.BuiltBam(SOURCE, count_records(SOURCE), 0, count_records(SOURCE), SOURCE.stat().st_size / 1e6)
+    entries = [speed.AnnotationEntry("gtf", {"gene": 28}, GTF, (0.1, 50.0)),
+               speed.AnnotationEntry("copy", {"gene": 28, "exon": 465}, index, (0.2, 60.0))]
+    rows = speed.measure_annotations(entries, built, FASTA, DEFAULT_TARGETS, tmp_path / "calls", runs=2)
+    used = [c[c.index("--gtf") + 1] for c in commands]
+    assert used == [str(GTF), str(index)] * 3  # warm-up, then two runs taking turns
+    assert [r.label for r in rows] == ["gtf", "copy"]
+    assert [r.genes for r in rows] == [28, 28] and rows[1].exons == 465
+    assert [(r.index_s, r.index_rss_mb) for r in rows] == [(0.1, 50.0), (0.2, 60.0)]
+    assert all(r.call_s > 0 and r.call_rss_mb > 0 and r.calls == 1 for r in rows)
+
+
 # --------------------------------------------------------------------------
 # timing one child
 # --------------------------------------------------------------------------
