@@ -283,3 +283,30 @@ def test_partner_lookup_equals_a_pyranges_join(rows, positions):
         expected[(str(row.Chromosome), int(row.Start))].add(str(row.gene_id))
     for chrom, pos in positions:
         assert {g.gene_id for g in annotation.genes_overlapping(chrom, pos)} == expected[(chrom, pos)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=gene_rows, positions=st.lists(st.tuples(st.sampled_from(["chr1", "chr2", "7", "chrX"]),
+                                                   st.integers(0, 9_000)), min_size=1, max_size=30),
+       max_distance=st.sampled_from([0, 50, 1_000, 1_000_000]))
+def test_nearest_genes_equal_a_scan_of_every_gene(rows, positions, max_distance):
+    """nearest_genes (bisection within the contig's run of genes) against the distance
+    to every gene of the table, computed one by one."""
+    import pandas as pd
+
+    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
+
+    table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
+             for i, (c, s, length, strand) in enumerate(rows)]
+    empty = pd.DataFrame({"transcript_id": []})
+    annotation = Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+    for chrom, pos in positions:
+        expected = []
+        for c, start, end, _, gene_id, _, _ in table:
+            if c != chrom:
+                continue
+            distance = 0 if start <= pos < end else (start - pos if pos < start else pos - end + 1)
+            if distance <= max_distance:
+                expected.append((distance, start, gene_id))
+        found = annotation.nearest_genes(chrom, pos, max_distance)
+        assert [(d, g.start, g.gene_id) for g, d in found] == sorted(expected)

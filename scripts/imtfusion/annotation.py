@@ -20,6 +20,7 @@ import itertools
 import operator
 import pickle
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,22 @@ _FEATURES = {"gene", "transcript", "exon", "CDS"}
 # Transcript choice when none is given: canonical tags first, then the longest CDS.
 CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "basic")
 GENE_COLUMNS = ("Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type")
+_FEW_VALUES = ("Chromosome", "Strand", "gene_type")  # columns with few distinct values
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def _typed_column(name: str, values: Iterable) -> list:
+    """A gene column as ints or strings (map runs in C: a GENCODE-sized table in
+    milliseconds). The few distinct contigs, strands and gene types become one string
+    object each, which the pickled table of an index then stores once: a smaller blob,
+    faster to load."""
+    if name in ("Start", "End"):
+        return list(map(int, values))
+    if name in _FEW_VALUES:
+        return list(map(sys.intern, map(str, values)))
+    return list(map(str, values))
 
 
 class GeneTable:
@@ -46,8 +60,7 @@ class GeneTable:
         columns = list(zip(*rows)) or [()] * len(GENE_COLUMNS)
         if len(columns) != len(GENE_COLUMNS):
             raise ValueError(f"gene rows need {len(GENE_COLUMNS)} fields")
-        # typed column by column (map runs in C: a GENCODE-sized table in milliseconds)
-        typed = [list(map(int if name in ("Start", "End") else str, col)) for name, col in zip(GENE_COLUMNS, columns)]
+        typed = [_typed_column(name, col) for name, col in zip(GENE_COLUMNS, columns)]
         chrom, start, end, gene_id = typed[0], typed[1], typed[2], typed[4]
         # stable: equal keys keep the GTF's order
         order = sorted(range(len(chrom)), key=list(zip(chrom, start, end, gene_id)).__getitem__)
@@ -235,15 +248,16 @@ class Annotation:
     checksum: str
 
     def __post_init__(self) -> None:
-        # per contig: gene starts, their rows and the longest gene (rows are sorted by
-        # contig, so each contig is one run of rows)
-        self._by_chrom: dict[str, tuple[list[int], list[int], int]] = {}
+        # per contig: its run of rows [lo, hi) (rows are sorted by contig, then start) and
+        # its longest gene; each run found by bisection, not by a pass over every row
+        self._by_chrom: dict[str, tuple[int, int, int]] = {}
         chroms, starts, ends = self.genes["Chromosome"], self.genes["Start"], self.genes["End"]
         lo = 0
-        for chrom, run in itertools.groupby(chroms):
-            hi = lo + len(list(run))
-            longest = max(map(operator.sub, ends[lo:hi], starts[lo:hi]))
-            self._by_chrom[chrom] = (starts[lo:hi], list(range(lo, hi)), max(longest, 0))
+        while lo < len(chroms):
+            chrom = chroms[lo]
+            hi = bisect.bisect_right(chroms, chrom, lo)
+            longest = max(map(operator.sub, itertools.islice(ends, lo, hi), itertools.islice(starts, lo, hi)))
+            self._by_chrom[chrom] = (lo, hi, max(longest, 0))
             lo = hi
         self._transcript_cache: dict[str, Transcript] = {}
         self._names: _KeyRows | None = None
@@ -327,28 +341,25 @@ class Annotation:
         entry = self._by_chrom.get(chrom)
         if entry is None:
             return []
-        starts, rows, longest = entry
-        lo = bisect.bisect_left(starts, start - longest)
-        hi = bisect.bisect_left(starts, end)
-        out = []
+        first, stop, longest = entry
+        starts = self.genes["Start"]
+        lo = bisect.bisect_left(starts, start - longest, first, stop)
+        hi = bisect.bisect_left(starts, end, first, stop)
         gene_ends = self.genes["End"]
-        for k in range(lo, hi):
-            row = rows[k]
-            if gene_ends[row] > start:
-                out.append(self._gene_at_row(row))
-        return out
+        return [self._gene_at_row(row) for row in range(lo, hi) if gene_ends[row] > start]
 
     def nearest_genes(self, chrom: str, pos: int, max_distance: int = 1_000_000) -> list[tuple[Gene, int]]:
         """Genes near ``pos`` with their distance, nearest first."""
         entry = self._by_chrom.get(chrom)
         if entry is None:
             return []
-        starts, rows, longest = entry
-        lo = bisect.bisect_left(starts, pos - max_distance - longest)
-        hi = bisect.bisect_right(starts, pos + max_distance)
+        first, stop, longest = entry
+        starts = self.genes["Start"]
+        lo = bisect.bisect_left(starts, pos - max_distance - longest, first, stop)
+        hi = bisect.bisect_right(starts, pos + max_distance, first, stop)
         found = []
-        for k in range(lo, hi):
-            gene = self._gene_at_row(rows[k])
+        for row in range(lo, hi):
+            gene = self._gene_at_row(row)
             if gene.start <= pos < gene.end:
                 dist = 0
             elif pos < gene.start:
