@@ -372,10 +372,10 @@ def test_regions_are_the_loci_the_caller_fetches(tmp_path):
     assert regions == [s.qc.locus for s in result.statuses]
 
 
-@needs_samtools
-@pytest.mark.parametrize("threads", [1, 2])
-def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, monkeypatch, threads):
-    commands = []
+@pytest.fixture
+def recorded_commands(monkeypatch) -> list[list[str]]:
+    """The commands the benchmark runs (still run), in order."""
+    commands: list[list[str]] = []
     real = speed.run_child
 
     def recorded(cmd, env=None, cwd=None):
@@ -383,6 +383,13 @@ def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, monke
         return real(cmd, env=env, cwd=cwd)
 
     monkeypatch.setattr(speed, "run_child", recorded)
+    return commands
+
+
+@needs_samtools
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, recorded_commands, threads):
+    commands = recorded_commands
     regions = speed.target_regions(GTF, SOURCE, DEFAULT_TARGETS)
     built = speed.BuiltBam(SOURCE, count_records(SOURCE), 0, count_records(SOURCE), SOURCE.stat().st_size / 1e6)
     row = speed.measure_size(built, 1, GTF, FASTA, regions, DEFAULT_TARGETS, tmp_path, runs=1, threads=threads)
@@ -397,17 +404,10 @@ def test_a_cell_runs_the_call_and_samtools_with_the_same_threads(tmp_path, monke
         assert all(c[c.index("-@") + 1] == "1" for c in views)
 
 
-def test_the_annotations_are_timed_side_by_side(tmp_path, monkeypatch):
+def test_the_annotations_are_timed_side_by_side(tmp_path, recorded_commands):
     """Each run calls once with every annotation in turn, so the machine's load falls on
     all of them; each row has its own times, memory and calls."""
-    commands = []
-    real = speed.run_child
-
-    def recorded(cmd, env=None, cwd=None):
-        commands.append(list(cmd))
-        return real(cmd, env=env, cwd=cwd)
-
-    monkeypatch.setattr(speed, "run_child", recorded)
+    commands = recorded_commands
     index = tmp_path / "copy.gtf"  # a call reads a GTF as well as an index
     shutil.copyfile(GTF, index)
     built = speed.BuiltBam(SOURCE, count_records(SOURCE), 0, count_records(SOURCE), SOURCE.stat().st_size / 1e6)

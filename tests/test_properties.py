@@ -253,6 +253,18 @@ gene_rows = st.lists(
 )
 
 
+def _gene_annotation(rows):
+    """(gene rows, an Annotation of just those genes) from (contig, start, length, strand)."""
+    import pandas as pd
+
+    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
+
+    table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
+             for i, (c, s, length, strand) in enumerate(rows)]
+    empty = pd.DataFrame({"transcript_id": []})
+    return table, Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+
+
 @settings(max_examples=60, deadline=None)
 @given(rows=gene_rows, positions=st.lists(st.tuples(st.sampled_from(["chr1", "chr2", "7", "chrX"]),
                                                    st.integers(0, 9_000)), min_size=1, max_size=30))
@@ -263,12 +275,7 @@ def test_partner_lookup_equals_a_pyranges_join(rows, positions):
     import pandas as pd
     import pyranges as pr
 
-    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
-
-    table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
-             for i, (c, s, length, strand) in enumerate(rows)]
-    empty = pd.DataFrame({"transcript_id": []})
-    annotation = Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+    table, annotation = _gene_annotation(rows)
     genes = pr.PyRanges(pd.DataFrame(table, columns=["Chromosome", "Start", "End", "Strand", "gene_id", "gene_name",
                                                      "gene_type"]))
     query = pr.PyRanges(pd.DataFrame({"Chromosome": [c for c, _ in positions], "Start": [p for _, p in positions],
@@ -292,14 +299,7 @@ def test_partner_lookup_equals_a_pyranges_join(rows, positions):
 def test_nearest_genes_equal_a_scan_of_every_gene(rows, positions, max_distance):
     """nearest_genes (bisection within the contig's run of genes) against the distance
     to every gene of the table, computed one by one."""
-    import pandas as pd
-
-    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
-
-    table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
-             for i, (c, s, length, strand) in enumerate(rows)]
-    empty = pd.DataFrame({"transcript_id": []})
-    annotation = Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+    table, annotation = _gene_annotation(rows)
     for chrom, pos in positions:
         expected = []
         for c, start, end, _, gene_id, _, _ in table:
