@@ -254,15 +254,17 @@ gene_rows = st.lists(
 
 
 def _gene_annotation(rows):
-    """(gene rows, an Annotation of just those genes) from (contig, start, length, strand)."""
-    import pandas as pd
-
-    from imtfusion.annotation import Annotation, GeneTable, _FrameStore
+    """(gene rows, an Annotation of just those genes, read from a GTF of gene lines) from
+    (contig, start, length, strand)."""
+    import tempfile
 
     table = [(c, s, s + length, strand, f"G{i}", f"GENE{i}", "protein_coding")
              for i, (c, s, length, strand) in enumerate(rows)]
-    empty = pd.DataFrame({"transcript_id": []})
-    return table, Annotation(GeneTable(table), _FrameStore(empty, empty, empty), source="t", checksum="x")
+    with tempfile.TemporaryDirectory() as tmp:
+        gtf = Path(tmp) / "genes.gtf"
+        gtf.write_text("".join(f'{c}\tt\tgene\t{s + 1}\t{e}\t.\t{strand}\t.\tgene_id "{gid}"; gene_name "{name}"; '
+                               f'gene_type "{gtype}";\n' for c, s, e, strand, gid, name, gtype in table))
+        return table, read_gtf(gtf)
 
 
 @settings(max_examples=60, deadline=None)

@@ -1,11 +1,12 @@
 """Gene annotation from a GTF: genes, transcripts, exons and CDS.
 
-The GTF is parsed once (:func:`read_gtf`) into compact tables; ``imtfusion index-gtf``
-stores them in one file so that a batch parses the GTF once and every sample loads the
-index (:func:`load_annotation` accepts either). Genes are queried by name (targets),
-by position (partners: any gene of the GTF, through a sorted interval index), and for
-their exon boundaries (splice sites). pandas is used to parse a GTF and to build the
-index, never when a sample loads the index: importing it costs more than a whole call.
+A GTF is streamed line by line into an SQLite database (:func:`write_database`):
+``imtfusion index-gtf`` keeps it as one file, so that a batch parses the GTF once and
+every sample loads the index; a GTF given directly goes to a temporary database
+(:func:`load_annotation` accepts either). Memory holds the genes (every call loads them
+all, as one pickled table) and the transcript models looked at, never the GTF's exons.
+Genes are queried by name (targets), by position (partners: any gene of the GTF, through
+a sorted interval index), and for their exon boundaries (splice sites).
 
 All coordinates are 0-based half-open, contig names as written in the GTF.
 """
@@ -13,18 +14,20 @@ All coordinates are 0-based half-open, contig names as written in the GTF.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import gzip
 import hashlib
 import io
 import itertools
 import operator
+import os
 import pickle
 import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from imtfusion.errors import AnnotationError, TargetGeneNotFoundError
 
@@ -35,9 +38,6 @@ _FEATURES = {"gene", "transcript", "exon", "CDS"}
 CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "basic")
 GENE_COLUMNS = ("Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type")
 _FEW_VALUES = ("Chromosome", "Strand", "gene_type")  # columns with few distinct values
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 
 def _typed_column(name: str, values: Iterable) -> list:
@@ -84,11 +84,6 @@ class GeneTable:
     def __getitem__(self, column: str) -> list:
         return self.columns[column]
 
-    def to_frame(self) -> "pd.DataFrame":
-        import pandas as pd
-
-        return pd.DataFrame(self.columns, columns=list(GENE_COLUMNS))
-
 
 @dataclass(frozen=True, slots=True)
 class Gene:
@@ -125,61 +120,10 @@ class Transcript:
         return sum(e - s for s, e in self.exons)
 
 
-class _FrameStore:
-    """Transcript models from in-memory tables (a freshly parsed GTF)."""
-
-    def __init__(self, transcripts: "pd.DataFrame", exons: "pd.DataFrame", cds: "pd.DataFrame"):
-        self.transcripts, self.exons, self.cds = transcripts, exons, cds
-        self._exon_groups: dict[str, tuple[int, int]] | None = None
-        self._cds_groups: dict[str, tuple[int, int]] | None = None
-        self._by_gene: dict[str, list[str]] | None = None
-        self._rows: dict[str, int] | None = None
-
-    @staticmethod
-    def _groups(table: "pd.DataFrame") -> dict[str, tuple[int, int]]:
-        ids = table["transcript_id"].to_numpy()
-        groups: dict[str, tuple[int, int]] = {}
-        start = 0
-        for i in range(1, len(ids) + 1):
-            if i == len(ids) or ids[i] != ids[start]:
-                groups[str(ids[start])] = (start, i)
-                start = i
-        return groups
-
-    def transcript_ids(self, gene_id: str) -> list[str]:
-        if self._by_gene is None:
-            self._by_gene = {}
-            for tid, gid in zip(self.transcripts["transcript_id"], self.transcripts["gene_id"]):
-                self._by_gene.setdefault(str(gid), []).append(str(tid))
-        return sorted(self._by_gene.get(gene_id, []))
-
-    def record(self, transcript_id: str) -> tuple | None:
-        """(gene_id, gene_name, chrom, strand, type, tags, exons, cds) or None."""
-        if self._rows is None:
-            self._rows = {str(t): i for i, t in enumerate(self.transcripts["transcript_id"])}
-            self._exon_groups = self._groups(self.exons)
-            self._cds_groups = self._groups(self.cds)
-        row = self._rows.get(transcript_id)
-        if row is None:
-            return None
-        t = self.transcripts.iloc[row]
-        assert self._exon_groups is not None and self._cds_groups is not None
-        lo, hi = self._exon_groups.get(transcript_id, (0, 0))
-        exons = list(zip(self.exons["Start"].iloc[lo:hi].tolist(), self.exons["End"].iloc[lo:hi].tolist()))
-        lo, hi = self._cds_groups.get(transcript_id, (0, 0))
-        cds = list(
-            zip(self.cds["Start"].iloc[lo:hi].tolist(), self.cds["End"].iloc[lo:hi].tolist(), self.cds["phase"].iloc[lo:hi].tolist())
-        )
-        return (str(t["gene_id"]), str(t["gene_name"]), str(t["Chromosome"]), str(t["Strand"]),
-                str(t["transcript_type"]), str(t["tags"]), exons, cds)
-
-    def tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
-        return self.transcripts, self.exons, self.cds
-
-
 class _SqliteStore:
-    """Transcript models read on demand from an ``imtfusion index-gtf`` file, so a sample
-    holds only the genes it looks at in memory, whatever the size of the GTF."""
+    """Transcript models read on demand from an annotation database (the file of
+    ``imtfusion index-gtf``, or the temporary one a GTF given directly is streamed into),
+    so a sample holds only the genes it looks at in memory, whatever the size of the GTF."""
 
     def __init__(self, path: Path):
         import sqlite3
@@ -202,16 +146,27 @@ class _SqliteStore:
         cds = self.db.execute("SELECT start, end, phase FROM cds WHERE transcript_id = ? ORDER BY start", (transcript_id,)).fetchall()
         return (*row, exons, cds)
 
-    def tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
-        import pandas as pd
+    def n_transcripts(self) -> int:
+        return self.db.execute("SELECT count(*) FROM transcripts").fetchone()[0]
 
-        transcripts = pd.read_sql(
-            "SELECT transcript_id, gene_id, gene_name, chrom AS Chromosome, start AS Start, end AS End, strand AS Strand, "
-            "transcript_type, tags FROM transcripts ORDER BY transcript_id", self.db)
-        exons = pd.read_sql(
-            "SELECT transcript_id, start AS Start, end AS End, exon_number FROM exons ORDER BY transcript_id, start", self.db)
-        cds = pd.read_sql("SELECT transcript_id, start AS Start, end AS End, phase FROM cds ORDER BY transcript_id, start", self.db)
-        return transcripts, exons, cds
+    def splice_breakends(self) -> Iterator[tuple[str, int, str, str]]:
+        """Every internal exon boundary of every transcript as (GTF contig, pos, side,
+        gene_id), 'L' the last base of an exon and 'R' the first, each once, sorted.
+        SQLite sorts on disk past its cache, so this streams for any GTF size."""
+        return self.db.execute(
+            """
+            WITH ordered AS (
+                SELECT transcript_id, start, end,
+                       row_number() OVER w AS k, count(*) OVER (PARTITION BY transcript_id) AS n
+                FROM exons WINDOW w AS (PARTITION BY transcript_id ORDER BY start, end))
+            SELECT t.chrom, o.end - 1, 'L', t.gene_id FROM ordered o JOIN transcripts t USING (transcript_id)
+                WHERE o.k < o.n
+            UNION
+            SELECT t.chrom, o.start, 'R', t.gene_id FROM ordered o JOIN transcripts t USING (transcript_id)
+                WHERE o.k > 1
+            ORDER BY 1, 2, 3, 4
+            """
+        )
 
 
 class _KeyRows:
@@ -243,7 +198,7 @@ class Annotation:
     needs."""
 
     genes: GeneTable  # Chromosome, Start, End, Strand, gene_id, gene_name, gene_type
-    store: "_FrameStore | _SqliteStore"
+    store: _SqliteStore
     source: str
     checksum: str
 
@@ -268,7 +223,7 @@ class Annotation:
     def cached(self, key: tuple) -> object | None:
         """A derived index by key: built in this process, or read from the index file
         the first time it is asked for (most samples never need the big ones)."""
-        if key not in self.cache and key in self.stored and isinstance(self.store, _SqliteStore):
+        if key not in self.cache and key in self.stored:
             row = self.store.db.execute("SELECT value FROM blobs WHERE key = ?", (repr(key),)).fetchone()
             if row is not None:
                 try:
@@ -372,9 +327,8 @@ class Annotation:
         return found
 
     # -- transcripts --------------------------------------------------------------
-    def transcript_tables(self) -> tuple["pd.DataFrame", "pd.DataFrame", "pd.DataFrame"]:
-        """(transcripts, exons, cds) as whole tables: for bulk work such as indexing."""
-        return self.store.tables()
+    def n_transcripts(self) -> int:
+        return self.store.n_transcripts()
 
     def transcript(self, transcript_id: str) -> Transcript:
         cached = self._transcript_cache.get(transcript_id)
@@ -483,15 +437,41 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield lineno, fields
 
 
-def read_gtf(path: str | Path) -> Annotation:
-    """Parse a GENCODE/Ensembl-style GTF into an :class:`Annotation`."""
-    path = Path(path)
-    if not path.exists():
-        raise AnnotationError(f"GTF not found: {path}; check the 'gtf' path in the config or --gtf")
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE genes (chrom TEXT, start INTEGER, end INTEGER, strand TEXT, gene_id TEXT, gene_name TEXT, gene_type TEXT);
+CREATE TABLE transcripts (transcript_id TEXT PRIMARY KEY, gene_id TEXT, gene_name TEXT, chrom TEXT,
+                          start INTEGER, end INTEGER, strand TEXT, transcript_type TEXT, tags TEXT);
+CREATE TABLE exons (transcript_id TEXT, start INTEGER, end INTEGER, exon_number INTEGER);
+CREATE TABLE cds (transcript_id TEXT, start INTEGER, end INTEGER, phase INTEGER);
+CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB);
+CREATE TABLE gene_columns (value BLOB);
+"""
+_BATCH = 20_000  # GTF rows written to the database at a time
+
+
+def _stream_gtf(path: Path, db) -> GeneTable:
+    """Parse the GTF line by line into the tables of ``db``; return its genes.
+
+    Exons, CDS and transcript lines go to the database in batches as they are read, so
+    memory holds the genes, the ids of the transcripts seen and one batch, never the
+    GTF's exons (a GENCODE GTF: 1.6 M exons). A transcript without a transcript line
+    takes its fields from its first exon line; every transcript spans its exons."""
     genes: dict[str, list] = {}
-    transcripts: dict[str, list] = {}
+    lined: set[str] = set()  # transcripts that have a transcript line (already in a batch)
+    pending: dict[str, list] = {}  # transcripts seen only on exon lines so far
+    transcripts: list[list] = []
     exons: list[tuple[str, int, int, int]] = []
     cds: list[tuple[str, int, int, int]] = []
+
+    def flush() -> None:
+        db.executemany("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", transcripts)
+        db.executemany("INSERT INTO exons VALUES (?, ?, ?, ?)", exons)
+        db.executemany("INSERT INTO cds VALUES (?, ?, ?, ?)", cds)
+        transcripts.clear()
+        exons.clear()
+        cds.clear()
+
     try:
         for lineno, f in _records(path):
             feature = f[2]
@@ -532,21 +512,26 @@ def read_gtf(path: str | Path) -> Annotation:
                 )
             if feature == "transcript":
                 ttype = attrs.get("transcript_type") or attrs.get("transcript_biotype") or gene_type
-                transcripts[tid] = [tid, gene_id, name, chrom, start, end, strand, ttype, ",".join(tags)]
+                transcripts.append([tid, gene_id, name, chrom, start, end, strand, ttype, ",".join(tags)])
+                lined.add(tid)
+                pending.pop(tid, None)
             elif feature == "exon":
                 exons.append((tid, start, end, int(attrs.get("exon_number", "0") or 0)))
-                if tid not in transcripts:
-                    transcripts[tid] = [tid, gene_id, name, chrom, start, end, strand, gene_type, ",".join(tags)]
-                else:
-                    rec = transcripts[tid]
-                    rec[4] = min(rec[4], start)
-                    rec[5] = max(rec[5], end)
+                if tid not in lined:
+                    rec = pending.get(tid)
+                    if rec is None:
+                        pending[tid] = [tid, gene_id, name, chrom, start, end, strand, gene_type, ",".join(tags)]
+                    else:
+                        rec[4] = min(rec[4], start)
+                        rec[5] = max(rec[5], end)
             else:  # CDS
                 phase = f[7]
                 cds.append((tid, start, end, int(phase) if phase in ("0", "1", "2") else 0))
+            if len(exons) >= _BATCH or len(cds) >= _BATCH or len(transcripts) >= _BATCH:
+                flush()
             if gene_id not in genes:
                 genes[gene_id] = [chrom, start, end, strand, gene_id, name, gene_type]
-            elif feature != "gene":
+            else:
                 g = genes[gene_id]
                 if g[0] == chrom:
                     g[1] = min(g[1], start)
@@ -557,83 +542,99 @@ def read_gtf(path: str | Path) -> Annotation:
         raise AnnotationError(f"{path}: cannot read the GTF ({exc}); check the file is complete") from None
     if not genes:
         raise AnnotationError(f"{path}: no gene, transcript or exon lines found; is this a GTF?")
-    import pandas as pd
+    transcripts.extend(pending.values())
+    flush()
+    return GeneTable(genes.values())
 
-    gene_table = GeneTable(genes.values())
-    tx_df = pd.DataFrame(
-        list(transcripts.values()),
-        columns=["transcript_id", "gene_id", "gene_name", "Chromosome", "Start", "End", "Strand", "transcript_type", "tags"],
-    ).sort_values("transcript_id", kind="mergesort", ignore_index=True)
-    exon_df = pd.DataFrame(exons, columns=["transcript_id", "Start", "End", "exon_number"]).sort_values(
-        ["transcript_id", "Start"], kind="mergesort", ignore_index=True
-    )
-    cds_df = pd.DataFrame(cds, columns=["transcript_id", "Start", "End", "phase"]).sort_values(
-        ["transcript_id", "Start"], kind="mergesort", ignore_index=True
-    )
-    return Annotation(gene_table, _FrameStore(tx_df, exon_df, cds_df), source=str(path), checksum=file_checksum(path))
+
+def write_database(gtf: str | Path, out: str | Path) -> None:
+    """Stream the GTF ``gtf`` into a new annotation database at ``out`` (which must not
+    exist, or be empty): the format of ``imtfusion index-gtf``, read by
+    :func:`load_annotation`. The caller makes it atomic (``out`` is a temporary path)."""
+    import sqlite3
+
+    gtf = Path(gtf)
+    if not gtf.exists():
+        raise AnnotationError(f"GTF not found: {gtf}; check the 'gtf' path in the config or --gtf")
+    db = sqlite3.connect(str(out))
+    try:
+        # a new file renamed into place when complete: no journal needed, nothing to sync
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        db.executescript(_SCHEMA)
+        genes = _stream_gtf(gtf, db)
+        db.executescript(
+            """
+            CREATE INDEX transcripts_by_gene ON transcripts (gene_id);
+            CREATE INDEX exons_by_transcript ON exons (transcript_id, start);
+            CREATE INDEX cds_by_transcript ON cds (transcript_id, start);
+            UPDATE transcripts SET
+                start = min(start, coalesce((SELECT min(e.start) FROM exons e
+                                             WHERE e.transcript_id = transcripts.transcript_id), start)),
+                end = max(end, coalesce((SELECT max(e.end) FROM exons e
+                                         WHERE e.transcript_id = transcripts.transcript_id), end));
+            """
+        )
+        # every call loads all genes: as one pickled blob, ten times faster than 60,000 SQL rows
+        db.execute("INSERT INTO gene_columns VALUES (?)", (pickle.dumps(genes.columns, protocol=pickle.HIGHEST_PROTOCOL),))
+        db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)", zip(*(genes[c] for c in GENE_COLUMNS)))
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [
+            ("format", INDEX_FORMAT), ("source", str(gtf)), ("checksum", file_checksum(gtf))])
+        db.commit()
+    except sqlite3.Error as exc:
+        raise AnnotationError(f"cannot write the annotation index {out} ({exc}); check the disk space and permissions") from None
+    finally:
+        db.close()
+
+
+def store_derived(path: str | Path, items: dict[tuple, object]) -> None:
+    """Add derived indexes (keyed as ``Annotation.cache``) to the database at ``path``."""
+    import sqlite3
+
+    db = sqlite3.connect(str(path))
+    try:
+        db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", [
+            (repr(k), pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in sorted(items.items())])
+        db.commit()
+    finally:
+        db.close()
+
+
+def read_gtf(path: str | Path) -> Annotation:
+    """A GTF (plain or gzip) as an :class:`Annotation`: streamed into a temporary
+    database, which is deleted at once (the open connection keeps it readable)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="imtfusion-annotation.", suffix=".sqlite")
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        write_database(path, tmp)
+        annotation = load_annotation(tmp)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return annotation
 
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def write_index(annotation: Annotation, path: str | Path) -> None:
-    """Store the annotation as an SQLite file for :func:`load_annotation` (atomically).
-
-    Genes are loaded whole by every sample; transcripts, exons and CDS are read per gene
-    on demand; derived indexes (``annotation.cache``) are kept as pickled blobs."""
+    """Store the annotation with its derived indexes (``annotation.cache``) as an index
+    file for :func:`load_annotation` (atomically)."""
     import sqlite3
 
     from imtfusion.outputs import atomic_path
 
-    transcripts, exons, cds = annotation.transcript_tables()
     with atomic_path(path) as tmp:
         tmp.unlink()
-        db = sqlite3.connect(str(tmp))
+        dst = sqlite3.connect(str(tmp))
         try:
-            db.executescript(
-                """
-                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
-                CREATE TABLE genes (chrom TEXT, start INTEGER, end INTEGER, strand TEXT, gene_id TEXT, gene_name TEXT,
-                                    gene_type TEXT);
-                CREATE TABLE transcripts (transcript_id TEXT PRIMARY KEY, gene_id TEXT, gene_name TEXT, chrom TEXT,
-                                          start INTEGER, end INTEGER, strand TEXT, transcript_type TEXT, tags TEXT);
-                CREATE TABLE exons (transcript_id TEXT, start INTEGER, end INTEGER, exon_number INTEGER);
-                CREATE TABLE cds (transcript_id TEXT, start INTEGER, end INTEGER, phase INTEGER);
-                CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB);
-                CREATE TABLE gene_columns (value BLOB);
-                """
-            )
-            # the gene table again as one pickled blob: every call loads all genes, and
-            # one blob loads ten times faster than 60,000 SQL rows
-            db.execute("INSERT INTO gene_columns VALUES (?)",
-                       (pickle.dumps(annotation.genes.columns, protocol=pickle.HIGHEST_PROTOCOL),))
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [
-                ("format", INDEX_FORMAT), ("source", annotation.source), ("checksum", annotation.checksum)])
-            db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           zip(*(annotation.genes[c] for c in GENE_COLUMNS)))
-            db.executemany("INSERT INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", zip(
-                transcripts["transcript_id"].astype(str), transcripts["gene_id"].astype(str),
-                transcripts["gene_name"].astype(str), transcripts["Chromosome"].astype(str),
-                transcripts["Start"].astype(int).tolist(), transcripts["End"].astype(int).tolist(),
-                transcripts["Strand"].astype(str), transcripts["transcript_type"].astype(str), transcripts["tags"].astype(str)))
-            db.executemany("INSERT INTO exons VALUES (?, ?, ?, ?)", zip(
-                exons["transcript_id"].astype(str), exons["Start"].astype(int).tolist(), exons["End"].astype(int).tolist(),
-                exons["exon_number"].astype(int).tolist()))
-            db.executemany("INSERT INTO cds VALUES (?, ?, ?, ?)", zip(
-                cds["transcript_id"].astype(str), cds["Start"].astype(int).tolist(), cds["End"].astype(int).tolist(),
-                cds["phase"].astype(int).tolist()))
-            db.executemany("INSERT INTO blobs VALUES (?, ?)", [
-                (repr(k), pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in sorted(annotation.cache.items())])
-            db.executescript(
-                """
-                CREATE INDEX transcripts_by_gene ON transcripts (gene_id);
-                CREATE INDEX exons_by_transcript ON exons (transcript_id);
-                CREATE INDEX cds_by_transcript ON cds (transcript_id);
-                """
-            )
-            db.commit()
+            annotation.store.db.backup(dst)
         finally:
-            db.close()
+            dst.close()
+        store_derived(tmp, annotation.cache)
 
 
 def load_annotation(path: str | Path) -> Annotation:

@@ -9,14 +9,9 @@ sorted numpy arrays (a few MB for a whole human GTF).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from imtfusion.annotation import Annotation
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 K = 20
 _CODE = np.full(256, 255, dtype=np.uint8)
@@ -38,63 +33,57 @@ def encode(kmers: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return values, ok
 
 
-def splice_breakend_table(annotation: Annotation) -> "pd.DataFrame":
-    """All internal exon boundaries of all transcripts as breakends (GTF contig names):
-    columns Chromosome, pos, side ('L' = last base of an exon, 'R' = first), gene_id."""
-    import pandas as pd
-
-    transcripts, exons, _ = annotation.transcript_tables()
-    ex = exons[["transcript_id", "Start", "End"]].sort_values(["transcript_id", "Start"], kind="mergesort")
-    same_prev = ex["transcript_id"].eq(ex["transcript_id"].shift(1))
-    same_next = ex["transcript_id"].eq(ex["transcript_id"].shift(-1))
-    tx = transcripts.set_index("transcript_id")
-    donors = ex.loc[same_next, ["transcript_id", "End"]].rename(columns={"End": "pos"})
-    donors["pos"] = donors["pos"] - 1
-    donors["side"] = "L"
-    acceptors = ex.loc[same_prev, ["transcript_id", "Start"]].rename(columns={"Start": "pos"})
-    acceptors["side"] = "R"
-    table = pd.concat([donors, acceptors], ignore_index=True)
-    table["Chromosome"] = tx.loc[table["transcript_id"], "Chromosome"].to_numpy()
-    table["gene_id"] = tx.loc[table["transcript_id"], "gene_id"].to_numpy()
-    table = table.drop(columns="transcript_id").drop_duplicates(["Chromosome", "pos", "side", "gene_id"])
-    return table.sort_values(["Chromosome", "pos", "side", "gene_id"], kind="mergesort", ignore_index=True)
-
-
 class BoundaryIndex:
     """Look up exon-boundary breakends by the ``K`` bases they keep next to a junction.
 
     Contigs and genes are stored as integer codes into small name lists, so the index of
     a whole human GTF is a few tens of MB."""
 
-    def __init__(self, chroms: np.ndarray, positions: np.ndarray, sides: np.ndarray, gene_ids: np.ndarray,
-                 keys: np.ndarray):
+    def __init__(self, chrom_names: list[str], chroms: np.ndarray, gene_names: list[str], genes: np.ndarray,
+                 positions: np.ndarray, left: np.ndarray, keys: np.ndarray):
         order = np.argsort(keys, kind="stable")
         self.keys = keys[order]
-        self.chrom_names, chrom_codes = np.unique(chroms.astype(str), return_inverse=True)
-        self.gene_names, gene_codes = np.unique(gene_ids.astype(str), return_inverse=True)
-        self.chroms = chrom_codes.astype(np.int32)[order]
-        self.genes = gene_codes.astype(np.int32)[order]
+        self.chrom_names = np.array(chrom_names, dtype=str)
+        self.gene_names = np.array(gene_names, dtype=str)
+        self.chroms = chroms.astype(np.int32)[order]
+        self.genes = genes.astype(np.int32)[order]
         self.positions = positions.astype(np.int64)[order]
-        self.left = (sides.astype(str) == "L")[order]
+        self.left = left.astype(bool)[order]
 
     @classmethod
-    def build(cls, annotation: Annotation, fetch_gtf) -> "BoundaryIndex":
-        """``fetch_gtf(chrom, start, end)`` gives reference bases in GTF contig names."""
-        table = splice_breakend_table(annotation)
-        kmers = []
-        for chrom, pos, side in zip(table["Chromosome"], table["pos"], table["side"]):
-            if side == "R":
-                kmers.append(fetch_gtf(chrom, int(pos), int(pos) + K).upper())
-            else:
-                kmers.append(fetch_gtf(chrom, int(pos) - K + 1, int(pos) + 1).upper()[::-1])
-        keys, ok = encode(kmers)
-        return cls(
-            table["Chromosome"].to_numpy(dtype=object)[ok],
-            table["pos"].to_numpy(dtype=np.int64)[ok],
-            table["side"].to_numpy(dtype=object)[ok],
-            table["gene_id"].to_numpy(dtype=object)[ok],
-            keys[ok],
-        )
+    def build(cls, annotation: Annotation, fetch_gtf, chunk: int = 100_000) -> "BoundaryIndex":
+        """``fetch_gtf(chrom, start, end)`` gives reference bases in GTF contig names.
+
+        The breakends stream out of the annotation database sorted by contig and
+        position (reads along each contig), ``chunk`` at a time, into packed arrays: a
+        whole human GTF (1.5 M boundaries) without a table of them in memory."""
+        chrom_codes: dict[str, int] = {}
+        gene_codes: dict[str, int] = {}
+        parts: list[tuple[np.ndarray, ...]] = []
+        rows = annotation.store.splice_breakends()
+        while True:
+            batch = rows.fetchmany(chunk)
+            if not batch:
+                break
+            kmers = []
+            chroms, genes, positions, left = [], [], [], []
+            for chrom, pos, side, gene_id in batch:
+                if side == "R":
+                    kmers.append(fetch_gtf(chrom, pos, pos + K).upper())
+                else:
+                    kmers.append(fetch_gtf(chrom, pos - K + 1, pos + 1).upper()[::-1])
+                chroms.append(chrom_codes.setdefault(chrom, len(chrom_codes)))
+                genes.append(gene_codes.setdefault(gene_id, len(gene_codes)))
+                positions.append(pos)
+                left.append(side == "L")
+            keys, ok = encode(kmers)
+            parts.append((np.array(chroms, dtype=np.int32)[ok], np.array(genes, dtype=np.int32)[ok],
+                          np.array(positions, dtype=np.int64)[ok], np.array(left, dtype=bool)[ok], keys[ok]))
+        if parts:
+            columns = [np.concatenate(col) for col in zip(*parts)]
+        else:
+            columns = [np.zeros(0, dtype=dtype) for dtype in (np.int32, np.int32, np.int64, bool, np.uint64)]
+        return cls(list(chrom_codes), columns[0], list(gene_codes), columns[1], columns[2], columns[3], columns[4])
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -11,8 +11,10 @@ import sys
 
 import pysam
 
-from imtfusion.annotation import read_gtf, write_index
+from imtfusion.annotation import Annotation, load_annotation, store_derived, write_database
 from imtfusion.errors import FastaError
+from imtfusion.outputs import atomic_path
+from imtfusion.pipeline import boundary_key
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,32 +24,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    annotation = read_gtf(args.gtf)
-    note = ""
-    if args.fasta:
-        from imtfusion.boundaries import BoundaryIndex
-        from imtfusion.pipeline import boundary_key
-        from imtfusion.reference import Reference
-        from imtfusion.targets import _aliases
+    # streamed into a temporary file next to the output, renamed into place when complete
+    with atomic_path(args.output) as tmp:
+        tmp.unlink()
+        write_database(args.gtf, tmp)
+        annotation = load_annotation(tmp)
+        note = ""
+        if args.fasta:
+            index = _boundary_index(annotation, args.fasta)
+            store_derived(tmp, {boundary_key(args.fasta): index})
+            note = f", {len(index)} exon boundaries"
+        n_genes, n_transcripts = len(annotation.genes), annotation.n_transcripts()
+        annotation.store.db.close()
+    print(f"indexed {n_genes} genes, {n_transcripts} transcripts{note} from {args.gtf} -> {args.output}", file=sys.stderr)
 
-        try:
-            fai = pysam.FastaFile(args.fasta)
-            lengths = dict(zip(fai.references, fai.lengths))
-            fai.close()
-        except (OSError, ValueError) as exc:
-            raise FastaError(f"{args.fasta}: cannot open the FASTA ({exc}); check it and its .fai") from None
-        # the GTF may say "2" where the FASTA says "chr2": accept both spellings
-        names = dict(lengths)
-        for name, length in lengths.items():
-            for alias in _aliases(name):
-                names.setdefault(alias, length)
-        ref = Reference(args.fasta, names)
-        index = BoundaryIndex.build(annotation, lambda chrom, start, end: ref.fetch(chrom, start, end))
+
+def _boundary_index(annotation: Annotation, fasta: str):
+    from imtfusion.boundaries import BoundaryIndex
+    from imtfusion.reference import Reference
+    from imtfusion.targets import _aliases
+
+    try:
+        fai = pysam.FastaFile(fasta)
+        lengths = dict(zip(fai.references, fai.lengths))
+        fai.close()
+    except (OSError, ValueError) as exc:
+        raise FastaError(f"{fasta}: cannot open the FASTA ({exc}); check it and its .fai") from None
+    # the GTF may say "2" where the FASTA says "chr2": accept both spellings
+    names = dict(lengths)
+    for name, length in lengths.items():
+        for alias in _aliases(name):
+            names.setdefault(alias, length)
+    ref = Reference(fasta, names)
+    try:
+        return BoundaryIndex.build(annotation, lambda chrom, start, end: ref.fetch(chrom, start, end))
+    finally:
         ref.close()
-        annotation.cache[boundary_key(args.fasta)] = index
-        note = f", {len(index)} exon boundaries"
-    write_index(annotation, args.output)
-    print(
-        f"indexed {len(annotation.genes)} genes, {len(annotation.transcript_tables()[0])} transcripts{note} from {args.gtf} -> {args.output}",
-        file=sys.stderr,
-    )

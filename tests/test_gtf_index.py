@@ -1,0 +1,172 @@
+"""The GTF streamed into the annotation database: what it keeps, in how much memory, and
+the genome-wide exon-boundary index built from it."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from imtfusion import annotation as annotation_module
+from imtfusion.annotation import load_annotation, read_gtf, write_database
+from imtfusion.boundaries import K, BoundaryIndex, encode
+
+DEMO = Path(__file__).resolve().parents[1] / "resources" / "demo"
+
+
+def _line(chrom, feature, start, end, strand, attrs, phase="."):
+    return f"{chrom}\tsrc\t{feature}\t{start}\t{end}\t.\t{strand}\t{phase}\t{attrs}\n"
+
+
+def _attrs(gene, tid=None, extra=""):
+    text = f'gene_id "{gene}.1"; gene_name "{gene}"; gene_type "protein_coding";'
+    if tid:
+        text += f' transcript_id "{tid}";'
+    return text + extra
+
+
+def test_transcripts_without_lines_out_of_order_exons_and_widened_extents(tmp_path):
+    """A transcript without a transcript line takes its fields from its first exon line
+    and spans its exons; a transcript line narrower than its exons is widened; exons
+    and CDS come back in transcript order whatever the order of the lines; a transcript
+    line after its exons gives the transcript's fields."""
+    lines = [
+        _line("chr1", "gene", 1000, 9000, "+", _attrs("AAA")),
+        # T1: transcript line says 2000-5000, an exon reaches 1500 and one 6000
+        _line("chr1", "transcript", 2000, 5000, "+", _attrs("AAA", "T1", ' tag "basic"; transcript_type "lncRNA";')),
+        _line("chr1", "exon", 4001, 6000, "+", _attrs("AAA", "T1", ' exon_number "2";')),
+        _line("chr1", "exon", 1500, 2500, "+", _attrs("AAA", "T1", ' exon_number "1";')),
+        _line("chr1", "CDS", 4001, 4500, "+", _attrs("AAA", "T1"), phase="2"),
+        _line("chr1", "CDS", 2000, 2500, "+", _attrs("AAA", "T1"), phase="0"),
+        # T2: exons only (no transcript line), minus strand, tags from its first exon
+        _line("chr3", "exon", 700, 800, "-", _attrs("BBB", "T2", ' tag "Ensembl_canonical";')),
+        _line("chr3", "exon", 100, 200, "-", _attrs("BBB", "T2")),
+        _line("chr3", "exon", 400, 500, "-", _attrs("BBB", "T2")),
+        # T3: exons first, then its transcript line (whose fields win)
+        _line("chr1", "exon", 7001, 7100, "+", _attrs("AAA", "T3")),
+        _line("chr1", "transcript", 7001, 7100, "+", _attrs("AAA", "T3", ' transcript_type "retained_intron";')),
+    ]
+    gtf = tmp_path / "g.gtf"
+    gtf.write_text("".join(lines))
+    gz = tmp_path / "g.gtf.gz"
+    gz.write_bytes(gzip.compress(gtf.read_bytes()))
+    idx = tmp_path / "g.idx"
+    write_database(gtf, idx)
+    for ann in (read_gtf(gtf), read_gtf(gz), load_annotation(idx)):
+        t1 = ann.transcript("T1")
+        assert t1.exons == ((1499, 2500), (4000, 6000))
+        assert t1.cds == ((1999, 2500, 0), (4000, 4500, 2))
+        assert (t1.transcript_type, t1.tags) == ("lncRNA", ("basic",))
+        t2 = ann.transcript("T2")
+        assert t2.exons == ((699, 800), (399, 500), (99, 200))  # minus strand: 5' exon first
+        assert (t2.gene_id, t2.strand, t2.tags, t2.transcript_type) == ("BBB.1", "-", ("Ensembl_canonical",),
+                                                                         "protein_coding")
+        assert ann.transcript("T3").transcript_type == "retained_intron"
+        assert [t.transcript_id for t in ann.transcripts_of("AAA.1")] == ["T1", "T3"]
+        assert ann.canonical_transcript("BBB.1").transcript_id == "T2"
+        bbb = ann.find_gene("BBB")  # no gene line: spans its exons
+        assert (bbb.chrom, bbb.start, bbb.end) == ("chr3", 99, 800)
+        assert ann.n_transcripts() == 3
+    db = sqlite3.connect(str(idx))
+    assert db.execute("SELECT start, end FROM transcripts WHERE transcript_id = 'T1'").fetchone() == (1499, 6000)
+    assert db.execute("SELECT start, end FROM transcripts WHERE transcript_id = 'T2'").fetchone() == (99, 800)
+
+
+def _write_gtf(path: Path, n_transcripts: int, exons_per_transcript: int) -> int:
+    with open(path, "w") as fh:
+        for t in range(n_transcripts):
+            gene, tid, base = f"G{t}", f"ENST{t:08d}", 1 + t * 100_000
+            fh.write(_line("chr1", "gene", base, base + 20 * exons_per_transcript + 10, "+", _attrs(gene)))
+            fh.write(_line("chr1", "transcript", base, base + 20 * exons_per_transcript + 10, "+", _attrs(gene, tid)))
+            for e in range(exons_per_transcript):
+                fh.write(_line("chr1", "exon", base + 20 * e, base + 20 * e + 9, "+",
+                               _attrs(gene, tid, f' exon_number "{e + 1}";')))
+                fh.write(_line("chr1", "CDS", base + 20 * e, base + 20 * e + 9, "+", _attrs(gene, tid), phase="0"))
+    return n_transcripts * exons_per_transcript
+
+
+def _peak_traced_bytes(gtf: Path, out: Path) -> int:
+    tracemalloc.start()
+    try:
+        write_database(gtf, out)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_indexing_does_not_hold_the_gtfs_exons_in_memory(tmp_path, monkeypatch):
+    """Python's peak memory while indexing a GTF with 5 times more exon and CDS lines
+    (the same genes and transcripts) grows by less than the size of a few hundred rows:
+    the lines go to the database a batch at a time. Holding the 48,000 extra rows would
+    take several MB. (Both GTFs are over 1 MB, the block the checksum reads at a time.)"""
+    monkeypatch.setattr(annotation_module, "_BATCH", 200)
+    small, large = tmp_path / "small.gtf", tmp_path / "large.gtf"
+    assert _write_gtf(small, 300, 20) == 6_000
+    assert _write_gtf(large, 300, 100) == 30_000
+    peak_small = _peak_traced_bytes(small, tmp_path / "small.idx")
+    peak_large = _peak_traced_bytes(large, tmp_path / "large.idx")
+    assert peak_large - peak_small < 400_000, (peak_small, peak_large)
+    ann = load_annotation(tmp_path / "large.idx")
+    assert len(ann.transcript("ENST00000299").exons) == 100  # and nothing was lost
+
+
+def _brute_force_boundaries(ann, fetch):
+    """Every internal exon boundary of every transcript of every gene, with its key,
+    straight from the transcript models."""
+    expected = set()
+    for gene_id in ann.genes["gene_id"]:
+        for t in ann.transcripts_of(gene_id):
+            ordered = sorted(t.exons)
+            for i, (s, e) in enumerate(ordered):
+                if i > 0:
+                    expected.add((t.chrom, s, "R", gene_id, fetch(t.chrom, s, s + K).upper()))
+                if i < len(ordered) - 1:
+                    expected.add((t.chrom, e - 1, "L", gene_id, fetch(t.chrom, e - K, e).upper()[::-1]))
+    return expected
+
+
+@pytest.mark.parametrize("chunk", [7, 100_000])
+def test_boundary_index_holds_every_internal_exon_boundary_once(chunk):
+    import pysam
+
+    ann = read_gtf(DEMO / "annotation.gtf")
+    fasta = pysam.FastaFile(str(DEMO / "genome.fa"))
+
+    def fetch(chrom, start, end):
+        return fasta.fetch(chrom, max(0, start), end)
+
+    index = BoundaryIndex.build(ann, fetch, chunk=chunk)
+    expected = _brute_force_boundaries(ann, fetch)
+    usable = {row for row in expected if len(row[4]) == K and set(row[4]) <= set("ACGT")}
+    assert len(usable) > 400
+    got = set()
+    for i in range(len(index)):
+        got.add((str(index.chrom_names[index.chroms[i]]), int(index.positions[i]), "L" if index.left[i] else "R",
+                 str(index.gene_names[index.genes[i]]), int(index.keys[i])))
+    assert got == {(c, p, s, g, int(encode([kmer])[0][0])) for c, p, s, g, kmer in usable}
+    assert len(got) == len(index)  # each once
+    c, p, s, g, kmer = min(usable)
+    assert (c, p, s, g) in index.lookup(kmer)
+
+
+def test_a_failed_index_run_keeps_the_earlier_index(tmp_path):
+    """A GTF that breaks half-way through leaves no partial index and does not replace
+    a good one."""
+    good = DEMO / "annotation.gtf"
+    idx = tmp_path / "ann.idx"
+    cmd = [sys.executable, "-m", "imtfusion.cli", "index-gtf", "--gtf"]
+    assert subprocess.run([*cmd, str(good), "--output", str(idx)], capture_output=True).returncode == 0
+    before = idx.read_bytes()
+    bad = tmp_path / "bad.gtf"
+    text = good.read_text().splitlines(keepends=True)
+    bad.write_text("".join(text[:200]) + "chr2\tsrc\texon\tten\t20\t.\t+\t.\tgene_id \"X\";\n" + "".join(text[200:]))
+    proc = subprocess.run([*cmd, str(bad), "--output", str(idx)], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "line 201" in proc.stderr and "Traceback" not in proc.stderr
+    assert idx.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ann.idx", "bad.gtf"]
