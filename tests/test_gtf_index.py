@@ -170,3 +170,20 @@ def test_a_failed_index_run_keeps_the_earlier_index(tmp_path):
     assert "line 201" in proc.stderr and "Traceback" not in proc.stderr
     assert idx.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ann.idx", "bad.gtf"]
+
+
+def test_one_pass_reads_of_the_genome_do_not_fill_the_window_cache():
+    """The boundary index reads every exon boundary's bases once: with remember=False
+    they bypass the cache that clip placement relies on (up to 100,000 windows)."""
+    import pysam
+
+    from imtfusion.reference import Reference
+
+    fai = pysam.FastaFile(str(DEMO / "genome.fa"))
+    lengths = dict(zip(fai.references, fai.lengths))
+    ref = Reference(DEMO / "genome.fa", lengths)
+    chrom = next(iter(lengths))
+    assert ref.fetch(chrom, 100, 120, remember=False) == fai.fetch(chrom, 100, 120).upper()
+    assert ref._cache == {}
+    assert ref.fetch(chrom, 100, 120) == fai.fetch(chrom, 100, 120).upper()
+    assert list(ref._cache) == [(chrom, 100, 120)]

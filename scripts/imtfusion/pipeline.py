@@ -179,7 +179,7 @@ def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     if cached is None:
         def fetch_gtf(chrom: str, start: int, end: int) -> str:
             bam_chrom = contigs.to_bam(chrom)
-            return ref.fetch(bam_chrom, start, end) if bam_chrom else ""
+            return ref.fetch(bam_chrom, start, end, remember=False) if bam_chrom else ""
 
         cached = BoundaryIndex.build(annotation, fetch_gtf)
         annotation.cache[key] = cached

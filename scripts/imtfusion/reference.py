@@ -62,12 +62,14 @@ class Reference:
     def has(self, chrom: str) -> bool:
         return chrom in self._names
 
-    def fetch(self, chrom: str, start: int, end: int) -> str:
+    def fetch(self, chrom: str, start: int, end: int, remember: bool = True) -> str:
         """Bases ``[start, end)``; positions outside the contig are dropped.
 
         Short windows are remembered: clip placement reads the same few dozen bases at
-        every exon boundary of the partner genes for each clip cluster and re-cut."""
-        if end - start <= CACHED_WINDOW:
+        every exon boundary of the partner genes for each clip cluster and re-cut. A pass
+        that reads each window once (the genome-wide boundary index) passes
+        ``remember=False``, so as not to flood the cache."""
+        if remember and end - start <= CACHED_WINDOW:
             key = (chrom, start, end)
             bases = self._cache.get(key)
             if bases is None:

@@ -57,6 +57,6 @@ def _boundary_index(annotation: Annotation, fasta: str):
             names.setdefault(alias, length)
     ref = Reference(fasta, names)
     try:
-        return BoundaryIndex.build(annotation, lambda chrom, start, end: ref.fetch(chrom, start, end))
+        return BoundaryIndex.build(annotation, lambda chrom, start, end: ref.fetch(chrom, start, end, remember=False))
     finally:
         ref.close()
