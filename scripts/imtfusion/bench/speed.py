@@ -1203,10 +1203,15 @@ class Bar:
     measured: str
     limit: str
     passed: bool | None  # None: not run
+    binding: bool = True  # False: measured against the limit for reference, not one of the issue's bars
 
     @property
     def verdict(self) -> str:
-        return "NOT RUN" if self.passed is None else ("PASS" if self.passed else "FAIL")
+        if self.passed is None:
+            return "NOT RUN"
+        if not self.binding:
+            return "within (reference)" if self.passed else "above (reference)"
+        return "PASS" if self.passed else "FAIL"
 
 
 def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
@@ -1223,12 +1228,15 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
                     for d, rows in sorted(depths.items())}
         deepest = max(extremes)
         for depth, (small, large) in extremes.items():
-            # the issue's bar is at the largest size: the largest BAM, with the deepest loci
-            which = " (the largest BAM)" if depth == deepest and len(extremes) > 1 else ""
+            # the issue's bar is at the largest size: the largest BAM, with the deepest loci.
+            # Shallower loci are measured against the same limit for reference: there
+            # samtools' time is mostly its own start, and a call's mostly Python's.
+            binding = depth == deepest
+            which = " (the largest BAM: the issue's bar)" if binding and len(extremes) > 1 else ""
             bars.append(Bar(f"call wall time <= {MAX_CALL_VS_SAMTOOLS:g}x samtools view -c, at {large.scale}x, "
                             f"{large.target_records:,} target records{which}",
                             f"{large.ratio:.1f}x ({large.call_s:.2f} s vs {large.samtools_s:.3f} s)",
-                            f"<= {MAX_CALL_VS_SAMTOOLS:g}x", large.ratio <= MAX_CALL_VS_SAMTOOLS))
+                            f"<= {MAX_CALL_VS_SAMTOOLS:g}x", large.ratio <= MAX_CALL_VS_SAMTOOLS, binding))
         for small, large in extremes.values():
             growth = large.call_s / small.call_s
             bars.append(Bar(f"call at {large.scale}x <= {MAX_LARGEST_VS_SMALLEST:g}x call at {small.scale}x, "
@@ -1254,8 +1262,14 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
 
 
 def bars_table(bars: Sequence[Bar]) -> str:
-    return markdown_table(("bar", "measured", "limit", "result"),
-                          [(b.name, b.measured, b.limit, b.verdict) for b in bars], align="llll")
+    table = markdown_table(("bar", "measured", "limit", "result"),
+                           [(b.name, b.measured, b.limit, b.verdict) for b in bars], align="llll")
+    if any(not b.binding for b in bars):
+        table += ("\nRows marked \"reference\" hold shallower target loci to the same limit. They are not "
+                  "the issue's bar, which is at the largest size: where the loci hold few records, "
+                  "`samtools view -c` takes a few ms, mostly its own start, and a call's time is mostly "
+                  "starting Python and importing numpy and pysam (the `call --help` time above).\n")
+    return table
 
 
 def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequence[SizeRow], regions: Sequence[str],
