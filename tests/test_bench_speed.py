@@ -641,3 +641,20 @@ def test_call_threads_below_one_are_refused(tmp_path):
     args = parser.parse_args(["--call-threads", "0", "--workdir", str(tmp_path)])
     with pytest.raises(ConfigError, match="--call-threads must be at least 1"):
         speed.main(args)
+
+
+def test_a_scaled_index_is_rebuilt_when_the_indexing_code_changes(tmp_path, monkeypatch):
+    """index-gtf's time and memory in the report are of the code being measured: a
+    cached index made by other code is built again."""
+    key = speed.indexer_code_key()
+    assert len(key) == 16 and key == speed.indexer_code_key()
+    contigs = speed.background_contigs(1, 200_000)
+    first = speed.cached_scaled_index(DEMO / "annotation.gtf", tmp_path, 3, 1, None, contigs=contigs)
+    index = Path(first["index"])
+    made = index.stat().st_mtime_ns
+    again = speed.cached_scaled_index(DEMO / "annotation.gtf", tmp_path, 3, 1, None, contigs=contigs)
+    assert (again["index"], again["index_s"], again["counts"]) == (first["index"], first["index_s"], first["counts"])
+    assert index.stat().st_mtime_ns == made  # reused
+    monkeypatch.setattr(speed, "indexer_code_key", lambda: "other code")
+    speed.cached_scaled_index(DEMO / "annotation.gtf", tmp_path, 3, 1, None, contigs=contigs)
+    assert index.stat().st_mtime_ns != made

@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -1080,6 +1081,19 @@ def write_scaled_gtf(base: str | Path, out: str | Path, n_genes: int, contigs: S
     return counts
 
 
+def indexer_code_key() -> str:
+    """A digest of the code index-gtf runs: an index (and the time and memory it took)
+    is reused only while that code is unchanged."""
+    import imtfusion.annotation
+    import imtfusion.boundaries
+    import imtfusion.commands.index_gtf
+
+    digest = hashlib.sha256()
+    for module in (imtfusion.annotation, imtfusion.boundaries, imtfusion.commands.index_gtf):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def cached_scaled_index(base: Path, folder: Path, n_genes: int, seed: int, env: dict[str, str] | None,
                         fasta: Path | None = None, contigs: Sequence[tuple[str, int]] | None = None) -> dict:
     """Scaled GTF and its index in ``folder`` (reused when the inputs and the index-gtf
@@ -1091,7 +1105,7 @@ def cached_scaled_index(base: Path, folder: Path, n_genes: int, seed: int, env: 
     stat = base.stat()
     key = {"version": GENERATOR_VERSION, "base": str(base.resolve()), "size": stat.st_size, "mtime": stat.st_mtime,
            "genes": n_genes, "seed": seed, "contigs": contigs, "command": cmd,
-           "fasta_mtime": fasta.stat().st_mtime if fasta else None}
+           "fasta_mtime": fasta.stat().st_mtime if fasta else None, "indexer": indexer_code_key()}
     if meta.exists() and index.exists():
         saved = json.loads(meta.read_text())
         if saved.get("key") == json.loads(json.dumps(key)):
