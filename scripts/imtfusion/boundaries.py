@@ -41,25 +41,27 @@ class BoundaryIndex:
 
     def __init__(self, chrom_names: list[str], chroms: np.ndarray, gene_names: list[str], genes: np.ndarray,
                  positions: np.ndarray, left: np.ndarray, keys: np.ndarray):
-        order = np.argsort(keys, kind="stable")
-        self.keys = keys[order]
+        """Columns already sorted by key (as :meth:`build` makes them)."""
+        self.keys = keys
         self.chrom_names = np.array(chrom_names, dtype=str)
         self.gene_names = np.array(gene_names, dtype=str)
-        self.chroms = chroms.astype(np.int32)[order]
-        self.genes = genes.astype(np.int32)[order]
-        self.positions = positions.astype(np.int64)[order]
-        self.left = left.astype(bool)[order]
+        self.chroms = chroms
+        self.genes = genes
+        self.positions = positions
+        self.left = left
 
     @classmethod
-    def build(cls, annotation: Annotation, fetch_gtf, chunk: int = 100_000) -> "BoundaryIndex":
+    def build(cls, annotation: Annotation, fetch_gtf, chunk: int = 20_000) -> "BoundaryIndex":
         """``fetch_gtf(chrom, start, end)`` gives reference bases in GTF contig names.
 
         The breakends stream out of the annotation database sorted by contig and
         position (reads along each contig), ``chunk`` at a time, into packed arrays: a
-        whole human GTF (1.5 M boundaries) without a table of them in memory."""
+        whole human GTF (1.5 M boundaries) without a table of them in memory. Columns
+        are joined and sorted one at a time, so at most one extra column is held."""
         chrom_codes: dict[str, int] = {}
         gene_codes: dict[str, int] = {}
-        parts: list[tuple[np.ndarray, ...]] = []
+        dtypes = (np.int32, np.int32, np.int64, bool, np.uint64)  # chroms, genes, positions, left, keys
+        pieces: list[list[np.ndarray]] = [[] for _ in dtypes]
         rows = annotation.store.splice_breakends()
         while True:
             batch = rows.fetchmany(chunk)
@@ -77,12 +79,17 @@ class BoundaryIndex:
                 positions.append(pos)
                 left.append(side == "L")
             keys, ok = encode(kmers)
-            parts.append((np.array(chroms, dtype=np.int32)[ok], np.array(genes, dtype=np.int32)[ok],
-                          np.array(positions, dtype=np.int64)[ok], np.array(left, dtype=bool)[ok], keys[ok]))
-        if parts:
-            columns = [np.concatenate(col) for col in zip(*parts)]
-        else:
-            columns = [np.zeros(0, dtype=dtype) for dtype in (np.int32, np.int32, np.int64, bool, np.uint64)]
+            for column, values, dtype in zip(pieces, (chroms, genes, positions, left), dtypes):
+                column.append(np.array(values, dtype=dtype)[ok])
+            pieces[4].append(keys[ok])
+        columns: list[np.ndarray] = []
+        for column, dtype in zip(pieces, dtypes):
+            columns.append(np.concatenate(column) if column else np.zeros(0, dtype=dtype))
+            column.clear()
+        order = np.argsort(columns[4], kind="stable")
+        for i in range(len(columns)):
+            columns[i] = columns[i][order]
+        del order
         return cls(list(chrom_codes), columns[0], list(gene_codes), columns[1], columns[2], columns[3], columns[4])
 
     def __len__(self) -> int:

@@ -9,7 +9,7 @@ rule index_annotation:
         f"{OUTDIR}/logs/index_annotation.log",
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=1000,
         runtime=60,
     params:
         fasta=get_fasta_args(),

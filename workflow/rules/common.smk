@@ -85,9 +85,10 @@ def results_dir(wildcards, output):
 
 
 def call_mem_mb(wildcards, attempt):
-    """Memory of a per-sample call: measured peaks are ~0.1 GB (demo) to ~0.7 GB (GENCODE
-    annotation) plus ~0.25 GB for Snakemake's own processes in a cluster job; a retry
-    (profile `retries`) asks for more."""
+    """Memory of a per-sample call: measured peaks are ~0.07 GB (demo) to ~0.25 GB (GENCODE
+    annotation with its boundary index loaded, or 2 M records in the loci) plus ~0.25 GB
+    for Snakemake's own processes in a cluster job; a retry (profile `retries`) asks for
+    more."""
     return 1500 * attempt
 
 
