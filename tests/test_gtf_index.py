@@ -187,3 +187,63 @@ def test_one_pass_reads_of_the_genome_do_not_fill_the_window_cache():
     assert ref._cache == {}
     assert ref.fetch(chrom, 100, 120) == fai.fetch(chrom, 100, 120).upper()
     assert list(ref._cache) == [(chrom, 100, 120)]
+
+
+def _blob_db():
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB)")
+    return db
+
+
+def test_stored_indexes_round_trip_and_earlier_blobs_still_load():
+    import pickle
+
+    import numpy as np
+
+    from imtfusion.annotation import _read_blob, _write_blob
+
+    value = {"keys": np.arange(300_000, dtype=np.uint64) * 7, "names": np.array(["chr1", "chrX"]),
+             "left": np.zeros(5, dtype=bool), "note": ("text", 3), "empty": np.zeros(0, dtype=np.int32)}
+    db = _blob_db()
+    _write_blob(db, "k", value)
+    back = _read_blob(db, "k")
+    assert back.keys() == value.keys() and back["note"] == ("text", 3)
+    for name in ("keys", "names", "left", "empty"):
+        assert back[name].dtype == value[name].dtype and np.array_equal(back[name], value[name])
+    assert _read_blob(db, "missing") is None
+    db.execute("INSERT INTO blobs VALUES ('old', ?)", (pickle.dumps(value, protocol=4),))  # an earlier index
+    assert np.array_equal(_read_blob(db, "old")["keys"], value["keys"])
+
+
+def test_a_stored_index_is_loaded_with_its_arrays_held_once():
+    """Loading a stored index holds its arrays' bytes once (plus a chunk), where reading
+    the blob and unpickling it held them twice: on the largest annotation that is 84 MB,
+    the difference between a call within 300 MB and one above it."""
+    import numpy as np
+
+    from imtfusion.annotation import _read_blob, _write_blob
+
+    payload = np.arange(2_000_000, dtype=np.uint64)  # 16 MB
+    db = _blob_db()
+    _write_blob(db, "k", {"keys": payload})
+    tracemalloc.start()
+    try:
+        back = _read_blob(db, "k")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.array_equal(back["keys"], payload)
+    assert peak < 1.2 * payload.nbytes, peak
+
+
+def test_a_damaged_stored_index_is_reported(tmp_path):
+    from imtfusion.annotation import AnnotationError, store_derived
+
+    idx = tmp_path / "ann.idx"
+    write_database(DEMO / "annotation.gtf", idx)
+    store_derived(idx, {("boundaries", "x"): {"a": __import__("numpy").arange(1000)}})
+    with sqlite3.connect(str(idx)) as db:  # cut the blob short
+        db.execute("UPDATE blobs SET value = substr(value, 1, 100)")
+    ann = load_annotation(idx)
+    with pytest.raises(AnnotationError, match="damaged; rerun `imtfusion index-gtf`"):
+        ann.cached(("boundaries", "x"))

@@ -23,6 +23,7 @@ import operator
 import os
 import pickle
 import re
+import struct
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -224,14 +225,16 @@ class Annotation:
         """A derived index by key: built in this process, or read from the index file
         the first time it is asked for (most samples never need the big ones)."""
         if key not in self.cache and key in self.stored:
-            row = self.store.db.execute("SELECT value FROM blobs WHERE key = ?", (repr(key),)).fetchone()
-            if row is not None:
-                try:
-                    self.cache[key] = pickle.loads(row[0])
-                except (pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-                    raise AnnotationError(
-                        f"{self.source}: a stored index in the annotation index is damaged; rerun `imtfusion index-gtf`"
-                    ) from None
+            import sqlite3
+
+            try:
+                value = _read_blob(self.store.db, repr(key))
+            except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, struct.error, sqlite3.Error):
+                raise AnnotationError(
+                    f"{self.source}: a stored index in the annotation index is damaged; rerun `imtfusion index-gtf`"
+                ) from None
+            if value is not None:
+                self.cache[key] = value
         return self.cache.get(key)
 
     # -- genes -------------------------------------------------------------------
@@ -587,14 +590,67 @@ def write_database(gtf: str | Path, out: str | Path) -> None:
         db.close()
 
 
+_BLOB_MAGIC = b"IMTFBLB1"  # a derived index stored as a pickle and its out-of-band array buffers
+_BLOB_CHUNK = 1 << 20  # bytes copied at a time between SQLite and memory
+
+
+def _write_blob(db, key: str, value: object) -> None:
+    """Store ``value`` under ``key``: the pickle (protocol 5) with its arrays' bytes out
+    of band after it, written straight from the arrays into the blob (no copy of the
+    whole in memory)."""
+    buffers: list[pickle.PickleBuffer] = []
+    main = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    raws = [buffer.raw() for buffer in buffers]
+    header = struct.pack(f"<8sQQ{len(raws)}Q", _BLOB_MAGIC, len(main), len(raws), *(r.nbytes for r in raws))
+    db.execute("INSERT OR REPLACE INTO blobs VALUES (?, zeroblob(?))",
+               (key, len(header) + len(main) + sum(r.nbytes for r in raws)))
+    rowid = db.execute("SELECT rowid FROM blobs WHERE key = ?", (key,)).fetchone()[0]
+    with db.blobopen("blobs", "value", rowid) as blob:
+        blob.write(header)
+        blob.write(main)
+        for raw in raws:
+            for start in range(0, raw.nbytes, _BLOB_CHUNK):
+                blob.write(raw[start:start + _BLOB_CHUNK])
+
+
+def _read_blob(db, key: str) -> object | None:
+    """The value stored by :func:`_write_blob` (or, from an index of an earlier version,
+    one plain pickle). The arrays' bytes are read in chunks into one buffer that the
+    arrays then use as they are: memory holds them once, not as a blob and then arrays."""
+    row = db.execute("SELECT rowid FROM blobs WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    with db.blobopen("blobs", "value", row[0], readonly=True) as blob:
+        head = blob.read(24)
+        if head[:8] != _BLOB_MAGIC:
+            blob.seek(0)
+            return pickle.loads(blob.read())
+        main_length, n_buffers = struct.unpack("<QQ", head[8:])
+        sizes = struct.unpack(f"<{n_buffers}Q", blob.read(8 * n_buffers))
+        main = blob.read(main_length)
+        data = memoryview(bytearray(sum(sizes)))
+        filled = 0
+        while filled < len(data):
+            chunk = blob.read(min(_BLOB_CHUNK, len(data) - filled))
+            if not chunk:
+                raise EOFError("the stored index is shorter than its header says")
+            data[filled:filled + len(chunk)] = chunk
+            filled += len(chunk)
+    offsets = itertools.accumulate(sizes, initial=0)
+    return pickle.loads(main, buffers=[data[start:start + size] for start, size in zip(offsets, sizes)])
+
+
 def store_derived(path: str | Path, items: dict[tuple, object]) -> None:
-    """Add derived indexes (keyed as ``Annotation.cache``) to the database at ``path``."""
+    """Add derived indexes (keyed as ``Annotation.cache``) to the database at ``path``
+    (a file being built, renamed into place when complete: no journal, no sync)."""
     import sqlite3
 
     db = sqlite3.connect(str(path))
     try:
-        db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?)", [
-            (repr(k), pickle.dumps(v, protocol=pickle.HIGHEST_PROTOCOL)) for k, v in sorted(items.items())])
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")
+        for key, value in sorted(items.items()):
+            _write_blob(db, repr(key), value)
         db.commit()
     finally:
         db.close()
