@@ -4,6 +4,7 @@ compared with samtools, per-child memory, the batch inputs, the bars and the rep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -414,12 +415,38 @@ def test_the_annotations_are_timed_side_by_side(tmp_path, recorded_commands):
     entries = [speed.AnnotationEntry("gtf", {"gene": 28}, GTF, (0.1, 50.0)),
                speed.AnnotationEntry("copy", {"gene": 28, "exon": 465}, index, (0.2, 60.0))]
     rows = speed.measure_annotations(entries, built, FASTA, DEFAULT_TARGETS, tmp_path / "calls", runs=2)
-    used = [c[c.index("--gtf") + 1] for c in commands]
+    used = [c[c.index("--gtf") + 1] for c in commands if c[1:3] == ["-m", "imtfusion.cli"]]
     assert used == [str(GTF), str(index)] * 3  # warm-up, then two runs taking turns
     assert [r.label for r in rows] == ["gtf", "copy"]
     assert [r.genes for r in rows] == [28, 28] and rows[1].exons == 465
     assert [(r.index_s, r.index_rss_mb) for r in rows] == [(0.1, 50.0), (0.2, 60.0)]
     assert all(r.call_s > 0 and r.call_rss_mb > 0 and r.calls == 1 for r in rows)
+    # then each annotation's call once more, made to load the boundary index
+    assert all(r.boundary_rss_mb > 0 for r in rows)
+    forced = [c for c in commands if "-c" in c and speed.BOUNDARY_MARK in c[c.index("-c") + 1]]
+    assert [c[c.index("--gtf") + 1] for c in forced] == [str(GTF), str(index)]
+    assert all(c[c.index("--outdir") + 1] == str(tmp_path / "calls" / "boundaries") and "--fasta" in c for c in forced)
+    assert all(r.boundary_rss_mb is None for r in speed.measure_annotations(entries[:1], built, None, DEFAULT_TARGETS,
+                                                                            tmp_path / "nofasta", runs=1))
+
+
+def test_the_forced_call_loads_the_boundary_index_and_calls_as_usual(tmp_path):
+    """The worst-case call of the benchmark really loads the genome-wide boundary index
+    (its mark on stderr) and otherwise runs the CLI unchanged."""
+    idx = tmp_path / "ann.idx"
+    assert speed.run_child(speed.imtfusion_cmd("index-gtf", "--gtf", str(GTF), "--fasta", str(FASTA), "--output",
+                                               str(idx))).returncode == 0
+    call = speed.imtfusion_cmd("call", "--bam", str(SOURCE), "--gtf", str(idx), "--fasta", str(FASTA), "--sample", "W",
+                               "--outdir", str(tmp_path / "out"))
+    plain = speed.run_child(call)
+    forced = speed.run_child(speed.boundary_forced(call))
+    assert plain.returncode == forced.returncode == 0
+    assert speed.BOUNDARY_MARK not in plain.stderr
+    assert f"{speed.BOUNDARY_MARK} " in forced.stderr
+    assert int(forced.stderr.split(speed.BOUNDARY_MARK)[1].split()[0]) > 100
+    assert (tmp_path / "out" / "W" / "W.fusions.tsv").exists()
+    with pytest.raises(ValueError):
+        speed.boundary_forced(["samtools", "view"])
 
 
 # --------------------------------------------------------------------------
@@ -546,7 +573,16 @@ def test_annotation_rows_add_a_memory_bar_and_a_table():
     assert [b.verdict for b in bars] == ["FAIL", "PASS", "PASS", "FAIL", "PASS"]
     assert "60,028-gene annotation" in bars[3].name and bars[3].measured == "686 MB (max)"
     table = speed.annotation_table(ANNOTATION_ROWS)
-    assert "| annotation.gtf + 60,000 synthetic genes | 60,028 | 240,031 | 1,920,200 | 182.70 | 52.60 | 1400 | 2.90 | 686 | 1 |" in table
+    assert "| annotation.gtf + 60,000 synthetic genes | 60,028 | 240,031 | 1,920,200 | 182.70 | 52.60 | 1400 | 2.90 | 686 | – | 1 |" in table
+    # with the boundary index loaded too: the bar takes the larger of the two peaks
+    small, big = ANNOTATION_ROWS
+    for call_rss, boundary_rss, verdict in ((250.0, 290.0, "PASS"), (250.0, 320.0, "FAIL"), (310.0, 120.0, "FAIL")):
+        row = dataclasses.replace(big, call_rss_mb=call_rss, boundary_rss_mb=boundary_rss)
+        [bar] = [b for b in speed.evaluate_bars(ROWS, BATCH, [small, row]) if "60,028-gene" in b.name]
+        assert bar.verdict == verdict and bar.name.endswith("with its boundary index loaded")
+        assert bar.measured == f"{max(call_rss, boundary_rss):.0f} MB (max)"
+    assert f"| 2.90 | 250 | 290 | 1 |" in speed.annotation_table([dataclasses.replace(big, call_rss_mb=250.0,
+                                                                                     boundary_rss_mb=290.0)])
     report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars,
                                  annotation_rows=ANNOTATION_ROWS, largest=50)
     assert report.index("## BAM size") < report.index("## Annotation size") < report.index("## Snakemake") < report.index("## Bars")
