@@ -581,7 +581,7 @@ def test_annotation_rows_add_a_memory_bar_and_a_table():
         [bar] = [b for b in speed.evaluate_bars(ROWS, BATCH, [small, row]) if "60,028-gene" in b.name]
         assert bar.verdict == verdict and bar.name.endswith("with its boundary index loaded")
         assert bar.measured == f"{max(call_rss, boundary_rss):.0f} MB (max)"
-    assert f"| 2.90 | 250 | 290 | 1 |" in speed.annotation_table([dataclasses.replace(big, call_rss_mb=250.0,
+    assert "| 2.90 | 250 | 290 | 1 |" in speed.annotation_table([dataclasses.replace(big, call_rss_mb=250.0,
                                                                                      boundary_rss_mb=290.0)])
     report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars,
                                  annotation_rows=ANNOTATION_ROWS, largest=50)
