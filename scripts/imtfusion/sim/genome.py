@@ -222,12 +222,61 @@ class DecoySpec:
     chrom: str
     strand: str = "+"
     gap_before: int = 25_000
+    #: GTF gene (and transcript) type, e.g. ``transcribed_unprocessed_pseudogene``.
+    gene_type: str = "unprocessed_pseudogene"
+    #: One intronless exon copying the spliced mRNA of the source exons (a retrotransposed copy).
+    processed: bool = False
+    #: An unmutated stretch around the start of source exon ``identical_exon`` (0: none):
+    #: ``identical_before`` bases before it (the end of the previous exon in the mRNA) and
+    #: ``identical_after`` bases from it.  ``identical_exon = last_exon + 1`` puts the
+    #: stretch at the end of the copy.  This is what makes aligners split a read between
+    #: the copy and its source: the stretch aligns equally well to both.
+    identical_exon: int = 0
+    identical_before: int = 0
+    identical_after: int = 0
+    #: Intron lengths of the copy (intron *i* between copy exons *i* and *i+1*); others random.
+    intron_lengths: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.divergence < 0.5:
             raise ValueError("divergence must be in [0, 0.5)")
         if self.first_exon > self.last_exon:
             raise ValueError("first_exon must not exceed last_exon")
+        if self.identical_exon and not self.first_exon <= self.identical_exon <= self.last_exon + 1:
+            raise ValueError("identical_exon must be one of the copied exons (or last_exon + 1)")
+        if self.identical_before < 0 or self.identical_after < 0:
+            raise ValueError("identical_before/after must be >= 0")
+        if self.processed and self.intron_lengths:
+            raise ValueError("a processed pseudogene has no introns")
+        for i, n in self.intron_lengths:
+            if not 1 <= i <= self.last_exon - self.first_exon or n < 60:
+                raise ValueError(f"bad decoy intron {i}: {n}")
+
+    @property
+    def has_identical_stretch(self) -> bool:
+        return bool(self.identical_exon and (self.identical_before or self.identical_after))
+
+
+@dataclass(frozen=True)
+class RepeatSpec:
+    """An unannotated low-complexity stretch in an intergenic part of a contig.
+
+    ``length`` bases of ``base`` with about ``interruptions`` of them (a
+    fraction) replaced by other bases, never two in a row; e.g. the G-rich
+    stretch where aligners put the all-G reads of two-colour sequencers (no
+    signal reads as G).  Placed after the genes and decoys of ``chrom``.
+    """
+
+    name: str
+    chrom: str
+    length: int = 400
+    base: str = "G"
+    interruptions: float = 0.04
+    gap_before: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.base not in _BASES or not 20 <= self.length <= 100_000 or not 0 <= self.interruptions < 0.5:
+            raise ValueError(f"bad repeat {self.name}")
 
 
 @dataclass(frozen=True)
@@ -239,6 +288,7 @@ class GenomeLayout:
     decoys: tuple[DecoySpec, ...] = ()
     tail: int = 20_000
     gc: float = DEFAULT_GC
+    repeats: tuple[RepeatSpec, ...] = ()
 
     def gene_spec(self, name: str) -> GeneSpec:
         for g in self.genes:
@@ -254,7 +304,7 @@ class GenomeLayout:
         (``gap``, ``tail``) changes.  Used for fast tests (tiny STAR index).
         """
         keep = set(names)
-        unknown = keep - {g.name for g in self.genes} - {d.name for d in self.decoys}
+        unknown = keep - {g.name for g in self.genes} - {d.name for d in self.decoys} - {r.name for r in self.repeats}
         if unknown:
             raise KeyError(f"unknown genes: {sorted(unknown)}")
         genes = tuple(
@@ -267,12 +317,18 @@ class GenomeLayout:
             for d in self.decoys
             if d.name in keep
         )
-        used = {g.chrom for g in genes} | {d.chrom for d in decoys}
+        repeats = tuple(
+            r if gap is None else replace(r, gap_before=min(r.gap_before, gap))
+            for r in self.repeats
+            if r.name in keep
+        )
+        used = {g.chrom for g in genes} | {d.chrom for d in decoys} | {r.chrom for r in repeats}
         return replace(
             self,
             contigs=tuple(c for c in self.contigs if c in used),
             genes=genes,
             decoys=decoys,
+            repeats=repeats,
             tail=self.tail if tail is None else tail,
         )
 
@@ -281,6 +337,12 @@ class GenomeLayout:
         if decoy.chrom not in self.contigs:
             raise ValueError(f"decoy contig {decoy.chrom} is not in the layout")
         return replace(self, decoys=self.decoys + (decoy,))
+
+    def with_repeat(self, repeat: RepeatSpec) -> "GenomeLayout":
+        """This layout plus an unannotated low-complexity stretch (the contig must exist already)."""
+        if repeat.chrom not in self.contigs:
+            raise ValueError(f"repeat contig {repeat.chrom} is not in the layout")
+        return replace(self, repeats=self.repeats + (repeat,))
 
 
 # --------------------------------------------------------------------------
@@ -626,6 +688,32 @@ def _mutate(rng: random.Random, seq: str, divergence: float) -> str:
     return "".join(out)
 
 
+def _mutate_spread(rng: random.Random, seq: str, divergence: float, forced: Sequence[int] = ()) -> str:
+    """Substitute ``divergence`` of the bases, one in each of equal blocks (plus ``forced`` positions).
+
+    Spreading the substitutions keeps every identical run short (under two
+    blocks, ~25 bases at 8%), so the only long identical stretch of a decoy is
+    the designed one.
+    """
+    n = int(round(divergence * len(seq)))
+    if not n:
+        return seq
+    bounds = [round(i * len(seq) / n) for i in range(n + 1)]
+    picks = [rng.randrange(a, b) if b > a else a for a, b in zip(bounds, bounds[1:])]
+    taken: set[int] = set()
+    for p in forced:  # a forced position replaces its block's pick (or comes on top when the block has one)
+        k = max(i for i in range(n) if bounds[i] <= p)
+        if k in taken:
+            picks.append(p)
+        else:
+            picks[k] = p
+            taken.add(k)
+    out = list(seq)
+    for p in sorted(set(picks)):
+        out[p] = rng.choice([b for b in _BASES if b != out[p]])
+    return "".join(out)
+
+
 class _IdFactory:
     """Fake but GENCODE-shaped identifiers (ENSG9..., never a real Ensembl ID)."""
 
@@ -656,10 +744,14 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
         rng = sub_rng(seed, "contig", chrom)
         seq = ""
         patches: list[tuple[int, str]] = []
-        items: list[GeneSpec | DecoySpec] = [g for g in layout.genes if g.chrom == chrom]
+        items: list[GeneSpec | DecoySpec | RepeatSpec] = [g for g in layout.genes if g.chrom == chrom]
         items += [d for d in layout.decoys if d.chrom == chrom]
+        items += [r for r in layout.repeats if r.chrom == chrom]
         for item in items:
             seq += random_dna(rng, item.gap_before, layout.gc, prev=seq[-MAX_RUN:])
+            if isinstance(item, RepeatSpec):
+                seq += _low_complexity(sub_rng(seed, "repeat", item.name), item)
+                continue
             if isinstance(item, GeneSpec):
                 st = structures[item.name]
                 pre, exon_offsets = _pre_mrna(st.exon_lengths, st.mrna, st.introns)
@@ -669,19 +761,10 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
                 skips = [(a.suffix, a.skip_exons) for a in item.alt_transcripts]
             else:
                 src_spec = layout.gene_spec(item.source)
-                src = structures[item.source]
-                drng = sub_rng(seed, "decoy", item.name)
-                ex_lens = src.exon_lengths[item.first_exon - 1 : item.last_exon]
-                starts = [sum(src.exon_lengths[: i]) for i in range(item.first_exon - 1, item.last_exon)]
-                exon_seqs = [_mutate(drng, src.mrna[s : s + n], item.divergence) for s, n in zip(starts, ex_lens)]
-                introns = tuple(
-                    "GT" + random_dna(drng, _log_uniform(drng, 300, 3000) - 4, layout.gc, prev="GT") + "AG"
-                    for _ in range(len(ex_lens) - 1)
-                )
-                pre, exon_offsets = _pre_mrna(tuple(ex_lens), "".join(exon_seqs), introns)
+                pre, exon_offsets = _decoy_pre_mrna(item, structures[item.source], sub_rng(seed, "decoy", item.name), layout.gc)
                 strand = item.strand or src_spec.strand
                 cds = None
-                gene_type, tx_type = "unprocessed_pseudogene", "unprocessed_pseudogene"
+                gene_type = tx_type = item.gene_type
                 skips = []
             gstart = len(seq) + 1
             gend = gstart + len(pre) - 1
@@ -739,6 +822,60 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
     genome = Genome(tuple(contigs), tuple(genes), seed, layout)
     validate_genome(genome)
     return genome
+
+
+def decoy_identical_range(decoy: DecoySpec, source_exon_lengths: Sequence[int]) -> tuple[int, int] | None:
+    """The unmutated stretch of a decoy as [start, end) offsets into the copied mRNA (None: none)."""
+    if not decoy.has_identical_stretch:
+        return None
+    ex_lens = source_exon_lengths[decoy.first_exon - 1 : decoy.last_exon]
+    anchor = sum(ex_lens[: decoy.identical_exon - decoy.first_exon])
+    lo, hi = anchor - decoy.identical_before, anchor + decoy.identical_after
+    if lo < 0 or hi > sum(ex_lens):
+        raise ValueError(f"{decoy.name}: the identical stretch runs past the copied exons")
+    return lo, hi
+
+
+def _decoy_pre_mrna(
+    item: DecoySpec, src: _Structure, drng: random.Random, gc: float
+) -> tuple[str, list[tuple[int, int]]]:
+    """Pre-mRNA (transcript orientation) and exon offsets of a decoy copying exons of ``src``."""
+    ex_lens = src.exon_lengths[item.first_exon - 1 : item.last_exon]
+    starts = [sum(src.exon_lengths[:i]) for i in range(item.first_exon - 1, item.last_exon)]
+    if not (item.processed or item.has_identical_stretch or item.intron_lengths):
+        # the original decoy (ALKP1): draws kept as they were, so its sequence does not change
+        exon_seqs = [_mutate(drng, src.mrna[s : s + n], item.divergence) for s, n in zip(starts, ex_lens)]
+        introns = tuple(
+            "GT" + random_dna(drng, _log_uniform(drng, 300, 3000) - 4, gc, prev="GT") + "AG"
+            for _ in range(len(ex_lens) - 1)
+        )
+        return _pre_mrna(tuple(ex_lens), "".join(exon_seqs), introns)
+    mrna = src.mrna[starts[0] : starts[-1] + ex_lens[-1]]
+    keep = decoy_identical_range(item, src.exon_lengths) or (0, 0)
+    outside = mrna[: keep[0]] + mrna[keep[1] :]
+    # the bases right next to the stretch differ, so it is exactly as long as designed
+    forced = [p for p in (keep[0] - 1, keep[0]) if keep != (0, 0) and 0 <= p < len(outside)]
+    copy = _mutate_spread(drng, outside, item.divergence, forced)
+    copy = copy[: keep[0]] + mrna[keep[0] : keep[1]] + copy[keep[0] :]
+    if item.processed:
+        return copy, [(0, len(copy))]
+    overrides = dict(item.intron_lengths)
+    introns = []
+    for i in range(1, len(ex_lens)):
+        n = overrides.get(i) or _log_uniform(drng, 300, 3000)
+        introns.append("GT" + random_dna(drng, n - 4, gc, prev="GT") + "AG")
+    return _pre_mrna(tuple(ex_lens), copy, tuple(introns))
+
+
+def _low_complexity(rng: random.Random, spec: RepeatSpec) -> str:
+    """``spec.length`` bases of ``spec.base`` with isolated interruptions by other bases."""
+    out = [spec.base] * spec.length
+    others = [b for b in _BASES if b != spec.base]
+    n = int(round(spec.interruptions * spec.length))
+    slots = rng.sample(range(1, spec.length // 2 - 1), min(n, spec.length // 2 - 2)) if n else []
+    for k in slots:  # odd positions only: never two interruptions in a row
+        out[2 * k + 1] = rng.choice(others)
+    return "".join(out)
 
 
 def _pre_mrna(
