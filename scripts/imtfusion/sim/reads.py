@@ -45,6 +45,18 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "fragments",
 )
 
+#: Extra truth columns the benchmark writes (``truth_rows(extended=True)``): the event a row
+#: belongs to (one per sample and gene pair), which junction it is, of which main junction it
+#: is an isoform ('.' for the main one), and the fused pre-mRNA's DNA junction.
+TRUTH_EXTRA_COLUMNS: tuple[str, ...] = (
+    "event",
+    "isoform",
+    "isoform_of",
+    "premrna_fragments",
+    "dna_breakpoint5",
+    "dna_breakpoint3",
+)
+
 
 # --------------------------------------------------------------------------
 # chimeric transcripts (fusions and read-throughs)
@@ -63,6 +75,19 @@ class ChimeraSpec:
     ``fragments`` junction-crossing fragments are simulated, plus
     ``body_fragments`` from the rest of the chimeric transcript (they make the
     3' gene's expression rise downstream of the breakpoint, as in tumours).
+
+    ``premrna_fragments`` more fragments come from the fused *pre-mRNA* and
+    cross its DNA junction: the 5' gene's genomic sequence (transcript
+    orientation) up to a DNA breakpoint inside the intron after ``exon5``,
+    joined to the 3' gene's genomic sequence from a DNA breakpoint inside the
+    intron before ``exon3`` (both 30-70% into the intron, drawn from the genome
+    seed): intron-to-intron split reads and pairs with mates in introns, true
+    evidence of the same fusion.  ``isoforms`` are other junctions of the same
+    gene pair (alternative exons, or a donor/acceptor a few bases away); they
+    are simulated like the main one and belong to its event in the truth.
+    ``anchor5``/``anchor3`` = (lo, hi) make every junction fragment keep only
+    lo..hi bases of the 5'/3' side (the fragment starts/ends there), e.g. 12-16
+    bases of an artefact's target side; otherwise both sides keep >= MIN_ANCHOR.
     """
 
     gene5: str
@@ -73,10 +98,37 @@ class ChimeraSpec:
     offset5: int = 0
     offset3: int = 0
     body_fragments: int = 0
+    premrna_fragments: int = 0
+    isoforms: tuple["ChimeraSpec", ...] = ()
+    anchor5: tuple[int, int] = ()  # type: ignore[assignment]
+    anchor3: tuple[int, int] = ()  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        for iso in self.isoforms:
+            if (iso.gene5, iso.gene3) != (self.gene5, self.gene3):
+                raise ValueError(f"{self.name}: isoform {iso.isoform_label} joins other genes")
+            if iso.isoforms or iso.premrna_fragments:
+                raise ValueError(f"{self.name}: an isoform has no isoforms or pre-mRNA of its own")
+            if (iso.exon5, iso.offset5, iso.exon3, iso.offset3) == (self.exon5, self.offset5, self.exon3, self.offset3):
+                raise ValueError(f"{self.name}: isoform {iso.isoform_label} is the main junction")
+        if self.anchor5 and self.anchor3:
+            raise ValueError(f"{self.name}: anchor5 and anchor3 exclude each other")
+        for a in (self.anchor5, self.anchor3):
+            if a and not (len(a) == 2 and 1 <= a[0] <= a[1]):
+                raise ValueError(f"{self.name}: an anchor is (lo, hi) with 1 <= lo <= hi")
+        if self.premrna_fragments < 0:
+            raise ValueError(f"{self.name}: premrna_fragments must be >= 0")
 
     @property
     def name(self) -> str:
         return f"{self.gene5}::{self.gene3}"
+
+    @property
+    def isoform_label(self) -> str:
+        """The junction, e.g. ``TPM3:7::ALK:20`` or ``CLTC:31-24::ALK:20-11`` (with offsets)."""
+        o5 = f"{self.offset5:+d}" if self.offset5 else ""
+        o3 = f"{self.offset3:+d}" if self.offset3 else ""
+        return f"{self.gene5}:{self.exon5}{o5}::{self.gene3}:{self.exon3}{o3}"
 
     @classmethod
     def parse(cls, text: str, body_fragments: int = 0) -> "ChimeraSpec":
@@ -115,16 +167,40 @@ class ChimericTranscript:
     breakpoint3: tuple[str, int]
     junction_type: str
     reading_frame: str
+    isoform_of: str = ""  # isoform label of the main junction ('' = this is a main junction)
+    premrna: str = field(default="", repr=False)  # fused pre-mRNA (only with premrna_fragments)
+    premrna_junction: int = 0  # offset of the first 3'-gene base in ``premrna``
+    dna_breakpoint5: tuple[str, int] | None = None  # last 5' base of the pre-mRNA's DNA junction
+    dna_breakpoint3: tuple[str, int] | None = None  # first 3' base
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        """The gene pair, or for an isoform ``PAIR [junction]`` (fragment sources stay distinct)."""
+        return f"{self.spec.name} [{self.spec.isoform_label}]" if self.isoform_of else self.spec.name
+
+    @property
+    def premrna_name(self) -> str:
+        return f"{self.spec.name} pre-mRNA"
+
+    def truth_extra(self) -> dict[str, str]:
+        """The :data:`TRUTH_EXTRA_COLUMNS` of this junction."""
+        def pos(p: tuple[str, int] | None) -> str:
+            return f"{p[0]}:{p[1]}" if p else "."
+
+        return {
+            "event": self.spec.name,
+            "isoform": self.spec.isoform_label,
+            "isoform_of": self.isoform_of or ".",
+            "premrna_fragments": str(self.spec.premrna_fragments if self.dna_breakpoint5 else 0),
+            "dna_breakpoint5": pos(self.dna_breakpoint5),
+            "dna_breakpoint3": pos(self.dna_breakpoint3),
+        }
 
     def truth_row(self, sample: str) -> dict[str, str]:
         """One row of ``truth.tsv`` (see :data:`TRUTH_COLUMNS`)."""
         return {
             "sample": sample,
-            "fusion": self.name,
+            "fusion": self.spec.name,
             "gene5": self.spec.gene5,
             "gene3": self.spec.gene3,
             "breakpoint5": f"{self.breakpoint5[0]}:{self.breakpoint5[1]}",
@@ -154,12 +230,54 @@ def _flank(genome: Genome, tx: Transcript, pos: int, n: int, downstream: bool) -
     return seq if plus else revcomp(seq)
 
 
-def build_chimeric_transcript(genome: Genome, spec: ChimeraSpec) -> ChimericTranscript:
+def _intron(tx: Transcript, after_exon: int) -> tuple[int, int]:
+    """Genomic (first, last) base of the intron after exon ``after_exon`` (1-based, inclusive)."""
+    a, b = tx.exon(after_exon), tx.exon(after_exon + 1)
+    return (a.end + 1, b.start - 1) if tx.strand == "+" else (b.end + 1, a.start - 1)
+
+
+def fused_premrna(genome: Genome, spec: ChimeraSpec) -> tuple[str, int, tuple[str, int], tuple[str, int]]:
+    """The fused pre-mRNA of ``spec``: (sequence, junction offset, DNA breakpoint 5', DNA breakpoint 3').
+
+    The 5' gene's genomic sequence from its transcript start to a DNA breakpoint
+    30-70% into the intron after ``exon5`` (transcript orientation), then the 3'
+    gene's from a DNA breakpoint 30-70% into the intron before ``exon3`` to its
+    transcript end; the fractions are drawn from the genome seed and the junction.
+    """
+    t5 = genome.gene(spec.gene5).canonical
+    t3 = genome.gene(spec.gene3).canonical
+    if not 1 <= spec.exon5 < len(t5.exons) or not 1 < spec.exon3 <= len(t3.exons):
+        raise ValueError(f"{spec.name}: a pre-mRNA junction needs an intron after exon {spec.exon5} "
+                         f"and before exon {spec.exon3}")
+    rng = sub_rng(genome.seed, "premrna", spec.gene5, str(spec.exon5), spec.gene3, str(spec.exon3))
+    lo5, hi5 = _intron(t5, spec.exon5)
+    lo3, hi3 = _intron(t3, spec.exon3 - 1)
+    into5 = max(1, round(rng.uniform(0.3, 0.7) * (hi5 - lo5 + 1)))  # intron bases kept on the 5' side
+    into3 = max(1, round(rng.uniform(0.3, 0.7) * (hi3 - lo3 + 1)))  # intron bases kept on the 3' side
+    if into5 <= spec.offset5 or into3 <= spec.offset3:
+        raise ValueError(f"{spec.name}: the DNA breakpoint falls inside the intronic bases the mRNA keeps")
+    if t5.strand == "+":
+        dna5 = lo5 + into5 - 1
+        part5 = genome.fetch(t5.chrom, t5.start, dna5)
+    else:
+        dna5 = hi5 - into5 + 1
+        part5 = revcomp(genome.fetch(t5.chrom, dna5, t5.end))
+    if t3.strand == "+":
+        dna3 = hi3 - into3 + 1
+        part3 = genome.fetch(t3.chrom, dna3, t3.end)
+    else:
+        dna3 = lo3 + into3 - 1
+        part3 = revcomp(genome.fetch(t3.chrom, t3.start, dna3))
+    return part5 + part3, len(part5), (t5.chrom, dna5), (t3.chrom, dna3)
+
+
+def build_chimeric_transcript(genome: Genome, spec: ChimeraSpec, isoform_of: str = "") -> ChimericTranscript:
     """Join the canonical transcripts of ``spec`` and compute the truth from the gene models.
 
     The reading frame is found by translation, not assumed: ``in-frame`` means
     translating from the 5' gene's start codon through the junction reaches the
-    3' gene's own stop codon; anything else is ``out-of-frame``.
+    3' gene's own stop codon; anything else is ``out-of-frame``.  With
+    ``premrna_fragments``, the fused pre-mRNA is built too (:func:`fused_premrna`).
     """
     t5 = genome.gene(spec.gene5).canonical
     t3 = genome.gene(spec.gene3).canonical
@@ -207,6 +325,10 @@ def build_chimeric_transcript(genome: Genome, spec: ChimeraSpec) -> ChimericTran
         stop = protein.find("*")
         if stop >= 0 and t5.cds_start + 3 * stop == expected_stop:
             frame = "in-frame"
+    pre: dict[str, object] = {}
+    if spec.premrna_fragments:
+        pseq, pj, d5, d3 = fused_premrna(genome, spec)
+        pre = {"premrna": pseq, "premrna_junction": pj, "dna_breakpoint5": d5, "dna_breakpoint3": d3}
     return ChimericTranscript(
         spec=spec,
         sequence=sequence,
@@ -217,6 +339,8 @@ def build_chimeric_transcript(genome: Genome, spec: ChimeraSpec) -> ChimericTran
         breakpoint3=(t3.chrom, bp3),
         junction_type=jtype,
         reading_frame=frame,
+        isoform_of=isoform_of,
+        **pre,  # type: ignore[arg-type]
     )
 
 
@@ -303,12 +427,35 @@ class _QualityModel:
 
 
 @dataclass(frozen=True)
+class PolyGSpec:
+    """Pairs whose one read comes from ``transcript`` and whose mate reads all G.
+
+    Two-colour sequencers (NextSeq, NovaSeq) call G where there is no signal,
+    so a mate that failed to sequence reads G over its whole length (a few
+    bases may differ: ``non_g`` at most).  ``mate`` is the read that is poly-G
+    (``read2``, ``read1`` or ``either``).  Paired libraries only.
+    """
+
+    transcript: str
+    fragments: int
+    non_g: int = 3
+    mate: str = "read2"
+
+    def __post_init__(self) -> None:
+        if self.mate not in ("read1", "read2", "either") or self.fragments < 0 or self.non_g < 0:
+            raise ValueError(f"bad poly-G spec for {self.transcript}")
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     """What to simulate for one sample.
 
     ``expression`` maps transcript names to wild-type fragment counts; None
     uses :func:`default_expression`.  ``readthroughs`` are chimeric
-    transcripts that are expressed but are *not* fusions (no truth row).
+    transcripts that are expressed but are *not* fusions (no truth row);
+    ``artefacts`` are the same but labelled ``artefact`` (library or
+    alignment artefacts, e.g. a promiscuous breakpoint); ``polyg`` adds pairs
+    with a poly-G mate.
     """
 
     name: str
@@ -317,18 +464,25 @@ class SampleSpec:
     fusions: tuple[ChimeraSpec, ...] = ()
     readthroughs: tuple[ChimeraSpec, ...] = ()
     expression: tuple[tuple[str, int], ...] | None = None
+    artefacts: tuple[ChimeraSpec, ...] = ()
+    polyg: tuple[PolyGSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
             raise ValueError(f"sample name {self.name!r} must be non-empty without spaces, ':' or '/'")
+        if self.polyg and not self.library.paired:
+            raise ValueError(f"{self.name}: poly-G mates need a paired library")
 
 
 @dataclass(frozen=True)
 class Fragment:
     """One simulated fragment and its reads.
 
-    ``start``/``end`` are offsets in the source sequence (a transcript or a
-    chimeric transcript); ``junction_in`` says where a chimeric junction lies:
+    ``start``/``end`` are offsets in the source sequence (a transcript, a
+    chimeric transcript or a fused pre-mRNA); ``kind`` is ``transcript``,
+    ``fusion`` (main junction), ``fusion_isoform``, ``fusion_premrna``,
+    ``readthrough``, ``artefact``, ``polyg`` (one read is poly-G) or one of
+    these with ``_body``; ``junction_in`` says where a chimeric junction lies:
     ``read1``, ``read2``, ``both`` (overlapping mates), ``insert`` (between the
     mates: a spanning pair) or ``''``.
     """
@@ -354,10 +508,24 @@ class SimulatedSample:
     fragments: tuple[Fragment, ...]
     fusions: tuple[ChimericTranscript, ...]
     readthroughs: tuple[ChimericTranscript, ...]
+    isoforms: tuple[ChimericTranscript, ...] = ()
+    artefacts: tuple[ChimericTranscript, ...] = ()
 
-    def truth_rows(self) -> list[dict[str, str]]:
-        """Truth rows of the true fusions (read-throughs are not fusions)."""
-        return [f.truth_row(self.spec.name) for f in self.fusions]
+    def truth_rows(self, extended: bool = False) -> list[dict[str, str]]:
+        """Truth rows of the true fusions (read-throughs and artefacts are not fusions).
+
+        ``extended``: also the :data:`TRUTH_EXTRA_COLUMNS`, and a row for every
+        isoform, right after its main junction.
+        """
+        if not extended:
+            return [f.truth_row(self.spec.name) for f in self.fusions]
+        rows = []
+        for f in self.fusions:
+            rows.append({**f.truth_row(self.spec.name), **f.truth_extra()})
+            for iso in self.isoforms:
+                if iso.spec.name == f.spec.name and iso.isoform_of == f.spec.isoform_label:
+                    rows.append({**iso.truth_row(self.spec.name), **iso.truth_extra()})
+        return rows
 
     def write_fastqs(self, outdir: Path | str) -> tuple[Path, ...]:
         """Write ``<sample>_R1.fastq`` (and ``_R2``) into ``outdir``; return their paths."""
@@ -491,13 +659,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             chimeras[kind].append(ct)
             seq, j = ct.sequence, ct.junction
             for _ in range(cspec.fragments):
-                f = _fragment_length(rng, lib, len(seq))
-                f = max(f, 2 * MIN_ANCHOR)
-                lo = max(0, j - f + MIN_ANCHOR)
-                hi = min(len(seq) - f, j - MIN_ANCHOR)
-                if lo > hi:
-                    raise ValueError(f"{ct.name}: transcript too short for junction fragments")
-                s = rng.randint(lo, hi)
+                s, f = _junction_fragment(rng, lib, cspec, len(seq), j, ct.name)
                 add(kind, ct.name, seq, s, s + f, j)
             for _ in range(cspec.body_fragments):
                 for _attempt in range(1000):
@@ -507,6 +669,40 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                         break
                 add(kind + "_body", ct.name, seq, s, s + f, None)
 
+    # isoforms and fused pre-mRNA of the fusions, artefacts, poly-G mates: drawn after everything
+    # above, and only when asked for, so samples without them are simulated as before
+    isoforms: list[ChimericTranscript] = []
+    for ct in chimeras["fusion"]:
+        if ct.spec.premrna_fragments:
+            for _ in range(ct.spec.premrna_fragments):
+                s, f = _junction_fragment(rng, lib, ct.spec, len(ct.premrna), ct.premrna_junction, ct.premrna_name)
+                add("fusion_premrna", ct.premrna_name, ct.premrna, s, s + f, ct.premrna_junction)
+        for iso_spec in ct.spec.isoforms:
+            iso = build_chimeric_transcript(genome, iso_spec, isoform_of=ct.spec.isoform_label)
+            isoforms.append(iso)
+            _chimera_fragments(rng, lib, iso, "fusion_isoform", add)
+    artefacts: list[ChimericTranscript] = []
+    for cspec in spec.artefacts:
+        ct = build_chimeric_transcript(genome, cspec)
+        artefacts.append(ct)
+        _chimera_fragments(rng, lib, ct, "artefact", add)
+    for pg in spec.polyg:
+        tx = genome.transcript(pg.transcript)
+        seq = tx.sequence(genome)
+        for _ in range(pg.fragments):
+            f = _fragment_length(rng, lib, len(seq))
+            s = rng.randint(0, len(seq) - f)
+            r1_sense, r1, q1, r2, q2, _s1, _s2 = _reads(rng, lib, qm, seq[s : s + f])
+            which = pg.mate if pg.mate != "either" else rng.choice(("read1", "read2"))
+            polyg = list("G" * (len(r2 or "") if which == "read2" else len(r1)))
+            for k in rng.sample(range(len(polyg)), min(len(polyg), rng.randint(0, pg.non_g))):
+                polyg[k] = rng.choice("ACT")
+            if which == "read2":
+                r2 = "".join(polyg)
+            else:
+                r1 = "".join(polyg)
+            raw.append(("polyg", tx.name, s, s + f, r1_sense, r1, q1, r2, q2, ""))
+
     order = list(range(len(raw)))
     rng.shuffle(order)
     width = max(6, len(str(len(raw))))
@@ -514,17 +710,65 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
         Fragment(f"{spec.name}:{i:0{width}d}", *raw[k])
         for i, k in enumerate(order, start=1)
     )
-    return SimulatedSample(spec, fragments, tuple(chimeras["fusion"]), tuple(chimeras["readthrough"]))
+    return SimulatedSample(
+        spec, fragments, tuple(chimeras["fusion"]), tuple(chimeras["readthrough"]), tuple(isoforms), tuple(artefacts)
+    )
 
 
-def write_truth_table(rows: Iterable[dict[str, str]], path: Path | str) -> Path:
-    """Write ``truth.tsv`` (a header even when there are no rows)."""
+def _junction_fragment(
+    rng: random.Random, lib: LibrarySpec, cspec: ChimeraSpec, length: int, j: int, label: str
+) -> tuple[int, int]:
+    """(start, length) of one fragment across junction ``j`` of a sequence of ``length`` bases.
+
+    Both sides keep at least MIN_ANCHOR bases, unless ``cspec.anchor5``/``anchor3``
+    fixes how many bases of that side the fragment keeps.
+    """
+    f = _fragment_length(rng, lib, length)
+    if cspec.anchor3:
+        k = rng.randint(*cspec.anchor3)
+        if j < MIN_ANCHOR or j + k > length:
+            raise ValueError(f"{label}: sequence too short for junction fragments")
+        f = min(max(f, k + MIN_ANCHOR), j + k)  # a short 5' part caps the fragment
+        return j + k - f, f
+    if cspec.anchor5:
+        k = rng.randint(*cspec.anchor5)
+        if k > j or length - j < MIN_ANCHOR:
+            raise ValueError(f"{label}: sequence too short for junction fragments")
+        f = min(max(f, k + MIN_ANCHOR), length - (j - k))
+        return j - k, f
+    f = max(f, 2 * MIN_ANCHOR)
+    lo = max(0, j - f + MIN_ANCHOR)
+    hi = min(length - f, j - MIN_ANCHOR)
+    if lo > hi:
+        raise ValueError(f"{label}: transcript too short for junction fragments")
+    return rng.randint(lo, hi), f
+
+
+def _chimera_fragments(rng: random.Random, lib: LibrarySpec, ct: ChimericTranscript, kind: str, add) -> None:  # type: ignore[no-untyped-def]
+    """Junction fragments, then body fragments, of one chimeric transcript."""
+    seq, j = ct.sequence, ct.junction
+    for _ in range(ct.spec.fragments):
+        s, f = _junction_fragment(rng, lib, ct.spec, len(seq), j, ct.name)
+        add(kind, ct.name, seq, s, s + f, j)
+    for _ in range(ct.spec.body_fragments):
+        for _attempt in range(1000):
+            f = _fragment_length(rng, lib, len(seq))
+            s = rng.randint(0, len(seq) - f)
+            if not s < j < s + f:
+                break
+        add(kind + "_body", ct.name, seq, s, s + f, None)
+
+
+def write_truth_table(
+    rows: Iterable[dict[str, str]], path: Path | str, columns: Sequence[str] = TRUTH_COLUMNS
+) -> Path:
+    """Write ``truth.tsv`` (a header even when there are no rows); ``columns`` default to TRUTH_COLUMNS."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="ascii", newline="\n") as fh:
-        fh.write("\t".join(TRUTH_COLUMNS) + "\n")
+        fh.write("\t".join(columns) + "\n")
         for r in rows:
-            fh.write("\t".join(r[c] for c in TRUTH_COLUMNS) + "\n")
+            fh.write("\t".join(r[c] for c in columns) + "\n")
     return path
 
 
