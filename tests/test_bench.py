@@ -14,11 +14,13 @@ from imtfusion.bench.accuracy import (
     TableRow,
     TruthFusion,
     build_panel,
+    call_cause,
     classify_fragment,
     compute_metrics,
     markdown_table,
     match_calls,
     planned_runs,
+    truth_events,
 )
 
 
@@ -60,7 +62,70 @@ def test_matching_is_by_sample_and_ordered_gene_pair() -> None:
     ]
     # the exact call represents the fusion even though it is not listed first
     assert outcomes[0].call == calls()[0]
-    assert [ok for _, ok in flagged] == [True, True, False, True, False, False, False]
+    # one call represents a fusion; a second call of the same pair is a duplicate
+    assert [v for _, v in flagged] == ["true", "duplicate", "false", "true", "false", "false", "false"]
+    assert [o.duplicates for o in outcomes] == [1, 0, 0]
+
+
+def test_the_representing_call_is_chosen_before_the_duplicates_whatever_the_order() -> None:
+    t = TRUTH[0]
+    shifted = Call("S1", "TPM3", "ALK", "chr1:103", "chr2:200", split_reads=20, fragments=30)
+    exact = Call("S1", "TPM3", "ALK", "chr1:100", "chr2:200", split_reads=2, fragments=2)
+    for order in ([shifted, exact], [exact, shifted]):
+        [o], flagged = match_calls([t], order)
+        assert o.call == exact and o.exact and o.n_calls == 2
+        assert {c.breakpoint5: v for c, v in flagged} == {"chr1:100": "true", "chr1:103": "duplicate"}
+    # equal calls: the first listed represents the fusion
+    a = Call("S1", "TPM3", "ALK", "chr1:90", "chr2:200", split_reads=1, fragments=2)
+    b = Call("S1", "TPM3", "ALK", "chr1:80", "chr2:200", split_reads=1, fragments=2)
+    _, flagged = match_calls([t], [a, b])
+    assert [v for _, v in flagged] == ["true", "duplicate"]
+
+
+def test_truth_events_group_isoforms_and_the_dna_junction() -> None:
+    base = {"sample": "S1", "gene5": "TPM3", "gene3": "ALK", "junction": "splice_site", "event": "TPM3::ALK",
+            "premrna_fragments": "0", "dna_breakpoint5": ".", "dna_breakpoint3": "."}
+    rows = [
+        {**base, "breakpoint5": "chr1:100", "breakpoint3": "chr2:200", "fragments": "40", "isoform": "TPM3:7::ALK:20",
+         "isoform_of": ".", "premrna_fragments": "20", "dna_breakpoint5": "chr1:50", "dna_breakpoint3": "chr2:900"},
+        {**base, "breakpoint5": "chr1:300", "breakpoint3": "chr2:200", "fragments": "10", "isoform": "TPM3:6::ALK:20",
+         "isoform_of": "TPM3:7::ALK:20"},
+        {**base, "gene5": "ETV6", "gene3": "NTRK3", "event": "ETV6::NTRK3", "breakpoint5": "chr12:1",
+         "breakpoint3": "chr15:2", "fragments": "3", "isoform": "ETV6:5::NTRK3:15", "isoform_of": "."},
+    ]
+    events = truth_events(rows)
+    assert [(e.fusion, e.fragments) for e in events] == [("TPM3::ALK", 40), ("ETV6::NTRK3", 3)]
+    tpm3 = events[0]
+    assert tpm3.other_junctions == (("pre-mRNA DNA junction", "chr1:50", "chr2:900"),
+                                    ("isoform TPM3:6::ALK:20", "chr1:300", "chr2:200"))
+    main = Call("S1", "TPM3", "ALK", "chr1:100", "chr2:200", split_reads=9)
+    iso = Call("S1", "TPM3", "ALK", "chr1:300", "chr2:200", split_reads=3)
+    dna = Call("S1", "TPM3", "ALK", "chr1:50", "chr2:900", split_reads=2)
+    near = Call("S1", "TPM3", "ALK", "chr1:100", "chr2:211", split_reads=2)
+    assert [tpm3.junction_of(c) for c in (main, iso, dna, near)] == [
+        "main", "isoform TPM3:6::ALK:20", "pre-mRNA DNA junction", "near main (0/11 bp off)"]
+    # three calls of one event with an isoform and a DNA junction: one true, two duplicates
+    m = compute_metrics(events, [iso, main, dna], ["S1"])
+    assert (m.precision, m.duplicates, m.exact, m.recall) == (Fraction(1, 3), 2, Fraction(1, 1), Fraction(1, 2))
+    # plain truth rows (no extended columns) are one event each
+    plain = [{k: v for k, v in r.items() if k in ("sample", "gene5", "gene3", "breakpoint5", "breakpoint3",
+                                                  "fragments", "junction")} for r in rows]
+    assert len(truth_events(plain)) == 3
+
+
+def test_false_call_causes() -> None:
+    decoys = ["ALKP1", "ALKP2", "ALKP3", "TPM3P1"]
+    t = TRUTH[0]
+    dup = Call("S1", "TPM3", "ALK", "chr1:103", "chr2:200")
+    assert call_cause(dup, "duplicate", t, decoys) == "duplicate: near main (3/0 bp off)"
+    assert call_cause(Call("S1", "TPM3P1", "ALK", "chr7:5", "chr2:200"), "false", None, decoys) == "decoy TPM3P1"
+    prom = Call("N1", "GAPDH", "ALK", "chr12:5", "chr2:60109", origin="promiscuous GAPDH::ALK=7; wild-type ALK=1")
+    assert call_cause(prom, "false", None, decoys) == "promiscuous breakpoint"
+    polyg = Call("N1", "ALK", "MYL6", "chr2:5", "chr12:6", origin="poly-G mate ALK=4")
+    assert call_cause(polyg, "false", None, decoys) == "poly-G mates"
+    assert call_cause(Call("N1", "A", "B", "c:1", "c:2", origin="decoy ALKP3=3"), "false", None, decoys) \
+        == "decoy reads (decoy ALKP3)"
+    assert call_cause(dup, "true", t, decoys) == ""
 
 
 def test_best_call_without_an_exact_one_is_the_best_supported() -> None:
@@ -75,16 +140,20 @@ def test_metric_arithmetic() -> None:
     m = compute_metrics(TRUTH, calls(), SAMPLES)
     assert m.recall == Fraction(2, 3)
     assert m.recall_high == Fraction(2, 2)  # 40 and 5 fragments
-    assert m.recall_low == Fraction(1, 2)  # 3 and 5 fragments: only TFG::ROS1 found
-    assert m.precision == Fraction(3, 6)  # S9 ignored; 2x TPM3::ALK in S1 and TFG::ROS1 in S2 are true
-    assert m.exact == Fraction(1, 2)  # only matched calls with split reads: the two S1 TPM3::ALK calls
+    assert m.recall_low == Fraction(0, 1)  # 2-4 fragments: ETV6::NTRK3 (3), not found
+    assert m.precision == Fraction(2, 6)  # S9 ignored; TPM3::ALK in S1 and TFG::ROS1 in S2; the 2nd TPM3::ALK is a duplicate
+    assert m.exact == Fraction(1, 1)  # representing calls with split reads: the exact S1 TPM3::ALK
     assert m.negative_calls == 1
-    assert m.false_calls == 3
+    assert (m.negative_samples, m.negative_rate) == (1, "1.00")
+    assert m.duplicates == 1
+    assert m.false_calls == 4  # the duplicate, the reversed pair, TPM3::ALK in S2, the S3 call
 
 
 def test_metrics_without_calls_or_truth() -> None:
     m = compute_metrics(TRUTH, [], SAMPLES)
     assert (m.recall, m.precision, m.exact, m.negative_calls) == (Fraction(0, 3), Fraction(0, 0), Fraction(0, 0), 0)
+    assert (m.duplicates, m.negative_rate) == (0, "0.00")
+    assert compute_metrics(TRUTH, [], ["S1", "S2"]).negative_rate == "–"
     assert str(m.precision) == "–" and m.precision.value is None
     neg = compute_metrics([], [Call("N1", "A", "ALK", "chr1:1", "chr2:2", split_reads=2)], ["N1"])
     assert neg.recall == Fraction(0, 0) and neg.negative_calls == 1 and neg.precision == Fraction(0, 1)
@@ -100,8 +169,10 @@ def test_fraction_text_and_table() -> None:
         TableRow("hisat2", None, note="not run: hisat2 not on PATH"),
     ])
     lines = text.splitlines()
-    assert lines[0].startswith("| aligner | recall | recall ≥5 frags | recall ≤5 frags | precision |")
-    assert lines[2] == "| star_chimeric | 2/3 (67%) | 2/2 (100%) | 1/2 (50%) | 3/6 (50%) | 1/2 (50%) | 1 | 12.3 | 1.0 |"
+    assert lines[0] == ("| aligner | recall | recall ≥5 frags | recall 2-4 frags | precision | exact breakpoints | "
+                        "FP in negatives | FP per negative sample | duplicate calls | align s | call s |")
+    assert lines[2] == ("| star_chimeric | 2/3 (67%) | 2/2 (100%) | 0/1 (0%) | 2/6 (33%) | 1/1 (100%) | 1 | 1.00 | 1 "
+                        "| 12.3 | 1.0 |")
     assert lines[3].startswith("| hisat2 * | not run |")
     assert lines[-1] == "\\* hisat2: not run: hisat2 not on PATH"
     assert all(line.count("|") == lines[0].count("|") for line in lines[:4])
@@ -109,10 +180,7 @@ def test_fraction_text_and_table() -> None:
 
 def test_planned_runs() -> None:
     aligners = ["star_chimeric", "hisat2", "star_default"]
-    assert planned_runs(aligners) == [
-        ("star_chimeric", True), ("hisat2", True), ("star_default", True),
-        ("star_chimeric", False), ("star_default", False),
-    ]
+    assert planned_runs(aligners) == [(a, True) for a in aligners] + [(a, False) for a in aligners]
     assert planned_runs(aligners, with_fasta=True) == [(a, True) for a in aligners]
     assert planned_runs(aligners, without_fasta=True) == [(a, False) for a in aligners]
     assert planned_runs(["hisat2"], True, True) == [("hisat2", True), ("hisat2", False)]
@@ -213,6 +281,62 @@ def test_panel_covers_the_design(genome) -> None:
     assert not {p.name for p in quick} & {p.name for p in panel}
 
 
+def test_panel_has_the_decoys_of_issue_15(genome) -> None:
+    from imtfusion.bench.accuracy import BENCH_SEED, PROMISCUOUS_ANCHOR, promiscuous_offset
+
+    panel = build_panel(genome, BENCH_SEED)
+    # the decoys exist, are annotated as the kind of pseudogene they are, and have no CDS
+    kinds = {g.name: (g.gene_type, len(g.canonical.exons), g.canonical.is_coding) for g in genome.genes}
+    assert kinds["ALKP2"] == ("transcribed_unprocessed_pseudogene", 10, False)
+    assert kinds["ALKP3"] == ("processed_pseudogene", 1, False)
+    assert kinds["TPM3P1"] == ("processed_pseudogene", 1, False)
+    assert [r.name for r in genome.layout.repeats] == ["POLYG1"]
+    # ... and are transcribed in every sample, more in the negatives
+    expressed = {p.name: dict(p.pseudogenes) for p in panel}
+    for name in ("ALKP2", "ALKP3", "TPM3P1"):
+        pos = [expressed[p.name][name] for p in panel if not p.negative]
+        neg = [expressed[p.name][name] for p in panel if p.negative]
+        assert min(pos) > 0 and min(neg) > max(pos), name
+    assert all(p.decoy_fragments > 0 for p in panel)
+    spec = panel[0].sample_spec(genome, BENCH_SEED)
+    assert (genome.gene("ALKP2").canonical.name, expressed[panel[0].name]["ALKP2"]) in (spec.expression or ())
+    # pre-mRNA and isoforms in at least two positives, isoforms at 20-30% of the main junction
+    fusions = {(p.name, f.name): f for p in panel for f in p.fusions}
+    assert sum(any(f.premrna_fragments for f in p.fusions) for p in panel) >= 2
+    assert sum(any(f.isoforms for f in p.fusions) for p in panel) >= 2
+    tpm3 = next(f for (_, n), f in fusions.items() if n == "TPM3::ALK" and f.premrna_fragments)
+    assert [(i.exon5, i.exon3) for i in tpm3.isoforms] == [(6, 20)]
+    near = [i for f in fusions.values() for i in f.isoforms if (i.exon5, i.exon3) == (f.exon5, f.exon3)]
+    assert near and all(8 <= abs(i.offset5 - f.offset5) + abs(i.offset3 - f.offset3) <= 15
+                        for f in fusions.values() for i in f.isoforms if i in near)
+    for f in fusions.values():
+        for i in f.isoforms:
+            assert 0.2 <= i.fragments / f.fragments <= 0.3, (f.name, i)
+    # the promiscuous breakpoint: one ALK intron 19 position, six partners, 3-9 fragments, 12-16 ALK bases
+    with_artefact = [p for p in panel if p.artefacts]
+    assert sum(p.negative for p in with_artefact) >= 4 and sum(not p.negative for p in with_artefact) >= 2
+    off = promiscuous_offset(genome)
+    for p in with_artefact:
+        assert len({a.gene5 for a in p.artefacts}) == len(p.artefacts) == 6
+        assert {(a.gene3, a.exon3, a.offset3, a.anchor3) for a in p.artefacts} == {("ALK", 20, off, PROMISCUOUS_ANCHOR)}
+        assert all(3 <= a.fragments <= 9 for a in p.artefacts)
+        assert not {a.gene5 for a in p.artefacts} & {g for f in p.fusions for g in (f.gene5, f.gene3)}
+    # poly-G mates: 3-10 pairs, paired libraries only, in several samples
+    with_polyg = [p for p in panel if p.polyg]
+    assert len(with_polyg) >= 6 and any(not p.negative for p in with_polyg)
+    for p in with_polyg:
+        assert p.library.paired and 3 <= sum(g.fragments for g in p.polyg) <= 10
+    # the added negatives: decoys at hundreds of fragments with every look-alike, in 2x100, FFPE 2x75 and 1x75
+    negatives = [p for p in panel if p.negative]
+    assert len(negatives) >= 10
+    heavy = [p for p in negatives if min(dict(p.pseudogenes).values()) >= 200]
+    assert len(heavy) >= 4
+    assert {(p.library.paired, p.library.read_length, p.library.fragment_mean < 200) for p in heavy} >= {
+        (True, 100, False), (True, 75, True), (False, 75, False)}
+    for p in heavy:
+        assert p.artefacts and p.readthroughs and p.noise and (p.polyg or not p.library.paired)
+
+
 def test_cli_registers_the_benchmark() -> None:
     from imtfusion.cli import build_parser
 
@@ -264,8 +388,9 @@ def test_an_absent_aligner_gives_a_not_run_row(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setattr(acc.shutil, "which", lambda name: None)
     result = acc.run_accuracy(tmp_path / "b", ["hisat2"], quick=True)
-    assert [r.label for r in result.rows] == ["hisat2"]
-    assert result.rows[0].metrics is None and "hisat2, hisat2-build not on PATH" in result.rows[0].note
+    assert [r.label for r in result.rows] == ["hisat2", "hisat2 without FASTA"]  # both modes by default
+    for row in result.rows:
+        assert row.metrics is None and "hisat2, hisat2-build not on PATH" in row.note
     assert "| hisat2 * | not run |" in result.table
     assert read_tsv(tmp_path / "b" / "fusions.tsv") == []
     assert len(read_tsv(tmp_path / "b" / "truth.tsv")) == 2
