@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "call": ("imtfusion.commands.call", "call fusions of the target genes in one BAM"),
     "index-gtf": ("imtfusion.commands.index_gtf", "pre-index a GTF for repeated calls"),
     "index-bam": ("imtfusion.commands.index_bam", "index a BAM into a chosen file (not next to the input)"),
+    "batch-artefacts": ("imtfusion.commands.batch_artefacts", "find junctions recurring with low support across a batch"),
     "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
     "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
     "benchmark": ("imtfusion.bench.cli", "measure accuracy (and speed) on simulated data"),

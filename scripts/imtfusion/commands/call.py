@@ -3,19 +3,25 @@
 Writes {outdir}/{sample}/{sample}.fusions.tsv, .fusions.discarded.tsv, .targets.tsv
 and .report.html. Each file is replaced only when complete; on an input error nothing
 is written (with --record-failure, a one-line {sample}.error.txt says why).
+
+With --candidates-only FILE (the first pass of the batch filter) only FILE is written:
+every candidate, called or discarded, with the columns the batch needs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import sys
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 from imtfusion.errors import ConfigError, ImtfusionError
-from imtfusion.outputs import write_text
+from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
-from imtfusion.pipeline import run_sample, sample_paths, write_sample_outputs
+from imtfusion.pipeline import SampleResult, candidate_row, run_sample, sample_paths, write_sample_outputs
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.targets import DEFAULT_TARGETS
 
@@ -24,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bam", required=True, help="coordinate-sorted, indexed BAM (or CRAM with --fasta)")
     parser.add_argument("--gtf", required=True, help="GTF the reads were aligned against, or an index from `imtfusion index-gtf`")
     parser.add_argument("--sample", required=True, help="sample name used in file names and reports")
-    parser.add_argument("--outdir", required=True, help="results folder; files go to OUTDIR/SAMPLE/")
+    parser.add_argument("--outdir", help="results folder; files go to OUTDIR/SAMPLE/ (required unless --candidates-only)")
     parser.add_argument("--fasta", help="genome FASTA with .fai (optional; sharpens breakpoints, needed for CRAM)")
     parser.add_argument("--bam-index", help="BAM index if not next to the BAM (BAM.bai / BAM.csi)")
     parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="GENE",
@@ -33,8 +39,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override a calling parameter (see README); repeatable")
     parser.add_argument("--threads", type=int, default=1, help="BGZF decompression threads (default 1)")
+    parser.add_argument("--artefacts", nargs="+", default=[], metavar="TSV",
+                        help="artefact tables (the batch's from `imtfusion batch-artefacts`, or known artefacts: "
+                             "gene5, gene3, breakpoint5, breakpoint3, note); matching candidates are discarded "
+                             "as recurrent_in_batch")
+    parser.add_argument("--candidates-only", metavar="TSV",
+                        help="write only this table of every candidate, called or discarded (the batch filter's "
+                             "first pass), and no report")
+    parser.add_argument("--temporary-index", action="store_true",
+                        help="if the BAM has no usable index and --bam-index is not given, index it into a "
+                             "temporary file for this run")
     parser.add_argument("--record-failure", action="store_true",
-                        help="on an input error, write OUTDIR/SAMPLE/SAMPLE.error.txt with the reason (used by the workflow)")
+                        help="on an input error, write OUTDIR/SAMPLE/SAMPLE.error.txt with the reason (used by the "
+                             "workflow); with --candidates-only, write the failure into that table instead and exit "
+                             "with status 0, so the batch goes on without the sample")
 
 
 def parse_params(items: list[str]) -> CallParameters:
@@ -51,25 +69,94 @@ def error_path(outdir: str | Path, sample: str) -> Path:
     return Path(outdir) / sample / f"{sample}.error.txt"
 
 
-def main(args: argparse.Namespace) -> None:
-    check_sample_name(args.sample)
-    try:
-        params = parse_params(args.param)
-        result = run_sample(
+def has_usable_index(bam: str | Path) -> bool:
+    """An index next to the BAM that is not older than it (what the caller would use)."""
+    from imtfusion.bamio import find_index
+
+    path = Path(bam)
+    index = find_index(path, None)
+    return index is not None and index.stat().st_mtime >= path.stat().st_mtime - 1
+
+
+@contextlib.contextmanager
+def temporary_index(bam: str | Path) -> Iterator[str | None]:
+    """A BAM index in a temporary folder, removed afterwards; None when the BAM has a
+    usable index (or does not exist: the call then says so)."""
+    if not Path(bam).is_file() or has_usable_index(bam):
+        yield None
+        return
+    from imtfusion.commands.index_bam import index_bam
+
+    with tempfile.TemporaryDirectory(prefix="imtfusion-index-") as folder:
+        index = Path(folder) / (Path(bam).name + ".bai")
+        print(f"{bam}: no usable index next to it; indexing it into a temporary file", file=sys.stderr)
+        index_bam(bam, index)
+        yield str(index)
+
+
+def call_sample(args: argparse.Namespace) -> SampleResult:
+    params = parse_params(args.param)
+    artefacts = None
+    if args.artefacts:
+        from imtfusion.batch import Artefacts
+
+        artefacts = Artefacts.load(args.artefacts)
+    # an empty table filters nothing; it is passed on only when it has rows
+    extra = {"artefacts": artefacts} if artefacts else {}
+    with contextlib.ExitStack() as stack:
+        bam_index = args.bam_index or None
+        if bam_index is None and args.temporary_index:
+            bam_index = stack.enter_context(temporary_index(args.bam))
+        return run_sample(
             bam_path=args.bam,
             annotation=args.gtf,
             sample=args.sample,
             targets=args.targets,
             params=params,
             fasta=args.fasta,
-            bam_index=args.bam_index or None,
+            bam_index=bam_index,
             known_partners=args.known_partners,
             threads=max(1, args.threads),
+            **extra,
         )
+
+
+def write_candidates(path: str | Path, result: SampleResult) -> None:
+    """Every candidate of the sample, called then discarded, in the batch's columns."""
+    from imtfusion.batch import CANDIDATE_COLUMNS
+
+    rows = [candidate_row(result.sample, c) for c in [*result.called, *result.discarded]]
+    write_tsv(path, CANDIDATE_COLUMNS, rows)
+
+
+def main(args: argparse.Namespace) -> None:
+    check_sample_name(args.sample)
+    if not args.outdir and not args.candidates_only:
+        raise ConfigError("--outdir is required (or --candidates-only FILE for the batch filter's first pass)")
+    try:
+        result = call_sample(args)
     except ImtfusionError as exc:
+        if args.record_failure and args.candidates_only:
+            from imtfusion.batch import candidate_failure_text
+
+            write_text(args.candidates_only, candidate_failure_text(args.sample, str(exc)))
+            print(
+                f"imtfusion call: error: {exc} (recorded in {args.candidates_only}; "
+                "the batch goes on without this sample)",
+                file=sys.stderr,
+            )
+            return
         if args.record_failure:
             write_text(error_path(args.outdir, args.sample), f"{exc}\n")
         raise
+    if args.candidates_only:
+        write_candidates(args.candidates_only, result)
+        print(
+            f"{args.sample}: {len(result.called) + len(result.discarded)} candidate(s) written to "
+            f"{args.candidates_only}",
+            file=sys.stderr,
+        )
+        return
     result.command = "imtfusion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     paths = write_sample_outputs(result, args.outdir)
     stale = error_path(args.outdir, args.sample)
