@@ -130,6 +130,12 @@ class Candidate:
     dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
     duplicates: int = 0  # supporting fragments that look like unflagged PCR duplicates
     self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
+    junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (fragment, bases beyond a, beyond b)
+    tested_reads: int = 0  # junction reads whose partner bases could be compared with the ends' own continuations
+    mismapped_reads: int = 0  # of those, the ones the own continuation of an end explains as well
+    promiscuous: bool = False  # an end is a hot spot joined to many genes, and this candidate does not dominate it
+    main_call: "Candidate | None" = field(default=None, repr=False)  # the call this one is part of (same gene pair)
+    isoforms: list["Candidate"] = field(default_factory=list, repr=False)  # other junctions of this call's gene pair
     annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
     call_id: str = ""  # SAMPLE_F1, SAMPLE_F2, ... in the order of the fusions table (D for discarded)
     ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
@@ -183,7 +189,7 @@ class JunctionView:
         return self.outward_a[::-1], self.inward_a
 
 
-class _GeneLookup:
+class GeneLookup:
     """Genes at BAM-named positions, cached."""
 
     def __init__(self, annotation: Annotation, contigs: ContigMap):
@@ -312,7 +318,7 @@ def homology_range(ref: Reference, a: Breakend, b: Breakend, scan: int = HOMOLOG
 
 def _place_junction(
     junction: _Junction,
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     params: CallParameters,
     ref: Reference | None,
 ) -> None:
@@ -371,6 +377,23 @@ def _outward_at(junction: _Junction) -> tuple[str, str]:
     return _consensus(beyond_a), _consensus(beyond_b)
 
 
+def _read_partner_bases(junction: _Junction) -> list[tuple[str, str, str]]:
+    """Per junction read: (fragment, its bases beyond ``a``, its bases beyond ``b``) at
+    the placed junction. Where a record of the read was not seen (hard clips, the
+    partner's record), the bases beyond one end are the read's own bases at the other."""
+    out = []
+    for r in junction.reads:
+        g = (junction.a.pos - r.end_a.pos) * shift_sign_first(junction.a.side)
+        beyond_a = r.outward_a[g:] if r.outward_a and g >= 0 else r.outward_a
+        beyond_b = r.outward_b[-g:] if r.outward_b and g <= 0 else r.outward_b
+        if not beyond_a and r.inward_b:
+            beyond_a = _in_frame_of(junction.a, junction.b, r.inward_b[g:] if g >= 0 else r.inward_b)
+        if not beyond_b and r.inward_a:
+            beyond_b = _in_frame_of(junction.b, junction.a, r.inward_a[-g:] if g <= 0 else r.inward_a)
+        out.append((r.fragment, beyond_a, beyond_b))
+    return out
+
+
 def _inward_at(junction: _Junction) -> tuple[str, str]:
     """Consensus of the reads' own aligned bases at each end of the placed junction."""
     at_a: list[str] = []
@@ -411,7 +434,7 @@ def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: Call
 
 
 def _orient(
-    a: Breakend, b: Breakend, lookup: _GeneLookup, target_ids: set[str]
+    a: Breakend, b: Breakend, lookup: GeneLookup, target_ids: set[str]
 ) -> tuple[GeneRef, GeneRef, Breakend, Breakend, bool] | None:
     """Choose the genes at both ends and the transcript orientation.
 
@@ -450,7 +473,7 @@ def _orient(
     return best[1]
 
 
-def _splice_of(lookup: _GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[int, str]]:
+def _splice_of(lookup: GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[int, str]]:
     if gene.intergenic:
         return set()
     for g in lookup.genes_at(end.chrom, end.pos):
@@ -477,7 +500,7 @@ def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breaken
 
 def _junction_candidates(
     splits: Iterable[SplitRead],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     target_ids: set[str],
     params: CallParameters,
     ref: Reference | None,
@@ -535,6 +558,7 @@ def _junction_candidates(
         in_a = in_a or _in_frame_of(junction.a, junction.b, out_b)
         in_b = in_b or _in_frame_of(junction.b, junction.a, out_a)
         cand.junction = JunctionView(junction.a, junction.b, out_a, out_b, in_a, in_b)
+        cand.junction_reads = _read_partner_bases(junction)
         # read bases next to the junction, in transcript orientation, adjacent base first:
         # sequence3 runs into the 3' gene, sequence5 runs back into the 5' gene
         out5, out3 = (out_a, out_b) if five_is_a else (out_b, out_a)
@@ -574,7 +598,10 @@ def reads_spanning(probes: list[str], reads: Iterable[UnmappedMate]) -> set[str]
 _RC = str.maketrans("ACGTN", "TGCAN")
 
 
-def _add_clip(cand: Candidate, clip: ClippedRead) -> None:
+def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -> None:
+    if end is not None and cand.junction is not None and clip.fragment not in cand.split_fragments:
+        at_a = end == cand.junction.a
+        cand.junction_reads.append((clip.fragment, clip.outward if at_a else "", "" if at_a else clip.outward))
     cand.split_fragments.add(clip.fragment)
     cand.clipped_fragments.add(clip.fragment)
     cand.best_anchor = max(cand.best_anchor, min(clip.anchor, len(clip.outward)))
@@ -597,9 +624,9 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], para
                 if _clip_matches(clip, end, cons, params):
                     key = (abs(clip.end.pos - end.pos), -cand.split_reads)
                     if best is None or key < best[0]:
-                        best = (key, cand)
+                        best = (key, cand, end)
         if best is not None:
-            _add_clip(best[1], clip)
+            _add_clip(best[1], clip, best[2])
         else:
             unmatched.append(clip)
     return unmatched
@@ -628,6 +655,8 @@ def _merge_near_duplicates(candidates: list[Candidate], window: int = 10) -> lis
         if host is None:
             kept.append(cand)
             continue
+        present = {f for f, _, _ in host.junction_reads}
+        host.junction_reads += [r for r in cand.junction_reads if r[0] not in present]
         host.split_fragments |= cand.split_fragments
         host.clipped_fragments |= cand.clipped_fragments
         host.unmapped_fragments |= cand.unmapped_fragments
@@ -659,7 +688,7 @@ def call_candidates(
     it is known to fuse with, where clipped reads are placed first."""
     from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
 
-    lookup = _GeneLookup(annotation, contigs)
+    lookup = GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
         [(e.chrom, e.pos) for r in evidence.split_reads for e in (r.end_a, r.end_b)]
@@ -707,8 +736,6 @@ def call_candidates(
         low = sum(1 for q in cand.mapqs if q < params.min_mapq)
         cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
         cand.duplicates = count_duplicates(cand)
-        if ref is not None and cand.junction is not None and cand.precision == "exact":
-            cand.self_similar = self_similarity(ref, cand.junction, lookup)
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
 
@@ -737,38 +764,6 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candid
         host.discordant_fragments.add(read.fragment)
         host.dup_keys.setdefault(read.fragment, set()).add(read.dup_key)
     return leftovers
-
-
-SELF_FLANK = 5_000  # neighbourhood searched for the partner bases
-SELF_WINDOW = 30
-
-
-def self_similarity(ref: Reference, view: JunctionView, lookup: "_GeneLookup") -> float:
-    """Evidence that the 'partner' bases are the end's own sequence after all.
-
-    For each end: identity between the bases the reads have beyond it and (1) the
-    reference bases that would follow it without a junction (a read with mismatches, a
-    repeat), (2) the bases its own gene splices to it (a paralog or pseudogene copy of
-    the neighbouring exon, e.g. ALK exon 19 from a copy joined to ALK exon 20), and
-    whether those bases occur within ``SELF_FLANK`` of the end on either strand. Returns
-    the highest identity (1.0 when found nearby)."""
-    best = 0.0
-    for end, outward in ((view.a, view.outward_a), (view.b, view.outward_b)):
-        probe = outward[:SELF_WINDOW]
-        if len(probe) < 15:
-            continue
-        _, ident = _identity(probe, _beyond(ref, end, len(probe)))
-        best = max(best, ident)
-        for gene in lookup.genes_at(end.chrom, end.pos):
-            for pos, side in sorted(lookup.intron_pairs(gene).get((end.pos, end.side), ())):
-                own = partner_outward(ref, end, Breakend(end.chrom, pos, side), len(probe))
-                _, ident = _identity(probe, own)
-                best = max(best, ident)
-        seed = probe[:20]
-        region = ref.fetch(end.chrom, end.pos - SELF_FLANK, end.pos + SELF_FLANK)
-        if seed in region or complement(seed)[::-1] in region or seed[::-1] in region or complement(seed) in region:
-            best = 1.0
-    return best
 
 
 UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner breakpoint
@@ -802,7 +797,7 @@ def _second_pass(
                     continue
                 for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
                     if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
-                        _add_clip(cand, clip)
+                        _add_clip(cand, clip, end)
     for cand in candidates:
         view = cand.junction
         assert view is not None
@@ -838,7 +833,7 @@ def count_duplicates(cand: Candidate) -> int:
 
 
 def _mate_only_candidates(
-    reads: list[DiscordantRead], lookup: _GeneLookup, target_ids: set[str]
+    reads: list[DiscordantRead], lookup: GeneLookup, target_ids: set[str]
 ) -> list[Candidate]:
     """Group discordant reads that fit no junction by the gene pair they connect.
 
@@ -885,7 +880,7 @@ def _mate_only_candidates(
     return out
 
 
-def _estimate_boundary(ends: list[Breakend], lookup: _GeneLookup) -> Breakend:
+def _estimate_boundary(ends: list[Breakend], lookup: GeneLookup) -> Breakend:
     """The exon boundary just past the reads/mates on their junction side.
 
     The read nearest the junction decides, unless it alone points past a boundary that
@@ -899,7 +894,7 @@ def _estimate_boundary(ends: list[Breakend], lookup: _GeneLookup) -> Breakend:
     return boundaries[0]
 
 
-def _next_boundary(end: Breakend, lookup: _GeneLookup) -> Breakend:
+def _next_boundary(end: Breakend, lookup: GeneLookup) -> Breakend:
     """The nearest exon boundary at or beyond ``end`` in the junction direction."""
     best = None
     for gene in lookup.genes_at(end.chrom, end.pos):

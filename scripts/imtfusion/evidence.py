@@ -170,6 +170,17 @@ def outward_bases(seq: str | None, lead_hard: int, read_length: int, reverse: bo
     return seq[:stored][::-1]
 
 
+def is_low_complexity(seq: str) -> bool:
+    """Homopolymer- or dinucleotide-repeat-like sequence (poly-G reads of a two-colour
+    sequencer with no signal, microsatellites), which aligns anywhere."""
+    seq = seq.upper()
+    if len(seq) < 8:
+        return True
+    top = max(seq.count(b) for b in "ACGT") / len(seq)
+    dinucleotides = {seq[i:i + 2] for i in range(len(seq) - 1)}
+    return top >= 0.75 or len(dinucleotides) <= 3
+
+
 def looks_like_adapter(outward: str) -> bool:
     """Clipped bases that are adapter read-through (short inserts) rather than partner.
 
@@ -360,6 +371,213 @@ def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, 
         if read.flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
             continue
         out.extend(c for c in clips_of(read, chrom, params.min_clip_match) if start <= c.end.pos < end)
+    return out
+
+
+CONTINUATION_READS = 64  # reads through a breakend looked at: enough for a consensus, bounded at 5,000x
+MIN_CONTINUATION = 15  # aligned bases a read needs past a breakend to show what follows it
+
+
+def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> dict[tuple, list[str]]:
+    """What the reads aligned through a breakend show beyond it, without a junction there.
+
+    Keys: ``("c",)`` for reads aligned contiguously past ``end``, ``("n", pos)`` for reads
+    spliced from ``end`` to ``pos`` (the first base past the intron). Values: the read
+    bases beyond ``end``, adjacent base first, as :func:`outward_bases` orients them.
+    Reads clipped at ``end`` (junction reads themselves) or with an indel there say
+    nothing and are left out."""
+    out: dict[tuple, list[str]] = {}
+    seen = 0
+    pos = end.pos
+    for read in safe_fetch(bam, end.chrom, max(0, pos), pos + 1):
+        if read.flag & EXCLUDED_FLAGS or not read.cigartuples:
+            continue
+        seq = read.query_sequence
+        if not seq:
+            continue
+        found = _continuation(read.cigartuples, read.reference_start, pos, end.side, seq, n)
+        if found is None:
+            continue
+        key, bases = found
+        if len(bases) < MIN_CONTINUATION:
+            continue  # too few aligned bases past the breakend to compare
+        out.setdefault(key, []).append(bases)
+        seen += 1
+        if seen >= CONTINUATION_READS:
+            break
+    return out
+
+
+def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, seq: str, n: int):
+    """(key, bases) of one record at ``pos`` (see :func:`continuations_at`), or None.
+
+    Soft-clipped bases are not the reference's continuation (a junction read aligned a few
+    bases past its junction by chance): the bases stop where the clip starts."""
+    first = cigar[0][1] if cigar[0][0] == _S else 0
+    last = len(seq) - (cigar[-1][1] if cigar[-1][0] == _S else 0)
+    q = 0
+    for i, (op, length) in enumerate(cigar):
+        if op in (_M, _EQ, _X):
+            if ref <= pos < ref + length:
+                qpos = q + pos - ref
+                if side == "L":
+                    stop = min(qpos + 1 + n, last)
+                    if pos < ref + length - 1:
+                        return ("c",), seq[qpos + 1 : stop]
+                    nxt = cigar[i + 1] if i + 1 < len(cigar) else None
+                    if nxt is not None and nxt[0] == _N:
+                        return ("n", ref + length + nxt[1]), seq[qpos + 1 : stop]
+                    return None  # clipped, indel or read end at the breakend
+                begin = max(qpos - n, first)
+                if pos > ref:
+                    return ("c",), seq[begin:qpos][::-1]
+                prv = cigar[i - 1] if i > 0 else None
+                if prv is not None and prv[0] == _N:
+                    return ("n", ref - prv[1] - 1), seq[begin:qpos][::-1]
+                return None
+            ref += length
+            q += length
+        elif op in (_I, _S):
+            q += length
+        elif op in (_D, _N):
+            if ref <= pos < ref + length:
+                return None  # the breakend is not aligned in this record
+            ref += length
+    return None
+
+
+class PileupReference:
+    """Reference bases spelled by the reads themselves, for a BAM without its FASTA.
+
+    ``fetch`` returns, for each base of a window, the most common base of the records
+    aligned there (``N`` where none is); :class:`imtfusion.reference.Reference` has the
+    same interface. At most ``depth`` records of a window are looked at."""
+
+    def __init__(self, bam: pysam.AlignmentFile, depth: int = 100):
+        self.bam = bam
+        self.depth = depth
+        self._contigs = set(bam.references)
+        self._cache: dict[tuple[str, int, int], str] = {}
+
+    def has(self, chrom: str) -> bool:
+        return chrom in self._contigs
+
+    def fetch(self, chrom: str, start: int, end: int, remember: bool = True) -> str:
+        start = max(0, start)
+        if end <= start or chrom not in self._contigs:
+            return ""
+        key = (chrom, start, end)
+        if key not in self._cache:
+            self._cache[key] = self._spell(chrom, start, end)
+        return self._cache[key]
+
+    def _spell(self, chrom: str, start: int, end: int) -> str:
+        counts = np.zeros((end - start, 4), dtype=np.int32)
+        codes = {"A": 0, "C": 1, "G": 2, "T": 3}
+        used = 0
+        for read in safe_fetch(self.bam, chrom, start, end):
+            if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.query_sequence:
+                continue
+            seq = read.query_sequence
+            ref, q = read.reference_start, 0
+            for op, length in read.cigartuples:
+                if op in (_M, _EQ, _X):
+                    lo, hi = max(ref, start), min(ref + length, end)
+                    for r in range(lo, hi):
+                        code = codes.get(seq[q + r - ref])
+                        if code is not None:
+                            counts[r - start, code] += 1
+                    ref += length
+                    q += length
+                elif op in (_I, _S):
+                    q += length
+                elif op in (_D, _N):
+                    ref += length
+            used += 1
+            if used >= self.depth:
+                break
+        best = counts.argmax(axis=1)
+        covered = counts.max(axis=1) > 0
+        return "".join("ACGT"[b] if c else "N" for b, c in zip(best.tolist(), covered.tolist()))
+
+
+def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
+    """Where the reads split at ``end`` (clipped there, with an SA tag) continue: the
+    breakend of the neighbouring segment in the read, one per read."""
+    out: list[Breakend] = []
+    for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
+        if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
+            continue
+        cigar = read.cigartuples
+        this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
+        if this.junction_after() == end:
+            following = [o for o in parse_sa_tag(read.get_tag("SA"))
+                         if o.read_length == this.read_length and o.read_start >= this.read_end - 5]
+            if following:
+                out.append(min(following, key=lambda o: o.read_start).junction_before())
+        elif this.junction_before() == end:
+            preceding = [o for o in parse_sa_tag(read.get_tag("SA"))
+                         if o.read_length == this.read_length and o.read_end <= this.read_start + 5]
+            if preceding:
+                out.append(max(preceding, key=lambda o: o.read_end).junction_after())
+    return out
+
+
+class BreakendReads:
+    """What the reads at a breakend show, read once per breakend: the continuations of
+    the reads aligned through it, where the reads split at it continue, and a pile-up
+    that spells the reference without a FASTA."""
+
+    def __init__(self, bam: pysam.AlignmentFile):
+        self.bam = bam
+        self.pileup = PileupReference(bam)
+        self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
+        self._landings: dict[Breakend, list[Breakend]] = {}
+
+    def continuations(self, end: Breakend) -> dict[tuple, list[str]]:
+        if end not in self._continuations:
+            self._continuations[end] = continuations_at(self.bam, end)
+        return self._continuations[end]
+
+    def landings(self, end: Breakend) -> list[Breakend]:
+        if end not in self._landings:
+            self._landings[end] = split_landings(self.bam, end)
+        return self._landings[end]
+
+
+@dataclass(frozen=True, slots=True)
+class MateRecord:
+    """What a discordant read's mate looks like where it aligned."""
+
+    mapq: int
+    sequence: str
+
+
+def collect_mates(bam: pysam.AlignmentFile, reads: Iterable[DiscordantRead], gap: int = 1_000) -> dict[str, MateRecord]:
+    """The primary mate records of discordant reads, by fragment name, read in windows
+    around the mates' positions (one fetch for mates within ``gap`` of each other)."""
+    wanted: dict[str, dict[str, set[int]]] = {}
+    for r in reads:
+        wanted.setdefault(r.mate_end.chrom, {}).setdefault(r.fragment, set()).add(r.mate_end.pos)
+    out: dict[str, MateRecord] = {}
+    for chrom in sorted(wanted):
+        if bam.get_tid(chrom) < 0:
+            continue
+        mates = wanted[chrom]
+        windows: list[list[int]] = []
+        for p in sorted({p for spots in mates.values() for p in spots}):
+            if windows and p - windows[-1][1] <= gap:
+                windows[-1][1] = p
+            else:
+                windows.append([p, p])
+        for lo, hi in windows:
+            for read in safe_fetch(bam, chrom, lo, hi + 1):
+                if read.flag & (FLAG_SECONDARY | FLAG_SUPPLEMENTARY | FLAG_UNMAPPED):
+                    continue
+                spots = mates.get(read.query_name)
+                if spots is None or read.reference_start not in spots:
+                    continue
+                out.setdefault(read.query_name, MateRecord(read.mapping_quality, read.query_sequence or ""))
     return out
 
 
@@ -605,6 +823,8 @@ class _LocusScan:
             return
         if _is_discordant(read, self.chrom_id, locus):
             qc.discordant_reads += 1
+            if is_low_complexity(read.query_sequence or ""):
+                return  # poly-G (no signal on two-colour sequencers) and repeats place anywhere
             if read.is_reverse:
                 read_end = Breakend(chrom, read.reference_start, "R")
             else:

@@ -1,24 +1,54 @@
 """Candidate filters and confidence tiers.
 
-Each filter is one named idea (the name is what the discarded table shows), a small
-function ``(candidate, context) -> bool`` returning True when the candidate must be
-discarded. They run in the order of :data:`FILTERS`; every failing filter is recorded,
-so a discarded candidate lists all its reasons.
+Every filter is one named idea, registered once in :data:`FILTERS` as a :class:`Filter`:
+its name (what the discarded table shows), a predicate ``(candidate, context) -> bool``
+that is True when the candidate must be discarded, and the calling parameters it reads.
+The README's filter table, the JSON schema's list of filter names and the report's
+glossary are all derived from this list (``tests/test_filters.py`` fails when they drift).
+
+Filters run in two phases. Phase 1 looks at one candidate at a time; every failing
+filter is recorded, so a discarded candidate lists all its reasons. Phase 2 looks at the
+survivors of phase 1 together (one call per gene pair and junction family): it needs to
+know which candidates are calls. Any filter can be switched off by name with the
+``disabled_filters`` parameter.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from imtfusion.calling import Candidate
+from imtfusion.errors import ConfigError
+from imtfusion.evidence import is_low_complexity
 from imtfusion.params import CallParameters
+
+if TYPE_CHECKING:  # the batch table is read only when a batch gives one
+    from imtfusion.batch import Artefacts
 
 
 @dataclass(frozen=True)
 class FilterContext:
     params: CallParameters
     known_pairs: frozenset[tuple[str, str]]  # (gene5, gene3) pairs from the curated table
+    artefacts: "Artefacts | None" = None  # recurrent junctions of the batch and known artefacts
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One named filter: ``predicate(candidate, context)`` is True to discard."""
+
+    name: str
+    predicate: Callable[[Candidate, FilterContext], bool]
+    parameters: tuple[str, ...] = ()
+    needs: str = ""  # an input the filter needs to act at all (shown in the README table)
+    phase: int = 1
+
+    @property
+    def doc(self) -> str:
+        """The first paragraph of the predicate's docstring, on one line."""
+        text = (self.predicate.__doc__ or "").strip().split("\n\n")[0]
+        return " ".join(text.split())
 
 
 def is_known(candidate: Candidate, known_pairs: frozenset[tuple[str, str]]) -> bool:
@@ -38,8 +68,8 @@ def intragenic(c: Candidate, ctx: FilterContext) -> bool:
 
 
 def read_through(c: Candidate, ctx: FilterContext) -> bool:
-    """Neighbouring genes on the same strand joined in transcription order: a
-    read-through transcript, frequent in normal tissue."""
+    """Neighbouring genes on the same strand joined in transcription order within
+    ``read_through_distance``: a read-through transcript, frequent in normal tissue."""
     if c.gene5.intergenic or c.gene3.intergenic or c.end5.chrom != c.end3.chrom:
         return False
     if c.gene5.strand != c.gene3.strand:
@@ -49,34 +79,26 @@ def read_through(c: Candidate, ctx: FilterContext) -> bool:
 
 
 def multimapping(c: Candidate, ctx: FilterContext) -> bool:
-    """Most supporting reads map with low MAPQ: the junction may be a mismapping."""
+    """More than ``max_low_mapq_fraction`` of the supporting reads map with a MAPQ below
+    ``min_mapq``: the junction may be a mismapping."""
     return c.low_mapq_fraction > ctx.params.max_low_mapq_fraction
 
 
-def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
-    """Fewer than 3 junction reads, none aligned ``min_anchor`` bases on both sides, and
-    fewer than 3 mate pairs: the junction itself is not credible (a read's tail aligned by
-    chance). Three or more independent junction reads, or mates, make it so, and so does
-    a known partner joined exon to exon."""
-    if c.known and c.site5 == "splice_site" and c.site3 == "splice_site":
-        return False  # a known partner joined exon to exon is credible with short reads
-    return 0 < c.split_reads < 3 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs < 3
-
-
-def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
-    return ctx.params.min_fragments_known if c.known else ctx.params.min_fragments
-
-
 def mismapping(c: Candidate, ctx: FilterContext) -> bool:
-    """The partner bases also spell the sequence at or near one end itself (a paralog,
-    a repeat, or reads with mismatches aligned in two pieces). Needs a FASTA."""
-    return c.self_similar >= ctx.params.max_self_similarity
+    """The partner bases also spell the sequence that follows one end in its own gene:
+    the genome past it, an annotated exon spliced to it, a copy within
+    ``mismap_search_window`` (a paralog or pseudogene), or what the other reads at that
+    end show (no FASTA needed). Discarded when at least ``max_mismapped_fraction`` of the
+    junction reads tested are such mismappers (or their consensus is, at
+    ``max_self_similarity``)."""
+    return c.self_similar >= ctx.params.max_self_similarity or (
+        c.mismapped_reads > 0 and c.mismapped_reads >= ctx.params.max_mismapped_fraction * c.tested_reads
+    )
 
 
 def low_complexity(c: Candidate, ctx: FilterContext) -> bool:
-    """Homopolymer or dinucleotide-repeat sequence at the junction: places anywhere."""
-    from imtfusion.rescue import is_low_complexity
-
+    """Homopolymer or dinucleotide-repeat sequence next to the junction: such bases
+    align anywhere."""
     sides = [s[:20] for s in (c.sequence5, c.sequence3) if len(s) >= 12]
     return any(is_low_complexity(s) for s in sides)
 
@@ -86,28 +108,95 @@ def intronic_no_split(c: Candidate, ctx: FilterContext) -> bool:
     return c.site5 == "intronic" and c.site3 == "intronic" and c.split_reads == 0
 
 
+def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
+    """Fewer than 3 junction reads, none aligned ``min_anchor`` bases on both sides, and
+    fewer than 3 mate pairs: the junction itself is not credible (a read's tail aligned
+    by chance). A known partner joined exon to exon is credible with short reads."""
+    if c.known and c.site5 == "splice_site" and c.site3 == "splice_site":
+        return False
+    return 0 < c.split_reads < 3 and c.best_anchor < ctx.params.min_anchor and c.discordant_pairs < 3
+
+
+def promiscuous_breakpoint(c: Candidate, ctx: FilterContext) -> bool:
+    """One end is a breakpoint that the sample's junction reads join to at least
+    ``max_partners`` different genes (an artefact hot spot), and this candidate does not
+    dominate it: a dominant partner has at least ``promiscuous_dominance`` of the
+    fragments there and evidence beyond short-anchored reads (mate pairs or a read
+    aligned ``min_anchor`` bases on both sides)."""
+    return c.promiscuous
+
+
+def recurrent_in_batch(c: Candidate, ctx: FilterContext) -> bool:
+    """The junction is in the batch's table of recurrent artefacts (seen in many samples
+    of the batch with low support in each) or in the user's table of known artefacts,
+    and this sample's support for it is no stronger than that."""
+    if ctx.artefacts is None:
+        return False
+    return ctx.artefacts.match(c.gene5.name, c.gene3.name, c.end5.label(), c.end3.label(), c.fragments) is not None
+
+
+def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
+    return ctx.params.min_fragments_known if c.known else ctx.params.min_fragments
+
+
 def duplicates(c: Candidate, ctx: FilterContext) -> bool:
-    """Enough support only when unflagged PCR duplicates (same positions) are counted."""
+    """Enough fragments only if unflagged PCR duplicates (identical read and mate
+    positions) are counted."""
     return c.fragments >= needed_fragments(c, ctx) > c.fragments - c.duplicates
 
 
 def min_support(c: Candidate, ctx: FilterContext) -> bool:
-    """Fewer supporting fragments than required (a lower bar for known partners)."""
+    """Fewer than ``min_fragments`` fragments (``min_fragments_known`` for a known
+    partner)."""
     return c.fragments < needed_fragments(c, ctx)
 
 
-FILTERS: list[tuple[str, Callable[[Candidate, FilterContext], bool]]] = [
-    ("not_transcribable", not_transcribable),
-    ("intragenic", intragenic),
-    ("read_through", read_through),
-    ("multimapping", multimapping),
-    ("mismapping", mismapping),
-    ("low_complexity", low_complexity),
-    ("intronic_no_split", intronic_no_split),
-    ("short_anchor", short_anchor),
-    ("duplicates", duplicates),
-    ("min_support", min_support),
-]
+def same_event(c: Candidate, ctx: FilterContext) -> bool:
+    """Another junction of the same 5' and 3' genes is called with more support: this
+    one is part of that fusion (a splice isoform of the fused transcript, reads of its
+    pre-mRNA, mates only, or the same junction a few bases off) and is listed with it
+    (``isoforms`` of the call; ``main_call`` here names it)."""
+    return bool(c.main_call)
+
+
+FILTERS: tuple[Filter, ...] = (
+    Filter("not_transcribable", not_transcribable),
+    Filter("intragenic", intragenic),
+    Filter("read_through", read_through, ("read_through_distance",)),
+    Filter("multimapping", multimapping, ("min_mapq", "max_low_mapq_fraction")),
+    Filter("mismapping", mismapping, ("max_mismapped_fraction", "max_self_similarity", "mismap_search_window")),
+    Filter("low_complexity", low_complexity),
+    Filter("intronic_no_split", intronic_no_split),
+    Filter("short_anchor", short_anchor, ("min_anchor",)),
+    Filter("promiscuous_breakpoint", promiscuous_breakpoint, ("max_partners", "promiscuous_dominance", "min_anchor")),
+    Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table"),
+    Filter("duplicates", duplicates, ("min_fragments", "min_fragments_known")),
+    Filter("min_support", min_support, ("min_fragments", "min_fragments_known")),
+    Filter("same_event", same_event, phase=2),
+)
+
+FILTER_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS)
+
+
+def active_filters(params: CallParameters) -> tuple[Filter, ...]:
+    """The registered filters less those switched off with ``disabled_filters``."""
+    off = {name.strip() for name in params.disabled_filters.split(",") if name.strip()}
+    unknown = sorted(off - set(FILTER_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"disabled_filters names unknown filter(s) {', '.join(unknown)}; the filters are {', '.join(FILTER_NAMES)}"
+        )
+    return tuple(f for f in FILTERS if f.name not in off)
+
+
+def filter_table() -> str:
+    """The README's filter table (Markdown), from the registry."""
+    rows = ["| filter | removes | parameters |", "| --- | --- | --- |"]
+    for f in FILTERS:
+        params = ", ".join(f"`{p}`" for p in f.parameters) or "–"
+        needs = f" (needs {f.needs})" if f.needs else ""
+        rows.append(f"| `{f.name}` | {f.doc}{needs} | {params} |")
+    return "\n".join(rows)
 
 
 def confidence(c: Candidate) -> str:
@@ -128,14 +217,53 @@ def confidence(c: Candidate) -> str:
     return "low"
 
 
+EVENT_WINDOW = 50  # junctions of one gene pair this close at both ends are one junction
+
+
+@dataclass
+class _Event:
+    main: Candidate
+    members: list[Candidate] = field(default_factory=list)
+
+
+def group_events(calls: Iterable[Candidate]) -> None:
+    """One call per gene pair and junction family: the best-supported exact junction of
+    a 5'/3' gene pair is the call; every other candidate of that pair is listed with it
+    (``isoforms``) and names it (``main_call``). Sets ``main_call`` on the others and
+    ``isoforms`` on the main one; ``call_id`` is not known yet, so ``main_call`` holds
+    the main candidate itself until ids are given."""
+    events: dict[tuple[str, str], _Event] = {}
+    ranked = sorted(
+        calls,
+        key=lambda c: (c.precision != "exact", -c.split_reads, -c.fragments, c.end5, c.end3),
+    )
+    for c in ranked:
+        key = (c.gene5.gene_id, c.gene3.gene_id)
+        event = events.get(key)
+        if event is None:
+            events[key] = _Event(c)
+            continue
+        event.members.append(c)
+        c.main_call = event.main
+    for event in events.values():
+        event.main.isoforms = list(event.members)
+
+
 def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list[Candidate], list[Candidate]]:
     """Split candidates into (called, discarded); set ``known``, ``filters`` and
     ``confidence`` on each."""
-    called: list[Candidate] = []
-    discarded: list[Candidate] = []
+    chosen = active_filters(ctx.params)
+    first = [f for f in chosen if f.phase == 1]
+    second = [f for f in chosen if f.phase == 2]
     for c in candidates:
         c.known = is_known(c, ctx.known_pairs)
-        c.filters = [name for name, rule in FILTERS if rule(c, ctx)]
+        c.filters = [f.name for f in first if f.predicate(c, ctx)]
         c.confidence = confidence(c)
-        (discarded if c.filters else called).append(c)
+    if second:
+        group_events(c for c in candidates if not c.filters)
+        for c in candidates:
+            if not c.filters:
+                c.filters = [f.name for f in second if f.predicate(c, ctx)]
+    called = [c for c in candidates if not c.filters]
+    discarded = [c for c in candidates if c.filters]
     return called, discarded

@@ -31,6 +31,12 @@ class CallParameters:
     min_anchor: int = 20  # at least one split read must align this many bases on both sides
     read_through_distance: int = 100_000  # same-strand neighbours closer than this: read-through
     max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping
+    max_mismapped_fraction: float = 0.5  # this share of the junction reads fit an end's own continuation: mismapping
+    mismap_search_window: int = 100_000  # bases on each side of an end searched for a copy of the partner bases (FASTA)
+    min_discordant_mapq: int = 10  # a discordant pair counts only when both mates map at least this well
+    max_partners: int = 3  # a breakpoint joined to this many different genes is promiscuous
+    promiscuous_dominance: float = 0.75  # share of a promiscuous breakpoint's fragments a partner needs to be kept
+    disabled_filters: str = ""  # filters switched off by name, comma-separated
     # --- annotation
     transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS
     # --- unmapped reads (need a FASTA)

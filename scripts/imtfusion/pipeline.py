@@ -8,17 +8,27 @@ so a failure at any point leaves earlier results untouched.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imtfusion import __version__
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
-from imtfusion.calling import Candidate, call_candidates
+from imtfusion.calling import Candidate, GeneLookup, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
-from imtfusion.evidence import collect_clipped, collect_evidence, collect_unmapped, safe_fetch
+from imtfusion.evidence import (
+    collect_clipped,
+    collect_evidence,
+    collect_mates,
+    collect_unmapped,
+    BreakendReads,
+    safe_fetch,
+)
+from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
 from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
@@ -29,6 +39,9 @@ from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_targets
+
+if TYPE_CHECKING:
+    from imtfusion.batch import Artefacts
 
 STATUS_DETECTED = "detected"
 STATUS_NOT_DETECTED = "not detected"
@@ -67,8 +80,9 @@ FUSION_COLUMNS = [
     "sequence",
     "fusion_transcript",
     "peptide",
+    "isoforms",
 ]
-DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters"]
+DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters", "main_call"]
 TARGET_COLUMNS = [
     "sample",
     "target",
@@ -284,8 +298,12 @@ def run_sample(
     known_partners: str | Path | None = None,
     threads: int = 1,
     domains_file: str | Path | None = None,
+    artefacts: "Artefacts | None" = None,
 ) -> SampleResult:
-    """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input."""
+    """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input.
+
+    ``artefacts`` are the batch's recurrent junctions and the user's known artefacts
+    (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``."""
     check_sample_name(sample)
     params = params or CallParameters()
     if not targets:
@@ -305,6 +323,10 @@ def run_sample(
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
+        mates = collect_mates(bam, evidence.discordant_reads)
+        evidence = dataclasses.replace(
+            evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
+        )
         if ref is not None:
             chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
             notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params, chimeric)
@@ -323,7 +345,9 @@ def run_sample(
             evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None,
         )
-        called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known)))
+        assess_mismapping(candidates, BreakendReads(bam), GeneLookup(annotation, contigs), params, ref)
+        mark_promiscuous(candidates, params)
+        called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
         fetch = None
         if ref is not None:
@@ -343,6 +367,8 @@ def run_sample(
             c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
         for i, c in enumerate(discarded, start=1):
             c.call_id = f"{sample}_D{i}"
+        for c in called:  # isoforms in the order of the discarded table
+            c.isoforms.sort(key=lambda k: int(k.call_id.rsplit("_D", 1)[1]))
         support = collect_support(bam, loci, called, evidence.record_names)
         attach_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
@@ -434,8 +460,18 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "sequence": seq,
         "fusion_transcript": a.fusion_transcript if a else None,
         "peptide": a.peptide if a else None,
+        "isoforms": "; ".join(isoform_label(k) for k in c.isoforms),
         "filters": ",".join(c.filters),
+        "main_call": c.main_call.call_id if c.main_call is not None else "",
     }
+
+
+def isoform_label(c: Candidate) -> str:
+    """One other junction of a call's gene pair, as listed with the call."""
+    return (
+        f"{c.end5.label()}::{c.end3.label()} ({c.split_reads} split, {c.discordant_pairs} discordant, "
+        f"{c.precision}; {c.call_id})"
+    )
 
 
 def status_rows(result: SampleResult) -> list[dict[str, object]]:

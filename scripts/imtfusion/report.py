@@ -125,7 +125,7 @@ def filter_descriptions() -> dict[str, str]:
     """Filter name -> what it means, from the filters' own docstrings."""
     from imtfusion.filters import FILTERS
 
-    return {name: " ".join((rule.__doc__ or "").split()) for name, rule in FILTERS}
+    return {f.name: f.doc for f in FILTERS}
 
 
 # -- small helpers ---------------------------------------------------------------------------

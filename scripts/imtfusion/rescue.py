@@ -23,8 +23,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from imtfusion.annotation import Gene
-from imtfusion.calling import _consensus, _GeneLookup, _identity, partner_outward
-from imtfusion.evidence import complement, reverse_complement
+from imtfusion.calling import _consensus, GeneLookup, _identity, partner_outward
+from imtfusion.evidence import complement, is_low_complexity, reverse_complement
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -41,16 +41,6 @@ SEED = 20
 def _needed_identity(length: int) -> float:
     """Short clips could match an exon boundary by chance with a mismatch: exact only."""
     return MIN_IDENTITY if length >= SEED else 1.0
-
-
-def is_low_complexity(seq: str) -> bool:
-    """Homopolymer- or dinucleotide-repeat-like sequence, which places anywhere."""
-    seq = seq.upper()
-    if len(seq) < 8:
-        return True
-    top = max(seq.count(b) for b in "ACGT") / len(seq)
-    dinucleotides = {seq[i:i + 2] for i in range(len(seq) - 1)}
-    return top >= 0.75 or len(dinucleotides) <= 3
 
 
 def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> list[Breakend]:
@@ -71,7 +61,7 @@ def _place_on_boundaries(
     consensus: str,
     genes: list[Gene],
     target_strands: list[str],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     ref: Reference,
 ) -> tuple[Breakend, float] | None:
     """The exon boundary of ``genes`` whose bases the consensus spells, and how well."""
@@ -111,7 +101,7 @@ def _head_mismatches(consensus: str, outward: str, head: int = 12) -> int:
 
 
 def _place_anywhere(
-    end: Breakend, consensus: str, strands_at_end: list[str], boundaries: "BoundaryIndex", lookup: _GeneLookup, ref: Reference
+    end: Breakend, consensus: str, strands_at_end: list[str], boundaries: "BoundaryIndex", lookup: GeneLookup, ref: Reference
 ) -> Breakend | None:
     """The one exon boundary of the genome whose bases the consensus spells, in a
     transcribable orientation and not in the end's own gene."""
@@ -192,7 +182,7 @@ def place_cluster(
     genes: list[Gene],
     strands_at_end: list[str],
     mates: list[Breakend],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     ref: Reference,
     params: CallParameters,
     boundaries: "BoundaryIndex | None" = None,
@@ -342,7 +332,7 @@ def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRe
 def rescue_clips(
     clips: list[ClippedRead],
     discordants: list[DiscordantRead],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     target_ids: set[str],
     known_partners: dict[str, list[Gene]],
     ref: Reference,
@@ -376,7 +366,7 @@ PARTNER_FETCH_MAX = 500_000
 def refine_mate_pairs(
     discordants: list[DiscordantRead],
     clips: list[ClippedRead],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     target_ids: set[str],
     fetch_clips,
     ref: Reference,
@@ -430,7 +420,7 @@ def refine_mate_pairs(
 BOUNDARIES_TRIED = 4  # exon boundaries tried on each side past the reads/mates
 
 
-def _boundaries_past(observed: list[Breakend], genes: dict[str, Gene], lookup: _GeneLookup, limit: int) -> list[Breakend]:
+def _boundaries_past(observed: list[Breakend], genes: dict[str, Gene], lookup: GeneLookup, limit: int) -> list[Breakend]:
     side = observed[0].side
     chrom = observed[0].chrom
     found = set()
@@ -449,7 +439,7 @@ def _junctions_in_unmapped(
     target_genes: dict[str, Gene],
     partner_genes: dict[str, Gene],
     pool: list[UnmappedMate],
-    lookup: _GeneLookup,
+    lookup: GeneLookup,
     ref: Reference,
     params: CallParameters,
 ) -> list[SplitRead]:

@@ -1,0 +1,246 @@
+"""Features of candidates that the filters judge, beyond their read counts.
+
+* :func:`usable_discordants` -- mate pairs that can count as evidence at all: both mates
+  aligned with MAPQ >= ``min_discordant_mapq`` and neither of low complexity (poly-G
+  reads of a two-colour sequencer place anywhere, with a low MAPQ).
+* :func:`assess_mismapping` -- per junction read, whether its partner bases are the
+  sequence that follows one end in its own gene after all (Arriba's ``filter_mismappers``
+  idea): the genome past the end, an annotated exon spliced to it (FASTA), or what the
+  other reads aligned through that end show (no FASTA needed: a paralog or pseudogene
+  that is transcribed has reads spliced its own way). With a FASTA, a copy of the
+  partner bases within ``mismap_search_window`` of an end (a paralog whose next exon is
+  far away, a repeat) marks the candidate too.
+* :func:`mark_promiscuous` -- breakpoints the sample joins to many different genes.
+
+Each takes candidates and the reading functions it needs, and sets only its own fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import TYPE_CHECKING, Iterable
+
+from imtfusion.calling import (
+    Candidate,
+    GeneLookup,
+    JunctionView,
+    _beyond,
+    _consensus,
+    _identity,
+    partner_outward,
+)
+from imtfusion.evidence import MateRecord, complement, is_low_complexity
+from imtfusion.model import Breakend, DiscordantRead
+from imtfusion.params import CallParameters
+from imtfusion.reference import Reference
+
+if TYPE_CHECKING:
+    from imtfusion.evidence import BreakendReads
+
+MIN_COMPARED = 15  # partner bases a read needs for the mismapping test
+COMPARED = 40  # bases compared at most
+MAX_TESTED_READS = 200  # junction reads tested per candidate (the fraction is what counts)
+SEED = 20  # exact bases that locate a copy of the partner bases near an end (FASTA)
+PROBE = 30  # bases of the consensus compared at a copy
+PARTNER_GUARD = 2_000  # copies this close to the other end are the partner itself
+
+
+def usable_discordants(
+    reads: Iterable[DiscordantRead], mates: dict[str, MateRecord], params: CallParameters
+) -> list[DiscordantRead]:
+    """The discordant reads whose pair can count as evidence of a junction."""
+    out = []
+    for read in reads:
+        if read.mapq < params.min_discordant_mapq:
+            continue
+        mate = mates.get(read.fragment)
+        if mate is not None and (mate.mapq < params.min_discordant_mapq or is_low_complexity(mate.sequence)):
+            continue
+        out.append(read)
+    return out
+
+
+def assess_mismapping(
+    candidates: Iterable[Candidate],
+    ends: "BreakendReads",
+    lookup: GeneLookup,
+    params: CallParameters,
+    ref: Reference | None = None,
+) -> None:
+    """Set ``tested_reads``, ``mismapped_reads`` and (with a FASTA) ``self_similar``.
+
+    ``ends`` reads what the other reads at a breakend show
+    (:class:`imtfusion.evidence.BreakendReads`); without a FASTA its pile-up spells the
+    sequences the FASTA would give."""
+    seen: dict[tuple[Breakend, Breakend], list[str]] = {}
+
+    def own(end: Breakend, other: Breakend) -> list[str]:
+        if (end, other) not in seen:
+            seen[(end, other)] = _own_continuations(end, other, ends, lookup, params, ref)
+        return seen[(end, other)]
+
+    for cand in candidates:
+        view = cand.junction
+        if view is None or cand.precision != "exact":
+            continue
+        own_a, own_b = own(view.a, view.b), own(view.b, view.a)
+        tested = mismapped = 0
+        for _, beyond_a, beyond_b in sorted(cand.junction_reads)[:MAX_TESTED_READS]:
+            verdicts = [
+                _explained(probe, continuations, params.max_self_similarity)
+                for probe, continuations in ((beyond_a, own_a), (beyond_b, own_b))
+                if len(probe) >= MIN_COMPARED
+            ]
+            if verdicts:
+                tested += 1
+                mismapped += any(verdicts)
+        cand.tested_reads, cand.mismapped_reads = tested, mismapped
+        if ref is not None:
+            cand.self_similar = self_similarity(ref, view, lookup, params.mismap_search_window)
+
+
+SHIFT = 3  # bases a read's partner bases may sit off the placed junction (an indel, a mismatch next to it)
+
+
+def _explained(probe: str, own: list[str], threshold: float) -> bool:
+    """Whether one of the ``own`` continuations spells ``probe`` at ``threshold``
+    identity, allowing it to start up to ``SHIFT`` bases off."""
+    probe = probe[:COMPARED]
+    for seq in own:
+        for shift in range(-SHIFT, SHIFT + 1):
+            n, ident = _identity(probe[max(0, -shift):], seq[max(0, shift):])
+            if n >= MIN_COMPARED and ident >= threshold:
+                return True
+    return False
+
+
+def _own_continuations(
+    end: Breakend,
+    other: Breakend,
+    ends: "BreakendReads",
+    lookup: GeneLookup,
+    params: CallParameters,
+    ref: Reference | None,
+) -> list[str]:
+    """Sequences that follow ``end`` in its own gene, adjacent base first: what at least
+    two reads aligned through it show (contiguous, or spliced within a gene of ``end``),
+    where at least two reads split at it continue within such a gene, the genome past it
+    and the exons its genes splice to it (the FASTA, else the reads' pile-up). Junctions
+    to the candidate's other end are the candidate itself and do not count."""
+    genes = {g.gene_id for g in lookup.genes_at(end.chrom, end.pos)}
+    bases = ref if ref is not None else ends.pileup
+
+    def own_gene(landing: Breakend) -> bool:
+        if landing.chrom == other.chrom and abs(landing.pos - other.pos) <= params.junction_window:
+            return False
+        return landing.chrom == end.chrom and bool(genes & {g.gene_id for g in lookup.genes_at(end.chrom, landing.pos)})
+
+    out: list[str] = []
+    observed = ends.continuations(end)
+    for key in sorted(observed):
+        reads = observed[key]
+        if len(reads) < 2:
+            continue
+        if key[0] == "n" and not own_gene(Breakend(end.chrom, key[1], "R" if end.side == "L" else "L")):
+            continue
+        out.append(_consensus(reads, COMPARED))
+    landings = Counter(ends.landings(end))
+    partners = {landing for landing, n in landings.items() if n >= 2 and own_gene(landing)}
+    if bases.has(end.chrom):
+        out.append(_beyond(bases, end, COMPARED))
+        for gene in lookup.genes_at(end.chrom, end.pos):
+            for pos, side in lookup.intron_pairs(gene).get((end.pos, end.side), ()):
+                partner = Breakend(end.chrom, pos, side)
+                if own_gene(partner):
+                    partners.add(partner)
+        for partner in sorted(partners):
+            out.append(partner_outward(bases, end, partner, COMPARED))
+    return [s for s in out if s.count("N") * 4 < len(s)]
+
+
+def self_similarity(ref: Reference, view: JunctionView, lookup: GeneLookup, window: int) -> float:
+    """Evidence that the consensus partner bases are the end's own sequence after all.
+
+    For each end: identity between the bases the reads have beyond it and (1) the
+    reference bases that would follow it without a junction (a read with mismatches, a
+    repeat), (2) the bases its own gene splices to it (a paralog or pseudogene copy of
+    the neighbouring exon), and (3) a copy anywhere within ``window`` of the end on either
+    strand, found by an exact seed and compared base by base (a paralog whose next exon
+    lies far away, a processed pseudogene); copies at the junction's other end, or in its
+    genes, are the partner itself and do not count. Returns the highest identity."""
+    best = 0.0
+    for end, other, outward in ((view.a, view.b, view.outward_a), (view.b, view.a, view.outward_b)):
+        probe = outward[:PROBE]
+        if len(probe) < MIN_COMPARED:
+            continue
+        _, ident = _identity(probe, _beyond(ref, end, len(probe)))
+        best = max(best, ident)
+        for gene in lookup.genes_at(end.chrom, end.pos):
+            for pos, side in sorted(lookup.intron_pairs(gene).get((end.pos, end.side), ())):
+                own = partner_outward(ref, end, Breakend(end.chrom, pos, side), len(probe))
+                _, ident = _identity(probe, own)
+                best = max(best, ident)
+        if len(probe) >= SEED:
+            best = max(best, _copy_identity(ref, end, other, probe, window, lookup))
+    return best
+
+
+def _copy_identity(ref: Reference, end: Breakend, other: Breakend, probe: str, window: int, lookup: GeneLookup) -> float:
+    start = max(0, end.pos - window)
+    region = ref.fetch(end.chrom, start, end.pos + window, remember=False)
+    partner_genes = {g.gene_id for g in lookup.genes_at(other.chrom, other.pos)}
+    best = 0.0
+    # the probe is in the end's plus-strand letters, read away from it: a copy may stand
+    # in either direction on either strand
+    for form in (probe, probe[::-1], complement(probe), complement(probe)[::-1]):
+        seed = form[:SEED]
+        hit = region.find(seed)
+        while hit >= 0:
+            if not _is_partner(end.chrom, start + hit, other, partner_genes, lookup):
+                _, ident = _identity(form, region[hit : hit + len(form)])
+                best = max(best, ident)
+            hit = region.find(seed, hit + 1)
+    return best
+
+
+def _is_partner(chrom: str, pos: int, other: Breakend, partner_genes: set[str], lookup: GeneLookup) -> bool:
+    if chrom != other.chrom:
+        return False
+    if abs(pos - other.pos) <= PARTNER_GUARD:
+        return True
+    return bool(partner_genes & {g.gene_id for g in lookup.genes_at(chrom, pos)})
+
+
+def mark_promiscuous(candidates: list[Candidate], params: CallParameters) -> None:
+    """Set ``promiscuous`` on candidates at a breakpoint joined to ``max_partners`` or more
+    different genes, except a partner that dominates it with independent evidence (see
+    :func:`imtfusion.filters.promiscuous_breakpoint`). Breakends within
+    ``junction_window`` bases on the same side are one breakpoint."""
+    ends: dict[tuple[str, str], list[tuple[int, Candidate, str]]] = defaultdict(list)
+    for c in candidates:
+        if c.precision != "exact" or not c.split_reads:
+            continue
+        ends[(c.end5.chrom, c.end5.side)].append((c.end5.pos, c, c.gene3.gene_id))
+        ends[(c.end3.chrom, c.end3.side)].append((c.end3.pos, c, c.gene5.gene_id))
+    for key in sorted(ends):
+        spots = sorted(ends[key], key=lambda x: (x[0], x[1].end5, x[1].end3))
+        cluster = [spots[0]]
+        for spot in spots[1:]:
+            if spot[0] - cluster[-1][0] > params.junction_window:
+                _judge_hotspot(cluster, params)
+                cluster = []
+            cluster.append(spot)
+        _judge_hotspot(cluster, params)
+
+
+def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParameters) -> None:
+    partners = {partner for _, _, partner in cluster}
+    if len(partners) < params.max_partners:
+        return
+    total = sum(c.fragments for _, c, _ in cluster)
+    for _, c, _ in cluster:
+        independent = c.discordant_pairs > 0 and c.best_anchor >= params.min_anchor
+        dominant = c.fragments >= params.promiscuous_dominance * total
+        on_exons = c.site5 == "splice_site" and c.site3 == "splice_site"
+        if not (independent and (dominant or on_exons)):
+            c.promiscuous = True
