@@ -143,3 +143,87 @@ def test_bad_sample_sheet_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "sample 'A' appears on lines 2 and 3" in proc.stderr + proc.stdout
     assert not (tmp_path / "r").exists()
+
+
+# ---------------------------------------------------------------- the batch artefact filter
+
+
+def planned_jobs(workdir: Path, config: dict, *extra: str) -> tuple[dict[str, int], str]:
+    """Jobs of a dry run by rule, and the shell commands it would run."""
+    proc = run_snakemake(workdir, config, "--dry-run", "--printshellcmds", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    counts: dict[str, int] = {}
+    lines = text.split("Job stats:", 1)[1].splitlines()
+    for line in lines[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts, text
+
+
+def demo_config(tmp_path: Path, **extra) -> dict:
+    return {
+        "samples": str(demo_sample_sheet(tmp_path / "samples.tsv")),
+        "gtf": str(DEMO / "annotation.gtf"),
+        "fasta": str(DEMO / "genome.fa"),
+        "outdir": str(tmp_path / "results"),
+        "targets": ["ALK", "ROS1", "ETV6", "NTRK3"],
+        **extra,
+    }
+
+
+def test_the_first_pass_runs_only_with_the_batch_filter_on_a_large_enough_batch(tmp_path):
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path))  # 5 samples, defaults
+    assert jobs["batch_candidates"] == 5 and jobs["batch_artefacts"] == 1 and jobs["call_fusions"] == 5
+    assert "--artefacts" in shell and "batch/artefacts.tsv" in shell
+    for batch_filter in ({"enabled": False}, {"min_samples": 6}):
+        jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, batch_filter=batch_filter))
+        assert "batch_candidates" not in jobs and "batch_artefacts" not in jobs, batch_filter
+        assert jobs["call_fusions"] == 5 and "--artefacts" not in shell
+    # without the batch filter, the known artefacts go to the calls directly
+    known = tmp_path / "known.tsv"
+    known.write_text("gene5\tgene3\tbreakpoint5\tbreakpoint3\tnote\nETV6\tNTRK3\t*\t*\tnot ours\n")
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, batch_filter={"enabled": False}, known_artefacts=str(known)))
+    assert "batch_artefacts" not in jobs and f"--artefacts {known}" in shell
+    # with it, they reach the calls through the batch table
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, known_artefacts=str(known)))
+    assert jobs["batch_artefacts"] == 1 and f"--known-artefacts {known}" in shell
+
+
+def test_a_malformed_known_artefact_table_stops_before_any_job(tmp_path):
+    known = tmp_path / "known.tsv"
+    known.write_text("gene5\tgene3\tbreakpoint5\tbreakpoint3\tnote\nETV6\tNTRK3\tchr12\t*\tx\n")
+    proc = run_snakemake(tmp_path, demo_config(tmp_path, known_artefacts=str(known)))
+    assert proc.returncode != 0
+    assert f"{known}: line 2: breakpoint5 'chr12' is not a 1-based chr:pos" in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_batch_discards_weak_copies_of_a_junction_and_a_failed_sample_does_not_stop_it(tmp_path):
+    lines = ["sample\tbam"]
+    for sample, n in {"strong": 20, "weak1": 2, "weak2": 2}.items():
+        toy = make_toy()
+        add_background(toy)
+        for i in range(n):
+            toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+        lines.append(f"{sample}\t{toy.write_bam(tmp_path / f'{sample}.bam')}")
+    lines.append(f"missing\t{tmp_path / 'missing.bam'}")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text("\n".join(lines) + "\n")
+    outdir = tmp_path / "results"
+    config = {"samples": str(sheet), "gtf": str(toy.write_gtf(tmp_path / "genes.gtf")), "outdir": str(outdir),
+              "targets": ["ALK", "ETV6"], "params": {"min_fragments": 2}}
+    proc = run_snakemake(tmp_path, config, "--keep-going")
+    assert proc.returncode != 0  # the missing BAM fails its own sample
+    summary = {(r["sample"], r["target"]): r for r in read_tsv(outdir / "summary.tsv")}
+    assert summary[("missing", "ALK")]["status"] == "failed"
+    assert summary[("strong", "ALK")]["status"] == "detected"
+    [row] = read_tsv(outdir / "batch" / "artefacts.tsv")
+    assert (row["gene5"], row["gene3"], row["batch_samples"], row["flagged_samples"]) == ("PARTP", "ALK", "3", "weak1,weak2")
+    for sample in ("weak1", "weak2"):
+        assert summary[(sample, "ALK")]["status"] == "not detected"
+        [d] = read_tsv(outdir / sample / f"{sample}.fusions.discarded.tsv")
+        assert d["fusion"] == "PARTP::ALK" and "recurrent_in_batch" in d["filters"].split(",")
+    assert "missing" in (outdir / "logs" / "batch_artefacts.log").read_text()

@@ -25,6 +25,7 @@ rule call_fusions:
         index=get_bam_index,
         annotation=rules.index_annotation.output[0],
         fasta=get_fasta_input,
+        artefacts=get_artefacts_input,
     output:
         fusions=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv",
         discarded=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.discarded.tsv",
@@ -49,8 +50,10 @@ rule call_fusions:
         fasta=get_fasta_args(),
         targets=get_targets_args(),
         extra=get_param_args(),
+        artefacts=get_artefacts_args,
     shell:
         "imtfusion call --bam {params.bam:q} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "
         "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
+        "{params.artefacts} "
         "--threads {threads} --record-failure > {log:q} 2>&1"

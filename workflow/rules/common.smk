@@ -5,6 +5,7 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
+from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 
 validate(config, schema="../schemas/config.schema.yaml")
@@ -25,6 +26,17 @@ samples = (
 )
 validate(samples, schema="../schemas/samples.schema.yaml")
 SAMPLES = list(samples["sample"])
+
+# A malformed known-artefact table stops the run before any job, with the line at fault.
+if config.get("known_artefacts"):
+    read_artefacts(config["known_artefacts"])
+
+# The recurrent-artefact filter needs a first pass over every sample; a batch too small
+# for any junction to recur skips it.
+BATCH_FILTER = config["batch_filter"]
+USE_BATCH_FILTER = bool(BATCH_FILTER["enabled"]) and len(SAMPLES) >= int(
+    BATCH_FILTER["min_samples"]
+)
 
 
 wildcard_constraints:
@@ -75,6 +87,15 @@ def get_bam_index(wildcards):
     )
 
 
+def get_usable_bam_index(wildcards):
+    """The user's index if usable, else nothing: the first pass of the batch filter then
+    indexes into a temporary file, so a BAM that cannot be indexed fails only its own
+    sample, not the batch."""
+    bam = bam_path(wildcards.sample)
+    index = usable_index(bam) if os.path.exists(bam) else None
+    return [index] if index else []
+
+
 def results_dir(wildcards, output):
     """OUTDIR, derived from the rule's first output: {outdir}/summary.tsv,
     {outdir}/{sample}/{sample}.*, or {outdir}/{sample}/index/{sample}.bam.bai."""
@@ -110,6 +131,42 @@ def get_param_args():
     if config.get("known_partners"):
         items.append(f"--known-partners {shlex.quote(str(config['known_partners']))}")
     return " ".join(items)
+
+
+def get_known_artefacts_input():
+    known = config.get("known_artefacts")
+    return [known] if known else []
+
+
+def get_known_artefacts_args():
+    known = get_known_artefacts_input()
+    return f"--known-artefacts {shlex.quote(str(known[0]))}" if known else ""
+
+
+def get_batch_filter_args():
+    options = (
+        "min_samples",
+        "min_fraction",
+        "max_fragments",
+        "max_share",
+        "breakpoint_tolerance",
+    )
+    return " ".join(f"--{o.replace('_', '-')} {BATCH_FILTER[o]}" for o in options)
+
+
+def get_artefacts_input(wildcards):
+    """The batch's artefact table (which holds the known artefacts too), or without the
+    batch filter the user's known artefacts, if any."""
+    if USE_BATCH_FILTER:
+        return [f"{OUTDIR}/batch/artefacts.tsv"]
+    return get_known_artefacts_input()
+
+
+def get_artefacts_args(wildcards, input):
+    tables = list(input.artefacts)
+    return (
+        "--artefacts " + " ".join(shlex.quote(str(t)) for t in tables) if tables else ""
+    )
 
 
 def get_targets_args():

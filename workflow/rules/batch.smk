@@ -1,0 +1,50 @@
+rule batch_candidates:
+    """First pass of the batch filter: every candidate of one sample, no report."""
+    input:
+        bam=get_bam,
+        index=get_usable_bam_index,
+        annotation=rules.index_annotation.output[0],
+        fasta=get_fasta_input,
+    output:
+        f"{OUTDIR}/batch/candidates/{{sample}}.candidates.tsv",
+    log:
+        f"{OUTDIR}/logs/batch_candidates/{{sample}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/batch_candidates/{{sample}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=call_mem_mb,
+        runtime=30,
+    params:
+        bam=get_bam_path,
+        index=get_index_args,
+        fasta=get_fasta_args(),
+        targets=get_targets_args(),
+        extra=get_param_args(),
+    shell:
+        "imtfusion call --bam {params.bam:q} {params.index} --temporary-index --gtf {input.annotation:q} "
+        "--sample {wildcards.sample} --candidates-only {output:q} {params.fasta} "
+        "--targets {params.targets} {params.extra} --threads {threads} --record-failure > {log:q} 2>&1"
+
+
+rule batch_artefacts:
+    """Junctions recurring with low support across the batch (and the known artefacts)."""
+    input:
+        candidates=expand(
+            f"{OUTDIR}/batch/candidates/{{sample}}.candidates.tsv", sample=SAMPLES
+        ),
+        known=get_known_artefacts_input(),
+    output:
+        f"{OUTDIR}/batch/artefacts.tsv",
+    log:
+        f"{OUTDIR}/logs/batch_artefacts.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    params:
+        known=get_known_artefacts_args(),
+        rules=get_batch_filter_args(),
+    shell:
+        "imtfusion batch-artefacts --candidates {input.candidates:q} {params.known} "
+        "{params.rules} --output {output:q} > {log:q} 2>&1"
