@@ -61,7 +61,9 @@ CANDIDATE_COLUMNS = [
     "fragments",
     "filters",
 ]
-REQUIRED_CANDIDATE_COLUMNS = ("sample", "gene5", "gene3", "breakpoint5", "breakpoint3", "breakpoint_precision", "fragments")
+REQUIRED_CANDIDATE_COLUMNS = (
+    "sample", "gene5", "gene3", "breakpoint5", "breakpoint3", "breakpoint_precision", "fragments",
+)
 
 # The table of artefacts (the batch's, written by `imtfusion batch-artefacts`). A user's
 # known-artefact table needs only the first four columns and `note`.
@@ -245,9 +247,7 @@ def read_candidates(path: str | Path) -> CandidateTable:
             raise BatchTableError(
                 f"{path}: line {n}: breakpoint_precision {precision!r} is neither 'exact' nor 'approximate'"
             )
-        if not row["sample"] or row["sample"] in _MISSING:
-            raise BatchTableError(f"{path}: line {n}: the sample column is empty")
-        for column in ("gene5", "gene3"):
+        for column in ("sample", "gene5", "gene3"):
             if row[column] in _MISSING:
                 raise BatchTableError(f"{path}: line {n}: the {column} column is empty")
         candidates.append(
@@ -280,13 +280,15 @@ def read_batch(paths: Iterable[str | Path]) -> BatchCandidates:
     tables = [read_candidates(p) for p in paths]
     if not tables:
         raise ConfigError("no candidate tables given; list one per sample with --candidates")
-    failed = {s: reason for t in tables for s, reason in t.failed}
-    samples = {s for t in tables for s in t.samples}
     candidates = [c for t in tables for c in t.candidates]
+    with_rows = {c.sample for c in candidates}
+    # a failure record counts unless another table of the sample holds its candidates
+    failed = {s: reason for t in tables for s, reason in t.failed if s not in with_rows}
+    samples = {s for t in tables for s in t.samples} - set(failed)
     return BatchCandidates(
-        samples=tuple(sorted(samples - set(failed))),
+        samples=tuple(sorted(samples)),
         candidates=tuple(sorted(candidates, key=_candidate_key)),
-        failed=tuple(sorted((s, r) for s, r in failed.items() if s not in samples)),
+        failed=tuple(sorted(failed.items())),
     )
 
 
@@ -308,22 +310,18 @@ class BatchRules:
     breakpoint_tolerance: int = 5
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int) or self.min_samples < 2:
-            raise ConfigError(f"batch filter min_samples must be a whole number of at least 2, not {self.min_samples!r}")
+        def whole(name: str, least: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError(f"batch filter {name} must be a whole number of at least {least}, not {value!r}")
+
+        whole("min_samples", 2)
+        whole("max_fragments", 1)
+        whole("breakpoint_tolerance", 0)
         if not 0 <= self.min_fraction <= 1:
             raise ConfigError(f"batch filter min_fraction must be between 0 and 1, not {self.min_fraction!r}")
-        if isinstance(self.max_fragments, bool) or not isinstance(self.max_fragments, int) or self.max_fragments < 1:
-            raise ConfigError(f"batch filter max_fragments must be a whole number of at least 1, not {self.max_fragments!r}")
         if not 0 < self.max_share <= 1:
             raise ConfigError(f"batch filter max_share must be above 0 and at most 1, not {self.max_share!r}")
-        if (
-            isinstance(self.breakpoint_tolerance, bool)
-            or not isinstance(self.breakpoint_tolerance, int)
-            or self.breakpoint_tolerance < 0
-        ):
-            raise ConfigError(
-                f"batch filter breakpoint_tolerance must be a whole number of at least 0, not {self.breakpoint_tolerance!r}"
-            )
 
     def many(self, count: int, batch_size: int) -> bool:
         """At least ``min_samples`` and at least ``min_fraction`` of the batch (exactly:
@@ -416,7 +414,8 @@ def _decide(
         rule, threshold = RULE_MANY_WEAK, rules.max_fragments
     else:
         rule = RULE_BELOW_STRONGEST
-        threshold = max((f for f in range(rules.max_fragments + 1) if rules.below_share(f, strongest_fragments)), default=0)
+        below = [f for f in range(1, rules.max_fragments + 1) if rules.below_share(f, strongest_fragments)]
+        threshold = max(below, default=0)
     flagged = sorted(s for s, f in support.items() if f <= threshold)
     if not flagged:
         return None
@@ -457,15 +456,18 @@ def _strongest_by_sample(candidates: Iterable[SampleCandidate]) -> dict[str, int
     return out
 
 
-def _exact_clusters(exact: Sequence[SampleCandidate], tolerance: int) -> list[tuple[tuple[Breakpoint, Breakpoint], list[SampleCandidate]]]:
+Junction = tuple[Breakpoint, Breakpoint]
+
+
+def _exact_clusters(exact: Sequence[SampleCandidate], tolerance: int) -> list[tuple[Junction, list[SampleCandidate]]]:
     """Exact candidates of one gene pair grouped around anchors: the breakpoints seen in
     most samples first, every other breakpoint pair joining the first anchor within
     ``tolerance`` at both ends (so each member is that close to its anchor)."""
-    by_pair: dict[tuple[Breakpoint, Breakpoint], list[SampleCandidate]] = {}
+    by_pair: dict[Junction, list[SampleCandidate]] = {}
     for c in exact:
         by_pair.setdefault((c.breakpoint5, c.breakpoint3), []).append(c)
     order = sorted(by_pair, key=lambda bp: (-len({c.sample for c in by_pair[bp]}), bp))
-    clusters: list[tuple[tuple[Breakpoint, Breakpoint], list[SampleCandidate]]] = []
+    clusters: list[tuple[Junction, list[SampleCandidate]]] = []
     for bp in order:
         for anchor, members in clusters:
             if anchor[0].near(bp[0], tolerance) and anchor[1].near(bp[1], tolerance):
@@ -484,7 +486,8 @@ def aggregate(
     """The batch's artefact rows from every sample's candidates; ``samples`` are the
     batch's samples (those without any candidate included). Rows are sorted by gene pair
     and breakpoints, so the same candidates give the same rows in any order."""
-    batch_size = len(set(samples))
+    candidates = list(candidates)
+    batch_size = len(set(samples) | {c.sample for c in candidates})
     by_genes: dict[tuple[str, str], list[SampleCandidate]] = {}
     for c in candidates:
         by_genes.setdefault((c.gene5, c.gene3), []).append(c)
@@ -508,7 +511,7 @@ def aggregate(
                 # one row per breakpoint estimate of a flagged approximate candidate, so
                 # the row does not reach exact junctions of the pair elsewhere
                 estimates = sorted(
-                    {(c.breakpoint5, c.breakpoint3) for c in approximate if c.fragments <= (row.max_fragments or 0)}
+                    {(c.breakpoint5, c.breakpoint3) for c in approximate if c.fragments <= row.max_fragments}
                 )
                 rows.extend(_at(row, bp5, bp3) for bp5, bp3 in estimates)
     return tuple(_unique(sorted(rows, key=_row_key)))
@@ -607,7 +610,9 @@ def read_artefacts(path: str | Path) -> list[Artefact]:
                 gene3=row["gene3"],
                 breakpoint5=bp5,
                 breakpoint3=bp3,
-                max_fragments=None if max_fragments in (ANY, *_MISSING) else _count(path, n, "max_fragments", max_fragments),
+                max_fragments=(
+                    None if max_fragments in (ANY, *_MISSING) else _count(path, n, "max_fragments", max_fragments)
+                ),
                 tolerance=DEFAULT_TOLERANCE if tolerance in _MISSING else _count(path, n, "tolerance", tolerance),
                 note="" if note == "." else note,
                 rule=RULE_KNOWN if rule == "." else rule,
