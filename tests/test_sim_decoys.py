@@ -274,3 +274,17 @@ def test_same_seed_same_fastqs_with_every_decoy(genome: Genome, tmp_path: Path) 
     assert build_genome(benchmark_layout(), BENCH_SEED).contigs == genome.contigs
     c = simulate_sample(genome, ps.sample_spec(genome, BENCH_SEED + 1)).write_fastqs(tmp_path / "c")
     assert c[0].read_bytes() != a[0].read_bytes()
+
+
+def test_extra_expression_leaves_the_other_fragments_as_they_were(genome: Genome) -> None:
+    base = SampleSpec("E1", 3, fusions=(ChimeraSpec("TPM3", 7, "ALK", 20, 12),),
+                      expression=(("ALK-201", 30), ("TPM3-201", 30)))
+    more = SampleSpec("E1", 3, fusions=base.fusions, expression=base.expression,
+                      extra_expression=(("ALKP2-201", 50), ("TPM3P1-201", 20)))
+
+    def content(spec: SampleSpec) -> Counter[tuple[str, str, int, int, str]]:
+        return Counter((f.kind, f.source, f.start, f.end, f.read1) for f in simulate_sample(genome, spec).fragments)
+
+    a, b = content(base), content(more)
+    assert a - b == Counter() and sum((b - a).values()) == 70
+    assert {src for _, src, *_ in b - a} == {"ALKP2-201", "TPM3P1-201"}

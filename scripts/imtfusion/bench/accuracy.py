@@ -139,7 +139,7 @@ class TruthFusion:
         d5, d3 = _distance(call.breakpoint5, self.breakpoint5), _distance(call.breakpoint3, self.breakpoint3)
         if d5 is not None and d3 is not None and d5 + d3 <= 20:
             return f"near main ({d5}/{d3} bp off)"
-        return "other"
+        return "other" if call.split_reads else "other (mates only)"
 
 
 def _distance(a: str, b: str) -> int | None:
@@ -493,11 +493,12 @@ class PanelSample:
         expression = default_expression(genome, seed, self.name)
         if self.decoy_fragments:
             expression += ((genome.gene(decoy_spec().name).canonical.name, self.decoy_fragments),)
-        expression += tuple((genome.gene(g).canonical.name, n) for g, n in self.pseudogenes if n)
+        # the decoys of issue #15 come last, so every other fragment is as in the panel before them
+        extra = tuple((genome.gene(g).canonical.name, n) for g, n in self.pseudogenes if n)
         return SampleSpec(
             self.name, seed, self.library, fusions=self.fusions,
             readthroughs=self.readthroughs + self.noise, expression=expression,
-            artefacts=self.artefacts, polyg=self.polyg,
+            artefacts=self.artefacts, polyg=self.polyg, extra_expression=extra,
         )
 
 

@@ -455,7 +455,9 @@ class SampleSpec:
     transcripts that are expressed but are *not* fusions (no truth row);
     ``artefacts`` are the same but labelled ``artefact`` (library or
     alignment artefacts, e.g. a promiscuous breakpoint); ``polyg`` adds pairs
-    with a poly-G mate.
+    with a poly-G mate.  ``extra_expression`` is wild-type expression drawn
+    after everything else (e.g. of decoys added to an existing design), so
+    the fragments of the rest stay as they were without it.
     """
 
     name: str
@@ -466,6 +468,7 @@ class SampleSpec:
     expression: tuple[tuple[str, int], ...] | None = None
     artefacts: tuple[ChimeraSpec, ...] = ()
     polyg: tuple[PolyGSpec, ...] = ()
+    extra_expression: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -671,6 +674,13 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
 
     # isoforms and fused pre-mRNA of the fusions, artefacts, poly-G mates: drawn after everything
     # above, and only when asked for, so samples without them are simulated as before
+    for tx_name, count in spec.extra_expression:
+        tx = genome.transcript(tx_name)
+        seq = tx.sequence(genome)
+        for _ in range(count):
+            f = _fragment_length(rng, lib, len(seq))
+            s = rng.randint(0, len(seq) - f)
+            add("transcript", tx.name, seq, s, s + f, None)
     isoforms: list[ChimericTranscript] = []
     for ct in chimeras["fusion"]:
         if ct.spec.premrna_fragments:
