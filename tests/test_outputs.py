@@ -49,6 +49,14 @@ EXPECTED = {
 }
 
 
+def shorter(part, n: int, keep_end: bool):
+    """``part`` less ``n`` bases, keeping the junction side of it: the read's end for
+    the first part (``keep_end``), its start for the second, in read orientation."""
+    chrom, start, strand, length = part
+    drop_low = keep_end == (strand == "+")
+    return (chrom, start + n if drop_low else start, strand, length - n)
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     """(toy, folder, {False: result without FASTA, True: result with FASTA})."""
@@ -57,9 +65,10 @@ def toy_run(tmp_path_factory):
     for i in range(4):  # PARTP::ALK as read pairs, mate inside ALK
         toy.fragment(f"pa{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
     for name, parts in SINGLE_END.items():
-        for i in range(3):
-            toy.fragment(f"{name}_f{i}", parts, None)
-            toy.fragment(f"{name}_r{i}", flip(parts), None)
+        for i in range(3):  # reads of one junction that start at different places
+            read = [shorter(parts[0], i, keep_end=True), shorter(parts[1], i, keep_end=False)]
+            toy.fragment(f"{name}_f{i}", read, None)
+            toy.fragment(f"{name}_r{i}", flip(read), None)
     folder = tmp_path_factory.mktemp("outputs")
     bam = toy.write_bam(folder / "s.bam")
     gtf = toy.write_gtf(folder / "a.gtf")

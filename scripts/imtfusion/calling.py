@@ -78,6 +78,9 @@ def canonical(split: SplitRead) -> SplitRead:
             kind=split.kind,
             outward_a=split.outward_b,
             outward_b=split.outward_a,
+            inward_a=split.inward_b,
+            inward_b=split.inward_a,
+            dup_key=split.dup_key,
         )
     return split
 

@@ -292,10 +292,19 @@ def _clipped_end(cigar) -> bool:
 
 
 def dup_key(read: pysam.AlignedSegment) -> tuple:
-    """Where the record and its mate start: two fragments sharing it are duplicates."""
+    """Where the record's unclipped 5' end lies, and its mate's start: two fragments
+    sharing it are duplicates. The unclipped end (clipped bases included, as Picard
+    counts them) tells the reads of one junction apart: their records at the junction
+    all start there, but their clips differ in length."""
+    cigar = read.cigartuples or []
+    if read.is_reverse:
+        tail = cigar[-1][1] if cigar and cigar[-1][0] in (_S, _H) else 0
+        five = (read.reference_end or read.reference_start) + tail
+    else:
+        five = read.reference_start - (cigar[0][1] if cigar and cigar[0][0] in (_S, _H) else 0)
     if read.flag & 0x1 and not read.flag & 0x8:
-        return (read.reference_id, read.reference_start, read.is_reverse, read.next_reference_id, read.next_reference_start)
-    return (read.reference_id, read.reference_start, read.is_reverse, -1, -1)
+        return (read.reference_id, five, read.is_reverse, read.next_reference_id, read.next_reference_start)
+    return (read.reference_id, five, read.is_reverse, -1, -1)
 
 
 TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact
