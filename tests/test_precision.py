@@ -1,0 +1,203 @@
+"""The precision filters, each with a BAM built here that it must discard beside one it
+must keep: mismapping (paralogs and pseudogenes, with and without the FASTA),
+promiscuous breakpoints, one call per gene pair and junction family, and discordant
+mates that cannot count (poly-G, low MAPQ).
+
+The toy genome is the one of test_calling.py (see its docstring) plus, where a test
+needs it, a paralog contig chr5.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from test_calling import PARTP_ALK_MATE, PARTP_ALK_READ, add_background, by_fusion, call, make_toy
+from toolkit import revcomp
+
+
+def discarded(result, name):
+    return [c for c in result.discarded if c.fusion == name]
+
+
+def real_partp_alk(toy, n: int = 4) -> None:
+    """A true PARTP::ALK fusion (PARTP exon 2 end :: ALK exon 3 start) with n fragments."""
+    for i in range(n):
+        toy.fragment(f"true{i}", PARTP_ALK_READ, [("chr2", 20000 + 3 * i, "+", 100)])
+
+
+def paralog_toy():
+    """PARAL on chr5 (+): a transcribed paralog whose exon 2 is identical to the start of
+    ALK exon 3 in transcript orientation, 60 kb after its exon 1. A read of PARAL's own
+    exon 1 -> exon 2 splice may then be aligned as PARAL exon 1 :: ALK exon 3."""
+    toy = make_toy()
+    toy.contigs["chr5"] = 90_000
+    import random
+
+    from toolkit import random_seq
+
+    toy.seq["chr5"] = random_seq(random.Random(11), 90_000)
+    toy._header["SQ"].append({"SN": "chr5", "LN": 90_000})
+    seq = list(toy.seq["chr5"])
+    seq[61_000:61_150] = revcomp(toy.seq["chr2"][20_000:20_150])  # ALK exon 3 as PARAL reads it
+    toy.seq["chr5"] = "".join(seq)
+    toy.add_gene("PARAL", "chr5", "+", [(1_000, 1_200), (61_000, 61_150)])
+    return toy
+
+
+def paralog_reads(toy, spliced: int = 6, chimeric: int = 4) -> None:
+    """PARAL transcripts: ``spliced`` reads aligned the paralog's own way, ``chimeric``
+    reads of the same molecule whose exon-2 part went to ALK (identical there)."""
+    for i in range(spliced):
+        toy.spliced(f"par{i}", "chr5", [(1_130 + i, 1_200), (61_000, 61_030 + i)])
+    for i in range(chimeric):
+        toy.fragment(f"chim{i}", [("chr5", 1_140 + i, "+", 60 - i), ("chr2", 20_110, "-", 40)])
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_a_transcribed_paralog_chimera_is_mismapping_beside_a_real_fusion(tmp_path, fasta):
+    toy = paralog_toy()
+    add_background(toy)
+    paralog_reads(toy)
+    real_partp_alk(toy)
+    result = call(tmp_path, toy, fasta=fasta)
+    [artefact] = discarded(result, "PARAL::ALK")
+    assert "mismapping" in artefact.filters
+    assert artefact.mismapped_reads == artefact.tested_reads > 0
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert real.mismapped_reads == 0
+
+
+def test_without_reads_of_the_paralog_or_a_fasta_the_chimera_cannot_be_recognised(tmp_path):
+    # nothing shows PARAL's own exon 2: neither reads spliced to it nor the genome
+    toy = paralog_toy()
+    add_background(toy)
+    paralog_reads(toy, spliced=0)
+    assert by_fusion(call(tmp_path, toy), "PARAL::ALK")
+
+
+def test_an_unannotated_copy_far_from_the_end_is_found_with_the_fasta(tmp_path):
+    # the same chimera, but PARAL's exon 2 is not annotated and no read is spliced to it:
+    # only the copy 60 kb away (within mismap_search_window) gives it away
+    toy = paralog_toy()
+    toy.genes = [g for g in toy.genes if g.name != "PARAL"]
+    toy.add_gene("PARAL", "chr5", "+", [(1_000, 1_200)])
+    add_background(toy)
+    paralog_reads(toy, spliced=0)
+    real_partp_alk(toy)
+    result = call(tmp_path, toy, fasta=True)
+    [artefact] = discarded(result, "PARAL::ALK")
+    assert "mismapping" in artefact.filters and artefact.self_similar >= 0.9
+    assert by_fusion(result, "PARTP::ALK")
+    (tmp_path / "s.bam").unlink()
+    narrow = call(tmp_path, toy, fasta=True, mismap_search_window=20_000)
+    assert by_fusion(narrow, "PARAL::ALK")  # the copy lies beyond the window searched
+
+
+def promiscuous_toy(dominant: bool):
+    """ALK intron position 20299 (between exons [20000,20150) and [26000,26200), kept on
+    the 3' side) joined by short-anchored reads (14 ALK bases) to the last base of an exon
+    of PARTP, ETV6, NEIGH and PART1, three fragments each."""
+    toy = make_toy()
+    add_background(toy)
+    partners = [("chr4", 4064), ("chr3", 6064), ("chr3", 14014), ("chr1", 5064)]
+    for k, (chrom, start) in enumerate(partners):
+        for i in range(3):
+            toy.fragment(f"hot{k}_{i}", [(chrom, start, "+", 86), ("chr2", 20286, "-", 14)],
+                         [("chr2", 20100 + 7 * i, "+", 100)])
+    if dominant:
+        # PARTP with long anchors on both sides, and mates on either side of the junction
+        for i in range(30):
+            toy.fragment(f"dom{i}", [("chr4", 4090, "+", 60), ("chr2", 20260, "-", 40)],
+                         [("chr2", 20100 + 3 * i, "+", 100)])
+        for i in range(4):
+            toy.fragment(f"mates{i}", [("chr4", 4000 + 5 * i, "+", 100)], [("chr2", 20180 + 5 * i, "+", 100)])
+    return toy
+
+
+def test_a_breakpoint_joined_to_many_genes_is_promiscuous(tmp_path):
+    result = call(tmp_path, promiscuous_toy(dominant=False), min_fragments=3)
+    hot = [c for c in result.discarded if c.end3.label() == "chr2:20300"]
+    assert len({c.gene5.name for c in hot}) == 4
+    assert all("promiscuous_breakpoint" in c.filters for c in hot)
+    assert not [c for c in result.called if c.end3.label() == "chr2:20300"]
+
+
+def test_a_partner_that_dominates_the_breakpoint_with_mates_is_kept(tmp_path):
+    result = call(tmp_path, promiscuous_toy(dominant=True), min_fragments=3)
+    [kept] = [c for c in result.called if c.end3.label() == "chr2:20300"]
+    assert kept.fusion == "PARTP::ALK" and kept.fragments >= 30 and kept.discordant_pairs == 4
+    others = [c for c in result.discarded if c.end3.label() == "chr2:20300"]
+    assert others and all("promiscuous_breakpoint" in c.filters for c in others)
+
+
+def test_isoforms_near_duplicates_and_mates_of_one_fusion_are_one_call(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    real_partp_alk(toy, 8)  # main junction: PARTP exon 2 :: ALK exon 3
+    for i in range(3):  # isoform: PARTP exon 1 :: ALK exon 3
+        toy.fragment(f"iso{i}", [("chr4", 1140, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20010 + i, "+", 100)])
+    for i in range(3):  # an alternative donor 20 bases into PARTP exon 2 (9 bases off would merge at once)
+        toy.fragment(f"near{i}", [("chr4", 4070, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20020 + i, "+", 100)])
+    for i in range(3):  # pre-mRNA mates: PARTP intron 2 :: ALK intron 3, no junction read
+        toy.fragment(f"pre{i}", [("chr4", 5000 + 20 * i, "+", 100)], [("chr2", 19000 + 20 * i, "+", 100)])
+    result = call(tmp_path, toy)
+    [main] = by_fusion(result, "PARTP::ALK")
+    assert (main.end5.label(), main.end3.label()) == ("chr4:4150", "chr2:20150")
+    by_end5 = {c.end5.label(): c for c in discarded(result, "PARTP::ALK")}
+    iso, near = by_end5["chr4:1200"], by_end5["chr4:4130"]
+    for c in (iso, near):
+        assert c.filters == ["same_event"] and c.main_call is main and c in main.isoforms
+    premrna = [c for c in discarded(result, "PARTP::ALK") if c.precision == "approximate"]
+    assert premrna and all(c.discordant_fragments == {"pre0", "pre1", "pre2"} for c in premrna)
+    from imtfusion.pipeline import candidate_row
+
+    row = candidate_row("S1", main)
+    assert row["isoforms"].count("::") == len(main.isoforms) >= 2 and "S1_D" in row["isoforms"]
+    assert candidate_row("S1", near)["main_call"] == main.call_id == "S1_F1"
+
+
+def test_two_different_gene_pairs_stay_two_calls(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    real_partp_alk(toy)
+    for i in range(4):  # ETV6 exon 2 :: ALK exon 3
+        toy.fragment(f"e{i}", [("chr3", 6090, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20030 + i, "+", 100)])
+    result = call(tmp_path, toy)
+    assert {c.fusion for c in result.called} == {"PARTP::ALK", "ETV6::ALK"}
+
+
+@pytest.mark.parametrize("mate, counted", [
+    ("good", True),
+    ("poly_g", False),
+    ("low_mapq", False),
+])
+def test_discordant_mates_of_low_complexity_or_low_mapq_do_not_count(tmp_path, mate, counted):
+    toy = make_toy()
+    add_background(toy)
+    if mate == "poly_g":  # a G-rich stretch in PARTP intron 2 where poly-G mates land
+        seq = list(toy.seq["chr4"])
+        seq[5000:5200] = "G" * 200
+        toy.seq["chr4"] = "".join(seq)
+    for i in range(4):
+        toy.fragment(f"d{i}", [("chr4", 5000 + 10 * i if mate == "poly_g" else 4000 + 10 * i, "+", 100)],
+                     [("chr2", 20040 + 5 * i, "+", 100)], mapq=5 if mate == "low_mapq" else 60)
+    result = call(tmp_path, toy, min_fragments=3)
+    candidates = [c for c in result.called + result.discarded if c.fusion == "PARTP::ALK"]
+    assert bool(candidates) == counted
+    if counted:
+        assert candidates[0].discordant_pairs == 4 and candidates[0] in result.called
+
+
+def test_single_end_reads_of_one_junction_are_not_duplicates_unless_they_start_together(tmp_path):
+    # records at a junction all start there; their unclipped 5' ends tell them apart
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"se{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20110, "-", 40)])
+    for i in range(3):
+        toy.fragment(f"same{i}", [("chr3", 6090, "+", 60), ("chr2", 20110, "-", 40)])
+    result = call(tmp_path, toy, min_fragments=3)
+    [kept] = by_fusion(result, "PARTP::ALK")
+    assert kept.duplicates == 0
+    [dups] = discarded(result, "ETV6::ALK")
+    assert dups.duplicates == 2 and "duplicates" in dups.filters
