@@ -43,12 +43,14 @@ class Filter:
     parameters: tuple[str, ...] = ()
     needs: str = ""  # an input the filter needs to act at all (shown in the README table)
     phase: int = 1
+    decoy: str = ""  # what in the accuracy benchmark's simulated panel it must remove
+    tests: tuple[str, ...] = ()  # tests/FILE::TEST of a candidate it must discard beside one it must keep
 
     @property
     def doc(self) -> str:
         """The first paragraph of the predicate's docstring, on one line."""
         text = (self.predicate.__doc__ or "").strip().split("\n\n")[0]
-        return " ".join(text.split())
+        return " ".join(text.split()).replace("``", "`")
 
 
 def is_known(candidate: Candidate, known_pairs: frozenset[tuple[str, str]]) -> bool:
@@ -159,20 +161,40 @@ def same_event(c: Candidate, ctx: FilterContext) -> bool:
     return bool(c.main_call)
 
 
+UNIT = "test_filters.py::test_filter_discards_one_record_and_keeps_the_other"
+
 FILTERS: tuple[Filter, ...] = (
-    Filter("not_transcribable", not_transcribable),
-    Filter("intragenic", intragenic),
-    Filter("read_through", read_through, ("read_through_distance",)),
-    Filter("multimapping", multimapping, ("min_mapq", "max_low_mapq_fraction")),
-    Filter("mismapping", mismapping, ("max_mismapped_fraction", "max_self_similarity", "mismap_search_window")),
-    Filter("low_complexity", low_complexity),
-    Filter("intronic_no_split", intronic_no_split),
-    Filter("short_anchor", short_anchor, ("min_anchor",)),
-    Filter("promiscuous_breakpoint", promiscuous_breakpoint, ("max_partners", "promiscuous_dominance", "min_anchor")),
-    Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table"),
-    Filter("duplicates", duplicates, ("min_fragments", "min_fragments_known")),
-    Filter("min_support", min_support, ("min_fragments", "min_fragments_known")),
-    Filter("same_event", same_event, phase=2),
+    Filter("not_transcribable", not_transcribable, decoy="random chimeras joined against the strands",
+           tests=(UNIT, "test_calling.py::test_wrong_orientation_is_not_transcribable")),
+    Filter("intragenic", intragenic, decoy="paralog reads split within ALKP1/ALKP2 by BWA-MEM", tests=(UNIT,)),
+    Filter("read_through", read_through, ("read_through_distance",), decoy="ETV6::BCL2L14 read-through",
+           tests=(UNIT, "test_calling.py::test_read_through_to_a_neighbour_is_discarded")),
+    Filter("multimapping", multimapping, ("min_mapq", "max_low_mapq_fraction"),
+           decoy="reads of the ALKP1 paralog (98% identical) with MAPQ 0", tests=(UNIT,)),
+    Filter("mismapping", mismapping, ("max_mismapped_fraction", "max_self_similarity", "mismap_search_window"),
+           decoy="transcribed ALK paralogs ALKP1 (98%), ALKP2 (spliced, 92% with a 70 bp identical stretch) and "
+           "ALKP3 (processed), TPM3P1",
+           tests=(UNIT, "test_precision.py::test_a_transcribed_paralog_chimera_is_mismapping_beside_a_real_fusion",
+                  "test_precision.py::test_an_unannotated_copy_far_from_the_end_is_found_with_the_fasta",
+                  "test_calling.py::test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping")),
+    Filter("low_complexity", low_complexity, decoy="the G-rich stretch", tests=(UNIT,)),
+    Filter("intronic_no_split", intronic_no_split, decoy="mates of fused pre-mRNA", tests=(UNIT,)),
+    Filter("short_anchor", short_anchor, ("min_anchor",), decoy="random single-fragment chimeras", tests=(UNIT,)),
+    Filter("promiscuous_breakpoint", promiscuous_breakpoint, ("max_partners", "promiscuous_dominance", "min_anchor"),
+           decoy="an ALK intron 19 position joined to six genes by 12-16 bp anchors",
+           tests=(UNIT, "test_precision.py::test_a_breakpoint_joined_to_many_genes_is_promiscuous",
+                  "test_precision.py::test_a_partner_that_dominates_the_breakpoint_with_mates_is_kept")),
+    Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table",
+           decoy="the same weak junction in several samples of a batch (test BAMs)",
+           tests=(UNIT, "test_batch.py::test_weak_copies_of_a_junction_are_discarded_and_the_strong_call_is_kept")),
+    Filter("duplicates", duplicates, ("min_fragments", "min_fragments_known"), decoy="unflagged PCR duplicates",
+           tests=(UNIT, "test_calling.py::test_unflagged_duplicates_do_not_make_support",
+                  "test_precision.py::test_single_end_reads_of_one_junction_are_not_duplicates_unless_they_start_together")),
+    Filter("min_support", min_support, ("min_fragments", "min_fragments_known"), decoy="random single-fragment chimeras",
+           tests=(UNIT, "test_calling.py::test_known_partners_need_less_support_than_novel_ones")),
+    Filter("same_event", same_event, phase=2, decoy="isoforms, near junctions and fused pre-mRNA of true fusions",
+           tests=("test_filters.py::test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others",
+                  "test_precision.py::test_isoforms_near_duplicates_and_mates_of_one_fusion_are_one_call")),
 )
 
 FILTER_NAMES: tuple[str, ...] = tuple(f.name for f in FILTERS)
@@ -189,13 +211,25 @@ def active_filters(params: CallParameters) -> tuple[Filter, ...]:
     return tuple(f for f in FILTERS if f.name not in off)
 
 
+#: Evidence rules: what never becomes evidence at all, so no candidate names them; the
+#: README's filter table lists them after the filters.
+EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ...] = (
+    ("unusable_mates",
+     "A mate pair counts as discordant evidence only when both mates map with MAPQ >= `min_discordant_mapq` and "
+     "neither read is of low complexity (poly-G reads of two-colour sequencers, microsatellites).",
+     ("min_discordant_mapq",), "poly-G mates placed on the G-rich stretch",
+     ("test_precision.py::test_discordant_mates_of_low_complexity_or_low_mapq_do_not_count",)),
+)
+
+
 def filter_table() -> str:
     """The README's filter table (Markdown), from the registry."""
-    rows = ["| filter | removes | parameters |", "| --- | --- | --- |"]
-    for f in FILTERS:
-        params = ", ".join(f"`{p}`" for p in f.parameters) or "–"
-        needs = f" (needs {f.needs})" if f.needs else ""
-        rows.append(f"| `{f.name}` | {f.doc}{needs} | {params} |")
+    rows = ["| filter | removes | parameters | decoy in the benchmark | tests |", "| --- | --- | --- | --- | --- |"]
+    entries = [(f.name, f.doc + (f" (needs {f.needs})" if f.needs else ""), f.parameters, f.decoy, f.tests) for f in FILTERS]
+    for name, doc, parameters, decoy, tests in entries + [(n, d, p, y, t) for n, d, p, y, t in EVIDENCE_RULES]:
+        params = ", ".join(f"`{p}`" for p in parameters) or "–"
+        shown = ", ".join(f"`{t.split('::')[1]}`" for t in tests if t != UNIT)
+        rows.append(f"| `{name}` | {doc} | {params} | {decoy or '–'} | {shown or 'unit test'} |")
     return "\n".join(rows)
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -81,6 +81,20 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "fusion_transcript": _text(a.fusion_transcript) if a else None,
         "peptide": _text(a.peptide) if a else None,
         "filters": list(c.filters),
+        "isoforms": [isoform_object(k) for k in c.isoforms],
+        "main_call": c.main_call.call_id if c.main_call is not None else None,
+    }
+
+
+def isoform_object(c: Candidate) -> dict[str, Any]:
+    """Another junction of a call's gene pair, listed with the call."""
+    return {
+        "id": c.call_id,
+        "breakpoint5": c.end5.label(),
+        "breakpoint3": c.end3.label(),
+        "split_reads": c.split_reads,
+        "discordant_pairs": c.discordant_pairs,
+        "breakpoint_precision": c.precision,
     }
 
 
