@@ -104,6 +104,20 @@ def test_filter_discards_one_record_and_keeps_the_other(name):
     assert not rule.predicate(candidate(**keep), ctx)
 
 
+MANY_SHORT = dict(split_fragments={f"s{i}" for i in range(6)}, discordant_fragments=set(), best_anchor=14, site3="intronic")
+
+
+@pytest.mark.parametrize("change, discard", [
+    ({}, True),  # six reads, all with 14 bases on one side, off the exon boundary, no mates
+    ({"discordant_fragments": {"d0"}}, False),  # a mate pair is independent evidence
+    ({"site3": "splice_site"}, False),  # exon to exon: short reads of a real junction
+    ({"best_anchor": 20}, False),  # one read aligned 20 bases on both sides
+])
+def test_short_anchor_with_many_reads_off_the_exon_boundaries(change, discard):
+    rule = next(f for f in FILTERS if f.name == "short_anchor")
+    assert rule.predicate(candidate(**{**MANY_SHORT, **change}), context()) is discard
+
+
 def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others():
     main = candidate()
     isoform = candidate(end5=Breakend("chr1", 1500, "R"), split_fragments={"i0", "i1", "i2"})
@@ -133,7 +147,7 @@ def test_filters_are_switched_off_by_name():
 
 def test_readme_filter_table_is_the_registry():
     readme = (REPO / "README.md").read_text()
-    assert filter_table() in readme, "README filter table drifted: paste imtfusion.filters.filter_table()"
+    assert filter_table() in readme, "README filter table drifted: run python -m imtfusion.filters README.md"
 
 
 def test_json_schema_lists_the_registered_filter_names():

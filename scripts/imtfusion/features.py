@@ -79,11 +79,22 @@ def assess_mismapping(
             seen[(end, other)] = _own_continuations(end, other, ends, lookup, params, ref)
         return seen[(end, other)]
 
-    for cand in candidates:
+    exact = [c for c in candidates if c.junction is not None and c.precision == "exact"]
+    at_end: dict[Breakend, list[tuple[tuple, Candidate, str]]] = defaultdict(list)
+    for c in exact:
+        at_end[c.junction.a].append((_rank(c), c, c.junction.outward_a))
+        at_end[c.junction.b].append((_rank(c), c, c.junction.outward_b))
+
+    def rivals(end: Breakend, cand: Candidate) -> list[str]:
+        """Partner bases of better junctions at the same breakend: reads of a real fusion
+        whose partner part went to a pseudogene of the partner spell them too."""
+        mine = _rank(cand)
+        return [out for rank, other, out in at_end[end] if other is not cand and rank > mine and out]
+
+    for cand in exact:
         view = cand.junction
-        if view is None or cand.precision != "exact":
-            continue
-        own_a, own_b = own(view.a, view.b), own(view.b, view.a)
+        own_a = own(view.a, view.b) + rivals(view.a, cand)
+        own_b = own(view.b, view.a) + rivals(view.b, cand)
         tested = mismapped = 0
         for _, beyond_a, beyond_b in sorted(cand.junction_reads)[:MAX_TESTED_READS]:
             verdicts = [
@@ -97,6 +108,13 @@ def assess_mismapping(
         cand.tested_reads, cand.mismapped_reads = tested, mismapped
         if ref is not None:
             cand.self_similar = self_similarity(ref, view, lookup, params.mismap_search_window)
+
+
+def _rank(c: Candidate) -> tuple:
+    """Which of two junctions at one breakend the reads belong to: genes that are not
+    pseudogenes first, then the more junction reads and fragments."""
+    real = all("pseudogene" not in g.gene_type for g in (c.gene5, c.gene3))
+    return (real, c.split_reads, c.fragments)
 
 
 SHIFT = 3  # bases a read's partner bases may sit off the placed junction (an indel, a mismatch next to it)
