@@ -93,6 +93,50 @@ def test_an_unannotated_copy_far_from_the_end_is_found_with_the_fasta(tmp_path):
     assert by_fusion(narrow, "PARAL::ALK")  # the copy lies beyond the window searched
 
 
+def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tmp_path):
+    # PARTPP (chr5): a processed pseudogene whose exon copies the last 70 bases of PARTP
+    # exon 2; junction reads of PARTP::ALK with at most 40 PARTP bases align there as well
+    toy = paralog_toy()
+    seq = list(toy.seq["chr5"])
+    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]
+    toy.seq["chr5"] = "".join(seq)
+    toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070)], coding=False, gene_type="processed_pseudogene")
+    add_background(toy)
+    real_partp_alk(toy, 6)
+    for i in range(3):
+        toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
+                     [("chr2", 20_000 + 5 * i, "+", 100)])
+    for fasta in (False, True):
+        result = call(tmp_path, toy, fasta=fasta)
+        [real] = by_fusion(result, "PARTP::ALK")
+        assert real.mismapped_reads == 0
+        [pseudo] = discarded(result, "PARTPP::ALK")
+        assert "mismapping" in pseudo.filters and pseudo.mismapped_reads == pseudo.tested_reads == 3
+        (tmp_path / "s.bam").unlink()
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_mates_of_a_target_fragment_placed_on_a_pseudogene_are_mismapping(tmp_path, fasta):
+    # ALKPS (chr5): a processed pseudogene copying ALK exon 2 ([26000,26200), minus
+    # strand); pairs of an ALK fragment (exon 3 and exon 2) whose exon-2 mate went to it
+    toy = paralog_toy()
+    seq = list(toy.seq["chr5"])
+    seq[75_000:75_200] = toy.seq["chr2"][26_000:26_200]
+    toy.seq["chr5"] = "".join(seq)
+    toy.add_gene("ALKPS", "chr5", "-", [(75_000, 75_200)], coding=False, gene_type="processed_pseudogene")
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"ps{i}", [("chr2", 20_040 + 5 * i, "+", 100)], [("chr5", 75_020 + 10 * i, "-", 100)])
+        toy.fragment(f"alk{i}", [("chr2", 20_040 + 5 * i, "+", 100)], [("chr2", 26_020 + 10 * i, "-", 100)])
+    for i in range(4):  # a true mates-only fusion: the mates are PARTP's own sequence
+        toy.fragment(f"pt{i}", [("chr4", 4000 + 10 * i, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    [pseudo] = [c for c in result.discarded if "ALKPS" in c.fusion]
+    assert "mismapping" in pseudo.filters and pseudo.mismapped_reads == pseudo.tested_reads == 4
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert real.precision == "approximate" and real.tested_reads == 4 and real.mismapped_reads == 0
+
+
 def promiscuous_toy(dominant: bool):
     """ALK intron position 20299 (between exons [20000,20150) and [26000,26200), kept on
     the 3' side) joined by short-anchored reads (14 ALK bases) to the last base of an exon

@@ -38,6 +38,7 @@ class Gene:
     exons: list[tuple[int, int]]  # genomic, sorted ascending
     gene_id: str = ""
     coding: bool = True
+    gene_type: str = ""  # the GTF's gene_type; default protein_coding or lncRNA by ``coding``
 
     def exon(self, number: int) -> tuple[int, int]:
         """Exon by transcript number (1 = 5'-most)."""
@@ -62,8 +63,9 @@ class Toy:
                         "PG": [{"ID": "toy", "PN": "toy-aligner", "VN": "1"}]}
 
     # ---- genome and annotation
-    def add_gene(self, name: str, chrom: str, strand: str, exons: list[tuple[int, int]], coding: bool = True) -> Gene:
-        gene = Gene(name, chrom, strand, sorted(exons), f"ENSGT{len(self.genes) + 1:05d}.1", coding)
+    def add_gene(self, name: str, chrom: str, strand: str, exons: list[tuple[int, int]], coding: bool = True,
+                 gene_type: str = "") -> Gene:
+        gene = Gene(name, chrom, strand, sorted(exons), f"ENSGT{len(self.genes) + 1:05d}.1", coding, gene_type)
         seq = list(self.seq[chrom])
         for (s1, e1), (s2, e2) in zip(gene.exons, gene.exons[1:]):
             if strand == "+":
@@ -94,7 +96,7 @@ class Toy:
         lines = []
         for g in sorted(self.genes, key=lambda g: (g.chrom, g.exons[0][0])):
             chrom = chrom_prefix + g.chrom
-            gtype = "protein_coding" if g.coding else "lncRNA"
+            gtype = g.gene_type or ("protein_coding" if g.coding else "lncRNA")
             ga = f'gene_id "{g.gene_id}"; gene_type "{gtype}"; gene_name "{g.name}";'
             tid = g.gene_id.replace("ENSG", "ENST")
             ta = ga + f' transcript_id "{tid}"; transcript_type "{gtype}"; tag "Ensembl_canonical";'

@@ -562,13 +562,16 @@ class MateRecord:
     sequence: str
 
 
-def collect_mates(bam: pysam.AlignmentFile, reads: Iterable[DiscordantRead], gap: int = 1_000) -> dict[str, MateRecord]:
-    """The primary mate records of discordant reads, by fragment name, read in windows
+def collect_mates(
+    bam: pysam.AlignmentFile, reads: Iterable[DiscordantRead], gap: int = 1_000
+) -> dict[tuple[str, str, int], MateRecord]:
+    """The primary mate records of discordant reads, by (fragment, contig, start) -- both
+    reads of a fragment can be discordant reads of two target loci -- read in windows
     around the mates' positions (one fetch for mates within ``gap`` of each other)."""
     wanted: dict[str, dict[str, set[int]]] = {}
     for r in reads:
         wanted.setdefault(r.mate_end.chrom, {}).setdefault(r.fragment, set()).add(r.mate_end.pos)
-    out: dict[str, MateRecord] = {}
+    out: dict[tuple[str, str, int], MateRecord] = {}
     for chrom in sorted(wanted):
         if bam.get_tid(chrom) < 0:
             continue
@@ -586,7 +589,8 @@ def collect_mates(bam: pysam.AlignmentFile, reads: Iterable[DiscordantRead], gap
                 spots = mates.get(read.query_name)
                 if spots is None or read.reference_start not in spots:
                     continue
-                out.setdefault(read.query_name, MateRecord(read.mapping_quality, read.query_sequence or ""))
+                out.setdefault((read.query_name, chrom, read.reference_start),
+                               MateRecord(read.mapping_quality, read.query_sequence or ""))
     return out
 
 

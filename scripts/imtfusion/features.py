@@ -45,15 +45,19 @@ PROBE = 30  # bases of the consensus compared at a copy
 PARTNER_GUARD = 2_000  # copies this close to the other end are the partner itself
 
 
+def mate_of(read: DiscordantRead, mates: dict[tuple[str, str, int], MateRecord]) -> MateRecord | None:
+    return mates.get((read.fragment, read.mate_end.chrom, read.mate_end.pos))
+
+
 def usable_discordants(
-    reads: Iterable[DiscordantRead], mates: dict[str, MateRecord], params: CallParameters
+    reads: Iterable[DiscordantRead], mates: dict[tuple[str, str, int], MateRecord], params: CallParameters
 ) -> list[DiscordantRead]:
     """The discordant reads whose pair can count as evidence of a junction."""
     out = []
     for read in reads:
         if read.mapq < params.min_discordant_mapq:
             continue
-        mate = mates.get(read.fragment)
+        mate = mate_of(read, mates)
         if mate is not None and (mate.mapq < params.min_discordant_mapq or is_low_complexity(mate.sequence)):
             continue
         out.append(read)
@@ -66,8 +70,12 @@ def assess_mismapping(
     lookup: GeneLookup,
     params: CallParameters,
     ref: Reference | None = None,
+    mates: dict[tuple[str, str, int], MateRecord] | None = None,
+    discordants: Iterable[DiscordantRead] = (),
 ) -> None:
-    """Set ``tested_reads``, ``mismapped_reads`` and (with a FASTA) ``self_similar``.
+    """Set ``tested_reads``, ``mismapped_reads`` and (with a FASTA) ``self_similar``;
+    ``mates`` (:func:`imtfusion.evidence.collect_mates`) of the ``discordants`` let the
+    mate pairs be tested too.
 
     ``ends`` reads what the other reads at a breakend show
     (:class:`imtfusion.evidence.BreakendReads`); without a FASTA its pile-up spells the
@@ -80,27 +88,38 @@ def assess_mismapping(
         return seen[(end, other)]
 
     exact = [c for c in candidates if c.junction is not None and c.precision == "exact"]
-    at_end: dict[Breakend, list[tuple[tuple, Candidate, str]]] = defaultdict(list)
+    bases = ref if ref is not None else ends.pileup
+    partner_bases: dict[tuple[Breakend, Breakend], str] = {}
+
+    def partner(end: Breakend, other: Breakend) -> str:
+        """What the genome (or the reads' pile-up) at ``other`` puts beyond ``end``."""
+        if (end, other) not in partner_bases:
+            partner_bases[(end, other)] = partner_outward(bases, end, other, COMPARED) if bases.has(other.chrom) else ""
+        return partner_bases[(end, other)]
+
+    at_end: dict[Breakend, list[tuple[tuple, Candidate, Breakend]]] = defaultdict(list)
     for c in exact:
-        at_end[c.junction.a].append((_rank(c), c, c.junction.outward_a))
-        at_end[c.junction.b].append((_rank(c), c, c.junction.outward_b))
+        at_end[c.junction.a].append((_rank(c), c, c.junction.b))
+        at_end[c.junction.b].append((_rank(c), c, c.junction.a))
 
     def rivals(end: Breakend, cand: Candidate) -> list[str]:
         """Partner bases of better junctions at the same breakend: reads of a real fusion
         whose partner part went to a pseudogene of the partner spell them too."""
         mine = _rank(cand)
-        return [out for rank, other, out in at_end[end] if other is not cand and rank > mine and out]
+        return [partner(end, other) for rank, rival, other in at_end[end] if rival is not cand and rank > mine]
 
     for cand in exact:
         view = cand.junction
         own_a = own(view.a, view.b) + rivals(view.a, cand)
         own_b = own(view.b, view.a) + rivals(view.b, cand)
+        # a record not seen (a hard-clipped supplementary's partner): the partner's bases
+        fill_a, fill_b = partner(view.a, view.b), partner(view.b, view.a)
         tested = mismapped = 0
         for _, beyond_a, beyond_b in sorted(cand.junction_reads)[:MAX_TESTED_READS]:
             verdicts = [
                 _explained(probe, continuations, params.max_self_similarity)
-                for probe, continuations in ((beyond_a, own_a), (beyond_b, own_b))
-                if len(probe) >= MIN_COMPARED
+                for probe, continuations in ((beyond_a or fill_a, own_a), (beyond_b or fill_b, own_b))
+                if len(probe) >= MIN_COMPARED and probe.count("N") * 4 < len(probe)
             ]
             if verdicts:
                 tested += 1
@@ -108,6 +127,54 @@ def assess_mismapping(
         cand.tested_reads, cand.mismapped_reads = tested, mismapped
         if ref is not None:
             cand.self_similar = self_similarity(ref, view, lookup, params.mismap_search_window)
+    if mates:
+        _assess_mates(candidates, mates, discordants, lookup, bases)
+
+
+MATE_SEED = 20  # bases of a mate looked up in the target gene's exons
+MATE_SEEDS_NEEDED = 2
+
+
+def _assess_mates(candidates: Iterable[Candidate], mates: dict[tuple[str, str, int], MateRecord], reads: Iterable[DiscordantRead],
+                  lookup: GeneLookup, bases) -> None:
+    """Mates whose sequence is the own gene's of the read they pair with (a normal
+    fragment of that gene whose mate was aligned to a paralog or pseudogene elsewhere)
+    are mismappers too: at least two of the mate's 20-base seeds lie in the exons of the
+    read's gene (the FASTA, else the reads' pile-up there)."""
+    exon_text: dict[str, str] = {}
+    by_fragment: dict[str, list[DiscordantRead]] = defaultdict(list)
+    for read in reads:
+        by_fragment[read.fragment].append(read)
+
+    def exons_of(end: Breakend, gene_id: str) -> str:
+        if gene_id not in exon_text:
+            gene = next((g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id == gene_id), None)
+            spans = lookup.exons(gene) if gene is not None else []
+            exon_text[gene_id] = "|".join(bases.fetch(end.chrom, s, e) for s, e in spans) if bases.has(end.chrom) else ""
+        return exon_text[gene_id]
+
+    for cand in candidates:
+        fragments = sorted(cand.discordant_fragments - cand.split_fragments)
+        genes = {g.gene_id for g in (cand.gene5, cand.gene3) if not g.intergenic}
+        for fragment in fragments[:MAX_TESTED_READS]:
+            for read in by_fragment.get(fragment, []):
+                mate = mate_of(read, mates)
+                if mate is None or len(mate.sequence) < MATE_SEED * 2:
+                    continue
+                own = [exons_of(read.read_end, g.gene_id) for g in lookup.genes_at(read.read_end.chrom, read.read_end.pos)
+                       if g.gene_id in genes and not (read.mate_end.chrom == read.read_end.chrom
+                                                      and g.start <= read.mate_end.pos < g.end)]
+                own = [t for t in own if t]
+                if own:
+                    break
+            else:
+                continue
+            cand.tested_reads += 1
+            seq = mate.sequence.upper()
+            seeds = [seq[i:i + MATE_SEED] for i in range(0, len(seq) - MATE_SEED + 1, MATE_SEED // 2)]
+            seeds += [complement(x)[::-1] for x in seeds]
+            if any(sum(seed in text for seed in seeds) >= MATE_SEEDS_NEEDED for text in own):
+                cand.mismapped_reads += 1
 
 
 def _rank(c: Candidate) -> tuple:

@@ -345,7 +345,8 @@ def run_sample(
             evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None,
         )
-        assess_mismapping(candidates, BreakendReads(bam), GeneLookup(annotation, contigs), params, ref)
+        assess_mismapping(candidates, BreakendReads(bam), GeneLookup(annotation, contigs), params, ref, mates,
+                          evidence.discordant_reads)
         mark_promiscuous(candidates, params)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
