@@ -245,3 +245,46 @@ def test_single_end_reads_of_one_junction_are_not_duplicates_unless_they_start_t
     assert kept.duplicates == 0
     [dups] = discarded(result, "ETV6::ALK")
     assert dups.duplicates == 2 and "duplicates" in dups.filters
+
+
+# ---------------------------------------------------------------- without a FASTA
+
+
+def test_the_pile_up_spells_the_reads_majority_base_and_n_where_no_read_is(tmp_path):
+    import pysam
+
+    from imtfusion.evidence import PileupReference
+
+    toy = make_toy()
+    for i in range(3):
+        toy.fragment(f"r{i}", [("chr4", 1000 + i, "+", 100)])
+    rec = toy.fragment("odd", [("chr4", 1000, "+", 100)])[0]
+    seq = list(rec.query_sequence)  # one read with a different base at 1050: outvoted
+    seq[50] = "A" if seq[50] != "A" else "C"
+    rec.query_sequence, rec.query_qualities = "".join(seq), pysam.qualitystring_to_array("I" * 100)
+    bam = pysam.AlignmentFile(str(toy.write_bam(tmp_path / "p.bam")))
+    pile = PileupReference(bam)
+    assert pile.fetch("chr4", 1000, 1100) == toy.seq["chr4"][1000:1100]
+    assert pile.fetch("chr4", 990, 1003) == "N" * 10 + toy.seq["chr4"][1000:1003]
+    assert pile.fetch("chr4", 1020, 1030) == pile.fetch("chr4", 1015, 1035)[5:15]  # across cached blocks
+    assert pile.fetch("chrX", 0, 10) == "" and not pile.has("chrX") and pile.from_reads
+
+
+def test_without_a_fasta_soft_clips_are_placed_on_a_partner_the_reads_spell(tmp_path):
+    # STAR defaults / HISAT2: no SA tags; junction reads are soft-clipped on ALK and the
+    # mates point at PARTP, whose exon 2 end other reads cover
+    toy = make_toy()
+    add_background(toy)
+    for i in range(8):
+        toy.fragment(f"p{i}", [("chr4", 4030 + 5 * i, "+", 100)], [("chr4", 4040 + 5 * i, "-", 100)])
+    for i in range(4):
+        toy.fragment(f"clip{i}", [("chr4", 4120 + i, "+", 30 - i), ("chr2", 20080, "-", 70)],
+                     [("chr2", 19990 + 3 * i, "+", 100)], only1=1)
+    for i in range(2):
+        toy.fragment(f"mate{i}", [("chr4", 4000 + 10 * i, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label(), c.precision) == ("chr4:4150", "chr2:20150", "exact")
+    assert c.clipped_fragments == {f"clip{i}" for i in range(4)}
+    # a negative cannot be signed without the FASTA: ETV6 stays not assessable
+    assert {s.target: s.status for s in result.statuses}["ETV6"] == "not assessable"

@@ -328,7 +328,9 @@ def _place_junction(
     a, b = junction.a, junction.b
     splice_a = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(a.chrom, a.pos)] or [set()])
     splice_b = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(b.chrom, b.pos)] or [set()])
-    if ref is not None and ref.has(a.chrom) and ref.has(b.chrom):
+    if ref is not None and not ref.from_reads and ref.has(a.chrom) and ref.has(b.chrom):
+        # the reads' pile-up spells the partner only where reads align, and a junction
+        # read aligned past its junction spells its own homology: snap as without a FASTA
         minus, plus = homology_range(ref, a, b)
         junction.homology = minus + plus
         lo, hi = -minus, plus

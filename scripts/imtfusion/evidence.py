@@ -458,56 +458,53 @@ def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, s
 class PileupReference:
     """Reference bases spelled by the reads themselves, for a BAM without its FASTA.
 
-    ``fetch`` returns, for each base of a window, the most common base of the records
-    aligned there (``N`` where none is); :class:`imtfusion.reference.Reference` has the
-    same interface. At most ``depth`` records of a window are looked at."""
+    ``fetch`` returns, for each base of a window, the most common base of the reads
+    aligned there (htslib's pile-up counts, bases of quality 15 or more; duplicate,
+    secondary and QC-failed records skipped), ``N`` where none is;
+    :class:`imtfusion.reference.Reference` has the same interface. Counted in blocks of
+    ``BLOCK`` bases, each once."""
 
-    def __init__(self, bam: pysam.AlignmentFile, depth: int = 100):
+    BLOCK = 1_024
+    from_reads = True  # not the genome: bases where no read is aligned are unknown (N)
+
+    def __init__(self, bam: pysam.AlignmentFile):
         self.bam = bam
-        self.depth = depth
-        self._contigs = set(bam.references)
-        self._cache: dict[tuple[str, int, int], str] = {}
+        self._contigs = dict(zip(bam.references, bam.lengths))
+        self._blocks: dict[tuple[str, int], str] = {}
 
     def has(self, chrom: str) -> bool:
         return chrom in self._contigs
 
     def fetch(self, chrom: str, start: int, end: int, remember: bool = True) -> str:
-        start = max(0, start)
-        if end <= start or chrom not in self._contigs:
+        length = self._contigs.get(chrom)
+        if length is None:
             return ""
-        key = (chrom, start, end)
-        if key not in self._cache:
-            self._cache[key] = self._spell(chrom, start, end)
-        return self._cache[key]
+        start, end = max(0, start), min(end, length)
+        if end <= start:
+            return ""
+        first, last = start // self.BLOCK, (end - 1) // self.BLOCK
+        text = "".join(self._block(chrom, k) for k in range(first, last + 1))
+        offset = first * self.BLOCK
+        return text[start - offset : end - offset]
 
-    def _spell(self, chrom: str, start: int, end: int) -> str:
-        counts = np.zeros((end - start, 4), dtype=np.int32)
-        codes = {"A": 0, "C": 1, "G": 2, "T": 3}
-        used = 0
-        for read in safe_fetch(self.bam, chrom, start, end):
-            if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.query_sequence:
-                continue
-            seq = read.query_sequence
-            ref, q = read.reference_start, 0
-            for op, length in read.cigartuples:
-                if op in (_M, _EQ, _X):
-                    lo, hi = max(ref, start), min(ref + length, end)
-                    for r in range(lo, hi):
-                        code = codes.get(seq[q + r - ref])
-                        if code is not None:
-                            counts[r - start, code] += 1
-                    ref += length
-                    q += length
-                elif op in (_I, _S):
-                    q += length
-                elif op in (_D, _N):
-                    ref += length
-            used += 1
-            if used >= self.depth:
-                break
-        best = counts.argmax(axis=1)
-        covered = counts.max(axis=1) > 0
-        return "".join("ACGT"[b] if c else "N" for b, c in zip(best.tolist(), covered.tolist()))
+    def _block(self, chrom: str, k: int) -> str:
+        key = (chrom, k)
+        if key not in self._blocks:
+            start = k * self.BLOCK
+            end = min(start + self.BLOCK, self._contigs[chrom])
+            try:
+                counts = np.asarray(self.bam.count_coverage(chrom, start, end), dtype=np.int64)
+            except (OSError, ValueError) as exc:
+                raise AlignmentFileError(
+                    f"{self.bam.filename.decode() if isinstance(self.bam.filename, bytes) else self.bam.filename}: "
+                    f"cannot be read in {chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: "
+                    "re-create both"
+                ) from None
+            best = counts.argmax(axis=0)
+            letters = np.frombuffer(b"ACGT", dtype=np.uint8)[best]
+            letters[counts.max(axis=0) == 0] = ord("N")
+            self._blocks[key] = letters.tobytes().decode()
+        return self._blocks[key]
 
 
 def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:

@@ -26,6 +26,7 @@ from imtfusion.evidence import (
     collect_mates,
     collect_unmapped,
     BreakendReads,
+    PileupReference,
     safe_fetch,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
@@ -200,8 +201,8 @@ def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     return cached
 
 
-def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: Reference, evidence, params: CallParameters,
-                   chimeric: bool) -> list[str]:
+def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
+                   params: CallParameters, chimeric: bool) -> list[str]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always), and those without a position (both mates unmapped, or single-end
     reads) unless the BAM has chimeric alignments (``scan_unmapped: auto``): an aligner
@@ -327,9 +328,13 @@ def run_sample(
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
-        if ref is not None:
-            chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
-            notes += _scan_unmapped(bam, loci, annotation, ref, evidence, params, chimeric)
+        ends = BreakendReads(bam)
+        # without a FASTA the reads spell the reference where they are aligned (partner
+        # exons, the target's transcripts), so soft clips and unmapped reads are still
+        # placed; the genome-wide exon-boundary index needs the FASTA
+        spelled = ref if ref is not None else ends.pileup
+        chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
+        notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric)
         partners = _known_partner_genes(annotation, loci, known)
 
         def fetch_clips(chrom: str, start: int, end: int):
@@ -342,10 +347,10 @@ def run_sample(
             return boundary_index(annotation, contigs, ref)
 
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, ref, fetch_clips, partners, fetch_unmapped,
+            evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None,
         )
-        assess_mismapping(candidates, BreakendReads(bam), GeneLookup(annotation, contigs), params, ref, mates,
+        assess_mismapping(candidates, ends, GeneLookup(annotation, contigs), params, ref, mates,
                           evidence.discordant_reads)
         mark_promiscuous(candidates, params)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
@@ -384,14 +389,14 @@ def run_sample(
             bam.close()
         if ref is not None:
             ref.close()
-    chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
     blind = None
     if not chimeric and ref is None:
-        # junction reads are then soft clips or unmapped reads, which only the genome
-        # sequence places on a partner: without it most fusions are invisible
+        # junction reads are then soft clips or unmapped reads, placed without the genome
+        # sequence only where other reads spell the partner: a negative cannot be signed
         blind = (
             "the BAM has no chimeric (SA) alignments and no genome FASTA was given, so soft-clipped and "
-            "unmapped junction reads cannot be placed: a fusion cannot be ruled out; rerun with the FASTA"
+            "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
+            "cannot be ruled out; rerun with the FASTA"
         )
     statuses = target_statuses(loci, evidence.qc, called, params, blind)
     renames = contigs.renamed

@@ -20,6 +20,8 @@ class Reference:
     The ``.fai`` must exist next to the FASTA or be given: the tool never writes next to
     a user's input files."""
 
+    from_reads = False  # the genome's own bases (PileupReference: spelled by the reads)
+
     def __init__(self, path: str | Path, bam_lengths: dict[str, int], index: str | Path | None = None):
         self.path = Path(path)
         self._cache: dict[tuple[str, int, int], str] = {}

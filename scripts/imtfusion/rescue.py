@@ -86,13 +86,19 @@ def _place_on_boundaries(
                 continue  # cannot reach the identity needed: no need to score it
             n, ident = _identity(consensus, outward)
             if n >= len(consensus) and ident >= needed:
-                scored.append((ident, n, partner))
+                scored.append((ident, n, partner, "pseudogene" in gene.gene_type))
     if not scored:
         return None
     scored.sort(key=lambda t: (-t[0], -t[1], t[2]))
-    if len(scored) > 1 and scored[1][0] == scored[0][0]:
-        return None  # two boundaries spell the clip equally well: ambiguous
-    return scored[0][2], scored[0][0]
+    best = [t for t in scored if t[0] == scored[0][0]]
+    if len(best) > 1:
+        # two boundaries spell the clip equally well: ambiguous, unless all but one are
+        # pseudogenes (a copy of the real partner's exon, which fusions do not join)
+        real = [t for t in best if not t[3]]
+        if len(real) != 1:
+            return None
+        best = real
+    return best[0][2], best[0][0]
 
 
 def _head_mismatches(consensus: str, outward: str, head: int = 12) -> int:
