@@ -288,3 +288,52 @@ def test_without_a_fasta_soft_clips_are_placed_on_a_partner_the_reads_spell(tmp_
     assert c.clipped_fragments == {f"clip{i}" for i in range(4)}
     # a negative cannot be signed without the FASTA: ETV6 stays not assessable
     assert {s.target: s.status for s in result.statuses}["ETV6"] == "not assessable"
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_a_clip_spelling_a_partner_and_its_pseudogene_is_placed_on_the_partner(tmp_path, fasta):
+    toy = paralog_toy()
+    seq = list(toy.seq["chr5"])
+    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]  # PARTPP copies the end of PARTP exon 2
+    toy.seq["chr5"] = "".join(seq)
+    # an unprocessed pseudogene: its copy ends at an exon boundary, as PARTP exon 2 does
+    toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070), (80_000, 80_100)], coding=False,
+                 gene_type="unprocessed_pseudogene")
+    add_background(toy)
+    for i in range(6):  # reads on both copies, so the pile-up spells them without a FASTA
+        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
+        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
+    for i in range(4):  # ALK-aligned junction reads whose 30 PARTP bases are soft-clipped
+        toy.fragment(f"clip{i}", [("chr4", 4120 + i, "+", 30 - i), ("chr2", 20080, "-", 70)],
+                     [("chr2", 19990 + 3 * i, "+", 100)], only1=1)
+    toy.fragment("m1", [("chr4", 4000, "+", 100)], [("chr2", 20040, "+", 100)])  # mates on both
+    toy.fragment("m2", [("chr5", 74_950, "+", 100)], [("chr2", 20045, "+", 100)])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.clipped_fragments == {f"clip{i}" for i in range(4)}
+    assert not [k for k in result.called if k.gene5.name == "PARTPP"]
+
+
+def test_an_exon_boundary_tie_with_a_pseudogene_goes_to_the_real_gene(tmp_path):
+    from imtfusion.annotation import load_annotation
+    from imtfusion.calling import GeneLookup
+    from imtfusion.model import Breakend
+    from imtfusion.reference import Reference
+    from imtfusion.rescue import _place_on_boundaries
+    from imtfusion.targets import ContigMap
+
+    toy = paralog_toy()
+    seq = list(toy.seq["chr5"])
+    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]
+    toy.seq["chr5"] = "".join(seq)
+    pseudo = toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070), (80_000, 80_100)], coding=False,
+                          gene_type="unprocessed_pseudogene")
+    annotation = load_annotation(toy.write_gtf(tmp_path / "a.gtf"))
+    ref = Reference(toy.write_fasta(tmp_path / "g.fa"), toy.contigs)
+    lookup = GeneLookup(annotation, ContigMap.build(annotation.contigs, toy.contigs))
+    alk_end = Breakend("chr2", 20149, "L")
+    consensus = revcomp(toy.seq["chr4"][4120:4150])  # what a clip at ALK's exon 3 start shows
+    partp = annotation.find_gene("PARTP", by_id=False)
+    both = [partp, annotation.find_gene(pseudo.name, by_id=False)]
+    placed = _place_on_boundaries(alk_end, consensus, both, ["-"], lookup, ref)
+    assert placed is not None and placed[0] == Breakend("chr4", 4149, "L")
