@@ -647,13 +647,16 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
         where = "" if junction is None else _junction_in(junction - start, s1, s2)
         raw.append((kind, source, start, end, r1_sense, r1, q1, r2, q2, where))
 
-    for tx_name, count in expression:
-        tx = genome.transcript(tx_name)
-        seq = tx.sequence(genome)
-        for _ in range(count):
-            f = _fragment_length(rng, lib, len(seq))
-            s = rng.randint(0, len(seq) - f)
-            add("transcript", tx.name, seq, s, s + f, None)
+    def express(counts: Sequence[tuple[str, int]]) -> None:
+        for tx_name, count in counts:
+            tx = genome.transcript(tx_name)
+            seq = tx.sequence(genome)
+            for _ in range(count):
+                f = _fragment_length(rng, lib, len(seq))
+                s = rng.randint(0, len(seq) - f)
+                add("transcript", tx.name, seq, s, s + f, None)
+
+    express(expression)
 
     chimeras: dict[str, list[ChimericTranscript]] = {"fusion": [], "readthrough": []}
     for kind, specs in (("fusion", spec.fusions), ("readthrough", spec.readthroughs)):
@@ -674,13 +677,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
 
     # isoforms and fused pre-mRNA of the fusions, artefacts, poly-G mates: drawn after everything
     # above, and only when asked for, so samples without them are simulated as before
-    for tx_name, count in spec.extra_expression:
-        tx = genome.transcript(tx_name)
-        seq = tx.sequence(genome)
-        for _ in range(count):
-            f = _fragment_length(rng, lib, len(seq))
-            s = rng.randint(0, len(seq) - f)
-            add("transcript", tx.name, seq, s, s + f, None)
+    express(spec.extra_expression)
     isoforms: list[ChimericTranscript] = []
     for ct in chimeras["fusion"]:
         if ct.spec.premrna_fragments:
