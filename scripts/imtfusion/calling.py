@@ -685,15 +685,17 @@ def call_candidates(
     known_partners: dict[str, list[Gene]] | None = None,
     fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None = None,
     build_boundaries: Callable[[], object] | None = None,
+    lookup: GeneLookup | None = None,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
     ``fetch_clips(chrom, start, end)`` reads clipped records of a partner region (the
     partner-anchored second pass); ``known_partners`` maps a target gene id to the genes
-    it is known to fuse with, where clipped reads are placed first."""
+    it is known to fuse with, where clipped reads are placed first; ``lookup`` (genes at
+    positions, cached) may be shared with the stages after this one."""
     from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
 
-    lookup = GeneLookup(annotation, contigs)
+    lookup = lookup or GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
         [(e.chrom, e.pos) for r in evidence.split_reads for e in (r.end_a, r.end_b)]

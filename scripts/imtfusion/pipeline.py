@@ -21,12 +21,12 @@ from imtfusion.bamio import AlignmentInfo, open_alignment
 from imtfusion.calling import Candidate, GeneLookup, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
+    BreakendReads,
+    PileupReference,
     collect_clipped,
     collect_evidence,
     collect_mates,
     collect_unmapped,
-    BreakendReads,
-    PileupReference,
     safe_fetch,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
@@ -346,12 +346,12 @@ def run_sample(
         def build_boundaries():
             return boundary_index(annotation, contigs, ref)
 
+        lookup = GeneLookup(annotation, contigs)
         candidates = call_candidates(
             evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
-            build_boundaries if ref is not None else None,
+            build_boundaries if ref is not None else None, lookup,
         )
-        assess_mismapping(candidates, ends, GeneLookup(annotation, contigs), params, ref, mates,
-                          evidence.discordant_reads)
+        assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         mark_promiscuous(candidates, params)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
@@ -373,8 +373,9 @@ def run_sample(
             c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
         for i, c in enumerate(discarded, start=1):
             c.call_id = f"{sample}_D{i}"
+        order = {id(c): i for i, c in enumerate(discarded)}
         for c in called:  # isoforms in the order of the discarded table
-            c.isoforms.sort(key=lambda k: int(k.call_id.rsplit("_D", 1)[1]))
+            c.isoforms.sort(key=lambda k: order[id(k)])
         support = collect_support(bam, loci, called, evidence.record_names)
         attach_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
