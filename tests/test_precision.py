@@ -337,3 +337,18 @@ def test_an_exon_boundary_tie_with_a_pseudogene_goes_to_the_real_gene(tmp_path):
     both = [partp, annotation.find_gene(pseudo.name, by_id=False)]
     placed = _place_on_boundaries(alk_end, consensus, both, ["-"], lookup, ref)
     assert placed is not None and placed[0] == Breakend("chr4", 4149, "L")
+
+
+def test_the_report_lists_a_calls_other_junctions(tmp_path):
+    from imtfusion.report import render_sample_report
+
+    toy = make_toy()
+    add_background(toy)
+    real_partp_alk(toy, 8)
+    for i in range(3):  # isoform: PARTP exon 1 :: ALK exon 3
+        toy.fragment(f"iso{i}", [("chr4", 1140, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20010 + i, "+", 100)])
+    result = call(tmp_path, toy)
+    [main] = by_fusion(result, "PARTP::ALK")
+    [iso] = main.isoforms
+    html = render_sample_report(result, result.annotation)
+    assert "chr4:1200 :: chr2:20150: 3 split" in html and iso.call_id in html

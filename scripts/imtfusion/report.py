@@ -414,6 +414,10 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
         ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
         ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),
+        ("other junctions", "<br>".join(
+            f"{esc(k.end5.label())} :: {esc(k.end3.label())}: {k.split_reads} split, {k.discordant_pairs} discordant, "
+            f"{esc(k.precision)} ({esc(k.call_id)}; part of this fusion: an isoform, its pre-mRNA or mates)"
+            for k in c.isoforms) or "none: this is the only junction of the gene pair"),
     ])
     frame = esc(frame_phrase(a.reading_frame)) if a else "unknown"
     annot = _rows([
