@@ -102,16 +102,23 @@ def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tm
     toy.seq["chr5"] = "".join(seq)
     toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070)], coding=False, gene_type="processed_pseudogene")
     add_background(toy)
-    real_partp_alk(toy, 6)
-    for i in range(3):
+    real_partp_alk(toy, 3)
+    # the partner part of these reads lies in what PARTP and its copy share: MAPQ 0 there
+    for i in range(3):  # placed on the copy
         toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
-                     [("chr2", 20_000 + 5 * i, "+", 100)])
+                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    for i in range(8):  # placed on PARTP: most of the real junction's reads
+        toy.fragment(f"amb{i}", [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
+                     [("chr2", 20_030 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
     for fasta in (False, True):
         result = call(tmp_path, toy, fasta=fasta)
         [real] = by_fusion(result, "PARTP::ALK")
         assert real.mismapped_reads == 0
         [pseudo] = discarded(result, "PARTPP::ALK")
         assert "mismapping" in pseudo.filters and pseudo.mismapped_reads == pseudo.tested_reads == 3
+        # the copy's reads are the gene's: counted there, and their MAPQ 0 is no multimapping
+        assert pseudo.main_call is real and pseudo.split_fragments <= real.split_fragments
+        assert real.split_reads == 14 and "multimapping" not in real.filters
         (tmp_path / "s.bam").unlink()
 
 

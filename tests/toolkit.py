@@ -151,16 +151,19 @@ class Toy:
         return rec
 
     def read_records(
-        self, name: str, parts: list[Part], hard: bool = True, mapq: int = 60, only: int | None = None
+        self, name: str, parts: list[Part], hard: bool = True, mapq: int = 60, only: int | None = None,
+        part_mapqs: list[int] | None = None,
     ) -> list[pysam.AlignedSegment]:
         """Records of one read; with ``only``, just that part is aligned and the rest of the
-        read is soft-clipped, with no SA tag (an aligner without chimeric detection)."""
+        read is soft-clipped, with no SA tag (an aligner without chimeric detection).
+        ``part_mapqs`` gives each part its own MAPQ (in the records and the SA tags)."""
         seq = "".join(self.bases(p) for p in parts)
         if only is not None:
             rec = self._record(name, parts, only, seq, False, mapq)
             rec.is_supplementary = False
             return [rec]
-        recs = [self._record(name, parts, i, seq, hard, mapq) for i in range(len(parts))]
+        mapqs = part_mapqs or [mapq] * len(parts)
+        recs = [self._record(name, parts, i, seq, hard, mapqs[i]) for i in range(len(parts))]
         if len(parts) > 1:
             for i, rec in enumerate(recs):
                 sa = []
@@ -169,7 +172,7 @@ class Toy:
                         continue
                     strand = "-" if other.is_reverse else "+"
                     cig = other.cigarstring.replace("H", "S")
-                    sa.append(f"{other.reference_name},{other.reference_start + 1},{strand},{cig},{mapq},0;")
+                    sa.append(f"{other.reference_name},{other.reference_start + 1},{strand},{cig},{mapqs[j]},0;")
                 rec.set_tag("SA", "".join(sa))
         return recs
 
@@ -183,9 +186,10 @@ class Toy:
         duplicate: bool = False,
         only1: int | None = None,
         only2: int | None = None,
+        part_mapqs1: list[int] | None = None,
     ) -> list[pysam.AlignedSegment]:
         """Records of one fragment (single-end when ``read2`` is None)."""
-        r1 = self.read_records(name, read1, hard, mapq, only1)
+        r1 = self.read_records(name, read1, hard, mapq, only1, part_mapqs1)
         out = list(r1)
         if read2 is not None:
             r2 = self.read_records(name, read2, hard, mapq, only2)

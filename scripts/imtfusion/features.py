@@ -127,6 +127,8 @@ def assess_mismapping(
         cand.tested_reads, cand.mismapped_reads = tested, mismapped
         if ref is not None:
             cand.self_similar = self_similarity(ref, view, lookup, params.mismap_search_window)
+    for cand in exact:
+        _give_to_the_gene(cand, at_end, partner, params)
     if mates:
         _assess_mates(candidates, mates, discordants, lookup, bases)
 
@@ -175,6 +177,35 @@ def _assess_mates(candidates: Iterable[Candidate], mates: dict[tuple[str, str, i
             seeds += [complement(x)[::-1] for x in seeds]
             if any(sum(seed in text for seed in seeds) >= MATE_SEEDS_NEEDED for text in own):
                 cand.mismapped_reads += 1
+
+
+def _give_to_the_gene(copy: Candidate, at_end, partner, params: CallParameters) -> None:
+    """A pseudogene's junction whose reads are mismappers of a real gene's junction at the
+    same breakend (the partner bases of both alike) gives its reads to that junction, and
+    names it in ``main_call``: the reads' partner part lies where gene and pseudogene are
+    the same, so they are the gene's as much as the copy's, and a pseudogene is not a
+    fusion partner. Their ambiguity between the two is what gave the reads a low MAPQ, so
+    the gene's junction is not ``multimapping`` on their account."""
+    if _rank(copy)[0] or not copy.tested_reads or copy.mismapped_reads < params.max_mismapped_fraction * copy.tested_reads:
+        return
+    view = copy.junction
+    for end, other in ((view.a, view.b), (view.b, view.a)):
+        mine = partner(end, other)
+        for rank, gene, gene_other in sorted(at_end[end], key=lambda x: x[0], reverse=True):
+            if gene is copy or not rank[0]:
+                continue
+            n, ident = _identity(mine, partner(end, gene_other))
+            if n >= MIN_COMPARED and ident >= params.max_self_similarity:
+                gene.split_fragments |= copy.split_fragments
+                gene.clipped_fragments |= copy.clipped_fragments
+                gene.unmapped_fragments |= copy.unmapped_fragments
+                gene.discordant_fragments |= copy.discordant_fragments
+                for fragment, keys in copy.dup_keys.items():
+                    gene.dup_keys.setdefault(fragment, set()).update(keys)
+                gene.best_anchor = max(gene.best_anchor, copy.best_anchor)
+                gene.low_mapq_fraction = 0.0
+                copy.main_call = gene
+                return
 
 
 def _rank(c: Candidate) -> tuple:

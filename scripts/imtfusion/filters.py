@@ -82,7 +82,8 @@ def read_through(c: Candidate, ctx: FilterContext) -> bool:
 
 def multimapping(c: Candidate, ctx: FilterContext) -> bool:
     """More than ``max_low_mapq_fraction`` of the supporting reads map with a MAPQ below
-    ``min_mapq``: the junction may be a mismapping."""
+    ``min_mapq``: the junction may be a mismapping. Reads whose low MAPQ comes only from a pseudogene copy of
+    the partner (its junction's reads given to the gene's, see `mismapping`) do not count."""
     return c.low_mapq_fraction > ctx.params.max_low_mapq_fraction
 
 
