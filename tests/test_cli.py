@@ -205,3 +205,39 @@ def test_a_call_starts_numpy_with_one_blas_thread_unless_told_otherwise(preset):
         env["OPENBLAS_NUM_THREADS"] = preset
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == (preset or "1")
+
+
+def test_an_unknown_parameter_name_suggests_the_closest_one(sample_files, tmp_path):
+    bam, gtf, _ = sample_files
+    proc = imtfusion(*call_args(bam, gtf, tmp_path / "res", "--param", "min_fragment=3"))
+    assert proc.returncode == 1
+    assert "unknown parameter 'min_fragment'; did you mean 'min_fragments'?" in proc.stderr
+
+
+def test_the_summary_line_says_when_no_target_is_assessable(sample_files, tmp_path):
+    bam, gtf, fasta = sample_files
+    ok = imtfusion(*call_args(bam, gtf, tmp_path / "a", "--fasta", str(fasta)))
+    assert ok.returncode == 0 and "1 fusion(s) called (PARTP::ALK); targets: 1 detected, 1 not detected" in ok.stderr
+    # demand more exon reads than the BAM has: no target can be ruled in or out
+    blind = imtfusion(*call_args(bam, gtf, tmp_path / "b", "--fasta", str(fasta), "--param", "min_target_reads=100000",
+                                 "--param", "min_fragments=50", "--param", "min_fragments_known=50"))
+    assert blind.returncode == 0, blind.stderr  # documented: the files were written
+    assert "no target assessable (2 not assessable" in blind.stderr and "fusion(s) called" not in blind.stderr
+
+
+def test_call_help_lists_every_output():
+    proc = imtfusion("call", "--help")
+    text = " ".join(proc.stdout.split())
+    for output in (".fusions.tsv", ".fusions.discarded.tsv", ".targets.tsv", ".fusions.vcf", ".fusions.json",
+                   ".report.html", ".evidence.bam"):
+        assert output in text, output
+    assert "exit status is 0" in text
+
+
+def test_the_missing_index_message_names_index_bam_for_read_only_storage(sample_files, tmp_path):
+    bam, gtf, _ = sample_files
+    copy = tmp_path / "ro.bam"
+    copy.write_bytes(bam.read_bytes())
+    proc = imtfusion(*call_args(copy, gtf, tmp_path / "res"))
+    assert proc.returncode == 1
+    assert "imtfusion index-bam --bam" in proc.stderr and "--bam-index" in proc.stderr

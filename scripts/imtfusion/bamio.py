@@ -71,7 +71,8 @@ def open_alignment(path: str | Path, index: str | Path | None = None, reference:
     if idx is None:
         raise AlignmentFileNotIndexedError(
             f"{path}: no index (.bai/.csi) found next to the BAM; create one with `samtools index {path}`, "
-            "or let the Snakemake workflow index it into the results folder"
+            f"or, where the BAM's folder is read-only, `imtfusion index-bam --bam {path} --output DIR/{path.name}.bai` "
+            "and pass it with --bam-index DIR/... (the Snakemake workflow does this into the results folder)"
         )
     if not idx.exists():
         raise AlignmentFileNotIndexedError(f"{path}: the index {idx} does not exist; give an existing index")

@@ -6,6 +6,7 @@ under ``params:`` or with ``imtfusion call --param name=value``.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
@@ -56,8 +57,10 @@ class CallParameters:
         updates: dict[str, Any] = {}
         for key, value in values.items():
             if key not in known:
+                close = difflib.get_close_matches(key, list(known), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigError(
-                    f"unknown parameter {key!r}; known parameters: {', '.join(sorted(known))}"
+                    f"unknown parameter {key!r}{hint} known parameters: {', '.join(sorted(known))}"
                 )
             default = getattr(params, key)
             if isinstance(default, bool):

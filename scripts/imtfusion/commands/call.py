@@ -1,8 +1,13 @@
 """Call fusions of the target genes in one coordinate-sorted, indexed BAM.
 
-Writes {outdir}/{sample}/{sample}.fusions.tsv, .fusions.discarded.tsv, .targets.tsv
-and .report.html. Each file is replaced only when complete; on an input error nothing
-is written (with --record-failure, a one-line {sample}.error.txt says why).
+Writes into {outdir}/{sample}/: {sample}.fusions.tsv (calls), .fusions.discarded.tsv
+(candidates a filter removed, with the filters), .targets.tsv (per target: detected / not
+detected / not assessable), .fusions.vcf (breakends), .fusions.json (all of it, typed),
+.report.html (the page a lab reads) and .evidence.bam with its .bai (the supporting reads,
+for IGV). Each file is replaced only when complete; on an input error nothing is written
+(with --record-failure, a one-line {sample}.error.txt says why). The exit status is 0
+whenever the files were written, whatever the targets' statuses (a sample with no
+assessable target is not an error: targets.tsv says why); 1 on an input error.
 
 With --candidates-only FILE (the first pass of the batch filter) only FILE is written:
 every candidate, called or discarded, with the columns the batch needs.
@@ -162,10 +167,18 @@ def main(args: argparse.Namespace) -> None:
     stale = error_path(args.outdir, args.sample)
     if stale.exists():
         stale.unlink()
+    print(f"{args.sample}: {outcome(result)}; report: {paths['report']}", file=sys.stderr)
+
+
+def outcome(result) -> str:
+    """One line on what the call found, in the words of the targets' statuses: a sample
+    whose targets are all not assessable must not read like a negative."""
+    from collections import Counter
+
+    statuses = Counter(s.status for s in result.statuses)
+    if statuses and set(statuses) == {"not assessable"}:
+        return f"no target assessable ({len(result.statuses)} not assessable; targets.tsv says why)"
     names = sorted({c.fusion for c in result.called})
-    print(
-        f"{args.sample}: {len(result.called)} fusion(s) called"
-        + (f" ({', '.join(names)})" if names else "")
-        + f"; report: {paths['report']}",
-        file=sys.stderr,
-    )
+    found = f"{len(result.called)} fusion(s) called" + (f" ({', '.join(names)})" if names else "")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+    return f"{found}; targets: {counts}"
