@@ -247,3 +247,36 @@ def test_a_damaged_stored_index_is_reported(tmp_path):
     ann = load_annotation(idx)
     with pytest.raises(AnnotationError, match="damaged; rerun `imtfusion index-gtf`"):
         ann.cached(("boundaries", "x"))
+
+
+def test_features_starting_before_their_contig_are_skipped_with_one_note(tmp_path):
+    # a published minigenome annotation has features like -47208..445: skip those, keep the rest
+    gtf = tmp_path / "mini.gtf"
+    lines = [
+        _line("chr1", "gene", 1000, 5000, "+", _attrs("KEEP")),
+        _line("chr1", "transcript", 1000, 5000, "+", _attrs("KEEP", "T1")),
+        _line("chr1", "exon", 1000, 1200, "+", _attrs("KEEP", "T1")),
+        _line("chr1", "exon", 4000, 5000, "+", _attrs("KEEP", "T1")),
+        _line("chr1", "gene", -47208, 445, "-", _attrs("EDGE")),
+        _line("chr1", "transcript", -47208, 445, "-", _attrs("EDGE", "T2")),
+        _line("chr1", "exon", -47208, 445, "-", _attrs("EDGE", "T2")),
+    ]
+    gtf.write_text("".join(lines))
+    ann = read_gtf(gtf)
+    assert [g for g in ann.genes["gene_name"]] == ["KEEP"]
+    [note] = ann.notes
+    assert "3 feature(s) that start before their contig were skipped" in note and "line 5 (chr1:-47208-445, gene)" in note
+    out = tmp_path / "mini.idx"
+    proc = subprocess.run([sys.executable, "-m", "imtfusion.cli", "index-gtf", "--gtf", str(gtf), "--output", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "warning: " in proc.stderr and "skipped" in proc.stderr
+    assert load_annotation(out).notes == [note]
+
+
+def test_an_empty_interval_is_still_a_broken_gtf(tmp_path):
+    from imtfusion.errors import AnnotationError
+
+    gtf = tmp_path / "broken.gtf"
+    gtf.write_text(_line("chr1", "exon", 500, 400, "+", _attrs("BAD", "T1")))
+    with pytest.raises(AnnotationError, match="line 1 has an empty or negative interval 500-400"):
+        read_gtf(gtf)

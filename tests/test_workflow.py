@@ -227,3 +227,39 @@ def test_the_batch_discards_weak_copies_of_a_junction_and_a_failed_sample_does_n
         [d] = read_tsv(outdir / sample / f"{sample}.fusions.discarded.tsv")
         assert d["fusion"] == "PARTP::ALK" and "recurrent_in_batch" in d["filters"].split(",")
     assert "missing" in (outdir / "logs" / "batch_artefacts.log").read_text()
+
+
+def test_summary_and_multiqc_keep_the_sample_sheets_order(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    bam = toy.write_bam(tmp_path / "s.bam")
+    sheet = tmp_path / "samples.tsv"
+    sheet.write_text(f"sample\tbam\nzeta\t{bam}\nalpha\t{bam}\nmid\t{bam}\n")
+    outdir = tmp_path / "results"
+    config = {"samples": str(sheet), "gtf": str(toy.write_gtf(tmp_path / "g.gtf")), "outdir": str(outdir),
+              "targets": ["ALK", "ETV6"]}
+    proc = run_snakemake(tmp_path, config)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    order = list(dict.fromkeys(r["sample"] for r in read_tsv(outdir / "summary.tsv")))
+    assert order == ["zeta", "alpha", "mid"]
+    multiqc = yaml.safe_load((outdir / "imtfusion_mqc.yaml").read_text())
+    rows = multiqc["data"]
+    assert list(rows) == ["zeta", "alpha", "mid"]
+
+
+def test_config_defaults_and_one_line_per_problem(tmp_path):
+    sheet = demo_sample_sheet(tmp_path / "samples.tsv")
+    config = {"samples": str(sheet), "gtf": str(DEMO / "annotation.gtf"), "outdir": str(tmp_path / "r")}
+    proc = run_snakemake(tmp_path, config, "-n")  # no targets given: the default four
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    bad = dict(config, targets=[], batch_filter={"min_samples": 1}, tragets=["ALK"])
+    proc = run_snakemake(tmp_path, bad, "-n")
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert "fix these keys" in text
+    assert "targets: [] should be non-empty" in text
+    assert "batch_filter.min_samples: 1 is less than the minimum of 2" in text
+    assert "'tragets' was unexpected" in text
+    assert "$schema" not in text and "description" not in text  # no schema dump

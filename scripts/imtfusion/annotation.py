@@ -220,6 +220,7 @@ class Annotation:
         self._ids: _KeyRows | None = None
         self.cache: dict[tuple, object] = {}  # derived indexes kept with the annotation (e.g. exon boundaries)
         self.stored: set[tuple] = set()  # keys of derived indexes in the index file, loaded on first use
+        self.notes: list[str] = []  # what reading the GTF passed over (shown in reports and by index-gtf)
 
     def cached(self, key: tuple) -> object | None:
         """A derived index by key: built in this process, or read from the index file
@@ -453,8 +454,12 @@ CREATE TABLE gene_columns (value BLOB);
 _BATCH = 20_000  # GTF rows written to the database at a time
 
 
-def _stream_gtf(path: Path, db) -> GeneTable:
+def _stream_gtf(path: Path, db, skipped: list[str] | None = None) -> GeneTable:
     """Parse the GTF line by line into the tables of ``db``; return its genes.
+
+    A feature that starts before its contig (a start below 1, as some minigenome
+    annotations have) is skipped and described in ``skipped``; an empty interval or an
+    end below 1 is a broken GTF and refused.
 
     Exons, CDS and transcript lines go to the database in batches as they are read, so
     memory holds the genes, the ids of the transcripts seen and one batch, never the
@@ -487,8 +492,12 @@ def _stream_gtf(path: Path, db) -> GeneTable:
                 raise AnnotationError(
                     f"{path}: line {lineno} has non-numeric start/end ({f[3]!r}, {f[4]!r}); the GTF is malformed"
                 ) from None
-            if start < 0 or end <= start:
+            if end <= start or end <= 0:
                 raise AnnotationError(f"{path}: line {lineno} has an empty or negative interval {f[3]}-{f[4]}")
+            if start < 0:
+                if skipped is not None:
+                    skipped.append(f"line {lineno} ({f[0]}:{f[3]}-{f[4]}, {feature})")
+                continue
             strand = f[6]
             if strand not in "+-" or len(strand) != 1:
                 raise AnnotationError(f"{path}: line {lineno} has strand {strand!r}; expected + or -")
@@ -565,7 +574,8 @@ def write_database(gtf: str | Path, out: str | Path) -> None:
         db.execute("PRAGMA journal_mode = OFF")
         db.execute("PRAGMA synchronous = OFF")
         db.executescript(_SCHEMA)
-        genes = _stream_gtf(gtf, db)
+        skipped: list[str] = []
+        genes = _stream_gtf(gtf, db, skipped)
         db.executescript(
             """
             CREATE INDEX transcripts_by_gene ON transcripts (gene_id);
@@ -583,6 +593,10 @@ def write_database(gtf: str | Path, out: str | Path) -> None:
         db.executemany("INSERT INTO genes VALUES (?, ?, ?, ?, ?, ?, ?)", zip(*(genes[c] for c in GENE_COLUMNS)))
         db.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("format", INDEX_FORMAT), ("source", str(gtf)), ("checksum", file_checksum(gtf))])
+        if skipped:
+            db.execute("INSERT INTO meta VALUES (?, ?)", ("note", (
+                f"{gtf}: {len(skipped)} feature(s) that start before their contig were skipped "
+                f"(the first: {skipped[0]})")))
         db.commit()
     except sqlite3.Error as exc:
         raise AnnotationError(f"cannot write the annotation index {out} ({exc}); check the disk space and permissions") from None
@@ -721,6 +735,7 @@ def load_annotation(path: str | Path) -> Annotation:
             genes = GeneTable(store.db.execute(
                 "SELECT chrom, start, end, strand, gene_id, gene_name, gene_type FROM genes ORDER BY rowid"))
         annotation = Annotation(genes, store, source=meta["source"], checksum=meta["checksum"])
+        annotation.notes = [meta["note"]] if meta.get("note") else []
         for (key,) in store.db.execute("SELECT key FROM blobs"):
             annotation.stored.add(ast.literal_eval(key))
     except (sqlite3.Error, pickle.UnpicklingError, KeyError, ValueError, SyntaxError) as exc:

@@ -317,7 +317,7 @@ def run_sample(
     domains = load_domains(domains_file)
     bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
     ref = None
-    notes: list[str] = []
+    notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))

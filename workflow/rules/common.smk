@@ -5,10 +5,22 @@ from pathlib import Path
 import pandas as pd
 from snakemake.utils import validate
 
+from snakemake.exceptions import WorkflowError
+
 from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
+from imtfusion.workflow_config import config_problems
 
-validate(config, schema="../schemas/config.schema.yaml")
+# one line per problem, naming the key (Snakemake's validate would print the schema)
+_problems = config_problems(
+    config, Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+)
+if _problems:
+    raise WorkflowError(
+        "the configuration does not fit workflow/schemas/config.schema.yaml; fix these keys "
+        "in your config file:\n  " + "\n  ".join(_problems)
+    )
+validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
 
 OUTDIR = str(config["outdir"]).rstrip("/")
 TARGETS = list(config["targets"])
@@ -16,14 +28,12 @@ TARGETS = list(config["targets"])
 # read_sample_sheet tolerates BOMs, CRLF, blank lines and comments, and rejects
 # duplicate or unsafe sample names with a message naming the line.
 _entries = read_sample_sheet(config["samples"])
-samples = (
-    pd.DataFrame(
-        {"sample": [e.sample for e in _entries], "bam": [e.bam for e in _entries]},
-        dtype=str,
-    )
-    .set_index("sample", drop=False)
-    .sort_index()
-)
+samples = pd.DataFrame(
+    {"sample": [e.sample for e in _entries], "bam": [e.bam for e in _entries]},
+    dtype=str,
+).set_index(
+    "sample", drop=False
+)  # in the sheet's order, which the summary keeps
 validate(samples, schema="../schemas/samples.schema.yaml")
 SAMPLES = list(samples["sample"])
 

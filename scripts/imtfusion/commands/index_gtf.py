@@ -35,6 +35,8 @@ def main(args: argparse.Namespace) -> None:
             store_derived(tmp, {boundary_key(args.fasta): index})
             note = f", {len(index)} exon boundaries"
         n_genes, n_transcripts = len(annotation.genes), annotation.n_transcripts()
+        for line in annotation.notes:
+            print(f"imtfusion index-gtf: warning: {line}", file=sys.stderr)
         annotation.store.db.close()
     print(f"indexed {n_genes} genes, {n_transcripts} transcripts{note} from {args.gtf} -> {args.output}", file=sys.stderr)
 
