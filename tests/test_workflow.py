@@ -263,3 +263,15 @@ def test_config_defaults_and_one_line_per_problem(tmp_path):
     assert "batch_filter.min_samples: 1 is less than the minimum of 2" in text
     assert "'tragets' was unexpected" in text
     assert "$schema" not in text and "description" not in text  # no schema dump
+
+
+def test_a_dry_run_names_every_missing_bam_at_once(tmp_path):
+    sheet = tmp_path / "samples.tsv"
+    rows = read_tsv(DEMO / "samples.tsv")
+    sheet.write_text("sample\tbam\n" + f"{rows[0]['sample']}\t{REPO / rows[0]['bam']}\n"
+                     + f"lost1\t{tmp_path / 'lost1.bam'}\nlost2\t{tmp_path / 'lost2.bam'}\n")
+    config = {"samples": str(sheet), "gtf": str(DEMO / "annotation.gtf"), "outdir": str(tmp_path / "r")}
+    proc = run_snakemake(tmp_path, config, "-n")
+    assert proc.returncode == 0, proc.stderr[-2000:]  # the others still run
+    text = proc.stdout + proc.stderr
+    assert "2 of 3 BAM(s)" in text and "lost1 (" in text and "lost2 (" in text

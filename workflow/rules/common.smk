@@ -6,6 +6,7 @@ import pandas as pd
 from snakemake.utils import validate
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
@@ -36,6 +37,19 @@ samples = pd.DataFrame(
 )  # in the sheet's order, which the summary keeps
 validate(samples, schema="../schemas/samples.schema.yaml")
 SAMPLES = list(samples["sample"])
+
+# BAMs that are not there: said at once (a dry run shows it), while each such sample
+# still fails on its own and the rest of the batch goes on
+_missing = [
+    f"{s} ({samples.loc[s, 'bam']})"
+    for s in SAMPLES
+    if not os.path.exists(samples.loc[s, "bam"])
+]
+if _missing:
+    logger.warning(
+        f"imtfusion: {len(_missing)} of {len(SAMPLES)} BAM(s) in {config['samples']} not found, "
+        f"these samples will fail: {', '.join(_missing)}"
+    )
 
 # A malformed known-artefact table stops the run before any job, with the line at fault.
 if config.get("known_artefacts"):
