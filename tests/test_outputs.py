@@ -387,3 +387,23 @@ def test_summary_page_escapes_reasons_and_names(tmp_path):
     text = html.read_text()
     assert "<script>alert(1)</script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+def test_summary_page_counts_samples_and_fusions_not_gene_cells():
+    from imtfusion.summary import render_summary_html
+
+    def row(sample, target, status, fusions=""):
+        return SummaryRow(sample, target, status, fusions, "", "", "", "", "r", "")
+
+    rows = [
+        # one ETV6::NTRK3 fills two detected cells of one sample
+        row("A", "ETV6", "detected", "ETV6::NTRK3"), row("A", "NTRK3", "detected", "ETV6::NTRK3"),
+        row("B", "ETV6", "failed"), row("B", "NTRK3", "failed"),  # one failed sample, two cells
+        row("C", "ETV6", "not detected"), row("C", "NTRK3", "not assessable"),
+        row("D", "ETV6", "not detected"), row("D", "NTRK3", "not detected"),
+    ]
+    html = render_summary_html(rows, ["ETV6", "NTRK3"])
+    assert "4 sample(s): 1 failed, 1 positive, 1 not assessable, 1 negative; 1 fusion(s) called" in html
+    assert "<th>overall</th>" in html
+    for sample, overall in (("A", "positive"), ("B", "failed"), ("C", "not assessable"), ("D", "negative")):
+        assert f"<td>{sample}</td><td>{overall}</td>" in html

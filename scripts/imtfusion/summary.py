@@ -14,7 +14,7 @@ from pathlib import Path
 
 from imtfusion import __version__
 from imtfusion.outputs import write_text, write_tsv
-from imtfusion.report import CSS, STATUS_CLASS, esc, status_badge
+from imtfusion.report import CSS, STATUS_CLASS, esc
 
 SUMMARY_COLUMNS = [
     "sample", "target", "status", "fusions", "exons", "confidence", "split_reads", "discordant_pairs", "reason", "report",
@@ -123,6 +123,35 @@ document.querySelectorAll('table.sortable th').forEach(function(th, i){
 """
 
 
+OVERALL_ORDER = ("failed", "positive", "not assessable", "negative")
+
+
+def sample_overall(rows: list[SummaryRow]) -> str:
+    """One word for a sample: ``failed`` (no result), ``positive`` (a target detected),
+    ``not assessable`` (no call and some target could not be ruled out), else
+    ``negative``."""
+    statuses = {r.status for r in rows}
+    if "failed" in statuses:
+        return "failed"
+    if "detected" in statuses:
+        return "positive"
+    if "not assessable" in statuses:
+        return "not assessable"
+    return "negative"
+
+
+def batch_tally(rows: list[SummaryRow]) -> str:
+    """What the batch found, counted in samples and fusions (not in gene cells: a fusion
+    of two targets fills two cells, a failed sample fills one per target)."""
+    by_sample: dict[str, list[SummaryRow]] = {}
+    for r in rows:
+        by_sample.setdefault(r.sample, []).append(r)
+    overall = [sample_overall(v) for v in by_sample.values()]
+    fusions = {(r.sample, f) for r in rows for f in r.fusions.split(",") if f and f != "."}
+    parts = [f"{overall.count(o)} {o}" for o in OVERALL_ORDER if o in overall]
+    return f"{len(by_sample)} sample(s): {', '.join(parts)}; {len(fusions)} fusion(s) called"
+
+
 def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.datetime | None = None) -> str:
     now = now or _dt.datetime.now(_dt.timezone.utc)
     by_sample: dict[str, dict[str, SummaryRow]] = {}
@@ -154,17 +183,15 @@ def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.dat
                 f'<td class="{STATUS_CLASS.get(r.status, "")}" title="{title}">{esc(r.status)}'
                 + "".join(details) + reason + "</td>"
             )
-        body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
-    counts = {}
-    for r in rows:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    tally = ", ".join(f"{status_badge(k)} {v}" for k, v in sorted(counts.items()))
+        overall = sample_overall(list(by_sample[sample].values()))
+        body.append(f"<tr><td>{name}</td><td>{esc(overall)}</td>{''.join(cells)}</tr>")
+    tally = esc(batch_tally(rows))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>imtfusion batch summary</title><style>{CSS}</style></head><body>
 <h1>Batch summary</h1>
 <p class="note">imtfusion {esc(__version__)}, {esc(now.strftime('%Y-%m-%d %H:%M UTC'))}; {len(by_sample)} samples. Click a column header to sort; a sample name opens its report.</p>
 <p>{tally}</p>
-<table class="sortable"><thead><tr><th>sample</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<table class="sortable"><thead><tr><th>sample</th><th>overall</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <script>{_SORT_JS}</script>
 </body></html>
 """
