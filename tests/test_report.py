@@ -331,3 +331,15 @@ def test_chromium_renders_the_demo_report_offline(demo, tmp_path):
     assert len(set(raw)) > 64  # not a blank page: many distinct colour values
     assert _page_requests(netlog) == []
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+
+
+def test_the_verdict_comes_first_and_provenance_last(demo):
+    _, reports = demo
+    html = reports["IMT01"][1]
+    verdict, calls = html.index("<h2>Verdict per target gene</h2>"), html.index("<h2>Fusion calls</h2>")
+    provenance = html.index("<h2>Provenance</h2>")
+    assert verdict < calls < html.index("<h2>Quality control</h2>") < provenance
+    assert html.index("sha256") > provenance  # paths and checksums only at the end
+    # the QC table counts records, and says how they differ from the calls' fragments
+    assert "split-read records" in html and "discordant records" in html
+    assert "one fragment can have several" in visible_text(html)

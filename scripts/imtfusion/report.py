@@ -533,7 +533,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                      f"{q.discordant_reads:,}", f"{q.clipped_reads:,}"])
     table = _table(
         ["target", "locus", "reads", "reads on exons", "mean exon depth", "duplicates", "duplicate rate", "low MAPQ",
-         "chimeric records", "split reads", "discordant reads", "clipped reads"],
+         "chimeric records", "split-read records", "discordant records", "clipped records"],
         rows, numeric=set(range(2, 12)), nowrap={1},
     )
     chim_records = sum(s.qc.chimeric_records for s in result.statuses)
@@ -573,7 +573,10 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                                 label=f"{locus.name} coverage")
             + "</div>"
         )
-    duprate = ("<p class='note'>Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
+    duprate = ("<p class='note'>This table counts BAM <i>records</i> in each target locus: one fragment can "
+               "have several (two mates, a supplementary alignment), so its split-read and discordant records "
+               "are not the calls' split-read and discordant <i>fragments</i>, which count each fragment once. "
+               "Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
                "non-duplicate records in the locus; low-MAPQ reads are counted and otherwise ignored.</p>")
     return (f"{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
             + "<h3>Coverage of the target genes</h3>"
@@ -630,7 +633,7 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 <title>imtfusion report: {esc(result.sample)}</title>
 <style>{CSS}</style></head><body>
 <header><h1>Fusion report: {esc(result.sample)}<small>ALK / ROS1 / ETV6 / NTRK3 fusions from RNA-seq · imtfusion {esc(result.version)}</small></h1></header>
-{_meta(result, now)}
+<p class="note">Sample <b>{esc(result.sample)}</b> · report of {esc(now.strftime("%Y-%m-%d %H:%M"))} · inputs, checksums and the command under Provenance at the end.</p>
 <h2>Verdict per target gene</h2>
 <p class="note">{esc(summary)}</p>
 {_verdicts(result)}
@@ -643,6 +646,8 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 {_qc(result, annotation)}
 <h2>Methods and limitations</h2>
 {_methods(result)}
+<h2>Provenance</h2>
+{_meta(result, now)}
 <footer>imtfusion {esc(result.version)} · research use only · page generated {esc(now.strftime("%Y-%m-%d %H:%M"))}</footer>
 </body></html>
 """
