@@ -176,9 +176,11 @@ def is_low_complexity(seq: str) -> bool:
     seq = seq.upper()
     if len(seq) < 8:
         return True
-    top = max(seq.count(b) for b in "ACGT") / len(seq)
-    dinucleotides = {seq[i:i + 2] for i in range(len(seq) - 1)}
-    return top >= 0.75 or len(dinucleotides) <= 3
+    if max(seq.count(b) for b in "ACGT") >= 0.75 * len(seq):
+        return True
+    if len(set(seq)) == 4:
+        return False  # four bases in 8 or more make at least four dinucleotides
+    return len({seq[i:i + 2] for i in range(len(seq) - 1)}) <= 3
 
 
 def looks_like_adapter(outward: str) -> bool:

@@ -170,17 +170,17 @@ def _junction_example(read: pysam.AlignedSegment, c: Candidate) -> ReadExample |
 
 def attach_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candidate]) -> None:
     by_id = {c.call_id: c for c in calls}
-    found: dict[str, list[ReadExample]] = {c.call_id: [] for c in calls}
+    found: dict[str, dict[str, ReadExample]] = {c.call_id: {} for c in calls}  # the first example of each read
     for read in records:
         for call_id in read.get_tag("XI").split(","):
             c = by_id.get(call_id)
             if c is None or read.get_tag("XE") != "split":
                 continue
             ex = _junction_example(read, c)
-            if ex is not None and ex.name not in {e.name for e in found[call_id]}:
-                found[call_id].append(ex)
+            if ex is not None:
+                found[call_id].setdefault(ex.name, ex)
     for c in calls:
-        ranked = sorted(found[c.call_id], key=lambda e: (-min(len(e.five), len(e.three)), e.name))
+        ranked = sorted(found[c.call_id].values(), key=lambda e: (-min(len(e.five), len(e.three)), e.name))
         c.examples = ranked[:MAX_EXAMPLES]
 
 
