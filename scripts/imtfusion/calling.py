@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -615,21 +616,35 @@ def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -
 
 
 def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], params: CallParameters) -> list[ClippedRead]:
-    """Count clipped reads whose clip spells a junction's partner; return the others."""
+    """Count clipped reads whose clip spells a junction's partner; return the others.
+
+    The junction ends are indexed by contig, side and position, so a clip is compared
+    only with the ends within ``junction_window`` of it (the only ones it can match), in
+    the candidates' order (which decides ties)."""
+    ends: dict[tuple[str, str], list[tuple[int, int, Candidate, Breakend, str]]] = defaultdict(list)
+    for k, cand in enumerate(candidates):
+        view = cand.junction
+        if view is None:
+            continue
+        for j, (end, cons) in enumerate(((view.a, view.outward_a), (view.b, view.outward_b))):
+            if cons:
+                ends[(end.chrom, end.side)].append((end.pos, 2 * k + j, cand, end, cons))
+    for spots in ends.values():
+        spots.sort(key=lambda x: (x[0], x[1]))
+    positions = {key: [x[0] for x in spots] for key, spots in ends.items()}
     unmatched = []
     for clip in clips:
+        key = (clip.end.chrom, clip.end.side)
+        spots = ends.get(key)
         best = None
-        for cand in candidates:
-            view = cand.junction
-            if view is None:
-                continue
-            for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
-                if end.chrom != clip.end.chrom or end.side != clip.end.side or not cons:
-                    continue
+        if spots:
+            lo = bisect.bisect_left(positions[key], clip.end.pos - params.junction_window)
+            hi = bisect.bisect_right(positions[key], clip.end.pos + params.junction_window)
+            for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
                 if _clip_matches(clip, end, cons, params):
-                    key = (abs(clip.end.pos - end.pos), -cand.split_reads)
-                    if best is None or key < best[0]:
-                        best = (key, cand, end)
+                    rank = (abs(clip.end.pos - end.pos), -cand.split_reads)
+                    if best is None or rank < best[0]:
+                        best = (rank, cand, end)
         if best is not None:
             _add_clip(best[1], clip, best[2])
         else:
@@ -748,20 +763,27 @@ def call_candidates(
 
 
 def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candidate], params: CallParameters) -> list[DiscordantRead]:
-    """Give each discordant read to the best-supported junction it fits; return the rest."""
+    """Give each discordant read to the best-supported junction it fits; return the rest.
+
+    The junctions are indexed by the contigs and sides a fitting pair must have, so a read
+    is compared only with those (in the candidates' order, which decides ties)."""
+    fitting: dict[tuple[str, str, str, str], list[tuple[Candidate, Breakend, Breakend]]] = defaultdict(list)
+    for cand in candidates:
+        view = cand.junction
+        if view is None:
+            continue
+        for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
+            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append((cand, read_end, mate_end))
     leftovers: list[DiscordantRead] = []
     for read in reads:
         best = None
-        for cand in candidates:
-            view = cand.junction
-            if view is None:
-                continue
-            for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
-                dist = _discordant_fits(read, read_end, mate_end, params)
-                if dist is not None:
-                    key = (-cand.split_reads, dist)
-                    if best is None or key < best[0]:
-                        best = (key, cand)
+        r, m = read.read_end, read.mate_end
+        for cand, read_end, mate_end in fitting.get((r.chrom, r.side, m.chrom, m.side), ()):
+            dist = _discordant_fits(read, read_end, mate_end, params)
+            if dist is not None:
+                key = (-cand.split_reads, dist)
+                if best is None or key < best[0]:
+                    best = (key, cand)
         if best is None:
             leftovers.append(read)
             continue
