@@ -541,6 +541,8 @@ class BreakendReads:
         self.pileup = PileupReference(bam)
         self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
         self._landings: dict[Breakend, list[Breakend]] = {}
+        self._clipped: dict[tuple[str, int], list[ClippedRead]] = {}
+        self._unmapped: dict[tuple[str, int], list[UnmappedMate]] = {}
 
     def continuations(self, end: Breakend) -> dict[tuple, list[str]]:
         if end not in self._continuations:
@@ -551,6 +553,29 @@ class BreakendReads:
         if end not in self._landings:
             self._landings[end] = split_landings(self.bam, end)
         return self._landings[end]
+
+    REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
+
+    def clipped(self, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
+        """:func:`collect_clipped` of a region, each block of the genome read once per call
+        however many candidates ask for it."""
+        found = self._blocks(self._clipped, chrom, start, end,
+                             lambda lo, hi: collect_clipped(self.bam, chrom, lo, hi, params))
+        return [c for c in found if start <= c.end.pos < end]
+
+    def unmapped(self, chrom: str, start: int, end: int) -> list[UnmappedMate]:
+        """:func:`collect_unmapped` of a region, read by blocks as :meth:`clipped`."""
+        found = self._blocks(self._unmapped, chrom, start, end, lambda lo, hi: collect_unmapped(self.bam, chrom, lo, hi))
+        return [u for u in found if start <= u.pos < end]
+
+    def _blocks(self, cache: dict, chrom: str, start: int, end: int, read) -> list:
+        out: list = []
+        for k in range(max(0, start) // self.REGION_BLOCK, (max(start, end - 1)) // self.REGION_BLOCK + 1):
+            key = (chrom, k)
+            if key not in cache:
+                cache[key] = read(k * self.REGION_BLOCK, (k + 1) * self.REGION_BLOCK)
+            out.extend(cache[key])
+        return out
 
 
 @dataclass(frozen=True, slots=True)

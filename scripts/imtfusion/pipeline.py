@@ -23,10 +23,8 @@ from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
     BreakendReads,
     PileupReference,
-    collect_clipped,
     collect_evidence,
     collect_mates,
-    collect_unmapped,
     safe_fetch,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
@@ -338,10 +336,10 @@ def run_sample(
         partners = _known_partner_genes(annotation, loci, known)
 
         def fetch_clips(chrom: str, start: int, end: int):
-            return collect_clipped(bam, chrom, start, end, params)
+            return ends.clipped(chrom, start, end, params)
 
         def fetch_unmapped(chrom: str, start: int, end: int):
-            return collect_unmapped(bam, chrom, start, end)
+            return ends.unmapped(chrom, start, end)
 
         def build_boundaries():
             return boundary_index(annotation, contigs, ref)
