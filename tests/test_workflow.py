@@ -93,11 +93,17 @@ def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
         assert {r["status"] for r in summary if r["sample"] == s} == {"not detected"}
 
 
-def test_a_broken_sample_does_not_stop_the_batch(tmp_path):
+def fusion_toy():
+    """The toy genome with a PARTP::ALK fusion of four fragments."""
     toy = make_toy()
     add_background(toy)
     for i in range(4):
         toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    return toy
+
+
+def test_a_broken_sample_does_not_stop_the_batch(tmp_path):
+    toy = fusion_toy()
     good = toy.write_bam(tmp_path / "good.bam")
     truncated = tmp_path / "truncated.bam"
     truncated.write_bytes(good.read_bytes()[:-28])
@@ -230,10 +236,7 @@ def test_the_batch_discards_weak_copies_of_a_junction_and_a_failed_sample_does_n
 
 
 def test_summary_and_multiqc_keep_the_sample_sheets_order(tmp_path):
-    toy = make_toy()
-    add_background(toy)
-    for i in range(4):
-        toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20000 + i, "+", 100)])
+    toy = fusion_toy()
     bam = toy.write_bam(tmp_path / "s.bam")
     sheet = tmp_path / "samples.tsv"
     sheet.write_text(f"sample\tbam\nzeta\t{bam}\nalpha\t{bam}\nmid\t{bam}\n")

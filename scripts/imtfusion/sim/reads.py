@@ -663,17 +663,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
         for cspec in specs:
             ct = build_chimeric_transcript(genome, cspec)
             chimeras[kind].append(ct)
-            seq, j = ct.sequence, ct.junction
-            for _ in range(cspec.fragments):
-                s, f = _junction_fragment(rng, lib, cspec, len(seq), j, ct.name)
-                add(kind, ct.name, seq, s, s + f, j)
-            for _ in range(cspec.body_fragments):
-                for _attempt in range(1000):
-                    f = _fragment_length(rng, lib, len(seq))
-                    s = rng.randint(0, len(seq) - f)
-                    if not s < j < s + f:
-                        break
-                add(kind + "_body", ct.name, seq, s, s + f, None)
+            _chimera_fragments(rng, lib, ct, kind, add)
 
     # isoforms and fused pre-mRNA of the fusions, artefacts, poly-G mates: drawn after everything
     # above, and only when asked for, so samples without them are simulated as before
