@@ -352,6 +352,182 @@ def test_dense_content_adds_no_fusion_call(dense_bam, tmp_path):
 
 
 # --------------------------------------------------------------------------
+# chimeric evidence
+# --------------------------------------------------------------------------
+
+CHIMERIC_FRAGMENTS = 200
+SPEC = speed.FusionSpec("IMT01", "TPM3::ALK", "TPM3", "ALK", "chr1:149500", "chr2:57509", "ENST90000000103.1",
+                        "ENST90000000104.1")
+
+
+def source_references() -> list[tuple[str, int]]:
+    with pysam.AlignmentFile(str(SOURCE), "rb") as bam:
+        return list(zip(bam.references, bam.lengths))
+
+
+@pytest.fixture(scope="module")
+def fused():
+    return speed.fused_transcript(SPEC, GTF, FASTA, source_references())
+
+
+@pytest.fixture(scope="module")
+def chimeric_bam(tmp_path_factory):
+    if shutil.which("samtools") is None:
+        pytest.skip("samtools not installed")
+    out = tmp_path_factory.mktemp("chimeric") / "chimeric.bam"
+    return speed.build_bam(SOURCE, out, 1000, contigs=speed.background_contigs(2, 100_000), seed=3, unmapped=100,
+                           chimeric_fragments=CHIMERIC_FRAGMENTS, annotation=GTF, fasta=FASTA, fusion=SPEC)
+
+
+def chimeric_reads(path: Path) -> dict[str, list[pysam.AlignedSegment]]:
+    by_name = defaultdict(list)
+    with pysam.AlignmentFile(str(path), "rb") as bam:
+        for r in bam.fetch(until_eof=True):
+            if r.query_name.startswith(speed.CHIMERIC_READ_PREFIX):
+                by_name[r.query_name].append(r)
+    return by_name
+
+
+def test_the_fusion_comes_from_the_truth_table_and_the_fused_transcript_joins_the_breakpoints(fused):
+    assert speed.bam_sample(SOURCE) == "IMT01"
+    assert speed.fusion_from_truth(DEMO / "truth.tsv", "IMT01") == SPEC
+    with pytest.raises(ValueError, match="no fusion of sample"):
+        speed.fusion_from_truth(DEMO / "truth.tsv", "IMT05")  # the demo's negative sample
+    assert fused.chroms == ("chr1", "chr2") and fused.strands == ("-", "-")
+    # the junction: TPM3's base at breakpoint5 then ALK's at breakpoint3, both on the minus strand
+    assert fused.positions[fused.junction - 1] + 1 == 149_500 and fused.positions[fused.junction] + 1 == 57_509
+    with pysam.FastaFile(str(FASTA)) as fa:
+        five = speed._reverse_complement(fa.fetch("chr1", 149_499, 149_499 + 30).upper())
+        three = speed._reverse_complement(fa.fetch("chr2", 57_508 - 29, 57_509).upper())
+    assert fused.bases[fused.junction - 30:fused.junction + 30].tobytes().decode() == five + three
+    # the caller's own junction sequence of the demo's call
+    assert fused.bases[fused.junction - 30:fused.junction + 30].tobytes().decode() == (
+        "CCAACCTACTATATCCCGTTAATCGCAGAA" + "TTCGCATCCAGCCTACTTAGATACCAAACG")
+    with pytest.raises(ValueError, match="not in an exon"):
+        speed.fused_transcript(dataclasses.replace(SPEC, breakpoint5="chr1:149400"), GTF, FASTA, source_references())
+
+
+def test_chimeric_content_is_deterministic_in_the_seed(fused):
+    one = speed.chimeric_sam(60, fused, 100, None, seed=4)
+    assert one == speed.chimeric_sam(60, fused, 100, None, seed=4)
+    assert one != speed.chimeric_sam(60, fused, 100, None, seed=5)
+    lines = one.splitlines()
+    assert all(line.startswith(speed.CHIMERIC_READ_PREFIX) for line in lines)
+    assert len({line.split("\t")[0] for line in lines}) == 60
+    # 18 split hard, 18 split soft (3 records each), 12 soft clip only, 12 discordant (2 each)
+    assert len(lines) == 36 * 3 + 24 * 2
+    assert speed.chimeric_sam(0, fused) == ""
+    keys = [key for key, _ in speed.chimeric_records(60, fused, seed=4)]
+    assert keys == sorted(keys)
+    with pytest.raises(ValueError):
+        speed.build_bam(SOURCE, Path("unused.bam"), 10, chimeric_fragments=5, annotation=GTF, fasta=FASTA)  # no fusion
+
+
+def test_chimeric_bam_is_sorted_indexed_and_counts_its_records(chimeric_bam):
+    source_records = count_records(SOURCE)
+    assert chimeric_bam.chimeric == 120 * 3 + 80 * 2
+    assert chimeric_bam.records == source_records + 1000 + chimeric_bam.chimeric == count_records(chimeric_bam.path)
+    assert subprocess.run(["samtools", "quickcheck", str(chimeric_bam.path)]).returncode == 0
+    with pysam.AlignmentFile(str(chimeric_bam.path), "rb") as bam:
+        assert bam.check_index() and bam.header.to_dict()["HD"]["SO"] == "coordinate"
+        keys = [(r.reference_id if r.reference_id >= 0 else 1 << 30, r.reference_start)
+                for r in bam.fetch(until_eof=True)]
+        assert keys == sorted(keys)
+        assert f"{CHIMERIC_FRAGMENTS} TPM3::ALK fragments" in str(bam.header)
+    # the ALK side is in the target loci, the TPM3 side (chr1, not a target) outside
+    regions = speed.target_regions(GTF, chimeric_bam.path, DEFAULT_TARGETS)
+    on_alk = sum(1 for reads in chimeric_reads(chimeric_bam.path).values() for r in reads if r.reference_name == "chr2")
+    assert samtools_count(chimeric_bam.path, regions) == samtools_count(SOURCE, regions) + on_alk
+
+
+def test_chimeric_reads_are_written_as_star_writes_them(chimeric_bam):
+    kinds = defaultdict(int)
+    anchors = set()
+    for name, reads in chimeric_reads(chimeric_bam.path).items():
+        primary = [r for r in reads if not r.is_supplementary]
+        assert len(primary) == 2 and not any(r.is_secondary for r in reads)
+        first, second = sorted(primary, key=lambda r: r.is_read2)
+        assert first.is_read1 and second.is_read2
+        assert all(r.mapping_quality == 255 and r.get_tag("NH") == 1 and r.get_tag("RG") == "IMT01" for r in reads)
+        assert first.next_reference_start == second.reference_start and second.next_reference_start == first.reference_start
+        assert first.mate_is_reverse == second.is_reverse and second.mate_is_reverse == first.is_reverse
+        supplementary = [r for r in reads if r.is_supplementary]
+        if supplementary:  # a split read: primary + supplementary pointing at each other, in the two genes
+            [supp] = supplementary
+            [split] = [r for r in primary if r.is_read1 == supp.is_read1]
+            assert {split.reference_name, supp.reference_name} == {"chr1", "chr2"}
+            assert split.get_tag("SA").split(",")[:2] == [supp.reference_name, str(supp.reference_start + 1)]
+            assert supp.get_tag("SA").split(",")[:3] == [split.reference_name, str(split.reference_start + 1),
+                                                          "-" if split.is_reverse else "+"]
+            assert supp.get_tag("SA").split(",")[3] == split.cigarstring
+            assert supp.next_reference_start == (second if split is first else first).reference_start
+            assert not supp.is_proper_pair and supp.template_length == 0
+            hard = supp.cigartuples[0][0] == 5 or supp.cigartuples[-1][0] == 5
+            kinds["split hard" if hard else "split soft"] += 1
+            assert len(supp.query_sequence) == (supp.query_alignment_length if hard else 100)
+            anchors.add(supp.query_alignment_length)
+            assert split.is_proper_pair and {r.reference_name for r in primary} == {split.reference_name}
+        elif primary[0].reference_name != primary[1].reference_name:  # a discordant pair
+            kinds["discordant"] += 1
+            assert {r.reference_name for r in primary} == {"chr1", "chr2"}
+            assert all(not r.is_proper_pair and r.template_length == 0 and not r.has_tag("SA") for r in primary)
+            assert all(r.cigartuples[0][0] != 4 and r.cigartuples[-1][0] != 4 for r in primary)
+        else:  # one read with only a soft clip of the partner's bases, no SA
+            kinds["soft clip only"] += 1
+            assert all(r.is_proper_pair and not r.has_tag("SA") for r in primary)
+            clips = [op[1] for r in primary for op in (r.cigartuples[0], r.cigartuples[-1]) if op[0] == 4]
+            assert len(clips) == 1 and speed.CLIP_ONLY_BASES[0] <= clips[0] <= speed.CLIP_ONLY_BASES[1]
+    assert kinds == {"split hard": 60, "split soft": 60, "soft clip only": 40, "discordant": 40}
+    # junction positions spread over the read
+    assert min(anchors) <= 25 and max(anchors) >= 75 and len(anchors) > 40
+
+
+def test_chimeric_reads_spell_the_genome_up_to_the_counted_substitutions(chimeric_bam):
+    mismatches = bases = 0
+    with pysam.FastaFile(str(FASTA)) as fasta:
+        for reads in chimeric_reads(chimeric_bam.path).values():
+            for read in reads:
+                reference = "".join(fasta.fetch(read.reference_name, a, b) for a, b in read.get_blocks()).upper()
+                aligned = read.query_alignment_sequence
+                assert len(aligned) == len(reference)
+                differ = sum(x != y for x, y in zip(aligned, reference))
+                assert read.get_tag("NM") == differ
+                mismatches += differ
+                bases += len(aligned)
+    assert 0.001 < mismatches / bases < 0.006  # ~0.3%
+
+
+def fusion_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path) as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+@needs_samtools
+def test_the_call_finds_the_fusion_with_the_added_support(chimeric_bam, tmp_path):
+    def call(bam: Path, sample: str) -> dict[str, str]:
+        cmd = [sys.executable, "-m", "imtfusion.cli", "call", "--bam", str(bam), "--gtf", str(GTF), "--fasta",
+               str(FASTA), "--sample", sample, "--outdir", str(tmp_path), "--targets", *DEFAULT_TARGETS]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        [row] = fusion_rows(tmp_path / sample / f"{sample}.fusions.tsv")  # the one fusion, nothing else
+        return row
+
+    before, after = call(SOURCE, "SRC"), call(chimeric_bam.path, "CHIM")
+    assert after["fusion"] == "TPM3::ALK"
+    assert (after["breakpoint5"], after["breakpoint3"]) == (SPEC.breakpoint5, SPEC.breakpoint3)
+    added = int(after["fragments"]) - int(before["fragments"])
+    split = int(after["split_reads"]) - int(before["split_reads"])
+    assert abs(added - CHIMERIC_FRAGMENTS) <= 0.05 * CHIMERIC_FRAGMENTS  # every kind is evidence
+    assert abs(split - 0.8 * CHIMERIC_FRAGMENTS) <= 0.05 * CHIMERIC_FRAGMENTS  # split reads and soft clips
+    assert speed.fusion_call(tmp_path / "CHIM" / "CHIM.fusions.tsv", SPEC) == (
+        int(after["split_reads"]), int(after["fragments"]), True)
+    assert speed.fusion_call(tmp_path / "CHIM" / "CHIM.fusions.tsv",
+                             dataclasses.replace(SPEC, fusion="ETV6::NTRK3")) == (None, None, False)
+
+
+# --------------------------------------------------------------------------
 # regions compared with samtools
 # --------------------------------------------------------------------------
 
@@ -589,6 +765,58 @@ def test_annotation_rows_add_a_memory_bar_and_a_table():
     assert "the 50x BAM" in report
 
 
+def chimeric_row(fragments: int, call_s: float, samtools_s: float = 0.5, rss: float = 60.0) -> speed.ChimericRow:
+    return speed.ChimericRow(fragments, 107_262 + 3 * fragments, 5.6, 3 * fragments, 802 + 2 * fragments, samtools_s,
+                             call_s, rss, 1, "TPM3::ALK", 19 + fragments * 4 // 5, 22 + fragments, True)
+
+
+CHIMERIC_ROWS = [chimeric_row(0, 0.30), chimeric_row(10, 0.30), chimeric_row(100, 0.31), chimeric_row(1_000, 0.40),
+                 chimeric_row(10_000, 1.20)]
+
+
+def test_chimeric_bars_follow_their_rules():
+    growth, ratio, memory = speed.chimeric_bars(CHIMERIC_ROWS)
+    # 1,000 -> 10,000 fragments: at most 12x (linear); the 10,000 call within 3x samtools; memory at every density
+    assert growth.name == "call with 10,000 chimeric fragments <= 12x the call with 1,000 (linear)"
+    assert (growth.measured, growth.limit, growth.verdict) == ("3.00x (1.20 s vs 0.40 s)", "<= 12x", "PASS")
+    assert ratio.name == "call with 10,000 chimeric fragments <= 3x samtools view -c of the same regions"
+    assert (ratio.measured, ratio.verdict) == ("2.4x (1.20 s vs 0.500 s)", "PASS")
+    assert (memory.measured, memory.verdict) == ("60 MB (max)", "PASS")
+    worse = CHIMERIC_ROWS[:3] + [chimeric_row(1_000, 0.10), chimeric_row(10_000, 1.21, 0.40, 301.0)]
+    assert [b.verdict for b in speed.chimeric_bars(worse)] == ["FAIL", "FAIL", "FAIL"]  # 12.1x, 3.0x, 301 MB
+    edge = CHIMERIC_ROWS[:3] + [chimeric_row(1_000, 0.10), chimeric_row(10_000, 1.20, 0.40, 300.0)]
+    assert [b.verdict for b in speed.chimeric_bars(edge)] == ["PASS", "PASS", "PASS"]  # 12.0x, 3.0x, 300 MB
+    # without the row of a tenth of the most: the next density down, the limit scaled to its ratio
+    [growth, *_] = speed.chimeric_bars([chimeric_row(0, 0.3), chimeric_row(500, 0.4), chimeric_row(10_000, 1.2)])
+    assert growth.name.endswith("<= 24x the call with 500 (linear)") and growth.passed
+    # one density: nothing to grow from
+    assert [b.verdict for b in speed.chimeric_bars([chimeric_row(0, 0.3), chimeric_row(100, 0.4, 0.1)])] == [
+        "NOT RUN", "FAIL", "PASS"]
+    assert speed.chimeric_bars([chimeric_row(0, 0.3)]) == speed.chimeric_bars([]) == []
+    # after the size bars, before the annotation and batch bars
+    bars = speed.evaluate_bars(ROWS, BATCH, ANNOTATION_ROWS, CHIMERIC_ROWS)
+    assert [b.name for b in bars[3:6]] == [b.name for b in speed.chimeric_bars(CHIMERIC_ROWS)]
+    assert "60,028-gene" in bars[6].name and "Snakemake" in bars[7].name
+    assert [b.verdict for b in speed.evaluate_bars(ROWS, BATCH)] == ["FAIL", "PASS", "PASS", "PASS"]
+
+
+def test_chimeric_table_and_report():
+    table = speed.chimeric_table(CHIMERIC_ROWS)
+    lines = table.splitlines()
+    assert lines[0].startswith("| chimeric fragments | records |") and "| TPM3::ALK fragments |" in lines[0]
+    assert len({line.count("|") for line in lines}) == 1
+    assert "| 10,000 | 137,262 | 30,000 | 5.6 | 20,802 | 0.500 | 1.20 | 2.4 | 60 | 1 | 8,019 | 10,022 | yes |" in table
+    missed = dataclasses.replace(CHIMERIC_ROWS[1], split_reads=None, supporting=None, at_truth=False)
+    assert "| not called | not called | no |" in speed.chimeric_table([missed])
+    bars = speed.evaluate_bars(ROWS, BATCH, chimeric_rows=CHIMERIC_ROWS)
+    report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars, "## Profile of one call",
+                                 chimeric_rows=CHIMERIC_ROWS)
+    assert (report.index("## BAM size") < report.index("## Chimeric evidence density") < report.index("## Snakemake")
+            < report.index("## Bars") < report.index("## Profile"))
+    assert table in report and "with N TPM3::ALK fragments" in report
+    assert "## Chimeric" not in speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars)
+
+
 def test_markdown_tables():
     assert speed.markdown_table(("a", "b"), [(1, "x")]) == "| a | b |\n|---|---:|\n| 1 | x |\n"
     with pytest.raises(ValueError):
@@ -622,6 +850,8 @@ def test_defaults_match_the_plan():
         100_000, [1, 10, 50], 3, 50, 3, 2)
     assert args.annotation_genes == 60_000 and args.unmapped_fraction == 0.05
     assert args.target_fragments == [0, 250_000, 1_000_000]
+    assert args.chimeric_fragments == [0, 10, 100, 1_000, 10_000]
+    assert "--chimeric-fragments 0 10 100 1000 10000" in speed.command_line(args)
     assert speed.command_line(args).startswith(
         "imtfusion benchmark speed --base 100000 --scales 1 10 50 --target-fragments 0 250000 1000000")
 
@@ -644,7 +874,8 @@ def test_registered_as_a_benchmark_subcommand_when_listed():
 def test_a_tiny_run_end_to_end(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     speed.add_arguments(parser)
-    args = parser.parse_args(["--base", "300", "--scales", "2", "--target-fragments", "0", "300", "--runs", "1",
+    args = parser.parse_args(["--base", "300", "--scales", "2", "--target-fragments", "0", "300",
+                              "--chimeric-fragments", "0", "40", "--runs", "1",
                               "--batch-runs", "0", "--annotation-genes", "0", "--contig-mb", "1",
                               "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "speed.md")])
     speed.main(args)
@@ -667,6 +898,32 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
     assert f"- record reader: {reader_kind()}" in report and "- threads per call: 1" in report
     assert (tmp_path / "work" / "bams" / "bg2x.bam.json").exists()  # a re-run reuses the BAM
     assert (tmp_path / "work" / "bams" / "t300_bg2x.bam.json").exists()
+    # chimeric evidence on the 1x background: the demo's own support, then 40 fragments more
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in report.splitlines() if line.startswith(("| 0 | 7,", "| 40 | 7,"))}
+    assert rows["0"][1] == f"{source + 300:,}" and rows["0"][2] == "0"
+    assert rows["40"][-1] == rows["0"][-1] == "yes" and rows["40"][9] == "1"
+    assert int(rows["40"][-2]) - int(rows["0"][-2]) == 40  # fragments of TPM3::ALK
+    assert "call with 40 chimeric fragments <= 3x samtools view -c of the same regions" in report
+    assert "## Profile of one call at" in report and "with 40 chimeric fragments of TPM3::ALK" in report
+    assert (tmp_path / "work" / "bams" / "c40_bg1x.bam.json").exists()
+
+
+def test_the_chimeric_option_parses_and_refuses_negative_counts(tmp_path):
+    from imtfusion.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    speed.add_arguments(parser)
+    args = parser.parse_args(["--chimeric-fragments", "0", "50", "5000"])
+    assert args.chimeric_fragments == [0, 50, 5000]
+    assert "--chimeric-fragments 0 50 5000" in speed.command_line(args)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--chimeric-fragments", "many"])
+    with pytest.raises(ConfigError, match="--chimeric-fragments must be at least 0"):
+        speed.main(parser.parse_args(["--chimeric-fragments", "-1", "--workdir", str(tmp_path)]))
+    help_text = subprocess.run([sys.executable, "-m", "imtfusion.cli", "benchmark", "speed", "--help"],
+                               capture_output=True, text=True).stdout
+    assert "--chimeric-fragments" in help_text
 
 
 def test_call_threads_below_one_are_refused(tmp_path):

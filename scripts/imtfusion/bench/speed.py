@@ -1,7 +1,8 @@
 """Speed and memory of imtfusion: BAM size, annotation size, and a Snakemake batch.
 
   imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--unmapped-fraction F]
-                            [--target-fragments 0 250000 1000000] [--runs 3] [--annotation-genes N]
+                            [--target-fragments 0 250000 1000000] [--chimeric-fragments 0 10 100 1000 10000]
+                            [--runs 3] [--annotation-genes N]
                             [--batch-samples 50] [--batch-runs 3] [--cores 2] [--call-threads 1]
                             [--workdir DIR]
                             [--profile FILE] [--output FILE]
@@ -23,6 +24,15 @@ loci are far below a targeted panel's focal depth.  For each BAM the real CLI
 gene +- the calling margin), with the peak memory of the call (the rusage of
 that one process, reaped by a small helper).  Every cell is the median of
 RUNS runs after one untimed warm-up (files in the page cache).
+
+Chimeric evidence density: the source sample's own fusion (its row in
+resources/demo/truth.tsv) with N more supporting fragments, for each
+--chimeric-fragments N: read pairs of the fused transcript across or around its
+junction, written as STAR's chimeric WithinBAM output (split reads as primary +
+supplementary with SA tags, hard- or soft-clipped; reads with only a soft clip;
+discordant pairs; see chimeric_records), merged into the 1x background BAM
+without dense target content and timed as the size cells.  The largest one's
+call is also profiled (top functions in the report).
 
 Annotation size: the call on the largest BAM (largest background, largest
 target depth) with the demo annotation and with the demo annotation plus N
@@ -47,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -74,6 +85,8 @@ MAX_CALL_VS_SAMTOOLS = 5.0  # call wall time / samtools view -c wall time, at th
 MAX_LARGEST_VS_SMALLEST = 1.5  # call wall time at the largest BAM / at the smallest
 MAX_PEAK_RSS_MB = 300.0  # peak memory of one call, every size
 MAX_SNAKEMAKE_OVERHEAD_S = 60.0  # total batch wall time - work
+MAX_CHIMERIC_GROWTH_PER_FOLD = 1.2  # call time growth per fold more chimeric fragments: 12x from 1,000 to 10,000
+MAX_CHIMERIC_VS_SAMTOOLS = 3.0  # call wall time / samtools view -c wall time, with the most chimeric fragments
 
 DEFAULT_BASE = 100_000
 DEFAULT_SCALES = (1, 10, 50)
@@ -269,6 +282,7 @@ class BuiltBam:
     megabytes: float
     unmapped: int = 0  # background records that are unmapped pairs without a position (at the end)
     target: int = 0  # dense target records among them (2 per target fragment)
+    chimeric: int = 0  # chimeric records among them (of --chimeric-fragments fragments)
 
 
 def background_contigs(n: int = BACKGROUND_CONTIGS, length: int = BACKGROUND_CONTIG_LENGTH) -> list[tuple[str, int]]:
@@ -276,9 +290,9 @@ def background_contigs(n: int = BACKGROUND_CONTIGS, length: int = BACKGROUND_CON
 
 
 def header_with_background(header_text: str, contigs: Sequence[tuple[str, int]], n_background: int,
-                           n_target: int = 0) -> str:
+                           n_target: int = 0, chimeric: str = "") -> str:
     """The source header with the background contigs after its last @SQ line, and an @CO
-    (two with dense target content)."""
+    (one more with dense target content, and one more with ``chimeric``, its text)."""
     lines = [line for line in header_text.splitlines() if line]
     last_sq = max((i for i, line in enumerate(lines) if line.startswith("@SQ")), default=0 if lines else -1)
     extra = [f"@SQ\tSN:{name}\tLN:{length}" for name, length in contigs]
@@ -286,6 +300,8 @@ def header_with_background(header_text: str, contigs: Sequence[tuple[str, int]],
     if n_target:
         lines.append(f"@CO\timtfusion benchmark speed: {n_target} synthetic non-chimeric target records "
                      f"({TARGET_READ_PREFIX}*) from the target genes' canonical transcripts")
+    if chimeric:
+        lines.append(f"@CO\timtfusion benchmark speed: {chimeric}")
     lines.append(f"@CO\timtfusion benchmark speed: {n_background} synthetic off-target background records on "
                  f"{', '.join(name for name, _ in contigs)}")
     return "\n".join(lines) + "\n"
@@ -652,6 +668,309 @@ def target_sam(n_fragments: int, annotation_path: str | Path, fasta_path: str | 
         yield "".join(lines)
 
 
+# --------------------------------------------------------------------------
+# chimeric evidence: a fusion with N supporting fragments in the target loci
+# --------------------------------------------------------------------------
+
+DEFAULT_CHIMERIC_FRAGMENTS = (0, 10, 100, 1_000, 10_000)
+CHIMERIC_READ_PREFIX = "CH:"
+CHIMERIC_VERSION = 1  # bump when the chimeric records change (a cached BAM with them is rebuilt)
+# kinds of chimeric fragment and their shares: a read across the junction written as STAR's
+# --chimOutType WithinBAM writes it (the segment that pairs with the mate primary and soft-clipped,
+# the other supplementary, hard-clipped with HardClip, soft-clipped with SoftClip, both with SA
+# tags); a read across the junction written as one alignment with the partner's bases soft-clipped
+# and no SA (as STAR writes it with its default, chimeric detection off); and a discordant pair
+# (one mate in each gene, no read across the junction)
+SPLIT_HARD, SPLIT_SOFT, CLIP_ONLY, DISCORDANT = range(4)
+CHIMERIC_KINDS = (("split reads (supplementary hard-clipped)", 0.3), ("split reads (supplementary soft-clipped)", 0.3),
+                  ("reads with only a soft clip (no SA)", 0.2), ("discordant pairs", 0.2))
+CHIMERIC_MIN_ANCHOR = 15  # bases of a split read on each side of the junction (STAR: --chimJunctionOverhangMin 10)
+CLIP_ONLY_BASES = (15, 45)  # partner bases soft-clipped off a read with no SA (the shorter side of its junction)
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """A fusion as the demo's truth.tsv gives it; breakpoints are ``chrom:pos``, 1-based, the
+    base of each gene next to the junction (the 5' gene's last, the 3' gene's first)."""
+
+    sample: str
+    fusion: str
+    gene5: str
+    gene3: str
+    breakpoint5: str
+    breakpoint3: str
+    transcript5: str
+    transcript3: str
+
+
+def fusion_from_truth(truth: str | Path, sample: str) -> FusionSpec:
+    """The first fusion of ``sample`` in a truth table (resources/demo/truth.tsv)."""
+    with open(truth) as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row.get("sample") == sample:
+                return FusionSpec(row["sample"], row["fusion"], row["gene5"], row["gene3"], row["breakpoint5"],
+                                  row["breakpoint3"], row["transcript5"], row["transcript3"])
+    raise ValueError(f"{truth}: no fusion of sample {sample!r}")
+
+
+def bam_sample(path: str | Path) -> str:
+    """The sample of a BAM: its one read group's SM, else the file name without .bam."""
+    import pysam
+
+    with pysam.AlignmentFile(str(path), "rb") as bam:
+        samples = {g.get("SM") for g in bam.header.to_dict().get("RG", [])} - {None}
+    return samples.pop() if len(samples) == 1 else Path(path).name.removesuffix(".bam")
+
+
+@dataclass
+class FusedTranscript:
+    """The fused transcript of a :class:`FusionSpec`: its bases in transcript orientation, the
+    0-based genomic position of each (BAM contigs), and the index of the first 3' base."""
+
+    spec: FusionSpec
+    bases: np.ndarray  # uint8, upper case
+    positions: np.ndarray  # int64
+    junction: int
+    chroms: tuple[str, str]  # BAM contig of the 5' and of the 3' gene
+    tids: tuple[int, int]
+    strands: tuple[str, str]
+
+
+_COMPLEMENT = bytes.maketrans(b"ACGTN", b"TGCAN")
+_STR_COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def fused_transcript(spec: FusionSpec, annotation_path: str | Path, fasta_path: str | Path,
+                     references: Sequence[tuple[str, int]]) -> FusedTranscript:
+    """The 5' transcript's exons up to breakpoint5 joined to the 3' transcript's from breakpoint3."""
+    import numpy as np
+    import pysam
+
+    from imtfusion.annotation import load_annotation
+    from imtfusion.targets import ContigMap
+
+    annotation = load_annotation(annotation_path)
+    bam_ids = {name: i for i, (name, _) in enumerate(references)}
+    to_bam = ContigMap.build(annotation.contigs, dict(references))
+    bases, positions, chroms, strands = [], [], [], []
+    with pysam.FastaFile(str(fasta_path)) as fasta:
+        to_fasta = ContigMap.build(annotation.contigs, dict(zip(fasta.references, fasta.lengths)))
+        for side, (transcript_id, breakpoint) in enumerate(((spec.transcript5, spec.breakpoint5),
+                                                            (spec.transcript3, spec.breakpoint3))):
+            transcript = annotation.transcript(transcript_id)
+            chrom, fasta_chrom = to_bam.to_bam(transcript.chrom), to_fasta.to_bam(transcript.chrom)
+            if chrom is None or fasta_chrom is None:
+                raise ValueError(f"{transcript_id}: contig {transcript.chrom} is not in the BAM header or the FASTA")
+            where, pos = breakpoint.rsplit(":", 1)
+            if to_bam.to_bam(where) != chrom:
+                raise ValueError(f"{spec.fusion}: breakpoint {breakpoint} is not on {transcript_id}'s contig")
+            minus = transcript.strand == "-"
+            exons = [np.arange(s, e, dtype=np.int64)[::-1] if minus else np.arange(s, e, dtype=np.int64)
+                     for s, e in transcript.exons]  # transcript order
+            order = np.concatenate(exons)
+            at = np.flatnonzero(order == int(pos) - 1)
+            if not len(at):
+                raise ValueError(f"{spec.fusion}: breakpoint {breakpoint} is not in an exon of {transcript_id}")
+            kept = order[:at[0] + 1] if side == 0 else order[at[0]:]
+            low, high = int(kept.min()), int(kept.max()) + 1
+            genome = np.frombuffer(fasta.fetch(fasta_chrom, low, high).upper().encode(), dtype=np.uint8)
+            seq = genome[kept - low].tobytes()
+            bases.append(seq.translate(_COMPLEMENT) if minus else seq)
+            positions.append(kept)
+            chroms.append(chrom)
+            strands.append(transcript.strand)
+    return FusedTranscript(spec, np.frombuffer(b"".join(bases), dtype=np.uint8), np.concatenate(positions),
+                           len(bases[0]), (chroms[0], chroms[1]), (bam_ids[chroms[0]], bam_ids[chroms[1]]),
+                           (strands[0], strands[1]))
+
+
+@dataclass
+class _Segment:
+    """One alignment of part of a read: its gene (0 the 5', 1 the 3'), strand on the genome,
+    the stored (BAM orientation) read bases it aligns, and where."""
+
+    gene: int
+    reverse: bool
+    q0: int
+    q1: int
+    pos: int
+    end: int
+    body: str  # CIGAR without the clips
+
+
+def _segment(fused: FusedTranscript, start: int, sense: bool, t0: int, t1: int, read_length: int) -> _Segment:
+    """The alignment of fused-transcript bases [t0, t1) of the read over [start, start + L)
+    (``sense``: the read has the transcript's sequence, else its reverse complement)."""
+    import numpy as np
+
+    gene = 0 if t0 < fused.junction else 1
+    reverse = sense == (fused.strands[gene] == "-")
+    L = read_length
+    q0, q1 = (t0 - start, t1 - start) if sense else (L - (t1 - start), L - (t0 - start))
+    if reverse:
+        q0, q1 = L - q1, L - q0
+    genomic = np.sort(fused.positions[t0:t1])
+    cuts = np.flatnonzero(np.diff(genomic) != 1)
+    starts = genomic[np.concatenate([[0], cuts + 1])].tolist()
+    ends = (genomic[np.concatenate([cuts, [len(genomic) - 1]])] + 1).tolist()
+    parts = [f"{ends[0] - starts[0]}M"]
+    for prev_end, s, e in zip(ends, starts[1:], ends[1:]):
+        parts.append(f"{s - prev_end}N{e - s}M")
+    return _Segment(gene, reverse, q0, q1, starts[0], ends[-1], "".join(parts))
+
+
+def _chimeric_kinds(n: int, rng) -> np.ndarray:
+    """Kind of each of ``n`` fragments: the shares of CHIMERIC_KINDS (largest remainders), shuffled."""
+    import numpy as np
+
+    shares = np.array([share for _, share in CHIMERIC_KINDS]) * n
+    counts = np.floor(shares).astype(np.int64)
+    counts[np.argsort(counts - shares, kind="stable")[:n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(CHIMERIC_KINDS)), counts))
+
+
+def chimeric_records(n_fragments: int, fused: FusedTranscript, read_length: int = 100,
+                     read_group: str | None = None, seed: int = 1) -> list[tuple[int, str]]:
+    """``n_fragments`` read pairs of the fused transcript around its junction, as (sort key
+    ``tid << 32 | pos``, SAM line) in coordinate order.
+
+    The kinds of fragment are CHIMERIC_KINDS in their shares: split reads (primary +
+    supplementary, SA tags, the supplementary hard- or soft-clipped), reads with only a soft
+    clip of the partner's bases (no SA) and discordant pairs. A split read's junction falls
+    anywhere from CHIMERIC_MIN_ANCHOR bases into the read to as many from its end; a soft
+    clip is 15-45 bases, the shorter side of the junction; in both, the read's mate lies
+    in the gene of the read's primary alignment, a proper pair with it. Inserts ~250 +- 50
+    (longer where the mate must not reach the junction), bases spelled from the genome with
+    ~0.3% substitutions (counted in NM), MAPQ 255, ``NH:i:1``, the read group; read names
+    CH:000000001... Deterministic in ``seed``."""
+    import numpy as np
+
+    if n_fragments <= 0:
+        return []
+    L, J, T = read_length, fused.junction, len(fused.bases)
+    if J < 2 * L or T - J < 2 * L:
+        raise ValueError(f"{fused.spec.fusion}: each side of the fused transcript needs {2 * L} bases "
+                         f"(5' {J}, 3' {T - J})")
+    rng = np.random.default_rng(seed + 3_000_017)
+    kinds = _chimeric_kinds(n_fragments, rng).tolist()
+    quals = _quality_strings(rng, L)
+    lookup = np.full(256, 4, dtype=np.uint8)
+    for i, base in enumerate(b"ACGT"):
+        lookup[base] = i
+    acgt = np.frombuffer(b"ACGT", dtype=np.uint8)
+    rg_tag = f"\tRG:Z:{read_group}" if read_group else ""
+    low, high = CLIP_ONLY_BASES
+    A = CHIMERIC_MIN_ANCHOR
+    out: list[tuple[int, str]] = []
+    for fid, kind in enumerate(kinds):
+        read1_left = bool(rng.random() < 0.5)  # read 1 is the transcript's 5' read
+        crossing_left = bool(rng.random() < 0.5)  # the read across the junction is the 5' one
+        k = int(rng.integers(low, high + 1) if kind == CLIP_ONLY else rng.integers(A, L - A + 1))
+        if kind == CLIP_ONLY and not crossing_left:
+            k = L - k  # the clip is the 3' gene's bases at the read's end
+        while True:  # an insert that fits the fused transcript
+            insert = int(np.clip(round(rng.normal(TARGET_INSERT_MEAN, TARGET_INSERT_SD)), L, MAX_INSERT))
+            if kind == DISCORDANT:
+                insert = max(insert, 2 * L)
+                start = int(rng.integers(J - insert + L, J - L + 1))
+            elif crossing_left:
+                insert = max(insert, L + k)  # the 3' read starts at or after the junction
+                start = J - k
+            else:
+                insert = max(insert, 2 * L - k)  # the 5' read ends before the junction
+                start = J - k + L - insert
+            if start >= 0 and start + insert <= T:
+                break
+        name = f"{CHIMERIC_READ_PREFIX}{fid + 1:09d}"
+        records = []  # per read (5', 3'): [(segment, is primary)], stored bases, qualities, true bases
+        for left, read_start in ((True, start), (False, start + insert - L)):
+            true = fused.bases[read_start:read_start + L]
+            if not left:  # the 3' read is the reverse complement
+                true = np.frombuffer(true[::-1].tobytes().translate(_COMPLEMENT), dtype=np.uint8)
+            seq = true.copy()
+            errors = int(rng.binomial(L, SUBSTITUTION_RATE))
+            columns = rng.integers(0, L, errors)
+            shifts = rng.integers(1, 4, errors)
+            for c, s in zip(columns.tolist(), shifts.tolist()):
+                if lookup[seq[c]] < 4:
+                    seq[c] = acgt[(lookup[seq[c]] + s) % 4]
+            bounds = [(read_start, min(read_start + L, J)), (max(read_start, J), read_start + L)]
+            segments = [_segment(fused, read_start, left, a, b, L) for a, b in bounds if a < b]
+            records.append((segments, seq.tobytes().decode("ascii"), quals[(fid * 2 + (not left)) & 31],
+                            true.tobytes().decode("ascii")))
+        mate_gene = [None, None]
+        for r in (0, 1):
+            segments = records[r][0]
+            if len(segments) == 1:
+                mate_gene[1 - r] = segments[0].gene
+        # the primary alignment of each read: a crossing read's segment in its mate's gene
+        primary = []
+        for r in (0, 1):
+            segments = records[r][0]
+            primary.append(segments[0] if len(segments) == 1 else
+                           next(s for s in segments if s.gene == mate_gene[r]))
+        proper = primary[0].gene == primary[1].gene
+        chroms = fused.chroms
+
+        def stored(r: int, seg: _Segment) -> tuple[str, str, str]:
+            _, seq, qual, true = records[r]
+            if seg.reverse:
+                return (seq.translate(_STR_COMPLEMENT)[::-1], qual[::-1], true.translate(_STR_COMPLEMENT)[::-1])
+            return seq, qual, true
+
+        def nm(r: int, seg: _Segment) -> int:
+            seq, _, true = stored(r, seg)
+            return sum(a != b for a, b in zip(seq[seg.q0:seg.q1], true[seg.q0:seg.q1]))
+
+        def cigar(seg: _Segment, clip: str) -> str:
+            lead, trail = seg.q0, L - seg.q1
+            return f"{f'{lead}{clip}' if lead else ''}{seg.body}{f'{trail}{clip}' if trail else ''}"
+
+        def sa(r: int, seg: _Segment, clip: str) -> str:
+            return f"{chroms[seg.gene]},{seg.pos + 1},{'-' if seg.reverse else '+'},{cigar(seg, clip)},255,{nm(r, seg)};"
+
+        for r in (0, 1):
+            me, mate = primary[r], primary[1 - r]
+            read1 = (r == 0) == read1_left
+            base_flag = 0x1 | (0x40 if read1 else 0x80) | (0x20 if mate.reverse else 0)
+            if proper:
+                span = max(me.end, mate.end) - min(me.pos, mate.pos)
+                first = me.pos < mate.pos or (me.pos == mate.pos and not me.reverse)
+                tlen = span if first else -span
+            else:
+                tlen = 0
+            segments = records[r][0]
+            others = [s for s in segments if s is not me]
+            split = kind in (SPLIT_HARD, SPLIT_SOFT) and others
+            for seg in segments:
+                if seg is not me and not split:
+                    continue  # a soft clip only: the partner's bases stay clipped off the primary
+                supplementary = seg is not me
+                clip = "H" if supplementary and kind == SPLIT_HARD else "S"
+                seq, qual, _ = stored(r, seg)
+                if clip == "H":
+                    seq, qual = seq[seg.q0:seg.q1], qual[seg.q0:seg.q1]
+                flag = base_flag | (0x10 if seg.reverse else 0) | (0x800 if supplementary else (0x2 if proper else 0))
+                tags = f"NH:i:1\tHI:i:1\tNM:i:{nm(r, seg)}"
+                if split:
+                    partner = others[0] if seg is me else me
+                    tags += f"\tSA:Z:{sa(r, partner, 'S' if partner is me or kind == SPLIT_SOFT else 'H')}"
+                rnext = "=" if chroms[mate.gene] == chroms[seg.gene] else chroms[mate.gene]
+                line = (f"{name}\t{flag}\t{chroms[seg.gene]}\t{seg.pos + 1}\t255\t{cigar(seg, clip)}\t"
+                        f"{rnext}\t{mate.pos + 1}\t{0 if supplementary else tlen}\t"
+                        f"{seq}\t{qual}\t{tags}{rg_tag}\n")
+                out.append(((fused.tids[seg.gene] << 32) | seg.pos, line))
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+
+def chimeric_sam(n_fragments: int, fused: FusedTranscript, read_length: int = 100, read_group: str | None = None,
+                 seed: int = 1) -> str:
+    """:func:`chimeric_records` as SAM text, in coordinate order."""
+    return "".join(line for _, line in chimeric_records(n_fragments, fused, read_length, read_group, seed))
+
+
 def _read_length(bam) -> int:
     from collections import Counter
 
@@ -663,7 +982,8 @@ def _read_length(bam) -> int:
 def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: int = 1,
               contigs: Sequence[tuple[str, int]] | None = None, threads: int = 2, unmapped: int = 0,
               target_fragments: int = 0, annotation: str | Path | None = None, fasta: str | Path | None = None,
-              targets: Sequence[str] | None = None) -> BuiltBam:
+              targets: Sequence[str] | None = None, chimeric_fragments: int = 0,
+              fusion: FusionSpec | None = None) -> BuiltBam:
     """Copy ``source`` (coordinate-sorted) and add ``n_background`` off-target records; sorted and indexed.
 
     Of the background, ``unmapped`` records are unmapped reads without a position, the
@@ -672,7 +992,9 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
     background's) come last, as sorting puts them. With ``target_fragments``, that many
     read pairs of dense non-chimeric target content (:func:`target_records`, from the
     canonical transcripts of ``targets`` in ``annotation``, bases from ``fasta``) are
-    merged into the source records in coordinate order."""
+    merged into the source records in coordinate order. With ``chimeric_fragments``, that
+    many fragments of ``fusion`` (:func:`chimeric_records`, its transcripts from
+    ``annotation``, bases from ``fasta``) are merged in the same way."""
     import heapq
     import pysam
 
@@ -682,6 +1004,10 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
         raise ValueError(f"target fragments must be at least 0, not {target_fragments}")
     if target_fragments and (annotation is None or fasta is None):
         raise ValueError("dense target content needs the annotation and the genome FASTA")
+    if chimeric_fragments < 0:
+        raise ValueError(f"chimeric fragments must be at least 0, not {chimeric_fragments}")
+    if chimeric_fragments and (annotation is None or fasta is None or fusion is None):
+        raise ValueError("chimeric fragments need the fusion, the annotation and the genome FASTA")
     source, out = Path(source), Path(out)
     contigs = list(contigs or background_contigs())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -690,10 +1016,18 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
         clash = [c for c, _ in contigs if c in names]
         if clash:
             raise ValueError(f"{source} already has contigs {clash}")
-        header = header_with_background(str(bam.header), contigs, n_background, 2 * target_fragments)
         groups = bam.header.to_dict().get("RG", [])
         read_group = groups[0]["ID"] if len(groups) == 1 else None
         read_length = _read_length(bam)
+        references = list(zip(bam.references, bam.lengths))
+        chimeric_lines: list[tuple[int, str]] = []
+        if chimeric_fragments:
+            fused = fused_transcript(fusion, annotation, fasta, references)
+            chimeric_lines = chimeric_records(chimeric_fragments, fused, read_length, read_group, seed)
+        chimeric_note = (f"{len(chimeric_lines)} synthetic chimeric records ({CHIMERIC_READ_PREFIX}*) of "
+                         f"{chimeric_fragments} {fusion.fusion} fragments (split reads, soft clips, discordant "
+                         f"pairs)" if chimeric_fragments else "")
+        header = header_with_background(str(bam.header), contigs, n_background, 2 * target_fragments, chimeric_note)
         cmd = ["samtools", "view", "--no-PG", "-b", "-@", str(max(1, threads - 1)), "-o", str(out), "-"]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         copied = 0
@@ -709,7 +1043,6 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
                 yield (read.reference_id << 32) | read.reference_start, read.to_string() + "\n"
 
         def dense() -> Iterator[tuple[int, str]]:
-            references = list(zip(bam.references, bam.lengths))
             for keys, chunk in target_records(target_fragments, annotation, fasta, references, read_length,
                                               read_group, seed, targets):
                 yield from zip(keys, chunk)
@@ -717,8 +1050,9 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
         try:
             proc.stdin.write(header.encode())
             lines: list[str] = []
-            merged = heapq.merge(placed_source(), dense(), key=lambda item: item[0]) if target_fragments else (
-                placed_source())
+            streams = [placed_source()] + ([dense()] if target_fragments else []) + (
+                [iter(chimeric_lines)] if chimeric_lines else [])
+            merged = heapq.merge(*streams, key=lambda item: item[0]) if len(streams) > 1 else streams[0]
             for _, line in merged:
                 lines.append(line)
                 if len(lines) >= 20_000:
@@ -740,8 +1074,8 @@ def build_bam(source: str | Path, out: str | Path, n_background: int, *, seed: i
     if index.returncode != 0:
         raise RuntimeError(f"samtools index {out}: {index.stderr.strip()}")
     dense_records = 2 * target_fragments
-    return BuiltBam(out, copied + n_background + dense_records, n_background, copied, out.stat().st_size / 1e6,
-                    unmapped, dense_records)
+    return BuiltBam(out, copied + n_background + dense_records + len(chimeric_lines), n_background, copied,
+                    out.stat().st_size / 1e6, unmapped, dense_records, len(chimeric_lines))
 
 
 def unmapped_count(n_background: int, fraction: float) -> int:
@@ -759,7 +1093,8 @@ def _file_key(path: str | Path | None) -> list | None:
 def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: int, unmapped: int = 0,
                contigs: Sequence[tuple[str, int]] | None = None, target_fragments: int = 0,
                annotation: Path | None = None, fasta: Path | None = None,
-               targets: Sequence[str] | None = None) -> BuiltBam:
+               targets: Sequence[str] | None = None, chimeric_fragments: int = 0,
+               fusion: FusionSpec | None = None) -> BuiltBam:
     """:func:`build_bam`, reusing an earlier build of the same inputs in the work folder."""
     contigs = list(contigs or background_contigs())
     stat = source.stat()
@@ -769,6 +1104,9 @@ def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: i
     if target_fragments:
         key.update(annotation=_file_key(annotation), fasta=_file_key(fasta),
                    targets=list(targets) if targets else "default")
+    if chimeric_fragments:
+        key.update(chimeric_fragments=chimeric_fragments, fusion=dataclasses.asdict(fusion),
+                   chimeric_version=CHIMERIC_VERSION, annotation=_file_key(annotation), fasta=_file_key(fasta))
     meta = out.with_name(out.name + ".json")
     bai = Path(str(out) + ".bai")
     if meta.exists() and out.exists() and bai.exists():
@@ -776,12 +1114,13 @@ def cached_bam(source: Path, out: Path, n_background: int, seed: int, threads: i
         if saved.get("key") == json.loads(json.dumps(key)):
             _log(f"reusing {out} ({saved['records']} records)")
             return BuiltBam(out, saved["records"], n_background, saved["source_records"], out.stat().st_size / 1e6,
-                            unmapped, saved.get("target", 0))
+                            unmapped, saved.get("target", 0), saved.get("chimeric", 0))
     started = time.perf_counter()
     built = build_bam(source, out, n_background, seed=seed, threads=threads, unmapped=unmapped, contigs=contigs,
-                      target_fragments=target_fragments, annotation=annotation, fasta=fasta, targets=targets)
+                      target_fragments=target_fragments, annotation=annotation, fasta=fasta, targets=targets,
+                      chimeric_fragments=chimeric_fragments, fusion=fusion)
     meta.write_text(json.dumps({"key": key, "records": built.records, "source_records": built.source_records,
-                                "target": built.target}))
+                                "target": built.target, "chimeric": built.chimeric}))
     _log(f"built {out}: {built.records} records, {built.megabytes:.1f} MB in {time.perf_counter() - started:.0f} s")
     return built
 
@@ -873,10 +1212,10 @@ def _count_calls(fusions_tsv: Path) -> int:
 
 def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, regions: Sequence[str],
                  targets: Sequence[str], outdir: Path, runs: int, env: dict[str, str] | None = None,
-                 target_fragments: int = 0, threads: int = 1) -> SizeRow:
+                 target_fragments: int = 0, threads: int = 1, sample: str | None = None) -> SizeRow:
     """One cell: the call and ``samtools view -c`` of the same regions, each with
     ``threads`` threads in all (samtools: ``-@ threads-1`` extra decompression threads)."""
-    sample = f"SPEED{scale}X" + (f"T{target_fragments}" if target_fragments else "")
+    sample = sample or f"SPEED{scale}X" + (f"T{target_fragments}" if target_fragments else "")
     call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
                          "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []),
                          *(["--threads", str(threads)] if threads > 1 else []))
@@ -902,6 +1241,54 @@ def measure_size(built: BuiltBam, scale: int, index: Path, fasta: Path | None, r
         unmapped=built.unmapped,
         target_fragments=target_fragments,
     )
+
+
+@dataclass
+class ChimericRow:
+    """One cell of the chimeric-evidence table: a BAM with ``fragments`` chimeric fragments of
+    ``fusion`` added (1x background, no dense target content), timed as a size cell, and
+    what the call made of them."""
+
+    fragments: int  # chimeric fragments added
+    records: int
+    megabytes: float
+    chimeric_records: int
+    target_records: int  # samtools view -c over the regions
+    samtools_s: float  # medians
+    call_s: float
+    peak_rss_mb: float  # max over the runs
+    calls: int  # fusions called
+    fusion: str
+    split_reads: int | None = None  # of the call of ``fusion`` (None: not called)
+    supporting: int | None = None  # its fragments (split + discordant)
+    at_truth: bool = False  # called at the truth breakpoints
+
+    @property
+    def ratio(self) -> float:
+        return self.call_s / self.samtools_s if self.samtools_s > 0 else float("inf")
+
+
+def fusion_call(fusions_tsv: Path, spec: FusionSpec) -> tuple[int | None, int | None, bool]:
+    """Split reads and fragments of the call of ``spec.fusion`` in a fusions table (None, None
+    when it is not called), and whether it is at the truth breakpoints."""
+    with open(fusions_tsv) as fh:
+        rows = [r for r in csv.DictReader(fh, delimiter="\t") if r.get("fusion") == spec.fusion]
+    if not rows:
+        return None, None, False
+    best = max(rows, key=lambda r: int(r["fragments"]))
+    at_truth = (best["breakpoint5"], best["breakpoint3"]) == (spec.breakpoint5, spec.breakpoint3)
+    return int(best["split_reads"]), int(best["fragments"]), at_truth
+
+
+def measure_chimeric(built: BuiltBam, fragments: int, spec: FusionSpec, index: Path, fasta: Path | None,
+                     regions: Sequence[str], targets: Sequence[str], outdir: Path, runs: int,
+                     env: dict[str, str] | None = None, threads: int = 1) -> ChimericRow:
+    """One chimeric cell: :func:`measure_size` on ``built``, then the call of the fusion."""
+    sample = f"SPEEDCHIM{fragments}"
+    row = measure_size(built, 1, index, fasta, regions, targets, outdir, runs, env, threads=threads, sample=sample)
+    split, supporting, at_truth = fusion_call(outdir / sample / f"{sample}.fusions.tsv", spec)
+    return ChimericRow(fragments, row.records, row.megabytes, built.chimeric, row.target_records, row.samtools_s,
+                       row.call_s, row.peak_rss_mb, row.calls, spec.fusion, split, supporting, at_truth)
 
 
 def startup_seconds(runs: int, env: dict[str, str] | None = None) -> float:
@@ -1219,6 +1606,9 @@ SIZE_HEADER = ("target fragments", "BAM", "records", "unplaced unmapped", "BAM M
                "call / samtools", "call peak RSS MB", "fusions called")
 ANNOTATION_HEADER = ("annotation", "genes", "transcripts", "exons", "index MB", "index-gtf s", "index-gtf peak RSS MB",
                      "imtfusion call s", "call peak RSS MB", "call peak RSS MB, boundary index loaded", "fusions called")
+CHIMERIC_HEADER = ("chimeric fragments", "records", "chimeric records", "BAM MB", "records in target regions",
+                   "samtools view -c s", "imtfusion call s", "call / samtools", "call peak RSS MB", "fusions called",
+                   "{fusion} split reads", "{fusion} fragments", "at the truth breakpoints")
 BATCH_HEADER = ("run", "samples", "total wall s", "sum of per-sample job s", "work s (sum / cores)",
                 "Snakemake overhead s", "mean job s")
 
@@ -1245,6 +1635,19 @@ def annotation_table(rows: Sequence[AnnotationRow]) -> str:
         (r.label, f"{r.genes:,}", f"{r.transcripts:,}", f"{r.exons:,}", f"{r.index_mb:.2f}", f"{r.index_s:.2f}",
          f"{r.index_rss_mb:.0f}", f"{r.call_s:.2f}", f"{r.call_rss_mb:.0f}",
          "–" if r.boundary_rss_mb is None else f"{r.boundary_rss_mb:.0f}", r.calls) for r in rows
+    ])
+
+
+def chimeric_table(rows: Sequence[ChimericRow]) -> str:
+    """One row per chimeric density; the fusion's own support as the call gives it."""
+    fusion = rows[0].fusion if rows else "fusion"
+    header = [h.format(fusion=fusion) for h in CHIMERIC_HEADER]
+    return markdown_table(header, [
+        (f"{r.fragments:,}", f"{r.records:,}", f"{r.chimeric_records:,}", f"{r.megabytes:.1f}", f"{r.target_records:,}",
+         f"{r.samtools_s:.3f}", f"{r.call_s:.2f}", f"{r.ratio:.1f}", f"{r.peak_rss_mb:.0f}", r.calls,
+         "not called" if r.split_reads is None else f"{r.split_reads:,}",
+         "not called" if r.supporting is None else f"{r.supporting:,}",
+         "yes" if r.at_truth else "no") for r in rows
     ])
 
 
@@ -1276,10 +1679,42 @@ class Bar:
         return "PASS" if self.passed else "FAIL"
 
 
+def chimeric_bars(rows: Sequence[ChimericRow]) -> list[Bar]:
+    """The bars of chimeric evidence density: from the second-most to the most chimeric
+    fragments (1,000 and 10,000 by default; the row with a tenth of the most when there is
+    one) the call grows at most MAX_CHIMERIC_GROWTH_PER_FOLD x the ratio of the fragments
+    (12x for 10x: linear); the call with the most stays within MAX_CHIMERIC_VS_SAMTOOLS x
+    `samtools view -c` of the same regions; peak memory within MAX_PEAK_RSS_MB at every
+    density."""
+    dense = sorted((r for r in rows if r.fragments > 0), key=lambda r: r.fragments)
+    if not dense:
+        return []
+    top = dense[-1]
+    bars: list[Bar] = []
+    lower = next((r for r in dense if r.fragments * 10 == top.fragments), dense[-2] if len(dense) > 1 else None)
+    if lower is None:
+        bars.append(Bar(f"call with {top.fragments:,} chimeric fragments grows linearly from fewer", "–",
+                        f"<= {MAX_CHIMERIC_GROWTH_PER_FOLD:g}x the fragment ratio", None))
+    else:
+        limit = MAX_CHIMERIC_GROWTH_PER_FOLD * top.fragments / lower.fragments
+        growth = top.call_s / lower.call_s
+        bars.append(Bar(f"call with {top.fragments:,} chimeric fragments <= {limit:g}x the call with "
+                        f"{lower.fragments:,} (linear)", f"{growth:.2f}x ({top.call_s:.2f} s vs {lower.call_s:.2f} s)",
+                        f"<= {limit:g}x", growth <= limit))
+    bars.append(Bar(f"call with {top.fragments:,} chimeric fragments <= {MAX_CHIMERIC_VS_SAMTOOLS:g}x samtools view -c "
+                    f"of the same regions", f"{top.ratio:.1f}x ({top.call_s:.2f} s vs {top.samtools_s:.3f} s)",
+                    f"<= {MAX_CHIMERIC_VS_SAMTOOLS:g}x", top.ratio <= MAX_CHIMERIC_VS_SAMTOOLS))
+    peak = max(r.peak_rss_mb for r in rows)
+    bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every chimeric density", f"{peak:.0f} MB (max)",
+                    f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
+    return bars
+
+
 def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
-                  annotation_rows: Sequence[AnnotationRow] = ()) -> list[Bar]:
+                  annotation_rows: Sequence[AnnotationRow] = (), chimeric_rows: Sequence[ChimericRow] = ()) -> list[Bar]:
     """The bars of the plan (call vs samtools and growth with BAM size, each once per
-    target depth; memory; Snakemake overhead), and the memory bar again for the largest
+    target depth; memory; Snakemake overhead), the bars of chimeric evidence density
+    (:func:`chimeric_bars`) when that part ran, and the memory bar again for the largest
     annotation when that part ran."""
     bars: list[Bar] = []
     if size_rows:
@@ -1308,6 +1743,7 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
         peak = max(r.peak_rss_mb for r in size_rows)
         bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
                         f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
+    bars += chimeric_bars(chimeric_rows)
     if len(annotation_rows) > 1:
         big = max(annotation_rows, key=lambda r: r.genes)
         peak = max(big.call_rss_mb, big.boundary_rss_mb or 0.0)
@@ -1340,7 +1776,7 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
                   startup_s: float | None, runs: int, batch_rows: Sequence[BatchRow],
                   standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "",
                   annotation_rows: Sequence[AnnotationRow] = (), largest: int | None = None,
-                  largest_target_fragments: int = 0) -> str:
+                  largest_target_fragments: int = 0, chimeric_rows: Sequence[ChimericRow] = ()) -> str:
     parts = [f"# imtfusion speed benchmark\n\n`{command}` on {date}\n"]
     parts.append("\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n")
     if size_rows:
@@ -1354,6 +1790,16 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         if startup_s is not None:
             notes.append(f"`imtfusion call --help` (interpreter start + the imports of a call, no work): {startup_s:.2f} s.")
         parts.append("\n".join(notes) + "\n")
+    if chimeric_rows:
+        fusion = chimeric_rows[0].fusion
+        parts.append(f"## Chimeric evidence density: `imtfusion call` vs `samtools view -c` with N {fusion} "
+                     f"fragments (1x background, no dense target content; median of {runs} runs)\n")
+        parts.append(chimeric_table(chimeric_rows))
+        kinds = ", ".join(f"{share:.0%} {name}" for name, share in CHIMERIC_KINDS)
+        parts.append(f"Chimeric fragments: read pairs of the fused transcript around its junction, written as STAR's "
+                     f"WithinBAM output ({kinds}; {CHIMERIC_READ_PREFIX}* reads, 0.3% substitutions), on top of the "
+                     f"source sample's own records and its own support for {fusion}, which the 0 row gives; the "
+                     f"regions are the size table's.\n")
     if annotation_rows:
         where = f"the {largest}x BAM" if largest else "the largest BAM"
         if largest_target_fragments:
@@ -1438,6 +1884,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: 0 250000 1000000: the demo sample alone, ~0.5 M and ~2 M records in the loci, "
                         "the focal depth of a targeted RNA panel at ~1000x; the demo's ~800 records there only "
                         "measure Python's start-up)")
+    parser.add_argument("--chimeric-fragments", type=int, nargs="+", default=list(DEFAULT_CHIMERIC_FRAGMENTS),
+                        metavar="N",
+                        help="chimeric evidence densities: fragments of the source sample's fusion (split reads, "
+                        "soft clips, discordant pairs) added to its loci, each timed on the 1x background without "
+                        "dense target content, the largest also profiled (default: 0 10 100 1000 10000; 0 alone "
+                        "skips the part)")
     parser.add_argument("--contig-mb", type=int, default=BACKGROUND_CONTIG_LENGTH // 1_000_000, metavar="MB",
                         help=f"length of each of the {BACKGROUND_CONTIGS} background contigs (default: "
                         f"{BACKGROUND_CONTIG_LENGTH // 1_000_000})")
@@ -1457,13 +1909,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the background reads (default: 1)")
     parser.add_argument("--workdir", help="keep BAMs and results here and reuse the BAMs (default: a temporary folder)")
     parser.add_argument("--profile", metavar="FILE",
-                        help="also cProfile one call at the largest size and target depth into FILE")
+                        help="also cProfile one call at the largest size and target depth into FILE (the call "
+                        "with the most chimeric fragments is always profiled, into FILE.chimeric.prof with this)")
     parser.add_argument("--output", metavar="FILE", help="also write the report (markdown) to FILE")
 
 
 def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
              "--target-fragments", *map(str, args.target_fragments),
+             "--chimeric-fragments", *map(str, args.chimeric_fragments),
              "--contig-mb", str(args.contig_mb), "--unmapped-fraction", f"{args.unmapped_fraction:g}",
              "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
@@ -1484,6 +1938,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
     if any(t < 0 for t in args.target_fragments):
         raise ConfigError("--target-fragments must be at least 0")
+    if any(c < 0 for c in args.chimeric_fragments):
+        raise ConfigError("--chimeric-fragments must be at least 0")
     if not 0 <= args.unmapped_fraction <= 1:
         raise ConfigError("--unmapped-fraction must be between 0 and 1")
     if args.contig_mb < 1:
@@ -1501,6 +1957,18 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("no checkout found for the demo data: give --repo, or --bam and --gtf")
     if fasta is None and any(args.target_fragments):
         raise ConfigError("dense target content (--target-fragments above 0) needs the genome: give --fasta")
+    densities = sorted(set(args.chimeric_fragments)) if any(args.chimeric_fragments) else []
+    spec = None
+    if densities:
+        if fasta is None:
+            raise ConfigError("chimeric fragments (--chimeric-fragments above 0) need the genome: give --fasta")
+        truth = demo / "truth.tsv" if demo else None
+        if truth is None or not truth.is_file():
+            raise ConfigError("chimeric fragments need the demo's truth.tsv: give --repo, or --chimeric-fragments 0")
+        try:
+            spec = fusion_from_truth(truth, bam_sample(source))
+        except ValueError as exc:
+            raise ConfigError(f"chimeric fragments: {exc} (give a demo sample's --bam, or --chimeric-fragments 0)")
     targets = list(args.targets or DEFAULT_TARGETS)
     started = time.perf_counter()
     temporary = None
@@ -1540,6 +2008,11 @@ def main(args: argparse.Namespace) -> None:
                                     unmapped_count(args.base * s, args.unmapped_fraction), contigs,
                                     target_fragments=t, annotation=gtf, fasta=fasta, targets=targets)
                  for t in depths for s in scales}
+        chimeric_built = {c: cached_bam(source, work / "bams" / (f"c{c}_bg1x.bam" if c else "bg1x.bam"), args.base,
+                                        args.seed, args.threads, unmapped_count(args.base, args.unmapped_fraction),
+                                        contigs, annotation=gtf, fasta=fasta, targets=targets, chimeric_fragments=c,
+                                        fusion=spec)
+                          for c in densities}
         regions = target_regions(index, built[depths[0], scales[0]].path, targets)
         startup = startup_seconds(args.runs, env)
         size_rows = []
@@ -1548,6 +2021,11 @@ def main(args: argparse.Namespace) -> None:
                 _log(f"timing {t:,} target fragments, {s}x ({built[t, s].records:,} records)")
                 size_rows.append(measure_size(built[t, s], s, index, genome, regions, targets, work / "calls",
                                               args.runs, env, target_fragments=t, threads=args.call_threads))
+        chimeric_rows = []
+        for c in densities:
+            _log(f"timing {c:,} chimeric fragments of {spec.fusion}, 1x ({chimeric_built[c].records:,} records)")
+            chimeric_rows.append(measure_chimeric(chimeric_built[c], c, spec, index, genome, regions, targets,
+                                                  work / "calls", args.runs, env, threads=args.call_threads))
         annotation_rows: list[AnnotationRow] = []
         largest = built[depths[-1], scales[-1]]  # the largest background with the largest target depth
         if args.annotation_genes > 0:
@@ -1581,13 +2059,22 @@ def main(args: argparse.Namespace) -> None:
                 big = Path(args.profile).with_suffix(".annotation.prof")
                 profile += "\n" + profile_call(largest, Path(scaled["index"]), genome, targets, work / "profile", big,
                                                env=env, label=f"with the {annotation_rows[-1].genes:,}-gene annotation")
-        bars = evaluate_bars(size_rows, batch_rows, annotation_rows)
+        if densities:
+            most = densities[-1]
+            _log(f"profiling the call with {most:,} chimeric fragments")
+            prof = (Path(args.profile).with_suffix(".chimeric.prof") if args.profile
+                    else work / "profile" / "chimeric.prof")
+            prof.parent.mkdir(parents=True, exist_ok=True)
+            profile += ("\n" if profile else "") + profile_call(
+                chimeric_built[most], index, genome, targets, work / "profile", prof, top=15, env=env,
+                label=f"with {most:,} chimeric fragments of {spec.fusion}")
+        bars = evaluate_bars(size_rows, batch_rows, annotation_rows, chimeric_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         checkout_after = checkout_state(repo)
         info["checkout"] = checkout_before if checkout_after == checkout_before else (
             f"{checkout_before} at the start, {checkout_after} at the end: the code changed during the run")
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
-                               standalone, bars, profile, annotation_rows, scales[-1], depths[-1])
+                               standalone, bars, profile, annotation_rows, scales[-1], depths[-1], chimeric_rows)
     finally:
         if temporary is not None:
             temporary.cleanup()
