@@ -509,13 +509,21 @@ class PileupReference:
         return self._blocks[key]
 
 
+SPLIT_LANDING_READS = 256  # SA-tagged records at a breakend looked at: a sample, bounded at any depth
+
+
 def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
     """Where the reads split at ``end`` (clipped there, with an SA tag) continue: the
-    breakend of the neighbouring segment in the read, one per read."""
+    breakend of the neighbouring segment in the read, one per read (of the first
+    ``SPLIT_LANDING_READS`` SA-tagged records there)."""
     out: list[Breakend] = []
+    looked = 0
     for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
         if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
             continue
+        looked += 1
+        if looked > SPLIT_LANDING_READS:
+            break
         cigar = read.cigartuples
         this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
         if this.junction_after() == end:
