@@ -5,14 +5,18 @@
   reads of a two-colour sequencer place anywhere, with a low MAPQ).
 * :func:`assess_mismapping` -- per junction read, whether its partner bases are the
   sequence that follows one end in its own gene after all (Arriba's ``filter_mismappers``
-  idea): the genome past the end, an annotated exon spliced to it (FASTA), or what the
-  other reads aligned through that end show (no FASTA needed: a paralog or pseudogene
-  that is transcribed has reads spliced its own way). With a FASTA, a copy of the
-  partner bases within ``mismap_search_window`` of an end (a paralog whose next exon is
-  far away, a repeat) marks the candidate too.
+  idea): the genome past the end, an annotated exon spliced to it, what the other reads
+  aligned through that end show, or where the reads split at it continue (from the
+  FASTA, else from the reads' pile-up: a transcribed paralog has reads of its own); with
+  a FASTA also a copy of the partner bases within ``mismap_search_window`` of an end.
+  The partner bases of a better junction at the same breakpoint count too (a pseudogene
+  of the real partner), and a pseudogene's junction explained that way gives its reads
+  to the gene's junction. Mates are tested against the exons of the read they pair with.
 * :func:`mark_promiscuous` -- breakpoints the sample joins to many different genes.
 
-Each takes candidates and the reading functions it needs, and sets only its own fields.
+Each takes the sample's candidates and the reading functions it needs; it sets the
+candidates' feature fields (and, for a pseudogene's junction, moves its reads to the
+gene's junction), before the filters judge them.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def usable_discordants(
 
 
 def assess_mismapping(
-    candidates: Iterable[Candidate],
+    candidates: list[Candidate],
     ends: "BreakendReads",
     lookup: GeneLookup,
     params: CallParameters,
