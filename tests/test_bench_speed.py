@@ -264,18 +264,26 @@ def test_dense_reads_follow_the_canonical_transcripts(dense_bam):
     assert 0.02 * DENSE_FRAGMENTS <= len(pre_mrna) <= 0.09 * DENSE_FRAGMENTS  # ~5% of the fragments
 
 
-def test_dense_reads_spell_the_genome_up_to_the_counted_substitutions(dense_bam):
+def substitutions(reads) -> tuple[int, int]:
+    """(bases differing from the genome, aligned bases) of ``reads``; each read's NM tag
+    must count its own."""
     mismatches = bases = 0
     with pysam.FastaFile(str(FASTA)) as fasta:
-        for read in dense_reads(dense_bam.path):
-            assert len(read.query_sequence) == len(read.query_qualities) == 100
-            reference = "".join(fasta.fetch(read.reference_name, a, b) for a, b in read.get_blocks())
+        for read in reads:
+            reference = "".join(fasta.fetch(read.reference_name, a, b) for a, b in read.get_blocks()).upper()
             aligned = read.query_alignment_sequence
             assert len(aligned) == len(reference)
             differ = sum(x != y for x, y in zip(aligned, reference))
             assert read.get_tag("NM") == differ
             mismatches += differ
             bases += len(aligned)
+    return mismatches, bases
+
+
+def test_dense_reads_spell_the_genome_up_to_the_counted_substitutions(dense_bam):
+    reads = list(dense_reads(dense_bam.path))
+    assert all(len(r.query_sequence) == len(r.query_qualities) == 100 for r in reads)
+    mismatches, bases = substitutions(reads)
     assert 0.0015 < mismatches / bases < 0.0045  # ~0.3%
 
 
@@ -483,17 +491,7 @@ def test_chimeric_reads_are_written_as_star_writes_them(chimeric_bam):
 
 
 def test_chimeric_reads_spell_the_genome_up_to_the_counted_substitutions(chimeric_bam):
-    mismatches = bases = 0
-    with pysam.FastaFile(str(FASTA)) as fasta:
-        for reads in chimeric_reads(chimeric_bam.path).values():
-            for read in reads:
-                reference = "".join(fasta.fetch(read.reference_name, a, b) for a, b in read.get_blocks()).upper()
-                aligned = read.query_alignment_sequence
-                assert len(aligned) == len(reference)
-                differ = sum(x != y for x, y in zip(aligned, reference))
-                assert read.get_tag("NM") == differ
-                mismatches += differ
-                bases += len(aligned)
+    mismatches, bases = substitutions([r for reads in chimeric_reads(chimeric_bam.path).values() for r in reads])
     assert 0.001 < mismatches / bases < 0.006  # ~0.3%
 
 

@@ -44,6 +44,13 @@ def paralog_toy():
     return toy
 
 
+def copy_into_chr5(toy, start: int, chrom: str, src_start: int, src_end: int) -> None:
+    """Paste the bases ``chrom[src_start:src_end]`` into chr5 at ``start`` (a pseudogene's copy)."""
+    seq = list(toy.seq["chr5"])
+    seq[start:start + src_end - src_start] = toy.seq[chrom][src_start:src_end]
+    toy.seq["chr5"] = "".join(seq)
+
+
 def paralog_reads(toy, spliced: int = 6, chimeric: int = 4) -> None:
     """PARAL transcripts: ``spliced`` reads aligned the paralog's own way, ``chimeric``
     reads of the same molecule whose exon-2 part went to ALK (identical there)."""
@@ -97,9 +104,7 @@ def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tm
     # PARTPP (chr5): a processed pseudogene whose exon copies the last 70 bases of PARTP
     # exon 2; junction reads of PARTP::ALK with at most 40 PARTP bases align there as well
     toy = paralog_toy()
-    seq = list(toy.seq["chr5"])
-    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]
-    toy.seq["chr5"] = "".join(seq)
+    copy_into_chr5(toy, 75_000, "chr4", 4080, 4150)
     toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070)], coding=False, gene_type="processed_pseudogene")
     add_background(toy)
     real_partp_alk(toy, 3)
@@ -127,9 +132,7 @@ def test_mates_of_a_target_fragment_placed_on_a_pseudogene_are_mismapping(tmp_pa
     # ALKPS (chr5): a processed pseudogene copying ALK exon 2 ([26000,26200), minus
     # strand); pairs of an ALK fragment (exon 3 and exon 2) whose exon-2 mate went to it
     toy = paralog_toy()
-    seq = list(toy.seq["chr5"])
-    seq[75_000:75_200] = toy.seq["chr2"][26_000:26_200]
-    toy.seq["chr5"] = "".join(seq)
+    copy_into_chr5(toy, 75_000, "chr2", 26_000, 26_200)
     toy.add_gene("ALKPS", "chr5", "-", [(75_000, 75_200)], coding=False, gene_type="processed_pseudogene")
     add_background(toy)
     for i in range(4):
@@ -300,9 +303,7 @@ def test_without_a_fasta_soft_clips_are_placed_on_a_partner_the_reads_spell(tmp_
 @pytest.mark.parametrize("fasta", [False, True])
 def test_a_clip_spelling_a_partner_and_its_pseudogene_is_placed_on_the_partner(tmp_path, fasta):
     toy = paralog_toy()
-    seq = list(toy.seq["chr5"])
-    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]  # PARTPP copies the end of PARTP exon 2
-    toy.seq["chr5"] = "".join(seq)
+    copy_into_chr5(toy, 75_000, "chr4", 4080, 4150)  # PARTPP copies the end of PARTP exon 2
     # an unprocessed pseudogene: its copy ends at an exon boundary, as PARTP exon 2 does
     toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070), (80_000, 80_100)], coding=False,
                  gene_type="unprocessed_pseudogene")
@@ -330,9 +331,7 @@ def test_an_exon_boundary_tie_with_a_pseudogene_goes_to_the_real_gene(tmp_path):
     from imtfusion.targets import ContigMap
 
     toy = paralog_toy()
-    seq = list(toy.seq["chr5"])
-    seq[75_000:75_070] = toy.seq["chr4"][4080:4150]
-    toy.seq["chr5"] = "".join(seq)
+    copy_into_chr5(toy, 75_000, "chr4", 4080, 4150)
     pseudo = toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070), (80_000, 80_100)], coding=False,
                           gene_type="unprocessed_pseudogene")
     annotation = load_annotation(toy.write_gtf(tmp_path / "a.gtf"))
