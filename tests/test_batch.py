@@ -252,6 +252,14 @@ def test_known_artefacts_match_any_support_and_star_breakpoints(tmp_path):
     assert Artefacts.load([]).match("PARTP", "ALK", BP5, BP3, 1) is None
 
 
+def assert_one_line_error(read, path, text: str, message: str) -> None:
+    """``read(path)`` of a table holding ``text`` fails with one line naming the file."""
+    path.write_text(text)
+    with pytest.raises(BatchTableError) as info:
+        read(path)
+    assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("text, message", [
     ("gene5\tgene3\tbreakpoint5\n", "missing column(s) breakpoint3"),
     ("gene5,gene3,breakpoint5,breakpoint3,note\nA,B,*,*,x\n", "comma-separated"),
@@ -261,11 +269,7 @@ def test_known_artefacts_match_any_support_and_star_breakpoints(tmp_path):
     ("", "is empty"),
 ])
 def test_bad_artefact_tables_give_one_line_naming_the_file(tmp_path, text, message):
-    path = tmp_path / "known.tsv"
-    path.write_text(text)
-    with pytest.raises(BatchTableError) as info:
-        read_artefacts(path)
-    assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+    assert_one_line_error(read_artefacts, tmp_path / "known.tsv", text, message)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -275,11 +279,7 @@ def test_bad_artefact_tables_give_one_line_naming_the_file(tmp_path, text, messa
     ("\t".join(CANDIDATE_COLUMNS) + "\nA\tP::A\tP\tA\tchr1:0\tchr2:6\texact\t1\t0\t1\t.\n", "breakpoint5 'chr1:0'"),
 ])
 def test_bad_candidate_tables_give_one_line_naming_the_file(tmp_path, text, message):
-    path = tmp_path / "A.candidates.tsv"
-    path.write_text(text)
-    with pytest.raises(BatchTableError) as info:
-        read_candidates(path)
-    assert message in str(info.value) and str(path) in str(info.value) and "\n" not in str(info.value)
+    assert_one_line_error(read_candidates, tmp_path / "A.candidates.tsv", text, message)
 
 
 def test_unreadable_tables_are_named(tmp_path):
