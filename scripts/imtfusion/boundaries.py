@@ -58,15 +58,18 @@ class BoundaryIndex:
         position (reads along each contig), ``chunk`` at a time, into packed arrays: a
         whole human GTF (1.5 M boundaries) without a table of them in memory. Columns
         are joined and sorted one at a time, so at most one extra column is held."""
+        rows = annotation.store.splice_breakends()
+        return cls.of_breakends(iter(lambda: rows.fetchmany(chunk), []), fetch_gtf)
+
+    @classmethod
+    def of_breakends(cls, batches, fetch_gtf) -> "BoundaryIndex":
+        """The index of some breakends: ``batches`` of (GTF contig, pos, side, gene_id)
+        rows; ``fetch_gtf`` as in :meth:`build`, which may be a pile-up of the reads."""
         chrom_codes: dict[str, int] = {}
         gene_codes: dict[str, int] = {}
         dtypes = (np.int32, np.int32, np.int64, bool, np.uint64)  # chroms, genes, positions, left, keys
         pieces: list[list[np.ndarray]] = [[] for _ in dtypes]
-        rows = annotation.store.splice_breakends()
-        while True:
-            batch = rows.fetchmany(chunk)
-            if not batch:
-                break
+        for batch in batches:
             kmers = []
             chroms, genes, positions, left = [], [], [], []
             for chrom, pos, side, gene_id in batch:

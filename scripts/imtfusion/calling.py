@@ -701,13 +701,16 @@ def call_candidates(
     fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None = None,
     build_boundaries: Callable[[], object] | None = None,
     lookup: GeneLookup | None = None,
+    spelled_boundaries: Callable[[list[ClippedRead]], object] | None = None,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
     ``fetch_clips(chrom, start, end)`` reads clipped records of a partner region (the
     partner-anchored second pass); ``known_partners`` maps a target gene id to the genes
     it is known to fuse with, where clipped reads are placed first; ``lookup`` (genes at
-    positions, cached) may be shared with the stages after this one."""
+    positions, cached) may be shared with the stages after this one. Without a FASTA,
+    ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
+    spell those clips' bases, for the clips nothing else placed."""
     from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
 
     lookup = lookup or GeneLookup(annotation, contigs)
@@ -727,6 +730,15 @@ def call_candidates(
         rescued = rescue_clips(
             unmatched, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params, boundaries
         )
+        if spelled_boundaries is not None:
+            # without a FASTA: the clips no mate or known partner placed are looked up
+            # among the exon boundaries whose reads spell their bases (one pass of the BAM)
+            placed = {r.fragment for r in rescued}
+            left = [c for c in unmatched if c.fragment not in placed]
+            if _needs_boundary_index(left, params):
+                rescued += rescue_clips(
+                    left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled_boundaries(left)
+                )
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 

@@ -539,6 +539,57 @@ def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
     return out
 
 
+SPELL_WORD = 12  # bases of a seed looked up per read window; seeds are longer
+
+
+@dataclass(frozen=True)
+class SpelledAt:
+    """The aligned stretches of the BAM whose bases contain a seed, and how many
+    records were read to find them."""
+
+    stretches: tuple[tuple[str, int, int], ...]  # (contig, start, end), 0-based half-open
+    records: int
+    complete: bool  # False when ``max_records`` stopped the pass
+
+
+def reads_spelling(bam: pysam.AlignmentFile, seeds: Iterable[str], max_records: int) -> SpelledAt:
+    """Every primary aligned record of the BAM whose aligned bases (soft clips left out)
+    contain one of ``seeds`` exactly, read once from start to end: without a FASTA this
+    is how the bases of a soft clip are found in the genome, through the reads aligned
+    where they come from.
+
+    Each read is looked at in windows of ``SPELL_WORD`` bases every ``len(seed) -
+    SPELL_WORD + 1`` bases, so a read that holds a whole seed has a window inside it;
+    only reads with such a window are searched for the seeds themselves."""
+    seeds = sorted({x.upper() for x in seeds if len(x) >= SPELL_WORD and "N" not in x.upper()})
+    if not seeds:
+        return SpelledAt((), 0, True)
+    stride = min(len(x) for x in seeds) - SPELL_WORD + 1
+    words: dict[str, list[str]] = {}
+    for x in seeds:
+        for i in range(len(x) - SPELL_WORD + 1):
+            words.setdefault(x[i : i + SPELL_WORD], []).append(x)
+    found: list[tuple[str, int, int]] = []
+    records = 0
+    for chrom, length in zip(bam.references, bam.lengths):
+        for read in safe_fetch(bam, chrom, 0, length):
+            records += 1
+            if records > max_records:
+                return SpelledAt(tuple(found), records - 1, False)
+            if read.flag & (EXCLUDED_FLAGS | FLAG_SUPPLEMENTARY):
+                continue
+            bases = read.query_alignment_sequence
+            if not bases:
+                continue
+            last = len(bases) - SPELL_WORD
+            for i in range(0, last + 1, stride):
+                hit = words.get(bases[i : i + SPELL_WORD])
+                if hit and any(x in bases for x in hit):
+                    found.append((chrom, read.reference_start, read.reference_end))
+                    break
+    return SpelledAt(tuple(found), records, True)
+
+
 class BreakendReads:
     """What the reads at a breakend show, read once per breakend: the continuations of
     the reads aligned through it, where the reads split at it continue, and a pile-up

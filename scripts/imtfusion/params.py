@@ -45,6 +45,10 @@ class CallParameters:
     # (SA) alignments, "yes" always, "no" never (placed ones are always looked at)
     scan_unmapped: str = "auto"
     max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more
+    # without a FASTA and chimeric alignments, soft clips at target breakends that no mate
+    # or known partner places are looked for in one pass of the whole BAM ("auto"), or not ("no")
+    partner_scan: str = "auto"
+    max_partner_scan: int = 200_000_000  # records read by that pass at most (then a note)
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
 
@@ -71,6 +75,8 @@ class CallParameters:
                 continue
             if key == "scan_unmapped" and str(value).strip().lower() not in ("auto", "yes", "no", "true", "false", "1", "0"):
                 raise ConfigError(f"parameter 'scan_unmapped' must be auto, yes or no, got {value!r}")
+            if key == "partner_scan" and str(value).strip().lower() not in ("auto", "no", "false", "0"):
+                raise ConfigError(f"parameter 'partner_scan' must be auto or no, got {value!r}")
             try:
                 updates[key] = type(default)(value)
             except (TypeError, ValueError):

@@ -25,6 +25,7 @@ from imtfusion.evidence import (
     PileupReference,
     collect_evidence,
     collect_mates,
+    reads_spelling,
     safe_fetch,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
@@ -199,6 +200,44 @@ def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
     return cached
 
 
+def _partner_scan_on(params: CallParameters) -> bool:
+    return params.partner_scan.strip().lower() not in ("no", "false", "0")
+
+
+def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, annotation: Annotation, contigs: ContigMap,
+                                params: CallParameters):
+    """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
+    boundaries of the genes where reads spell the bases of the clips (one pass of the
+    BAM), their bases from the reads' pile-up. Returns (index, a note for the report)."""
+    from imtfusion.boundaries import BoundaryIndex
+    from imtfusion.rescue import genome_seeds
+
+    seeds = genome_seeds(clips, params)
+    found = reads_spelling(ends.bam, seeds, params.max_partner_scan)
+    genes: dict[str, object] = {}
+    for chrom, start, end in found.stretches:
+        for pos in (start, end - 1):
+            for gene in lookup.genes_at(chrom, pos):
+                genes.setdefault(gene.gene_id, gene)
+    rows = []
+    for gene_id in sorted(genes):
+        gene = genes[gene_id]
+        rows += [(gene.chrom, pos, side, gene_id) for pos, side in sorted(lookup.splice_breakends(gene))]
+
+    def fetch_gtf(chrom: str, start: int, end: int) -> str:
+        bam_chrom = contigs.to_bam(chrom)
+        return ends.pileup.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+    index = BoundaryIndex.of_breakends([rows] if rows else [], fetch_gtf)
+    scope = "the whole BAM" if found.complete else f"the first {found.records:,} records (max_partner_scan)"
+    note = (
+        f"without a FASTA, {scope} was read for the bases of the soft clips at target breakends that no mate "
+        f"or known partner placed: {len(found.stretches):,} read(s) in {len(genes)} gene(s) spell them, and "
+        "those genes' exon boundaries were tried as partners"
+    )
+    return index, note
+
+
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool) -> list[str]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
@@ -345,9 +384,16 @@ def run_sample(
             return boundary_index(annotation, contigs, ref)
 
         lookup = GeneLookup(annotation, contigs)
+
+        def spelled_boundaries(clips):
+            index, note = boundaries_spelled_by_reads(clips, ends, lookup, annotation, contigs, params)
+            notes.append(note)
+            return index
+
         candidates = call_candidates(
             evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None, lookup,
+            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
         )
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         mark_promiscuous(candidates, params)

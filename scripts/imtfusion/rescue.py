@@ -117,7 +117,7 @@ def _place_anywhere(
     seed = consensus[:SEED]
     hits = [h for h in boundaries.lookup(seed) if h[2] != end.side]
     hits += [h for h in boundaries.lookup(complement(seed)) if h[2] == end.side]
-    good: dict[Breakend, float] = {}
+    good: dict[Breakend, tuple[float, bool]] = {}
     for chrom, pos, side, gene_id in hits:
         if gene_id in own:
             continue
@@ -130,7 +130,13 @@ def _place_anywhere(
             continue
         n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
         if n >= len(consensus) and ident >= MIN_IDENTITY:
-            good[partner] = ident
+            good[partner] = (ident, "pseudogene" in genes[0].gene_type)
+    if len(good) > 1:
+        # as on the candidate genes' boundaries: a tie with pseudogenes' copies of the
+        # partner's exon goes to the one real gene
+        top = max(ident for ident, _ in good.values())
+        real = [e for e, (ident, pseudo) in good.items() if ident == top and not pseudo]
+        good = {real[0]: good[real[0]]} if len(real) == 1 else good
     if len(good) != 1:
         return None
     return next(iter(good))
@@ -264,6 +270,27 @@ def place_cluster(
         )
         for c in group
     ]
+
+
+def genome_seeds(clips: list[ClippedRead], params: CallParameters) -> set[str]:
+    """The bases :func:`place_cluster` looks up among the exon boundaries of the whole
+    genome (breakends with two clips or more, each re-cut), as they can read along the
+    genome's forward strand: reads aligned at a boundary that continues such a clip
+    contain one of them."""
+    out: set[str] = set()
+    for end, group in group_clips(clips):
+        if len(group) < 2:
+            continue
+        for d in PLACEMENT_OFFSETS:
+            recut = _recut(end, group, d)
+            if recut is None:
+                continue
+            consensus = _consensus([c.outward for c in recut[1]], limit=50)
+            if len(consensus) < SEED or is_low_complexity(consensus):
+                continue
+            seed = consensus[:SEED]
+            out |= {seed, seed[::-1], complement(seed), reverse_complement(seed)}
+    return out
 
 
 def _agrees(x: str, y: str) -> bool:

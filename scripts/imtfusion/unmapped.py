@@ -80,15 +80,16 @@ class TargetTranscripts:
                 continue
             for hit_idx, hit_off in self.kmers.get(read[-K:], ()):
                 t = self.spliced[hit_idx]
-                i, j = len(read) - K, hit_off
-                while i > 0 and j > 0 and read[i - 1] == t.sequence[j - 1]:
-                    i -= 1
-                    j -= 1
+                d = _extend(read, len(read) - K - 1, t.sequence, hit_off - 1, -1, t.exon_starts)
+                i, j = len(read) - K - d, hit_off - d
                 # a few partner bases that happen to match across an exon boundary are
                 # homology: the junction is the boundary (fusions join exons)
                 boundary = next((b for b in range(j + 1, j + SNAP + 1) if b in t.exon_starts), None)
                 if boundary is not None:
                     i, j = i + (boundary - j), boundary
+                else:
+                    n = _unknown_to_boundary(t.sequence, j, -1, t.exon_starts)
+                    i, j = i - n, j - n
                 if i < min_clip:
                     continue  # the read is (nearly) all target: an ordinary read
                 clip = self._clip(fragment, t, read[:i], read[i:], j, three_prime=True)
@@ -96,13 +97,14 @@ class TargetTranscripts:
                     best = (len(read) - i, clip)
             for hit_idx, hit_off in self.kmers.get(read[:K], ()):
                 t = self.spliced[hit_idx]
-                i, j = K, hit_off + K
-                while i < len(read) and j < len(t.sequence) and read[i] == t.sequence[j]:
-                    i += 1
-                    j += 1
+                d = _extend(read, K, t.sequence, hit_off + K, 1, t.exon_ends)
+                i, j = K + d, hit_off + K + d
                 boundary = next((b for b in range(j - 2, j - 2 - SNAP, -1) if b in t.exon_ends), None)
                 if boundary is not None:
                     i, j = i - (j - 1 - boundary), boundary + 1
+                else:
+                    n = _unknown_to_boundary(t.sequence, j, 1, t.exon_ends)
+                    i, j = i + n, j + n
                 if len(read) - i < min_clip:
                     continue
                 clip = self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False)
@@ -125,6 +127,55 @@ class TargetTranscripts:
             outward = partner if plus else partner.translate(_COMP)
             inward = target[::-1] if plus else reverse_complement(target)
         return ClippedRead(fragment, Breakend(t.chrom, pos, side), outward, len(target), UNMAPPED_MAPQ, inward[:60], ())
+
+
+MATCH, MISMATCH, DROP = 1, -3, 6  # x-drop extension: a lone mismatch inside target bases is passed
+
+
+def _extend(read: str, i: int, transcript: str, j: int, step: int, boundaries: frozenset[int]) -> int:
+    """How many bases the match of ``read`` and ``transcript`` goes on from ``read[i]`` /
+    ``transcript[j]`` in direction ``step``: to the best-scoring end, so a sequencing
+    error (or a base the reads' pile-up spells wrong, or cannot spell: ``N``, scored 0)
+    inside the target bases does not end the match, while partner bases do (several
+    mismatches in a row). Past an exon boundary (``boundaries``: the transcript offsets
+    the match leaves an exon from) only an exact match goes on: fusions join exons, and
+    a pile-up of reads can spell partner bases that an aligner spliced onto the
+    neighbouring exon."""
+    score = best = length = taken = 0
+    crossed = False
+    while 0 <= i < len(read) and 0 <= j < len(transcript):
+        a, b = read[i], transcript[j]
+        crossed = crossed or (taken > 0 and (j - step) in boundaries)
+        if crossed and a != b:
+            break
+        score += 0 if b == "N" else (MATCH if a == b else MISMATCH)
+        taken += 1
+        if score > best:
+            best, length = score, taken
+        elif best - score >= DROP:
+            break
+        i += step
+        j += step
+    return length
+
+
+UNKNOWN_TO_BOUNDARY = 12  # target bases no read spells that a match may be assumed to cover
+
+
+def _unknown_to_boundary(transcript: str, j: int, step: int, boundaries: frozenset[int]) -> int:
+    """Without a FASTA the reads' pile-up cannot spell the last bases of an exon that only
+    junction reads cover (they are unmapped): when the match ends where the transcript
+    turns unknown (``N``) and the unknown run reaches an exon boundary within
+    ``UNKNOWN_TO_BOUNDARY`` bases, the junction is that boundary (fusions join exons).
+    Returns how many bases to extend by (0 when not so). ``j`` is the first base past the
+    match in direction ``step`` (for ``step`` -1: the first matched base)."""
+    for n in range(1, UNKNOWN_TO_BOUNDARY + 1):
+        k = j - n if step < 0 else j + n - 1  # the n-th unknown base
+        if not 0 <= k < len(transcript) or transcript[k] != "N":
+            return 0
+        if k in boundaries:
+            return n
+    return 0
 
 
 _COMP = str.maketrans("ACGTN", "TGCAN")

@@ -1,0 +1,109 @@
+"""Calls without a FASTA from a BAM without chimeric alignments: clips placed on the
+exon boundaries of genes whose reads spell their bases (one pass of the BAM), and
+target bases matched through a misread base or an exon end no read covers.
+
+Uses the toy genome of test_calling.py: PARTP (chr4, +) exon 2 ends at 4149; ALK
+(chr2, -) exon 3 starts (transcript order) at 20149.
+"""
+
+from __future__ import annotations
+
+from test_calling import TARGETS, add_background, by_fusion, make_toy
+from test_precision import copy_into_chr5, paralog_toy
+from imtfusion.params import CallParameters
+from imtfusion.pipeline import run_sample
+
+KNOWN_PARTP = "target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n"
+
+
+def run(tmp_path, toy, known=None, **params):
+    params.setdefault("min_fragments", 2)
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    return run_sample(bam, gtf, "S1", targets=TARGETS, params=CallParameters.from_mapping(params), known_partners=known)
+
+
+def partp_expressed(toy, n=6):
+    """PARTP's own transcripts: exon 2 spliced to exon 3, so reads spell exon 2's end."""
+    for i in range(n):
+        toy.spliced(f"p{i}", "chr4", [(4090 + 5 * i, 4150), (7000, 7040 + 5 * i)])
+
+
+def single_end_junction_clips(toy, n=4):
+    """Single-end ALK-aligned junction reads, the PARTP bases soft-clipped; no mate anywhere."""
+    for i in range(n):
+        toy.fragment(f"clip{i}", [("chr4", 4115 + i, "+", 35 - i), ("chr2", 20085, "-", 65)], only1=1)
+
+
+def test_clips_are_placed_on_a_novel_partner_whose_reads_spell_them(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    partp_expressed(toy)
+    single_end_junction_clips(toy)
+    result = run(tmp_path, toy)  # PARTP is no known partner of ALK in the shipped table
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.precision == "exact" and c.clipped_fragments == {f"clip{i}" for i in range(4)} and not c.known
+    assert any("without a FASTA, the whole BAM was read" in n and "1 gene(s)" in n for n in result.notes)
+    (tmp_path / "s.bam").unlink()
+    off = run(tmp_path, toy, partner_scan="no")
+    assert not by_fusion(off, "PARTP::ALK")
+    assert not any("whole BAM was read" in n for n in off.notes)
+
+
+def test_reads_spelling_the_clip_away_from_an_exon_boundary_place_nothing(tmp_path):
+    # decoy: the clipped bases are copied into the middle of a PART1 exon, which reads cover;
+    # PARTP itself has no reads, so nothing spells an exon boundary that continues the clip
+    toy = make_toy()
+    seq = list(toy.seq["chr1"])
+    seq[11_100:11_135] = toy.seq["chr4"][4115:4150]
+    toy.seq["chr1"] = "".join(seq)
+    add_background(toy)
+    for i in range(6):
+        toy.fragment(f"q{i}", [("chr1", 11_060 + 5 * i, "+", 100)])
+    single_end_junction_clips(toy)
+    result = run(tmp_path, toy)
+    assert any("whole BAM was read" in n and "1 gene(s)" in n for n in result.notes)  # PART1's reads
+    assert not [c for c in result.called if "ALK" in c.fusion]
+
+
+def test_a_partner_and_its_pseudogene_both_spelling_the_clip_go_to_the_partner(tmp_path):
+    toy = paralog_toy()
+    copy_into_chr5(toy, 75_000, "chr4", 4080, 4150)  # PARTPP copies the end of PARTP exon 2
+    toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070), (80_000, 80_100)], coding=False,
+                 gene_type="unprocessed_pseudogene")
+    add_background(toy)
+    partp_expressed(toy)
+    for i in range(6):  # the pseudogene is transcribed too
+        toy.spliced(f"pp{i}", "chr5", [(75_020 + 5 * i, 75_070), (80_000, 80_050)])
+    single_end_junction_clips(toy)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert not [k for k in result.called if k.gene5.name == "PARTPP"]
+
+
+def _misread(seq: str, k: int) -> str:
+    return seq[:k] + {"A": "C", "C": "G", "G": "T", "T": "A"}[seq[k]] + seq[k + 1:]
+
+
+def test_unmapped_junction_reads_match_through_a_misread_base_and_an_exon_end_no_read_covers(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    partp_expressed(toy)
+    # ALK exon 3 is read only up to 20140: its last ten bases (transcript order: its first)
+    # are spelled by the junction reads alone, which the aligner left unmapped
+    for i in range(9):
+        toy.fragment(f"a{i}", [("chr2", 20000 + 5 * i, "+", 100)])
+    known = tmp_path / "known.tsv"
+    known.write_text(KNOWN_PARTP)
+    for i in range(3):
+        toy.unplaced(f"u{i}", [("chr4", 4110 + i, "+", 40 - i), ("chr2", 20050 - i, "-", 100 + i)])
+    # u1's ALK bases have a sequencing error 15 bases from the junction
+    [u1] = [r for r in toy.records if r.query_name == "u1"]
+    u1.query_sequence = _misread(u1.query_sequence, 39 + 15)
+    u1.query_qualities = [40] * len(u1.query_sequence)
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.split_fragments == {"u0", "u1", "u2"}
