@@ -107,3 +107,24 @@ def test_unmapped_junction_reads_match_through_a_misread_base_and_an_exon_end_no
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
     assert c.split_fragments == {"u0", "u1", "u2"}
+
+
+def test_a_seed_is_found_at_any_offset_of_the_aligned_bases_and_never_in_a_soft_clip(tmp_path):
+    import pysam
+
+    from imtfusion.evidence import reads_spelling
+
+    toy = make_toy()
+    chr3 = toy.seq["chr3"]
+    seed = chr3[5_000:5_020]
+    for k in range(0, 81):  # the seed at every offset of a 100-base read
+        toy.fragment(f"r{k}", [("chr3", 5_000 - k, "+", 100)])
+    # the same bases soft-clipped off a read aligned elsewhere: not where they come from
+    toy.fragment("clipped", [("chr3", 5_000, "+", 20), ("chr1", 3_000, "+", 80)], only1=1)
+    toy.fragment("other", [("chr1", 6_000, "+", 100)])
+    with pysam.AlignmentFile(str(toy.write_bam(tmp_path / "s.bam"))) as bam:
+        found = reads_spelling(bam, [seed], 10**6)
+        assert found.complete and found.records == 83
+        assert sorted(found.stretches) == sorted(("chr3", 5_000 - k, 5_100 - k) for k in range(81))
+        capped = reads_spelling(bam, [seed], 10)
+        assert not capped.complete and capped.records == 10

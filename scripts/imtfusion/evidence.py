@@ -540,6 +540,7 @@ def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
 
 
 SPELL_WORD = 12  # bases of a seed looked up per read window; seeds are longer
+SPELL_STRETCHES = 100_000  # distinct aligned stretches kept (memory bound at any depth)
 
 
 @dataclass(frozen=True)
@@ -547,7 +548,7 @@ class SpelledAt:
     """The aligned stretches of the BAM whose bases contain a seed, and how many
     records were read to find them."""
 
-    stretches: tuple[tuple[str, int, int], ...]  # (contig, start, end), 0-based half-open
+    stretches: tuple[tuple[str, int, int], ...]  # (contig, start, end), 0-based half-open, distinct
     records: int
     complete: bool  # False when ``max_records`` stopped the pass
 
@@ -570,6 +571,7 @@ def reads_spelling(bam: pysam.AlignmentFile, seeds: Iterable[str], max_records: 
         for i in range(len(x) - SPELL_WORD + 1):
             words.setdefault(x[i : i + SPELL_WORD], []).append(x)
     found: list[tuple[str, int, int]] = []
+    seen: set[tuple[str, int, int]] = set()
     records = 0
     for chrom, length in zip(bam.references, bam.lengths):
         for read in safe_fetch(bam, chrom, 0, length):
@@ -585,7 +587,11 @@ def reads_spelling(bam: pysam.AlignmentFile, seeds: Iterable[str], max_records: 
             for i in range(0, last + 1, stride):
                 hit = words.get(bases[i : i + SPELL_WORD])
                 if hit and any(x in bases for x in hit):
-                    found.append((chrom, read.reference_start, read.reference_end))
+                    # a seed in a highly expressed gene: its genes are known after a few reads
+                    stretch = (chrom, read.reference_start, read.reference_end)
+                    if len(found) < SPELL_STRETCHES and stretch not in seen:
+                        seen.add(stretch)
+                        found.append(stretch)
                     break
     return SpelledAt(tuple(found), records, True)
 
