@@ -129,6 +129,7 @@ class SampleResult:
     gene_coverage: dict[str, GeneCoverage] = field(default_factory=dict, repr=False)
     command: str = ""
     annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
+    specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
 
 
 def annotate_candidate(

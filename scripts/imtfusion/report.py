@@ -31,6 +31,7 @@ from imtfusion.diagram import (
     fusion_svg,
     gene_coverage_svg,
 )
+from imtfusion.specimen import signoff_html, specimen_html
 
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
@@ -98,11 +99,21 @@ padding:.1em .4em;border:none}
 ul.notes{margin:.3em 0}
 .qcgene{break-inside:avoid;page-break-inside:avoid;margin:.6em 0}
 footer{margin-top:2em;color:#5f6b7a;font-size:.8em;border-top:1px solid #d5d9e0;padding-top:.4em}
-@page{size:A4;margin:12mm}
-@media print{body{margin:0;max-width:none;font-size:10.5pt;padding:0}
+table.specimen{margin:.5em 0 .2em}table.specimen td{font-weight:600;min-width:7em}
+.signoff{break-inside:avoid;page-break-inside:avoid;margin-top:1.5em}
+.signoff-lines{width:100%%;font-size:1em}.signoff-lines th{width:12em;border:none;background:none;padding:1.1em .5em .1em 0;
+vertical-align:bottom}.signoff-lines td.line{border:none;border-bottom:1px solid #1f2933;height:2.4em}
+@page{size:A4;margin:12mm 12mm 14mm;@bottom-right{content:"page " counter(page) " of " counter(pages);font-size:8pt;
+color:#5f6b7a}}
+@media print{body{margin:0;max-width:none;font-size:10pt;padding:0}
 *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
-.card,.verdict,table,figure{break-inside:avoid;page-break-inside:avoid}h2,h3,h4{break-after:avoid;page-break-after:avoid}
-.card{border-color:#999}.reads{font-size:6.5pt}.reads td{padding:0 .3em}}
+.card,.verdict,table,figure,.signoff{break-inside:avoid;page-break-inside:avoid}
+h2,h3,h4{break-after:avoid;page-break-after:avoid}h2{margin-top:1.1em}
+.verdicts{gap:.2em}.verdict{padding:.25em .6em}
+.card{border-color:#999;padding:.35em .7em .4em;margin:.6em 0}.card h4{margin:.45em 0 .15em}
+.card svg.diagram{width:80%%;margin:.2em auto}.facts{font-size:8pt;gap:0 .8em}.facts table{margin:.1em 0}
+.facts td{padding:.1em .4em}.seq{font-size:7pt;padding:.15em .4em;margin:.1em 0 .3em}
+.reads{font-size:6.5pt}.reads td{padding:0 .3em}.card p.note{font-size:7.5pt;margin:.2em 0}}
 """ % {"c5": COLOUR_5, "c3": COLOUR_3, "brk": COLOUR_BREAK, "kin": COLOUR_KINASE, "lost": COLOUR_LOST}
 
 # table-cell classes (also used by the batch summary) and the verdict boxes of this page
@@ -634,6 +645,7 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 <style>{CSS}</style></head><body>
 <header><h1>Fusion report: {esc(result.sample)}<small>ALK / ROS1 / ETV6 / NTRK3 fusions from RNA-seq · imtfusion {esc(result.version)}</small></h1></header>
 <p class="note">Sample <b>{esc(result.sample)}</b> · report of {esc(now.strftime("%Y-%m-%d %H:%M"))} · inputs, checksums and the command under Provenance at the end.</p>
+{specimen_html(result.specimen)}
 <h2>Verdict per target gene</h2>
 <p class="note">{esc(summary)}</p>
 {_verdicts(result)}
@@ -648,6 +660,7 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 {_methods(result)}
 <h2>Provenance</h2>
 {_meta(result, now)}
+{signoff_html(result.sample)}
 <footer>imtfusion {esc(result.version)} · research use only · page generated {esc(now.strftime("%Y-%m-%d %H:%M"))}</footer>
 </body></html>
 """

@@ -1,5 +1,9 @@
 """The sample sheet (``samples.tsv``: columns ``sample`` and ``bam``) and sample names.
 
+Optional columns ``specimen``, ``specimen_type``, ``block`` and ``tumour_content`` (or
+``tumor_content``) fill the report's specimen block (:mod:`imtfusion.specimen`); other
+columns are ignored.
+
 Sample names become folder and file names, so they are restricted to letters, digits,
 ``.``, ``_`` and ``-`` (not starting with ``.`` or ``-``): no spaces, no ``/``, no
 ``..``; nothing can then be written outside the output folder.
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imtfusion.errors import SampleSheetError
+from imtfusion.specimen import check_specimen, field_name
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 SAMPLE_NAME_PATTERN = SAMPLE_NAME.pattern
@@ -25,6 +30,7 @@ class SampleEntry:
     sample: str
     bam: str
     line: int
+    specimen: tuple[tuple[str, str], ...] = ()  # (field, value) of imtfusion.specimen, validated
 
 
 def check_sample_name(name: str, where: str = "") -> str:
@@ -67,6 +73,14 @@ def read_sample_sheet(path: str | Path, base_dir: str | Path | None = None) -> l
             "the sample sheet needs tab-separated columns 'sample' and 'bam'"
         )
     col = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    specimen_cols = [(i, field_name(h)) for i, h in enumerate(header) if field_name(h)]
+    named = [f for _, f in specimen_cols]
+    twice = sorted({f for f in named if named.count(f) > 1})
+    if twice:
+        raise SampleSheetError(
+            f"{path}: the header gives the specimen column {twice[0]} twice (tumor_content and tumour_content "
+            "are the same column); keep one"
+        )
     entries: list[SampleEntry] = []
     seen: dict[str, int] = {}
     base = Path(base_dir) if base_dir is not None else None
@@ -86,7 +100,9 @@ def read_sample_sheet(path: str | Path, base_dir: str | Path | None = None) -> l
         bam_path = Path(bam)
         if base is not None and not bam_path.is_absolute():
             bam_path = base / bam_path
-        entries.append(SampleEntry(sample, str(bam_path), lineno))
+        specimen = check_specimen([(f, cells[i]) for i, f in specimen_cols], where=f"{path}: line {lineno}: ",
+                                  error=SampleSheetError)
+        entries.append(SampleEntry(sample, str(bam_path), lineno, tuple(specimen.items())))
     if not entries:
         raise SampleSheetError(f"{path}: the sample sheet has a header but no samples")
     return entries

@@ -51,9 +51,10 @@ rule call_fusions:
         targets=get_targets_args(),
         extra=get_param_args(),
         artefacts=get_artefacts_args,
+        specimen=get_specimen_args,
     shell:
         "imtfusion call --bam {params.bam:q} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "
         "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
-        "{params.artefacts} "
+        "{params.artefacts} {params.specimen} "
         "--threads {threads} --record-failure > {log:q} 2>&1"

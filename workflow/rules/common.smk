@@ -10,6 +10,7 @@ from snakemake.logging import logger
 
 from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
+from imtfusion.specimen import specimen_options
 from imtfusion.workflow_config import config_problems
 
 # one line per problem, naming the key (Snakemake's validate would print the schema)
@@ -37,6 +38,9 @@ samples = pd.DataFrame(
 )  # in the sheet's order, which the summary keeps
 validate(samples, schema="../schemas/samples.schema.yaml")
 SAMPLES = list(samples["sample"])
+# optional sheet columns specimen, specimen_type, block, tumour_content: the report's
+# specimen block (imtfusion call --specimen)
+SPECIMEN = {e.sample: dict(e.specimen) for e in _entries}
 
 # BAMs that are not there: said at once (a dry run shows it), while each such sample
 # still fails on its own and the rest of the batch goes on
@@ -190,6 +194,13 @@ def get_artefacts_args(wildcards, input):
     tables = list(input.artefacts)
     return (
         "--artefacts " + " ".join(shlex.quote(str(t)) for t in tables) if tables else ""
+    )
+
+
+def get_specimen_args(wildcards):
+    return " ".join(
+        f"--specimen {shlex.quote(option)}"
+        for option in specimen_options(SPECIMEN[wildcards.sample])
     )
 
 

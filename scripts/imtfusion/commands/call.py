@@ -28,6 +28,7 @@ from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.pipeline import SampleResult, candidate_row, run_sample, sample_paths, write_sample_outputs
 from imtfusion.samplesheet import check_sample_name
+from imtfusion.specimen import parse_specimen_options
 from imtfusion.targets import DEFAULT_TARGETS
 
 
@@ -48,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="artefact tables (the batch's from `imtfusion batch-artefacts`, or known artefacts: "
                              "gene5, gene3, breakpoint5, breakpoint3, note); matching candidates are discarded "
                              "as recurrent_in_batch")
+    parser.add_argument("--specimen", action="append", default=[], metavar="KEY=VALUE",
+                        help="specimen field shown under the report's title: specimen, specimen_type, block or "
+                             "tumour_content (e.g. --specimen tumour_content=40%%); repeatable")
     parser.add_argument("--candidates-only", metavar="TSV",
                         help="write only this table of every candidate, called or discarded (the batch filter's "
                              "first pass), and no report")
@@ -136,6 +140,7 @@ def write_candidates(path: str | Path, result: SampleResult) -> None:
 
 def main(args: argparse.Namespace) -> None:
     check_sample_name(args.sample)
+    specimen = parse_specimen_options(args.specimen)  # before the call: a bad field writes nothing
     if not args.outdir and not args.candidates_only:
         raise ConfigError("--outdir is required (or --candidates-only FILE for the batch filter's first pass)")
     try:
@@ -163,6 +168,7 @@ def main(args: argparse.Namespace) -> None:
         )
         return
     result.command = "imtfusion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result.specimen = specimen
     paths = write_sample_outputs(result, args.outdir)
     stale = error_path(args.outdir, args.sample)
     if stale.exists():
