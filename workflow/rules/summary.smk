@@ -4,8 +4,18 @@ rule summary:
         expand(f"{OUTDIR}/{{sample}}/{{sample}}.targets.tsv", sample=SAMPLES),
         expand(f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv", sample=SAMPLES),
     output:
-        tsv=f"{OUTDIR}/summary.tsv",
-        html=f"{OUTDIR}/summary.html",
+        tsv=report(
+            f"{OUTDIR}/summary.tsv",
+            caption="../report/summary_tsv.rst",
+            category="Batch summary",
+            labels={"file": "summary.tsv"},
+        ),
+        html=report(
+            f"{OUTDIR}/summary.html",
+            caption="../report/summary_html.rst",
+            category="Batch summary",
+            labels={"file": "summary.html"},
+        ),
         multiqc=f"{OUTDIR}/imtfusion_mqc.yaml",
     log:
         f"{OUTDIR}/logs/summary.log",
