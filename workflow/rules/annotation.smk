@@ -7,6 +7,8 @@ rule index_annotation:
         f"{OUTDIR}/annotation/annotation.idx",
     log:
         f"{OUTDIR}/logs/index_annotation.log",
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=1000,

@@ -11,6 +11,8 @@ rule batch_candidates:
         f"{OUTDIR}/logs/batch_candidates/{{sample}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/batch_candidates/{{sample}}.tsv"
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=call_mem_mb,
@@ -38,6 +40,8 @@ rule batch_artefacts:
         f"{OUTDIR}/batch/artefacts.tsv",
     log:
         f"{OUTDIR}/logs/batch_artefacts.log",
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=500,

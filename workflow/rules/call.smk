@@ -6,6 +6,8 @@ rule index_bam:
         f"{OUTDIR}/{{sample}}/index/{{sample}}.bam.bai",
     log:
         f"{OUTDIR}/logs/index_bam/{{sample}}.log",
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=500,
@@ -56,6 +58,8 @@ rule call_fusions:
         f"{OUTDIR}/logs/call_fusions/{{sample}}.log",
     benchmark:
         f"{OUTDIR}/benchmarks/call_fusions/{{sample}}.tsv"
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=call_mem_mb,

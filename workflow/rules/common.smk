@@ -6,6 +6,7 @@ import pandas as pd
 from snakemake.utils import validate
 
 from snakemake.exceptions import WorkflowError
+from snakemake.settings.types import DeploymentMethod
 from snakemake.logging import logger
 
 from imtfusion.batch import read_artefacts
@@ -23,6 +24,18 @@ if _problems:
         "in your config file:\n  " + "\n  ".join(_problems)
     )
 validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
+
+# --sdm apptainer without an image would run every rule outside any container, silently
+_deployment = getattr(workflow, "deployment_settings", None)
+if (
+    _deployment is not None
+    and DeploymentMethod.APPTAINER in _deployment.deployment_method
+    and not config["container"]
+):
+    raise WorkflowError(
+        "--sdm apptainer needs the image: set the config key 'container' to the image built from "
+        "workflow/Containerfile (e.g. container: imtfusion.sif, or docker://REGISTRY/imtfusion:VERSION)"
+    )
 
 OUTDIR = str(config["outdir"]).rstrip("/")
 TARGETS = list(config["targets"])

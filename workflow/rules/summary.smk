@@ -19,6 +19,8 @@ rule summary:
         multiqc=f"{OUTDIR}/imtfusion_mqc.yaml",
     log:
         f"{OUTDIR}/logs/summary.log",
+    conda:
+        "../envs/imtfusion.yaml"
     threads: 1
     resources:
         mem_mb=500,
