@@ -51,7 +51,7 @@ def test_call_writes_the_per_sample_files(sample_files, tmp_path):
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
         "T1.evidence.bam", "T1.evidence.bam.bai", "T1.fusions.discarded.tsv", "T1.fusions.json",
-        "T1.fusions.tsv", "T1.fusions.vcf", "T1.report.html", "T1.targets.tsv",
+        "T1.fusions.tsv", "T1.fusions.vcf", "T1.report.html", "T1.targets.tsv", "T1.vicc.json",
     ]
     import pysam
 
@@ -229,7 +229,7 @@ def test_call_help_lists_every_output():
     proc = imtfusion("call", "--help")
     text = " ".join(proc.stdout.split())
     for output in (".fusions.tsv", ".fusions.discarded.tsv", ".targets.tsv", ".fusions.vcf", ".fusions.json",
-                   ".report.html", ".evidence.bam"):
+                   ".report.html", ".evidence.bam", ".vicc.json"):
         assert output in text, output
     assert "exit status is 0" in text
 

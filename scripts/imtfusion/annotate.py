@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from imtfusion.annotation import Annotation, Transcript
 from imtfusion.errors import InputFileError
 from imtfusion.knowledge import read_curated_table, resource_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imtfusion.nomenclature import JunctionEnd
 
 DOMAINS_FILE = "domains.tsv"
 _CODONS = {
@@ -236,6 +239,12 @@ class FusionAnnotation:
     # for the report's diagram: genomic intervals of declared domains per gene
     domains5: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = ()
     domains3: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = ()
+    # the junction in words (imtfusion.nomenclature): each end on its transcript, the HGVS
+    # adjoined-transcript description ("" when a partner is intergenic) and the exon text
+    junction5: "JunctionEnd | None" = None
+    junction3: "JunctionEnd | None" = None
+    hgvs: str = ""
+    exon_description: str = ""
 
 
 def reading_frame(loc5: Location | None, loc3: Location | None) -> str:
@@ -381,6 +390,10 @@ def annotate_fusion(
                 across = _translate((coding5[len(coding5) - start:] + part3)[: 3 * (peptide_flank + 1)])
                 # a stop codon before the junction (e.g. in kept intronic bases) ends it there
                 peptide = before[-peptide_flank:] if before.endswith("*") else f"{before[-peptide_flank:]}|{across}"
+    from imtfusion.nomenclature import exon_description, hgvs_adjoined, junction_end
+
+    end5 = junction_end(g5, pos5, "5", gene5, loc5.site) if g5 is not None and loc5 is not None else None
+    end3 = junction_end(g3, pos3, "3", gene3, loc3.site) if g3 is not None and loc3 is not None else None
     return FusionAnnotation(
         transcript5=t5.transcript_id if t5 else ".",
         transcript3=t3.transcript_id if t3 else ".",
@@ -395,4 +408,8 @@ def annotate_fusion(
         peptide=peptide,
         domains5=tuple(mapped5),
         domains3=tuple(mapped3),
+        junction5=end5,
+        junction3=end3,
+        hgvs=hgvs_adjoined(end5, end3),
+        exon_description=exon_description(gene5, gene3, end5, end3),
     )

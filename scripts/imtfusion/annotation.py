@@ -37,6 +37,9 @@ _ATTRIBUTE = re.compile(r'(\S+) "([^"]*)"')
 _FEATURES = {"gene", "transcript", "exon", "CDS"}
 # Transcript choice when none is given: canonical tags first, then the longest CDS.
 CANONICAL_TAGS = ("Ensembl_canonical", "MANE_Select", "basic")
+# A RefSeq transcript accession (NM_/NR_/XM_/XR_, optionally versioned), as a transcript_id
+# (RefSeq and UCSC GTFs) or as another attribute's value, e.g. db_xref "RefSeq:NM_004304.5"
+_REFSEQ = re.compile(r"(?:(?:RefSeq|refseq|REFSEQ)[:_])?((?:NM|NR|XM|XR)_\d+(?:\.\d+)?)")
 GENE_COLUMNS = ("Chromosome", "Start", "End", "Strand", "gene_id", "gene_name", "gene_type")
 _FEW_VALUES = ("Chromosome", "Strand", "gene_type")  # columns with few distinct values
 
@@ -111,6 +114,7 @@ class Transcript:
     tags: tuple[str, ...]
     exons: tuple[tuple[int, int], ...]  # in transcript order (exon 1 first)
     cds: tuple[tuple[int, int, int], ...]  # (start, end, phase) in transcript order
+    refseq: str = ""  # RefSeq accession of the transcript when the GTF carries one (NM_004304.5)
 
     @property
     def cds_length(self) -> int:
@@ -131,6 +135,9 @@ class _SqliteStore:
 
         self.path = path
         self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        # indexes written before the refseq column existed still load (without RefSeq ids)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(transcripts)")}
+        self._refseq = "refseq" if "refseq" in columns else "''"
 
     def transcript_ids(self, gene_id: str) -> list[str]:
         rows = self.db.execute("SELECT transcript_id FROM transcripts WHERE gene_id = ? ORDER BY transcript_id", (gene_id,))
@@ -138,7 +145,8 @@ class _SqliteStore:
 
     def record(self, transcript_id: str) -> tuple | None:
         row = self.db.execute(
-            "SELECT gene_id, gene_name, chrom, strand, transcript_type, tags FROM transcripts WHERE transcript_id = ?",
+            f"SELECT gene_id, gene_name, chrom, strand, transcript_type, tags, {self._refseq} FROM transcripts "
+            "WHERE transcript_id = ?",
             (transcript_id,),
         ).fetchone()
         if row is None:
@@ -341,7 +349,7 @@ class Annotation:
         record = self.store.record(transcript_id)
         if record is None:
             raise AnnotationError(f"transcript {transcript_id!r} is not in the annotation {self.source}")
-        gene_id, gene_name, chrom, strand, ttype, tags, exons, cds = record
+        gene_id, gene_name, chrom, strand, ttype, tags, refseq, exons, cds = record
         result = Transcript(
             transcript_id=transcript_id,
             gene_id=gene_id,
@@ -352,6 +360,7 @@ class Annotation:
             tags=tuple(x for x in str(tags).split(",") if x),
             exons=tuple(sorted(((int(a), int(b)) for a, b in exons), reverse=(strand == "-"))),
             cds=tuple(sorted(((int(a), int(b), int(p)) for a, b, p in cds), reverse=(strand == "-"))),
+            refseq=str(refseq or ""),
         )
         self._transcript_cache[transcript_id] = result
         return result
@@ -445,7 +454,7 @@ _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE genes (chrom TEXT, start INTEGER, end INTEGER, strand TEXT, gene_id TEXT, gene_name TEXT, gene_type TEXT);
 CREATE TABLE transcripts (transcript_id TEXT PRIMARY KEY, gene_id TEXT, gene_name TEXT, chrom TEXT,
-                          start INTEGER, end INTEGER, strand TEXT, transcript_type TEXT, tags TEXT);
+                          start INTEGER, end INTEGER, strand TEXT, transcript_type TEXT, tags TEXT, refseq TEXT);
 CREATE TABLE exons (transcript_id TEXT, start INTEGER, end INTEGER, exon_number INTEGER);
 CREATE TABLE cds (transcript_id TEXT, start INTEGER, end INTEGER, phase INTEGER);
 CREATE TABLE blobs (key TEXT PRIMARY KEY, value BLOB);
@@ -473,7 +482,7 @@ def _stream_gtf(path: Path, db, skipped: list[str] | None = None) -> GeneTable:
     cds: list[tuple[str, int, int, int]] = []
 
     def flush() -> None:
-        db.executemany("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", transcripts)
+        db.executemany("INSERT OR REPLACE INTO transcripts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", transcripts)
         db.executemany("INSERT INTO exons VALUES (?, ?, ?, ?)", exons)
         db.executemany("INSERT INTO cds VALUES (?, ?, ?, ?)", cds)
         transcripts.clear()
@@ -503,11 +512,16 @@ def _stream_gtf(path: Path, db, skipped: list[str] | None = None) -> GeneTable:
                 raise AnnotationError(f"{path}: line {lineno} has strand {strand!r}; expected + or -")
             attrs: dict[str, str] = {}
             tags: list[str] = []
+            refseq = ""
             for key, value in _ATTRIBUTE.findall(f[8]):
                 if key == "tag":
                     tags.append(value)
                 elif key not in attrs:
                     attrs[key] = value
+                if not refseq and key not in ("gene_id", "gene_name") and "_" in value:
+                    match = _REFSEQ.fullmatch(value)
+                    if match:
+                        refseq = match.group(1)
             gene_id = attrs.get("gene_id")
             if not gene_id:
                 raise AnnotationError(f"{path}: line {lineno} has no gene_id attribute; GTF lines need gene_id")
@@ -524,7 +538,7 @@ def _stream_gtf(path: Path, db, skipped: list[str] | None = None) -> GeneTable:
                 )
             if feature == "transcript":
                 ttype = attrs.get("transcript_type") or attrs.get("transcript_biotype") or gene_type
-                transcripts.append([tid, gene_id, name, chrom, start, end, strand, ttype, ",".join(tags)])
+                transcripts.append([tid, gene_id, name, chrom, start, end, strand, ttype, ",".join(tags), refseq])
                 lined.add(tid)
                 pending.pop(tid, None)
             elif feature == "exon":
@@ -532,8 +546,9 @@ def _stream_gtf(path: Path, db, skipped: list[str] | None = None) -> GeneTable:
                 if tid not in lined:
                     rec = pending.get(tid)
                     if rec is None:
-                        pending[tid] = [tid, gene_id, name, chrom, start, end, strand, gene_type, ",".join(tags)]
+                        pending[tid] = [tid, gene_id, name, chrom, start, end, strand, gene_type, ",".join(tags), refseq]
                     else:
+                        rec[9] = rec[9] or refseq
                         rec[4] = min(rec[4], start)
                         rec[5] = max(rec[5], end)
             else:  # CDS

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -83,6 +83,10 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "filters": list(c.filters),
         "isoforms": [isoform_object(k) for k in c.isoforms],
         "main_call": c.main_call.call_id if c.main_call is not None else None,
+        "refseq5": _text(a.junction5.refseq) if a and a.junction5 else None,
+        "refseq3": _text(a.junction3.refseq) if a and a.junction3 else None,
+        "hgvs": _text(a.hgvs) if a else None,
+        "exon_description": _text(a.exon_description) if a else None,
     }
 
 

@@ -82,7 +82,10 @@ FUSION_COLUMNS = [
     "peptide",
     "isoforms",
 ]
-DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters", "main_call"]
+# the junction in words (imtfusion.nomenclature), after the columns that came before them
+WORDS_COLUMNS = ["hgvs", "exon_description"]
+DISCARDED_COLUMNS = FUSION_COLUMNS + ["filters", "main_call"] + WORDS_COLUMNS
+FUSION_COLUMNS = FUSION_COLUMNS + WORDS_COLUMNS
 TARGET_COLUMNS = [
     "sample",
     "target",
@@ -515,6 +518,8 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "isoforms": "; ".join(isoform_label(k) for k in c.isoforms),
         "filters": ",".join(c.filters),
         "main_call": c.main_call.call_id if c.main_call is not None else "",
+        "hgvs": a.hgvs if a else None,
+        "exon_description": a.exon_description if a else None,
     }
 
 
@@ -557,6 +562,7 @@ def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:
         "evidence_bam": base / f"{sample}.evidence.bam",
         "vcf": base / f"{sample}.fusions.vcf",
         "json": base / f"{sample}.fusions.json",
+        "vicc": base / f"{sample}.vicc.json",
     }
 
 
@@ -573,6 +579,7 @@ def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.date
     from imtfusion.jsonout import render_json
     from imtfusion.report import render_sample_report
     from imtfusion.vcf import render_vcf
+    from imtfusion.vicc import render_vicc
 
     paths = sample_paths(outdir, result.sample)
     remove_stale_temporaries(paths["fusions"].parent)
@@ -582,5 +589,6 @@ def write_sample_outputs(result: SampleResult, outdir: str | Path, now: _dt.date
     write_tsv(paths["targets"], TARGET_COLUMNS, status_rows(result))
     write_text(paths["vcf"], render_vcf(result))
     write_text(paths["json"], render_json(result))
+    write_text(paths["vicc"], render_vicc(result))
     write_text(paths["report"], render_sample_report(result, result.annotation, now=now))
     return paths

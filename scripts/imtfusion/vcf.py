@@ -38,6 +38,7 @@ INFO_FIELDS = [
     ("KINASE_DOMAIN", "1", "String", "Declared kinase domain of the partners in the fusion product: retained, lost or not applicable (no kinase declared for either gene)"),
     ("EXON", "1", "Integer", "Exon number at this breakend in TRANSCRIPT (absent when intergenic or unknown)"),
     ("TRANSCRIPT", "1", "String", "Transcript used to annotate this breakend"),
+    ("HGVS", "1", "String", "HGVS adjoined-transcript description of the fusion junction (the same on both breakends; absent when a partner is intergenic)"),
 ]
 
 # VCF 4.3 section 1.2: characters with a meaning in the INFO column are percent-encoded.
@@ -83,6 +84,8 @@ def _info(c: Candidate, mate_id: str, gene: str, exon: int | None, transcript: s
         items.append(f"EXON={int(exon)}")
     if transcript and transcript != ".":
         items.append(f"TRANSCRIPT={encode_info(transcript)}")
+    if a is not None and a.hgvs:
+        items.append(f"HGVS={encode_info(a.hgvs)}")
     return ";".join(items)
 
 

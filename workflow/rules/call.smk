@@ -52,6 +52,7 @@ rule call_fusions:
         ),
         vcf=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.vcf",
         json=f"{OUTDIR}/{{sample}}/{{sample}}.fusions.json",
+        vicc=f"{OUTDIR}/{{sample}}/{{sample}}.vicc.json",
         evidence_bam=f"{OUTDIR}/{{sample}}/{{sample}}.evidence.bam",
         evidence_bai=f"{OUTDIR}/{{sample}}/{{sample}}.evidence.bam.bai",
     log:

@@ -3,8 +3,9 @@
 Writes into {outdir}/{sample}/: {sample}.fusions.tsv (calls), .fusions.discarded.tsv
 (candidates a filter removed, with the filters), .targets.tsv (per target: detected / not
 detected / not assessable), .fusions.vcf (breakends), .fusions.json (all of it, typed),
-.report.html (the page a lab reads) and .evidence.bam with its .bai (the supporting reads,
-for IGV). Each file is replaced only when complete; on an input error nothing is written
+.vicc.json (each call as a VICC Gene Fusion Specification assayed fusion), .report.html
+(the page a lab reads) and .evidence.bam with its .bai (the supporting reads, for IGV).
+Each file is replaced only when complete; on an input error nothing is written
 (with --record-failure, a one-line {sample}.error.txt says why). The exit status is 0
 whenever the files were written, whatever the targets' statuses (a sample with no
 assessable target is not an error: targets.tsv says why); 1 on an input error.
