@@ -31,6 +31,7 @@ from imtfusion.diagram import (
     fusion_svg,
     gene_coverage_svg,
 )
+from imtfusion.report_words import WORDS_CSS, words_section_html
 from imtfusion.specimen import signoff_html, specimen_html
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,7 +115,7 @@ h2,h3,h4{break-after:avoid;page-break-after:avoid}h2{margin-top:1.1em}
 .card svg.diagram{width:80%%;margin:.2em auto}.facts{font-size:8pt;gap:0 .8em}.facts table{margin:.1em 0}
 .facts td{padding:.1em .4em}.seq{font-size:7pt;padding:.15em .4em;margin:.1em 0 .3em}
 .reads{font-size:6.5pt}.reads td{padding:0 .3em}.card p.note{font-size:7.5pt;margin:.2em 0}}
-""" % {"c5": COLOUR_5, "c3": COLOUR_3, "brk": COLOUR_BREAK, "kin": COLOUR_KINASE, "lost": COLOUR_LOST}
+""" % {"c5": COLOUR_5, "c3": COLOUR_3, "brk": COLOUR_BREAK, "kin": COLOUR_KINASE, "lost": COLOUR_LOST} + WORDS_CSS
 
 # table-cell classes (also used by the batch summary) and the verdict boxes of this page
 STATUS_CLASS = {"detected": "detected", "not detected": "notdetected", "not assessable": "notassessable", "failed": "failed"}
@@ -651,6 +652,7 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 {_verdicts(result)}
 <h2>Fusion calls</h2>
 {calls}
+{words_section_html(result.called)}
 <h2>Discarded candidates (two or more supporting fragments)</h2>
 {_discarded(result)}
 <p class="note">Every discarded candidate, with all the filters that removed it, is in {esc(result.sample)}.fusions.discarded.tsv.</p>
