@@ -208,8 +208,7 @@ def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
 
 
-def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, annotation: Annotation, contigs: ContigMap,
-                                params: CallParameters):
+def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: ContigMap, params: CallParameters):
     """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
     boundaries of the genes where reads spell the bases of the clips (one pass of the
     BAM), their bases from the reads' pile-up. Returns (index, a note for the report)."""
@@ -390,7 +389,7 @@ def run_sample(
         lookup = GeneLookup(annotation, contigs)
 
         def spelled_boundaries(clips):
-            index, note = boundaries_spelled_by_reads(clips, ends, lookup, annotation, contigs, params)
+            index, note = boundaries_spelled_by_reads(clips, ends, lookup, contigs, params)
             notes.append(note)
             return index
 

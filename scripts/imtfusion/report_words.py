@@ -1,7 +1,8 @@
 """The words of a report, per call: HGVS and exon text, expected ALK IHC, actionability.
 
-Rendered into each call card of the HTML report (:mod:`imtfusion.report` calls
-:func:`call_words_html`). The two curated tables come from ``resources/``:
+Rendered as one section after the call cards of the HTML report (:mod:`imtfusion.report`
+calls :func:`words_section_html`, one :func:`call_words_html` block per call). The two
+curated tables come from ``resources/``:
 
 * ``ihc_patterns.tsv``: the ALK immunohistochemistry pattern expected for the 5'
   partner of an ALK fusion (``*`` for partners not listed), with a note (the EIMS
