@@ -72,6 +72,10 @@ CASES = {
     ),
     "multimapping": (dict(low_mapq_fraction=0.8), dict(low_mapq_fraction=0.2)),
     "mismapping": (dict(tested_reads=6, mismapped_reads=4), dict(tested_reads=6, mismapped_reads=1)),
+    "pseudogene_partner": (
+        dict(gene5=GeneRef("TPM3P1", "G4", "+", "processed_pseudogene")),
+        dict(gene5=GeneRef("TPM3P1", "G4", "+", "processed_pseudogene"), targets=("TPM3P1",)),
+    ),
     "low_complexity": (dict(sequence3="GGGGGGGGGGGGGGGGGGGG"), {}),
     "intronic_no_split": (
         dict(site5="intronic", site3="intronic", split_fragments=set()),

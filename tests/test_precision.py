@@ -100,18 +100,33 @@ def test_an_unannotated_copy_far_from_the_end_is_found_with_the_fasta(tmp_path):
     assert by_fusion(narrow, "PARAL::ALK")  # the copy lies beyond the window searched
 
 
-def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tmp_path):
-    # PARTPP (chr5): a processed pseudogene whose exon copies the last 70 bases of PARTP
-    # exon 2; junction reads of PARTP::ALK with at most 40 PARTP bases align there as well
-    toy = paralog_toy()
+def pseudogene_of_partp(toy, diverged: bool = False) -> None:
+    """PARTPP (chr5): a processed pseudogene whose exon copies the last 70 bases of PARTP
+    exon 2 (every sixth base changed when ``diverged``: 83% identity)."""
     copy_into_chr5(toy, 75_000, "chr4", 4080, 4150)
+    if diverged:
+        seq = list(toy.seq["chr5"])
+        for i in range(75_000, 75_070, 6):
+            seq[i] = "A" if seq[i] != "A" else "C"
+        toy.seq["chr5"] = "".join(seq)
     toy.add_gene("PARTPP", "chr5", "+", [(74_900, 75_070)], coding=False, gene_type="processed_pseudogene")
+
+
+def pseudogene_junction_reads(toy, n: int, name: str = "pp") -> None:
+    """Junction reads of ALK exon 3 whose 38 partner bases the aligner put on PARTPP
+    (a supplementary record there, MAPQ 0: the bases are PARTP's as well)."""
+    for i in range(n):
+        toy.fragment(f"{name}{i}", [("chr5", 75_032 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
+                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+
+
+def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tmp_path):
+    # junction reads of PARTP::ALK with at most 40 PARTP bases align to PARTPP as well
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
     add_background(toy)
     real_partp_alk(toy, 3)
-    # the partner part of these reads lies in what PARTP and its copy share: MAPQ 0 there
-    for i in range(3):  # placed on the copy
-        toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
-                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    pseudogene_junction_reads(toy, 3)
     for i in range(8):  # placed on PARTP: most of the real junction's reads
         toy.fragment(f"amb{i}", [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
                      [("chr2", 20_030 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
@@ -125,6 +140,46 @@ def test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping(tm
         assert pseudo.main_call is real and pseudo.split_fragments <= real.split_fragments
         assert real.split_reads == 14 and "multimapping" not in real.filters
         (tmp_path / "s.bam").unlink()
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene(tmp_path, fasta):
+    # no read of PARTP::ALK was aligned to PARTP: every junction read's partner part is on
+    # PARTPP (minimap2 does this with TPM3::ALK and TPM3P1); one mate pair points at PARTP
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
+    add_background(toy)
+    for i in range(6):  # PARTP and its pseudogene are expressed: the pile-up spells both
+        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
+        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
+    pseudogene_junction_reads(toy, 4)
+    toy.fragment("m1", [("chr4", 4000, "+", 100)], [("chr2", 20_040, "+", 100)])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert {f"pp{i}" for i in range(4)} <= real.split_fragments
+    assert (real.end5.chrom, real.end5.pos + 1) == ("chr4", 4150) and real.precision == "exact"
+    # the pseudogene's junction as aligned: discarded, its reads the gene's
+    [pseudo] = discarded(result, "PARTPP::ALK")
+    assert pseudo.main_call is real and "pseudogene_partner" in pseudo.filters
+    assert "promiscuous_breakpoint" not in real.filters
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes(tmp_path, fasta):
+    # the decoy: PARTPP diverged (83% identity), so the reads' partner bases are its own
+    # and not PARTP's: they must not be given to PARTP, however a mate points there
+    toy = paralog_toy()
+    pseudogene_of_partp(toy, diverged=True)
+    add_background(toy)
+    for i in range(6):
+        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
+        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
+    pseudogene_junction_reads(toy, 4)
+    toy.fragment("m1", [("chr4", 4000, "+", 100)], [("chr2", 20_040, "+", 100)])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    assert not by_fusion(result, "PARTP::ALK")
+    [copy] = discarded(result, "PARTPP::ALK")
+    assert copy.split_fragments == {f"pp{i}" for i in range(4)} and "pseudogene_partner" in copy.filters
 
 
 @pytest.mark.parametrize("fasta", [False, True])

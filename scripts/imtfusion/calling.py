@@ -727,8 +727,13 @@ def call_candidates(
         boundaries = None
         if build_boundaries is not None and _needs_boundary_index(unmatched, params):
             boundaries = build_boundaries()
+        # split reads to a pseudogene are placed as clips too: the real gene whose exon
+        # boundary spells them is the partner (their pseudogene junction gives its reads
+        # to that one, see features.assess_mismapping)
+        copies = _pseudogene_clips(evidence.split_reads, candidates, lookup, target_ids, params, ref)
         rescued = rescue_clips(
-            unmatched, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params, boundaries
+            unmatched + copies, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params,
+            boundaries,
         )
         if spelled_boundaries is not None:
             # without a FASTA: the clips no mate or known partner placed are looked up
@@ -808,6 +813,64 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candid
 
 
 UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner breakpoint
+
+
+def _pseudogene_clips(
+    splits: list[SplitRead], candidates: list[Candidate], lookup: GeneLookup, target_ids: set[str],
+    params: CallParameters, ref: Reference
+) -> list[ClippedRead]:
+    """The split reads from a target gene to a place where only pseudogenes lie, each as
+    the soft clip it would be without that alignment, unless a junction of real genes
+    has the read already.
+
+    An aligner that places a read's partner part on a processed pseudogene (its exons
+    contiguous: the read needs no splice there) hides the real partner: minimap2 writes
+    TPM3::ALK reads as ALK + TPM3P1. As clips at the target end they are placed like any
+    clip (mates, known partners, exon boundaries; a tie with a pseudogene's copy goes to
+    the real gene)."""
+    real = {
+        f for c in candidates for f in c.split_fragments
+        if not any("pseudogene" in g.gene_type for g in (c.gene5, c.gene3))
+    }
+    out = []
+    for split in splits:
+        if split.fragment in real:
+            continue
+        clip = _as_clip_at_target(split, lookup, target_ids, params, ref)
+        if clip is not None:
+            out.append(clip)
+    return out
+
+
+def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str], params: CallParameters,
+                       ref: Reference) -> ClippedRead | None:
+    """The split read as the soft clip at its target end, when its other end lies only in
+    pseudogenes. The clip's bases are the read's own, else (a hard-clipped record, the
+    other record not read) the bases its partner part was aligned to."""
+    for first in (True, False):
+        end, other = (split.end_a, split.end_b) if first else (split.end_b, split.end_a)
+        if not any(g.gene_id in target_ids for g in lookup.genes_at(end.chrom, end.pos)):
+            continue
+        there = lookup.genes_at(other.chrom, other.pos)
+        if not there or not all("pseudogene" in g.gene_type for g in there):
+            continue
+        outward = split.outward_a if first else split.outward_b
+        if not outward:
+            outward = _in_frame_of(end, other, split.inward_b if first else split.inward_a)
+        if not outward and ref.has(other.chrom):
+            outward = partner_outward(ref, end, other, min(split.anchor_b if first else split.anchor_a, 60))
+        if len(outward) < params.min_clip:
+            continue
+        return ClippedRead(
+            fragment=split.fragment,
+            end=end,
+            outward=outward,
+            anchor=split.anchor_a if first else split.anchor_b,
+            mapq=split.mapq_a if first else split.mapq_b,
+            inward=split.inward_a if first else split.inward_b,
+            dup_key=split.dup_key,
+        )
+    return None
 
 
 def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:

@@ -338,8 +338,8 @@ def mark_promiscuous(candidates: list[Candidate], params: CallParameters) -> Non
     ``junction_window`` bases on the same side are one breakpoint."""
     ends: dict[tuple[str, str], list[tuple[int, Candidate, str]]] = defaultdict(list)
     for c in candidates:
-        if c.precision != "exact" or not c.split_reads:
-            continue
+        if c.precision != "exact" or not c.split_reads or c.main_call is not None:
+            continue  # a pseudogene's junction whose reads went to the gene's is no partner of its own
         ends[(c.end5.chrom, c.end5.side)].append((c.end5.pos, c, c.gene3.gene_id))
         ends[(c.end3.chrom, c.end3.side)].append((c.end3.pos, c, c.gene5.gene_id))
     for key in sorted(ends):

@@ -102,6 +102,15 @@ def mismapping(c: Candidate, ctx: FilterContext) -> bool:
     )
 
 
+def pseudogene_partner(c: Candidate, ctx: FilterContext) -> bool:
+    """The partner gene is annotated as a pseudogene (GTF gene type `*pseudogene`): its
+    junction reads are a parent gene's reads, or the copy's own transcripts, aligned as a
+    chimera, and a call naming a pseudogene would point a lab at the wrong gene. Junction
+    reads whose partner bases a real gene's exon boundary spells were placed on that gene
+    before the filters (soft-clip rescue); this discards what is left."""
+    return any("pseudogene" in g.gene_type and g.name not in c.targets for g in (c.gene5, c.gene3) if not g.intergenic)
+
+
 def low_complexity(c: Candidate, ctx: FilterContext) -> bool:
     """Homopolymer or dinucleotide-repeat sequence next to the junction: such bases
     align anywhere."""
@@ -191,6 +200,9 @@ FILTERS: tuple[Filter, ...] = (
                   "test_precision.py::test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping",
                   "test_precision.py::test_mates_of_a_target_fragment_placed_on_a_pseudogene_are_mismapping",
                   "test_calling.py::test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping")),
+    Filter("pseudogene_partner", pseudogene_partner, decoy="TPM3P1 (a processed pseudogene of TPM3 exons 1-7)",
+           tests=(UNIT, "test_precision.py::test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes",
+                           "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene")),
     Filter("low_complexity", low_complexity, decoy="the G-rich stretch", tests=(UNIT,)),
     Filter("intronic_no_split", intronic_no_split, decoy="mates of fused pre-mRNA", tests=(UNIT,)),
     Filter("short_anchor", short_anchor, ("min_anchor",), decoy="random single-fragment chimeras", tests=(UNIT,)),
