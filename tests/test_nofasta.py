@@ -128,3 +128,53 @@ def test_a_seed_is_found_at_any_offset_of_the_aligned_bases_and_never_in_a_soft_
         assert sorted(found.stretches) == sorted(("chr3", 5_000 - k, 5_100 - k) for k in range(81))
         capped = reads_spelling(bam, [seed], 10)
         assert not capped.complete and capped.records == 10
+
+
+def exonic_junction_toy(homology: bool):
+    """PARTP exon 2 cut after 4119 joined to ALK exon 3 cut at 20129 (both inside the exons).
+    With ``homology`` the two PARTP bases after the cut are the two ALK bases at it, so the
+    junction may sit anywhere in them (the 3' rule puts it at chr4:4122 / chr2:20128)."""
+    toy = make_toy()
+    if homology:
+        seq = list(toy.seq["chr4"])
+        seq[4120:4122] = toy.bases(("chr2", 20128, "-", 2))
+        toy.seq["chr4"] = "".join(seq)
+    add_background(toy)
+    for i in range(3):  # split exactly at the cut as aligned (the shared bases went to ALK)
+        toy.fragment(f"j{i}", [("chr4", 4060 + i, "+", 60 - i), ("chr2", 20090, "-", 40)],
+                     [("chr2", 20000 + 3 * i, "+", 100)])
+    return toy
+
+
+def call_both(tmp_path, toy):
+    from test_calling import call
+
+    without = call(tmp_path, toy, min_fragments=2)
+    (tmp_path / "s.bam").unlink()
+    return without, call(tmp_path, toy, fasta=True, min_fragments=2)
+
+
+def test_without_a_fasta_an_exonic_junction_follows_the_3_prime_rule_as_the_other_reads_spell_it(tmp_path):
+    toy = exonic_junction_toy(homology=True)
+    partp_expressed(toy)  # PARTP's own reads spell the genome past the cut
+    without, with_fasta = call_both(tmp_path, toy)
+    [a] = by_fusion(without, "PARTP::ALK")
+    [b] = by_fusion(with_fasta, "PARTP::ALK")
+    # the 3' rule past the 2 bases made equal (and any that match by chance after them)
+    assert (a.end5.label(), a.end3.label()) == (b.end5.label(), b.end3.label())
+    assert a.end5.pos + 1 >= 4122 and a.homology == b.homology >= 2
+
+
+def test_a_junction_read_aligned_past_its_junction_does_not_make_homology(tmp_path):
+    # decoy: no homology in the genome and no PARTP reads past the cut; one junction read's
+    # PARTP record runs 2 bases past it with 2 mismatches (it spells the ALK bases there)
+    toy = exonic_junction_toy(homology=False)
+    recs = toy.fragment("past", [("chr4", 4062, "+", 58), ("chr2", 20088, "-", 42)],
+                        [("chr2", 20010, "+", 100)])
+    partp_rec = next(r for r in recs if r.reference_name == "chr4")
+    assert partp_rec.cigartuples == [(0, 58), (4, 42)]  # the primary record holds the whole read
+    partp_rec.cigartuples = [(0, 60), (4, 40)]  # the same bases, aligned 2 further
+    without, with_fasta = call_both(tmp_path, toy)
+    [a] = by_fusion(without, "PARTP::ALK")
+    [b] = by_fusion(with_fasta, "PARTP::ALK")
+    assert (a.end5.label(), a.end3.label()) == (b.end5.label(), b.end3.label()) == ("chr4:4120", "chr2:20130")

@@ -304,15 +304,18 @@ def partner_outward(ref: Reference, end: Breakend, other: Breakend, n: int) -> s
     return _in_frame_of(end, other, _inward(ref, other, n))
 
 
-def homology_range(ref: Reference, a: Breakend, b: Breakend, scan: int = HOMOLOGY_SCAN) -> tuple[int, int]:
+def homology_range(ref: Reference, a: Breakend, b: Breakend, scan: int = HOMOLOGY_SCAN,
+                   past: Reference | None = None) -> tuple[int, int]:
     """How far the junction can move (bases ``a`` can lose, bases ``a`` can gain) and
-    still spell the same fused sequence."""
-    gain_ref = _beyond(ref, a, scan)
+    still spell the same fused sequence. ``past`` spells the bases past each end, where
+    they differ from ``ref``'s (a pile-up without the junction's own reads)."""
+    past = past or ref
+    gain_ref = _beyond(past, a, scan)
     gain_alt = _in_frame_of(a, b, _inward(ref, b, scan))
     plus = 0
     while plus < min(len(gain_ref), len(gain_alt)) and gain_ref[plus] == gain_alt[plus] and gain_ref[plus] != "N":
         plus += 1
-    lose_ref = _beyond(ref, b, scan)
+    lose_ref = _beyond(past, b, scan)
     lose_alt = _in_frame_of(b, a, _inward(ref, a, scan))
     minus = 0
     while minus < min(len(lose_ref), len(lose_alt)) and lose_ref[minus] == lose_alt[minus] and lose_ref[minus] != "N":
@@ -330,8 +333,6 @@ def _place_junction(
     splice_a = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(a.chrom, a.pos)] or [set()])
     splice_b = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(b.chrom, b.pos)] or [set()])
     if ref is not None and not ref.from_reads and ref.has(a.chrom) and ref.has(b.chrom):
-        # the reads' pile-up spells the partner only where reads align, and a junction
-        # read aligned past its junction spells its own homology: snap as without a FASTA
         minus, plus = homology_range(ref, a, b)
         junction.homology = minus + plus
         lo, hi = -minus, plus
@@ -344,6 +345,12 @@ def _place_junction(
         if (na.pos, na.side) in splice_a and (nb.pos, nb.side) in splice_b:
             junction.a, junction.b, junction.shifted = na, nb, d
             return
+    if ref is not None and ref.from_reads and hasattr(ref, "without") and ref.has(a.chrom) and ref.has(b.chrom):
+        # not at exon boundaries, without a FASTA: the homology as the other reads spell
+        # it (a junction read aligned past its junction spells its own), where they reach
+        minus, plus = homology_range(ref, a, b, past=ref.without(frozenset(r.fragment for r in junction.reads)))
+        junction.homology = minus + plus
+        lo, hi, verified = -minus, plus, True
     if verified and (lo or hi):
         junction.shifted = None
         junction.bounds = (lo, hi)

@@ -509,6 +509,66 @@ class PileupReference:
         return self._blocks[key]
 
 
+    def without(self, fragments: frozenset[str]) -> "PileupExcluding":
+        """The same pile-up without the reads of ``fragments`` (a junction's own reads)."""
+        return PileupExcluding(self, fragments)
+
+
+class PileupExcluding:
+    """Bases spelled by the reads other than some fragments' (``Reference`` interface).
+
+    A junction read aligned past its junction spells the partner's bases there as if they
+    were the genome's: the microhomology the junction may shift by is read from the other
+    reads only (at most ``MAX_READS`` records per window), and is ``N`` where they do not
+    reach."""
+
+    MAX_READS = 500
+    from_reads = True
+
+    def __init__(self, pileup: PileupReference, fragments: frozenset[str]):
+        self.pileup = pileup
+        self.fragments = fragments
+
+    def has(self, chrom: str) -> bool:
+        return self.pileup.has(chrom)
+
+    def fetch(self, chrom: str, start: int, end: int) -> str:
+        length = self.pileup._contigs.get(chrom)
+        if length is None:
+            return ""
+        start, end = max(0, start), min(end, length)
+        if end <= start:
+            return ""
+        counts = np.zeros((4, end - start), dtype=np.int64)
+        code = {"A": 0, "C": 1, "G": 2, "T": 3}
+        seen = 0
+        try:
+            for read in self.pileup.bam.fetch(chrom, start, end):
+                if read.is_unmapped or read.is_secondary or read.is_duplicate or read.is_qcfail:
+                    continue
+                if read.query_name in self.fragments:
+                    continue
+                seen += 1
+                if seen > self.MAX_READS:
+                    break
+                seq, quals = read.query_sequence, read.query_qualities
+                if seq is None:
+                    continue
+                for q, r in read.get_aligned_pairs(matches_only=True):
+                    if start <= r < end and (quals is None or quals[q] >= 15):
+                        k = code.get(seq[q])
+                        if k is not None:
+                            counts[k, r - start] += 1
+        except (OSError, ValueError) as exc:
+            raise AlignmentFileError(
+                f"{self.pileup.bam.filename.decode() if isinstance(self.pileup.bam.filename, bytes) else self.pileup.bam.filename}: "
+                f"cannot be read in {chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: re-create both"
+            ) from None
+        letters = np.frombuffer(b"ACGT", dtype=np.uint8)[counts.argmax(axis=0)].copy()
+        letters[counts.max(axis=0) == 0] = ord("N")
+        return letters.tobytes().decode()
+
+
 SPLIT_LANDING_READS = 256  # SA-tagged records at a breakend looked at: a sample, bounded at any depth
 
 
