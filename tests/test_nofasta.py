@@ -178,3 +178,31 @@ def test_a_junction_read_aligned_past_its_junction_does_not_make_homology(tmp_pa
     [a] = by_fusion(without, "PARTP::ALK")
     [b] = by_fusion(with_fasta, "PARTP::ALK")
     assert (a.end5.label(), a.end3.label()) == (b.end5.label(), b.end3.label()) == ("chr4:4120", "chr2:20130")
+
+
+def thinly_read_partner_toy(tmp_path, covered: int):
+    """Single-end ALK-aligned junction reads whose 40 PARTP bases are soft-clipped; PARTP
+    (a known partner here) is read only over the last ``covered`` bases of its exon 2."""
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.spliced(f"p{i}", "chr4", [(4150 - covered, 4150), (7000, 7080)])
+    for i in range(3):
+        toy.fragment(f"clip{i}", [("chr4", 4110 + i, "+", 40 - i), ("chr2", 20090, "-", 60)], only1=1)
+    known = tmp_path / "known.tsv"
+    known.write_text(KNOWN_PARTP)
+    return run(tmp_path, toy, known=known, partner_scan="no")
+
+
+def test_a_long_clip_is_placed_on_the_bases_the_pile_up_knows_at_a_thinly_read_exon_end(tmp_path):
+    # 24 bases of PARTP are spelled by its reads, the clips have 38-40: compared on the 24
+    result = thinly_read_partner_toy(tmp_path, covered=24)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.clipped_fragments == {"clip0", "clip1", "clip2"}
+
+
+def test_a_clip_is_not_placed_on_fewer_known_bases_than_a_seed(tmp_path):
+    # decoy: 15 known bases would match by chance among many exon ends: nothing placed
+    result = thinly_read_partner_toy(tmp_path, covered=15)
+    assert not by_fusion(result, "PARTP::ALK")

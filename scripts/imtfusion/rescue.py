@@ -38,6 +38,25 @@ MIN_IDENTITY = 0.9
 SEED = 20
 
 
+def _comparable(consensus: str, outward: str, ref: Reference) -> tuple[str, str] | None:
+    """The clip consensus and a partner's bases, as far as they can be compared; None when
+    the partner's bases are fewer than the clip's.
+
+    The reads' pile-up (no FASTA) spells a partner only where reads are aligned: an exon
+    end covered for 24 bases spells 24 bases and then ``N``s. A clip longer than that is
+    compared on the bases the pile-up knows, when they are ``SEED`` or more (as many as
+    the genome-wide boundary lookup needs to be unique)."""
+    if getattr(ref, "from_reads", False):
+        known = len(outward.rstrip("N"))  # an N among known bases counts as a mismatch
+        if known < len(consensus):
+            if known < SEED:
+                return None
+            consensus, outward = consensus[:known], outward[:known]
+    if len(outward) < len(consensus):
+        return None
+    return consensus, outward
+
+
 def _needed_identity(length: int) -> float:
     """Short clips could match an exon boundary by chance with a mismatch: exact only."""
     return MIN_IDENTITY if length >= SEED else 1.0
@@ -67,8 +86,6 @@ def _place_on_boundaries(
     """The exon boundary of ``genes`` whose bases the consensus spells, and how well."""
     five = any(is_five_prime(s, end.side) for s in target_strands)
     three = any(is_three_prime(s, end.side) for s in target_strands)
-    needed = _needed_identity(len(consensus))
-    allowed = len(consensus) - math.ceil(needed * len(consensus) - 1e-9)  # mismatches (or N) that still pass
     scored: list[tuple[float, int, Breakend]] = []
     for gene in genes:
         chrom = lookup.contigs.to_bam(gene.chrom)
@@ -81,11 +98,16 @@ def _place_on_boundaries(
             partner = Breakend(chrom, pos, side)
             if partner == end:
                 continue
-            outward = partner_outward(ref, end, partner, len(consensus))
-            if len(outward) < len(consensus) or _head_mismatches(consensus, outward) > allowed:
+            pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
+            if pair is None:
+                continue
+            clip, outward = pair
+            needed = _needed_identity(len(clip))
+            allowed = len(clip) - math.ceil(needed * len(clip) - 1e-9)  # mismatches (or N) that still pass
+            if _head_mismatches(clip, outward) > allowed:
                 continue  # cannot reach the identity needed: no need to score it
-            n, ident = _identity(consensus, outward)
-            if n >= len(consensus) and ident >= needed:
+            n, ident = _identity(clip, outward)
+            if ident >= needed:
                 scored.append((ident, n, partner, "pseudogene" in gene.gene_type))
     if not scored:
         return None
@@ -128,8 +150,11 @@ def _place_anywhere(
         genes = [g for g in lookup.genes_at(bam_chrom, pos) if g.gene_id == gene_id]
         if not genes or not ((five and is_three_prime(genes[0].strand, side)) or (three and is_five_prime(genes[0].strand, side))):
             continue
-        n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
-        if n >= len(consensus) and ident >= MIN_IDENTITY:
+        pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
+        if pair is None:
+            continue
+        n, ident = _identity(*pair)
+        if ident >= MIN_IDENTITY:
             good[partner] = (ident, "pseudogene" in genes[0].gene_type)
     if len(good) > 1:
         # as on the candidate genes' boundaries: a tie with pseudogenes' copies of the
@@ -167,8 +192,11 @@ def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], 
     for partner in sorted(hits):
         if partner.chrom == end.chrom and abs(partner.pos - end.pos) < 2 * len(consensus):
             continue  # the clip continuing the target itself is not a junction
-        n, ident = _identity(consensus, partner_outward(ref, end, partner, len(consensus)))
-        if n >= len(consensus) and ident >= MIN_IDENTITY:
+        pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
+        if pair is None:
+            continue
+        n, ident = _identity(*pair)
+        if ident >= MIN_IDENTITY:
             good.append((ident, partner))
     if len(good) != 1:
         return None
@@ -253,6 +281,8 @@ def place_cluster(
     end, group, partner = placed
     # every read must spell the placed partner itself, not only the consensus
     expected = partner_outward(ref, end, partner, max(len(c.outward) for c in group))
+    if getattr(ref, "from_reads", False):
+        expected = expected.rstrip("N")  # the pile-up's known bases only
     group = [c for c in group if _agrees(c.outward, expected)]
     return [
         SplitRead(
