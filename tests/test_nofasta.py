@@ -206,3 +206,37 @@ def test_a_clip_is_not_placed_on_fewer_known_bases_than_a_seed(tmp_path):
     # decoy: 15 known bases would match by chance among many exon ends: nothing placed
     result = thinly_read_partner_toy(tmp_path, covered=15)
     assert not by_fusion(result, "PARTP::ALK")
+
+
+def gap_in_alk_toy(tmp_path, teacher: bool):
+    """ALK exon 3 is read everywhere but [20120, 20136): no aligned read spells those 16
+    bases. Two unmapped single-end PARTP::ALK junction reads whose ALK part (30 bases,
+    20120-20149) starts in that gap; with ``teacher`` a third whose ALK part (70 bases)
+    is long enough to be matched around it."""
+    toy = make_toy()
+    add_background(toy)
+    partp_expressed(toy)
+    for i in range(6):
+        toy.fragment(f"a{i}", [("chr2", 20020 + i, "+", 100 - i)])  # up to 20119
+        toy.spliced(f"e{i}", "chr2", [(20136, 20150), (26000, 26060 + i)])  # 20136-20149 and exon 4
+    for i in range(2):
+        toy.unplaced(f"short{i}", [("chr4", 4080 + i, "+", 70 - i), ("chr2", 20120, "-", 30)])
+    if teacher:
+        toy.unplaced("long", [("chr4", 4120, "+", 30), ("chr2", 20080, "-", 70)])
+    known = tmp_path / "known.tsv"
+    known.write_text(KNOWN_PARTP)
+    return run(tmp_path, toy, known=known)
+
+
+def test_unmapped_reads_are_matched_where_other_unmapped_junction_reads_spell_the_target(tmp_path):
+    result = gap_in_alk_toy(tmp_path, teacher=True)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.split_fragments == {"long", "short0", "short1"}
+
+
+def test_without_a_read_spelling_the_gap_its_reads_are_not_matched(tmp_path):
+    # decoy: nothing spells the 16 bases, so the short reads' ALK part matches nothing
+    result = gap_in_alk_toy(tmp_path, teacher=False)
+    assert not by_fusion(result, "PARTP::ALK")
+    assert not [c for c in result.discarded if c.fusion == "PARTP::ALK"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -253,25 +254,39 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
         evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
+    notes: list[str] = []
     mode = params.scan_unmapped.strip().lower()
-    if mode in ("no", "false", "0") or (mode == "auto" and chimeric):
-        return []
-    try:
-        unplaced = max(0, bam.nocoordinate)
-    except (ValueError, AttributeError):
-        unplaced = 0
-    if not unplaced:
-        return []
-    if unplaced > params.max_unmapped_scan:
-        return [
-            f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
-            f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
-        ]
-    records = ((r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
-    if index is None:
-        index = TargetTranscripts(loci, annotation, ref.fetch)
-    evidence.clipped_reads.extend(scan_reads(records, index, params.min_clip))
-    return [f"{unplaced:,} unmapped reads without a position were scanned for junction reads"]
+    unplaced = 0
+    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric)):
+        try:
+            unplaced = max(0, bam.nocoordinate)
+        except (ValueError, AttributeError):
+            unplaced = 0
+        if unplaced > params.max_unmapped_scan:
+            notes.append(
+                f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
+                f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
+            )
+            unplaced = 0
+
+    def unplaced_reads():
+        return ((r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
+
+    if unplaced:
+        if index is None:
+            index = TargetTranscripts(loci, annotation, ref.fetch)
+        evidence.clipped_reads.extend(scan_reads(unplaced_reads(), index, params.min_clip))
+        notes.append(f"{unplaced:,} unmapped reads without a position were scanned for junction reads")
+    filled = index.filled() if index is not None and getattr(ref, "from_reads", False) else None
+    if filled is not None:
+        # without a FASTA: target bases no aligned read spells, as the junction reads just
+        # matched spell them, let the other unmapped reads be matched there too (a second look)
+        done = {c.fragment for c in evidence.clipped_reads}
+        again = [(f, q) for f, q in placed if f not in done]
+        if unplaced:
+            again = itertools.chain(again, ((f, q) for f, q in unplaced_reads() if f not in done))
+        evidence.clipped_reads.extend(scan_reads(again, filled, params.min_clip))
+    return notes
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:

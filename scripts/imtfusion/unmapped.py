@@ -39,11 +39,18 @@ class _Spliced:
 
 
 class TargetTranscripts:
-    """The spliced transcripts of the target genes and an index of their ``K``-mers."""
+    """The spliced transcripts of the target genes and an index of their ``K``-mers.
+
+    Built from the reads' pile-up (no FASTA), a transcript has ``N`` where no aligned
+    read spells it; the target bases of the reads matched there are remembered
+    (``learned``) so that :meth:`filled` can spell those bases for a second look at the
+    reads that matched nothing (junction reads whose target part lies where only other
+    unmapped junction reads are)."""
 
     def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str]):
         self.spliced: list[_Spliced] = []
         self.kmers: dict[str, list[tuple[int, int]]] = {}
+        self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
         for locus in loci:
             for t in annotation.transcripts_of(locus.gene.gene_id):
                 parts, positions = [], []
@@ -67,14 +74,46 @@ class TargetTranscripts:
                     starts = frozenset(offsets[1:])
                     ends = frozenset(o - 1 for o in offsets[1:])
                     self.spliced.append(_Spliced(t, locus.chrom, seq, tuple(positions), starts, ends))
-                    for o in range(len(seq) - K + 1):
-                        self.kmers.setdefault(seq[o:o + K], []).append((idx, o))
+                    self._index(idx)
+
+    def _index(self, idx: int) -> None:
+        seq = self.spliced[idx].sequence
+        for o in range(len(seq) - K + 1):
+            self.kmers.setdefault(seq[o:o + K], []).append((idx, o))
+
+    def filled(self) -> "TargetTranscripts | None":
+        """The transcripts with their unknown bases spelled by the target parts of the reads
+        matched so far (the majority base), or None when they taught nothing."""
+        if not self.learned:
+            return None
+        out = TargetTranscripts([], None, lambda *a: "")  # type: ignore[arg-type]
+        for t in self.spliced:
+            plus = t.transcript.strand == "+"
+            seq = list(t.sequence)
+            for k, pos in enumerate(t.genomic):
+                votes = self.learned.get((t.chrom, pos)) if seq[k] == "N" else None
+                if votes:
+                    base = max(sorted(votes), key=lambda b: votes[b])
+                    seq[k] = base if plus else base.translate(_COMP)
+            out.spliced.append(_Spliced(t.transcript, t.chrom, "".join(seq), t.genomic, t.exon_starts, t.exon_ends))
+            out._index(len(out.spliced) - 1)
+        return out
+
+    def _learn(self, t: _Spliced, read: str, start: int, tx_start: int, length: int) -> None:
+        plus = t.transcript.strand == "+"
+        for k in range(length):
+            tx = tx_start + k
+            if t.sequence[tx] == "N" and read[start + k] in "ACGT":
+                base = read[start + k] if plus else read[start + k].translate(_COMP)
+                votes = self.learned.setdefault((t.chrom, t.genomic[tx]), {})
+                votes[base] = votes.get(base, 0) + 1
 
     def clip_of(self, fragment: str, sequence: str, min_clip: int) -> ClippedRead | None:
         """The read as a soft-clipped target alignment, or None when it does not start or
         end with target transcript sequence followed by at least ``min_clip`` other bases."""
         seq = sequence.upper()
         best: tuple[int, ClippedRead] | None = None
+        taught: tuple | None = None  # (transcript, read, read start, transcript start, length) of the best
         for read in (seq, reverse_complement(seq)):
             if len(read) < K + min_clip:
                 continue
@@ -95,6 +134,7 @@ class TargetTranscripts:
                 clip = self._clip(fragment, t, read[:i], read[i:], j, three_prime=True)
                 if best is None or len(read) - i > best[0]:
                     best = (len(read) - i, clip)
+                    taught = (t, read, i, j, len(read) - i)
             for hit_idx, hit_off in self.kmers.get(read[:K], ()):
                 t = self.spliced[hit_idx]
                 d = _extend(read, K, t.sequence, hit_off + K, 1, t.exon_ends)
@@ -110,6 +150,9 @@ class TargetTranscripts:
                 clip = self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False)
                 if best is None or i > best[0]:
                     best = (i, clip)
+                    taught = (t, read, 0, j - i, i)
+        if taught is not None:
+            self._learn(*taught)
         return best[1] if best else None
 
     @staticmethod
