@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Callable, Iterable
 
+from imtfusion import umis
 from imtfusion.annotate import FusionAnnotation
 from imtfusion.annotation import Annotation, Gene
 from imtfusion.evidence import Evidence, complement
@@ -132,7 +133,8 @@ class Candidate:
     junction: JunctionView | None = field(default=None, repr=False)
     evidence_kinds: set[str] = field(default_factory=set)  # kinds of split evidence (supplementary, spliced, clip)
     dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
-    duplicates: int = 0  # supporting fragments that look like unflagged PCR duplicates
+    duplicates: int = 0  # supporting fragments that repeat another's molecule (unflagged PCR duplicates)
+    umis: bool = False  # the supporting reads carry UMIs, which told their molecules apart
     self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
     junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (fragment, bases beyond a, beyond b)
     tested_reads: int = 0  # junction reads whose partner bases could be compared with the ends' own continuations
@@ -157,6 +159,12 @@ class Candidate:
     @property
     def fragments(self) -> int:
         return len(self.split_fragments | self.discordant_fragments)
+
+    @property
+    def molecules(self) -> int:
+        """Supporting fragments less the duplicates: unique molecules (UMI families where
+        the reads carry UMIs, else distinct positions)."""
+        return self.fragments - self.duplicates
 
     @property
     def fusion(self) -> str:
@@ -781,7 +789,8 @@ def call_candidates(
         )
         low = sum(1 for q in cand.mapqs if q < params.min_mapq)
         cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
-        cand.duplicates = count_duplicates(cand)
+        cand.duplicates = count_duplicates(cand, params)
+        cand.umis = umis.has_umis(cand.dup_keys) and params.umi.strip().lower() not in ("no", "false", "0")
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
 
@@ -930,17 +939,13 @@ def _near_junction(read: UnmappedMate, view: JunctionView, limit: int) -> bool:
     return any(read.chrom == e.chrom and abs(read.pos - e.pos) <= limit for e in (view.a, view.b))
 
 
-def count_duplicates(cand: Candidate) -> int:
-    """Fragments whose position signature repeats an earlier fragment's (PCR duplicates
-    the BAM did not flag)."""
-    seen: set[tuple] = set()
-    dups = 0
-    for fragment in sorted(cand.dup_keys):
-        keys = {k for k in cand.dup_keys[fragment] if k}
-        if keys and keys & seen:
-            dups += 1
-        seen |= keys
-    return dups
+def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> int:
+    """Fragments that repeat an earlier fragment's molecule (PCR duplicates the BAM did
+    not flag): the same position signature and, where the reads carry UMIs (and
+    ``umi`` is not ``no``), the same UMI family (:mod:`imtfusion.umis`)."""
+    params = params or CallParameters()
+    use = params.umi.strip().lower() not in ("no", "false", "0")
+    return umis.count_duplicates(cand.dup_keys, use, params.umi_mismatches)
 
 
 def _mate_only_candidates(

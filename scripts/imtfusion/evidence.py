@@ -293,20 +293,38 @@ def _clipped_end(cigar) -> bool:
     return bool(cigar) and (cigar[0][0] in (_S, _H) or cigar[-1][0] in (_S, _H))
 
 
+_NAME_UMI = re.compile(r"[_:]([ACGTN]{5,}(?:[+-][ACGTN]{5,})?)$")
+
+
+def umi_of(read: pysam.AlignedSegment) -> str:
+    """The fragment's UMI: its ``MI`` tag (a molecule id that fgbio or umi-tools already
+    gave, kept as ``MI:<id>``), else its ``RX`` tag (the raw UMI bases; the two halves of
+    a duplex UMI joined), else a read-name suffix of bases (umi-tools' ``READ_ACGTACGT``,
+    bcl-convert's ``READ:...:ACGTACGT``); "" without one."""
+    if read.has_tag("MI"):
+        return f"MI:{read.get_tag('MI')}"
+    if read.has_tag("RX"):
+        return str(read.get_tag("RX")).upper().replace("-", "").replace("+", "")
+    m = _NAME_UMI.search(read.query_name or "")
+    return m.group(1).replace("+", "").replace("-", "") if m else ""
+
+
 def dup_key(read: pysam.AlignedSegment) -> tuple:
     """Where the record's unclipped 5' end lies, and its mate's start: two fragments
-    sharing it are duplicates. The unclipped end (clipped bases included, as Picard
-    counts them) tells the reads of one junction apart: their records at the junction
-    all start there, but their clips differ in length."""
+    sharing it are duplicates, unless their UMIs (the last element, :func:`umi_of`)
+    differ. The unclipped end (clipped bases included, as Picard counts them) tells the
+    reads of one junction apart: their records at the junction all start there, but
+    their clips differ in length."""
     cigar = read.cigartuples or []
     if read.is_reverse:
         tail = cigar[-1][1] if cigar and cigar[-1][0] in (_S, _H) else 0
         five = (read.reference_end or read.reference_start) + tail
     else:
         five = read.reference_start - (cigar[0][1] if cigar and cigar[0][0] in (_S, _H) else 0)
+    umi = umi_of(read)
     if read.flag & 0x1 and not read.flag & 0x8:
-        return (read.reference_id, five, read.is_reverse, read.next_reference_id, read.next_reference_start)
-    return (read.reference_id, five, read.is_reverse, -1, -1)
+        return (read.reference_id, five, read.is_reverse, read.next_reference_id, read.next_reference_start, umi)
+    return (read.reference_id, five, read.is_reverse, -1, -1, umi)
 
 
 TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact

@@ -163,8 +163,9 @@ def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
 
 
 def duplicates(c: Candidate, ctx: FilterContext) -> bool:
-    """Enough fragments only if unflagged PCR duplicates (identical read and mate
-    positions) are counted."""
+    """Enough fragments only if unflagged PCR duplicates are counted: fragments with
+    identical read and mate positions and, where the reads carry UMIs (`umi`), the same
+    UMI family (`molecules` counts the rest)."""
     return c.fragments >= needed_fragments(c, ctx) > c.fragments - c.duplicates
 
 
@@ -213,8 +214,11 @@ FILTERS: tuple[Filter, ...] = (
     Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table",
            decoy="the same weak junction in several samples of a batch (test BAMs)",
            tests=(UNIT, "test_batch.py::test_weak_copies_of_a_junction_are_discarded_and_the_strong_call_is_kept")),
-    Filter("duplicates", duplicates, ("min_fragments", "min_fragments_known"), decoy="unflagged PCR duplicates",
+    Filter("duplicates", duplicates, ("min_fragments", "min_fragments_known", "umi", "umi_mismatches"),
+           decoy="unflagged PCR duplicates",
            tests=(UNIT, "test_calling.py::test_unflagged_duplicates_do_not_make_support",
+                  "test_umis.py::test_one_molecule_amplified_with_a_umi_error_is_one_molecule",
+                  "test_umis.py::test_fragments_at_one_position_with_different_umis_are_different_molecules",
                   "test_precision.py::test_single_end_reads_of_one_junction_are_not_duplicates_unless_they_start_together")),
     Filter("min_support", min_support, ("min_fragments", "min_fragments_known"), decoy="random single-fragment chimeras",
            tests=(UNIT, "test_calling.py::test_known_partners_need_less_support_than_novel_ones")),

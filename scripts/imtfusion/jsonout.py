@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.3.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -60,6 +60,8 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "split_reads": c.split_reads,
         "discordant_pairs": c.discordant_pairs,
         "fragments": c.fragments,
+        "molecules": c.molecules,
+        "umis": bool(c.umis),
         "confidence": _text(c.confidence),
         "targets": list(c.targets),
         "known": bool(c.known),

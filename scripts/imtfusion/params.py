@@ -29,6 +29,11 @@ class CallParameters:
     min_fragments: int = 3  # supporting fragments (split + discordant) to report a novel fusion
     min_fragments_known: int = 2  # the same for a known partner of the target
     max_self_similarity: float = 0.9  # partner bases matching an end's own neighbourhood this well: mismapping
+    # UMIs: "auto" takes a fragment's UMI from the MI tag (a molecule id), else the RX tag,
+    # else a read-name suffix (_ACGTACGT or :ACGTACGT), and counts molecules by them;
+    # "no" ignores UMIs (duplicates by positions alone)
+    umi: str = "auto"
+    umi_mismatches: int = 1  # UMIs this many bases apart at the same position are one molecule (directional)
     min_anchor: int = 20  # at least one split read must align this many bases on both sides
     read_through_distance: int = 100_000  # same-strand neighbours closer than this: read-through
     max_low_mapq_fraction: float = 0.5  # more supporting reads than this with low MAPQ: mismapping
@@ -75,6 +80,8 @@ class CallParameters:
                 continue
             if key == "scan_unmapped" and str(value).strip().lower() not in ("auto", "yes", "no", "true", "false", "1", "0"):
                 raise ConfigError(f"parameter 'scan_unmapped' must be auto, yes or no, got {value!r}")
+            if key == "umi" and str(value).strip().lower() not in ("auto", "no", "false", "0"):
+                raise ConfigError(f"parameter 'umi' must be auto or no, got {value!r}")
             if key == "partner_scan" and str(value).strip().lower() not in ("auto", "no", "false", "0"):
                 raise ConfigError(f"parameter 'partner_scan' must be auto or no, got {value!r}")
             try:

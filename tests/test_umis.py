@@ -1,0 +1,78 @@
+"""UMI-aware molecule counting: fragments at the same positions are one molecule only
+when their UMIs (MI tag, RX tag or a read-name UMI) are one family (umi-tools'
+directional rule), and the thresholds count molecules."""
+
+from __future__ import annotations
+
+import pytest
+
+from imtfusion.umis import count_duplicates, directional
+from test_calling import PARTP_ALK_MATE, PARTP_ALK_READ, add_background, by_fusion, call, make_toy
+
+
+def test_directional_absorbs_a_rare_neighbour_and_keeps_an_abundant_one():
+    assert directional({"AAAAAA": 10, "AAAAAT": 2, "CCCCCC": 1}) == {
+        "AAAAAA": "AAAAAA", "AAAAAT": "AAAAAA", "CCCCCC": "CCCCCC"}
+    # as abundant as each other: two molecules, not an error of one another
+    assert set(directional({"AAAAAA": 3, "AAAAAT": 3}).values()) == {"AAAAAA", "AAAAAT"}
+    # transitively: an error of an error, each at most half (rounded up) of its parent
+    assert set(directional({"AAAAAA": 9, "AAAAAT": 4, "AAAATT": 2}).values()) == {"AAAAAA"}
+    assert directional({"AAAAAA": 9, "AAAAAT": 2}, mismatches=0)["AAAAAT"] == "AAAAAT"
+    # molecule ids are grouped already: matched exactly
+    assert set(directional({"MI:7": 5, "MI:8": 1}).values()) == {"MI:7", "MI:8"}
+
+
+def test_duplicates_need_the_same_positions_and_umi_family():
+    pos = (1, 100, False, 1, 300)
+    keys = {"a": {pos + ("ACGTAC",)}, "b": {pos + ("ACGTAC",)}, "c": {pos + ("TTTTTT",)},
+            "d": {(1, 120, False, 1, 300, "ACGTAC")}}
+    assert count_duplicates(keys) == 1  # b repeats a; c another UMI; d another position
+    assert count_duplicates(keys, use_umis=False) == 2  # b and c at a's positions
+
+
+def same_position_fragments(toy, umis, where="RX"):
+    """Fragments of the PARTP::ALK junction whose reads and mates all start at the same
+    positions (as anchored multiplex PCR makes them: every read starts at its primer)."""
+    for i, umi in enumerate(umis):
+        name = f"amp{i}_{umi}" if where == "name" else f"amp{i}"
+        for rec in toy.fragment(name, PARTP_ALK_READ, PARTP_ALK_MATE):
+            if where == "RX":
+                rec.set_tag("RX", umi)
+            elif where == "MI":
+                rec.set_tag("MI", umi)
+
+
+@pytest.mark.parametrize("where", ["RX", "name"])
+def test_fragments_at_one_position_with_different_umis_are_different_molecules(tmp_path, where):
+    toy = make_toy()
+    add_background(toy)
+    same_position_fragments(toy, ["ACGTACGT", "TTGCAGCA", "GATCCTAG", "CAGTTGAC"], where)
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.fragments == 4 and c.molecules == 4 and c.umis
+    # without UMIs, positions alone: one molecule, too few to call
+    (tmp_path / "s.bam").unlink()
+    off = call(tmp_path, toy, min_fragments=3, umi="no")
+    assert not by_fusion(off, "PARTP::ALK")
+    [d] = [k for k in off.discarded if k.fusion == "PARTP::ALK"]
+    assert d.molecules == 1 and "duplicates" in d.filters
+
+
+def test_one_molecule_amplified_with_a_umi_error_is_one_molecule(tmp_path):
+    # the decoy: four PCR copies of one molecule, one with a sequencing error in its UMI
+    toy = make_toy()
+    add_background(toy)
+    same_position_fragments(toy, ["ACGTACGT", "ACGTACGT", "ACGTACGT", "ACGTACTT"])
+    result = call(tmp_path, toy, min_fragments=3)
+    assert not by_fusion(result, "PARTP::ALK")
+    [d] = [k for k in result.discarded if k.fusion == "PARTP::ALK"]
+    assert d.fragments == 4 and d.molecules == 1 and "duplicates" in d.filters
+
+
+def test_molecule_ids_from_the_mi_tag_are_taken_as_they_are(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    same_position_fragments(toy, ["1", "2", "3", "3"], where="MI")
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.fragments == 4 and c.molecules == 3
