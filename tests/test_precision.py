@@ -202,7 +202,7 @@ def test_mates_of_a_target_fragment_placed_on_a_pseudogene_are_mismapping(tmp_pa
     assert real.precision == "approximate" and real.tested_reads == 4 and real.mismapped_reads == 0
 
 
-def promiscuous_toy(dominant: bool):
+def promiscuous_toy(dominant: bool, mates: bool = True, copies: bool = False):
     """ALK intron position 20299 (between exons [20000,20150) and [26000,26200), kept on
     the 3' side) joined by short-anchored reads (14 ALK bases) to the last base of an exon
     of PARTP, ETV6, NEIGH and PART1, three fragments each."""
@@ -215,10 +215,10 @@ def promiscuous_toy(dominant: bool):
                          [("chr2", 20100 + 7 * i, "+", 100)])
     if dominant:
         # PARTP with long anchors on both sides, and mates on either side of the junction
-        for i in range(30):
+        for i in range(30):  # ``copies``: PCR copies of one molecule (the same positions)
             toy.fragment(f"dom{i}", [("chr4", 4090, "+", 60), ("chr2", 20260, "-", 40)],
-                         [("chr2", 20100 + 3 * i, "+", 100)])
-        for i in range(4):
+                         [("chr2", 20100 + (0 if copies else 3 * i), "+", 100)])
+        for i in range(4 if mates else 0):
             toy.fragment(f"mates{i}", [("chr4", 4000 + 5 * i, "+", 100)], [("chr2", 20180 + 5 * i, "+", 100)])
     return toy
 
@@ -237,6 +237,19 @@ def test_a_partner_that_dominates_the_breakpoint_with_mates_is_kept(tmp_path):
     assert kept.fusion == "PARTP::ALK" and kept.fragments >= 30 and kept.discordant_pairs == 4
     others = [c for c in result.discarded if c.end3.label() == "chr2:20300"]
     assert others and all("promiscuous_breakpoint" in c.filters for c in others)
+
+
+def test_a_dominant_partner_without_mates_is_kept_by_its_molecules_not_by_copies(tmp_path):
+    # anchored multiplex PCR: no mate pairs; 30 distinct molecules are independent evidence
+    result = call(tmp_path, promiscuous_toy(dominant=True, mates=False), min_fragments=3)
+    [kept] = [c for c in result.called if c.end3.label() == "chr2:20300"]
+    assert kept.fusion == "PARTP::ALK" and kept.discordant_pairs == 0 and kept.molecules >= 30
+    # the decoy: 30 PCR copies of one molecule are not
+    (tmp_path / "s.bam").unlink()
+    copies = call(tmp_path, promiscuous_toy(dominant=True, mates=False, copies=True), min_fragments=3)
+    assert not [c for c in copies.called if c.end3.label() == "chr2:20300"]
+    [dom] = [c for c in copies.discarded if c.fusion == "PARTP::ALK" and c.end3.label() == "chr2:20300"]
+    assert dom.molecules == 4 and "promiscuous_breakpoint" in dom.filters  # the copies and 3 short-anchored
 
 
 def test_isoforms_near_duplicates_and_mates_of_one_fusion_are_one_call(tmp_path):

@@ -25,9 +25,11 @@ def test_directional_absorbs_a_rare_neighbour_and_keeps_an_abundant_one():
 def test_duplicates_need_the_same_positions_and_umi_family():
     pos = (1, 100, False, 1, 300)
     keys = {"a": {pos + ("ACGTAC",)}, "b": {pos + ("ACGTAC",)}, "c": {pos + ("TTTTTT",)},
-            "d": {(1, 120, False, 1, 300, "ACGTAC")}}
-    assert count_duplicates(keys) == 1  # b repeats a; c another UMI; d another position
-    assert count_duplicates(keys, use_umis=False) == 2  # b and c at a's positions
+            "d": {(1, 120, False, 1, 320, "ACGTAC")}, "e": {(1, 130, False, 1, 300, "ACGTAC")}}
+    # b repeats a; c has another UMI; d other positions; e shares a's UMI and mate start:
+    # a copy whose other read was seen
+    assert count_duplicates(keys) == 2
+    assert count_duplicates(keys, use_umis=False) == 2  # b and c at a's positions (e's differ)
 
 
 def same_position_fragments(toy, umis, where="RX"):
@@ -76,3 +78,18 @@ def test_molecule_ids_from_the_mi_tag_are_taken_as_they_are(tmp_path):
     result = call(tmp_path, toy, min_fragments=3)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.fragments == 4 and c.molecules == 3
+
+
+def test_an_unmapped_pcr_copy_is_the_molecule_its_umi_names(tmp_path):
+    # one molecule's copy was left unmapped (no position): its UMI alone makes it that
+    # molecule, not a fifth one; an unmapped read with a new UMI is a molecule of its own
+    toy = make_toy()
+    add_background(toy)
+    same_position_fragments(toy, ["ACGTACGT", "TTGCAGCA", "GATCCTAG", "CAGTTGAC"])
+    for name, umi in (("copy", "ACGTACGT"), ("other", "GGGAAACC")):
+        toy.unplaced(name, [("chr4", 4110, "+", 40), ("chr2", 20060, "-", 90)])
+        toy.records[-1].set_tag("RX", umi)
+    result = call(tmp_path, toy, min_fragments=3, scan_unmapped="yes")
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"copy", "other"} <= c.unmapped_fragments | c.split_fragments
+    assert c.fragments == 6 and c.molecules == 5

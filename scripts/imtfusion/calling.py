@@ -121,6 +121,7 @@ class Candidate:
     oriented: bool = True  # False when no transcript can be read across the junction
     targets: tuple[str, ...] = ()
     best_anchor: int = 0  # largest min(anchor5, anchor3) over the split reads
+    anchors: dict[str, int] = field(default_factory=dict, repr=False)  # fragment -> its best min(anchor5, anchor3)
     low_mapq_fraction: float = 0.0
     homology: int = 0  # microhomology length at the junction (with FASTA)
     shifted: int = 0  # bases the 5' gene gained (>0) or lost (<0) relative to the aligners' placement
@@ -554,6 +555,7 @@ def _junction_candidates(
             unmapped_fragments={r.fragment for r in reads if r.kind == "unmapped"},
             oriented=ok,
             best_anchor=max(min(r.anchor_a, r.anchor_b) for r in reads),
+            anchors=_best_anchors((r.fragment, min(r.anchor_a, r.anchor_b)) for r in reads),
             homology=junction.homology,
             # reported from the 5' gene's view: > 0 means it keeps more bases than aligned
             shifted=junction.shifted if five_is_a else -junction.shifted,
@@ -619,6 +621,13 @@ def reads_spanning(probes: list[str], reads: Iterable[UnmappedMate]) -> set[str]
 _RC = str.maketrans("ACGTN", "TGCAN")
 
 
+def _best_anchors(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for fragment, anchor in pairs:
+        out[fragment] = max(out.get(fragment, 0), anchor)
+    return out
+
+
 def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -> None:
     if end is not None and cand.junction is not None and clip.fragment not in cand.split_fragments:
         at_a = end == cand.junction.a
@@ -626,6 +635,7 @@ def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -
     cand.split_fragments.add(clip.fragment)
     cand.clipped_fragments.add(clip.fragment)
     cand.best_anchor = max(cand.best_anchor, min(clip.anchor, len(clip.outward)))
+    cand.anchors[clip.fragment] = max(cand.anchors.get(clip.fragment, 0), min(clip.anchor, len(clip.outward)))
     cand.mapqs.append(clip.mapq)
     cand.dup_keys.setdefault(clip.fragment, set()).add(clip.dup_key)
 
@@ -698,6 +708,7 @@ def _merge_near_duplicates(candidates: list[Candidate], window: int = 10) -> lis
         host.discordant_fragments |= cand.discordant_fragments
         host.mapqs += cand.mapqs
         host.best_anchor = max(host.best_anchor, cand.best_anchor)
+        host.anchors = _best_anchors(list(host.anchors.items()) + list(cand.anchors.items()))
         host.evidence_kinds |= cand.evidence_kinds
         for f, keys in cand.dup_keys.items():
             host.dup_keys.setdefault(f, set()).update(keys)

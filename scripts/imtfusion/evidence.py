@@ -389,7 +389,7 @@ def collect_unmapped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int)
     for read in safe_fetch(bam, chrom, max(0, start), end):
         flag = read.flag
         if flag & FLAG_UNMAPPED and not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8) and read.query_sequence:
-            out.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start))
+            out.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start, umi_of(read)))
     return out
 
 
@@ -968,7 +968,8 @@ class _LocusScan:
 
     def add_unmapped(self, read: pysam.AlignedSegment) -> None:
         """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
-        self.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, self.chrom, read.reference_start))
+        self.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, self.chrom, read.reference_start,
+                                                umi_of(read)))
 
     def examine(self, read: pysam.AlignedSegment) -> None:
         """The evidence of a mapped, counted record of sufficient MAPQ (nothing for most)."""

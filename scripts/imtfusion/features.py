@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Iterable
 
+from imtfusion import umis
 from imtfusion.calling import (
     Candidate,
     GeneLookup,
@@ -207,6 +208,8 @@ def _give_to_the_gene(copy: Candidate, at_end, partner, params: CallParameters) 
                 for fragment, keys in copy.dup_keys.items():
                     gene.dup_keys.setdefault(fragment, set()).update(keys)
                 gene.best_anchor = max(gene.best_anchor, copy.best_anchor)
+                for fragment, anchor in copy.anchors.items():
+                    gene.anchors[fragment] = max(gene.anchors.get(fragment, 0), anchor)
                 gene.low_mapq_fraction = 0.0
                 copy.main_call = gene
                 return
@@ -331,6 +334,19 @@ def _is_partner(chrom: str, pos: int, other: Breakend, partner_genes: set[str], 
     return bool(partner_genes & {g.gene_id for g in lookup.genes_at(chrom, pos)})
 
 
+PROMISCUOUS_MOLECULES = 3  # distinct molecules that count as independent evidence at a hot spot
+
+
+def _long_molecules(c: Candidate, params: CallParameters) -> int:
+    """Distinct molecules among the fragments with a junction read aligned ``min_anchor``
+    bases or more on both sides: what a hot spot's short-anchored artefact reads are
+    not, and PCR copies of one molecule are one of."""
+    long = {f for f, anchor in c.anchors.items() if anchor >= params.min_anchor}
+    keys = {f: k for f, k in c.dup_keys.items() if f in long}
+    use = params.umi.strip().lower() not in ("no", "false", "0")
+    return len(keys) - umis.count_duplicates(keys, use, params.umi_mismatches)
+
+
 def mark_promiscuous(candidates: list[Candidate], params: CallParameters) -> None:
     """Set ``promiscuous`` on candidates at a breakpoint joined to ``max_partners`` or more
     different genes, except a partner that dominates it with independent evidence (see
@@ -359,7 +375,10 @@ def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParame
         return
     total = sum(c.fragments for _, c, _ in cluster)
     for _, c, _ in cluster:
-        independent = c.discordant_pairs > 0 and c.best_anchor >= params.min_anchor
+        # mate pairs, or where a library has hardly any (anchored multiplex PCR reads
+        # every fragment from a primer across the junction) distinct molecules
+        independent = c.best_anchor >= params.min_anchor and (
+            c.discordant_pairs > 0 or _long_molecules(c, params) >= PROMISCUOUS_MOLECULES)
         dominant = c.fragments >= params.promiscuous_dominance * total
         on_exons = c.site5 == "splice_site" and c.site3 == "splice_site"
         if not (independent and (dominant or on_exons)):

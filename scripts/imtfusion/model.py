@@ -104,6 +104,7 @@ class UnmappedMate:
     sequence: str  # as sequenced (unmapped records are not reverse-complemented)
     chrom: str
     pos: int  # the mate's position
+    umi: str = ""  # the read's UMI (imtfusion.evidence.umi_of), "" without one
 
 
 @dataclass

@@ -19,7 +19,7 @@ from imtfusion import __version__
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
-from imtfusion.calling import Candidate, GeneLookup, call_candidates
+from imtfusion.calling import Candidate, GeneLookup, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
     BreakendReads,
@@ -28,6 +28,7 @@ from imtfusion.evidence import (
     collect_mates,
     reads_spelling,
     safe_fetch,
+    umi_of,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
 from imtfusion.unmapped import TargetTranscripts, scan_reads
@@ -251,7 +252,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     that writes chimeric alignments has aligned the junction reads it could. They become
     soft clips at exact target breakends."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
-    placed = [(u.fragment, u.sequence) for u in evidence.unmapped_reads]
+    placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
         evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
@@ -271,7 +272,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
             unplaced = 0
 
     def unplaced_reads():
-        return ((r.query_name, r.query_sequence) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
+        return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
 
     if unplaced:
         if index is None:
@@ -283,9 +284,9 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         # without a FASTA: target bases no aligned read spells, as the junction reads just
         # matched spell them, let the other unmapped reads be matched there too (a second look)
         done = {c.fragment for c in evidence.clipped_reads}
-        again = [(f, q) for f, q in placed if f not in done]
+        again = [r for r in placed if r[0] not in done]
         if unplaced:
-            again = itertools.chain(again, ((f, q) for f, q in unplaced_reads() if f not in done))
+            again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
         evidence.clipped_reads.extend(scan_reads(again, filled, params.min_clip))
     return notes
 
@@ -415,6 +416,8 @@ def run_sample(
             spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
         )
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
+        for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
+            c.duplicates = count_duplicates(c, params)
         mark_promiscuous(candidates, params)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))

@@ -55,28 +55,79 @@ def directional(counts: Mapping[str, int], mismatches: int = 1) -> dict[str, str
 
 
 def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, mismatches: int = 1) -> int:
-    """Fragments that repeat a molecule of an earlier fragment (in name order): one of
-    their position signatures, with the same UMI family (any UMI when ``use_umis`` is
-    False, as for a library without UMIs)."""
+    """Fragments that repeat a molecule of another fragment: fragments minus molecules.
+
+    Without UMIs (or with ``use_umis`` False) a fragment repeats an earlier one (in name
+    order) that shares one of its position signatures (a record's unclipped 5' end and
+    its mate's start), as Picard counts duplicates.
+
+    With UMIs, two fragments are one molecule when they share a position signature and
+    their UMIs are one family there (the directional rule); or when their UMIs are the
+    same and they share a single coordinate, a record's 5' end or a mate's start (the
+    aligner wrote one copy's junction read as the partner's record and another copy's as
+    the target's; anchored multiplex PCR starts every molecule's primer read at one
+    position, so a coordinate alone never joins different UMIs). A fragment whose reads
+    have no position (an unmapped copy) is a molecule already counted when its UMI is
+    within ``mismatches`` of another fragment's: one junction's molecules rarely share a
+    UMI by chance."""
     keys = {f: {k for k in ks if k} for f, ks in dup_keys.items()}
-    if use_umis:
-        # UMI counts per position signature, each fragment counted once there
-        counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if not use_umis or not has_umis(keys):
+        seen: set = set()
+        dups = 0
         for f in sorted(keys):
-            for pos, umi in {(k[:-1], k[-1]) for k in keys[f]}:
-                counts[pos][umi] += 1
-        reps = {pos: directional(c, mismatches) for pos, c in counts.items()}
-        canonical = {f: {(k[:-1], reps[k[:-1]][k[-1]]) for k in ks} for f, ks in keys.items()}
-    else:
-        canonical = {f: {k[:-1] for k in ks} for f, ks in keys.items()}
-    seen: set = set()
-    dups = 0
-    for f in sorted(canonical):
-        mine = canonical[f]
-        if mine and mine & seen:
-            dups += 1
-        seen |= mine
-    return dups
+            mine = {k[:-1] for k in keys[f]}
+            if mine and mine & seen:
+                dups += 1
+            seen |= mine
+        return dups
+    unplaced: dict[str, str] = {}
+    for f, ks in list(keys.items()):
+        placed = {k for k in ks if k[0] >= 0}
+        if not placed and ks:
+            unplaced[f] = sorted(k[-1] for k in ks)[0]
+        keys[f] = placed
+    placed_fragments = sorted(f for f in keys if keys[f])
+    # UMI counts per position signature, each fragment counted once there
+    counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for f in placed_fragments:
+        for pos, umi in {(k[:-1], k[-1]) for k in keys[f]}:
+            counts[pos][umi] += 1
+    reps = {pos: directional(c, mismatches) for pos, c in counts.items()}
+    parent = {f: f for f in placed_fragments}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(x: str, y: str) -> None:
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    first: dict[tuple, str] = {}
+    for f in placed_fragments:
+        links = {(k[:-1], reps[k[:-1]][k[-1]]) for k in keys[f]}
+        links |= {("at", k[0], k[1], k[2], k[-1]) for k in keys[f] if k[-1]}  # a record's 5' end, same UMI
+        links |= {("mate", k[3], k[4], k[-1]) for k in keys[f] if k[3] >= 0 and k[-1]}  # a mate's start, same UMI
+        for link in links:
+            if link in first:
+                union(f, first[link])
+            else:
+                first[link] = f
+    molecules = len({find(f) for f in placed_fragments})
+    # position-less fragments: by UMI alone, against every other fragment's UMIs
+    known = sorted({k[-1] for f in placed_fragments for k in keys[f]})
+    for f in sorted(unplaced):
+        umi = unplaced[f]
+        if umi and any(_hamming_within(umi, other, max(0, mismatches)) for other in known
+                       if not (umi.startswith("MI:") or other.startswith("MI:")) or umi == other):
+            continue
+        molecules += 1
+        known.append(umi)
+    without_keys = sum(1 for f in keys if not keys[f] and f not in unplaced)
+    return len(keys) - molecules - without_keys
 
 
 def has_umis(dup_keys: Mapping[str, set[tuple]]) -> bool:

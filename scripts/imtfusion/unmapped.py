@@ -12,7 +12,7 @@ clip goes through the same matching and rescue as any aligner's soft clip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 import numpy as np
@@ -250,29 +250,39 @@ class EndFilter:
         return np.flatnonzero(found)
 
 
-def scan_reads(records: Iterable[tuple[str, str]], index: TargetTranscripts, min_clip: int,
+UNPLACED = (-1, -1, False, -1, -1)  # the position part of an unmapped read's duplicate key
+
+
+def scan_reads(records: Iterable[tuple[str, str] | tuple[str, str, str]], index: TargetTranscripts, min_clip: int,
                batch: int = 50_000) -> list[ClippedRead]:
-    """Junction clips among (name, sequence) pairs, streamed in batches."""
+    """Junction clips among (name, sequence[, UMI]) tuples, streamed in batches. A clip of
+    a read with a UMI carries it in its duplicate key (with no position: the read has
+    none), so PCR copies of one molecule that the aligner left unmapped are one molecule
+    (:mod:`imtfusion.umis`)."""
     pre = EndFilter(index)
     out: list[ClippedRead] = []
     seen: set[tuple[str, Breakend]] = set()
     names: list[str] = []
     seqs: list[str] = []
+    umis: list[str] = []
 
     def flush() -> None:
         for i in pre.hits(seqs):
             clip = index.clip_of(names[i], seqs[i], min_clip)
             if clip is not None and (clip.fragment, clip.end) not in seen:
                 seen.add((clip.fragment, clip.end))
-                out.append(clip)
+                out.append(replace(clip, dup_key=UNPLACED + (umis[i],)) if umis[i] else clip)
         names.clear()
         seqs.clear()
+        umis.clear()
 
-    for name, seq in records:
+    for record in records:
+        name, seq = record[0], record[1]
         if len(seq) < K + min_clip:
             continue
         names.append(name)
         seqs.append(seq)
+        umis.append(record[2] if len(record) > 2 else "")
         if len(seqs) >= batch:
             flush()
     flush()
