@@ -939,11 +939,14 @@ def _second_pass(
                     pool += fetch_unmapped(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
         if not pool:
             continue
+        umi_of = {u.fragment: u.umi for u in pool if u.umi}
         for fragment in sorted(reads_spanning(junction_probes(*view.molecule()), pool) - cand.split_fragments):
             cand.split_fragments.add(fragment)
             cand.unmapped_fragments.add(fragment)
             cand.evidence_kinds.add("unmapped")
             cand.mapqs.append(params.min_mapq)
+            if fragment in umi_of:  # no position, but its UMI names its molecule
+                cand.dup_keys.setdefault(fragment, set()).add(umis.UNPLACED + (umi_of[fragment],))
 
 
 def _near_junction(read: UnmappedMate, view: JunctionView, limit: int) -> bool:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Mapping
 
+UNPLACED = (-1, -1, False, -1, -1)  # the position part of the duplicate key of a read without a position
+
 
 def _hamming_within(a: str, b: str, limit: int) -> bool:
     if len(a) != len(b):

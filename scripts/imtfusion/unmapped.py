@@ -22,6 +22,7 @@ from imtfusion.evidence import reverse_complement
 from imtfusion.model import Breakend, ClippedRead, UnmappedMate
 from imtfusion.scan import among, sorted_unique
 from imtfusion.targets import TargetLocus
+from imtfusion.umis import UNPLACED
 
 K = 20  # bases of a read end looked up in the target transcripts
 SNAP = 10  # a match running this few bases past an exon boundary is cut back to it
@@ -248,9 +249,6 @@ class EndFilter:
             values, ok = self._encode(kmers)
             found |= ok & among(values, self.keys)
         return np.flatnonzero(found)
-
-
-UNPLACED = (-1, -1, False, -1, -1)  # the position part of an unmapped read's duplicate key
 
 
 def scan_reads(records: Iterable[tuple[str, str] | tuple[str, str, str]], index: TargetTranscripts, min_clip: int,

@@ -191,6 +191,7 @@ class Call:
     precision: str = "exact"
     confidence: str = "."
     origin: str = ""  # where the supporting fragments were simulated from
+    molecules: int = 0  # fragments less PCR duplicates (UMI families with UMIs)
 
     @property
     def fusion(self) -> str:
@@ -275,6 +276,8 @@ class Metrics:
     false_calls: int  # all calls not representing a true fusion (duplicates included)
     duplicates: int = 0  # further calls of a true fusion already represented
     negative_samples: int = 0
+    recall_panel: Fraction | None = None  # targeted panels: fusions with >= PANEL_SUPPORT junction molecules
+    molecules_close: Fraction | None = None  # panels: found fusions whose molecule count is within 10% of the truth
 
     @property
     def negative_rate(self) -> str:
@@ -282,11 +285,18 @@ class Metrics:
         return f"{self.negative_calls / self.negative_samples:.2f}" if self.negative_samples else "–"
 
 
-def compute_metrics(truth: Sequence[TruthFusion], calls: Sequence[Call], samples: Iterable[str]) -> Metrics:
+PANEL_SUPPORT = 3  # targeted panels: recall counted at >= this many junction molecules (issue #17)
+MOLECULE_TOLERANCE = 0.10  # a call's molecule count this close to the simulated one is right
+
+
+def compute_metrics(truth: Sequence[TruthFusion], calls: Sequence[Call], samples: Iterable[str],
+                    panel: bool = False) -> Metrics:
     """Metrics of one run (one aligner and FASTA mode) over all ``samples``.
 
     Samples absent from ``truth`` are negative; calls of samples not listed are
     ignored (so a caller bug cannot inflate precision with foreign samples).
+    ``panel``: also the targeted-panel figures (recall at >= ``PANEL_SUPPORT``
+    molecules; molecule counts within ``MOLECULE_TOLERANCE`` of the simulated).
     """
     samples = set(samples)
     truth = [t for t in truth if t.sample in samples]
@@ -311,6 +321,10 @@ def compute_metrics(truth: Sequence[TruthFusion], calls: Sequence[Call], samples
         false_calls=len(calls) - n_true,
         duplicates=sum(v == DUPLICATE for _, v in flagged),
         negative_samples=len(negatives),
+        recall_panel=recall([o for o in outcomes if o.truth.fragments >= PANEL_SUPPORT]) if panel else None,
+        molecules_close=Fraction(
+            sum(abs(o.call.molecules - o.truth.fragments) <= MOLECULE_TOLERANCE * o.truth.fragments  # type: ignore[union-attr]
+                for o in represented), len(represented)) if panel else None,
     )
 
 
@@ -354,13 +368,19 @@ TABLE_LEGEND = (
 )
 
 
+PANEL_HEADER: tuple[str, ...] = (f"recall ≥{PANEL_SUPPORT} molecules", "molecules within 10%")
+
+
 def markdown_table(rows: Sequence[TableRow]) -> str:
-    """The summary table as GitHub markdown (one line per row, header first)."""
-    lines = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "|".join(["---"] + ["---:"] * (len(TABLE_HEADER) - 1)) + "|"]
+    """The summary table as GitHub markdown (one line per row, header first); runs of a
+    targeted panel add the panel columns."""
+    panel = any(r.metrics is not None and r.metrics.recall_panel is not None for r in rows)
+    header = TABLE_HEADER + (PANEL_HEADER if panel else ())
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
     for r in rows:
         label = r.label + (" *" if r.note else "")
         if r.metrics is None:
-            cells = [label] + ["not run"] + ["–"] * (len(TABLE_HEADER) - 2)
+            cells = [label] + ["not run"] + ["–"] * (len(header) - 2)
         else:
             m = r.metrics
             cells = [
@@ -368,6 +388,8 @@ def markdown_table(rows: Sequence[TableRow]) -> str:
                 str(m.negative_calls), m.negative_rate, str(m.duplicates),
                 f"{r.align_seconds:.1f}", f"{r.call_seconds:.1f}",
             ]
+            if panel:
+                cells += [str(m.recall_panel or "–"), str(m.molecules_close or "–")]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"\\* {r.label}: {r.note}" for r in rows if r.note]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
@@ -464,9 +486,11 @@ def benchmark_layout() -> "GenomeLayout":
 
 
 def library_label(lib: "LibrarySpec") -> str:
-    """Short description of a library, e.g. ``2x75 FFPE unstranded``."""
+    """Short description of a library, e.g. ``2x75 FFPE unstranded`` (``… amp UMI 70% dup``)."""
     ffpe = " FFPE" if lib.fragment_mean < 200 else ""
-    return f"{2 if lib.paired else 1}x{lib.read_length}{ffpe} {lib.strandedness}"
+    panel = f" {lib.protocol}" if lib.protocol != "wts" else ""
+    umi = f" UMI {lib.duplicate_fraction:.0%} dup" if lib.umi_length else ""
+    return f"{2 if lib.paired else 1}x{lib.read_length}{ffpe} {lib.strandedness}{panel}{umi}"
 
 
 @dataclass(frozen=True)
@@ -701,6 +725,59 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
             artefacts=promiscuous_artefacts(genome, seed, name, with_alk(noisy)) if promiscuous else (),
             polyg=polyg_pairs(genome, seed, name, polyg),
         ))
+    return tuple(out)
+
+
+#: Targeted panels (issue #17): libraries of FFPE RNA with 8-base UMIs and 70% PCR
+#: duplicates, as the issue's bar asks.
+PANEL_PROTOCOLS = ("amp", "capture")
+PANEL_UMI_LENGTH = 8
+PANEL_DUPLICATES = 0.7
+PANEL_UMI_ERRORS = 0.005
+
+
+def panel_library(protocol: str, read_length: int = 100, paired: bool = True) -> "LibrarySpec":
+    from imtfusion.sim.reads import LibrarySpec
+
+    return LibrarySpec.ffpe(read_length=read_length, paired=paired, strandedness="forward", protocol=protocol,
+                            umi_length=PANEL_UMI_LENGTH, duplicate_fraction=PANEL_DUPLICATES,
+                            umi_error_rate=PANEL_UMI_ERRORS)
+
+
+def _amp_anchored(c: "ChimeraSpec", distance: int) -> "ChimeraSpec":
+    """The junction as an anchored multiplex PCR panel reads it: from a primer
+    ``distance`` bases into the target side (the 3' kinase gene, else the 5' target),
+    so every junction fragment ends there; no body, pre-mRNA or isoform fragments
+    (the primer reads only across the junction)."""
+    from dataclasses import replace
+
+    from imtfusion.sim.genome import TARGET_GENES
+
+    three = c.gene3 in TARGET_GENES and c.gene3 != "ETV6" or c.gene5 not in TARGET_GENES
+    if three:
+        k = distance + max(0, c.offset3)
+        return replace(c, anchor3=(k, k), anchor5=(), body_fragments=0, premrna_fragments=0, isoforms=())
+    k = distance + max(0, c.offset5)
+    return replace(c, anchor5=(k, k), anchor3=(), body_fragments=0, premrna_fragments=0, isoforms=())
+
+
+def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED,
+                         quick: bool = False) -> tuple[PanelSample, ...]:
+    """The benchmark's samples as a targeted panel sequences them: the same fusions,
+    negatives and decoys, in FFPE libraries of ``protocol`` (``amp`` or ``capture``)
+    with UMIs and 70% PCR duplicates; ``amp`` junction fragments end at a primer 50
+    bases into the target side. Panels are sequenced paired-end (one read of every
+    pair starts at the primer or the bait-side end), so single-end samples become
+    paired here."""
+    from dataclasses import replace
+
+    out = []
+    for ps in build_panel(genome, seed, quick):
+        lib = panel_library(protocol, ps.library.read_length)
+        fusions = ps.fusions
+        if protocol == "amp":
+            fusions = tuple(_amp_anchored(c, lib.primer_distance) for c in fusions)
+        out.append(replace(ps, library=lib, fusions=fusions))
     return tuple(out)
 
 
@@ -1031,6 +1108,7 @@ def _to_call(sample: str, c: object, origin: Mapping[str, str]) -> Call:
         precision=c.precision,  # type: ignore[attr-defined]
         confidence=c.confidence,  # type: ignore[attr-defined]
         origin=describe_origin(frags, origin),
+        molecules=c.molecules,  # type: ignore[attr-defined]
     )
 
 
@@ -1043,8 +1121,11 @@ def run_accuracy(
     with_fasta: bool = False,
     without_fasta: bool = False,
     command: str = "",
+    protocol: str = "wts",
 ) -> AccuracyResult:
-    """Simulate the panel, align it with every aligner, call, score; write OUTDIR files."""
+    """Simulate the panel, align it with every aligner, call, score; write OUTDIR files.
+    ``protocol`` ``amp`` or ``capture``: the same samples as a targeted panel
+    (:func:`build_targeted_panel`), scored with the panel columns too."""
     from imtfusion.annotation import load_annotation
     from imtfusion.outputs import write_text, write_tsv
     from imtfusion.params import CallParameters
@@ -1065,7 +1146,7 @@ def run_accuracy(
     fasta = write_fasta(genome, work / "genome" / "genome.fa")
     gtf = write_gtf(genome, work / "genome" / "annotation.gtf")
     annotation = load_annotation(gtf)
-    panel = build_panel(genome, seed, quick)
+    panel = build_panel(genome, seed, quick) if protocol == "wts" else build_targeted_panel(genome, protocol, seed, quick)
     data = _simulate(genome, panel, seed, work)
     sample_names = [d.panel.name for d in data]
     truth = [t for d in data for t in d.truth]
@@ -1152,7 +1233,7 @@ def run_accuracy(
         if run.not_run:
             rows.append(TableRow(label, None, note=f"not run: {run.not_run}", aligner=aligner, fasta=f))
             continue
-        metrics = compute_metrics(truth, run.calls, sample_names)
+        metrics = compute_metrics(truth, run.calls, sample_names, panel=protocol != "wts")
         note = f"{len(run.errors)} of {len(data)} samples failed (see runs.tsv)" if run.errors else ""
         rows.append(TableRow(label, metrics, run.align_seconds, run.call_seconds, note, aligner, f))
         outcomes, flagged = match_calls(truth, run.calls)
@@ -1356,14 +1437,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and without the FASTA)",
     )
     parser.add_argument("--without-fasta", action="store_true", help="call without the FASTA, for every aligner")
+    parser.add_argument(
+        "--protocol", choices=("wts",) + PANEL_PROTOCOLS, default="wts",
+        help="wts (default): whole-transcriptome libraries; amp / capture: the same samples as an anchored "
+        "multiplex PCR / hybrid-capture panel with 8-base UMIs and 70%% PCR duplicates (adds the panel columns)",
+    )
 
 
 def command_line(outdir: str, aligners: Sequence[str], threads: int, quick: bool, seed: int,
-                 with_fasta: bool, without_fasta: bool) -> str:
+                 with_fasta: bool, without_fasta: bool, protocol: str = "wts") -> str:
     """The command that reproduces a run (all options spelled out), for the report."""
     words = ["imtfusion", "benchmark", "accuracy", "--outdir", str(outdir), "--threads", str(threads),
              "--aligners", *aligners, "--seed", str(seed)]
     words += ["--quick"] * quick + ["--with-fasta"] * with_fasta + ["--without-fasta"] * without_fasta
+    words += ["--protocol", protocol] if protocol != "wts" else []
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -1374,10 +1461,11 @@ def main(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
     aligners = list(dict.fromkeys(args.aligners))
-    command = command_line(args.outdir, aligners, args.threads, args.quick, args.seed, args.with_fasta, args.without_fasta)
+    command = command_line(args.outdir, aligners, args.threads, args.quick, args.seed, args.with_fasta,
+                           args.without_fasta, args.protocol)
     result = run_accuracy(
         args.outdir, aligners, threads=args.threads, quick=args.quick, seed=args.seed,
-        with_fasta=args.with_fasta, without_fasta=args.without_fasta, command=command,
+        with_fasta=args.with_fasta, without_fasta=args.without_fasta, command=command, protocol=args.protocol,
     )
     sys.stdout.write(result.table)
     sys.stdout.flush()

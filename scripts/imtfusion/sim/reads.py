@@ -359,6 +359,17 @@ class LibrarySpec:
     ``error_rate`` is the mean substitution rate; base qualities follow a
     binned Illumina-like model (Q37/Q25/Q12) and errors concentrate on the
     low-quality bases and toward read ends.
+
+    Targeted panels (``protocol``): ``amp`` (anchored multiplex PCR: the target
+    genes' molecules are read from gene-specific primers, so every fragment of a
+    target transcript ends ``primer_distance`` bases into one of its exons, read
+    toward its 5' end, and off-target genes keep 2% of their reads) or
+    ``capture`` (hybrid capture: target genes' transcripts 20x, every other
+    gene 5%); ``wts`` is whole-transcriptome RNA-seq. ``umi_length`` > 0 gives
+    every molecule a random UMI, written at the end of its read names
+    (``NAME_ACGTACGT``, as umi-tools writes them); ``duplicate_fraction`` of the
+    reads are then PCR copies of a molecule (same positions and UMI, their own
+    sequencing errors, each UMI base misread with ``umi_error_rate``).
     """
 
     read_length: int = 100
@@ -368,6 +379,11 @@ class LibrarySpec:
     min_fragment: int = 50
     strandedness: str = "reverse"
     error_rate: float = 0.002
+    protocol: str = "wts"
+    primer_distance: int = 50
+    umi_length: int = 0
+    duplicate_fraction: float = 0.0
+    umi_error_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not 30 <= self.read_length <= 300:
@@ -378,6 +394,12 @@ class LibrarySpec:
             raise ValueError("error_rate must be in [0, 0.05)")
         if self.fragment_mean <= 0 or self.fragment_sd < 0 or self.min_fragment < 20:
             raise ValueError("fragment_mean must be > 0, fragment_sd >= 0, min_fragment >= 20")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
+        if not 0 <= self.duplicate_fraction < 1 or not 0 <= self.umi_error_rate < 0.2 or self.umi_length < 0:
+            raise ValueError("duplicate_fraction must be in [0, 1), umi_error_rate in [0, 0.2), umi_length >= 0")
+        if self.protocol == "amp" and not 20 <= self.primer_distance < self.read_length:
+            raise ValueError("primer_distance must be at least 20 and shorter than the reads")
 
     @classmethod
     def ffpe(cls, **kw: object) -> "LibrarySpec":
@@ -386,6 +408,9 @@ class LibrarySpec:
         args.update(kw)
         return cls(**args)  # type: ignore[arg-type]
 
+
+PROTOCOLS = ("wts", "amp", "capture")
+CAPTURE_ON, CAPTURE_OFF, AMP_OFF = 20, 0.05, 0.02  # expression factors of targeted panels
 
 #: (Phred quality, probability at read start, probability at read end); rest is Q37.
 _QUAL_BINS: tuple[tuple[int, float, float], ...] = ((12, 0.005, 0.035), (25, 0.04, 0.12))
@@ -611,6 +636,50 @@ def _reads(
     return r1_sense, r1, q1, r2, q2, s1, s2
 
 
+def _reads_oriented(
+    rng: random.Random, lib: LibrarySpec, qm: _QualityModel, fragment: str, r1_sense: bool
+) -> tuple[str, str, str | None, str | None]:
+    """A PCR copy's reads: the molecule's reads in the molecule's orientation, with errors of their own."""
+    n = min(lib.read_length, len(fragment))
+    sense, anti = fragment[:n], revcomp(fragment[len(fragment) - n :])
+    first, second = (sense, anti) if r1_sense else (anti, sense)
+    r1, q1 = qm.apply(rng, first)
+    if not lib.paired:
+        return r1, q1, None, None
+    r2, q2 = qm.apply(rng, second)
+    return r1, q1, r2, q2
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method; the means here are small)."""
+    if mean <= 0:
+        return 0
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def _misread(rng: random.Random, umi: str, rate: float) -> str:
+    if rate <= 0:
+        return umi
+    return "".join(rng.choice([x for x in "ACGT" if x != b]) if rng.random() < rate else b for b in umi)
+
+
+def _primer_ends(tx: Transcript, distance: int) -> list[int]:
+    """Where the fragments of an anchored multiplex PCR panel end on a target transcript
+    (transcript offsets, exclusive): ``distance`` bases into each exon long enough to
+    hold a primer, read toward the transcript's 5' end."""
+    ends, offset = [], 0
+    for exon in tx.exons:
+        length = exon.length
+        if length >= distance + 20 and offset > 0:
+            ends.append(offset + distance)
+        offset += length
+    return ends
+
+
 def _junction_in(junction: int, s1: tuple[int, int], s2: tuple[int, int] | None) -> str:
     """Where the junction (between fragment offsets junction-1 and junction) falls."""
     in1 = s1[0] < junction < s1[1]
@@ -638,21 +707,46 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
     lib = spec.library
     qm = _QualityModel(lib.read_length, lib.error_rate)
     rng = sub_rng(spec.seed, "reads", spec.name)
+    # UMIs and PCR copies draw from streams of their own: the molecules are the same with and without them
+    umi_rng = sub_rng(spec.seed, "umis", spec.name)
     expression = spec.expression if spec.expression is not None else default_expression(genome, spec.seed, spec.name)
     raw: list[tuple[str, str, int, int, bool, str, str, str | None, str | None, str]] = []
+    umis: list[str] = []
+    copies_per_molecule = lib.duplicate_fraction / (1 - lib.duplicate_fraction)  # mean extra copies
 
     def add(kind: str, source: str, seq: str, start: int, end: int, junction: int | None) -> None:
         frag = seq[start:end]
         r1_sense, r1, q1, r2, q2, s1, s2 = _reads(rng, lib, qm, frag)
         where = "" if junction is None else _junction_in(junction - start, s1, s2)
         raw.append((kind, source, start, end, r1_sense, r1, q1, r2, q2, where))
+        if not lib.umi_length:
+            umis.append("")
+            return
+        umi = "".join(umi_rng.choice("ACGT") for _ in range(lib.umi_length))
+        umis.append(umi)
+        for _ in range(_poisson(umi_rng, copies_per_molecule)):
+            c1, cq1, c2, cq2 = _reads_oriented(umi_rng, lib, qm, frag, r1_sense)
+            raw.append((kind, source, start, end, r1_sense, c1, cq1, c2, cq2, where))
+            umis.append(_misread(umi_rng, umi, lib.umi_error_rate))
 
     def express(counts: Sequence[tuple[str, int]]) -> None:
         for tx_name, count in counts:
             tx = genome.transcript(tx_name)
             seq = tx.sequence(genome)
+            target = tx.gene_name in TARGET_GENES if lib.protocol != "wts" else False
+            if lib.protocol == "capture":
+                count = max(1, round(count * (CAPTURE_ON if target else CAPTURE_OFF)))
+            elif lib.protocol == "amp" and not target:
+                count = max(1, round(count * AMP_OFF))
+            primers = _primer_ends(tx, lib.primer_distance) if lib.protocol == "amp" and target else []
             for _ in range(count):
                 f = _fragment_length(rng, lib, len(seq))
+                if primers:
+                    # read from a gene-specific primer: the fragment ends where the primer sits
+                    e = rng.choice(primers)
+                    s = max(0, e - f)
+                    add("transcript", tx.name, seq, s, e, None)
+                    continue
                 s = rng.randint(0, len(seq) - f)
                 add("transcript", tx.name, seq, s, s + f, None)
 
@@ -699,12 +793,13 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             else:
                 r1 = "".join(polyg)
             raw.append(("polyg", tx.name, s, s + f, r1_sense, r1, q1, r2, q2, ""))
+            umis.append("")
 
     order = list(range(len(raw)))
     rng.shuffle(order)
     width = max(6, len(str(len(raw))))
     fragments = tuple(
-        Fragment(f"{spec.name}:{i:0{width}d}", *raw[k])
+        Fragment(f"{spec.name}:{i:0{width}d}" + (f"_{umis[k]}" if umis[k] else ""), *raw[k])
         for i, k in enumerate(order, start=1)
     )
     return SimulatedSample(

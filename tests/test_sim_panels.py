@@ -1,0 +1,101 @@
+"""The simulator's targeted-panel libraries (issue #17): UMIs and PCR copies, anchored
+multiplex PCR fragments read from a primer, hybrid capture's on/off-target depth; and the
+accuracy benchmark's panel samples."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import pytest
+
+from imtfusion.sim.demo import DEMO_SEED
+from imtfusion.sim.genome import build_genome, default_layout
+from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, build_chimeric_transcript, simulate_sample
+
+
+@pytest.fixture(scope="module")
+def genome():
+    return build_genome(default_layout(), DEMO_SEED)
+
+
+def _sample(genome, lib, fusion=ChimeraSpec("TPM3", 7, "ALK", 20, 30), genes=("ALK", "TPM3", "ACTB")):
+    expression = tuple((genome.gene(g).canonical.name, 40) for g in genes)
+    return simulate_sample(genome, SampleSpec("P1", 5, lib, fusions=(fusion,), expression=expression))
+
+
+def test_umis_and_pcr_copies(genome):
+    lib = LibrarySpec(umi_length=8, duplicate_fraction=0.7)
+    sim = _sample(genome, lib)
+    umis = [f.name.rsplit("_", 1)[1] for f in sim.fragments]
+    assert all(len(u) == 8 and set(u) <= set("ACGT") for u in umis)
+    molecules = defaultdict(list)
+    for f in sim.fragments:
+        molecules[(f.kind, f.source, f.start, f.end, f.name.rsplit("_", 1)[1])].append(f)
+    copies = len(sim.fragments) - len(molecules)
+    assert 0.6 < copies / len(sim.fragments) < 0.8  # 70% of the reads are copies
+    # a copy is its molecule read again: same orientation, its own sequencing errors
+    many = next(v for v in molecules.values() if len(v) >= 3)
+    assert len({f.r1_sense for f in many}) == 1
+    # the molecules are those of the library without UMIs and copies
+    plain = _sample(genome, LibrarySpec())
+    assert Counter((f.kind, f.source, f.start, f.end) for f in plain.fragments) == Counter(
+        k[:4] for k in molecules)
+
+
+def test_umi_errors_make_near_umis_of_a_molecule(genome):
+    sim = _sample(genome, LibrarySpec(umi_length=8, duplicate_fraction=0.8, umi_error_rate=0.05))
+    by_molecule = defaultdict(set)
+    for f in sim.fragments:
+        by_molecule[(f.kind, f.source, f.start, f.end)].add(f.name.rsplit("_", 1)[1])
+    near = [u for us in by_molecule.values() for u in us if len(us) > 1]
+    assert near  # some copies carry a misread UMI, one base off
+
+
+def test_anchored_multiplex_pcr_reads_target_molecules_from_primers(genome):
+    from imtfusion.bench.accuracy import _amp_anchored
+
+    lib = LibrarySpec(protocol="amp", primer_distance=50, read_length=100)
+    fusion = _amp_anchored(ChimeraSpec("TPM3", 7, "ALK", 20, 30, body_fragments=20), 50)
+    sim = _sample(genome, lib, fusion)
+    ct = build_chimeric_transcript(genome, fusion)
+    junction = [f for f in sim.fragments if f.kind == "fusion"]
+    assert len(junction) == 30 and {f.end for f in junction} == {ct.junction + 50}
+    assert not [f for f in sim.fragments if f.kind == "fusion_body"]
+    # wild-type ALK molecules end at the primers in its exons; ACTB (off target) keeps 2%
+    alk = genome.gene("ALK").canonical
+    ends = {f.end for f in sim.fragments if f.kind == "transcript" and f.source == alk.name}
+    assert len(ends) <= len(alk.exons)
+    counts = Counter(f.source for f in sim.fragments if f.kind == "transcript")
+    assert counts[genome.gene("ACTB").canonical.name] == 1 and counts[alk.name] == 40
+
+
+def test_hybrid_capture_enriches_the_targets(genome):
+    sim = _sample(genome, LibrarySpec(protocol="capture"))
+    counts = Counter(f.source for f in sim.fragments if f.kind == "transcript")
+    assert counts[genome.gene("ALK").canonical.name] == 800 and counts[genome.gene("ACTB").canonical.name] == 2
+
+
+def test_bad_panel_libraries_are_refused():
+    with pytest.raises(ValueError, match="protocol"):
+        LibrarySpec(protocol="rna")
+    with pytest.raises(ValueError, match="duplicate_fraction"):
+        LibrarySpec(duplicate_fraction=1.0)
+    with pytest.raises(ValueError, match="primer_distance"):
+        LibrarySpec(protocol="amp", primer_distance=120, read_length=100)
+
+
+def test_the_benchmark_panel_keeps_the_fusions_and_negatives(genome):
+    from imtfusion.bench.accuracy import benchmark_layout, build_panel, build_targeted_panel
+
+    g = build_genome(benchmark_layout(), 7)
+    wts = build_panel(g, 7)
+    amp = build_targeted_panel(g, "amp", 7)
+    assert [s.name for s in amp] == [s.name for s in wts]
+    assert all(s.library.protocol == "amp" and s.library.umi_length == 8 and s.library.paired for s in amp)
+    assert [[(c.gene5, c.gene3, c.fragments) for c in s.fusions] for s in amp] == [
+        [(c.gene5, c.gene3, c.fragments) for c in s.fusions] for s in wts]
+    # the primer reads the target side: ALK's, or ETV6's when the partner is not a target
+    anchors = {(c.gene5, c.gene3): (c.anchor5, c.anchor3) for s in amp for c in s.fusions}
+    assert anchors[("TPM3", "ALK")] == ((), (50, 50)) and anchors[("ETV6", "CALR")] == ((50, 50), ())
+    [bp04] = [c for s in amp if s.name == "BP04" for c in s.fusions if c.gene5 == "EML4"]
+    assert bp04.offset3 == 53 and bp04.anchor3 == (103, 103)  # 53 intronic ALK bases before the exon
