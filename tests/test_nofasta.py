@@ -240,3 +240,26 @@ def test_without_a_read_spelling_the_gap_its_reads_are_not_matched(tmp_path):
     result = gap_in_alk_toy(tmp_path, teacher=False)
     assert not by_fusion(result, "PARTP::ALK")
     assert not [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+
+
+def test_unmapped_junction_reads_next_to_mates_in_a_known_partner_are_counted(tmp_path):
+    # HISAT2 / STAR defaults: the read across the junction unmapped, placed at its mate in
+    # PARTP (a known partner), outside the ALK locus; the decoy beside it: an unmapped
+    # PARTP read there that is not a junction read (no ALK bases) adds nothing
+    toy = make_toy()
+    add_background(toy)
+    partp_expressed(toy)
+    for i in range(6):  # ALK exon 3 is read (its bases spelled without a FASTA)
+        toy.fragment(f"a{i}", [("chr2", 20040 + 2 * i, "+", 110 - 2 * i)])
+    known = tmp_path / "known.tsv"
+    known.write_text(KNOWN_PARTP)
+    for i in range(3):
+        toy.unmapped_pair(f"j{i}", [("chr4", 4100 + i, "+", 50 - i), ("chr2", 20100, "-", 50 + i)],
+                          ("chr4", 3000 + 20 * i, "+", 100))
+    toy.unmapped_pair("plain", [("chr4", 4020, "+", 100)], ("chr4", 3100, "+", 100))
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.split_fragments == {"j0", "j1", "j2"}
+    (tmp_path / "s.bam").unlink()
+    off = run(tmp_path, toy, known=known, scan_unmapped="no")
+    assert not by_fusion(off, "PARTP::ALK")

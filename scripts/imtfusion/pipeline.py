@@ -244,15 +244,45 @@ def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: Con
     return index, note
 
 
+PARTNER_UNMAPPED_FLANK = 1_000  # bases around a known partner gene whose unmapped reads are looked at
+
+
+def _unmapped_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap,
+                          params: CallParameters, chimeric: bool) -> list:
+    """Unmapped reads placed next to their mates in the targets' known partner genes, in
+    a BAM without chimeric alignments (``scan_unmapped`` not ``no``): HISAT2 and STAR
+    defaults leave a junction read unmapped whose mate lies in the partner, outside the
+    target loci (anchored multiplex PCR reads every junction from a target primer so)."""
+    mode = params.scan_unmapped.strip().lower()
+    if chimeric and mode != "yes" or mode in ("no", "false", "0"):
+        return []
+    out: dict[str, object] = {}
+    spans = set()
+    for genes in partners.values():
+        for g in genes:
+            chrom = contigs.to_bam(g.chrom)
+            if chrom is not None:
+                spans.add((chrom, max(0, g.start - PARTNER_UNMAPPED_FLANK), g.end + PARTNER_UNMAPPED_FLANK))
+    for chrom, start, end in sorted(spans):
+        if any(l.chrom == chrom and l.start <= start and end <= l.end for l in loci):
+            continue  # read with the target locus already
+        for u in ends.unmapped(chrom, start, end):
+            out.setdefault(u.fragment, u)
+    return list(out.values())
+
+
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
-                   params: CallParameters, chimeric: bool) -> list[str]:
+                   params: CallParameters, chimeric: bool, at_partners: list | None = None) -> list[str]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
-    target loci (always), and those without a position (both mates unmapped, or single-end
-    reads) unless the BAM has chimeric alignments (``scan_unmapped: auto``): an aligner
-    that writes chimeric alignments has aligned the junction reads it could. They become
-    soft clips at exact target breakends."""
+    target loci (always) and in the known partners (``at_partners``), and those without
+    a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
+    alignments (``scan_unmapped: auto``): an aligner that writes chimeric alignments has
+    aligned the junction reads it could. They become soft clips at exact target
+    breakends."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
+    in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
+    placed += [(u.fragment, u.sequence, u.umi) for u in (at_partners or []) if u.fragment not in in_loci]
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
         evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
@@ -391,8 +421,9 @@ def run_sample(
         # placed; the genome-wide exon-boundary index needs the FASTA
         spelled = ref if ref is not None else ends.pileup
         chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
-        notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric)
         partners = _known_partner_genes(annotation, loci, known)
+        notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
+                                _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
 
         def fetch_clips(chrom: str, start: int, end: int):
             return ends.clipped(chrom, start, end, params)
