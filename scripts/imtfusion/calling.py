@@ -801,7 +801,7 @@ def call_candidates(
         low = sum(1 for q in cand.mapqs if q < params.min_mapq)
         cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
         cand.duplicates = count_duplicates(cand, params)
-        cand.umis = umis.has_umis(cand.dup_keys) and params.umi.strip().lower() not in ("no", "false", "0")
+        cand.umis = umis.has_umis(cand.dup_keys) and params.uses_umis
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return candidates
 
@@ -958,7 +958,7 @@ def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> i
     not flag): the same position signature and, where the reads carry UMIs (and
     ``umi`` is not ``no``), the same UMI family (:mod:`imtfusion.umis`)."""
     params = params or CallParameters()
-    use = params.umi.strip().lower() not in ("no", "false", "0")
+    use = params.uses_umis
     return umis.count_duplicates(cand.dup_keys, use, params.umi_mismatches)
 
 

@@ -343,7 +343,7 @@ def _long_molecules(c: Candidate, params: CallParameters) -> int:
     not, and PCR copies of one molecule are one of."""
     long = {f for f, anchor in c.anchors.items() if anchor >= params.min_anchor}
     keys = {f: k for f, k in c.dup_keys.items() if f in long}
-    use = params.umi.strip().lower() not in ("no", "false", "0")
+    use = params.uses_umis
     return len(keys) - umis.count_duplicates(keys, use, params.umi_mismatches)
 
 

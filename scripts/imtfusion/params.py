@@ -94,5 +94,10 @@ class CallParameters:
                 raise ConfigError(f"parameter {key!r} must not be negative, got {value!r}")
         return replace(params, **updates)
 
+    @property
+    def uses_umis(self) -> bool:
+        """Whether UMIs tell molecules apart (``umi`` is not ``no``)."""
+        return self.umi.strip().lower() not in ("no", "false", "0")
+
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
