@@ -426,3 +426,22 @@ def test_the_report_lists_a_calls_other_junctions(tmp_path):
     [iso] = main.isoforms
     html = render_sample_report(result, result.annotation)
     assert "chr4:1200 :: chr2:20150: 3 split" in html and iso.call_id in html
+
+
+def test_a_few_bases_aligned_mid_exon_do_not_place_a_junction(tmp_path):
+    # the decoy: junction reads with only 6 ALK bases, which the aligner wrote mid-exon in
+    # ALK (STAR did so with YWHAE::ROS1 in the capture benchmark), beside the real
+    # exon-to-exon junction and mates on either side: the call is the exon junction
+    toy = make_toy()
+    add_background(toy)
+    real_partp_alk(toy, 2)
+    for i in range(4):
+        toy.fragment(f"six{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20050, "-", 6)],
+                     [("chr2", 19990 + 4 * i, "+", 100)])
+    for i in range(3):
+        toy.fragment(f"m{i}", [("chr4", 4000 + 5 * i, "+", 100)], [("chr2", 20000 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert not {f"six{i}" for i in range(4)} & c.split_fragments
+    assert not [k for k in result.called + result.discarded if k.end3.label() == "chr2:20056"]

@@ -544,6 +544,9 @@ def _junction_candidates(
             na, nb = shift_junction(junction.a, junction.b, d)
             junction.a, junction.b, junction.shifted = na, nb, d
             end5, end3 = (na, nb) if five_is_a else (nb, na)
+        junction.reads = _placeable_reads(junction, lookup, params)
+        if not junction.reads:
+            continue
         reads = junction.reads
         cand = Candidate(
             end5=end5,
@@ -589,6 +592,29 @@ def _junction_candidates(
         cand.sequence5 = out3 if end3.side == "R" else complement(out3)
         candidates.append(cand)
     return candidates
+
+
+def _placeable_reads(junction: _Junction, lookup: GeneLookup, params: CallParameters) -> list[SplitRead]:
+    """The junction's reads that can place it: those keeping at least ``min_clip_match``
+    bases on each side as placed, or fewer only on a side placed at an exon boundary.
+
+    A read with 6 bases of ROS1 says nothing of where in ROS1 its junction is: an aligner
+    writes such bases wherever they happen to match (STAR put YWHAE::ROS1 junction reads
+    40 kb from their ROS1 exon, mid-exon, with 11 bases of which 5 were YWHAE's own). At an
+    exon boundary the same few bases are a junction read of the fusion the exons make."""
+    def at_boundary(end: Breakend) -> bool:
+        return any((end.pos, end.side) in lookup.splice_breakends(g) for g in lookup.genes_at(end.chrom, end.pos))
+
+    a_ok, b_ok = at_boundary(junction.a), at_boundary(junction.b)
+    if a_ok and b_ok:
+        return list(junction.reads)
+    out = []
+    for r in junction.reads:
+        gained = (junction.a.pos - r.end_a.pos) * shift_sign_first(junction.a.side)  # bases a keeps beyond the read's split
+        if (r.anchor_a + gained < params.min_clip_match and not a_ok) or (r.anchor_b - gained < params.min_clip_match and not b_ok):
+            continue
+        out.append(r)
+    return out
 
 
 PROBE = 30  # length of the junction-spanning sequence looked for in unmapped reads
