@@ -141,6 +141,15 @@ def test_call_writes_the_specimen_block_from_its_options(tmp_path):
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "out" / "IMT01" / "IMT01.report.html").read_text()
     assert "<td>S26-01234</td><td>40%</td>" in html
+    # the JSON carries them too, valid against its schema
+    import json
+
+    import jsonschema
+
+    data = json.loads((tmp_path / "out" / "IMT01" / "IMT01.fusions.json").read_text())
+    assert data["specimen"] == {"specimen": "S26-01234", "tumour_content": "40%"}
+    schema = json.loads((Path(__file__).resolve().parents[1] / "scripts/imtfusion/schemas/fusions.schema.json").read_text())
+    jsonschema.validate(data, schema)
     bad = cmd[:-1] + ["tumour_content=0.4"]
     bad[bad.index("--outdir") + 1] = str(tmp_path / "bad")
     proc = subprocess.run(bad, capture_output=True, text=True)

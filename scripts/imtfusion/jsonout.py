@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.3.0"
+SCHEMA_VERSION = "1.4.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -138,6 +138,7 @@ def result_object(result: SampleResult) -> dict[str, Any]:
             "annotation_sha256": result.annotation_checksum,
             "fasta": result.fasta,
         },
+        "specimen": dict(result.specimen),
         "parameters": result.params.as_dict(),
         "contig_renames": dict(sorted(result.contig_renames.items())),
         "notes": list(result.notes),
