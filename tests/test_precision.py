@@ -445,3 +445,48 @@ def test_a_few_bases_aligned_mid_exon_do_not_place_a_junction(tmp_path):
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
     assert not {f"six{i}" for i in range(4)} & c.split_fragments
     assert not [k for k in result.called + result.discarded if k.end3.label() == "chr2:20056"]
+
+
+def _through_alk_exon3_start(toy, name: str, spliced: bool) -> None:
+    """A junction read of PARTP::ALK that the aligner wrote as ALK only: 50 bases of ALK
+    exon 3 up to its first base (20149), then 19 partner bases either spliced to a chance
+    match 2.85 kb into ALK intron 3 or aligned through the exon end with mismatches, then
+    soft-clipped (STAR defaults at panel depth, two PCR copies)."""
+    import pysam
+
+    from toolkit import revcomp
+
+    partner = revcomp(toy.seq["chr4"][4100:4150])  # the PARTP bases past the ALK end, outward
+    seq = toy.seq["chr2"][20100:20150] + partner
+    rec = pysam.AlignedSegment(pysam.AlignmentHeader.from_dict(toy._header))
+    rec.query_name = name
+    rec.reference_name = "chr2"
+    rec.reference_start = 20100
+    rec.mapping_quality = 60
+    rec.cigartuples = [(0, 50), (3, 2850), (0, 19), (4, 31)] if spliced else [(0, 69), (4, 31)]
+    rec.query_sequence = seq
+    rec.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+    toy.records.append(rec)
+
+
+@pytest.mark.parametrize("spliced", [True, False])
+def test_junction_reads_an_aligner_wrote_into_the_target_are_not_its_own_continuation(tmp_path, spliced):
+    # the decoy for the mismapping test: copies of a junction read written as ALK bases
+    # past ALK's exon 3 start (spliced to a chance match, or through the exon end with
+    # mismatches) spell the partner bases there; they are not ALK's continuation, so the
+    # real PARTP::ALK junction reads are no mismappers (a real continuation still counts:
+    # test_a_transcribed_paralog_chimera_is_mismapping_beside_a_real_fusion)
+    toy = make_toy()
+    if spliced:  # the chance match in the intron
+        from toolkit import revcomp
+
+        seq = list(toy.seq["chr2"])
+        seq[23000:23019] = revcomp(toy.seq["chr4"][4100:4150])[:19]
+        toy.seq["chr2"] = "".join(seq)
+    add_background(toy)
+    real_partp_alk(toy, 4)
+    for i in range(2):
+        _through_alk_exon3_start(toy, f"copy{i}", spliced)
+    result = call(tmp_path, toy, fasta=True, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.mismapped_reads == 0 and "mismapping" not in c.filters

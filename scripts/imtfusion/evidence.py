@@ -405,17 +405,21 @@ def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, 
 
 CONTINUATION_READS = 64  # reads through a breakend looked at: enough for a consensus, bounded at 5,000x
 MIN_CONTINUATION = 15  # aligned bases a read needs past a breakend to show what follows it
+# A read spliced from a breakend that aligns fewer bases than this past the intron before
+# a soft clip shows no continuation: an aligner splices a junction read's first partner
+# bases to a chance match in the target gene (STAR's defaults with 19 TPM4 bases in ALK)
+SPLICED_BEFORE_CLIP = 20
 
 
-def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> dict[tuple, list[str]]:
+def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> dict[tuple, list[tuple[str, str]]]:
     """What the reads aligned through a breakend show beyond it, without a junction there.
 
     Keys: ``("c",)`` for reads aligned contiguously past ``end``, ``("n", pos)`` for reads
-    spliced from ``end`` to ``pos`` (the first base past the intron). Values: the read
-    bases beyond ``end``, adjacent base first, as :func:`outward_bases` orients them.
-    Reads clipped at ``end`` (junction reads themselves) or with an indel there say
+    spliced from ``end`` to ``pos`` (the first base past the intron). Values: (read name,
+    the read bases beyond ``end``, adjacent base first, as :func:`outward_bases` orients
+    them). Reads clipped at ``end`` (junction reads themselves) or with an indel there say
     nothing and are left out."""
-    out: dict[tuple, list[str]] = {}
+    out: dict[tuple, list[tuple[str, str]]] = {}
     seen = 0
     pos = end.pos
     for read in safe_fetch(bam, end.chrom, max(0, pos), pos + 1):
@@ -430,7 +434,7 @@ def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> di
         key, bases = found
         if len(bases) < MIN_CONTINUATION:
             continue  # too few aligned bases past the breakend to compare
-        out.setdefault(key, []).append(bases)
+        out.setdefault(key, []).append((read.query_name, bases))
         seen += 1
         if seen >= CONTINUATION_READS:
             break
@@ -455,6 +459,8 @@ def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, s
                         return ("c",), seq[qpos + 1 : stop]
                     nxt = cigar[i + 1] if i + 1 < len(cigar) else None
                     if nxt is not None and nxt[0] == _N:
+                        if cigar[-1][0] == _S and last - (qpos + 1) < SPLICED_BEFORE_CLIP:
+                            return None  # a few bases spliced to a chance match, then clipped
                         return ("n", ref + length + nxt[1]), seq[qpos + 1 : stop]
                     return None  # clipped, indel or read end at the breakend
                 begin = max(qpos - n, first)
@@ -462,6 +468,8 @@ def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, s
                     return ("c",), seq[begin:qpos][::-1]
                 prv = cigar[i - 1] if i > 0 else None
                 if prv is not None and prv[0] == _N:
+                    if cigar[0][0] == _S and qpos - first < SPLICED_BEFORE_CLIP:
+                        return None
                     return ("n", ref - prv[1] - 1), seq[begin:qpos][::-1]
                 return None
             ref += length

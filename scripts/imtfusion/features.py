@@ -85,12 +85,8 @@ def assess_mismapping(
     ``ends`` reads what the other reads at a breakend show
     (:class:`imtfusion.evidence.BreakendReads`); without a FASTA its pile-up spells the
     sequences the FASTA would give."""
-    seen: dict[tuple[Breakend, Breakend], list[str]] = {}
-
-    def own(end: Breakend, other: Breakend) -> list[str]:
-        if (end, other) not in seen:
-            seen[(end, other)] = _own_continuations(end, other, ends, lookup, params, ref)
-        return seen[(end, other)]
+    def own(end: Breakend, other: Breakend, cand: Candidate) -> list[str]:
+        return _own_continuations(end, other, ends, lookup, params, ref, cand.split_fragments | cand.discordant_fragments)
 
     exact = [c for c in candidates if c.junction is not None and c.precision == "exact"]
     bases = ref if ref is not None else ends.pileup
@@ -115,8 +111,8 @@ def assess_mismapping(
 
     for cand in exact:
         view = cand.junction
-        own_a = own(view.a, view.b) + rivals(view.a, cand)
-        own_b = own(view.b, view.a) + rivals(view.b, cand)
+        own_a = own(view.a, view.b, cand) + rivals(view.a, cand)
+        own_b = own(view.b, view.a, cand) + rivals(view.b, cand)
         # a record not seen (a hard-clipped supplementary's partner): the partner's bases
         fill_a, fill_b = partner(view.a, view.b), partner(view.b, view.a)
         tested = mismapped = 0
@@ -244,12 +240,16 @@ def _own_continuations(
     lookup: GeneLookup,
     params: CallParameters,
     ref: Reference | None,
+    own_reads: set[str] | frozenset[str] = frozenset(),
 ) -> list[str]:
     """Sequences that follow ``end`` in its own gene, adjacent base first: what at least
     two reads aligned through it show (contiguous, or spliced within a gene of ``end``),
     where at least two reads split at it continue within such a gene, the genome past it
     and the exons its genes splice to it (the FASTA, else the reads' pile-up). Junctions
-    to the candidate's other end are the candidate itself and do not count."""
+    to the candidate's other end are the candidate itself and do not count, nor do the
+    candidate's own reads (``own_reads``): an aligner may splice a junction read's few
+    partner bases to a chance match inside the target gene, and at panel depth two PCR
+    copies of it would make that the gene's own continuation."""
     genes = {g.gene_id for g in lookup.genes_at(end.chrom, end.pos)}
     bases = ref if ref is not None else ends.pileup
 
@@ -261,7 +261,11 @@ def _own_continuations(
     out: list[str] = []
     observed = ends.continuations(end)
     for key in sorted(observed):
-        reads = observed[key]
+        if key == ("c",) and ref is not None:
+            continue  # with a FASTA the genome past the end is added below: reads aligned
+            # through it that differ from it are junction reads a permissive aligner
+            # extended through their junction with mismatches (STAR defaults, capture depth)
+        reads = [bases for name, bases in observed[key] if name not in own_reads]
         if len(reads) < 2:
             continue
         if key[0] == "n" and not own_gene(Breakend(end.chrom, key[1], "R" if end.side == "L" else "L")):
