@@ -93,3 +93,24 @@ def test_an_unmapped_pcr_copy_is_the_molecule_its_umi_names(tmp_path):
     [c] = by_fusion(result, "PARTP::ALK")
     assert {"copy", "other"} <= c.unmapped_fragments | c.split_fragments
     assert c.fragments == 6 and c.molecules == 5
+
+
+def test_start_sites_count_the_partner_side_read_positions(tmp_path):
+    # anchored multiplex PCR: every junction read starts at one primer in ALK; the mates,
+    # read from the ligated end in PARTP, start at five places: five start sites
+    toy = make_toy()
+    add_background(toy)
+    for i in range(5):
+        toy.fragment(f"amp{i}", PARTP_ALK_READ, [("chr4", 3990 - 7 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.start_sites == 5
+    # the artefact's signature: five UMIs, but every read of them at the same places
+    (tmp_path / "s.bam").unlink()
+    toy = make_toy()
+    add_background(toy)
+    for i, umi in enumerate(["ACGTACGT", "TTGCAGCA", "GATCCTAG", "CAGTTGAC", "GGTTAACC"]):
+        for rec in toy.fragment(f"one{i}", PARTP_ALK_READ, [("chr4", 3990, "+", 100)]):
+            rec.set_tag("RX", umi)
+    [d] = by_fusion(call(tmp_path, toy, min_fragments=3), "PARTP::ALK")
+    assert d.molecules == 5 and d.start_sites == 1

@@ -136,6 +136,7 @@ class Candidate:
     dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
     duplicates: int = 0  # supporting fragments that repeat another's molecule (unflagged PCR duplicates)
     umis: bool = False  # the supporting reads carry UMIs, which told their molecules apart
+    start_sites: int = 0  # distinct partner-side read positions of the supporting fragments (umis.start_sites)
     self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
     junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (fragment, bases beyond a, beyond b)
     tested_reads: int = 0  # junction reads whose partner bases could be compared with the ends' own continuations

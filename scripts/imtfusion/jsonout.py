@@ -62,6 +62,7 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "fragments": c.fragments,
         "molecules": c.molecules,
         "umis": bool(c.umis),
+        "start_sites": c.start_sites,
         "confidence": _text(c.confidence),
         "targets": list(c.targets),
         "known": bool(c.known),

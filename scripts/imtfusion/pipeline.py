@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imtfusion import __version__
+from imtfusion import __version__, umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import AlignmentInfo, open_alignment
@@ -61,6 +61,7 @@ FUSION_COLUMNS = [
     "confidence",
     "fragments",
     "molecules",
+    "start_sites",
     "target",
     "known",
     "transcript5",
@@ -449,6 +450,8 @@ def run_sample(
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
             c.duplicates = count_duplicates(c, params)
+            partner = c.end3 if c.gene5.name in c.targets and c.gene3.name not in c.targets else c.end5
+            c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos)
         mark_promiscuous(candidates, params)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
@@ -543,6 +546,7 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "confidence": c.confidence,
         "fragments": c.fragments,
         "molecules": c.molecules,
+        "start_sites": c.start_sites,
         "target": ",".join(c.targets),
         "known": "known" if c.known else "novel",
         "transcript5": a.transcript5 if a else None,

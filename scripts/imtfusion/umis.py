@@ -135,3 +135,24 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
 def has_umis(dup_keys: Mapping[str, set[tuple]]) -> bool:
     """Whether any of the fragments carries a UMI."""
     return any(k and k[-1] for ks in dup_keys.values() for k in ks)
+
+
+START_SITE_WINDOW = 200_000  # bases around the partner breakpoint where a fragment's read positions count
+
+
+def start_sites(dup_keys: Mapping[str, set[tuple]], chrom_id: int, pos: int, window: int = START_SITE_WINDOW) -> int:
+    """Distinct places the supporting fragments were read from on the partner side: the
+    records' 5' ends and mate starts (reference id ``chrom_id``) within ``window`` of the
+    partner breakpoint ``pos``. Anchored multiplex PCR reads the target side of every
+    molecule from a primer, so its partner-side read starts tell molecules apart; a PCR
+    artefact (one molecule amplified, a mispriming at one place) has one or two."""
+    sites = set()
+    for ks in dup_keys.values():
+        for k in ks:
+            if not k:
+                continue
+            if k[0] == chrom_id and abs(k[1] - pos) <= window:
+                sites.add(k[1])
+            if k[3] == chrom_id and abs(k[4] - pos) <= window:
+                sites.add(k[4])
+    return len(sites)

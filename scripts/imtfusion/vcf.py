@@ -33,6 +33,7 @@ INFO_FIELDS = [
     ("SPLIT_READS", "1", "Integer", "Fragments with a read across the junction"),
     ("DISCORDANT_PAIRS", "1", "Integer", "Further fragments whose mates lie on either side of the junction"),
     ("MOLECULES", "1", "Integer", "Supporting fragments less unflagged PCR duplicates (UMI families where the reads carry UMIs)"),
+    ("START_SITES", "1", "Integer", "Distinct partner-side read positions of the supporting fragments"),
     ("CONFIDENCE", "1", "String", "Confidence tier: high, medium or low"),
     ("KNOWN", "0", "Flag", "The gene pair is a known fusion partner pair"),
     ("READING_FRAME", "1", "String", "in-frame, out-of-frame or unknown"),
@@ -75,6 +76,7 @@ def _info(c: Candidate, mate_id: str, gene: str, exon: int | None, transcript: s
     items.append(f"SPLIT_READS={c.split_reads}")
     items.append(f"DISCORDANT_PAIRS={c.discordant_pairs}")
     items.append(f"MOLECULES={c.molecules}")
+    items.append(f"START_SITES={c.start_sites}")
     if c.confidence and c.confidence != ".":
         items.append(f"CONFIDENCE={encode_info(c.confidence)}")
     if c.known:
