@@ -268,6 +268,23 @@ def test_config_defaults_and_one_line_per_problem(tmp_path):
     assert "$schema" not in text and "description" not in text  # no schema dump
 
 
+def test_a_url_in_the_sample_sheet_is_read_remotely_not_missing(tmp_path):
+    # a BAM on a web server (and its index given by a column) is no local input: the
+    # dry run neither calls it missing nor plans to index it, and the call gets the URL
+    sheet = tmp_path / "samples.tsv"
+    rows = read_tsv(DEMO / "samples.tsv")
+    url = "https://data.example.org/run7/R1.bam"
+    sheet.write_text("sample\tbam\tbam_index\n" + f"{rows[0]['sample']}\t{REPO / rows[0]['bam']}\t\n"
+                     + f"R1\t{url}\t{url}.csi\n")
+    config = {"samples": str(sheet), "gtf": str(DEMO / "annotation.gtf"), "outdir": str(tmp_path / "r"),
+              "batch_filter": {"enabled": False, "min_samples": 2}}
+    proc = run_snakemake(tmp_path, config, "-n", "-p")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout + proc.stderr
+    assert "not found" not in text and "R1/index/" not in text  # no index made for the URL
+    assert f"--bam {url}" in text and f"--bam-index {url}.csi" in text
+
+
 def test_a_dry_run_names_every_missing_bam_at_once(tmp_path):
     sheet = tmp_path / "samples.tsv"
     rows = read_tsv(DEMO / "samples.tsv")

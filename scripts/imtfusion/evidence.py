@@ -26,6 +26,7 @@ from typing import Iterable
 import numpy as np
 import pysam
 
+from imtfusion.bamio import bam_name
 from imtfusion.errors import AlignmentFileError
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
 from imtfusion.params import CallParameters
@@ -524,7 +525,7 @@ class PileupReference:
                 counts = np.asarray(self.bam.count_coverage(chrom, start, end), dtype=np.int64)
             except (OSError, ValueError) as exc:
                 raise AlignmentFileError(
-                    f"{self.bam.filename.decode() if isinstance(self.bam.filename, bytes) else self.bam.filename}: "
+                    f"{bam_name(self.bam)}: "
                     f"cannot be read in {chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: "
                     "re-create both"
                 ) from None
@@ -587,7 +588,7 @@ class PileupExcluding:
                             counts[k, r - start] += 1
         except (OSError, ValueError) as exc:
             raise AlignmentFileError(
-                f"{self.pileup.bam.filename.decode() if isinstance(self.pileup.bam.filename, bytes) else self.pileup.bam.filename}: "
+                f"{bam_name(self.pileup.bam)}: "
                 f"cannot be read in {chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: re-create both"
             ) from None
         letters = np.frombuffer(b"ACGT", dtype=np.uint8)[counts.argmax(axis=0)].copy()
@@ -875,7 +876,7 @@ def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
             return
         except (OSError, ValueError) as exc:
             raise AlignmentFileError(
-                f"{bam.filename.decode() if isinstance(bam.filename, bytes) else bam.filename}: cannot be read in "
+                f"{bam_name(bam)}: cannot be read in "
                 f"{chrom}:{start + 1}-{end} ({exc}); the BAM or its index is damaged: re-create both"
             ) from None
         yield read

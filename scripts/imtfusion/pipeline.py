@@ -408,7 +408,7 @@ def run_sample(
     notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
-        loci = resolve_targets(annotation, list(targets), params.margin, contigs, str(bam_path))
+        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path)
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
@@ -445,8 +445,14 @@ def run_sample(
         candidates = call_candidates(
             evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None, lookup,
-            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
+            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) and not info.remote else None,
         )
+        if info.remote and ref is None and not chimeric and _partner_scan_on(params):
+            notes.append(
+                "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner places "
+                "were not looked for in a pass of the whole BAM (it would download all of it); give the FASTA, or "
+                "copy the BAM and call it locally, for novel partners of such clips"
+            )
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
             c.duplicates = count_duplicates(c, params)
@@ -482,7 +488,7 @@ def run_sample(
         header = bam.header.to_dict()
     except UnicodeDecodeError:
         raise AlignmentFileError(
-            f"{bam_path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
+            f"{info.path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
         ) from None
     finally:
         # closing a damaged file can raise too; the reading error is the one to report

@@ -20,6 +20,7 @@ import os
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 from imtfusion.annotation import Transcript
+from imtfusion.bamio import is_url
 from imtfusion.diagram import (
     COLOUR_3,
     COLOUR_5,
@@ -179,6 +180,8 @@ def _size(n: int) -> str:
 def _file_facts(path: str | None) -> str:
     if not path:
         return "—"
+    if is_url(path):
+        return "read over the network (URL shown without credentials)"
     try:
         return _size(os.stat(path).st_size)
     except OSError:

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from imtfusion.bamio import is_url
 from imtfusion.errors import SampleSheetError
 from imtfusion.specimen import check_specimen, field_name
 
@@ -31,6 +32,7 @@ class SampleEntry:
     bam: str
     line: int
     specimen: tuple[tuple[str, str], ...] = ()  # (field, value) of imtfusion.specimen, validated
+    bam_index: str = ""  # optional column bam_index: the BAM's index (a path or a URL), when not next to it
 
 
 def check_sample_name(name: str, where: str = "") -> str:
@@ -97,12 +99,15 @@ def read_sample_sheet(path: str | Path, base_dir: str | Path | None = None) -> l
                 f"{path}: sample {sample!r} appears on lines {seen[sample]} and {lineno}; sample names must be unique"
             )
         seen[sample] = lineno
-        bam_path = Path(bam)
-        if base is not None and not bam_path.is_absolute():
+        bam_path = Path(bam) if not is_url(bam) else bam  # a URL is read as it is
+        if base is not None and isinstance(bam_path, Path) and not bam_path.is_absolute():
             bam_path = base / bam_path
         specimen = check_specimen([(f, cells[i]) for i, f in specimen_cols], where=f"{path}: line {lineno}: ",
                                   error=SampleSheetError)
-        entries.append(SampleEntry(sample, str(bam_path), lineno, tuple(specimen.items())))
+        index = cells[header.index("bam_index")] if "bam_index" in header else ""
+        if index and not is_url(index) and base is not None and not Path(index).is_absolute():
+            index = str(base / index)
+        entries.append(SampleEntry(sample, str(bam_path), lineno, tuple(specimen.items()), index))
     if not entries:
         raise SampleSheetError(f"{path}: the sample sheet has a header but no samples")
     return entries

@@ -42,6 +42,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pysam
 
+from imtfusion.bamio import is_url
+
 try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
     from isal.igzip import GzipFile as _GzipReader
     from isal.igzip_threaded import open as _threaded_open
@@ -470,6 +472,8 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     way (CRAM, SAM); a :class:`ScanError` while iterating means the stream is damaged."""
     if bam.is_cram or not bam.is_bam:
         raise ScanError("not a BAM")
+    if is_url(bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)):
+        raise ScanError("a remote BAM: read through htslib, by range requests")
     tid = bam.get_tid(chrom)
     if tid < 0:
         raise ScanError(f"unknown contig {chrom}")

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 from snakemake.logging import logger
 
+from imtfusion.bamio import is_url
 from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 from imtfusion.specimen import specimen_options
@@ -54,13 +55,15 @@ SAMPLES = list(samples["sample"])
 # optional sheet columns specimen, specimen_type, block, tumour_content: the report's
 # specimen block (imtfusion call --specimen)
 SPECIMEN = {e.sample: dict(e.specimen) for e in _entries}
+# optional sheet column bam_index: an index not next to the BAM (a path or a URL)
+BAM_INDEX = {e.sample: e.bam_index for e in _entries if e.bam_index}
 
 # BAMs that are not there: said at once (a dry run shows it), while each such sample
 # still fails on its own and the rest of the batch goes on
 _missing = [
     f"{s} ({samples.loc[s, 'bam']})"
     for s in SAMPLES
-    if not os.path.exists(samples.loc[s, "bam"])
+    if not is_url(samples.loc[s, "bam"]) and not os.path.exists(samples.loc[s, "bam"])
 ]
 if _missing:
     logger.warning(
@@ -93,6 +96,10 @@ def get_bam_path(wildcards):
 
 
 def get_index_args(wildcards, input):
+    """The index the call reads: the sample sheet's bam_index, else the usable or made one
+    (a URL's index is found by htslib next to it)."""
+    if wildcards.sample in BAM_INDEX:
+        return f"--bam-index {shlex.quote(BAM_INDEX[wildcards.sample])}"
     return f"--bam-index {shlex.quote(str(input.index[0]))}" if input.index else ""
 
 

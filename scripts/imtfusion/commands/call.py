@@ -29,6 +29,7 @@ from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.pipeline import SampleResult, candidate_row, run_sample, sample_paths, write_sample_outputs
 from imtfusion.samplesheet import check_sample_name
+from imtfusion.bamio import redact_url
 from imtfusion.specimen import parse_specimen_options
 from imtfusion.targets import DEFAULT_TARGETS
 
@@ -168,7 +169,7 @@ def main(args: argparse.Namespace) -> None:
             file=sys.stderr,
         )
         return
-    result.command = "imtfusion " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result.command = "imtfusion " + " ".join(shlex.quote(redact_url(a)) for a in sys.argv[1:])
     result.specimen = specimen
     paths = write_sample_outputs(result, args.outdir)
     stale = error_path(args.outdir, args.sample)
