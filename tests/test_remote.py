@@ -4,7 +4,6 @@ loopback interface inside the test; it counts what it sends."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
@@ -15,112 +14,18 @@ import pysam
 import pytest
 
 from imtfusion.bamio import is_url, open_alignment, redact_url
+from imtfusion.bench.remote import serve
 from imtfusion.errors import AlignmentFileError
 from test_calling import PARTP_ALK_MATE, PARTP_ALK_READ, TARGETS, add_background, make_toy
 
 
-CHUNK = 16_384
-
-
-class RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a folder with ``Range: bytes=a-b`` support (206). Sent in small pieces
-    through a small socket buffer, so a client that has what it needs and closes the
-    connection (htslib asks for open-ended ranges) stops the sending: what the log counts
-    is what went over the wire, within a piece or two."""
-
-    log: Path  # one line per response: path, range asked, bytes sent
-
-    def log_message(self, *args):  # keep the test output quiet
-        pass
-
-    def setup(self):
-        super().setup()
-        import socket
-
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        path = self.translate_path(self.path)
-        if not os.path.isfile(path):
-            self.send_error(404, "File not found")
-            return
-        size = os.path.getsize(path)
-        start, end = 0, size - 1
-        asked = self.headers.get("Range", "")
-        if asked.startswith("bytes="):
-            a, _, b = asked[len("bytes="):].partition("-")
-            start = int(a) if a else max(0, size - int(b))
-            end = min(int(b), size - 1) if a and b else size - 1
-            if start >= size:
-                self.send_error(416, "Range not satisfiable")
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        else:
-            self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(end - start + 1))
-        self.send_header("Accept-Ranges", "bytes")
-        self.end_headers()
-        sent = 0
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            left = end - start + 1
-            try:
-                while left > 0:
-                    piece = fh.read(min(CHUNK, left))
-                    self.wfile.write(piece)
-                    sent += len(piece)
-                    left -= len(piece)
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-        with open(self.log, "a") as out:
-            out.write(f"{self.path}\t{asked or '-'}\t{sent}\n")
-
-
-def _serve(root: str, log: str, port) -> None:
-    class Handler(RangeHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=root, **kw)
-
-    Handler.log = Path(log)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    port.value = httpd.server_address[1]
-    httpd.serve_forever()
-
-
-class Served:
-    def __init__(self, root: Path, base: str, log: Path):
-        self.root, self.base, self.log = root, base, log
-
-    def responses(self) -> list[tuple[str, str, int]]:
-        if not self.log.exists():
-            return []
-        return [(p, r, int(n)) for p, r, n in (line.split("\t") for line in self.log.read_text().splitlines())]
-
-
 @pytest.fixture()
 def server(tmp_path):
-    """A web server on the loopback interface, in a process of its own (htslib holds the
-    interpreter while it reads, so it cannot be served from a thread of the same one)."""
-    import multiprocessing
-    import time
-
+    """A web server on the loopback interface, in a process of its own."""
     root = tmp_path / "www"
     root.mkdir()
-    log = tmp_path / "served.tsv"
-
-    ctx = multiprocessing.get_context("spawn")  # not fork: the test process may be large
-    port = ctx.Value("i", 0)
-    proc = ctx.Process(target=_serve, args=(str(root), str(log), port), daemon=True)
-    proc.start()
-    for _ in range(100):
-        if port.value:
-            break
-        time.sleep(0.05)
-    yield Served(root, f"http://127.0.0.1:{port.value}", log)
-    proc.terminate()
-    proc.join(5)
+    with serve(root, tmp_path / "served.tsv") as served:
+        yield served
 
 
 def fusion_bam(path: Path, background: int = 0) -> Path:

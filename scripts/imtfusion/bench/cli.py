@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "recall, precision and breakpoint accuracy per aligner on a simulated panel",
     ),
     "speed": ("imtfusion.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
+    "remote": ("imtfusion.bench.remote", "bytes moved and wall time of a BAM read over loopback HTTP vs the local file"),
 }
 
 
