@@ -421,11 +421,9 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         known_html = "novel: not in the known-fusion table"
     clipped = len(c.clipped_fragments)
     evidence = _rows([
-        ("fragments", f"<b>{c.fragments}</b> supporting fragments"),
-        ("molecules", f"{c.molecules} unique molecule(s): "
-                      + ("UMI families (reads at the same positions with different UMIs are different molecules)"
-                         if c.umis else "distinct read and mate positions (no UMIs in the reads)")),
-        ("start sites", f"{c.start_sites} distinct partner-side read position(s): a PCR artefact has one or two"),
+        ("fragments", f"<b>{c.fragments}</b> supporting fragments: {c.molecules} unique molecule(s) by "
+                      + ("UMI family" if c.umis else "read and mate positions (no UMIs)")
+                      + f", read from {c.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
         ("split reads", f"{c.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
         ("discordant pairs", f"{c.discordant_pairs} more fragment(s) with one mate in each gene"),
