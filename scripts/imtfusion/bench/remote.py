@@ -39,11 +39,14 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):  # keep the test output quiet
         pass
 
+    small_buffer = True  # for counting; a timing server keeps the system's socket buffers
+
     def setup(self):
         super().setup()
         import socket
 
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
+        if self.small_buffer:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHUNK)
 
     def do_GET(self):  # noqa: N802 - http.server's naming
         path = self.translate_path(self.path)
@@ -84,12 +87,13 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             out.write(f"{self.path}\t{asked or '-'}\t{sent}\n")
 
 
-def _serve(root: str, log: str, port) -> None:
+def _serve(root: str, log: str, port, small_buffer: bool = True) -> None:
     class Handler(RangeHandler):
         def __init__(self, *a, **kw):
             super().__init__(*a, directory=root, **kw)
 
     Handler.log = Path(log)
+    Handler.small_buffer = small_buffer
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     port.value = httpd.server_address[1]
     httpd.serve_forever()
@@ -108,14 +112,16 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(root: Path, log: Path) -> Iterator[Served]:
+def serve(root: Path, log: Path, small_buffer: bool = True) -> Iterator[Served]:
     """Serve ``root`` on 127.0.0.1 while the block runs (a spawned process: htslib holds
-    the interpreter while it reads, so one of its threads could not serve it)."""
+    the interpreter while it reads, so one of its threads could not serve it). With
+    ``small_buffer`` the socket buffer is one piece, so the log counts what the client
+    took; without, the server sends as fast as the system lets it (for timing)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     port = ctx.Value("i", 0)
-    proc = ctx.Process(target=_serve, args=(str(root), str(log), port), daemon=True)
+    proc = ctx.Process(target=_serve, args=(str(root), str(log), port, small_buffer), daemon=True)
     proc.start()
     try:
         for _ in range(200):
@@ -197,6 +203,10 @@ def main(args: argparse.Namespace) -> None:
             s, e = span.split("-")
             loci.append((chrom, int(s) - 1, int(e)))
         blocks = target_block_bytes(str(bam), loci)
+    # timed against a server that sends as fast as the system lets it (the counting
+    # server's one-piece socket buffer throttles it)
+    with serve(bam.parent, work / "timed.tsv", small_buffer=False) as timed:
+        url = f"{timed.base}/{bam.name}"
         local, remote = [], []
         for i in range(args.runs):
             local.append(_call(str(bam), args, work / f"local{i}"))
