@@ -263,3 +263,31 @@ def test_unmapped_junction_reads_next_to_mates_in_a_known_partner_are_counted(tm
     (tmp_path / "s.bam").unlink()
     off = run(tmp_path, toy, known=known, scan_unmapped="no")
     assert not by_fusion(off, "PARTP::ALK")
+
+
+def test_a_call_whose_junction_reads_cannot_be_placed_without_a_fasta_says_exon_level(tmp_path):
+    # PARTP is read nowhere near its exon 2 end, so without a FASTA the junction reads'
+    # soft clips cannot be placed; the mates still make the call, which says why it is
+    # not exact; with the FASTA the same BAM gives the exact junction
+    from test_calling import call
+
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):  # ALK-aligned junction reads, the PARTP bases soft-clipped
+        toy.fragment(f"clip{i}", [("chr4", 4110 + i, "+", 40 - i), ("chr2", 20090, "-", 60)],
+                     [("chr2", 19950 + 7 * i, "+", 100)], only1=1)
+    for i in range(3):  # mate pairs: one mate in PARTP exon 2's start, one in ALK exon 3
+        toy.fragment(f"m{i}", [("chr4", 4000 + 3 * i, "+", 60)], [("chr2", 20000 + 5 * i, "+", 100)])
+    [c] = by_fusion(call(tmp_path, toy, min_fragments=3, partner_scan="no"), "PARTP::ALK")
+    assert c.precision == "exon-level (no FASTA)"
+    (tmp_path / "s.bam").unlink()
+    [e] = by_fusion(call(tmp_path, toy, fasta=True, min_fragments=3), "PARTP::ALK")
+    assert e.precision == "exact" and (e.end5.label(), e.end3.label()) == ("chr4:4150", "chr2:20150")
+    # mates only, no junction read at all: approximate, as with a FASTA
+    (tmp_path / "s.bam").unlink()
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"m{i}", [("chr4", 4000 + 3 * i, "+", 60)], [("chr2", 20000 + 5 * i, "+", 100)])
+    [a] = by_fusion(call(tmp_path, toy, min_fragments=3), "PARTP::ALK")
+    assert a.precision == "approximate"

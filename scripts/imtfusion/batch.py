@@ -243,9 +243,10 @@ def read_candidates(path: str | Path) -> CandidateTable:
     candidates = []
     for n, row in _rows(path, lines, REQUIRED_CANDIDATE_COLUMNS, what, CANDIDATE_COLUMNS):
         precision = row["breakpoint_precision"]
-        if precision not in ("exact", "approximate"):
+        if precision not in ("exact", "approximate", "exon-level (no FASTA)"):
             raise BatchTableError(
-                f"{path}: line {n}: breakpoint_precision {precision!r} is neither 'exact' nor 'approximate'"
+                f"{path}: line {n}: breakpoint_precision {precision!r} is not 'exact', 'approximate' or "
+                "'exon-level (no FASTA)'"
             )
         for column in ("sample", "gene5", "gene3"):
             if row[column] in _MISSING:

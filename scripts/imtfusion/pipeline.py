@@ -245,6 +245,34 @@ def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: Con
     return index, note
 
 
+NO_FASTA_PRECISION = "exon-level (no FASTA)"
+LOOSE_CLIPS = 2  # junction reads left unplaced at a target end that make a mates-only call "exon-level"
+
+
+def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> None:
+    """Without a FASTA, a call from mates only whose target gene has junction reads (soft
+    clips, two or more on the side of its target end) that could not be placed says so:
+    its breakpoints are the exon boundaries next to the mates, and the partner's bases
+    were too thinly read to place the junction reads exactly (``exon-level (no FASTA)``,
+    which the FASTA would make exact) -- the call is kept, not dropped."""
+    placed = {f for c in candidates for f in c.split_fragments}
+    loose: dict[tuple[str, str], list] = {}
+    for clip in clips:
+        if clip.fragment not in placed:
+            loose.setdefault((clip.end.chrom, clip.end.side), []).append(clip)
+    for c in candidates:
+        if c.precision != "approximate":
+            continue
+        for end, gene in ((c.end5, c.gene5), (c.end3, c.gene3)):
+            if gene.name not in c.targets:
+                continue
+            here = [k for k in loose.get((end.chrom, end.side), ())
+                    if any(g.gene_id == gene.gene_id for g in lookup.genes_at(k.end.chrom, k.end.pos))]
+            if len({k.fragment for k in here}) >= LOOSE_CLIPS:
+                c.precision = NO_FASTA_PRECISION
+                break
+
+
 PARTNER_UNMAPPED_FLANK = 1_000  # bases around a known partner gene whose unmapped reads are looked at
 
 
@@ -459,6 +487,8 @@ def run_sample(
             partner = c.end3 if c.gene5.name in c.targets and c.gene3.name not in c.targets else c.end5
             c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos)
         mark_promiscuous(candidates, params)
+        if ref is None:
+            _say_exon_level(candidates, evidence.clipped_reads, lookup)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
         fetch = None

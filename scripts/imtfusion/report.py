@@ -440,7 +440,12 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
     annot = _rows([
         ("5′ breakpoint", f"<b>{esc(c.end5.label())}</b> ({esc(c.gene5.strand)} strand), {esc((a.site5 if a else c.site5).replace('_', ' '))}"),
         ("3′ breakpoint", f"<b>{esc(c.end3.label())}</b> ({esc(c.gene3.strand)} strand), {esc((a.site3 if a else c.site3).replace('_', ' '))}"),
-        ("precision", esc(c.precision) + (" (from mates only: the exon boundary just past them)" if c.precision != "exact" else " (from reads across the junction)")),
+        ("precision", esc(c.precision) + (
+            " (from reads across the junction)" if c.precision == "exact"
+            else " (from mates only: the exon boundaries next to them; junction reads were seen, but the partner's "
+                 "bases are too thinly read to place them without the FASTA: give it for the exact breakpoint)"
+            if c.precision == "exon-level (no FASTA)"
+            else " (from mates only: the exon boundary just past them)")),
         ("transcripts", f"{esc(a.transcript5)} exon {esc(a.exon5 if a.exon5 is not None else '?')} → "
                         f"{esc(a.transcript3)} exon {esc(a.exon3 if a.exon3 is not None else '?')}" if a else "—"),
         ("reading frame", frame),
