@@ -48,14 +48,16 @@ def test_clips_are_placed_on_the_exon_boundary_the_mates_point_to(tmp_path):
     assert c.evidence_kinds == {"clip"}
 
 
-def test_without_a_fasta_the_same_reads_give_an_approximate_call(tmp_path):
+def test_without_a_fasta_the_same_reads_give_an_exon_level_call(tmp_path):
+    # PARTP's exon end is read by no other read: the clips cannot be placed without the
+    # FASTA, the mates make the call, which says why it is not exact
     toy = make_toy()
     add_background(toy)
     clipped_in_alk(toy, 3)
     discordant(toy, 3)
     result = run(tmp_path, toy, fasta=False)
     [c] = by_fusion(result, "PARTP::ALK")
-    assert c.precision == "approximate" and c.split_reads == 0 and c.discordant_pairs == 3
+    assert c.precision == "exon-level (no FASTA)" and c.split_reads == 0 and c.discordant_pairs == 3
 
 
 def test_known_partner_places_clips_without_any_mate(tmp_path):
