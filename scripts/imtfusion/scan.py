@@ -474,13 +474,12 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     way (CRAM, SAM); a :class:`ScanError` while iterating means the stream is damaged."""
     if bam.is_cram or not bam.is_bam:
         raise ScanError("not a BAM")
-    name = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
-    if is_url(name) and not remotefile.readable(name):
+    path = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
+    if is_url(path) and not remotefile.readable(path):
         raise ScanError("an S3 or GCS BAM: read through htslib, by range requests")
     tid = bam.get_tid(chrom)
     if tid < 0:
         raise ScanError(f"unknown contig {chrom}")
-    path = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
     keep_freed_memory()
     first, voffset = _region_start(bam, chrom, start, end)
     if first is None:
