@@ -31,7 +31,6 @@ ordinary pysam iteration, which gives the same answers more slowly.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import struct
 import sys
@@ -520,8 +519,9 @@ def _take_buffer(pool: list[bytearray], size: int) -> bytearray:
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
              min_pos: int, threads: int = 1) -> Iterator[RecordBatch]:
     size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
-    # an http(s) BAM: its blocks by range requests, each fetched once (imtfusion.remotefile)
-    with (io.BufferedReader(remotefile.RangeFile(path), 1 << 20) if is_url(path) else open(path, "rb")) as fh:
+    # an http(s) BAM: its blocks by range requests, each fetched once (imtfusion.remotefile;
+    # unbuffered: a read returns what one request brought, so a small locus asks for little)
+    with (remotefile.RangeFile(path) if is_url(path) else open(path, "rb")) as fh:
         fh.seek(voffset >> 16)
         if threads > 1 and _threaded_open is not None:
             # a second thread inflates ahead (ISA-L lets go of the GIL) while this one
