@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
 import pysam
 
+from imtfusion import remotefile
 from imtfusion.errors import AlignmentFileError, AlignmentFileNotIndexedError
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
@@ -18,7 +21,9 @@ BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b00030000000000000000
 #: object stores; credentials come from the environment only (see the README).
 REMOTE_SCHEMES = ("http://", "https://", "ftp://", "s3://", "s3+http://", "s3+https://", "gs://", "gs+http://",
                   "gs+https://")
-_USERINFO = re.compile(r"^([a-z0-9+.-]+://)[^/@]*@", re.IGNORECASE)
+# a URL in a text (an error message, a command line): up to white space or a quote
+_URL_IN_TEXT = re.compile(r"\b(?:https?|ftp|s3(?:\+https?)?|gs(?:\+https?)?)://[^\s'\"`<>]+", re.IGNORECASE)
+_USERINFO = re.compile(r"^([a-z0-9+.-]+://)[^/?#]*@", re.IGNORECASE)
 
 
 def is_url(path: str | Path | None) -> bool:
@@ -26,17 +31,27 @@ def is_url(path: str | Path | None) -> bool:
     return isinstance(path, str) and path.lower().startswith(REMOTE_SCHEMES)
 
 
+def _redact_one(url: str) -> str:
+    url = _USERINFO.sub(r"\1", url)
+    return url.split("?", 1)[0] + ("?<redacted>" if "?" in url else "")
+
+
 def redact_url(text: str | Path | None) -> str:
-    """``text`` with what a URL may carry of credentials removed: a ``user:password@``
-    part and the query string (pre-signed URLs carry their signature there). Every place
-    that writes a BAM's name (report, JSON, VCF, log and error lines) uses it."""
+    """``text`` with what the URLs in it may carry of credentials removed: a
+    ``user:password@`` part (for s3:// also ``ID:SECRET:TOKEN@``) and the query string
+    (pre-signed URLs carry their signature there), which becomes ``?<redacted>``. Every
+    place that writes a BAM's name (report, JSON, VCF, command line, log and error lines)
+    uses it."""
     if text is None:
         return ""
-    text = str(text)
-    if not is_url(text):
-        return text
-    text = _USERINFO.sub(r"\1", text)
-    return text.split("?", 1)[0] + ("?<redacted>" if "?" in text else "")
+    return _URL_IN_TEXT.sub(lambda m: _redact_one(m.group(0)), str(text))
+
+
+def url_with_suffix(url: str, suffix: str) -> str:
+    """``url`` with ``suffix`` added to its path (before a query string, which is kept):
+    where an index next to a remote BAM is, as htslib looks for it."""
+    base, sep, query = url.partition("?")
+    return base + suffix + sep + query
 
 
 @dataclass(frozen=True)
@@ -89,50 +104,191 @@ def check_bam_file(path: Path) -> bool:
     return is_cram
 
 
+# errno values of htslib's network layer (hfile_libcurl) when the server cannot be reached
+_UNREACHABLE = {
+    errno.ECONNREFUSED: "the connection was refused",
+    errno.EDESTADDRREQ: "the host name could not be resolved",  # libcurl's 'could not resolve host'
+    errno.EHOSTUNREACH: "the host cannot be reached",
+    errno.ENETUNREACH: "the network cannot be reached",
+    errno.ETIMEDOUT: "the connection timed out",
+    errno.ECONNRESET: "the connection was reset",
+}
+_DENIED = (errno.EACCES, errno.EPERM)  # HTTP 403 and 401
+_INDEX_GIVEN = "give the index with --bam-index (the sample sheet's bam_index column), a path or a URL"
+
+
+def _credentials_hint(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower()
+    if scheme.startswith("s3"):
+        return ("set the credentials in the environment: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and "
+                "AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE; S3 also answers 403 for a missing object")
+    if scheme.startswith("gs"):
+        return "set an access token in the environment variable GCS_OAUTH_TOKEN (`gcloud auth print-access-token`)"
+    return ("check that the URL is right and still valid (a pre-signed URL expires and signs one file only) and "
+            "that this server lets you read it")
+
+
+def _network_error(url: str, exc: OSError, what: str) -> AlignmentFileError:
+    """One line on why ``url`` (``what``: 'the BAM' or 'the index of ...') could not be read."""
+    shown = redact_url(url)
+    index = what != "the BAM"
+    if exc.errno == errno.ENOENT:
+        fix = f"check the URL, or {_INDEX_GIVEN}" if index else "check the URL"
+        return AlignmentFileError(f"{shown}: {what} is not there (HTTP 404 or no such object); {fix}")
+    if exc.errno in _DENIED:
+        fix = f"; or {_INDEX_GIVEN}" if index else ""
+        return AlignmentFileError(
+            f"{shown}: reading {what} was refused (HTTP 401/403); {_credentials_hint(url)}{fix}"
+        )
+    if exc.errno in _UNREACHABLE:
+        return AlignmentFileError(
+            f"{shown}: the server cannot be reached ({_UNREACHABLE[exc.errno]}); check the host name in the URL, "
+            "that the server is up and that this machine can reach it (a proxy is set with https_proxy)"
+        )
+    reason = redact_url(os.strerror(exc.errno) if exc.errno else str(exc))
+    return AlignmentFileError(f"{shown}: {what} cannot be read over the network ({reason}); check the URL")
+
+
+def _read_remote(url: str) -> bytes:
+    """The whole of a (small) remote file, through htslib (which has the credentials)."""
+    from pysam.libchtslib import HFile
+
+    handle = HFile(url)
+    try:
+        return handle.read()
+    finally:
+        handle.close()
+
+
+def _probe(url: str) -> OSError | None:
+    """Why ``url`` cannot be opened, or None when it can."""
+    from pysam.libchtslib import HFile
+
+    try:
+        HFile(url).close()
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _remote_index(url: str, index: str | Path | None, is_cram: bool, scratch: str) -> tuple[str, str]:
+    """The index of the BAM at ``url`` as a local file in ``scratch`` (fetched once: given,
+    else URL.bai, URL.csi, for a CRAM URL.crai, tried in turn) and its name as reports show
+    it. An index that cannot be read is one line naming it; when none is found next to the
+    BAM, the BAM itself is tried first, so that a wrong URL is said to be one."""
+    shown = redact_url(url)
+    if index and not is_url(str(index)):
+        local = Path(index)
+        if not local.is_file():
+            raise AlignmentFileNotIndexedError(f"{shown}: its index {index} does not exist; {_INDEX_GIVEN}")
+        return str(local.resolve()), str(index)
+    candidates = [str(index)] if index else [url_with_suffix(url, s) for s in ((".crai",) if is_cram else (".bai", ".csi"))]
+    refused: list[tuple[str, OSError]] = []
+    for candidate in candidates:
+        try:
+            data = _read_remote(candidate)
+        except OSError as exc:
+            if exc.errno in _UNREACHABLE and not index:  # the BAM's server
+                raise _network_error(url, exc, "the BAM") from None
+            if exc.errno in _UNREACHABLE or index:
+                problem = _probe(url)
+                if problem is not None:
+                    raise _network_error(url, problem, "the BAM") from None
+                raise _network_error(candidate, exc, f"the index of {shown}") from None
+            refused.append((candidate, exc))
+            continue
+        suffix = next((s for s in (".bai", ".csi", ".crai") if candidate.split("?", 1)[0].endswith(s)),
+                      ".crai" if is_cram else ".bai")
+        local = Path(scratch) / ("index" + suffix)
+        local.write_bytes(data)
+        return str(local), redact_url(candidate)
+    problem = _probe(url)
+    if problem is not None:
+        raise _network_error(url, problem, "the BAM") from None
+    for candidate, exc in refused:
+        if exc.errno != errno.ENOENT:
+            raise _network_error(candidate, exc, f"the index of {shown}") from None
+    tried = " or ".join(redact_url(c) for c in candidates)
+    raise AlignmentFileNotIndexedError(
+        f"{shown}: no index next to it ({tried} not found); create one where the BAM is stored "
+        f"(`samtools index`), or {_INDEX_GIVEN}"
+    )
+
+
 def _open_remote(url: str, index: str | Path | None, reference: str | None, threads: int) -> tuple[pysam.AlignmentFile, str]:
-    """A BAM/CRAM at a URL, opened through its index (given, or URL.bai / URL.csi /
-    URL.crai as htslib looks for them); htslib's own messages (which name the URL) are
-    kept quiet, and every error names the URL redacted."""
+    """A BAM/CRAM at a URL, opened through its index (given, or found next to it: see
+    :func:`_remote_index`), read by htslib with range requests. htslib's own messages
+    (which name the URL as given) are kept quiet; every error is one line naming the URL
+    redacted and what to do."""
     shown = redact_url(url)
     is_cram = url.split("?", 1)[0].lower().endswith(".cram")
     if is_cram and reference is None:
         raise AlignmentFileError(
             f"{shown}: a CRAM needs its reference FASTA to be decoded; give it with --fasta (config key 'fasta')"
         )
-    idx = str(index) if index else None
-    if idx and not is_url(idx):
-        idx = os.path.abspath(idx)
     before = pysam.set_verbosity(0)
-    here = os.getcwd()
     try:
-        # htslib saves a remote index into the working directory, and takes a file of that
-        # name found there as the index: a stale one of another BAM would be read. It
-        # works in a folder of its own, removed once the index is loaded.
+        # the index is fetched into a folder of this call's own (htslib would save it into
+        # the working directory, and take a stale file of that name there as the index)
         with tempfile.TemporaryDirectory(prefix="imtfusion-index-") as scratch:
-            os.chdir(scratch)
+            local_index, shown_index = _remote_index(url, index, is_cram, scratch)
+            # htslib reads the file through a local proxy that fetches by bounded ranges and
+            # keeps what it fetched (imtfusion.remotefile); directly if it cannot start
             try:
-                bam = pysam.AlignmentFile(url, "rc" if is_cram else "rb", index_filename=idx,
-                                          reference_filename=os.path.abspath(reference) if is_cram else None,
-                                          threads=threads, require_index=True)
-            finally:
-                os.chdir(here)
-    except (OSError, ValueError) as exc:
-        reason = redact_url(str(exc)).replace(url, shown)
-        raise AlignmentFileError(
-            f"{shown}: cannot be read over the network ({reason}); check that the URL is right and reachable, that "
-            "its index is there (URL.bai or URL.csi, else give it with --bam-index or the sample sheet's "
-            "bam_index column), and for s3:// or gs:// that the credentials are set in the environment "
-            "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or GCS_OAUTH_TOKEN)"
-        ) from None
+                proxy = remotefile.start_proxy(url)
+            except OSError:
+                proxy = None
+            try:
+                bam = _RemoteAlignmentFile(proxy.url if proxy else url, "rc" if is_cram else "rb",
+                                           index_filename=local_index,
+                                           reference_filename=os.path.abspath(reference) if is_cram else None,
+                                           threads=threads, require_index=True)
+            except (OSError, ValueError) as exc:
+                if proxy:
+                    proxy.stop()
+                problem = _probe(url)
+                if problem is not None:
+                    raise _network_error(url, problem, "the BAM") from None
+                reason = redact_url(str(exc))
+                raise AlignmentFileError(
+                    f"{shown}: cannot be read as a BAM/CRAM with the index {shown_index} ({reason}); check that the "
+                    "URL is a coordinate-sorted BAM or CRAM and the index is that file's"
+                ) from None
     finally:
         pysam.set_verbosity(before)
-    return bam, redact_url(idx) if idx else f"{shown}.bai or .csi (found by htslib next to it)"
+    if proxy:
+        bam.ends_with(proxy.stop)
+    return bam, shown_index
+
+
+class _RemoteAlignmentFile(pysam.AlignmentFile):
+    """An AlignmentFile read through a local proxy, which stops when the file is closed
+    (or dropped)."""
+
+    def ends_with(self, stop) -> None:
+        self._stop = weakref.finalize(self, stop)
+
+    def close(self) -> None:
+        super().close()
+        stop = getattr(self, "_stop", None)
+        if stop is not None:
+            stop()
+
+
+def _filename(bam: pysam.AlignmentFile) -> str:
+    """The name the file was opened by: a URL, not the local proxy htslib reads it through."""
+    name = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
+    return remotefile.origin_of(name)
+
+
+def is_remote(bam: pysam.AlignmentFile) -> bool:
+    """Whether an opened file is read over the network."""
+    return is_url(_filename(bam))
 
 
 def bam_name(bam: pysam.AlignmentFile) -> str:
     """The file's name as messages show it (a URL redacted)."""
-    name = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
-    return redact_url(name)
+    return redact_url(_filename(bam))
 
 
 def open_alignment(path: str | Path, index: str | Path | None = None, reference: str | None = None,

@@ -47,11 +47,13 @@ class CallParameters:
     transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS
     # --- unmapped reads (need a FASTA)
     # unmapped reads without a position: "auto" scans them when the BAM has no chimeric
-    # (SA) alignments, "yes" always, "no" never (placed ones are always looked at)
+    # (SA) alignments and is not read over the network, "yes" always, "no" never (placed
+    # ones are always looked at)
     scan_unmapped: str = "auto"
     max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more
     # without a FASTA and chimeric alignments, soft clips at target breakends that no mate
-    # or known partner places are looked for in one pass of the whole BAM ("auto"), or not ("no")
+    # or known partner places are looked for in one pass of the whole BAM ("auto": for a local
+    # BAM, not one read over the network; "yes": for either), or not ("no")
     partner_scan: str = "auto"
     max_partner_scan: int = 200_000_000  # records read by that pass at most (then a note)
     # --- target status
@@ -82,8 +84,8 @@ class CallParameters:
                 raise ConfigError(f"parameter 'scan_unmapped' must be auto, yes or no, got {value!r}")
             if key == "umi" and str(value).strip().lower() not in ("auto", "no", "false", "0"):
                 raise ConfigError(f"parameter 'umi' must be auto or no, got {value!r}")
-            if key == "partner_scan" and str(value).strip().lower() not in ("auto", "no", "false", "0"):
-                raise ConfigError(f"parameter 'partner_scan' must be auto or no, got {value!r}")
+            if key == "partner_scan" and str(value).strip().lower() not in ("auto", "yes", "no", "true", "false", "1", "0"):
+                raise ConfigError(f"parameter 'partner_scan' must be auto, yes or no, got {value!r}")
             try:
                 updates[key] = type(default)(value)
             except (TypeError, ValueError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from imtfusion import __version__, umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
-from imtfusion.bamio import AlignmentInfo, open_alignment
+from imtfusion.bamio import AlignmentInfo, is_remote, open_alignment
 from imtfusion.calling import Candidate, GeneLookup, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
@@ -212,6 +212,12 @@ def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
 
 
+def _whole_bam_pass_skipped(bam, mode: str) -> bool:
+    """A pass over all of the BAM (or its unmapped end) is not made over the network
+    unless asked for (``yes``): it would download that much of the file."""
+    return is_remote(bam) and mode.strip().lower() == "auto"
+
+
 def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: ContigMap, params: CallParameters):
     """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
     boundaries of the genes where reads spell the bases of the clips (one pass of the
@@ -327,6 +333,12 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
             notes.append(
                 f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
                 f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
+            )
+            unplaced = 0
+        elif unplaced and _whole_bam_pass_skipped(bam, mode):
+            notes.append(
+                f"{unplaced:,} unmapped reads without a position were not scanned for junction reads: the BAM is "
+                "read over the network and they would be downloaded (scan_unmapped: yes reads them)"
             )
             unplaced = 0
 
@@ -466,6 +478,13 @@ def run_sample(
         lookup = GeneLookup(annotation, contigs)
 
         def spelled_boundaries(clips):
+            if _whole_bam_pass_skipped(bam, params.partner_scan):
+                notes.append(
+                    "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner "
+                    "places were not looked for in a pass of the whole BAM (it would download all of it); give the "
+                    "FASTA, or set partner_scan: yes, for novel partners of such clips"
+                )
+                return None
             index, note = boundaries_spelled_by_reads(clips, ends, lookup, contigs, params)
             notes.append(note)
             return index
@@ -473,14 +492,8 @@ def run_sample(
         candidates = call_candidates(
             evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
             build_boundaries if ref is not None else None, lookup,
-            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) and not info.remote else None,
+            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
         )
-        if info.remote and ref is None and not chimeric and _partner_scan_on(params):
-            notes.append(
-                "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner places "
-                "were not looked for in a pass of the whole BAM (it would download all of it); give the FASTA, or "
-                "copy the BAM and call it locally, for novel partners of such clips"
-            )
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
             c.duplicates = count_duplicates(c, params)

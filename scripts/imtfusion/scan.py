@@ -31,7 +31,6 @@ ordinary pysam iteration, which gives the same answers more slowly.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import struct
 import sys
@@ -474,12 +473,10 @@ def scan_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     way (CRAM, SAM); a :class:`ScanError` while iterating means the stream is damaged."""
     if bam.is_cram or not bam.is_bam:
         raise ScanError("not a BAM")
-    path = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
-    if is_url(path) and not remotefile.readable(path):
-        raise ScanError("an S3 or GCS BAM: read through htslib, by range requests")
     tid = bam.get_tid(chrom)
     if tid < 0:
         raise ScanError(f"unknown contig {chrom}")
+    path = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
     keep_freed_memory()
     first, voffset = _region_start(bam, chrom, start, end)
     if first is None:
@@ -519,8 +516,9 @@ def _take_buffer(pool: list[bytearray], size: int) -> bytearray:
 def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: int,
              min_pos: int, threads: int = 1) -> Iterator[RecordBatch]:
     size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
-    # an http(s) BAM: its blocks by range requests, each fetched once (imtfusion.remotefile)
-    with (io.BufferedReader(remotefile.RangeFile(path), 1 << 20) if is_url(path) else open(path, "rb")) as fh:
+    # a BAM at a URL: its blocks by range requests (imtfusion.remotefile; unbuffered: a read
+    # returns what one request brought, so a small locus asks for little)
+    with (remotefile.open_url(path) if is_url(path) else open(path, "rb")) as fh:
         fh.seek(voffset >> 16)
         if threads > 1 and _threaded_open is not None:
             # a second thread inflates ahead (ISA-L lets go of the GIL) while this one

@@ -18,13 +18,13 @@ rule batch_candidates:
         mem_mb=call_mem_mb,
         runtime=30,
     params:
-        bam=get_bam_path,
+        bam=get_bam_args,
         index=get_index_args,
         fasta=get_fasta_args(),
         targets=get_targets_args(),
         extra=get_param_args(),
     shell:
-        "imtfusion call --bam {params.bam:q} {params.index} --temporary-index --gtf {input.annotation:q} "
+        "imtfusion call {params.bam} {params.index} --temporary-index --gtf {input.annotation:q} "
         "--sample {wildcards.sample} --candidates-only {output:q} {params.fasta} "
         "--targets {params.targets} {params.extra} --threads {threads} --record-failure > {log:q} 2>&1"
 

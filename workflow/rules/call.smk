@@ -66,7 +66,7 @@ rule call_fusions:
         mem_mb=call_mem_mb,
         runtime=30,
     params:
-        bam=get_bam_path,
+        bam=get_bam_args,
         index=get_index_args,
         outdir=results_dir,
         fasta=get_fasta_args(),
@@ -75,7 +75,7 @@ rule call_fusions:
         artefacts=get_artefacts_args,
         specimen=get_specimen_args,
     shell:
-        "imtfusion call --bam {params.bam:q} {params.index} --gtf {input.annotation:q} "
+        "imtfusion call {params.bam} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "
         "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
         "{params.artefacts} {params.specimen} "

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.settings.types import DeploymentMethod
 from snakemake.logging import logger
 
-from imtfusion.bamio import is_url
+from imtfusion.bamio import is_url, redact_url
 from imtfusion.batch import read_artefacts
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 from imtfusion.specimen import specimen_options
@@ -95,9 +95,27 @@ def get_bam_path(wildcards):
     return bam_path(wildcards.sample)
 
 
+def carries_credentials(sample):
+    """Whether the sample's BAM or index is a URL with credentials in it (user:password@,
+    a pre-signed query string)."""
+    names = (bam_path(sample), BAM_INDEX.get(sample, ""))
+    return any(redact_url(name) != name for name in names)
+
+
+def get_bam_args(wildcards):
+    """--bam PATH_OR_URL; for a URL that carries credentials, --sample-sheet: the call
+    takes the BAM and its index from the sheet, so that no command line Snakemake prints,
+    logs or shows to `ps` holds them."""
+    if carries_credentials(wildcards.sample):
+        return f"--sample-sheet {shlex.quote(os.path.abspath(config['samples']))}"
+    return f"--bam {shlex.quote(bam_path(wildcards.sample))}"
+
+
 def get_index_args(wildcards, input):
     """The index the call reads: the sample sheet's bam_index, else the usable or made one
-    (a URL's index is found by htslib next to it)."""
+    (a URL's index is found next to it); none when the call reads the sheet itself."""
+    if carries_credentials(wildcards.sample):
+        return ""
     if wildcards.sample in BAM_INDEX:
         return f"--bam-index {shlex.quote(BAM_INDEX[wildcards.sample])}"
     return f"--bam-index {shlex.quote(str(input.index[0]))}" if input.index else ""

@@ -35,7 +35,12 @@ from imtfusion.targets import DEFAULT_TARGETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bam", required=True, help="coordinate-sorted, indexed BAM (or CRAM with --fasta)")
+    bam = parser.add_mutually_exclusive_group(required=True)
+    bam.add_argument("--bam", help="coordinate-sorted, indexed BAM (or CRAM with --fasta): a path or a URL "
+                                   "(https://, s3://, gs://; credentials from the environment, see README)")
+    bam.add_argument("--sample-sheet", metavar="TSV",
+                     help="take the BAM (and its bam_index) from this sample sheet's row for --sample instead: "
+                          "the workflow's way for a URL that carries credentials, which then is on no command line")
     parser.add_argument("--gtf", required=True, help="GTF the reads were aligned against, or an index from `imtfusion index-gtf`")
     parser.add_argument("--sample", required=True, help="sample name used in file names and reports")
     parser.add_argument("--outdir", help="results folder; files go to OUTDIR/SAMPLE/ (required unless --candidates-only)")
@@ -105,6 +110,20 @@ def temporary_index(bam: str | Path) -> Iterator[str | None]:
         yield str(index)
 
 
+def bam_from_sheet(args: argparse.Namespace) -> None:
+    """With --sample-sheet: --bam (and --bam-index, unless given) from the sheet's row for
+    --sample."""
+    if not args.sample_sheet:
+        return
+    from imtfusion.samplesheet import read_sample_sheet
+
+    rows = [e for e in read_sample_sheet(args.sample_sheet) if e.sample == args.sample]
+    if not rows:
+        raise ConfigError(f"{args.sample_sheet}: no row for sample {args.sample!r}; check --sample or the sheet")
+    args.bam = rows[0].bam
+    args.bam_index = args.bam_index or rows[0].bam_index or None
+
+
 def call_sample(args: argparse.Namespace) -> SampleResult:
     params = parse_params(args.param)
     artefacts = None
@@ -146,6 +165,7 @@ def main(args: argparse.Namespace) -> None:
     if not args.outdir and not args.candidates_only:
         raise ConfigError("--outdir is required (or --candidates-only FILE for the batch filter's first pass)")
     try:
+        bam_from_sheet(args)
         result = call_sample(args)
     except ImtfusionError as exc:
         if args.record_failure and args.candidates_only:

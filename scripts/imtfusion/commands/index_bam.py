@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pysam
 
-from imtfusion.bamio import check_bam_file
+from imtfusion.bamio import check_bam_file, is_url, redact_url
 from imtfusion.errors import AlignmentFileError, ImtfusionError
 from imtfusion.outputs import atomic_path, write_text
 
@@ -38,6 +38,11 @@ def _first_unsorted(bam: str | Path) -> str | None:
 
 
 def index_bam(bam: str | Path, output: str | Path) -> None:
+    if is_url(str(bam)):
+        raise AlignmentFileError(
+            f"{redact_url(bam)}: a BAM at a URL is not indexed here (it would be downloaded whole); index it where "
+            "it is stored (`samtools index`: the index next to it is found), or give its index with --bam-index"
+        )
     check_bam_file(Path(bam))
     with atomic_path(output) as tmp:
         try:
