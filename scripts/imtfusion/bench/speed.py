@@ -516,9 +516,9 @@ def target_records(n_fragments: int, annotation_path: str | Path, fasta_path: st
 
     if n_fragments <= 0:
         return
-    from imtfusion.targets import DEFAULT_TARGETS
+    from imtfusion.registry import default_targets
 
-    models, codes = target_models(annotation_path, fasta_path, references, list(targets or DEFAULT_TARGETS),
+    models, codes = target_models(annotation_path, fasta_path, references, list(targets or default_targets()),
                                   read_length)
     rng = np.random.default_rng(seed + 2_000_029)
     quals = _quality_strings(rng, read_length)
@@ -1872,7 +1872,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bam", help="source sample (default: REPO/resources/demo/bam/IMT01.bam)")
     parser.add_argument("--gtf", help="annotation (default: REPO/resources/demo/annotation.gtf)")
     parser.add_argument("--fasta", help="genome FASTA (default: REPO/resources/demo/genome.fa)")
-    parser.add_argument("--targets", nargs="+", metavar="GENE", help="target genes (default: ALK ROS1 ETV6 NTRK3)")
+    parser.add_argument("--targets", nargs="+", metavar="SET_OR_GENE",
+                        help="target set of resources/targets.tsv or target genes (default: the default set)")
     parser.add_argument("--base", type=int, default=DEFAULT_BASE,
                         help=f"background records at scale 1 (default: {DEFAULT_BASE})")
     parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
@@ -1932,7 +1933,7 @@ def command_line(args: argparse.Namespace) -> str:
 def main(args: argparse.Namespace) -> None:
     """Run the speed benchmark; the report goes to stdout."""
     from imtfusion.errors import ConfigError
-    from imtfusion.targets import DEFAULT_TARGETS
+    from imtfusion.registry import resolve_target_names
 
     if args.runs < 1 or args.base < 0 or any(s < 1 for s in args.scales) or args.cores < 1:
         raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
@@ -1969,7 +1970,7 @@ def main(args: argparse.Namespace) -> None:
             spec = fusion_from_truth(truth, bam_sample(source))
         except ValueError as exc:
             raise ConfigError(f"chimeric fragments: {exc} (give a demo sample's --bam, or --chimeric-fragments 0)")
-    targets = list(args.targets or DEFAULT_TARGETS)
+    targets = list(resolve_target_names(args.targets))
     started = time.perf_counter()
     temporary = None
     if args.workdir:
