@@ -252,3 +252,41 @@ def test_a_dummy_row_in_a_copy_of_the_registry_is_a_target_end_to_end(tmp_path, 
     assert main([*argv[:-1], DEFAULT_SET]) == 0
     with open(out / "IMT04" / "IMT04.fusions.tsv") as fh:
         assert [(c["fusion"], c["target"]) for c in csv.DictReader(fh, delimiter="\t")] == [("TFG::ROS1", "ROS1")]
+
+
+def test_imt_extended_is_the_default_set_and_five_kinases_with_their_uniprot_domains():
+    reg = load_registry()
+    default = reg.target_set(DEFAULT_SET)
+    extended = resolve_target_names("imt-extended")
+    assert extended[: len(default)] == default
+    added = extended[len(default):]
+    want = {"NTRK1": "P04629", "NTRK2": "Q16620", "RET": "P07949", "PDGFRB": "P09619", "IGF1R": "P08069"}
+    assert set(added) == set(want)
+    domains = {d.gene: d for d in load_domains() if d.kind == "kinase"}
+    for symbol, accession in want.items():
+        gene = reg.gene(symbol)
+        assert gene.uniprot == accession and gene.role == ROLE_KINASE
+        assert accession in gene.kinase.source and gene.needs_review  # recalled ranges say so
+        assert (domains[symbol].aa_start, domains[symbol].aa_end) == (gene.kinase.aa_start, gene.kinase.aa_end)
+    # the build check knows where each extended target starts in both builds
+    for build in ("GRCh37", "GRCh38"):
+        assert set(added) <= set(reg.gene_starts(build))
+
+
+def test_a_gtf_with_a_targets_earlier_symbol_says_so(tmp_path):
+    from imtfusion.annotation import load_annotation
+    from imtfusion.errors import TargetGeneNotFoundError
+    from imtfusion.targets import _find_target
+
+    attrs = 'gene_id "ENSG1"; gene_type "protein_coding"; gene_name "TRKA";'
+    tx = attrs + ' transcript_id "ENST1"; transcript_type "protein_coding";'
+    gtf = tmp_path / "old.gtf"
+    gtf.write_text(f"chr1\tt\tgene\t101\t900\t.\t+\t.\t{attrs}\nchr1\tt\ttranscript\t101\t900\t.\t+\t.\t{tx}\n"
+                   f"chr1\tt\texon\t101\t900\t.\t+\t.\t{tx} exon_number 1;\n")
+    annotation = load_annotation(gtf)
+    assert _find_target(annotation, "TRKA").name == "TRKA"  # any gene of the GTF can be a target
+    with pytest.raises(TargetGeneNotFoundError, match=r"the annotation has TRKA, an earlier symbol or alias of NTRK1"):
+        _find_target(annotation, "NTRK1")
+    with pytest.raises(TargetGeneNotFoundError) as err:
+        _find_target(annotation, "ALK")  # no alias in the GTF: the plain message
+    assert "earlier symbol" not in str(err.value)

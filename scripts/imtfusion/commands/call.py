@@ -42,8 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fasta", help="genome FASTA with .fai (optional; sharpens breakpoints, needed for CRAM)")
     parser.add_argument("--bam-index", help="BAM index if not next to the BAM (BAM.bai / BAM.csi)")
     parser.add_argument("--targets", nargs="+", default=[DEFAULT_SET], metavar="SET_OR_GENE",
-                        help="a target set of the registry resources/targets.tsv (default, imt-extended), or "
-                             "target genes, or both (default: %(default)s)")
+                        help="a target set of the registry resources/targets.tsv (default, or imt-extended: the "
+                             "default targets and the kinases of ALK-negative IMT), or target genes, or both (default: "
+                             f"{DEFAULT_SET})")
     parser.add_argument("--known-partners", help="curated known-fusion table (default: the one shipped)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override a calling parameter (see README); repeatable")

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sample-sheet", help="samples.tsv (columns sample, bam)")
     parser.add_argument("--targets", nargs="+", default=[DEFAULT_SET], metavar="SET_OR_GENE",
                         help="the calls' targets: a target set of resources/targets.tsv, or genes (default: "
-                             "%(default)s); the summary's columns, in this order")
+                             f"{DEFAULT_SET}); the summary's columns, in this order")
 
 
 def main(args: argparse.Namespace) -> None:
