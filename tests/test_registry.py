@@ -290,3 +290,10 @@ def test_a_gtf_with_a_targets_earlier_symbol_says_so(tmp_path):
     with pytest.raises(TargetGeneNotFoundError) as err:
         _find_target(annotation, "ALK")  # no alias in the GTF: the plain message
     assert "earlier symbol" not in str(err.value)
+
+
+def test_the_readme_targets_table_is_the_registrys():
+    from imtfusion.registry import markdown_table
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme, "README's targets table drifted: paste `python -m imtfusion.registry`"

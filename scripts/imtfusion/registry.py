@@ -298,3 +298,23 @@ def default_targets() -> tuple[str, ...]:
 def resolve_target_names(names: str | Sequence[str] | None, registry: TargetRegistry | None = None) -> tuple[str, ...]:
     """``names`` (a set name, genes, or both) as target genes; see :meth:`TargetRegistry.resolve`."""
     return (registry or load_registry()).resolve(names)
+
+
+def markdown_table(registry: TargetRegistry | None = None) -> str:
+    """The README's targets table, one row per registry row (``python -m imtfusion.registry``
+    prints it; a test checks the README against it)."""
+    registry = registry or load_registry()
+    sets = registry.set_names()
+    lines = ["| target | " + " | ".join(f"`{s}`" for s in sets) + " | role | name | UniProt | kinase domain (aa) | "
+             "breakpoint exons | aliases | needs review |",
+             "|---|" + "---|" * len(sets) + "---|---|---|---|---|---|---|"]
+    for g in registry.genes:
+        kinase = f"{g.kinase.aa_start}-{g.kinase.aa_end}" if g.kinase else "–"
+        marks = " | ".join("✓" if s in g.sets else "" for s in sets)
+        lines.append(f"| {g.symbol} | {marks} | {g.role} | {g.title} | {g.uniprot} | {kinase} | "
+                     f"{g.breakpoint_exons or '–'} | {', '.join(g.aliases) or '–'} | {'yes' if g.needs_review else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table(), end="")
