@@ -898,13 +898,28 @@ def test_a_tiny_run_end_to_end(tmp_path, capsys):
     assert (tmp_path / "work" / "bams" / "t300_bg2x.bam.json").exists()
     # chimeric evidence on the 1x background: the demo's own support, then 40 fragments more
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
-            for line in report.splitlines() if line.startswith(("| 0 | 7,", "| 40 | 7,"))}
+            for line in report.splitlines() if line.startswith(("| 0 | ", "| 40 | "))
+            and not line.split("|")[2].strip().endswith("x")}  # not the size table's "| 0 | 2x |" rows
     assert rows["0"][1] == f"{source + 300:,}" and rows["0"][2] == "0"
     assert rows["40"][-1] == rows["0"][-1] == "yes" and rows["40"][9] == "1"
     assert int(rows["40"][-2]) - int(rows["0"][-2]) == 40  # fragments of TPM3::ALK
     assert "call with 40 chimeric fragments <= 3x samtools view -c of the same regions" in report
     assert "## Profile of one call at" in report and "with 40 chimeric fragments of TPM3::ALK" in report
     assert (tmp_path / "work" / "bams" / "c40_bg1x.bam.json").exists()
+    # the target sets on one BAM (2x, 300 fragments over the 9 genes of both sets): each set's
+    # call against samtools over its own loci, the extended set reading more of them
+    from imtfusion.registry import resolve_target_names
+
+    sets = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in report.splitlines() if line.startswith(("| default |", "| imt-extended |"))}
+    assert sets["default"][1] == "4" and sets["imt-extended"][1] == str(len(resolve_target_names("imt-extended")))
+    sets_bam = tmp_path / "work" / "bams" / "sets9_t300_bg2x.bam"
+    for name in ("default", "imt-extended"):
+        regions = speed.target_regions(DEMO / "annotation.gtf", sets_bam, resolve_target_names(name))
+        assert sets[name][2] == f"{samtools_count(sets_bam, regions):,}"
+        assert sets[name][-1] == "1"  # IMT01's TPM3::ALK either way
+    assert int(sets["imt-extended"][2].replace(",", "")) > int(sets["default"][2].replace(",", ""))
+    assert "call / samtools view -c with imt-extended (9 targets" in report and "the extra targets add only their loci" in report
 
 
 def test_the_chimeric_option_parses_and_refuses_negative_counts(tmp_path):
@@ -949,3 +964,15 @@ def test_a_scaled_index_is_rebuilt_when_the_indexing_code_changes(tmp_path, monk
     monkeypatch.setattr(speed, "indexer_code_key", lambda: "other code")
     speed.cached_scaled_index(DEMO / "annotation.gtf", tmp_path, 3, 1, None, contigs=contigs)
     assert index.stat().st_mtime_ns != made
+
+
+def test_the_target_set_bar_fails_when_extra_targets_cost_more_than_their_loci():
+    import dataclasses
+
+    default = speed.TargetSetRow("default", tuple("ABCD"), 1_000_000, 0.50, 5.0, 120, 1)
+    flat = speed.TargetSetRow("imt-extended", tuple("ABCDEFGHI"), 2_000_000, 1.00, 10.5, 140, 1)
+    [bar] = speed.target_set_bars([default, flat])
+    assert bar.passed and bar.measured.startswith("1.05x")
+    [bar] = speed.target_set_bars([default, dataclasses.replace(flat, call_s=15.0)])  # 15x vs 10x
+    assert bar.passed is False
+    assert speed.target_set_bars([default]) == []  # one set alone: the part did not run

@@ -28,7 +28,9 @@ from imtfusion.sim.genome import (
     DecoySpec,
     Genome,
     build_genome,
+    EXTENDED_DESIGNED_FUSIONS,
     default_layout,
+    demo_layout,
     fusion_frames,
     revcomp,
     translate,
@@ -53,6 +55,12 @@ DEMO = REPO / "resources" / "demo"
 @pytest.fixture(scope="module")
 def genome() -> Genome:
     return build_genome(default_layout(), DEMO_SEED)
+
+
+@pytest.fixture(scope="module")
+def demo_genome() -> Genome:
+    """The committed demo's genome: the layout above plus the late extended targets."""
+    return build_genome(demo_layout(), DEMO_SEED)
 
 
 def _no_errors(**kw: object) -> LibrarySpec:
@@ -534,13 +542,13 @@ def _truth() -> list[dict[str, str]]:
 def test_demo_files_and_sample_sheet() -> None:
     with open(DEMO / "samples.tsv") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
-    assert [r["sample"] for r in rows] == ["IMT01", "IMT02", "IMT03", "IMT04", "IMT05"]
+    assert [r["sample"] for r in rows] == ["IMT01", "IMT02", "IMT03", "IMT04", "IMT05", "IMT06"]
     for r in rows:
         assert r["bam"] == f"resources/demo/bam/{r['sample']}.bam"
         assert (REPO / r["bam"]).exists() and (REPO / (r["bam"] + ".bai")).exists()
     truth = _truth()
     assert list(truth[0]) == list(TRUTH_COLUMNS)
-    assert [t["fusion"] for t in truth] == ["TPM3::ALK", "CLTC::ALK", "ETV6::NTRK3", "TFG::ROS1"]
+    assert [t["fusion"] for t in truth] == ["TPM3::ALK", "CLTC::ALK", "ETV6::NTRK3", "TFG::ROS1", "TPM3::NTRK1"]
     assert "IMT05" not in {t["sample"] for t in truth}
     assert (DEMO / "genome.fa.fai").exists() and (DEMO / "README.md").exists()
     total = sum(p.stat().st_size for p in DEMO.rglob("*") if p.is_file())
@@ -548,10 +556,10 @@ def test_demo_files_and_sample_sheet() -> None:
 
 
 @demo_present
-def test_demo_genome_and_annotation_are_reproducible(genome: Genome, tmp_path: Path) -> None:
-    assert write_fasta(genome, tmp_path / "genome.fa").read_bytes() == (DEMO / "genome.fa").read_bytes()
-    assert write_gtf(genome, tmp_path / "annotation.gtf").read_bytes() == (DEMO / "annotation.gtf").read_bytes()
-    assert [d.spec.name for d in demo_samples()] == ["IMT01", "IMT02", "IMT03", "IMT04", "IMT05"]
+def test_demo_genome_and_annotation_are_reproducible(demo_genome: Genome, tmp_path: Path) -> None:
+    assert write_fasta(demo_genome, tmp_path / "genome.fa").read_bytes() == (DEMO / "genome.fa").read_bytes()
+    assert write_gtf(demo_genome, tmp_path / "annotation.gtf").read_bytes() == (DEMO / "annotation.gtf").read_bytes()
+    assert [d.spec.name for d in demo_samples()] == ["IMT01", "IMT02", "IMT03", "IMT04", "IMT05", "IMT06"]
 
 
 @demo_present
@@ -574,14 +582,14 @@ def test_demo_truth_breakpoints_are_exon_boundaries_of_the_named_exons() -> None
 
 
 @demo_present
-def test_demo_bams_hold_split_reads_exactly_at_the_truth_breakpoints(genome: Genome) -> None:
+def test_demo_bams_hold_split_reads_exactly_at_the_truth_breakpoints(demo_genome: Genome) -> None:
     for t in _truth():
         c5, p5 = t["breakpoint5"].split(":")
         c3, p3 = t["breakpoint3"].split(":")
         support = split_reads_at_breakpoints(
             DEMO / "bam" / f"{t['sample']}.bam",
-            (c5, int(p5)), genome.gene(t["gene5"]).strand,
-            (c3, int(p3)), genome.gene(t["gene3"]).strand,
+            (c5, int(p5)), demo_genome.gene(t["gene5"]).strand,
+            (c3, int(p3)), demo_genome.gene(t["gene3"]).strand,
         )
         assert support.exact >= 10, (t["fusion"], support)
         assert support.near == 0, (t["fusion"], support)
@@ -589,12 +597,22 @@ def test_demo_bams_hold_split_reads_exactly_at_the_truth_breakpoints(genome: Gen
 
 
 @demo_present
-def test_demo_negative_sample_has_no_chimeric_reads_and_the_readthrough_is_spliced(genome: Genome) -> None:
+def test_demo_negative_sample_has_no_chimeric_reads_and_the_readthrough_is_spliced(genome: Genome, demo_genome: Genome) -> None:
+    """No read of IMT05's genes of the default layout is chimeric. Of the reads of the late
+    genes, STAR writes one NTRK1 read as chimeric with 14 of its bases on ALK by chance, 440 bp
+    past the ALK locus: with the default targets it is in no table (the outputs are those
+    of before the late genes), with imt-extended it is a one-fragment ALK::NTRK1 candidate,
+    discarded."""
     etv6_end = genome.gene("ETV6").canonical.exon(8).end
     bcl_start = genome.gene("BCL2L14").canonical.exon(2).start
+    ntrk1 = demo_genome.gene("NTRK1").canonical
     spliced = 0
     with pysam.AlignmentFile(str(DEMO / "bam" / "IMT05.bam")) as bam:
-        assert not any(r.has_tag("SA") for r in bam.fetch(until_eof=True))
+        chimeric = [r for r in bam.fetch(until_eof=True) if r.has_tag("SA")]
+        assert len({r.query_name for r in chimeric}) <= 1
+        for r in chimeric:
+            if not r.is_supplementary:
+                assert r.reference_name == ntrk1.chrom and ntrk1.start <= r.reference_start < ntrk1.end
         for r in bam.fetch("chr12", etv6_end - 1, etv6_end):
             blocks = r.get_blocks()  # 0-based half-open aligned blocks
             spliced += any(a[1] == etv6_end and b[0] + 1 == bcl_start for a, b in zip(blocks, blocks[1:]))
@@ -652,3 +670,25 @@ def test_cli_genome_with_decoy(tmp_path: Path) -> None:
     assert main(["simulate", "genome", "--outdir", str(tmp_path), "--decoy", "ALKP1:ALK:20:29:0.03"]) == 0
     text = (tmp_path / "annotation.gtf").read_text()
     assert 'gene_name "ALKP1"' in text and 'gene_type "unprocessed_pseudogene"' in text
+
+
+def test_late_genes_rename_nothing_and_leave_the_earlier_reads_as_they_were(genome: Genome, demo_genome: Genome) -> None:
+    """The extended targets were added to the demo genome after its first samples: every
+    gene of the layout before them keeps its IDs, coordinates and sequence, and a sample's
+    fragments are the earlier ones followed by the new genes' own."""
+    for g in genome.genes:
+        assert demo_genome.gene(g.name) == g
+    for c in genome.contigs:  # the new genes sit after the others: the sequence before them stays
+        kept = c.length - genome.layout.tail
+        assert demo_genome.contig(c.name).sequence[:kept] == c.sequence[:kept]
+    late = [g for g in demo_genome.genes if demo_genome.is_late(g.name)]
+    assert {g.name for g in late} == {"NTRK1", "NTRK2", "RET", "PDGFRB", "IGF1R"}
+    assert all(g.gene_id.startswith("ENSG95") for g in late)
+    spec = demo_samples()[0].spec
+    before, after = simulate_sample(genome, spec), simulate_sample(demo_genome, spec)
+    assert after.fragments[: len(before.fragments)] == before.fragments
+    added = after.fragments[len(before.fragments):]
+    assert added and {f.source.split("-")[0] for f in added} <= {g.name for g in late}
+    for gene5, exon5, gene3, exon3 in EXTENDED_DESIGNED_FUSIONS:
+        f5, f3 = fusion_frames(demo_genome, gene5, exon5, gene3, exon3)
+        assert f5 == f3, (gene5, gene3)

@@ -47,18 +47,30 @@ def demo_sample_sheet(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
+@pytest.mark.parametrize("target_set", ["default", "imt-extended"])
+def test_demo_batch_finds_every_truth_fusion_of_its_targets_exactly(tmp_path, target_set):
+    """With the default targets the demo's TPM3::NTRK1 (IMT06) is in no table, and IMT06
+    reads as negative; with imt-extended every truth fusion is called."""
+    from imtfusion.registry import resolve_target_names
+
     outdir = tmp_path / "results"
     config = {
         "samples": str(demo_sample_sheet(tmp_path / "samples.tsv")),
         "gtf": str(DEMO / "annotation.gtf"),
         "fasta": str(DEMO / "genome.fa"),
         "outdir": str(outdir),
-        "targets": ["ALK", "ROS1", "ETV6", "NTRK3"],
+        "targets": target_set,
     }
+    targets = resolve_target_names(target_set)
     proc = run_snakemake(tmp_path, config)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    truth = read_tsv(DEMO / "truth.tsv")
+    all_truth = read_tsv(DEMO / "truth.tsv")
+    truth = [t for t in all_truth if t["gene5"] in targets or t["gene3"] in targets]
+    if target_set == "default":
+        assert [t["fusion"] for t in all_truth if t not in truth] == ["TPM3::NTRK1"]
+        assert "NTRK1" not in (outdir / "IMT06" / "IMT06.fusions.discarded.tsv").read_text()
+    else:
+        assert truth == all_truth
     samples = [r["sample"] for r in read_tsv(DEMO / "samples.tsv")]
     assert {t["sample"] for t in truth} < set(samples)  # at least one negative sample
     for sample in samples:
@@ -76,7 +88,7 @@ def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
             assert c["known"] == "known", sample
         assert (outdir / sample / f"{sample}.report.html").stat().st_size > 0
     summary = read_tsv(outdir / "summary.tsv")
-    assert len(summary) == len(samples) * 4
+    assert len(summary) == len(samples) * len(targets)
     assert (outdir / "imtfusion_mqc.yaml").exists()
     exons = {(r["sample"], r["fusions"]): r["exons"] for r in summary if r["fusions"] != "."}
     for t in truth:
@@ -85,7 +97,7 @@ def test_demo_batch_finds_every_truth_fusion_exactly(tmp_path):
     want_detected = set()
     for t in truth:
         for gene in (t["gene5"], t["gene3"]):
-            if gene in config["targets"]:
+            if gene in targets:
                 want_detected.add((t["sample"], gene))
     assert detected == want_detected
     negatives = [s for s in samples if s not in {t["sample"] for t in truth}]
@@ -181,13 +193,14 @@ def demo_config(tmp_path: Path, **extra) -> dict:
 
 
 def test_the_first_pass_runs_only_with_the_batch_filter_on_a_large_enough_batch(tmp_path):
-    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path))  # 5 samples, defaults
-    assert jobs["batch_candidates"] == 5 and jobs["batch_artefacts"] == 1 and jobs["call_fusions"] == 5
+    n = len(read_tsv(DEMO / "samples.tsv"))  # the demo's samples, defaults
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path))
+    assert jobs["batch_candidates"] == n and jobs["batch_artefacts"] == 1 and jobs["call_fusions"] == n
     assert "--artefacts" in shell and "batch/artefacts.tsv" in shell
-    for batch_filter in ({"enabled": False}, {"min_samples": 6}):
+    for batch_filter in ({"enabled": False}, {"min_samples": n + 1}):
         jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, batch_filter=batch_filter))
         assert "batch_candidates" not in jobs and "batch_artefacts" not in jobs, batch_filter
-        assert jobs["call_fusions"] == 5 and "--artefacts" not in shell
+        assert jobs["call_fusions"] == n and "--artefacts" not in shell
     # without the batch filter, the known artefacts go to the calls directly
     known = tmp_path / "known.tsv"
     known.write_text("gene5\tgene3\tbreakpoint5\tbreakpoint3\tnote\nETV6\tNTRK3\t*\t*\tnot ours\n")
@@ -250,6 +263,23 @@ def test_summary_and_multiqc_keep_the_sample_sheets_order(tmp_path):
     multiqc = yaml.safe_load((outdir / "imtfusion_mqc.yaml").read_text())
     rows = multiqc["data"]
     assert list(rows) == ["zeta", "alpha", "mid"]
+
+
+def test_a_target_set_in_the_config_becomes_its_genes_and_a_wrong_one_is_one_line(tmp_path):
+    from imtfusion.registry import resolve_target_names
+
+    sheet = demo_sample_sheet(tmp_path / "samples.tsv")
+    config = {"samples": str(sheet), "gtf": str(DEMO / "annotation.gtf"), "outdir": str(tmp_path / "r"),
+              "targets": "imt-extended"}
+    proc = run_snakemake(tmp_path, config, "-n", "-p")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"--targets {' '.join(resolve_target_names('imt-extended'))} " in proc.stdout
+    proc = run_snakemake(tmp_path, dict(config, targets=["imt-extended", "TPM4"]), "-n", "-p")
+    assert proc.returncode == 0 and f"{' '.join(resolve_target_names('imt-extended'))} TPM4 " in proc.stdout
+    proc = run_snakemake(tmp_path, dict(config, targets="imt-extendd"), "-n")
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr
+    assert "config key 'targets': no target set 'imt-extendd'" in text and "Traceback" not in text
 
 
 def test_config_defaults_and_one_line_per_problem(tmp_path):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 from imtfusion.annotation import Annotation, Transcript
 from imtfusion.errors import InputFileError
 from imtfusion.knowledge import read_curated_table, resource_path
+from imtfusion.registry import load_registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.nomenclature import JunctionEnd
@@ -48,15 +49,27 @@ class Domain:
 
 
 def load_domains(path: str | Path | None = None) -> list[Domain]:
+    """The declared domains: each registry target's kinase domain (resources/targets.tsv),
+    then the other domains of ``domains.tsv`` (or of the table at ``path``)."""
+    registry = load_registry()
+    kinases = [Domain(gene, k.name, "kinase", k.aa_start, k.aa_end, k.source) for gene, k in registry.kinase_domains()]
     path = Path(path) if path else resource_path(DOMAINS_FILE)
     needed = {"gene", "domain", "kind", "aa_start", "aa_end", "source"}
     try:
-        return [
+        others = [
             Domain(r["gene"], r["domain"], r["kind"], int(r["aa_start"]), int(r["aa_end"]), r["source"])
             for r in read_curated_table(path, "domain table", needed)
         ]
     except ValueError:
         raise InputFileError(f"{path}: aa_start and aa_end of the domain table must be whole numbers") from None
+    declared = {d.gene for d in kinases}
+    twice = sorted({d.gene for d in others if d.kind == "kinase" and d.gene in declared})
+    if twice:
+        raise InputFileError(
+            f"{path}: the kinase domain of {', '.join(twice)} is declared in the target registry {registry.path} "
+            "already; remove its row here"
+        )
+    return kinases + others
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     call does not pay for the simulator's or the benchmarks' imports."""
     parser = argparse.ArgumentParser(
         prog="imtfusion",
-        description="Targeted detection of ALK, ROS1, ETV6 and NTRK3 fusions in RNA-seq BAMs.",
+        description="Targeted detection of kinase gene fusions of inflammatory myofibroblastic tumour in RNA-seq "
+                    "BAMs; the target genes and sets are in the registry resources/targets.tsv.",
     )
     parser.add_argument("--version", action="version", version=f"imtfusion {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -18,8 +18,10 @@ class KnownFusion:
     fusion: str
     gene5: str
     gene3: str
-    tumour_types: str
+    tumour_types: str  # where it is reported, IMT first
     source: str
+    pmid: str = ""  # PubMed IDs of the sources, '; '-separated (optional column)
+    needs_review: str = ""  # what a human should check of the row (optional column)
 
 
 def resource_path(name: str) -> Path:
@@ -31,9 +33,10 @@ def resource_path(name: str) -> Path:
         return Path(__file__).resolve().parents[2] / "resources" / name
 
 
-def read_curated_table(path: Path, what: str, needed: set[str]) -> list[dict[str, str]]:
+def read_curated_table(path: Path, what: str, needed: set[str], optional: set[str] = frozenset()) -> list[dict[str, str]]:
     """Rows of a tab-separated table of ``resources/`` (``#`` lines are comments), with
-    the ``needed`` columns checked."""
+    the ``needed`` columns checked; ``optional`` columns are read when present ("" when
+    not)."""
     try:
         with open(path, encoding="utf-8") as fh:
             lines = [line for line in fh if line.strip() and not line.startswith("#")]
@@ -42,14 +45,17 @@ def read_curated_table(path: Path, what: str, needed: set[str]) -> list[dict[str
     reader = csv.DictReader(lines, delimiter="\t")
     if not reader.fieldnames or not needed <= set(reader.fieldnames):
         raise InputFileError(f"{path}: the {what} needs the columns {', '.join(sorted(needed))}")
-    return [{k: (row[k] or "").strip() for k in needed} for row in reader]
+    present = needed | (optional & set(reader.fieldnames))
+    return [{k: (row[k] or "").strip() for k in present} for row in reader]
 
 
 def load_known_fusions(path: str | Path | None = None) -> list[KnownFusion]:
-    """Rows of the known-partner table."""
+    """Rows of the known-partner table (a table of the user's may leave out the optional
+    columns pmid and needs_review)."""
     path = Path(path) if path else resource_path(KNOWN_PARTNERS_FILE)
     needed = {"target", "fusion", "gene5", "gene3", "tumour_types", "source"}
-    return [KnownFusion(**row) for row in read_curated_table(path, "known-partner table", needed)]
+    optional = {"pmid", "needs_review"}
+    return [KnownFusion(**row) for row in read_curated_table(path, "known-partner table", needed, optional)]
 
 
 def known_pairs(fusions: list[KnownFusion]) -> frozenset[tuple[str, str]]:

@@ -87,7 +87,7 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
         data[sample] = values
     return {
         "id": SECTION_ID,
-        "section_name": "imtfusion: ALK/ROS1/ETV6/NTRK3 fusions",
+        "section_name": f"imtfusion: {'/'.join(targets)} fusions",
         "description": (
             f"Fusion status per sample and target gene (imtfusion {__version__}). "
             "Detected cells list the called fusions with their confidence tier; see each "

@@ -40,7 +40,8 @@ from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 from imtfusion.samplesheet import check_sample_name
-from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_targets
+from imtfusion.registry import default_targets
+from imtfusion.targets import ContigMap, TargetLocus, resolve_targets
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
@@ -420,7 +421,7 @@ def run_sample(
     bam_path: str | Path,
     annotation: Annotation | str | Path,
     sample: str,
-    targets: list[str] | tuple[str, ...] = DEFAULT_TARGETS,
+    targets: list[str] | tuple[str, ...] | None = None,
     params: CallParameters | None = None,
     fasta: str | Path | None = None,
     bam_index: str | Path | None = None,
@@ -429,14 +430,17 @@ def run_sample(
     domains_file: str | Path | None = None,
     artefacts: "Artefacts | None" = None,
 ) -> SampleResult:
-    """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input.
+    """Call fusions of ``targets`` (target genes; None: the registry's default set) in one
+    BAM. Raises an :class:`ImtfusionError` on bad input.
 
     ``artefacts`` are the batch's recurrent junctions and the user's known artefacts
     (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``."""
     check_sample_name(sample)
     params = params or CallParameters()
+    if targets is None:
+        targets = default_targets()
     if not targets:
-        raise ConfigError("no target genes given; list at least one (e.g. ALK ROS1 ETV6 NTRK3)")
+        raise ConfigError(f"no target genes given; list at least one (e.g. {' '.join(default_targets())})")
     if len(set(targets)) != len(targets):
         raise ConfigError(f"target genes listed twice: {', '.join(targets)}")
     if not isinstance(annotation, Annotation):

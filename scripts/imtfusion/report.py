@@ -654,7 +654,7 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>imtfusion report: {esc(result.sample)}</title>
 <style>{CSS}</style></head><body>
-<header><h1>Fusion report: {esc(result.sample)}<small>ALK / ROS1 / ETV6 / NTRK3 fusions from RNA-seq · imtfusion {esc(result.version)}</small></h1></header>
+<header><h1>Fusion report: {esc(result.sample)}<small>{esc(' / '.join(s.target for s in result.statuses))} fusions from RNA-seq · imtfusion {esc(result.version)}</small></h1></header>
 <p class="note">Sample <b>{esc(result.sample)}</b> · report of {esc(now.strftime("%Y-%m-%d %H:%M"))} · inputs, checksums and the command under Provenance at the end.</p>
 {specimen_html(result.specimen)}
 <h2>Verdict per target gene</h2>

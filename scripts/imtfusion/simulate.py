@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from imtfusion.errors import ConfigError
-from imtfusion.sim.genome import DecoySpec, GenomeLayout, default_layout
+from imtfusion.sim.genome import DecoySpec, GenomeLayout, demo_layout
 
 DEMO_OUTDIR = "resources/demo"
 
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="sim_command", metavar="WHAT")
     sub.required = True
 
-    demo = sub.add_parser("demo", help="regenerate the committed demo batch (genome, GTF, 5 STAR BAMs, truth)")
+    demo = sub.add_parser("demo", help="regenerate the committed demo batch (genome, GTF, 6 STAR BAMs, truth)")
     demo.add_argument("--outdir", default=DEMO_OUTDIR, help=f"output directory (default: {DEMO_OUTDIR})")
     demo.add_argument("--threads", type=int, default=1, help="aligner threads (default: 1)")
     demo.add_argument("--workdir", help="keep STAR index, FASTQs and per-read truth here (default: a temporary directory, removed)")
@@ -84,7 +84,7 @@ def _parse_decoy(text: str, layout: GenomeLayout) -> DecoySpec:
 
 
 def _layout(decoys: list[str]) -> GenomeLayout:
-    layout = default_layout()
+    layout = demo_layout()
     for d in decoys:
         spec = _parse_decoy(d, layout)
         if spec.last_exon > layout.gene_spec(spec.source).n_exons:

@@ -10,22 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imtfusion.annotation import Annotation, Gene
-from imtfusion.errors import ContigMismatchError
+from imtfusion.errors import ContigMismatchError, TargetGeneNotFoundError
+from imtfusion.registry import BUILDS, TargetRegistry, default_targets, load_registry
 
-DEFAULT_TARGETS = ("ALK", "ROS1", "ETV6", "NTRK3")
-
-# Human assemblies told apart by contig lengths (bp) and by where the target genes start
-# (1-based, GENCODE gene starts, rounded). A BAM of one build with a GTF of the other
-# puts every gene a few hundred kb off while still inside the contig: only these
-# figures reveal it.
-BUILD_CONTIG_LENGTHS = {
-    "GRCh37": {"2": 243_199_373, "6": 171_115_067, "12": 133_851_895, "15": 102_531_392},
-    "GRCh38": {"2": 242_193_529, "6": 170_805_979, "12": 133_275_309, "15": 101_991_189},
-}
-BUILD_GENE_STARTS = {
-    "GRCh37": {"ALK": ("2", 29_415_640), "ROS1": ("6", 117_609_463), "ETV6": ("12", 11_802_788), "NTRK3": ("15", 88_402_982)},
-    "GRCh38": {"ALK": ("2", 29_192_774), "ROS1": ("6", 117_288_300), "ETV6": ("12", 11_649_854), "NTRK3": ("15", 87_859_751)},
-}
+# Human assemblies are told apart by contig lengths (bp) and by where the target genes start
+# (1-based), both from the target registry (resources/targets.tsv). A BAM of one build
+# with a GTF of the other puts every gene a few hundred kb off while still inside the
+# contig: only these figures reveal it.
 GENE_START_TOLERANCE = 60_000  # annotation versions move gene starts by less than this
 
 
@@ -97,21 +88,33 @@ def _bare(name: str) -> str:
     return name[3:] if name.startswith("chr") else name
 
 
-def bam_build(bam_lengths: dict[str, int]) -> str | None:
+def __getattr__(name: str):
+    # DEFAULT_TARGETS is the registry's default set, read when first asked for (a
+    # malformed registry then fails as a one-line error, not at import)
+    if name == "DEFAULT_TARGETS":
+        return default_targets()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def bam_build(bam_lengths: dict[str, int], registry: TargetRegistry | None = None) -> str | None:
     """GRCh37 or GRCh38 when the BAM's contig lengths match one of them, else None."""
+    registry = registry or load_registry()
     bare = {_bare(k): v for k, v in bam_lengths.items()}
-    for build, lengths in BUILD_CONTIG_LENGTHS.items():
+    for build in BUILDS:
+        lengths = registry.contig_lengths(build)
         shared = [c for c in lengths if c in bare]
         if shared and all(bare[c] == lengths[c] for c in shared):
             return build
     return None
 
 
-def gtf_build(genes: dict[str, tuple[str, int]]) -> str | None:
+def gtf_build(genes: dict[str, tuple[str, int]], registry: TargetRegistry | None = None) -> str | None:
     """GRCh37 or GRCh38 when the target genes of the GTF sit where that build has them.
 
     ``genes`` maps a gene name to (contig, 1-based start)."""
-    for build, known in BUILD_GENE_STARTS.items():
+    registry = registry or load_registry()
+    for build in BUILDS:
+        known = registry.gene_starts(build)
         hits = [
             name
             for name, (chrom, start) in genes.items()
@@ -132,6 +135,26 @@ def check_build(annotation_genes: dict[str, tuple[str, int]], bam_lengths: dict[
         )
 
 
+def _find_target(annotation: Annotation, name: str) -> Gene:
+    """The target's gene; when the GTF lacks it but has one of its registry aliases (an
+    annotation older than the HGNC symbol), the error says so."""
+    try:
+        return annotation.find_gene(name)
+    except TargetGeneNotFoundError as exc:
+        registry = load_registry()
+        entry = registry.gene(name)
+        for alias in entry.aliases if entry else ():
+            try:
+                annotation.find_gene(alias, by_id=False)
+            except TargetGeneNotFoundError:
+                continue
+            raise TargetGeneNotFoundError(
+                f"{exc}; the annotation has {alias}, an earlier symbol or alias of {name} ({registry.path}): use a GTF "
+                f"that names the gene {name}"
+            ) from None
+        raise
+
+
 def resolve_targets(
     annotation: Annotation,
     names: list[str] | tuple[str, ...],
@@ -144,7 +167,7 @@ def resolve_targets(
     Raises :class:`ContigMismatchError` when the gene's contig is absent from the BAM or
     the gene lies beyond the contig's end (the GTF is of another genome build).
     """
-    genes = {name: annotation.find_gene(name) for name in names}
+    genes = {name: _find_target(annotation, name) for name in names}
     check_build({n: (g.chrom, g.start + 1) for n, g in genes.items()}, contigs.bam_lengths, bam_path, annotation.source)
     loci: list[TargetLocus] = []
     for name in names:

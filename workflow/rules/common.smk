@@ -11,6 +11,8 @@ from snakemake.logging import logger
 
 from imtfusion.bamio import is_url, redact_url
 from imtfusion.batch import read_artefacts
+from imtfusion.errors import ImtfusionError
+from imtfusion.registry import resolve_target_names
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 from imtfusion.specimen import specimen_options
 from imtfusion.workflow_config import config_problems
@@ -39,7 +41,13 @@ if (
     )
 
 OUTDIR = str(config["outdir"]).rstrip("/")
-TARGETS = list(config["targets"])
+# a target set of the registry (resources/targets.tsv) or genes, as the gene list the
+# rules pass on
+try:
+    TARGETS = list(resolve_target_names(config["targets"]))
+except ImtfusionError as _exc:
+    raise WorkflowError(f"config key 'targets': {_exc}")
+config["targets"] = TARGETS  # the genes, for the report's caption (report/workflow.rst)
 
 # read_sample_sheet tolerates BOMs, CRLF, blank lines and comments, and rejects
 # duplicate or unsafe sample names with a message naming the line.

@@ -2,7 +2,7 @@
 
   imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--unmapped-fraction F]
                             [--target-fragments 0 250000 1000000] [--chimeric-fragments 0 10 100 1000 10000]
-                            [--runs 3] [--annotation-genes N]
+                            [--target-sets default imt-extended] [--runs 3] [--annotation-genes N]
                             [--batch-samples 50] [--batch-runs 3] [--cores 2] [--call-threads 1]
                             [--workdir DIR]
                             [--profile FILE] [--output FILE]
@@ -33,6 +33,13 @@ supplementary with SA tags, hard- or soft-clipped; reads with only a soft clip;
 discordant pairs; see chimeric_records), merged into the 1x background BAM
 without dense target content and timed as the size cells.  The largest one's
 call is also profiled (top functions in the report).
+
+Target sets: for the --target-sets (default and imt-extended), one more BAM of
+the largest background and target depth whose dense content is spread over the
+genes of all the sets; on it `imtfusion call --targets SET` of each set is timed
+against `samtools view -c` over that set's regions, the sets taking turns.
+The extra targets' cost is flat when the call's time per samtools time stays
+the same while more loci are read.
 
 Annotation size: the call on the largest BAM (largest background, largest
 target depth) with the demo annotation and with the demo annotation plus N
@@ -87,6 +94,10 @@ MAX_PEAK_RSS_MB = 300.0  # peak memory of one call, every size
 MAX_SNAKEMAKE_OVERHEAD_S = 60.0  # total batch wall time - work
 MAX_CHIMERIC_GROWTH_PER_FOLD = 1.2  # call time growth per fold more chimeric fragments: 12x from 1,000 to 10,000
 MAX_CHIMERIC_VS_SAMTOOLS = 3.0  # call wall time / samtools view -c wall time, with the most chimeric fragments
+# (call / samtools view -c of its regions) with the largest target set, over the same with the first:
+# the extra targets cost what reading their loci costs, no more
+MAX_TARGET_SET_RATIO_GROWTH = 1.25
+DEFAULT_TARGET_SETS = ("default", "imt-extended")
 
 DEFAULT_BASE = 100_000
 DEFAULT_SCALES = (1, 10, 50)
@@ -516,9 +527,9 @@ def target_records(n_fragments: int, annotation_path: str | Path, fasta_path: st
 
     if n_fragments <= 0:
         return
-    from imtfusion.targets import DEFAULT_TARGETS
+    from imtfusion.registry import default_targets
 
-    models, codes = target_models(annotation_path, fasta_path, references, list(targets or DEFAULT_TARGETS),
+    models, codes = target_models(annotation_path, fasta_path, references, list(targets or default_targets()),
                                   read_length)
     rng = np.random.default_rng(seed + 2_000_029)
     quals = _quality_strings(rng, read_length)
@@ -1291,6 +1302,91 @@ def measure_chimeric(built: BuiltBam, fragments: int, spec: FusionSpec, index: P
                        row.call_s, row.peak_rss_mb, row.calls, spec.fusion, split, supporting, at_truth)
 
 
+@dataclass
+class TargetSetRow:
+    """The call with one target set on the target-set BAM, and ``samtools view -c`` of the
+    regions that set's call fetches."""
+
+    name: str
+    targets: tuple[str, ...]
+    target_records: int
+    samtools_s: float  # medians
+    call_s: float
+    peak_rss_mb: float  # max over the runs
+    calls: int
+
+    @property
+    def ratio(self) -> float:
+        return self.call_s / self.samtools_s if self.samtools_s > 0 else float("inf")
+
+
+def measure_target_sets(built: BuiltBam, sets: Sequence[tuple[str, Sequence[str], Sequence[str]]], index: Path,
+                        fasta: Path | None, outdir: Path, runs: int, env: dict[str, str] | None = None,
+                        threads: int = 1) -> list[TargetSetRow]:
+    """Each (name, targets, regions) of ``sets`` on the same BAM: the call with those targets
+    and ``samtools view -c`` of those regions, the sets taking turns within every run (so a
+    busy moment of the machine falls on all of them), medians of ``runs`` after a warm-up."""
+    cells = []
+    for name, targets, regions in sets:
+        sample = "SPEEDSET-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+        call = imtfusion_cmd("call", "--bam", str(built.path), "--gtf", str(index), "--sample", sample,
+                             "--outdir", str(outdir), "--targets", *targets, *(["--fasta", str(fasta)] if fasta else []),
+                             *(["--threads", str(threads)] if threads > 1 else []))
+        view = ["samtools", "view", "-c", *(["-@", str(threads - 1)] if threads > 1 else []), str(built.path), *regions]
+        cells.append((name, tuple(targets), sample, call, view))
+    for *_, call, view in cells:  # warm-up
+        _checked(run_child(call, env=env), call)
+        _checked(run_child(view, env=env), view)
+    timed: dict[str, tuple[list[ChildRun], list[ChildRun]]] = {c[0]: ([], []) for c in cells}
+    for _ in range(runs):
+        for name, _targets, _sample, call, view in cells:
+            timed[name][0].append(_checked(run_child(call, env=env), call))
+            timed[name][1].append(_checked(run_child(view, env=env), view))
+    rows = []
+    for name, targets, sample, call, _view in cells:
+        call_runs, view_runs = timed[name]
+        counts = {int(r.stdout.strip()) for r in view_runs}
+        if len(counts) != 1:
+            raise RuntimeError(f"samtools view -c gave different counts: {counts}")
+        rows.append(TargetSetRow(name, targets, counts.pop(), statistics.median(r.seconds for r in view_runs),
+                                 statistics.median(r.seconds for r in call_runs), max(r.max_rss_mb for r in call_runs),
+                                 _count_calls(outdir / sample / f"{sample}.fusions.tsv")))
+    return rows
+
+
+def target_set_bars(rows: Sequence[TargetSetRow]) -> list[Bar]:
+    """Cost flat: with the largest set, the call takes at most MAX_TARGET_SET_RATIO_GROWTH x
+    the first set's time per time of `samtools view -c` over its own loci."""
+    if len(rows) < 2:
+        return []
+    first, largest = rows[0], max(rows[1:], key=lambda r: len(r.targets))
+    growth = largest.ratio / first.ratio
+    return [Bar(f"call / samtools view -c with {largest.name} ({len(largest.targets)} targets, "
+                f"{largest.target_records:,} records) <= {MAX_TARGET_SET_RATIO_GROWTH:g}x that with {first.name} "
+                f"({len(first.targets)} targets, {first.target_records:,} records): the extra targets add only their loci",
+                f"{growth:.2f}x ({largest.ratio:.1f} vs {first.ratio:.1f})", f"<= {MAX_TARGET_SET_RATIO_GROWTH:g}x",
+                growth <= MAX_TARGET_SET_RATIO_GROWTH)]
+
+
+TARGET_SET_HEADER = ("target set", "targets", "records in target regions", "samtools view -c s", "imtfusion call s",
+                     "call / samtools", "call peak RSS MB", "fusions called")
+
+
+def target_set_table(rows: Sequence[TargetSetRow]) -> str:
+    table = markdown_table(TARGET_SET_HEADER, [
+        (r.name, len(r.targets), f"{r.target_records:,}", f"{r.samtools_s:.3f}", f"{r.call_s:.2f}", f"{r.ratio:.1f}",
+         f"{r.peak_rss_mb:.0f}", r.calls) for r in rows])
+    if len(rows) > 1:
+        first = rows[0]
+        for r in rows[1:]:
+            extra = r.target_records - first.target_records
+            table += (f"\n{r.name} over {first.name}: {len(r.targets) - len(first.targets):+d} targets, {extra:+,} records "
+                      f"in the loci ({r.target_records / max(1, first.target_records):.2f}x), samtools "
+                      f"{r.samtools_s / first.samtools_s:.2f}x, call {r.call_s / first.call_s:.2f}x "
+                      f"({r.call_s - first.call_s:+.2f} s).\n")
+    return table
+
+
 def startup_seconds(runs: int, env: dict[str, str] | None = None) -> float:
     """`imtfusion call --help`: interpreter start and the imports a call pays, no work."""
     cmd = imtfusion_cmd("call", "--help")
@@ -1711,11 +1807,12 @@ def chimeric_bars(rows: Sequence[ChimericRow]) -> list[Bar]:
 
 
 def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
-                  annotation_rows: Sequence[AnnotationRow] = (), chimeric_rows: Sequence[ChimericRow] = ()) -> list[Bar]:
+                  annotation_rows: Sequence[AnnotationRow] = (), chimeric_rows: Sequence[ChimericRow] = (),
+                  target_set_rows: Sequence[TargetSetRow] = ()) -> list[Bar]:
     """The bars of the plan (call vs samtools and growth with BAM size, each once per
     target depth; memory; Snakemake overhead), the bars of chimeric evidence density
-    (:func:`chimeric_bars`) when that part ran, and the memory bar again for the largest
-    annotation when that part ran."""
+    (:func:`chimeric_bars`) and of the target sets (:func:`target_set_bars`) when those
+    parts ran, and the memory bar again for the largest annotation when that part ran."""
     bars: list[Bar] = []
     if size_rows:
         depths: dict[int, list[SizeRow]] = {}
@@ -1744,6 +1841,7 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
         bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
                         f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
     bars += chimeric_bars(chimeric_rows)
+    bars += target_set_bars(target_set_rows)
     if len(annotation_rows) > 1:
         big = max(annotation_rows, key=lambda r: r.genes)
         peak = max(big.call_rss_mb, big.boundary_rss_mb or 0.0)
@@ -1776,7 +1874,8 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
                   startup_s: float | None, runs: int, batch_rows: Sequence[BatchRow],
                   standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "",
                   annotation_rows: Sequence[AnnotationRow] = (), largest: int | None = None,
-                  largest_target_fragments: int = 0, chimeric_rows: Sequence[ChimericRow] = ()) -> str:
+                  largest_target_fragments: int = 0, chimeric_rows: Sequence[ChimericRow] = (),
+                  target_set_rows: Sequence[TargetSetRow] = (), target_set_bam: str = "") -> str:
     parts = [f"# imtfusion speed benchmark\n\n`{command}` on {date}\n"]
     parts.append("\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n")
     if size_rows:
@@ -1800,6 +1899,13 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
                      f"WithinBAM output ({kinds}; {CHIMERIC_READ_PREFIX}* reads, 0.3% substitutions), on top of the "
                      f"source sample's own records and its own support for {fusion}, which the 0 row gives; the "
                      f"regions are the size table's.\n")
+    if target_set_rows:
+        parts.append(f"## Target sets: `imtfusion call --targets SET` vs `samtools view -c` of that set's loci, on "
+                     f"one BAM (median of {runs} runs, the sets taking turns)\n")
+        parts.append(target_set_table(target_set_rows))
+        parts.append(f"The BAM: {target_set_bam}. Its dense target content is spread evenly over the genes of all "
+                     "the sets (resources/targets.tsv), so each extra target's locus holds as many records as a "
+                     "default one's; \"cost flat\" is the call's time growing like samtools' over the loci it reads.\n")
     if annotation_rows:
         where = f"the {largest}x BAM" if largest else "the largest BAM"
         if largest_target_fragments:
@@ -1872,7 +1978,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bam", help="source sample (default: REPO/resources/demo/bam/IMT01.bam)")
     parser.add_argument("--gtf", help="annotation (default: REPO/resources/demo/annotation.gtf)")
     parser.add_argument("--fasta", help="genome FASTA (default: REPO/resources/demo/genome.fa)")
-    parser.add_argument("--targets", nargs="+", metavar="GENE", help="target genes (default: ALK ROS1 ETV6 NTRK3)")
+    parser.add_argument("--targets", nargs="+", metavar="SET_OR_GENE",
+                        help="target set of resources/targets.tsv or target genes (default: the default set)")
     parser.add_argument("--base", type=int, default=DEFAULT_BASE,
                         help=f"background records at scale 1 (default: {DEFAULT_BASE})")
     parser.add_argument("--scales", type=int, nargs="+", default=list(DEFAULT_SCALES), metavar="N",
@@ -1890,6 +1997,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "soft clips, discordant pairs) added to its loci, each timed on the 1x background without "
                         "dense target content, the largest also profiled (default: 0 10 100 1000 10000; 0 alone "
                         "skips the part)")
+    parser.add_argument("--target-sets", nargs="+", default=list(DEFAULT_TARGET_SETS), metavar="SET",
+                        help="target sets of resources/targets.tsv timed against each other on one BAM of the largest "
+                        "background and target depth, its dense content spread over all their genes (default: "
+                        f"{' '.join(DEFAULT_TARGET_SETS)}; one set alone skips the part)")
     parser.add_argument("--contig-mb", type=int, default=BACKGROUND_CONTIG_LENGTH // 1_000_000, metavar="MB",
                         help=f"length of each of the {BACKGROUND_CONTIGS} background contigs (default: "
                         f"{BACKGROUND_CONTIG_LENGTH // 1_000_000})")
@@ -1918,6 +2029,7 @@ def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
              "--target-fragments", *map(str, args.target_fragments),
              "--chimeric-fragments", *map(str, args.chimeric_fragments),
+             "--target-sets", *args.target_sets,
              "--contig-mb", str(args.contig_mb), "--unmapped-fraction", f"{args.unmapped_fraction:g}",
              "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
@@ -1932,7 +2044,7 @@ def command_line(args: argparse.Namespace) -> str:
 def main(args: argparse.Namespace) -> None:
     """Run the speed benchmark; the report goes to stdout."""
     from imtfusion.errors import ConfigError
-    from imtfusion.targets import DEFAULT_TARGETS
+    from imtfusion.registry import resolve_target_names
 
     if args.runs < 1 or args.base < 0 or any(s < 1 for s in args.scales) or args.cores < 1:
         raise ConfigError("--runs, --scales and --cores must be at least 1 and --base at least 0")
@@ -1969,7 +2081,10 @@ def main(args: argparse.Namespace) -> None:
             spec = fusion_from_truth(truth, bam_sample(source))
         except ValueError as exc:
             raise ConfigError(f"chimeric fragments: {exc} (give a demo sample's --bam, or --chimeric-fragments 0)")
-    targets = list(args.targets or DEFAULT_TARGETS)
+    targets = list(resolve_target_names(args.targets))
+    target_sets = [(name, resolve_target_names(name)) for name in dict.fromkeys(args.target_sets)]
+    if len(target_sets) > 1 and fasta is None and any(args.target_fragments):
+        raise ConfigError("target sets with dense target content need the genome: give --fasta")
     started = time.perf_counter()
     temporary = None
     if args.workdir:
@@ -2026,6 +2141,20 @@ def main(args: argparse.Namespace) -> None:
             _log(f"timing {c:,} chimeric fragments of {spec.fusion}, 1x ({chimeric_built[c].records:,} records)")
             chimeric_rows.append(measure_chimeric(chimeric_built[c], c, spec, index, genome, regions, targets,
                                                   work / "calls", args.runs, env, threads=args.call_threads))
+        target_set_rows: list[TargetSetRow] = []
+        target_set_bam = ""
+        if len(target_sets) > 1:
+            union = list(dict.fromkeys(g for _, genes in target_sets for g in genes))
+            depth, scale = depths[-1], scales[-1]
+            sets_bam = cached_bam(source, work / "bams" / f"sets{len(union)}_t{depth}_bg{scale}x.bam", args.base * scale,
+                                  args.seed, args.threads, unmapped_count(args.base * scale, args.unmapped_fraction),
+                                  contigs, target_fragments=depth, annotation=gtf, fasta=fasta, targets=union)
+            target_set_bam = (f"{scale}x background, {depth:,} target fragments over {len(union)} genes, "
+                              f"{sets_bam.records:,} records, {sets_bam.megabytes:.1f} MB")
+            _log(f"timing the target sets {', '.join(n for n, _ in target_sets)} ({sets_bam.records:,} records)")
+            target_set_rows = measure_target_sets(
+                sets_bam, [(n, genes, target_regions(index, sets_bam.path, genes)) for n, genes in target_sets],
+                index, genome, work / "calls", args.runs, env, threads=args.call_threads)
         annotation_rows: list[AnnotationRow] = []
         largest = built[depths[-1], scales[-1]]  # the largest background with the largest target depth
         if args.annotation_genes > 0:
@@ -2068,13 +2197,14 @@ def main(args: argparse.Namespace) -> None:
             profile += ("\n" if profile else "") + profile_call(
                 chimeric_built[most], index, genome, targets, work / "profile", prof, top=15, env=env,
                 label=f"with {most:,} chimeric fragments of {spec.fusion}")
-        bars = evaluate_bars(size_rows, batch_rows, annotation_rows, chimeric_rows)
+        bars = evaluate_bars(size_rows, batch_rows, annotation_rows, chimeric_rows, target_set_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         checkout_after = checkout_state(repo)
         info["checkout"] = checkout_before if checkout_after == checkout_before else (
             f"{checkout_before} at the start, {checkout_after} at the end: the code changed during the run")
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
-                               standalone, bars, profile, annotation_rows, scales[-1], depths[-1], chimeric_rows)
+                               standalone, bars, profile, annotation_rows, scales[-1], depths[-1], chimeric_rows,
+                               target_set_rows, target_set_bam)
     finally:
         if temporary is not None:
             temporary.cleanup()

@@ -31,7 +31,7 @@ from imtfusion.pipeline import SampleResult, candidate_row, run_sample, sample_p
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.bamio import redact_url
 from imtfusion.specimen import parse_specimen_options
-from imtfusion.targets import DEFAULT_TARGETS
+from imtfusion.registry import DEFAULT_SET, resolve_target_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,8 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outdir", help="results folder; files go to OUTDIR/SAMPLE/ (required unless --candidates-only)")
     parser.add_argument("--fasta", help="genome FASTA with .fai (optional; sharpens breakpoints, needed for CRAM)")
     parser.add_argument("--bam-index", help="BAM index if not next to the BAM (BAM.bai / BAM.csi)")
-    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="GENE",
-                        help="target genes (default: %(default)s)")
+    parser.add_argument("--targets", nargs="+", default=[DEFAULT_SET], metavar="SET_OR_GENE",
+                        help="a target set of the registry resources/targets.tsv (default, or imt-extended: the "
+                             "default targets and the kinases of ALK-negative IMT), or target genes, or both (default: "
+                             f"{DEFAULT_SET})")
     parser.add_argument("--known-partners", help="curated known-fusion table (default: the one shipped)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override a calling parameter (see README); repeatable")
@@ -141,7 +143,7 @@ def call_sample(args: argparse.Namespace) -> SampleResult:
             bam_path=args.bam,
             annotation=args.gtf,
             sample=args.sample,
-            targets=args.targets,
+            targets=resolve_target_names(args.targets),
             params=params,
             fasta=args.fasta,
             bam_index=bam_index,

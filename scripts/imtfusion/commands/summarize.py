@@ -7,7 +7,7 @@ import sys
 
 from imtfusion.samplesheet import check_sample_name, read_sample_sheet
 from imtfusion.summary import summarize, write_summary
-from imtfusion.targets import DEFAULT_TARGETS
+from imtfusion.registry import DEFAULT_SET, resolve_target_names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--samples", nargs="+", metavar="SAMPLE", help="sample names")
     group.add_argument("--sample-sheet", help="samples.tsv (columns sample, bam)")
-    parser.add_argument("--targets", nargs="+", default=list(DEFAULT_TARGETS), metavar="GENE")
+    parser.add_argument("--targets", nargs="+", default=[DEFAULT_SET], metavar="SET_OR_GENE",
+                        help="the calls' targets: a target set of resources/targets.tsv, or genes (default: "
+                             f"{DEFAULT_SET}); the summary's columns, in this order")
 
 
 def main(args: argparse.Namespace) -> None:
@@ -23,8 +25,9 @@ def main(args: argparse.Namespace) -> None:
         samples = [e.sample for e in read_sample_sheet(args.sample_sheet)]
     else:
         samples = [check_sample_name(s) for s in args.samples]
-    rows = summarize(args.outdir, samples, args.targets)
-    tsv, html = write_summary(args.outdir, rows, args.targets)
+    targets = list(resolve_target_names(args.targets))
+    rows = summarize(args.outdir, samples, targets)
+    tsv, html = write_summary(args.outdir, rows, targets)
     failed = sorted({r.sample for r in rows if r.status == "failed"})
     print(f"summary of {len(samples)} samples: {tsv}, {html}", file=sys.stderr)
     if failed:

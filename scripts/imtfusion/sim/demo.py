@@ -1,10 +1,14 @@
-"""The committed demo batch (``resources/demo``): five IMT-like samples aligned with real STAR.
+"""The committed demo batch (``resources/demo``): six IMT-like samples aligned with real STAR.
 
-Why these five: one fusion per target family and per common IMT partner
+Why these: one fusion per target family and per common IMT partner
 (TPM3::ALK, CLTC::ALK, ETV6::NTRK3, TFG::ROS1), different read lengths,
 strandedness, an FFPE-like short-insert library, both STAR chimeric clip
-modes, and a negative sample whose only chimeric-looking signal is the
-ETV6->BCL2L14 read-through that a caller must *not* report.
+modes, a negative sample whose only chimeric-looking signal is the
+ETV6->BCL2L14 read-through that a caller must *not* report, and an ALK-negative
+IMT with TPM3::NTRK1, a fusion of the target set imt-extended that the default
+targets do not see. The genome is :func:`~imtfusion.sim.genome.demo_layout`: the
+extended targets were added to it late (GeneSpec.late), so the first five samples'
+reads are those they had before, with the new genes' reads after them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imtfusion.sim.align import star_chimeric
-from imtfusion.sim.genome import Genome, build_genome, default_layout, write_fasta, write_gtf
+from imtfusion.sim.genome import Genome, build_genome, demo_layout, write_fasta, write_gtf
 from imtfusion.sim.reads import (
     ChimeraSpec,
     LibrarySpec,
@@ -39,7 +43,7 @@ class DemoSample:
 
 
 def demo_samples(seed: int = DEMO_SEED) -> tuple[DemoSample, ...]:
-    """The five demo samples (fusion fragments cross the junction; body fragments do not)."""
+    """The six demo samples (fusion fragments cross the junction; body fragments do not)."""
     return (
         DemoSample(
             SampleSpec(
@@ -81,6 +85,14 @@ def demo_samples(seed: int = DEMO_SEED) -> tuple[DemoSample, ...]:
             ),
             "HardClip", "negative: no fusion; ETV6->BCL2L14 read-through (15 junction fragments), 2x100",
         ),
+        DemoSample(
+            SampleSpec(
+                "IMT06", seed,
+                LibrarySpec(read_length=100, strandedness="reverse"),
+                fusions=(ChimeraSpec("TPM3", 7, "NTRK1", 10, 30, body_fragments=60),),
+            ),
+            "HardClip", "TPM3::NTRK1 (target set imt-extended: no call with the default targets), 2x100, reverse-stranded",
+        ),
     )
 
 
@@ -104,7 +116,7 @@ def build_demo(
     work = Path(tempfile.mkdtemp(prefix="imtfusion-demo-")) if own_workdir else Path(workdir)  # type: ignore[arg-type]
     work.mkdir(parents=True, exist_ok=True)
     try:
-        genome = build_genome(default_layout(), seed)
+        genome = build_genome(demo_layout(), seed)
         fasta = write_fasta(genome, outdir / "genome.fa")
         gtf = write_gtf(genome, outdir / "annotation.gtf")
         (outdir / "bam").mkdir(parents=True, exist_ok=True)
@@ -153,7 +165,7 @@ def demo_readme(genome: Genome, seed: int = DEMO_SEED) -> str:
     return f"""# Demo data
 
 Synthetic, fully reproducible test data for imtfusion: a small genome, its
-GENCODE-style annotation and five RNA-seq samples of inflammatory
+GENCODE-style annotation and six RNA-seq samples of inflammatory
 myofibroblastic tumour (IMT)-like fusions, aligned with real STAR 2.7.10b in
 Arriba's recommended chimeric mode.  Every base is random sequence made by
 `imtfusion simulate` from seed {seed}; nothing was downloaded.  Gene
@@ -179,8 +191,8 @@ directory appears as `WORKDIR`, the thread count as `THREADS`, Debian's
 | file | what |
 | --- | --- |
 | `genome.fa`, `genome.fa.fai` | synthetic genome, 60-column FASTA and its samtools index: {contigs} |
-| `annotation.gtf` | GENCODE-style GTF (gene, transcript, exon, CDS, UTR, start_codon, stop_codon; fake `ENSG9...` IDs), sorted by contig then position; canonical transcripts tagged `Ensembl_canonical` and `MANE_Select`; ALK, ROS1 and ETV6 also have a shorter non-canonical `-202` transcript that skips one exon (so its exon numbers differ after the skip) |
-| `bam/IMT0?.bam`, `.bai` | STAR alignments, coordinate-sorted and indexed; read group `SM` = sample name; read names `SAMPLE:000123` carry no truth |
+| `annotation.gtf` | GENCODE-style GTF (gene, transcript, exon, CDS, UTR, start_codon, stop_codon; fake `ENSG9...` IDs), sorted by contig then position; canonical transcripts tagged `Ensembl_canonical` and `MANE_Select`; ALK, ROS1 and ETV6 also have a shorter non-canonical `-202` transcript that skips one exon (so its exon numbers differ after the skip); the kinases of the target set `imt-extended` (NTRK1, NTRK2, RET, PDGFRB, IGF1R) have IDs of their own series, `ENSG95...` |
+| `bam/IMT0?.bam`, `.bai` | STAR alignments, coordinate-sorted and indexed; read group `SM` = sample name; read names `SAMPLE:000123` carry no truth (save that the late genes' reads are numbered last) |
 | `samples.tsv` | sample sheet: `sample`, `bam` (path relative to the repository root) |
 | `truth.tsv` | one row per true fusion (header only for negative samples), see below |
 
@@ -192,13 +204,24 @@ Genes: {genes}.
 | --- | --- | --- | --- | --- | --- | --- |
 {rows}
 
-All samples also express every gene wild-type (each of ALK, ROS1, ETV6 and
-NTRK3 with at least 45 fragments, partners 40-90, background genes 100-250,
-the `-202` isoforms 8-15).  Substitution errors average 0.2% with binned
+All samples also express every gene wild-type (each target of the set
+`imt-extended` with at least 45 fragments, partners 40-90, background genes
+100-250, the `-202` isoforms 8-15).  Substitution errors average 0.2% with binned
 Illumina-like qualities (Q37/Q25/Q12).  Besides the junction-crossing
 fragments counted in `truth.tsv`, each fusion transcript contributes "body"
 fragments away from the junction (twice as many), so the 3' partner is
 expressed more downstream of the breakpoint, as in tumours.
+
+The kinases NTRK1, NTRK2, RET, PDGFRB and IGF1R were added to the genome after
+IMT01-IMT05 were first made: they sit after the genes of their contigs (or on
+contigs of their own), their fragments are drawn from a random stream of their
+own after all others and named after them, so the earlier samples' reads
+(and every call of the default targets) are what they were.
+
+IMT06 is ALK-negative with TPM3::NTRK1 (TPM3 exon 7 to NTRK1 exon 10, in frame,
+the NTRK1 kinase domain kept): `imtfusion call --targets imt-extended` reports
+it; with the default targets (ALK, ROS1, ETV6, NTRK3) it is reported nowhere,
+neither called nor discarded, and the sample reads as negative.
 
 IMT05 is negative: its ETV6->BCL2L14 read-through (ETV6 exon 8 spliced to
 BCL2L14 exon 2, 5 kb downstream on the same strand, canonical GT/AG) is not

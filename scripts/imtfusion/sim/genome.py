@@ -194,6 +194,11 @@ class GeneSpec:
     alt_transcripts: tuple[AltTranscriptSpec, ...] = ()
     gap_before: int = 40_000
     donor_after_last_exon: bool = False
+    #: A gene added to a layout after samples were simulated from it (the extended targets
+    #: of :func:`demo_layout`): its IDs come from a series of their own and its reads from
+    #: a random stream of their own, drawn after all others, so adding it renames no gene
+    #: and changes no read of the genes before it. Place it after them on its contig.
+    late: bool = False
 
     def __post_init__(self) -> None:
         if self.strand not in ("+", "-"):
@@ -577,6 +582,10 @@ class Genome:
     def size(self) -> int:
         return sum(c.length for c in self.contigs)
 
+    def is_late(self, gene_name: str) -> bool:
+        """Whether the gene was added late to the layout (GeneSpec.late)."""
+        return any(g.name == gene_name and g.late for g in self.layout.genes)
+
 
 # --------------------------------------------------------------------------
 # builder
@@ -715,14 +724,19 @@ def _mutate_spread(rng: random.Random, seq: str, divergence: float, forced: Sequ
 
 
 class _IdFactory:
-    """Fake but GENCODE-shaped identifiers (ENSG9..., never a real Ensembl ID)."""
+    """Fake but GENCODE-shaped identifiers (ENSG9..., never a real Ensembl ID); late genes
+    (GeneSpec.late) count from a base of their own (ENSG95...)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: int = 100) -> None:
+        self.base = base
         self.counts = {"G": 0, "T": 0, "E": 0}
 
     def next(self, kind: str) -> str:
         self.counts[kind] += 1
-        return f"ENS{kind}9{100 + self.counts[kind]:010d}.1"
+        return f"ENS{kind}9{self.base + self.counts[kind]:010d}.1"
+
+
+LATE_ID_BASE = 5_000_000_000
 
 
 def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
@@ -733,7 +747,7 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
     """
     layout = layout or default_layout()
     structures = {g.name: _design_gene(g, seed, layout.gc) for g in layout.genes}
-    ids = _IdFactory()
+    early_ids, late_ids = _IdFactory(), _IdFactory(LATE_ID_BASE)
     contigs: list[Contig] = []
     genes: list[Gene] = []
     known_contigs = set(layout.contigs)
@@ -774,6 +788,7 @@ def build_genome(layout: GenomeLayout | None = None, seed: int = 1) -> Genome:
                     patches.append((gend + 1, "GT"))
                 else:
                     patches.append((gstart - 2, "AC"))
+            ids = late_ids if getattr(item, "late", False) else early_ids
             gene_id = ids.next("G")
             lengths = [b - a for a, b in exon_offsets]
             # an exon shared by several transcripts keeps one exon_id, as in GENCODE
@@ -1134,6 +1149,41 @@ def default_layout() -> GenomeLayout:
     )
     contigs = ("chr1", "chr2", "chr3", "chr6", "chr7", "chr12", "chr15", "chr17", "chr19")
     return GenomeLayout(contigs=contigs, genes=genes)
+
+
+#: The kinases the target set imt-extended adds (resources/targets.tsv), as late genes of
+#: the demo genome: chromosome, strand, exon count of the canonical (MANE) transcript and
+#: protein length of the canonical UniProt isoform follow the real genes as far as known
+#: here (NTRK1 17 exons, 796 aa; NTRK2 19, 822; RET 20, 1114; PDGFRB 23, 1106; IGF1R 21,
+#: 1367), and each sits after the genes of its contig, as in the real order (NTRK1 after
+#: TPM3 on 1q, IGF1R after NTRK3 on 15q). NTRK1 exon 10 begins in frame 0 at aa 400 (before
+#: the transmembrane segment and the kinase domain, aa 510-781), so TPM3 exon 7 ::
+#: NTRK1 exon 10 is in frame and keeps the kinase; its intron 9 is long, as where
+#: breakpoints cluster. Exon boundaries other than the anchors are random.
+EXTENDED_TARGET_GENES: tuple[GeneSpec, ...] = (
+    GeneSpec("NTRK1", "chr1", "+", 17, 796, anchors=(ExonAnchor(10, 400, 0),), intron_lengths=((9, 3000),),
+             utr5=120, utr3=700, gap_before=20_000, late=True),
+    GeneSpec("NTRK2", "chr9", "+", 19, 822, utr5=300, utr3=900, gap_before=10_000, late=True),
+    GeneSpec("RET", "chr10", "+", 20, 1114, intron_lengths=((11, 2500),), utr5=200, utr3=800, gap_before=10_000,
+             late=True),
+    GeneSpec("PDGFRB", "chr5", "-", 23, 1106, intron_lengths=((10, 2500),), utr5=200, utr3=900, gap_before=10_000,
+             late=True),
+    GeneSpec("IGF1R", "chr15", "+", 21, 1367, utr5=400, utr3=1200, gap_before=20_000, late=True),
+)
+
+#: The designed fusion of the demo's extended-target sample (IMT06), in frame by construction.
+EXTENDED_DESIGNED_FUSIONS: tuple[tuple[str, int, str, int], ...] = (("TPM3", 7, "NTRK1", 10),)
+
+
+def demo_layout() -> GenomeLayout:
+    """The committed demo genome: :func:`default_layout` plus the kinases of the target set
+    imt-extended (:data:`EXTENDED_TARGET_GENES`), added late so the genes, IDs and reads
+    of :func:`default_layout` stay what they were. The accuracy benchmark and most tests
+    use :func:`default_layout`."""
+    base = default_layout()
+    order = ("chr1", "chr2", "chr3", "chr5", "chr6", "chr7", "chr9", "chr10", "chr12", "chr15", "chr17", "chr19")
+    used = set(base.contigs) | {g.chrom for g in EXTENDED_TARGET_GENES}
+    return replace(base, contigs=tuple(c for c in order if c in used), genes=base.genes + EXTENDED_TARGET_GENES)
 
 
 def fusion_frames(genome: Genome, gene5: str, exon5: int, gene3: str, exon3: int) -> tuple[int, int]:

@@ -592,7 +592,7 @@ def default_expression(genome: Genome, seed: int, sample: str) -> tuple[tuple[st
     partners = {g for f in DESIGNED_FUSIONS for g in (f[0], f[2])} | {"BCL2L14"}
     out: list[tuple[str, int]] = []
     for gene in genome.genes:
-        if gene.gene_type != "protein_coding":
+        if gene.gene_type != "protein_coding" or genome.is_late(gene.name):
             continue
         for tx in gene.transcripts:
             if not tx.canonical:
@@ -604,6 +604,13 @@ def default_expression(genome: Genome, seed: int, sample: str) -> tuple[tuple[st
             else:
                 n = rng.randint(100, 250)
             out.append((tx.name, n))
+    # late genes (GeneSpec.late: the extended targets) from a stream of their own, after the
+    # rest: the counts of the genes before them stay as they were (targets get 45-70 too)
+    late_rng = sub_rng(seed, "expression-late", sample)
+    for gene in genome.genes:
+        if gene.gene_type == "protein_coding" and genome.is_late(gene.name):
+            out.extend((tx.name, late_rng.randint(45, 70) if tx.canonical else late_rng.randint(8, 15))
+                       for tx in gene.transcripts)
     return tuple(out)
 
 
@@ -750,7 +757,10 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                 s = rng.randint(0, len(seq) - f)
                 add("transcript", tx.name, seq, s, s + f, None)
 
-    express(expression)
+    def late(counts: Sequence[tuple[str, int]], want: bool) -> list[tuple[str, int]]:
+        return [(t, n) for t, n in counts if genome.is_late(genome.transcript(t).gene_name) == want]
+
+    express(late(expression, False))
 
     chimeras: dict[str, list[ChimericTranscript]] = {"fusion": [], "readthrough": []}
     for kind, specs in (("fusion", spec.fusions), ("readthrough", spec.readthroughs)):
@@ -761,7 +771,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
 
     # isoforms and fused pre-mRNA of the fusions, artefacts, poly-G mates: drawn after everything
     # above, and only when asked for, so samples without them are simulated as before
-    express(spec.extra_expression)
+    express(late(spec.extra_expression, False))
     isoforms: list[ChimericTranscript] = []
     for ct in chimeras["fusion"]:
         if ct.spec.premrna_fragments:
@@ -797,6 +807,15 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
 
     order = list(range(len(raw)))
     rng.shuffle(order)
+    # genes added late to the layout (GeneSpec.late): their own random stream, after all
+    # of the above and shuffled among themselves, so the fragments and names of the rest
+    # stay what they were without them (add and express read the new rng)
+    early = len(raw)
+    rng = sub_rng(spec.seed, "reads-late", spec.name)
+    express(late(expression, True) + late(spec.extra_expression, True))
+    late_order = list(range(early, len(raw)))
+    rng.shuffle(late_order)
+    order += late_order
     width = max(6, len(str(len(raw))))
     fragments = tuple(
         Fragment(f"{spec.name}:{i:0{width}d}" + (f"_{umis[k]}" if umis[k] else ""), *raw[k])
