@@ -43,6 +43,9 @@ def test_tpm3_ntrk1_is_called_with_imt_extended_and_reported_nowhere_without_it(
     assert (c["exon5"], c["exon3"], c["reading_frame"], c["kinase_domain"]) == ("7", "10", "in-frame", "retained")
     assert c["retained_domains"] == "NTRK1:tyrosine kinase"
     assert c["exon_description"] == "TPM3 exon 7 :: NTRK1 exon 10"
+    # TPM3 and NTRK1 lie 37 kb apart: the TPM3-side read starts are not counted as NTRK1's
+    # (they were: 48 start sites for 26 fragments)
+    assert (c["fragments"], c["start_sites"]) == ("26", "13")
     statuses = {r["target"]: r["status"] for r in rows(extended / "IMT06.targets.tsv")}
     assert list(statuses) == list(resolve_target_names("imt-extended"))
     assert statuses["NTRK1"] == "detected"

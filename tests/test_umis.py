@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from imtfusion import umis
 from imtfusion.umis import count_duplicates, directional
 from test_calling import PARTP_ALK_MATE, PARTP_ALK_READ, add_background, by_fusion, call, make_toy
 
@@ -114,3 +115,16 @@ def test_start_sites_count_the_partner_side_read_positions(tmp_path):
             rec.set_tag("RX", umi)
     [d] = by_fusion(call(tmp_path, toy, min_fragments=3), "PARTP::ALK")
     assert d.molecules == 5 and d.start_sites == 1
+
+
+def test_start_sites_on_one_chromosome_count_only_the_partner_side():
+    # TPM3 and NTRK1 on one chromosome, 30 kb apart: each fragment's primer-side (target)
+    # start lies within the partner's window too, and must not count as a second site
+    target, partner = 100_000, 130_000
+    keys = {f"f{i}": {(0, target + 5 * i, False, 0, partner + 40 + 11 * i, "")} for i in range(4)}
+    keys["same"] = {(0, partner - 60, True, 0, target + 3, "")}
+    assert umis.start_sites(keys, 0, partner, target=(0, target)) == 5
+    # counted both ways without the target, as before
+    assert umis.start_sites(keys, 0, partner) == 10
+    # a target on another chromosome changes nothing
+    assert umis.start_sites(keys, 0, partner, target=(3, target)) == 10

@@ -501,8 +501,10 @@ def run_sample(
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
             c.duplicates = count_duplicates(c, params)
-            partner = c.end3 if c.gene5.name in c.targets and c.gene3.name not in c.targets else c.end5
-            c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos)
+            partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
+                               else (c.end5, c.end3))
+            c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
+                                             target=(bam.get_tid(target.chrom), target.pos))
         mark_promiscuous(candidates, params)
         if ref is None:
             _say_exon_level(candidates, evidence.clipped_reads, lookup)

@@ -140,19 +140,32 @@ def has_umis(dup_keys: Mapping[str, set[tuple]]) -> bool:
 START_SITE_WINDOW = 200_000  # bases around the partner breakpoint where a fragment's read positions count
 
 
-def start_sites(dup_keys: Mapping[str, set[tuple]], chrom_id: int, pos: int, window: int = START_SITE_WINDOW) -> int:
+def start_sites(dup_keys: Mapping[str, set[tuple]], chrom_id: int, pos: int, window: int = START_SITE_WINDOW,
+                target: tuple[int, int] | None = None) -> int:
     """Distinct places the supporting fragments were read from on the partner side: the
     records' 5' ends and mate starts (reference id ``chrom_id``) within ``window`` of the
     partner breakpoint ``pos``. Anchored multiplex PCR reads the target side of every
     molecule from a primer, so its partner-side read starts tell molecules apart; a PCR
-    artefact (one molecule amplified, a mispriming at one place) has one or two."""
+    artefact (one molecule amplified, a mispriming at one place) has one or two.
+
+    ``target`` is the target-side breakpoint (reference id, position): when it lies on the
+    partner's chromosome within reach, a read start counts only where it is nearer the
+    partner's breakpoint than the target's, so the target-side starts of the same fragments
+    (the primer side) are not counted a second time."""
+    near_target = target is not None and target[0] == chrom_id and abs(target[1] - pos) <= 2 * window
+
+    def partner_side(ref: int, start: int) -> bool:
+        if ref != chrom_id or abs(start - pos) > window:
+            return False
+        return not near_target or abs(start - pos) < abs(start - target[1])
+
     sites = set()
     for ks in dup_keys.values():
         for k in ks:
             if not k:
                 continue
-            if k[0] == chrom_id and abs(k[1] - pos) <= window:
+            if partner_side(k[0], k[1]):
                 sites.add(k[1])
-            if k[3] == chrom_id and abs(k[4] - pos) <= window:
+            if partner_side(k[3], k[4]):
                 sites.add(k[4])
     return len(sites)
