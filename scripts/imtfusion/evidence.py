@@ -28,7 +28,7 @@ import pysam
 
 from imtfusion.bamio import bam_name
 from imtfusion.errors import AlignmentFileError
-from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, ExonProfile, SplitRead, TargetQC, UnmappedMate
 from imtfusion.params import CallParameters
 from imtfusion.scan import SEQ_CODES, pile_up
 from imtfusion.targets import TargetLocus
@@ -1159,6 +1159,9 @@ class _LocusScan:
                 exon_bases += int(depth[lo:hi].sum())
         qc.exon_bases = exon_bases
         qc.coverage_bins = _bin_depth(depth)
+        qc.profile = exon_profile(depth, gene.start, gene.strand, self.locus,
+                                  (self.params.ati_skip, self.params.ati_window),
+                                  exon_bases / qc.exon_reads if qc.exon_reads else 0.0)
 
 
 _ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
@@ -1209,6 +1212,40 @@ def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarr
         for code in _ADAPTER_CODES:
             found |= ((window == code[None, :]) | ~considered).all(axis=1) & (head >= 8)
     return found[:n], found[n:]
+
+
+def exon_profile(depth: np.ndarray, offset: int, strand: str, locus: TargetLocus, window: tuple[int, int],
+                 read_bases: float) -> ExonProfile | None:
+    """The exon-level coverage of the locus's reported transcript from the depth along the
+    gene (``depth[i]`` is the depth at ``offset + i``); None without a transcript.
+    ``window``: (near, far) bases before each exon whose intronic depth is summed apart."""
+    exons = locus.transcript_exons
+    if not exons:
+        return None
+    sums = np.concatenate([[0], np.cumsum(depth, dtype=np.int64)])
+
+    def bases(start: int, end: int) -> tuple[int, int]:
+        lo, hi = max(start - offset, 0), min(end - offset, len(depth))
+        return (int(sums[hi] - sums[lo]), hi - lo) if hi > lo else (0, 0)
+
+    exon_bases, exon_lengths = zip(*(bases(s, e) for s, e in exons))
+    window_b, window_l, rest_b, rest_l = [], [], [], []
+    near, far = window
+    for (s1, e1), (s2, e2) in zip(exons, exons[1:]):
+        # the intron between them; its window lies before the downstream exon (transcript order)
+        if strand == "-":
+            lo, hi = e2, s1  # exon 2 lies left of exon 1
+            win = (min(hi, lo + near), min(hi, lo + far))
+            rest = (win[1], hi)
+        else:
+            lo, hi = e1, s2
+            win = (max(lo, hi - far), max(lo, hi - near))
+            rest = (lo, win[0])
+        for (b, n), out_b, out_l in ((bases(*win), window_b, window_l), (bases(*rest), rest_b, rest_l)):
+            out_b.append(b)
+            out_l.append(n)
+    return ExonProfile(locus.transcript_id, tuple(exon_lengths), tuple(exon_bases), window, tuple(window_l),
+                       tuple(window_b), tuple(rest_l), tuple(rest_b), round(float(read_bases), 3))
 
 
 def _bin_depth(depth: np.ndarray) -> list[float]:

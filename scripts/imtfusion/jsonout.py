@@ -16,9 +16,10 @@ from imtfusion.model import Breakend
 
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
+    from imtfusion.imbalance import ImbalanceResult
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.4.0"
+SCHEMA_VERSION = "1.5.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -122,6 +123,33 @@ def target_object(s: TargetStatus) -> dict[str, Any]:
         "discordant_reads": q.discordant_reads,
         "clipped_reads": q.clipped_reads,
         "low_mapq": q.low_mapq,
+        "imbalance": imbalance_object(s.imbalance),
+    }
+
+
+def imbalance_object(v: ImbalanceResult | None) -> dict[str, Any]:
+    """The 3'/5' assessment of a target (``imbalance`` in the schema)."""
+    if v is None:
+        from imtfusion.imbalance import VERDICT_NOT_ASSESSED, ImbalanceResult
+
+        v = ImbalanceResult("", VERDICT_NOT_ASSESSED, "not assessed")
+    measured = v.ln_ratio is not None
+    return {
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "transcript": v.transcript or None,
+        "split_exon": v.split_exon or None,
+        "exon_depths": list(v.exon_depths),
+        "depth5": v.depth5 if measured else None,
+        "depth3": v.depth3 if measured else None,
+        "reads5": v.reads5 if measured else None,
+        "reads3": v.reads3 if measured else None,
+        "ln_ratio": v.ln_ratio,
+        "ratio": v.ratio,
+        "z": v.z,
+        "reference": v.reference or None,
+        "window_depth": v.window_depth,
+        "rest_depth": v.rest_depth,
     }
 
 

@@ -124,10 +124,40 @@ class TargetQC:
     exon_bases: int = 0  # aligned bases falling in the target's exons
     exon_length: int = 0
     coverage_bins: list[float] = field(default_factory=list)  # mean depth along the gene
+    profile: "ExonProfile | None" = None  # exon-level coverage of the reported transcript
 
     @property
     def mean_exon_coverage(self) -> float:
         return self.exon_bases / self.exon_length if self.exon_length else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExonProfile:
+    """Exon-level coverage of a target's reported transcript, from the same depth the
+    locus QC counts (primary, non-duplicate records; the same pass over the BAM).
+
+    ``exon_bases[i]`` are the aligned bases on exon ``i + 1`` (transcript order) and
+    ``exon_lengths[i]`` its length in the gene; ``window_bases[i]``/``window_lengths[i]``
+    the aligned bases on intron ``i + 1`` from ``window[0]`` to ``window[1]`` bases before
+    exon ``i + 2`` (in transcript orientation; the bases right next to the exon are left
+    out) and ``rest_bases[i]``/``rest_lengths[i]`` on the part of that intron farther
+    than ``window[1]`` from the exon. ``read_bases``: mean aligned bases on the exons per
+    record that touches them (turns bases into read counts)."""
+
+    transcript_id: str
+    exon_lengths: tuple[int, ...]
+    exon_bases: tuple[int, ...]
+    window: tuple[int, int]
+    window_lengths: tuple[int, ...]
+    window_bases: tuple[int, ...]
+    rest_lengths: tuple[int, ...]
+    rest_bases: tuple[int, ...]
+    read_bases: float
+
+    def exon_depth(self, number: int) -> float:
+        """Mean depth on exon ``number`` (1-based, transcript order)."""
+        length = self.exon_lengths[number - 1]
+        return self.exon_bases[number - 1] / length if length else 0.0
 
 
 @dataclass(frozen=True, slots=True)

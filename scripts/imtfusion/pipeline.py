@@ -44,10 +44,12 @@ from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_t
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
+    from imtfusion.imbalance import ImbalanceResult, RatioObservation
 
 STATUS_DETECTED = "detected"
 STATUS_NOT_DETECTED = "not detected"
 STATUS_NOT_ASSESSABLE = "not assessable"
+STATUS_IMBALANCE = "imbalance: fusion suspected, partner not identified"
 
 FUSION_COLUMNS = [
     "sample",
@@ -102,6 +104,13 @@ TARGET_COLUMNS = [
     "mean_exon_coverage",
     "duplicates",
     "chimeric_records",
+    # 3'/5' expression imbalance (imtfusion.imbalance)
+    "imbalance",
+    "imbalance_z",
+    "imbalance_ratio",
+    "depth5",
+    "depth3",
+    "imbalance_reference",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -113,6 +122,7 @@ class TargetStatus:
     fusions: list[str]
     reason: str
     qc: TargetQC
+    imbalance: "ImbalanceResult | None" = None
 
 
 @dataclass
@@ -371,36 +381,79 @@ def target_statuses(
     called: list[Candidate],
     params: CallParameters,
     blind: str | None = None,
+    imbalance: "dict[str, ImbalanceResult] | None" = None,
 ) -> list[TargetStatus]:
     """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
     the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
-    then *not assessable*, never *not detected*."""
+    then *not assessable*, never *not detected*. ``imbalance`` (target -> verdict): a
+    target without a call whose kinase exons show a 3' excess is *imbalance: fusion
+    suspected* (also without chimeric alignments or FASTA: the coverage says it), or its
+    ATI status when transcripts starting in the intron explain the excess."""
+    from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
+
+    imbalance = imbalance or {}
     out = []
     for locus in loci:
         q = qc[locus.name]
+        verdict = imbalance.get(locus.name)
         fusions = sorted({c.fusion for c in called if locus.name in c.targets})
         if fusions:
             best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
             tier = [k for k, v in CONFIDENCE_ORDER.items() if v == best][0]
-            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, f"{tier} confidence call", q))
+            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, f"{tier} confidence call", q, verdict))
         elif q.exon_reads < params.min_target_reads:
             reason = (
                 f"{q.exon_reads} reads on {locus.name} exons, fewer than the {params.min_target_reads} "
                 "needed to rule a fusion out"
             )
-            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q))
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
+        elif verdict is not None and verdict.verdict == VERDICT_IMBALANCE:
+            out.append(TargetStatus(locus.name, STATUS_IMBALANCE, [], verdict.reason, q, verdict))
+        elif verdict is not None and verdict.verdict == VERDICT_ATI and not blind:
+            out.append(TargetStatus(locus.name, verdict.status_text, [], verdict.reason, q, verdict))
         elif blind:
-            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], blind, q))
+            reason = blind
+            if verdict is not None and verdict.verdict == VERDICT_ATI:
+                reason = f"{verdict.reason}; but {blind}"
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
         else:
             out.append(
                 TargetStatus(
                     locus.name,
                     STATUS_NOT_DETECTED,
                     [],
-                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons",
+                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons"
+                    + (f"; {verdict.reason}" if verdict is not None and verdict.verdict != "not assessed" else ""),
                     q,
+                    verdict,
                 )
             )
+    return out
+
+
+def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
+                     params: CallParameters, batch: "list[RatioObservation] | None") -> "dict[str, ImbalanceResult]":
+    """The 3'/5' verdict of every target (imtfusion.imbalance)."""
+    from imtfusion.imbalance import assess_sample, load_splits, shipped_profile
+
+    profiles = {locus.name: qc[locus.name].profile for locus in loci}
+    return assess_sample(sample, profiles, load_splits(), batch, shipped_profile(), candidates, params)
+
+
+def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
+    """The sample's 3'/5' ratios for a batch profile (``imtfusion batch-profile``): those of
+    the kinase targets without a call (a target with a detected fusion is no reference for
+    the others) and with enough reads."""
+    from imtfusion.imbalance import load_splits, observe
+
+    splits = load_splits()
+    out = []
+    for s in result.statuses:
+        if s.fusions:
+            continue
+        seen = observe(result.sample, s.target, s.qc.profile, splits.get(s.target), result.params.imbalance_min_reads)
+        if not isinstance(seen, str):
+            out.append(seen)
     return out
 
 
@@ -416,11 +469,14 @@ def run_sample(
     threads: int = 1,
     domains_file: str | Path | None = None,
     artefacts: "Artefacts | None" = None,
+    imbalance_profile: "list[RatioObservation] | None" = None,
 ) -> SampleResult:
     """Call fusions of ``targets`` in one BAM. Raises an :class:`ImtfusionError` on bad input.
 
     ``artefacts`` are the batch's recurrent junctions and the user's known artefacts
-    (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``."""
+    (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``. ``imbalance_profile``
+    is the batch's 3'/5' ratios (:mod:`imtfusion.imbalance`; without it, or with too few
+    other samples in it, the shipped profile is the reference)."""
     check_sample_name(sample)
     params = params or CallParameters()
     if not targets:
@@ -436,7 +492,8 @@ def run_sample(
     notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
-        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path)
+        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
@@ -535,7 +592,8 @@ def run_sample(
             "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
             "cannot be ruled out; rerun with the FASTA"
         )
-    statuses = target_statuses(loci, evidence.qc, called, params, blind)
+    imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile)
+    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance)
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
@@ -637,9 +695,26 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 "mean_exon_coverage": round(s.qc.mean_exon_coverage, 2),
                 "duplicates": s.qc.duplicates,
                 "chimeric_records": s.qc.chimeric_records,
+                **imbalance_columns(s.imbalance),
             }
         )
     return rows
+
+
+def imbalance_columns(v: "ImbalanceResult | None") -> dict[str, object]:
+    """targets.tsv's imbalance columns ('.' where a figure is not there)."""
+    if v is None:
+        return {"imbalance": "not assessed", "imbalance_z": None, "imbalance_ratio": None, "depth5": None,
+                "depth3": None, "imbalance_reference": None}
+    measured = v.ln_ratio is not None
+    return {
+        "imbalance": v.verdict,
+        "imbalance_z": v.z,
+        "imbalance_ratio": v.ratio,
+        "depth5": v.depth5 if measured else None,
+        "depth3": v.depth3 if measured else None,
+        "imbalance_reference": v.reference or None,
+    }
 
 
 def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:

@@ -81,6 +81,10 @@ class TargetLocus:
     start: int
     end: int
     exons: tuple[tuple[int, int], ...]  # merged exons of the gene (GTF == BAM coordinates)
+    # the exons of the transcript a report numbers exons by (transcript_tags, then the
+    # longest CDS), exon 1 first: the exon-level coverage (3'/5' imbalance) is theirs
+    transcript_id: str = ""
+    transcript_exons: tuple[tuple[int, int], ...] = ()
 
     @property
     def name(self) -> str:
@@ -132,12 +136,22 @@ def check_build(annotation_genes: dict[str, tuple[str, int]], bam_lengths: dict[
         )
 
 
+def _numbered_transcript(annotation: Annotation, gene: Gene, tags: tuple[str, ...] | None) -> dict:
+    """The transcript_id and exons (exon 1 first) of the gene's reported transcript."""
+    transcript = (annotation.canonical_transcript(gene.gene_id, tags) if tags is not None
+                  else annotation.canonical_transcript(gene.gene_id))
+    if transcript is None:
+        return {}
+    return {"transcript_id": transcript.transcript_id, "transcript_exons": tuple(transcript.exons)}
+
+
 def resolve_targets(
     annotation: Annotation,
     names: list[str] | tuple[str, ...],
     margin: int,
     contigs: ContigMap,
     bam_path: str,
+    transcript_tags: tuple[str, ...] | None = None,
 ) -> list[TargetLocus]:
     """Look up each target gene and translate it to a BAM region.
 
@@ -170,6 +184,7 @@ def resolve_targets(
                 start=max(0, gene.start - margin),
                 end=min(length, gene.end + margin),
                 exons=tuple(annotation.exon_intervals(gene.gene_id)),
+                **_numbered_transcript(annotation, gene, transcript_tags),
             )
         )
     return loci

@@ -11,6 +11,7 @@ from snakemake.logging import logger
 
 from imtfusion.bamio import is_url
 from imtfusion.batch import read_artefacts
+from imtfusion.params import CallParameters
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 from imtfusion.specimen import specimen_options
 from imtfusion.workflow_config import config_problems
@@ -80,6 +81,17 @@ if config.get("known_artefacts"):
 BATCH_FILTER = config["batch_filter"]
 USE_BATCH_FILTER = bool(BATCH_FILTER["enabled"]) and len(SAMPLES) >= int(
     BATCH_FILTER["min_samples"]
+)
+# The 3'-to-5' imbalance compares each sample with the batch's others when there are
+# imbalance_min_reference of them (else with the shipped profile); the same first pass
+# gives their ratios.
+_MIN_REFERENCE = int(
+    (config.get("params") or {}).get(
+        "imbalance_min_reference", CallParameters().imbalance_min_reference
+    )
+)
+USE_BATCH_PROFILE = bool(config["batch_profile"]["enabled"]) and (
+    len(SAMPLES) - 1 >= _MIN_REFERENCE
 )
 
 
@@ -215,6 +227,15 @@ def get_artefacts_args(wildcards, input):
     return (
         "--artefacts " + " ".join(shlex.quote(str(t)) for t in tables) if tables else ""
     )
+
+
+def get_imbalance_profile_input(wildcards):
+    return [f"{OUTDIR}/batch/imbalance_profile.tsv"] if USE_BATCH_PROFILE else []
+
+
+def get_imbalance_profile_args(wildcards, input):
+    tables = list(input.imbalance)
+    return f"--imbalance-profile {shlex.quote(str(tables[0]))}" if tables else ""
 
 
 def get_specimen_args(wildcards):

@@ -472,6 +472,71 @@ class PolyGSpec:
 
 
 @dataclass(frozen=True)
+class HiddenFusionSpec:
+    """A fusion whose junction reads are absent (the partner was not captured, the
+    breakpoint lies deep in an intron, the junction reads were lost): the fused transcript
+    of ``chimera`` makes ``fraction`` of the 3' gene's transcripts (their number follows
+    from the 3' gene's wild-type fragments in the sample), but only its fragments that lie
+    wholly on one side of the junction are simulated, so the 3' gene's exons after the
+    breakpoint are over-expressed and no read is chimeric. ``premrna`` adds the fused
+    pre-mRNA (:func:`fused_premrna`) at that share of the fused transcript's copies,
+    again without fragments across its DNA junction: intronic reads of the 3' gene from the
+    DNA breakpoint on. ``chimera.fragments`` must be 0 (nothing crosses the junction)."""
+
+    chimera: ChimeraSpec
+    fraction: float
+    premrna: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1 or not 0 <= self.premrna < 1:
+            raise ValueError(f"{self.chimera.name}: fraction must be in (0, 1) and premrna in [0, 1)")
+        if self.chimera.fragments or self.chimera.body_fragments or self.chimera.premrna_fragments:
+            raise ValueError(f"{self.chimera.name}: a hidden fusion takes its fragment counts from the fraction")
+
+
+@dataclass(frozen=True)
+class AtiSpec:
+    """Alternative transcription initiation (ALK-ATI, Wiesner et al., Nature 2015): transcripts
+    of ``gene``'s canonical exons from ``exon`` to the last, preceded by the ``intron_bases``
+    bases of the intron just before ``exon`` (the transcripts start there and run unspliced
+    into the exon), at ``fraction`` of the gene's transcripts. No read is chimeric."""
+
+    gene: str
+    exon: int
+    fraction: float
+    intron_bases: int = 400
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1 or self.intron_bases < 1 or self.exon < 2:
+            raise ValueError(f"{self.gene}-ATI: fraction in (0, 1), intron_bases >= 1, exon >= 2")
+
+    @property
+    def name(self) -> str:
+        return f"{self.gene}-ATI"
+
+
+def ati_transcript(genome: Genome, spec: AtiSpec) -> str:
+    """The sequence of an ATI transcript (transcript orientation)."""
+    tx = genome.gene(spec.gene).canonical
+    exon = tx.exon(spec.exon)
+    lo, hi = _intron(tx, spec.exon - 1)
+    if spec.intron_bases >= hi - lo + 1:
+        raise ValueError(f"{spec.name}: intron {spec.exon - 1} is only {hi - lo + 1} bases long")
+    first = exon.start if tx.strand == "+" else exon.end
+    return _flank(genome, tx, first, spec.intron_bases, downstream=False) + tx.sequence(genome)[tx.exon_offset(spec.exon):]
+
+
+def copies_to_fragments(wild_type_fragments: int, wild_type_length: int, fraction: float, length: int,
+                        fragment_mean: float) -> int:
+    """Fragments of a transcript of ``length`` bases that makes ``fraction`` of a gene's
+    transcripts, when the gene's wild-type transcript (``wild_type_length`` bases) has
+    ``wild_type_fragments``: fragments start uniformly along a transcript, so a copy gives
+    fragments in proportion to its length less one fragment."""
+    per_copy = (max(1.0, length - fragment_mean)) / max(1.0, wild_type_length - fragment_mean)
+    return max(0, round(wild_type_fragments * fraction / (1.0 - fraction) * per_copy))
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     """What to simulate for one sample.
 
@@ -482,7 +547,9 @@ class SampleSpec:
     alignment artefacts, e.g. a promiscuous breakpoint); ``polyg`` adds pairs
     with a poly-G mate.  ``extra_expression`` is wild-type expression drawn
     after everything else (e.g. of decoys added to an existing design), so
-    the fragments of the rest stay as they were without it.
+    the fragments of the rest stay as they were without it. ``hidden_fusions``
+    (fusions without junction reads) and ``ati`` (transcripts from an alternative
+    start in an intron) come after all of that, for the same reason.
     """
 
     name: str
@@ -494,6 +561,8 @@ class SampleSpec:
     artefacts: tuple[ChimeraSpec, ...] = ()
     polyg: tuple[PolyGSpec, ...] = ()
     extra_expression: tuple[tuple[str, int], ...] = ()
+    hidden_fusions: tuple[HiddenFusionSpec, ...] = ()
+    ati: tuple[AtiSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -510,9 +579,10 @@ class Fragment:
     chimeric transcript or a fused pre-mRNA); ``kind`` is ``transcript``,
     ``fusion`` (main junction), ``fusion_isoform``, ``fusion_premrna``,
     ``readthrough``, ``artefact``, ``polyg`` (one read is poly-G) or one of
-    these with ``_body``; ``junction_in`` says where a chimeric junction lies:
-    ``read1``, ``read2``, ``both`` (overlapping mates), ``insert`` (between the
-    mates: a spanning pair) or ``''``.
+    these with ``_body``; ``hidden_fusion`` / ``hidden_fusion_premrna`` (a side of a
+    fusion without junction reads) and ``ati`` (an alternative-start transcript);
+    ``junction_in`` says where a chimeric junction lies: ``read1``, ``read2``,
+    ``both`` (overlapping mates), ``insert`` (between the mates: a spanning pair) or ``''``.
     """
 
     name: str
@@ -794,6 +864,38 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                 r1 = "".join(polyg)
             raw.append(("polyg", tx.name, s, s + f, r1_sense, r1, q1, r2, q2, ""))
             umis.append("")
+
+    wild_type = dict(expression)
+
+    def wild_type_of(gene: str) -> tuple[int, int]:
+        tx = genome.gene(gene).canonical
+        return wild_type.get(tx.name, 0), tx.length
+
+    for hf in spec.hidden_fusions:
+        ct = build_chimeric_transcript(genome, hf.chimera)
+        n_wt, l_wt = wild_type_of(hf.chimera.gene3)
+        n = copies_to_fragments(n_wt, l_wt, hf.fraction, len(ct.sequence), lib.fragment_mean)
+        sources = [("hidden_fusion", ct.name, ct.sequence, ct.junction, n)]
+        if hf.premrna:
+            pseq, pj, _d5, _d3 = fused_premrna(genome, hf.chimera)
+            per_wild_type = hf.premrna * hf.fraction / (1 - hf.fraction)  # pre-mRNA copies per wild-type copy
+            sources.append(("hidden_fusion_premrna", ct.premrna_name, pseq, pj,
+                            copies_to_fragments(n_wt, l_wt, per_wild_type / (1 + per_wild_type), len(pseq),
+                                                lib.fragment_mean)))
+        for kind, source, seq, j, count in sources:
+            for _ in range(count):
+                f = _fragment_length(rng, lib, len(seq))
+                s = rng.randint(0, len(seq) - f)
+                if s < j < s + f:
+                    continue  # a fragment across the junction: the one a fusion caller needs, not there
+                add(kind, source, seq, s, s + f, None)
+    for ati in spec.ati:
+        seq = ati_transcript(genome, ati)
+        n_wt, l_wt = wild_type_of(ati.gene)
+        for _ in range(copies_to_fragments(n_wt, l_wt, ati.fraction, len(seq), lib.fragment_mean)):
+            f = _fragment_length(rng, lib, len(seq))
+            s = rng.randint(0, len(seq) - f)
+            add("ati", ati.name, seq, s, s + f, None)
 
     order = list(range(len(raw)))
     rng.shuffle(order)
