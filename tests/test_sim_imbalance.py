@@ -79,6 +79,22 @@ def test_ati_transcripts_start_in_intron_19_and_run_into_exon_20(genome):
         ati_transcript(genome, AtiSpec("ALK", 20, 0.5, intron_bases=10_000))
 
 
+def test_degraded_rna_loses_5prime_fragments_and_pcr_copies_repeat_fragments(genome):
+    expression = ((genome.gene("ACTB").canonical.name, 3000),)
+    tx = genome.gene("ACTB").canonical
+    intact = simulate_sample(genome, SampleSpec("D0", 5, LibrarySpec(), expression=expression))
+    degraded = simulate_sample(genome, SampleSpec("D1", 5, LibrarySpec(degradation=500.0), expression=expression))
+
+    def share_5prime(sim):  # fragments starting in the first third of the transcript
+        return sum(f.start < tx.length / 3 for f in sim.fragments) / len(sim.fragments)
+
+    assert share_5prime(intact) > 0.25 and share_5prime(degraded) < share_5prime(intact) / 3
+    # without UMIs, duplicate_fraction gives PCR copies too: the same positions, read again
+    copies = simulate_sample(genome, SampleSpec("D2", 5, LibrarySpec(duplicate_fraction=0.5), expression=expression))
+    assert 5400 < len(copies.fragments) < 6600 and not any("_" in f.name for f in copies.fragments)
+    assert len({(f.start, f.end) for f in copies.fragments}) <= 3000
+
+
 def test_without_the_new_elements_a_sample_is_simulated_as_before(genome):
     spec = SampleSpec("S1", 3, LibrarySpec(), expression=_alk_expression(genome, 200))
     with_nothing = simulate_sample(genome, spec)
@@ -91,7 +107,11 @@ def test_without_the_new_elements_a_sample_is_simulated_as_before(genome):
 def test_the_benchmark_panel_covers_every_kind_and_the_profile_panel_is_apart():
     panel = build_panel()
     roles = {s.role for s in panel}
-    assert roles == {"negative", "ati", "hidden"}
+    assert roles == {"negative", "ati", "hidden", "qc"}
+    faults = [s.library for s in panel if s.role == "qc"]
+    assert any(lib.degradation for lib in faults) and any(lib.duplicate_fraction for lib in faults)
+    assert any(lib.fragment_mean < 80 for lib in faults)
+    assert any(s.library.degradation for s in panel if s.role == "negative")  # mild: must pass and not be flagged
     assert {s.fraction for s in panel if s.role == "hidden"} == set(FRACTIONS)
     assert any(s.decoys for s in panel if s.role == "negative")  # ALK's 3'-exon paralogs highly expressed
     assert any(h.premrna for s in panel for h in s.hidden)
@@ -107,8 +127,11 @@ def test_the_quick_imbalance_benchmark_flags_hidden_fusions_and_neither_negative
     markdown, outcomes = run_imbalance(tmp_path, quick=True)
     hidden = [o for o in outcomes if o.expected == "hidden"]
     # the quick batch is smaller than imbalance_min_reference: its reference is the shipped profile
-    assert all(o.batch.imbalance.reference.startswith("shipped") for o in outcomes)
-    assert hidden and all(o.flagged("batch") for o in hidden if o.sample.fraction >= 0.3)
+    assert all(o.batch.imbalance.reference.startswith("shipped") for o in outcomes if o.batch.imbalance.z is not None)
+    # the QC decoys (degraded RNA, PCR duplicates): every target not assessable for the QC
+    decoys = [o for o in outcomes if o.sample.role == "qc"]
+    assert decoys and all(o.batch.status == "not assessable" and o.qc_failed("batch") for o in decoys)
+    assert hidden and all(o.flagged("batch") for o in hidden if o.sample.fraction >= 0.8)
     assert not any(o.flagged(m) for o in outcomes if o.expected != "hidden" for m in ("batch", "shipped"))
     assert all(o.said_ati("batch") for o in outcomes if o.expected == "ati")
     assert "| hidden fusions at fraction >= 30% flagged (batch reference; deep samples) |" in markdown

@@ -10,9 +10,13 @@ over the BAM as the locus QC):
 * the 5' part is exons 2 .. split-1, the 3' part exons split .. n-1 (``split`` from
   ``resources/kinase_splits.tsv``; the first and the last exon are left out: their
   coverage depends on how the library treats transcript ends);
-* ``ln_ratio = ln(depth3 / depth5)`` with one read's bases added to each side, and its
-  sampling variance ``2 (1/reads3 + 1/reads5)`` (a fragment's two mates usually fall on
-  the same side);
+* ``ln_ratio = ln(depth3 / depth5)`` with one read's bases added to each side, less what
+  the sample's RNA degradation alone gives: coverage falling as exp(-k * distance from the
+  3' end), k fitted on the exon depths of the kinase targets' 5' parts and of the
+  housekeeping genes (:func:`fit_decay`: a fusion raises only the 3' part, so it does not
+  bend that slope); its variance
+  ``2 (1/reads3 + 1/reads5)`` (a fragment's two mates usually fall on the same side) plus
+  the uncertainty of that correction;
 * the reference is the same ratio in other samples: the batch's (``imtfusion
   batch-profile``, one row per sample and target; the sample itself left out) when it has
   ``imbalance_min_reference`` of them, else the profile shipped in
@@ -56,7 +60,8 @@ from imtfusion.model import ExonProfile
 
 SPLITS_FILE = "kinase_splits.tsv"
 SHIPPED_PROFILE_FILE = "imbalance_profile.tsv"
-PROFILE_COLUMNS = ["sample", "target", "transcript", "split_exon", "ln_ratio", "variance", "reads5", "reads3"]
+PROFILE_COLUMNS = ["sample", "target", "transcript", "split_exon", "ln_ratio", "variance", "reads5", "reads3",
+                   "degradation"]
 
 VERDICT_IMBALANCE = "imbalance"
 VERDICT_ATI = "ATI"
@@ -105,15 +110,17 @@ class RatioObservation:
     target: str
     transcript: str
     split_exon: int
-    ln_ratio: float
+    ln_ratio: float  # degradation's share taken off
     variance: float
     reads5: float
     reads3: float
+    degradation: float = 0.0  # the ln ratio RNA degradation alone gives (already subtracted)
 
     def row(self) -> dict[str, object]:
         return {"sample": self.sample, "target": self.target, "transcript": self.transcript,
                 "split_exon": self.split_exon, "ln_ratio": f"{self.ln_ratio:.5f}", "variance": f"{self.variance:.6f}",
-                "reads5": f"{self.reads5:.1f}", "reads3": f"{self.reads3:.1f}"}
+                "reads5": f"{self.reads5:.1f}", "reads3": f"{self.reads3:.1f}",
+                "degradation": f"{self.degradation:.5f}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +163,7 @@ class ImbalanceResult:
     window_depth: float | None = None  # ATI: the intron's last ati_window bases, and the rest of it
     rest_depth: float | None = None
     ati_label: str = ""
+    degradation: float = 0.0  # the ln ratio RNA degradation alone gives (taken off ln_ratio)
 
     @property
     def flagged(self) -> bool:
@@ -205,11 +213,11 @@ def read_profile(path: str | Path) -> list[RatioObservation]:
     if not rows:
         raise ProfileError(f"{path}: the imbalance profile has no header line; give the file `imtfusion batch-profile` wrote")
     header = rows[0].split("\t")
-    missing = [c for c in PROFILE_COLUMNS if c not in header]
+    missing = [c for c in PROFILE_COLUMNS if c not in header and c != "degradation"]
     if missing:
         raise ProfileError(f"{path}: the imbalance profile lacks the column(s) {', '.join(missing)}; "
                            "give the file `imtfusion batch-profile` wrote")
-    at = {c: header.index(c) for c in PROFILE_COLUMNS}
+    at = {c: header.index(c) for c in PROFILE_COLUMNS if c in header}
     out = []
     for n, line in enumerate(rows[1:], start=2):
         cells = line.split("\t")
@@ -220,7 +228,7 @@ def read_profile(path: str | Path) -> list[RatioObservation]:
             out.append(RatioObservation(
                 cells[at["sample"]], cells[at["target"]], cells[at["transcript"]], int(cells[at["split_exon"]]),
                 float(cells[at["ln_ratio"]]), float(cells[at["variance"]]), float(cells[at["reads5"]]),
-                float(cells[at["reads3"]])))
+                float(cells[at["reads3"]]), float(cells[at["degradation"]]) if "degradation" in at else 0.0))
         except ValueError:
             raise ProfileError(f"{path}: data line {n - 1} holds a value that is not a number; "
                                "recreate the file with `imtfusion batch-profile`") from None
@@ -259,9 +267,95 @@ def _sides(profile: ExonProfile, split: KinaseSplit) -> tuple[tuple[int, int, fl
     return side(2, split.split_exon - 1), side(split.split_exon, n - 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Decay:
+    """RNA degradation of a sample: ln depth falls by ``rate`` per base of distance from the
+    transcripts' 3' end (``sd`` its standard error), fitted on ``exons`` exons of the kinase
+    targets' 5' parts, which no fusion of theirs over-expresses."""
+
+    rate: float = 0.0
+    sd: float = 0.0
+    exons: int = 0
+
+
+def _exon_ends_from_3prime(profile: ExonProfile) -> list[tuple[int, int]]:
+    """(distance from the 3' end of each exon's last and first base + 1), exon 1 first."""
+    ends, t = [], 0
+    for length in reversed(profile.exon_lengths):
+        ends.append((t, t + length))
+        t += length
+    return ends[::-1]
+
+
+def fit_decay(profiles: Mapping[str, ExonProfile | None], splits: Mapping[str, KinaseSplit],
+              whole: Sequence[ExonProfile | None] = (), min_reads: float = 5.0) -> Decay:
+    """The sample's degradation from the exon depths of the kinase targets' 5' parts (exons
+    2 .. split-1) and of the ``whole`` transcripts (exons 2 .. n-1 of the housekeeping
+    genes): a weighted least-squares slope of ln(depth) against distance from the 3' end,
+    one intercept per gene (a gene's expression), weights the exons' read counts; its
+    standard error widened by the scatter of the exons beyond their counts (exon-specific
+    capture). A fusion raises only a kinase's 3' part, so it does not bend this slope."""
+    points: list[list[tuple[float, float, float]]] = []
+    parts: list[tuple[ExonProfile, int]] = []  # (profile, the last exon used)
+    for target, profile in profiles.items():
+        split = splits.get(target)
+        if split is None or profile is None or len(profile.exon_lengths) != split.exons:
+            continue
+        parts.append((profile, split.split_exon - 1))
+    parts += [(p, len(p.exon_lengths) - 1) for p in whole if p is not None]
+    for profile, last in parts:
+        if profile.read_bases <= 0:
+            continue
+        ends = _exon_ends_from_3prime(profile)
+        gene = []
+        for i in range(1, last):  # exons 2 .. last
+            length, bases = profile.exon_lengths[i], profile.exon_bases[i]
+            reads = bases / profile.read_bases
+            if length and reads >= min_reads:
+                a, b = ends[i]
+                gene.append(((a + b) / 2, math.log((bases + profile.read_bases) / length), reads / 2))
+        if len(gene) >= 3:
+            points.append(gene)
+    if not points:
+        return Decay()
+    sxy = sxx = 0.0
+    centred = []
+    for gene in points:
+        w = sum(p[2] for p in gene)
+        mx = sum(p[0] * p[2] for p in gene) / w
+        my = sum(p[1] * p[2] for p in gene) / w
+        centred.append([(x - mx, y - my, wt) for x, y, wt in gene])
+        sxy += sum((x - mx) * (y - my) * wt for x, y, wt in gene)
+        sxx += sum((x - mx) ** 2 * wt for x, _, wt in gene)
+    if sxx <= 0:
+        return Decay()
+    slope = sxy / sxx
+    n = sum(len(g) for g in centred)
+    dof = n - len(centred) - 1
+    scatter = sum(wt * (y - slope * x) ** 2 for g in centred for x, y, wt in g) / dof if dof > 0 else 1.0
+    return Decay(-slope, math.sqrt(max(1.0, scatter) / sxx), n)
+
+
+def degradation_ln_ratio(profile: ExonProfile, split: KinaseSplit, rate: float) -> float:
+    """ln of the 3'/5' depth ratio RNA degradation alone gives the transcript: coverage
+    falling as exp(-rate * distance from the 3' end), averaged over each part's exons."""
+    if rate == 0:
+        return 0.0
+    n = len(profile.exon_lengths)
+    ends = _exon_ends_from_3prime(profile)
+
+    def mean(first: int, last: int) -> float:
+        part = ends[first - 1:last]
+        total = sum(math.exp(-rate * a) - math.exp(-rate * b) for a, b in part) / rate
+        return total / sum(b - a for a, b in part)
+
+    return math.log(mean(split.split_exon, n - 1) / mean(2, split.split_exon - 1))
+
+
 def observe(sample: str, target: str, profile: ExonProfile | None, split: KinaseSplit | None,
-            min_reads: int) -> RatioObservation | str:
-    """The sample's ratio, or the reason it cannot be measured."""
+            min_reads: int, decay: Decay | None = None) -> RatioObservation | str:
+    """The sample's ratio (what its RNA degradation ``decay`` gives taken off, the
+    uncertainty of that added to the variance), or the reason it cannot be measured."""
     if split is None:
         return f"{target} is not a kinase target with a 3' part (resources/{SPLITS_FILE})"
     if profile is None or not profile.exon_lengths:
@@ -275,9 +369,17 @@ def observe(sample: str, target: str, profile: ExonProfile | None, split: Kinase
         return (f"{r5:.0f} reads on {target} exons 2-{split.split_exon - 1} and {r3:.0f} on exons "
                 f"{split.split_exon}-{n - 1}: fewer than the {min_reads} each needed (imbalance_min_reads)")
     one = profile.read_bases
-    ln_ratio = math.log((b3 + one) / l3) - math.log((b5 + one) / l5)
+    decay = decay or Decay()
+    degraded = degradation_ln_ratio(profile, split, decay.rate)
+    ln_ratio = math.log((b3 + one) / l3) - math.log((b5 + one) / l5) - degraded
     variance = 2.0 * (1.0 / (r3 + 1.0) + 1.0 / (r5 + 1.0))
-    return RatioObservation(sample, target, profile.transcript_id, split.split_exon, ln_ratio, variance, r5, r3)
+    if decay.sd:
+        h = decay.sd
+        slope = (degradation_ln_ratio(profile, split, decay.rate + h)
+                 - degradation_ln_ratio(profile, split, decay.rate - h)) / (2 * h)
+        variance += (slope * decay.sd) ** 2
+    return RatioObservation(sample, target, profile.transcript_id, split.split_exon, ln_ratio, variance, r5, r3,
+                            degraded)
 
 
 def reference_for(sample: str, target: str, batch: Sequence[RatioObservation] | None,
@@ -334,7 +436,7 @@ def has_chimeric_reads(target: str, candidates: Iterable[object]) -> bool:
 
 
 def assess(sample: str, target: str, profile: ExonProfile | None, split: KinaseSplit | None,
-           reference: Reference | None, chimeric: bool, params) -> ImbalanceResult:
+           reference: Reference | None, chimeric: bool, params, decay: Decay | None = None) -> ImbalanceResult:
     """The imbalance verdict of one target (``params``: the imbalance_*/ati_* parameters of
     :class:`~imtfusion.params.CallParameters`)."""
     depths = tuple(round(profile.exon_depth(i + 1), 2) for i in range(len(profile.exon_lengths))) if profile else ()
@@ -342,13 +444,14 @@ def assess(sample: str, target: str, profile: ExonProfile | None, split: KinaseS
     # a transcript of another exon count is numbered otherwise: no split is drawn on it
     base = {"transcript": profile.transcript_id if profile else "", "exon_depths": depths,
             "split_exon": split.split_exon if numbered else 0, "ati_label": split.ati_label if split and split.ati else ""}
-    seen = observe(sample, target, profile, split, params.imbalance_min_reads)
+    seen = observe(sample, target, profile, split, params.imbalance_min_reads, decay)
     if isinstance(seen, str):
         return ImbalanceResult(target, VERDICT_NOT_ASSESSED, seen, **base)
     assert profile is not None and split is not None
     (b5, l5, _), (b3, l3, _) = _sides(profile, split)
     facts = {**base, "depth5": round(b5 / l5, 2), "depth3": round(b3 / l3, 2), "reads5": round(seen.reads5, 1),
-             "reads3": round(seen.reads3, 1), "ln_ratio": round(seen.ln_ratio, 4)}
+             "reads3": round(seen.reads3, 1), "ln_ratio": round(seen.ln_ratio, 4),
+             "degradation": round(seen.degradation, 4)}
     if reference is None:
         return ImbalanceResult(target, VERDICT_NOT_ASSESSED,
                                f"no reference ratio of {target}: neither the batch profile nor the shipped one has "
@@ -359,6 +462,8 @@ def assess(sample: str, target: str, profile: ExonProfile | None, split: KinaseS
     facts.update(ratio=round(ratio, 3), z=round(z, 2), reference=reference.label())
     words = (f"{target} exons {split.split_exon}-{len(profile.exon_lengths) - 1} at {ratio:.2f}x the depth of exons "
              f"2-{split.split_exon - 1} relative to the {reference.label()} (z = {z:.1f})")
+    if abs(seen.degradation) >= 0.01:
+        words += f", the {math.exp(seen.degradation):.2f}x the sample's RNA degradation alone gives taken off"
     if z < params.imbalance_min_z or ratio < params.imbalance_min_ratio:
         return ImbalanceResult(target, VERDICT_BALANCED, f"no 3' excess: {words}", **facts)
     if split.ati:
@@ -367,7 +472,7 @@ def assess(sample: str, target: str, profile: ExonProfile | None, split: KinaseS
         window = profile.window_bases[i] / w_len if w_len else 0.0
         rest = profile.rest_bases[i] / r_len if r_len else 0.0
         facts.update(window_depth=round(window, 2), rest_depth=round(rest, 2))
-        excess = b3 / l3 - (b5 / l5) * math.exp(reference.centre)
+        excess = b3 / l3 - (b5 / l5) * math.exp(reference.centre + seen.degradation)
         if (not chimeric and w_len and window >= params.ati_min_fraction * excess
                 and window >= params.ati_min_enrichment * rest):
             return ImbalanceResult(
@@ -381,12 +486,16 @@ def assess(sample: str, target: str, profile: ExonProfile | None, split: KinaseS
 
 def assess_sample(sample: str, profiles: Mapping[str, ExonProfile | None], splits: Mapping[str, KinaseSplit],
                   batch: Sequence[RatioObservation] | None, shipped: Sequence[RatioObservation],
-                  candidates: Sequence[object], params) -> dict[str, ImbalanceResult]:
-    """Target -> verdict for every target of the sample."""
+                  candidates: Sequence[object], params, housekeeping: Sequence[ExonProfile | None] = ()
+                  ) -> dict[str, ImbalanceResult]:
+    """Target -> verdict for every target of the sample (``housekeeping``: those genes'
+    exon profiles, which help measure its RNA degradation)."""
+    decay = fit_decay(profiles, splits, housekeeping)
     out = {}
     for target, profile in profiles.items():
         split = splits.get(target)
         reference = reference_for(sample, target, batch, shipped, params.imbalance_min_reference,
                                   params.imbalance_min_sd) if split else None
-        out[target] = assess(sample, target, profile, split, reference, has_chimeric_reads(target, candidates), params)
+        out[target] = assess(sample, target, profile, split, reference, has_chimeric_reads(target, candidates), params,
+                             decay)
     return out

@@ -17,6 +17,7 @@ from imtfusion.model import Breakend
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.imbalance import ImbalanceResult
+    from imtfusion.sampleqc import SampleQC
     from imtfusion.pipeline import SampleResult, TargetStatus
 
 SCHEMA_VERSION = "1.5.0"
@@ -153,6 +154,26 @@ def imbalance_object(v: ImbalanceResult | None) -> dict[str, Any]:
     }
 
 
+def sample_qc_object(qc: SampleQC | None) -> dict[str, Any] | None:
+    """The sample QC figures and gates (``sample_qc`` in the schema)."""
+    if qc is None:
+        return None
+    return {
+        "passed": qc.passed,
+        "fragments": qc.fragments,
+        "unique_fragments": qc.unique_fragments,
+        "duplicate_rate": qc.duplicate_rate,
+        "duplicates_from": qc.duplicates_from,
+        "on_target_reads": qc.on_target_reads,
+        "median_insert": qc.median_insert,
+        "five_to_three": qc.five_to_three,
+        "housekeeping": [{"gene": g, "five_to_three": r} for g, r in qc.housekeeping],
+        "missing_housekeeping": list(qc.missing_housekeeping),
+        "gates": [{"name": g.name, "label": g.label, "value": g.value, "limit": g.limit, "passed": g.passed,
+                   "text": g.text} for g in qc.gates],
+    }
+
+
 def result_object(result: SampleResult) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -171,6 +192,7 @@ def result_object(result: SampleResult) -> dict[str, Any]:
         "parameters": result.params.as_dict(),
         "contig_renames": dict(sorted(result.contig_renames.items())),
         "notes": list(result.notes),
+        "sample_qc": sample_qc_object(result.sample_qc),
         "targets": [target_object(s) for s in result.statuses],
         "calls": [candidate_object(c) for c in result.called],
         "discarded": [candidate_object(c) for c in result.discarded],

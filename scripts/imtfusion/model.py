@@ -125,10 +125,31 @@ class TargetQC:
     exon_length: int = 0
     coverage_bins: list[float] = field(default_factory=list)  # mean depth along the gene
     profile: "ExonProfile | None" = None  # exon-level coverage of the reported transcript
+    library: "LibraryCounts | None" = None  # fragments, duplicates, insert sizes (sample QC)
+    transcript_bins: tuple[float, ...] = ()  # mean depth in 10 equal bins along the transcript, 5' first
 
     @property
     def mean_exon_coverage(self) -> float:
         return self.exon_bases / self.exon_length if self.exon_length else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryCounts:
+    """What a locus says of the library (sample QC gates, :mod:`imtfusion.sampleqc`).
+
+    ``fragments``: primary mapped records that are the first read of a pair or unpaired
+    (one per fragment), duplicate-flagged or not; ``flagged_duplicates`` those flagged;
+    ``distinct_starts`` the distinct (position, mate position or end, strand) among them,
+    flagged or not (unflagged PCR duplicates share them); ``paired`` those of a pair.
+    ``insert_sizes``: (|TLEN|, fragments) of the unspliced first reads whose mate starts
+    in the same exon of the gene (their TLEN is the fragment length, not an intron span);
+    at most 1,000 bases."""
+
+    fragments: int
+    flagged_duplicates: int
+    distinct_starts: int
+    paired: int
+    insert_sizes: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True, slots=True)

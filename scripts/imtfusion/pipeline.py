@@ -25,6 +25,7 @@ from imtfusion.evidence import (
     BreakendReads,
     PileupReference,
     collect_evidence,
+    collect_housekeeping,
     collect_mates,
     reads_spelling,
     safe_fetch,
@@ -39,12 +40,14 @@ from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
+from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
-from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_targets
+from imtfusion.targets import DEFAULT_TARGETS, ContigMap, TargetLocus, resolve_genes, resolve_targets
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
+    from imtfusion.sampleqc import SampleQC
 
 STATUS_DETECTED = "detected"
 STATUS_NOT_DETECTED = "not detected"
@@ -111,6 +114,8 @@ TARGET_COLUMNS = [
     "depth5",
     "depth3",
     "imbalance_reference",
+    # the sample QC gates (imtfusion.sampleqc): pass, or fail: the failed gates
+    "sample_qc",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -147,6 +152,8 @@ class SampleResult:
     command: str = ""
     annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
     specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
+    sample_qc: "SampleQC | None" = None  # the sample QC gates
+    housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
 
 
 def annotate_candidate(
@@ -382,13 +389,16 @@ def target_statuses(
     params: CallParameters,
     blind: str | None = None,
     imbalance: "dict[str, ImbalanceResult] | None" = None,
+    qc_failure: str = "",
 ) -> list[TargetStatus]:
     """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
     the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
     then *not assessable*, never *not detected*. ``imbalance`` (target -> verdict): a
     target without a call whose kinase exons show a 3' excess is *imbalance: fusion
     suspected* (also without chimeric alignments or FASTA: the coverage says it), or its
-    ATI status when transcripts starting in the intron explain the excess."""
+    ATI status when transcripts starting in the intron explain the excess. ``qc_failure``
+    (the failed sample QC gates, :mod:`imtfusion.sampleqc`): every target without a call
+    is *not assessable* for that reason; a call stands, its reason naming the failure."""
     from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
 
     imbalance = imbalance or {}
@@ -400,7 +410,10 @@ def target_statuses(
         if fusions:
             best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
             tier = [k for k, v in CONFIDENCE_ORDER.items() if v == best][0]
-            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, f"{tier} confidence call", q, verdict))
+            reason = f"{tier} confidence call" + (f"; {qc_failure}" if qc_failure else "")
+            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, reason, q, verdict))
+        elif qc_failure:
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], qc_failure, q, verdict))
         elif q.exon_reads < params.min_target_reads:
             reason = (
                 f"{q.exon_reads} reads on {locus.name} exons, fewer than the {params.min_target_reads} "
@@ -432,26 +445,33 @@ def target_statuses(
 
 
 def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
-                     params: CallParameters, batch: "list[RatioObservation] | None") -> "dict[str, ImbalanceResult]":
-    """The 3'/5' verdict of every target (imtfusion.imbalance)."""
+                     params: CallParameters, batch: "list[RatioObservation] | None",
+                     housekeeping: list | None = None) -> "dict[str, ImbalanceResult]":
+    """The 3'/5' verdict of every target (imtfusion.imbalance); ``housekeeping``: those
+    genes' exon profiles (the sample's RNA degradation)."""
     from imtfusion.imbalance import assess_sample, load_splits, shipped_profile
 
     profiles = {locus.name: qc[locus.name].profile for locus in loci}
-    return assess_sample(sample, profiles, load_splits(), batch, shipped_profile(), candidates, params)
+    return assess_sample(sample, profiles, load_splits(), batch, shipped_profile(), candidates, params,
+                         housekeeping or [])
 
 
 def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     """The sample's 3'/5' ratios for a batch profile (``imtfusion batch-profile``): those of
     the kinase targets without a call (a target with a detected fusion is no reference for
-    the others) and with enough reads."""
-    from imtfusion.imbalance import load_splits, observe
+    the others) and with enough reads, of a sample that passed the QC gates."""
+    from imtfusion.imbalance import fit_decay, load_splits, observe
 
     splits = load_splits()
     out = []
+    if result.sample_qc is not None and not result.sample_qc.passed:
+        return out
+    decay = fit_decay({s.target: s.qc.profile for s in result.statuses}, splits, result.housekeeping_profiles)
     for s in result.statuses:
         if s.fusions:
             continue
-        seen = observe(result.sample, s.target, s.qc.profile, splits.get(s.target), result.params.imbalance_min_reads)
+        seen = observe(result.sample, s.target, s.qc.profile, splits.get(s.target), result.params.imbalance_min_reads,
+                       decay)
         if not isinstance(seen, str):
             out.append(seen)
     return out
@@ -497,6 +517,9 @@ def run_sample(
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
+        house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
+                                                  contigs, tags)
+        house = collect_housekeeping(bam, house_loci, params, threads=threads)
         mates = collect_mates(bam, evidence.discordant_reads)
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
@@ -592,8 +615,13 @@ def run_sample(
             "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
             "cannot be ruled out; rerun with the FASTA"
         )
-    imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile)
-    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance)
+    sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params)
+    imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile,
+                                 [q.profile for q in house.values()])
+    if house_missing:
+        notes.append(f"housekeeping gene(s) {', '.join(house_missing)} not in the annotation or the BAM: "
+                     "left out of the sample QC")
+    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance, sample_qc.reason())
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
@@ -622,6 +650,8 @@ def run_sample(
         bam_header=header,
         gene_coverage=coverage,
         annotation=annotation,
+        sample_qc=sample_qc,
+        housekeeping_profiles=[q.profile for q in house.values()],
     )
 
 
@@ -696,6 +726,7 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 "duplicates": s.qc.duplicates,
                 "chimeric_records": s.qc.chimeric_records,
                 **imbalance_columns(s.imbalance),
+                "sample_qc": result.sample_qc.summary() if result.sample_qc is not None else None,
             }
         )
     return rows

@@ -602,6 +602,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                              + (" …" if len(result.contig_renames) > 12 else ""))
          if result.contig_renames else "GTF and BAM use the same contig names"),
     ])
+    gates = _sample_qc(result)
     notes = "".join(f"<li>{esc(n)}</li>" for n in result.notes)
     plots = []
     for locus in result.loci:
@@ -626,10 +627,28 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                "are not the calls' split-read and discordant <i>fragments</i>, which count each fragment once. "
                "Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
                "non-duplicate records in the locus; low-MAPQ reads are counted and otherwise ignored.</p>")
-    return (f"{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
+    return (f"{gates}{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
             + "<h3>Coverage of the target genes</h3>"
             + "<p class='note'>Mean depth in equal bins along each gene, drawn 5′→3′ above its exons "
               "(introns shortened, so intronic bins are narrow).</p>" + "".join(plots))
+
+
+def _sample_qc(result: "SampleResult") -> str:
+    """The sample QC gates: each figure, its limit, pass / FAIL / not measured."""
+    qc = result.sample_qc
+    if qc is None:
+        return ""
+    words = {True: "pass", False: "FAIL", None: "not measured"}
+    rows = [[g.label, "—" if g.value is None else f"{g.value:,.4g}", f"{g.limit:g}", words[g.passed], g.name, g.text]
+            for g in qc.gates]
+    table = _table(["figure", "value", "limit", "gate", "parameter", "in words"], rows, numeric={1, 2}, nowrap={4})
+    verdict = ("<p><b>Sample QC: pass.</b></p>" if qc.passed else
+               f"<p><b>Sample QC: FAIL</b> — targets without a call are not assessable: {esc(qc.reason())}.</p>")
+    house = ", ".join(f"{g} ({'—' if r is None else f'{r:.2f}'})" for g, r in qc.housekeeping) or "none"
+    missing = f"; not in the annotation or BAM: {esc(', '.join(qc.missing_housekeeping))}" if qc.missing_housekeeping else ""
+    return ("<h3>Sample QC gates</h3>" + verdict + table
+            + f"<p class='note'>Figures of the target and housekeeping loci; duplicates by {esc(qc.duplicates_from)}. "
+              f"Housekeeping genes (their 5′/3′ coverage): {esc(house)}{missing}.</p>")
 
 
 def _imbalance(result: "SampleResult") -> str:

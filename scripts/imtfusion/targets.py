@@ -188,3 +188,30 @@ def resolve_targets(
             )
         )
     return loci
+
+
+def resolve_genes(
+    annotation: Annotation,
+    names: list[str] | tuple[str, ...],
+    contigs: ContigMap,
+    transcript_tags: tuple[str, ...] | None = None,
+) -> tuple[list[TargetLocus], list[str]]:
+    """Loci (the gene spans) of genes read for the sample QC, e.g. housekeeping genes, and
+    the names the annotation or the BAM lacks (left out, not an error)."""
+    from imtfusion.errors import ImtfusionError
+
+    loci, missing = [], []
+    for name in names:
+        try:
+            gene = annotation.find_gene(name, by_id=False)
+        except ImtfusionError:
+            missing.append(name)
+            continue
+        bam_chrom = contigs.to_bam(gene.chrom)
+        if bam_chrom is None or gene.end > contigs.bam_lengths[bam_chrom]:
+            missing.append(name)
+            continue
+        loci.append(TargetLocus(gene=gene, chrom=bam_chrom, start=gene.start, end=gene.end,
+                                exons=tuple(annotation.exon_intervals(gene.gene_id)),
+                                **_numbered_transcript(annotation, gene, transcript_tags)))
+    return loci, missing

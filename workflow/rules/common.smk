@@ -183,10 +183,18 @@ def get_fasta_input(wildcards):
     return [fasta, f"{fasta}.fai"] if fasta else []
 
 
+def call_params():
+    """params, with the sample_qc keys as their qc_* parameters (a qc_* under params wins)."""
+    values = {}
+    for key, value in (config.get("sample_qc") or {}).items():
+        values[f"qc_{key}"] = ",".join(value) if isinstance(value, list) else value
+    values.update(config.get("params") or {})
+    return values
+
+
 def get_param_args():
     items = [
-        f"--param {shlex.quote(f'{k}={v}')}"
-        for k, v in sorted((config.get("params") or {}).items())
+        f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(call_params().items())
     ]
     if config.get("known_partners"):
         items.append(f"--known-partners {shlex.quote(str(config['known_partners']))}")

@@ -32,7 +32,7 @@ from imtfusion.sim.imbalance import IMBALANCE_SEED, KINASES, ImbalanceSample
 TARGET_COLUMNS = [
     "sample", "role", "library", "depth", "fraction", "target", "expected", "shipped_status", "shipped_z",
     "shipped_ratio", "batch_status", "batch_z", "batch_ratio", "batch_reference", "depth5", "depth3",
-    "window_depth", "rest_depth", "calls",
+    "window_depth", "rest_depth", "calls", "sample_qc",
 ]
 
 
@@ -50,6 +50,7 @@ class Outcome:
     shipped: object  # TargetStatus of the first pass (shipped profile)
     batch: object  # TargetStatus of the call with the batch profile
     calls: str
+    qc: str = ""  # the sample QC gates: pass, or fail: the gates
 
     def flagged(self, mode: str) -> bool:
         from imtfusion.pipeline import STATUS_IMBALANCE
@@ -58,6 +59,10 @@ class Outcome:
 
     def said_ati(self, mode: str) -> bool:
         return getattr(self, mode).status.startswith(f"{self.target}-ATI")
+
+    def qc_failed(self, mode: str) -> bool:
+        return getattr(self, mode).reason.startswith("sample QC failed") or "; sample QC failed" in getattr(
+            self, mode).reason
 
 
 def simulate_and_align(samples: Sequence[ImbalanceSample], work: Path, aligner: str, threads: int,
@@ -132,7 +137,7 @@ def run_imbalance(outdir: Path | str, aligner: str = "star_chimeric", threads: i
     for s in samples:
         first[s.name] = run_sample(bams[s.name], annotation, s.name, fasta=fasta)
         ratios[s.name] = imbalance_observations(first[s.name])
-    normal = [s.name for s in samples if s.role != "hidden"]
+    normal = [s.name for s in samples if s.role in ("negative", "ati")]
     outcomes: list[Outcome] = []
     for s in samples:
         members = normal + ([x.name for x in samples if x.role == "hidden" and x.fraction == s.fraction
@@ -143,7 +148,8 @@ def run_imbalance(outdir: Path | str, aligner: str = "star_chimeric", threads: i
         for target in KINASES:
             shipped = next(x for x in first[s.name].statuses if x.target == target)
             batch = next(x for x in second.statuses if x.target == target)
-            outcomes.append(Outcome(s, target, s.expected[target], shipped, batch, calls))
+            outcomes.append(Outcome(s, target, s.expected[target], shipped, batch, calls,
+                                    second.sample_qc.summary() if second.sample_qc else ""))
         _log(f"benchmark imbalance: {s.name} ({s.role} {s.fraction:.0%}): "
              + "; ".join(f"{o.target} {o.batch.status} (z {o.batch.imbalance.z})" for o in outcomes[-3:]))
     write_tsv(outdir / "targets.tsv", TARGET_COLUMNS, [_row(o) for o in outcomes])
@@ -163,7 +169,7 @@ def _row(o: Outcome) -> dict[str, object]:
         "expected": o.expected, "shipped_status": o.shipped.status, "shipped_z": sv.z, "shipped_ratio": sv.ratio,
         "batch_status": o.batch.status, "batch_z": bv.z, "batch_ratio": bv.ratio, "batch_reference": bv.reference,
         "depth5": bv.depth5, "depth3": bv.depth3, "window_depth": bv.window_depth, "rest_depth": bv.rest_depth,
-        "calls": o.calls,
+        "calls": o.calls, "sample_qc": o.qc,
     }
 
 
@@ -172,7 +178,7 @@ def _rate(hits: int, total: int) -> str:
 
 
 def rate_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
-    """[group, targets, flagged batch, flagged shipped, said ATI batch, said ATI shipped] per group."""
+    """[group, targets, flagged batch, flagged shipped, said ATI batch, said ATI shipped, QC failed] per group."""
     groups: list[tuple[str, list[Outcome]]] = []
     deep = [o for o in outcomes if not o.sample.shallow]
     shallow = [o for o in outcomes if o.sample.shallow]
@@ -180,7 +186,8 @@ def rate_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
                           ("negatives (shallow)", [o for o in shallow if o.sample.role == "negative"]),
                           ("ALK-ATI samples: ALK", [o for o in outcomes if o.expected == "ati"]),
                           ("ALK-ATI samples: ROS1, NTRK3",
-                           [o for o in outcomes if o.sample.role == "ati" and o.expected != "ati"])):
+                           [o for o in outcomes if o.sample.role == "ati" and o.expected != "ati"]),
+                          ("QC decoys (their targets)", [o for o in outcomes if o.sample.role == "qc"])):
         groups.append((label, chosen))
     for depth_label, pool in (("deep", deep), ("shallow", shallow)):
         for f in sorted({o.sample.fraction for o in pool if o.sample.role == "hidden"}):
@@ -192,7 +199,8 @@ def rate_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
             continue
         n = len(chosen)
         rows.append([label, str(n)] + [_rate(sum(o.flagged(m) for o in chosen), n) for m in ("batch", "shipped")]
-                    + [_rate(sum(o.said_ati(m) for o in chosen), n) for m in ("batch", "shipped")])
+                    + [_rate(sum(o.said_ati(m) for o in chosen), n) for m in ("batch", "shipped")]
+                    + [_rate(sum(o.qc_failed("batch") for o in chosen), n)])
     return rows
 
 
@@ -205,11 +213,31 @@ def bar_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
         ok = bool(hidden) and hits >= 0.9 * len(hidden)
         out.append([f"hidden fusions at fraction >= 30% flagged ({mode} reference; deep samples)",
                     _rate(hits, len(hidden)), ">= 90%", "PASS" if ok else "FAIL"])
-        for label, role in (("negatives' targets flagged", "negative"), ("ALK-ATI samples' targets flagged", "ati")):
+        for label, role in (("negatives' targets flagged", "negative"), ("ALK-ATI samples' targets flagged", "ati"),
+                            ("QC decoys' targets flagged", "qc")):
             chosen = [o for o in outcomes if o.sample.role == role]
             n = sum(o.flagged(mode) for o in chosen)
             out.append([f"{label} ({mode} reference)", f"{n} of {len(chosen)}", "0", "PASS" if n == 0 else "FAIL"])
+    decoys = [o for o in outcomes if o.sample.role == "qc"]
+    stopped = sum(o.qc_failed("batch") and o.batch.status == "not assessable" for o in decoys)
+    out.append(["QC decoys' targets not assessable (sample QC failed)", _rate(stopped, len(decoys)), "100%",
+                "PASS" if decoys and stopped == len(decoys) else "FAIL"])
+    others = [o for o in outcomes if o.sample.role != "qc"]
+    failed = sum(o.qc_failed("batch") for o in others)
+    out.append(["other samples' targets failing the sample QC", f"{failed} of {len(others)}", "0",
+                "PASS" if failed == 0 else "FAIL"])
     return out
+
+
+def qc_rows(outcomes: Sequence[Outcome]) -> list[list[str]]:
+    """The QC decoys: what each is, and which gates stopped it."""
+    rows, seen = [], set()
+    for o in outcomes:
+        if o.sample.role != "qc" or o.sample.name in seen:
+            continue
+        seen.add(o.sample.name)
+        rows.append([o.sample.name, o.sample.fault, o.qc, o.batch.status])
+    return rows
 
 
 def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -223,7 +251,8 @@ def report(outcomes: Sequence[Outcome], samples: Sequence[ImbalanceSample], alig
     from imtfusion.sim.imbalance import panel_text
 
     rates = _markdown(["samples' targets", "n", "flagged (batch)", "flagged (shipped)", "said ATI (batch)",
-                       "said ATI (shipped)"], rate_rows(outcomes))
+                       "said ATI (shipped)", "sample QC failed"], rate_rows(outcomes))
+    decoys = _markdown(["QC decoy", "library fault", "sample QC", "its targets"], qc_rows(outcomes))
     bars = _markdown(["bar", "measured", "limit", "result"], bar_rows(outcomes))
     panel = "\n".join(f"* {line}" for line in panel_text(samples))
     return f"""# 3'/5' imbalance and ALK-ATI benchmark
@@ -239,6 +268,8 @@ have 1,500-3,000 wild-type fragments per target, shallow ones 300-500.
 {rates}
 
 {bars}
+
+{decoys}
 
 Samples:
 

@@ -9,6 +9,9 @@ paralogs ALKP1-3 and TPM3P1):
   fake a 3' excess;
 * **ALK-ATI**: ALK transcripts that start about 400 bases into intron 19 and run through
   exon 29 (Wiesner et al., Nature 2015) at a share of ALK's transcripts, no fusion;
+* **QC decoys**: libraries the sample QC gates must stop (degraded RNA, whose 3' bias
+  also fakes a 3' excess; unflagged PCR duplicates; very short inserts; a few fragments
+  per gene): their targets must be *not assessable*, never flagged;
 * **hidden fusions**: TPM3::ALK (or EML4::ALK keeping 53 bases of intron 19), TFG::ROS1
   (or YWHAE::ROS1) and ETV6::NTRK3 at a fusion fraction (fused transcripts among the
   target's transcripts), with every fragment across the junction removed (partner not
@@ -59,8 +62,9 @@ def _libraries() -> tuple[LibrarySpec, ...]:
 
 @dataclass(frozen=True)
 class ImbalanceSample:
-    """One sample: ``role`` is ``negative``, ``ati`` or ``hidden``; ``depth`` the wild-type
-    fragments of each target (drawn from that range per target)."""
+    """One sample: ``role`` is ``negative``, ``ati``, ``hidden`` or ``qc`` (a library the
+    sample QC gates must stop); ``depth`` the wild-type fragments of each target (drawn
+    from that range per target); ``scale`` multiplies every other gene's fragments."""
 
     name: str
     library: LibrarySpec
@@ -71,6 +75,8 @@ class ImbalanceSample:
     ati: tuple[AtiSpec, ...] = ()
     decoys: tuple[tuple[str, int], ...] = ()  # (paralog gene, fragments)
     expected: dict[str, str] = field(default_factory=dict, compare=False)  # target -> hidden / ati / negative
+    scale: float = 1.0
+    fault: str = ""  # the QC decoy's fault, in words
 
     @property
     def shallow(self) -> bool:
@@ -83,7 +89,7 @@ class ImbalanceSample:
 
         rng: random.Random = sub_rng(seed, "imbalance-depth", self.name)
         targets = {genome.gene(t).canonical.name for t in (*KINASES, "ETV6")}
-        expression = tuple((tx, rng.randint(*self.depth) if tx in targets else n)
+        expression = tuple((tx, rng.randint(*self.depth) if tx in targets else max(1, round(n * self.scale)))
                            for tx, n in default_expression(genome, seed, self.name))
         extra = tuple((genome.gene(g).canonical.name, n) for g, n in self.decoys if n)
         return SampleSpec(self.name, seed, self.library, expression=expression, extra_expression=extra,
@@ -105,6 +111,9 @@ def build_panel(quick: bool = False) -> tuple[ImbalanceSample, ...]:
     for i in range(n_neg):
         depth = SHALLOW if i % 7 == 6 else DEEP
         out.append(_negative(f"IN{i + 1:02d}", libs[i % len(libs)], depth, heavy if i % 3 == 2 else ()))
+    if not quick:  # degraded RNA that passes the QC gates: must not look like a fusion
+        for k, intact in enumerate((5000.0, 2500.0, 1500.0)):
+            out.append(_negative(f"IN{15 + k}", LibrarySpec(read_length=100, degradation=intact), DEEP))
     for i in range(n_ati):
         share = (0.3, 0.5, 0.7, 0.9, 0.5, 0.7)[i]
         ati = AtiSpec("ALK", 20, share, intron_bases=(400, 350, 450, 400, 420, 380)[i])
@@ -117,6 +126,20 @@ def build_panel(quick: bool = False) -> tuple[ImbalanceSample, ...]:
                            for t in KINASES)
             out.append(ImbalanceSample(f"IH{round(100 * f):02d}{k + 1}", libs[(k + 2) % len(libs)], "hidden", DEEP, f,
                                        hidden=hidden, expected={t: "hidden" for t in KINASES}))
+    # libraries the sample QC gates must stop (their targets: not assessable, never flagged)
+    qc_decoys = (
+        ("IQ01", LibrarySpec(read_length=100, degradation=400.0), DEEP, 1.0,
+         "degraded RNA: molecules intact for 400 bases from the 3' end on average, which also raises every "
+         "3'/5' ratio"),
+        ("IQ02", LibrarySpec(read_length=100, duplicate_fraction=0.95), (40, 60), 0.3,
+         "95% unflagged PCR duplicates"),
+        ("IQ03", LibrarySpec(read_length=75, fragment_mean=60.0, fragment_sd=8.0, min_fragment=50), DEEP, 1.0,
+         "inserts of 50-80 bases"),
+        ("IQ04", LibrarySpec(read_length=100), (3, 6), 0.05, "a few fragments per gene"),
+    )
+    for name, lib, depth, scale, fault in qc_decoys[:2] if quick else qc_decoys:
+        out.append(ImbalanceSample(name, lib, "qc", depth, scale=scale, fault=fault,
+                                   expected={t: "qc" for t in KINASES}))
     if not quick:
         for f in (0.3, 0.5, 0.8):
             for k in range(2):
@@ -140,7 +163,7 @@ def panel_text(samples: Sequence[ImbalanceSample]) -> list[str]:
     lines = []
     for s in samples:
         what = {"negative": "negative", "ati": f"ALK-ATI at {s.fraction:.0%}",
-                "hidden": f"hidden fusions at {s.fraction:.0%}"}[s.role]
+                "hidden": f"hidden fusions at {s.fraction:.0%}", "qc": f"QC decoy: {s.fault}"}[s.role]
         extra = []
         if s.hidden:
             extra.append(", ".join(f"{h.chimera.isoform_label}" + (f" +pre-mRNA {h.premrna:.0%}" if h.premrna else "")
@@ -149,6 +172,8 @@ def panel_text(samples: Sequence[ImbalanceSample]) -> list[str]:
             extra.append(", ".join(f"{a.name} {a.intron_bases} bases of intron {a.exon - 1}" for a in s.ati))
         if s.decoys:
             extra.append(", ".join(f"{g} {n}" for g, n in s.decoys))
+        if s.library.degradation and s.role != "qc":
+            extra.append(f"degraded RNA, intact for {s.library.degradation:.0f} bases from the 3' end on average")
         lines.append(f"{s.name}: {library_label(s.library)}, targets {s.depth[0]}-{s.depth[1]} fragments, {what}"
                      + (f" ({'; '.join(extra)})" if extra else ""))
     return lines

@@ -370,6 +370,16 @@ class LibrarySpec:
     (``NAME_ACGTACGT``, as umi-tools writes them); ``duplicate_fraction`` of the
     reads are then PCR copies of a molecule (same positions and UMI, their own
     sequencing errors, each UMI base misread with ``umi_error_rate``).
+
+    A library fault for the sample QC gates, off by default (a library without it is
+    simulated exactly as before): ``degradation`` > 0 is degraded RNA captured by its
+    poly(A) tail: a molecule is intact from its 3' end for an exponentially distributed
+    length of mean ``degradation`` bases (random breaks along the RNA), so a wild-type
+    fragment is kept only when the molecule reaches from the 3' end to the fragment's 5'
+    end (probability exp(-that distance / degradation)), and coverage falls as
+    exp(-distance from the 3' end / degradation). ``duplicate_fraction`` without UMIs
+    gives PCR copies too (same positions, their own sequencing errors), as a library
+    without UMIs and without duplicate marking has them.
     """
 
     read_length: int = 100
@@ -384,8 +394,11 @@ class LibrarySpec:
     umi_length: int = 0
     duplicate_fraction: float = 0.0
     umi_error_rate: float = 0.0
+    degradation: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.degradation < 0:
+            raise ValueError("degradation must be >= 0")
         if not 30 <= self.read_length <= 300:
             raise ValueError("read_length must be between 30 and 300")
         if self.strandedness not in STRANDEDNESS:
@@ -677,6 +690,17 @@ def default_expression(genome: Genome, seed: int, sample: str) -> tuple[tuple[st
     return tuple(out)
 
 
+def _surviving_start(rng: random.Random, length: int, f: int, intact_mean: float) -> int:
+    """Start of a fragment of ``f`` bases of a degraded transcript of ``length`` bases: drawn
+    uniformly, kept with the probability that the molecule is intact from its 3' end to the
+    fragment's 5' end (drawn again otherwise; after 10,000 draws the 3'-most fragment)."""
+    for _ in range(10_000):
+        s = rng.randint(0, length - f)
+        if rng.random() < math.exp(-(length - s) / intact_mean):
+            return s
+    return length - f
+
+
 def _fragment_length(rng: random.Random, lib: LibrarySpec, max_len: int) -> int:
     n = int(round(rng.gauss(lib.fragment_mean, lib.fragment_sd)))
     return max(min(lib.min_fragment, max_len), min(n, max_len))
@@ -789,15 +813,16 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
         r1_sense, r1, q1, r2, q2, s1, s2 = _reads(rng, lib, qm, frag)
         where = "" if junction is None else _junction_in(junction - start, s1, s2)
         raw.append((kind, source, start, end, r1_sense, r1, q1, r2, q2, where))
-        if not lib.umi_length:
+        if not lib.umi_length and not lib.duplicate_fraction:
             umis.append("")
             return
+        # PCR copies of the molecule, with its UMI (misread at umi_error_rate) or, without UMIs, none
         umi = "".join(umi_rng.choice("ACGT") for _ in range(lib.umi_length))
         umis.append(umi)
         for _ in range(_poisson(umi_rng, copies_per_molecule)):
             c1, cq1, c2, cq2 = _reads_oriented(umi_rng, lib, qm, frag, r1_sense)
             raw.append((kind, source, start, end, r1_sense, c1, cq1, c2, cq2, where))
-            umis.append(_misread(umi_rng, umi, lib.umi_error_rate))
+            umis.append(_misread(umi_rng, umi, lib.umi_error_rate) if umi else "")
 
     def express(counts: Sequence[tuple[str, int]]) -> None:
         for tx_name, count in counts:
@@ -817,7 +842,10 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                     s = max(0, e - f)
                     add("transcript", tx.name, seq, s, e, None)
                     continue
-                s = rng.randint(0, len(seq) - f)
+                if lib.degradation:
+                    s = _surviving_start(rng, len(seq), f, lib.degradation)
+                else:
+                    s = rng.randint(0, len(seq) - f)
                 add("transcript", tx.name, seq, s, s + f, None)
 
     express(expression)
