@@ -274,3 +274,27 @@ def test_the_first_pass_writes_ratios_and_the_call_reads_the_profile(tmp_path, b
     capsys.readouterr()
     assert main([*common, "--outdir", str(tmp_path / "o2"), "--exon-ratios", str(ratios)]) == 1
     assert "--exon-ratios goes with --candidates-only" in capsys.readouterr().err
+
+
+def test_the_summary_grid_and_multiqc_carry_the_new_statuses_and_z():
+    import yaml
+
+    from imtfusion.multiqc import render_multiqc
+    from imtfusion.summary import SummaryRow, batch_tally, render_summary_html, sample_overall
+
+    def row(sample, target, status, z=""):
+        return SummaryRow(sample, target, status, "", "", "", "", "", "why", f"{sample}/{sample}.report.html",
+                          "imbalance" if status == STATUS_IMBALANCE else "balanced", z)
+
+    rows = [row("H", "ALK", STATUS_IMBALANCE, "6.2"), row("H", "ETV6", "not detected"),
+            row("A", "ALK", ATI_STATUS, "9.1"), row("A", "ETV6", "not detected"),
+            row("N", "ALK", "not detected", "0.3"), row("N", "ETV6", "not detected")]
+    assert [sample_overall([r for r in rows if r.sample == s]) for s in "HAN"] == ["fusion suspected", "negative",
+                                                                                   "negative"]
+    assert batch_tally(rows) == "3 sample(s): 1 fusion suspected, 2 negative; 0 fusion(s) called"
+    html = render_summary_html(rows, ["ALK", "ETV6"])
+    assert 'class="imbalance"' in html and 'class="ati"' in html and "3′/5′ z = 6.2" in html
+    doc = yaml.safe_load(render_multiqc(rows, ["ALK", "ETV6"]))
+    assert list(doc["headers"]) == ["detected_targets", "ALK", "ETV6", "ALK_imbalance_z"]
+    assert doc["data"]["H"]["ALK"] == STATUS_IMBALANCE and doc["data"]["H"]["ALK_imbalance_z"] == 6.2
+    assert "ETV6_imbalance_z" not in doc["data"]["H"]
