@@ -298,3 +298,46 @@ def test_the_summary_grid_and_multiqc_carry_the_new_statuses_and_z():
     assert list(doc["headers"]) == ["detected_targets", "ALK", "ETV6", "ALK_imbalance_z"]
     assert doc["data"]["H"]["ALK"] == STATUS_IMBALANCE and doc["data"]["H"]["ALK_imbalance_z"] == 6.2
     assert "ETV6_imbalance_z" not in doc["data"]["H"]
+
+
+def test_without_fasta_or_chimeric_alignments_a_3prime_excess_is_still_flagged_but_ati_is_not_claimed(tmp_path, batch):
+    def call_without_fasta(toy, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        bam = toy.write_bam(folder / "s.bam")
+        return run_sample(bam, toy.write_gtf(folder / "a.gtf"), name, targets=["ALK"], imbalance_profile=batch)
+
+    hidden = alk(call_without_fasta(sample(make_toy(), excess=40), "H"))
+    assert hidden.status == STATUS_IMBALANCE  # the coverage says it, whatever the junction reads
+    ati = alk(call_without_fasta(sample(make_toy(), excess=40, ati_reads=60), "A"))
+    assert ati.status == "not assessable" and ati.imbalance.verdict == VERDICT_ATI
+    assert "explained by transcripts starting in intron 19" in ati.reason and "rerun with the FASTA" in ati.reason
+
+
+def test_rna_degradation_is_fitted_on_the_5prime_parts_and_taken_off_the_ratio():
+    import math
+
+    from imtfusion.imbalance import degradation_ln_ratio, fit_decay
+    from imtfusion.model import ExonProfile
+
+    split = KinaseSplit("ALK", 20, 29, True, "s")
+    lengths = tuple(150 for _ in range(29))
+    rate = 1 / 3000  # coverage falls e-fold every 3,000 bases from the 3' end
+
+    def profile(excess: float) -> ExonProfile:
+        bases = []
+        for i in range(29):
+            t = 150 * (28 - i) + 75  # exon midpoint's distance from the 3' end
+            depth = 100 * math.exp(-rate * t) * (1 + excess if i >= 19 else 1)
+            bases.append(round(depth * 150))
+        return ExonProfile("T1", lengths, tuple(bases), (100, 400), (300,) * 28, (0,) * 28, (0,) * 28, (0,) * 28, 100.0)
+
+    decay = fit_decay({"ALK": profile(1.0)}, {"ALK": split})  # a fusion doubling exons 20-29
+    assert decay.rate == pytest.approx(rate, rel=0.05) and decay.exons == 18
+    degraded = observe("S", "ALK", profile(0.0), split, 50, decay)
+    raw = observe("S", "ALK", profile(0.0), split, 50)
+    assert raw.ln_ratio > 0.25 and abs(degraded.ln_ratio) < 0.02  # degradation alone: no excess left
+    assert degraded.degradation == pytest.approx(degradation_ln_ratio(profile(0.0), split, decay.rate))
+    assert degraded.variance > raw.variance  # the correction's uncertainty counts
+    fused = observe("S", "ALK", profile(1.0), split, 50, decay)
+    assert fused.ln_ratio == pytest.approx(math.log(2), abs=0.03)
