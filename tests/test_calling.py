@@ -50,8 +50,12 @@ def flip(parts):
 
 def call(tmp_path: Path, toy: Toy, fasta: bool = False, **params):
     """Run the caller; novel partners need 2 fragments here unless a test says otherwise
-    (the thresholds have their own test)."""
+    (the thresholds have their own test), and a toy library of a few dozen fragments
+    passes the sample QC gates of unique fragments and on-target reads (test_sampleqc.py
+    tests the gates)."""
     params.setdefault("min_fragments", 2)
+    params.setdefault("qc_min_unique_fragments", 10)
+    params.setdefault("qc_min_on_target_reads", 10)
     bam = toy.write_bam(tmp_path / "s.bam")
     gtf = toy.write_gtf(tmp_path / "a.gtf")
     fa = toy.write_fasta(tmp_path / "g.fa") if fasta else None

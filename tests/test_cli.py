@@ -38,8 +38,9 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
 
 
 def call_args(bam, gtf, outdir, *extra):
+    # a toy library of a few dozen fragments: the unique-fragment gate lowered (test_sampleqc.py tests it)
     return ["call", "--bam", str(bam), "--gtf", str(gtf), "--sample", "T1", "--outdir", str(outdir),
-            "--targets", "ALK", "ETV6", *extra]
+            "--targets", "ALK", "ETV6", "--param", "qc_min_unique_fragments=10", *extra]
 
 
 def test_call_writes_the_per_sample_files(sample_files, tmp_path):

@@ -124,8 +124,11 @@ def test_demo_report_is_self_contained_and_its_svgs_are_xml(demo):
         assert re.findall(r"https?://", html.replace(f'xmlns="{SVG_NS}"', "")) == []
         assert not re.search(r"""(src|href)\s*=|url\(|@import|<link\b|<iframe|<object""", html, flags=re.I)
         parsed = svgs(html)
-        # one fusion diagram per call, one coverage plot per target
-        assert len(parsed) == len(result.called) + len(result.loci)
+        # one fusion diagram per call, one coverage plot per target, one exon-coverage
+        # chart per kinase target (ALK, ROS1, NTRK3: resources/kinase_splits.tsv)
+        kinases = sum(1 for s in result.statuses if s.imbalance is not None and s.imbalance.split_exon)
+        assert kinases == 3
+        assert len(parsed) == len(result.called) + len(result.loci) + kinases
         assert all(s.tag == f"{{{SVG_NS}}}svg" for s in parsed)
         text = visible_text(html)
         for s in result.statuses:

@@ -211,6 +211,30 @@ def test_the_first_pass_runs_only_with_the_batch_filter_on_a_large_enough_batch(
     assert jobs["batch_artefacts"] == 1 and f"--known-artefacts {known}" in shell
 
 
+def test_the_batch_profile_runs_on_a_batch_large_enough_to_be_its_own_reference(tmp_path):
+    # 5 demo samples: 4 others each, fewer than imbalance_min_reference (8): the shipped profile
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path))
+    assert "batch_profile" not in jobs and "--imbalance-profile" not in shell
+    params = {"imbalance_min_reference": 2, "imbalance_min_reads": 20}
+    jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, params=params, batch_filter={"enabled": False}))
+    assert jobs["batch_candidates"] == 5 and jobs["batch_profile"] == 1 and "batch_artefacts" not in jobs
+    assert "--exon-ratios" in shell and "--imbalance-profile" in shell and "--artefacts" not in shell
+    jobs, _ = planned_jobs(tmp_path, demo_config(tmp_path, params=params, batch_profile={"enabled": False}))
+    assert "batch_profile" not in jobs
+    # run it: the demo's ALK without a call (IMT03-05) is compared with the other two
+    proc = run_snakemake(tmp_path, demo_config(tmp_path, params=params))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = tmp_path / "results"
+    rows = [line.split("\t") for line in (results / "batch" / "imbalance_profile.tsv").read_text().splitlines()
+            if line and not line.startswith("#")]
+    alk = sorted(r[0] for r in rows[1:] if r[1] == "ALK")
+    assert alk == ["IMT03", "IMT04", "IMT05"]  # IMT01, IMT02: ALK detected, no reference for the others
+    [imt03] = [r for r in read_tsv(results / "IMT03" / "IMT03.targets.tsv") if r["target"] == "ALK"]
+    assert imt03["imbalance_reference"].startswith("batch (2 other samples")
+    [imt01] = [r for r in read_tsv(results / "IMT01" / "IMT01.targets.tsv") if r["target"] == "ALK"]
+    assert imt01["status"] == "detected" and imt01["imbalance_reference"].startswith("batch (3 other samples")
+
+
 def test_a_malformed_known_artefact_table_stops_before_any_job(tmp_path):
     known = tmp_path / "known.tsv"
     known.write_text("gene5\tgene3\tbreakpoint5\tbreakpoint3\tnote\nETV6\tNTRK3\tchr12\t*\tx\n")
@@ -233,7 +257,9 @@ def test_the_batch_discards_weak_copies_of_a_junction_and_a_failed_sample_does_n
     sheet.write_text("\n".join(lines) + "\n")
     outdir = tmp_path / "results"
     config = {"samples": str(sheet), "gtf": str(toy.write_gtf(tmp_path / "genes.gtf")), "outdir": str(outdir),
-              "targets": ["ALK", "ETV6"], "params": {"min_fragments": 2}}
+              "targets": ["ALK", "ETV6"],
+              # toy libraries of a few dozen fragments: the QC gates lowered (test_sampleqc.py tests them)
+              "params": {"min_fragments": 2, "qc_min_unique_fragments": 10, "qc_min_on_target_reads": 10}}
     proc = run_snakemake(tmp_path, config, "--keep-going")
     assert proc.returncode != 0  # the missing BAM fails its own sample
     summary = {(r["sample"], r["target"]): r for r in read_tsv(outdir / "summary.tsv")}

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index-gtf": ("imtfusion.commands.index_gtf", "pre-index a GTF for repeated calls"),
     "index-bam": ("imtfusion.commands.index_bam", "index a BAM into a chosen file (not next to the input)"),
     "batch-artefacts": ("imtfusion.commands.batch_artefacts", "find junctions recurring with low support across a batch"),
+    "batch-profile": ("imtfusion.commands.batch_profile", "join the samples' 3'/5' ratios into the batch's imbalance profile"),
     "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
     "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
     "benchmark": ("imtfusion.bench.cli", "measure accuracy (and speed) on simulated data"),

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from imtfusion.annotation import Transcript
 from imtfusion.model import GeneCoverage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from imtfusion.imbalance import ImbalanceResult
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -603,3 +606,57 @@ def gene_coverage_svg(gene: str, strand: str, chrom: str, transcript: Transcript
             else f"{gene}, {chrom}: gene span in transcript orientation (no exon model)")
     body.append(_text(x0, 110, note, 10, fill=COLOUR_MUTED))
     return _svg(WIDTH, 116, body, label or f"{gene} coverage")
+
+
+def exon_profile_svg(v: "ImbalanceResult", label: str = "") -> str:
+    """Bar chart of the mean depth on each exon of a kinase target's reported transcript,
+    exon 1 on the left: the 5' part (exons 2 .. split-1) and the 3' part (split .. n-1) in
+    their colours with their mean depths as dashed lines, the first and the last exon
+    (not measured) grey, a dashed red line before the split exon; under it the verdict."""
+    x0, x1 = MARGIN + 34, WIDTH - MARGIN
+    top, h = 20.0, 90.0
+    depths = v.exon_depths
+    n = len(depths)
+    body: list[str] = []
+    if not n:
+        body.append(_text(MARGIN, 20, f"{v.target}: no exon coverage ({v.reason})", 10, fill=COLOUR_MUTED))
+        return _svg(WIDTH, 30, body, label or f"{v.target} exon coverage")
+    top_value = nice_max(max(max(depths), v.depth3, v.depth5))
+    scale = h / top_value
+    base = top + h
+    step = (x1 - x0) / n
+    body.append(_rect(x0, top, x1 - x0, h, COLOUR_TRACK))
+    for frac in (0.5, 1.0):
+        y = base - frac * h
+        body.append(f'<line x1="{_f(x0)}" y1="{_f(y)}" x2="{_f(x1)}" y2="{_f(y)}" stroke="#dfe3e8" stroke-width="0.8"/>')
+        body.append(_text(x0 - 4, y + 3.5, f"{frac * top_value:g}", 9, anchor="end", fill=COLOUR_MUTED))
+    split = v.split_exon
+    for i, d in enumerate(depths, start=1):
+        measured = split and 1 < i < n
+        fill = (COLOUR_5 if i < split else COLOUR_3) if measured else COLOUR_LOST
+        bar = d * scale
+        body.append(_rect(x0 + (i - 1) * step + 0.6, base - bar, step - 1.2, bar, fill,
+                          title=f"exon {i}: mean depth {d:g}"))
+        if i in (1, n) or i == split or (i % 5 == 0 and abs(i - split) > 1 and n - i > 1):
+            body.append(_text(x0 + (i - 0.5) * step, base + 11, str(i), 8.5, anchor="middle", fill=COLOUR_MUTED))
+    if split and v.ln_ratio is not None:
+        for first, last, depth, colour in ((2, split - 1, v.depth5, COLOUR_5), (split, n - 1, v.depth3, COLOUR_3)):
+            y = base - depth * scale
+            body.append(f'<line x1="{_f(x0 + (first - 1) * step)}" y1="{_f(y)}" x2="{_f(x0 + last * step)}" '
+                        f'y2="{_f(y)}" stroke="{colour}" stroke-width="1.4" stroke-dasharray="5 3"/>')
+    if split:
+        x = x0 + (split - 1) * step
+        body.append(f'<line x1="{_f(x)}" y1="{_f(top - 4)}" x2="{_f(x)}" y2="{_f(base + 2)}" stroke="{COLOUR_BREAK}" '
+                    f'stroke-width="1.4" stroke-dasharray="4 2"/>')
+    body.append(_text(x0 - 4, top - 3, "depth", 9, anchor="end", fill=COLOUR_MUTED))
+    body += _legend(x0, base + 28, [(COLOUR_5, f"exons 2-{split - 1}" if split else "5′ part"),
+                                    (COLOUR_3, f"exons {split}-{n - 1}" if split else "3′ part"),
+                                    (COLOUR_LOST, "first and last exon (not measured)"),
+                                    ("break", f"before exon {split}" if split else "split")])
+    if v.z is not None:
+        words = (f"{v.target} {v.transcript}: 3′/5′ depth {v.ratio:g}x the reference's, z = {v.z:g} against the "
+                 f"{v.reference}; verdict: {v.verdict}")
+    else:
+        words = f"{v.target} {v.transcript}: verdict: {v.verdict}"
+    body.append(_text(x0, base + 46, words, 10, fill=COLOUR_TEXT))
+    return _svg(WIDTH, base + 54, body, label or f"{v.target} exon coverage")

@@ -28,7 +28,16 @@ import pysam
 
 from imtfusion.bamio import bam_name
 from imtfusion.errors import AlignmentFileError
-from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, TargetQC, UnmappedMate
+from imtfusion.model import (
+    Breakend,
+    ClippedRead,
+    DiscordantRead,
+    ExonProfile,
+    LibraryCounts,
+    SplitRead,
+    TargetQC,
+    UnmappedMate,
+)
 from imtfusion.params import CallParameters
 from imtfusion.scan import SEQ_CODES, pile_up
 from imtfusion.targets import TargetLocus
@@ -911,10 +920,34 @@ def collect_evidence(
     return evidence
 
 
+def collect_housekeeping(
+    bam: pysam.AlignmentFile,
+    loci: Iterable[TargetLocus],
+    params: CallParameters,
+    threads: int = 1,
+) -> dict[str, TargetQC]:
+    """Counts, depth and library figures of the housekeeping genes' loci (sample QC), read
+    through the index in bulk like the target loci, without looking for evidence."""
+    out: dict[str, TargetQC] = {}
+    for locus in loci:
+        scratch = Evidence()
+        scan = _LocusScan(bam, locus, params, scratch, collect=False)
+        if not scan.read_columnar(threads):
+            scan = _LocusScan(bam, locus, params, scratch, collect=False)
+            for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
+                scan.add_read(read)
+        scan.finish()
+        out[locus.name] = scratch.qc[locus.name]
+    return out
+
+
 class _LocusScan:
     """The evidence and QC of one target locus, filled record by record or in bulk."""
 
-    def __init__(self, bam: pysam.AlignmentFile, locus: TargetLocus, params: CallParameters, evidence: Evidence):
+    def __init__(self, bam: pysam.AlignmentFile, locus: TargetLocus, params: CallParameters, evidence: Evidence,
+                 collect: bool = True):
+        # collect=False: counts, depth and library figures only (housekeeping genes), no evidence
+        self.collect = collect
         self.bam = bam
         self.locus = locus
         self.params = params
@@ -938,11 +971,19 @@ class _LocusScan:
         self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
         self.name_keys: list[np.ndarray] = []
         self.name_positions: list[np.ndarray] = []
+        # the library (sample QC): one start key per fragment, duplicates, insert sizes
+        self.start_keys: list[np.ndarray] = []
+        self.read_start_keys: list[int] = []  # the same from records read one by one
+        self.fragments = self.flagged_duplicates = self.paired = 0
+        self.insert_counts = np.zeros(MAX_INSERT + 1, dtype=np.int64)
 
     # -- one record at a time (pysam) ------------------------------------------------
     def add_read(self, read: pysam.AlignedSegment) -> None:
         qc, gene = self.qc, self.gene
         flag = read.flag
+        if not flag & (FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_SUPPLEMENTARY) and (
+                not flag & 0x1 or flag & 0x40):
+            self._library_read(read)
         if flag & EXCLUDED_FLAGS:
             if flag & FLAG_DUPLICATE:
                 qc.duplicates += 1
@@ -950,7 +991,7 @@ class _LocusScan:
                 qc.secondary += 1
             elif flag & FLAG_QCFAIL:
                 qc.qc_fail += 1
-            elif flag & 0x1 and not flag & 0x8 and read.query_sequence:
+            elif flag & 0x1 and not flag & 0x8 and read.query_sequence and self.collect:
                 self.add_unmapped(read)
             return
         if not flag & FLAG_SUPPLEMENTARY:
@@ -973,7 +1014,61 @@ class _LocusScan:
         if read.mapping_quality < self.params.min_mapq:
             qc.low_mapq += 1
             return
-        self.examine(read)
+        if self.collect:
+            self.examine(read)
+
+    def _library_read(self, read: pysam.AlignedSegment) -> None:
+        """A fragment's first read (or an unpaired read), as :meth:`_library_batch` counts them."""
+        flag = read.flag
+        paired = bool(flag & 0x1)
+        pos = read.reference_start
+        other = read.next_reference_start if paired else (read.reference_end or pos + 1)
+        self.read_start_keys.append(int(start_key(np.asarray([pos]), np.asarray([other]),
+                                                  np.asarray([bool(flag & 0x10)]))[0]))
+        self.fragments += 1
+        self.flagged_duplicates += bool(flag & FLAG_DUPLICATE)
+        self.paired += paired
+        size = abs(read.template_length)
+        if (paired and not flag & (0x8 | FLAG_DUPLICATE) and self.insert_counts.sum() < MAX_INSERT_PAIRS and read.next_reference_id == read.reference_id
+                and 0 < size <= MAX_INSERT and not any(op == _N for op, _ in read.cigartuples or ())):
+            k1 = bisect.bisect_right(self.exon_ends, pos)
+            k2 = bisect.bisect_right(self.exon_ends, read.next_reference_start)
+            if (k1 == k2 < len(self.exon_starts) and self.exon_starts[k1] <= pos
+                    and self.exon_starts[k2] <= read.next_reference_start):
+                self.insert_counts[size] += 1
+
+    def _library_batch(self, batch) -> None:
+        """The fragments of a batch: their start keys, duplicates, pairs and insert sizes."""
+        from imtfusion import scan
+
+        fixed = batch.fixed
+        flag = fixed["flag"].astype(np.int64)
+        first = (((flag & (FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | FLAG_SUPPLEMENTARY)) == 0)
+                 & (((flag & 0x1) == 0) | ((flag & 0x40) != 0)))
+        idx = np.flatnonzero(first)
+        if not len(idx):
+            return
+        f = flag[idx]
+        pos = fixed["pos"][idx].astype(np.int64)
+        paired = (f & 0x1) != 0
+        next_pos = fixed["next_pos"][idx].astype(np.int64)
+        self.start_keys.append(start_key(pos, np.where(paired, next_pos, batch.end[idx]), (f & 0x10) != 0))
+        self.fragments += len(idx)
+        self.flagged_duplicates += int(((f & FLAG_DUPLICATE) != 0).sum())
+        self.paired += int(paired.sum())
+        if self.insert_counts.sum() >= MAX_INSERT_PAIRS:
+            return  # enough pairs for a median
+        size = np.abs(fixed["tlen"][idx].astype(np.int64))
+        ok = (paired & ((f & (0x8 | FLAG_DUPLICATE)) == 0) & (fixed["next_tid"][idx] == fixed["tid"][idx])
+              & (size > 0) & (size <= MAX_INSERT) & ~batch.has_op(scan.OP_N)[idx])
+        starts, ends = self.exon_start_array, self.exon_end_array
+        if ok.any() and len(starts):
+            k1 = np.searchsorted(ends, pos, side="right")
+            k2 = np.searchsorted(ends, next_pos, side="right")
+            inside = (k1 == k2) & (k1 < len(starts))
+            inside[inside] &= (starts[k1[inside]] <= pos[inside]) & (starts[k2[inside]] <= next_pos[inside])
+            ok &= inside
+            self.insert_counts += np.bincount(size[ok], minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
 
     def add_unmapped(self, read: pysam.AlignedSegment) -> None:
         """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
@@ -1065,7 +1160,9 @@ class _LocusScan:
         if in_gene.any():
             qc.exon_reads += scan.gene_depth(batch, in_gene, self.diff, gene.start, gene.end, self.exon_start_array,
                                              self.exon_end_array)
-        self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
+        self._library_batch(batch)
+        if self.collect:
+            self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
 
     @functools.cached_property
     def settings(self) -> np.ndarray:
@@ -1159,6 +1256,17 @@ class _LocusScan:
                 exon_bases += int(depth[lo:hi].sum())
         qc.exon_bases = exon_bases
         qc.coverage_bins = _bin_depth(depth)
+        keys = np.concatenate(self.start_keys + [np.asarray(self.read_start_keys, dtype=np.uint64)])
+        # records come by position, so the keys are nearly sorted: a radix sort counts them fast
+        keys = np.sort(keys, kind="stable")
+        distinct = int(len(keys) and 1 + np.count_nonzero(keys[1:] != keys[:-1]))
+        sizes = np.flatnonzero(self.insert_counts)
+        qc.library = LibraryCounts(self.fragments, self.flagged_duplicates, distinct, self.paired,
+                                   tuple((int(k), int(self.insert_counts[k])) for k in sizes))
+        qc.transcript_bins = transcript_bins(depth, gene.start, self.locus, self.params.qc_transcript_trim)
+        qc.profile = exon_profile(depth, gene.start, gene.strand, self.locus,
+                                  (self.params.ati_skip, self.params.ati_window),
+                                  exon_bases / qc.exon_reads if qc.exon_reads else 0.0)
 
 
 _ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
@@ -1209,6 +1317,76 @@ def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarr
         for code in _ADAPTER_CODES:
             found |= ((window == code[None, :]) | ~considered).all(axis=1) & (head >= 8)
     return found[:n], found[n:]
+
+
+MAX_INSERT = 1000  # longer |TLEN| of a fragment within one exon is not counted (sample QC)
+MAX_INSERT_PAIRS = 20_000  # pairs per locus enough for the median insert: later ones are not looked at
+TRANSCRIPT_BINS = 10
+
+
+def start_key(pos: np.ndarray, other: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """One uint64 per fragment from its start, its mate's start (or its end when unpaired)
+    and its strand: fragments with equal keys started together (PCR duplicates, flagged
+    or not)."""
+    other = (np.asarray(other, dtype=np.int64) & 0x7FFFFFFF).astype(np.uint64)
+    return ((np.asarray(pos, dtype=np.int64).astype(np.uint64) << np.uint64(32))
+            | (other << np.uint64(1)) | np.asarray(reverse, dtype=np.uint64))
+
+
+def transcript_bins(depth: np.ndarray, offset: int, locus: TargetLocus, trim: int = 0) -> tuple[float, ...]:
+    """Mean depth in :data:`TRANSCRIPT_BINS` equal bins along the reported transcript,
+    5' end first (its exons joined in transcript order), ``trim`` bases at each end left
+    out (how a library's fragments and reads cover transcript ends depends on their
+    lengths, not on the RNA); () without a transcript or with fewer than 2 * trim + 500
+    bases."""
+    exons = locus.transcript_exons
+    if not exons:
+        return ()
+    pieces = []
+    for s, e in exons:
+        lo, hi = max(s - offset, 0), min(e - offset, len(depth))
+        piece = depth[lo:hi] if hi > lo else depth[:0]
+        pieces.append(piece[::-1] if locus.gene.strand == "-" else piece)
+    joined = np.concatenate(pieces) if pieces else depth[:0]
+    if len(joined) < 2 * trim + 500:
+        return ()
+    joined = joined[trim:len(joined) - trim] if trim else joined
+    edges = np.linspace(0, len(joined), TRANSCRIPT_BINS + 1).astype(int)
+    return tuple(round(float(joined[a:b].mean()), 2) for a, b in zip(edges[:-1], edges[1:]))
+
+
+def exon_profile(depth: np.ndarray, offset: int, strand: str, locus: TargetLocus, window: tuple[int, int],
+                 read_bases: float) -> ExonProfile | None:
+    """The exon-level coverage of the locus's reported transcript from the depth along the
+    gene (``depth[i]`` is the depth at ``offset + i``); None without a transcript.
+    ``window``: (near, far) bases before each exon whose intronic depth is summed apart."""
+    exons = locus.transcript_exons
+    if not exons:
+        return None
+    sums = np.concatenate([[0], np.cumsum(depth, dtype=np.int64)])
+
+    def bases(start: int, end: int) -> tuple[int, int]:
+        lo, hi = max(start - offset, 0), min(end - offset, len(depth))
+        return (int(sums[hi] - sums[lo]), hi - lo) if hi > lo else (0, 0)
+
+    exon_bases, exon_lengths = zip(*(bases(s, e) for s, e in exons))
+    window_b, window_l, rest_b, rest_l = [], [], [], []
+    near, far = window
+    for (s1, e1), (s2, e2) in zip(exons, exons[1:]):
+        # the intron between them; its window lies before the downstream exon (transcript order)
+        if strand == "-":
+            lo, hi = e2, s1  # exon 2 lies left of exon 1
+            win = (min(hi, lo + near), min(hi, lo + far))
+            rest = (win[1], hi)
+        else:
+            lo, hi = e1, s2
+            win = (max(lo, hi - far), max(lo, hi - near))
+            rest = (lo, win[0])
+        for (b, n), out_b, out_l in ((bases(*win), window_b, window_l), (bases(*rest), rest_b, rest_l)):
+            out_b.append(b)
+            out_l.append(n)
+    return ExonProfile(locus.transcript_id, tuple(exon_lengths), tuple(exon_bases), window, tuple(window_l),
+                       tuple(window_b), tuple(rest_l), tuple(rest_b), round(float(read_bases), 3))
 
 
 def _bin_depth(depth: np.ndarray) -> list[float]:

@@ -16,9 +16,11 @@ from imtfusion.model import Breakend
 
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
+    from imtfusion.imbalance import ImbalanceResult
+    from imtfusion.sampleqc import SampleQC
     from imtfusion.pipeline import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.4.0"
+SCHEMA_VERSION = "1.5.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -122,6 +124,53 @@ def target_object(s: TargetStatus) -> dict[str, Any]:
         "discordant_reads": q.discordant_reads,
         "clipped_reads": q.clipped_reads,
         "low_mapq": q.low_mapq,
+        "imbalance": imbalance_object(s.imbalance),
+    }
+
+
+def imbalance_object(v: ImbalanceResult | None) -> dict[str, Any]:
+    """The 3'/5' assessment of a target (``imbalance`` in the schema)."""
+    if v is None:
+        from imtfusion.imbalance import VERDICT_NOT_ASSESSED, ImbalanceResult
+
+        v = ImbalanceResult("", VERDICT_NOT_ASSESSED, "not assessed")
+    measured = v.ln_ratio is not None
+    return {
+        "verdict": v.verdict,
+        "reason": v.reason,
+        "transcript": v.transcript or None,
+        "split_exon": v.split_exon or None,
+        "exon_depths": list(v.exon_depths),
+        "depth5": v.depth5 if measured else None,
+        "depth3": v.depth3 if measured else None,
+        "reads5": v.reads5 if measured else None,
+        "reads3": v.reads3 if measured else None,
+        "ln_ratio": v.ln_ratio,
+        "ratio": v.ratio,
+        "z": v.z,
+        "reference": v.reference or None,
+        "window_depth": v.window_depth,
+        "rest_depth": v.rest_depth,
+    }
+
+
+def sample_qc_object(qc: SampleQC | None) -> dict[str, Any] | None:
+    """The sample QC figures and gates (``sample_qc`` in the schema)."""
+    if qc is None:
+        return None
+    return {
+        "passed": qc.passed,
+        "fragments": qc.fragments,
+        "unique_fragments": qc.unique_fragments,
+        "duplicate_rate": qc.duplicate_rate,
+        "duplicates_from": qc.duplicates_from,
+        "on_target_reads": qc.on_target_reads,
+        "median_insert": qc.median_insert,
+        "five_to_three": qc.five_to_three,
+        "housekeeping": [{"gene": g, "five_to_three": r} for g, r in qc.housekeeping],
+        "missing_housekeeping": list(qc.missing_housekeeping),
+        "gates": [{"name": g.name, "label": g.label, "value": g.value, "limit": g.limit, "passed": g.passed,
+                   "text": g.text} for g in qc.gates],
     }
 
 
@@ -143,6 +192,7 @@ def result_object(result: SampleResult) -> dict[str, Any]:
         "parameters": result.params.as_dict(),
         "contig_renames": dict(sorted(result.contig_renames.items())),
         "notes": list(result.notes),
+        "sample_qc": sample_qc_object(result.sample_qc),
         "targets": [target_object(s) for s in result.statuses],
         "calls": [candidate_object(c) for c in result.called],
         "discarded": [candidate_object(c) for c in result.discarded],

@@ -124,10 +124,61 @@ class TargetQC:
     exon_bases: int = 0  # aligned bases falling in the target's exons
     exon_length: int = 0
     coverage_bins: list[float] = field(default_factory=list)  # mean depth along the gene
+    profile: "ExonProfile | None" = None  # exon-level coverage of the reported transcript
+    library: "LibraryCounts | None" = None  # fragments, duplicates, insert sizes (sample QC)
+    transcript_bins: tuple[float, ...] = ()  # mean depth in 10 equal bins along the transcript, 5' first
 
     @property
     def mean_exon_coverage(self) -> float:
         return self.exon_bases / self.exon_length if self.exon_length else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryCounts:
+    """What a locus says of the library (sample QC gates, :mod:`imtfusion.sampleqc`).
+
+    ``fragments``: primary mapped records that are the first read of a pair or unpaired
+    (one per fragment), duplicate-flagged or not; ``flagged_duplicates`` those flagged;
+    ``distinct_starts`` the distinct (position, mate position or end, strand) among them,
+    flagged or not (unflagged PCR duplicates share them); ``paired`` those of a pair.
+    ``insert_sizes``: (|TLEN|, fragments) of the unspliced first reads whose mate starts
+    in the same exon of the gene (their TLEN is the fragment length, not an intron span);
+    at most 1,000 bases."""
+
+    fragments: int
+    flagged_duplicates: int
+    distinct_starts: int
+    paired: int
+    insert_sizes: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExonProfile:
+    """Exon-level coverage of a target's reported transcript, from the same depth the
+    locus QC counts (primary, non-duplicate records; the same pass over the BAM).
+
+    ``exon_bases[i]`` are the aligned bases on exon ``i + 1`` (transcript order) and
+    ``exon_lengths[i]`` its length in the gene; ``window_bases[i]``/``window_lengths[i]``
+    the aligned bases on intron ``i + 1`` from ``window[0]`` to ``window[1]`` bases before
+    exon ``i + 2`` (in transcript orientation; the bases right next to the exon are left
+    out) and ``rest_bases[i]``/``rest_lengths[i]`` on the part of that intron farther
+    than ``window[1]`` from the exon. ``read_bases``: mean aligned bases on the exons per
+    record that touches them (turns bases into read counts)."""
+
+    transcript_id: str
+    exon_lengths: tuple[int, ...]
+    exon_bases: tuple[int, ...]
+    window: tuple[int, int]
+    window_lengths: tuple[int, ...]
+    window_bases: tuple[int, ...]
+    rest_lengths: tuple[int, ...]
+    rest_bases: tuple[int, ...]
+    read_bases: float
+
+    def exon_depth(self, number: int) -> float:
+        """Mean depth on exon ``number`` (1-based, transcript order)."""
+        length = self.exon_lengths[number - 1]
+        return self.exon_bases[number - 1] / length if length else 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,9 @@ MultiQC picks up any file named ``*_mqc.yaml`` and reads the section configurati
 (``id``, ``section_name``, ``description``, ``plot_type``, ``pconfig``, ``headers``) and the
 ``data`` (sample -> column -> value) from it; no MultiQC config is needed. One row per
 sample: the number of targets with a detected fusion, then one column per target with its
-status, and for a detected target the fusion names and confidence tiers. Cells are
+status, and for a detected target the fusion names and confidence tiers, then one column
+per kinase target with the z of its 3'/5' expression imbalance (``{target}_imbalance_z``;
+no cell where it was not measured). Cells are
 coloured with MultiQC's per-column conditional formatting.
 
 The text contains no date, so the same summary gives the same bytes.
@@ -40,22 +42,33 @@ def _target_header(target: str) -> dict:
         "title": target,
         "description": (
             f"{target}: detected (with the fusions and their confidence), not detected, "
-            "not assessable (too few reads on the exons) or failed (the sample did not run)"
+            "not assessable (too few reads on the exons), imbalance: fusion suspected (a 3'/5' excess "
+            "without a call), ALK-ATI (3' expression from an intron start, not a fusion) or failed "
+            "(the sample did not run)"
         ),
         "scale": False,
         "cond_formatting_rules": {
             "detected": [{"s_contains": DETECTED_PREFIX.strip()}],
-            "pass": [{"s_eq": "not detected"}],
+            "pass": [{"s_eq": "not detected"}, {"s_contains": "-ATI ("}],
             "warn": [{"s_eq": "not assessable"}],
+            "suspected": [{"s_contains": "imbalance:"}],
             "fail": [{"s_eq": "failed"}],
         },
         "cond_formatting_colours": [
             {"detected": "#c0392b"},
             {"pass": "#28a745"},
             {"warn": "#f0ad4e"},
+            {"suspected": "#d35400"},
             {"fail": "#6c757d"},
         ],
     }
+
+
+def _z(row: SummaryRow) -> float | None:
+    try:
+        return float(row.imbalance_z)
+    except ValueError:
+        return None
 
 
 def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
@@ -75,6 +88,15 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     }
     for t in targets:
         headers[t] = _target_header(t)
+    measured = [t for t in targets if any(r.target == t and _z(r) is not None for r in rows)]
+    for t in measured:
+        headers[f"{t}_imbalance_z"] = {
+            "title": f"{t} 3'/5' z",
+            "description": (f"z of {t}'s 3'/5' exon-coverage ratio over the reference (batch or shipped "
+                            "profile); high values: the kinase part is over-expressed"),
+            "format": "{:,.1f}",
+            "scale": "RdBu-rev",
+        }
     data: dict[str, dict] = {}
     for sample, cells in by_sample.items():
         values: dict[str, object] = {}
@@ -84,6 +106,10 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
         for t in targets:
             if t in cells:
                 values[t] = cell_text(cells[t])
+        for t in measured:
+            z = _z(cells[t]) if t in cells else None
+            if z is not None:
+                values[f"{t}_imbalance_z"] = z
         data[sample] = values
     return {
         "id": SECTION_ID,

@@ -58,6 +58,27 @@ class CallParameters:
     max_partner_scan: int = 200_000_000  # records read by that pass at most (then a note)
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
+    # --- sample QC gates (imtfusion.sampleqc): a failing sample cannot rule a fusion out
+    qc_min_unique_fragments: int = 200  # non-duplicate fragments in the target and housekeeping loci
+    qc_min_on_target_reads: int = 40  # reads on the targets' exons, all targets together
+    qc_max_duplicate_rate: float = 0.9  # share of those loci's fragments that are duplicates
+    qc_min_median_insert: int = 80  # median fragment length of pairs within one exon (paired libraries)
+    qc_min_insert_pairs: int = 20  # fewer such pairs: the insert size is not measured
+    qc_min_five_to_three: float = 0.3  # housekeeping genes' 5' over 3' coverage (median); below: degraded RNA
+    qc_min_housekeeping_depth: float = 5.0  # a housekeeping gene shallower than this is not used for it
+    qc_transcript_trim: int = 250  # bases at each transcript end left out of it (library geometry, not RNA)
+    qc_housekeeping_genes: str = ""  # comma-separated; empty: the genes of resources/housekeeping.tsv
+    # --- 3'/5' expression imbalance of the kinase targets (imtfusion.imbalance)
+    imbalance_min_z: float = 3.0  # z of the 3'/5' ratio over the reference above which a target without a call is flagged
+    imbalance_min_ratio: float = 1.25  # and its 3'/5' ratio over the reference's at least this
+    imbalance_min_reads: int = 50  # reads on each side of the split needed to assess the ratio
+    imbalance_min_sd: float = 0.05  # least between-sample SD of the ln ratio assumed for the reference
+    imbalance_min_reference: int = 8  # other samples of the batch profile needed (a batch of mostly fusion-free samples); fewer: the shipped profile
+    # --- ALK-ATI: 3' expression from an alternative transcription start in the intron before the split exon
+    ati_skip: int = 100  # that intron's bases next to the split exon left out (fusions keeping a few intronic bases cover them)
+    ati_window: int = 400  # bases ati_skip..ati_window before the split exon looked at (ALK-ATI: about 400 bases)
+    ati_min_fraction: float = 0.2  # their depth must reach this share of the 3' exons' excess depth
+    ati_min_enrichment: float = 5.0  # and this many times the depth on the intron beyond them
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "CallParameters":
@@ -94,7 +115,11 @@ class CallParameters:
                 ) from None
             if isinstance(default, (int, float)) and not isinstance(default, bool) and updates[key] < 0:
                 raise ConfigError(f"parameter {key!r} must not be negative, got {value!r}")
-        return replace(params, **updates)
+        out = replace(params, **updates)
+        if out.ati_skip >= out.ati_window:
+            raise ConfigError(f"parameter 'ati_skip' ({out.ati_skip}) must be smaller than 'ati_window' "
+                              f"({out.ati_window})")
+        return out
 
     @property
     def uses_umis(self) -> bool:

@@ -25,6 +25,7 @@ from imtfusion.evidence import (
     BreakendReads,
     PileupReference,
     collect_evidence,
+    collect_housekeeping,
     collect_mates,
     reads_spelling,
     safe_fetch,
@@ -39,16 +40,20 @@ from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
+from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.registry import default_targets
-from imtfusion.targets import ContigMap, TargetLocus, resolve_targets
+from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_targets
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
+    from imtfusion.imbalance import ImbalanceResult, RatioObservation
+    from imtfusion.sampleqc import SampleQC
 
 STATUS_DETECTED = "detected"
 STATUS_NOT_DETECTED = "not detected"
 STATUS_NOT_ASSESSABLE = "not assessable"
+STATUS_IMBALANCE = "imbalance: fusion suspected, partner not identified"
 
 FUSION_COLUMNS = [
     "sample",
@@ -103,6 +108,15 @@ TARGET_COLUMNS = [
     "mean_exon_coverage",
     "duplicates",
     "chimeric_records",
+    # 3'/5' expression imbalance (imtfusion.imbalance)
+    "imbalance",
+    "imbalance_z",
+    "imbalance_ratio",
+    "depth5",
+    "depth3",
+    "imbalance_reference",
+    # the sample QC gates (imtfusion.sampleqc): pass, or fail: the failed gates
+    "sample_qc",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -114,6 +128,7 @@ class TargetStatus:
     fusions: list[str]
     reason: str
     qc: TargetQC
+    imbalance: "ImbalanceResult | None" = None
 
 
 @dataclass
@@ -138,6 +153,8 @@ class SampleResult:
     command: str = ""
     annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
     specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
+    sample_qc: "SampleQC | None" = None  # the sample QC gates
+    housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
 
 
 def annotate_candidate(
@@ -384,36 +401,92 @@ def target_statuses(
     called: list[Candidate],
     params: CallParameters,
     blind: str | None = None,
+    imbalance: "dict[str, ImbalanceResult] | None" = None,
+    qc_failure: str = "",
 ) -> list[TargetStatus]:
     """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
     the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
-    then *not assessable*, never *not detected*."""
+    then *not assessable*, never *not detected*. ``imbalance`` (target -> verdict): a
+    target without a call whose kinase exons show a 3' excess is *imbalance: fusion
+    suspected* (also without chimeric alignments or FASTA: the coverage says it), or its
+    ATI status when transcripts starting in the intron explain the excess. ``qc_failure``
+    (the failed sample QC gates, :mod:`imtfusion.sampleqc`): every target without a call
+    is *not assessable* for that reason; a call stands, its reason naming the failure."""
+    from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
+
+    imbalance = imbalance or {}
     out = []
     for locus in loci:
         q = qc[locus.name]
+        verdict = imbalance.get(locus.name)
         fusions = sorted({c.fusion for c in called if locus.name in c.targets})
         if fusions:
             best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
             tier = [k for k, v in CONFIDENCE_ORDER.items() if v == best][0]
-            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, f"{tier} confidence call", q))
+            reason = f"{tier} confidence call" + (f"; {qc_failure}" if qc_failure else "")
+            out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, reason, q, verdict))
+        elif qc_failure:
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], qc_failure, q, verdict))
         elif q.exon_reads < params.min_target_reads:
             reason = (
                 f"{q.exon_reads} reads on {locus.name} exons, fewer than the {params.min_target_reads} "
                 "needed to rule a fusion out"
             )
-            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q))
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
+        elif verdict is not None and verdict.verdict == VERDICT_IMBALANCE:
+            out.append(TargetStatus(locus.name, STATUS_IMBALANCE, [], verdict.reason, q, verdict))
+        elif verdict is not None and verdict.verdict == VERDICT_ATI and not blind:
+            out.append(TargetStatus(locus.name, verdict.status_text, [], verdict.reason, q, verdict))
         elif blind:
-            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], blind, q))
+            reason = blind
+            if verdict is not None and verdict.verdict == VERDICT_ATI:
+                reason = f"{verdict.reason}; but {blind}"
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
         else:
             out.append(
                 TargetStatus(
                     locus.name,
                     STATUS_NOT_DETECTED,
                     [],
-                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons",
+                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons"
+                    + (f"; {verdict.reason}" if verdict is not None and verdict.verdict != "not assessed" else ""),
                     q,
+                    verdict,
                 )
             )
+    return out
+
+
+def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
+                     params: CallParameters, batch: "list[RatioObservation] | None",
+                     housekeeping: list | None = None) -> "dict[str, ImbalanceResult]":
+    """The 3'/5' verdict of every target (imtfusion.imbalance); ``housekeeping``: those
+    genes' exon profiles (the sample's RNA degradation)."""
+    from imtfusion.imbalance import assess_sample, load_splits, shipped_profile
+
+    profiles = {locus.name: qc[locus.name].profile for locus in loci}
+    return assess_sample(sample, profiles, load_splits(), batch, shipped_profile(), candidates, params,
+                         housekeeping or [])
+
+
+def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
+    """The sample's 3'/5' ratios for a batch profile (``imtfusion batch-profile``): those of
+    the kinase targets without a call (a target with a detected fusion is no reference for
+    the others) and with enough reads, of a sample that passed the QC gates."""
+    from imtfusion.imbalance import fit_decay, load_splits, observe
+
+    splits = load_splits()
+    out = []
+    if result.sample_qc is not None and not result.sample_qc.passed:
+        return out
+    decay = fit_decay({s.target: s.qc.profile for s in result.statuses}, splits, result.housekeeping_profiles)
+    for s in result.statuses:
+        if s.fusions:
+            continue
+        seen = observe(result.sample, s.target, s.qc.profile, splits.get(s.target), result.params.imbalance_min_reads,
+                       decay)
+        if not isinstance(seen, str):
+            out.append(seen)
     return out
 
 
@@ -429,12 +502,15 @@ def run_sample(
     threads: int = 1,
     domains_file: str | Path | None = None,
     artefacts: "Artefacts | None" = None,
+    imbalance_profile: "list[RatioObservation] | None" = None,
 ) -> SampleResult:
     """Call fusions of ``targets`` (target genes; None: the registry's default set) in one
     BAM. Raises an :class:`ImtfusionError` on bad input.
 
     ``artefacts`` are the batch's recurrent junctions and the user's known artefacts
-    (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``."""
+    (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``. ``imbalance_profile``
+    is the batch's 3'/5' ratios (:mod:`imtfusion.imbalance`; without it, or with too few
+    other samples in it, the shipped profile is the reference)."""
     check_sample_name(sample)
     params = params or CallParameters()
     if targets is None:
@@ -452,10 +528,14 @@ def run_sample(
     notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
-        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path)
+        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
+        house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
+                                                  contigs, tags)
+        house = collect_housekeeping(bam, house_loci, params, threads=threads)
         mates = collect_mates(bam, evidence.discordant_reads)
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
@@ -554,7 +634,13 @@ def run_sample(
             "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
             "cannot be ruled out; rerun with the FASTA"
         )
-    statuses = target_statuses(loci, evidence.qc, called, params, blind)
+    sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params)
+    imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile,
+                                 [q.profile for q in house.values()])
+    if house_missing:
+        notes.append(f"housekeeping gene(s) {', '.join(house_missing)} not in the annotation or the BAM: "
+                     "left out of the sample QC")
+    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance, sample_qc.reason())
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
@@ -583,6 +669,8 @@ def run_sample(
         bam_header=header,
         gene_coverage=coverage,
         annotation=annotation,
+        sample_qc=sample_qc,
+        housekeeping_profiles=[q.profile for q in house.values()],
     )
 
 
@@ -656,9 +744,27 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 "mean_exon_coverage": round(s.qc.mean_exon_coverage, 2),
                 "duplicates": s.qc.duplicates,
                 "chimeric_records": s.qc.chimeric_records,
+                **imbalance_columns(s.imbalance),
+                "sample_qc": result.sample_qc.summary() if result.sample_qc is not None else None,
             }
         )
     return rows
+
+
+def imbalance_columns(v: "ImbalanceResult | None") -> dict[str, object]:
+    """targets.tsv's imbalance columns ('.' where a figure is not there)."""
+    if v is None:
+        return {"imbalance": "not assessed", "imbalance_z": None, "imbalance_ratio": None, "depth5": None,
+                "depth3": None, "imbalance_reference": None}
+    measured = v.ln_ratio is not None
+    return {
+        "imbalance": v.verdict,
+        "imbalance_z": v.z,
+        "imbalance_ratio": v.ratio,
+        "depth5": v.depth5 if measured else None,
+        "depth3": v.depth3 if measured else None,
+        "imbalance_reference": v.reference or None,
+    }
 
 
 def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:

@@ -29,6 +29,7 @@ from imtfusion.diagram import (
     COLOUR_LOST,
     Partner,
     esc,
+    exon_profile_svg,
     fusion_svg,
     gene_coverage_svg,
 )
@@ -79,6 +80,9 @@ border-radius:4px;border:1px solid;border-left-width:7px}
 .v-failed{background:#2d2d2d;border-color:#000;color:#fff}
 .detected{background:#fde2e1;color:#8a1410;font-weight:700}.notdetected{background:#e3f4e6;color:#1d5e2a;font-weight:700}
 .notassessable{background:#fff3cd;color:#7a5a00;font-weight:700}.failed{background:#333;color:#fff;font-weight:700}
+.imbalance{background:#fbe3d0;color:#8a3b00;font-weight:700}.ati{background:#e6eef8;color:#23466e;font-weight:700}
+.v-imbalance{background:#fdf0e6;border-color:#d35400;color:#7a3300}
+.v-ati{background:#eef3fa;border-color:#4a6fa5;color:#23466e}
 .badge{display:inline-block;padding:.05em .5em;border-radius:3px;font-weight:700;font-size:.82em;letter-spacing:.03em;
 border:1px solid;vertical-align:.1em}
 .conf-high{background:#c0392b;color:#fff;border-color:#c0392b}.conf-medium{background:#f4b860;color:#3d2a00;border-color:#d9962f}
@@ -119,19 +123,40 @@ h2,h3,h4{break-after:avoid;page-break-after:avoid}h2{margin-top:1.1em}
 """ % {"c5": COLOUR_5, "c3": COLOUR_3, "brk": COLOUR_BREAK, "kin": COLOUR_KINASE, "lost": COLOUR_LOST} + WORDS_CSS
 
 # table-cell classes (also used by the batch summary) and the verdict boxes of this page
-STATUS_CLASS = {"detected": "detected", "not detected": "notdetected", "not assessable": "notassessable", "failed": "failed"}
+IMBALANCE_STATUS = "imbalance: fusion suspected, partner not identified"
+STATUS_CLASS = {"detected": "detected", "not detected": "notdetected", "not assessable": "notassessable", "failed": "failed",
+                IMBALANCE_STATUS: "imbalance"}
 VERDICT_CLASS = {
     "detected": "v-detected",
     "not detected": "v-notdetected",
     "not assessable": "v-notassessable",
     "failed": "v-failed",
+    IMBALANCE_STATUS: "v-imbalance",
 }
 STATUS_TEXT = {
     "detected": "● FUSION DETECTED",
     "not detected": "○ no fusion detected",
     "not assessable": "? NOT ASSESSABLE",
     "failed": "✕ FAILED",
+    IMBALANCE_STATUS: "◐ FUSION SUSPECTED",
 }
+
+
+def status_class(status: str) -> str:
+    """The table-cell class of a status; an ATI status (``ALK-ATI (...), not a fusion``)
+    reads as a negative with a remark."""
+    if status in STATUS_CLASS:
+        return STATUS_CLASS[status]
+    return "ati" if "-ATI (" in status else ""
+
+
+def _verdict_words(status: str) -> tuple[str, str]:
+    """(verdict box class, its state text)."""
+    if status in VERDICT_CLASS:
+        return VERDICT_CLASS[status], STATUS_TEXT[status]
+    if "-ATI (" in status:
+        return "v-ati", "○ " + status.split(" (", 1)[0] + ", no fusion"
+    return "", status.upper()
 
 
 def filter_descriptions() -> dict[str, str]:
@@ -204,7 +229,7 @@ def _small_checksum(path: str, limit: int = 50_000_000) -> str | None:
 
 def status_badge(status: str) -> str:
     """A target status as a coloured label (text, not colour alone)."""
-    return f'<span class="{STATUS_CLASS.get(status, "")}">&nbsp;{esc(status.upper())}&nbsp;</span>'
+    return f'<span class="{status_class(status)}">&nbsp;{esc(status.upper())}&nbsp;</span>'
 
 
 def confidence_badge(tier: str) -> str:
@@ -483,9 +508,10 @@ def _verdicts(result: "SampleResult") -> str:
         what = esc(s.reason)
         if calls:
             what = "; ".join(f"<b>{esc(c.fusion)}</b> ({esc(c.confidence)} confidence)" for c in calls)
+        klass, state = _verdict_words(s.status)
         out.append(
-            f'<div class="verdict {VERDICT_CLASS.get(s.status, "")}"><span class="gene">{esc(s.target)}</span>'
-            f'<span class="state">{esc(STATUS_TEXT.get(s.status, s.status.upper()))}</span><span>{what}</span></div>'
+            f'<div class="verdict {klass}"><span class="gene">{esc(s.target)}</span>'
+            f'<span class="state">{esc(state)}</span><span>{what}</span></div>'
         )
     return f'<div class="verdicts">{"".join(out)}</div>'
 
@@ -576,6 +602,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                              + (" …" if len(result.contig_renames) > 12 else ""))
          if result.contig_renames else "GTF and BAM use the same contig names"),
     ])
+    gates = _sample_qc(result)
     notes = "".join(f"<li>{esc(n)}</li>" for n in result.notes)
     plots = []
     for locus in result.loci:
@@ -600,10 +627,49 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                "are not the calls' split-read and discordant <i>fragments</i>, which count each fragment once. "
                "Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
                "non-duplicate records in the locus; low-MAPQ reads are counted and otherwise ignored.</p>")
-    return (f"{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
+    return (f"{gates}{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
             + "<h3>Coverage of the target genes</h3>"
             + "<p class='note'>Mean depth in equal bins along each gene, drawn 5′→3′ above its exons "
               "(introns shortened, so intronic bins are narrow).</p>" + "".join(plots))
+
+
+def _sample_qc(result: "SampleResult") -> str:
+    """The sample QC gates: each figure, its limit, pass / FAIL / not measured."""
+    qc = result.sample_qc
+    if qc is None:
+        return ""
+    words = {True: "pass", False: "FAIL", None: "not measured"}
+    rows = [[g.label, "—" if g.value is None else f"{g.value:,.4g}", f"{g.limit:g}", words[g.passed], g.name, g.text]
+            for g in qc.gates]
+    table = _table(["figure", "value", "limit", "gate", "parameter", "in words"], rows, numeric={1, 2}, nowrap={4})
+    verdict = ("<p><b>Sample QC: pass.</b></p>" if qc.passed else
+               f"<p><b>Sample QC: FAIL</b> — targets without a call are not assessable: {esc(qc.reason())}.</p>")
+    house = ", ".join(f"{g} ({'—' if r is None else f'{r:.2f}'})" for g, r in qc.housekeeping) or "none"
+    missing = f"; not in the annotation or BAM: {esc(', '.join(qc.missing_housekeeping))}" if qc.missing_housekeeping else ""
+    return ("<h3>Sample QC gates</h3>" + verdict + table
+            + f"<p class='note'>Figures of the target and housekeeping loci; duplicates by {esc(qc.duplicates_from)}. "
+              f"Housekeeping genes (their 5′/3′ coverage): {esc(house)}{missing}.</p>")
+
+
+def _imbalance(result: "SampleResult") -> str:
+    """The exon coverage of each kinase target whose 3'/5' ratio was measured."""
+    charts = []
+    for s in result.statuses:
+        v = s.imbalance
+        if v is None or not v.split_exon or not v.exon_depths:
+            continue
+        charts.append(f'<div class="qcgene"><h4>{esc(s.target)} — {esc(v.verdict)}</h4>'
+                      + exon_profile_svg(v, label=f"{s.target} exon coverage") + f'<p class="note">{esc(v.reason)}</p></div>')
+    if not charts:
+        return "<p>No kinase target with an exon model to measure.</p>"
+    p = result.params
+    return ("<p class='note'>Mean depth on each exon of the reported transcript (exon 1 on the left). A fusion that keeps "
+            "the kinase's 3′ part raises the exons after the split (resources/kinase_splits.tsv) above those before it, "
+            "whether or not a junction read was found. The ratio of the two parts' mean depths (first and last exon left "
+            "out) is compared with the same ratio in other samples: z = (ln ratio − the reference's median) / SD, "
+            f"flagged at z ≥ {p.imbalance_min_z:g} and a ratio ≥ {p.imbalance_min_ratio:g}x the reference's. "
+            "Transcripts starting in the intron before the split exon with no chimeric read (ALK-ATI) are said so, "
+            "not called a fusion.</p>" + "".join(charts))
 
 
 def _methods(result: "SampleResult") -> str:
@@ -666,6 +732,8 @@ def render_sample_report(result: "SampleResult", annotation: TranscriptSource | 
 <h2>Discarded candidates (two or more supporting fragments)</h2>
 {_discarded(result)}
 <p class="note">Every discarded candidate, with all the filters that removed it, is in {esc(result.sample)}.fusions.discarded.tsv.</p>
+<h2>Exon coverage of the kinase genes: 3′/5′ imbalance</h2>
+{_imbalance(result)}
 <h2>Quality control</h2>
 {_qc(result, annotation)}
 <h2>Methods and limitations</h2>

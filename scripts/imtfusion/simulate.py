@@ -3,6 +3,7 @@
   imtfusion simulate demo --outdir resources/demo [--threads N] [--workdir DIR]
   imtfusion simulate genome --outdir DIR [--seed N] [--decoy NAME:SOURCE:FIRST:LAST:DIV[:CHROM]]
   imtfusion simulate sample --outdir DIR --name S1 --fusion TPM3:7:ALK:20:40 [--aligner star_chimeric]
+  imtfusion simulate imbalance-profile [--output resources/imbalance_profile.tsv] [--threads N] [--workdir DIR]
 
 A fusion spec is GENE5:EXON5:GENE3:EXON3:FRAGMENTS[:OFFSET5:OFFSET3] (exon numbers
 of the canonical transcripts; offsets move the breakpoint into the intron, > 0,
@@ -19,10 +20,11 @@ from imtfusion.errors import ConfigError
 from imtfusion.sim.genome import DecoySpec, GenomeLayout, demo_layout
 
 DEMO_OUTDIR = "resources/demo"
+PROFILE_OUTPUT = "resources/imbalance_profile.tsv"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the ``demo``, ``genome`` and ``sample`` sub-commands."""
+    """Register the ``demo``, ``genome``, ``imbalance-profile`` and ``sample`` sub-commands."""
     from imtfusion.sim.align import ALIGNERS
     from imtfusion.sim.demo import DEMO_SEED
     from imtfusion.sim.reads import STRANDEDNESS
@@ -45,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add a paralog decoy copying exons FIRST..LAST of gene SOURCE with divergence DIV (e.g. 0.03), "
         "on CHROM (default: the source's contig); repeatable",
     )
+
+    prof = sub.add_parser("imbalance-profile",
+                          help="regenerate the shipped 3'/5' imbalance profile from simulated negatives (needs STAR)")
+    prof.add_argument("--output", default=PROFILE_OUTPUT, help=f"profile to write (default: {PROFILE_OUTPUT})")
+    prof.add_argument("--threads", type=int, default=1, help="aligner threads (default: 1)")
+    prof.add_argument("--workdir", help="keep the genome, STAR index and BAMs here (default: a temporary directory, removed)")
 
     smp = sub.add_parser("sample", help="simulate one sample from fusion specs and align it")
     smp.add_argument("--outdir", required=True, help="writes genome, GTF, FASTQ(s), BAM and <name>.truth.tsv here")
@@ -165,6 +173,24 @@ def _run_demo(args: argparse.Namespace) -> None:
     print(f"demo batch written to {out} (sample sheet {os.path.join(str(out), 'samples.tsv')})")
 
 
+def _run_profile(args: argparse.Namespace) -> None:
+    import tempfile
+
+    from imtfusion.bench.imbalance import make_profile
+    from imtfusion.sim.align import require_tool
+
+    if args.threads < 1:
+        raise ConfigError("--threads must be at least 1")
+    require_tool("STAR")
+    if args.workdir:
+        out = make_profile(args.output, args.workdir, threads=args.threads)
+    else:
+        with tempfile.TemporaryDirectory(prefix="imtfusion-profile-") as work:
+            out = make_profile(args.output, work, threads=args.threads)
+    print(f"imbalance profile written to {out}")
+
+
 def main(args: argparse.Namespace) -> None:
     """Run the chosen sub-command."""
-    {"demo": _run_demo, "genome": _run_genome, "sample": _run_sample}[args.sim_command](args)
+    {"demo": _run_demo, "genome": _run_genome, "sample": _run_sample,
+     "imbalance-profile": _run_profile}[args.sim_command](args)

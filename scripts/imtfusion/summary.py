@@ -14,10 +14,11 @@ from pathlib import Path
 
 from imtfusion import __version__
 from imtfusion.outputs import write_text, write_tsv
-from imtfusion.report import CSS, STATUS_CLASS, esc
+from imtfusion.report import CSS, IMBALANCE_STATUS, esc, status_class
 
 SUMMARY_COLUMNS = [
     "sample", "target", "status", "fusions", "exons", "confidence", "split_reads", "discordant_pairs", "reason", "report",
+    "imbalance", "imbalance_z",
 ]
 
 
@@ -33,6 +34,8 @@ class SummaryRow:
     discordant_pairs: str
     reason: str
     report: str
+    imbalance: str = ""  # the 3'/5' verdict (targets.tsv), '' for a failed sample
+    imbalance_z: str = ""
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -81,6 +84,8 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 discordant_pairs=",".join(c["discordant_pairs"] for c in mine),
                 reason=row["reason"],
                 report=report,
+                imbalance=row.get("imbalance", ""),
+                imbalance_z=row.get("imbalance_z", ""),
             )
         )
     return rows
@@ -123,18 +128,21 @@ document.querySelectorAll('table.sortable th').forEach(function(th, i){
 """
 
 
-OVERALL_ORDER = ("failed", "positive", "not assessable", "negative")
+OVERALL_ORDER = ("failed", "positive", "fusion suspected", "not assessable", "negative")
 
 
 def sample_overall(rows: list[SummaryRow]) -> str:
     """One word for a sample: ``failed`` (no result), ``positive`` (a target detected),
-    ``not assessable`` (no call and some target could not be ruled out), else
-    ``negative``."""
+    ``fusion suspected`` (no call, a target with a 3'/5' imbalance), ``not assessable``
+    (no call and some target could not be ruled out), else ``negative`` (an ATI status is
+    no fusion)."""
     statuses = {r.status for r in rows}
     if "failed" in statuses:
         return "failed"
     if "detected" in statuses:
         return "positive"
+    if IMBALANCE_STATUS in statuses:
+        return "fusion suspected"
     if "not assessable" in statuses:
         return "not assessable"
     return "negative"
@@ -178,9 +186,12 @@ def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.dat
                 details.append(
                     f"<br><small><b>{esc(exons)}</b> ({esc(tier)}; {esc(split)} split, {esc(disc)} discordant)</small>"
                 )
-            reason = f"<br><small>{esc(r.reason)}</small>" if r.status in ("failed", "not assessable") else ""
+            shown = ("failed", "not assessable", IMBALANCE_STATUS)
+            reason = f"<br><small>{esc(r.reason)}</small>" if r.status in shown else ""
+            if r.imbalance_z not in ("", ".") and r.status != "failed":
+                details.append(f"<br><small>3′/5′ z = {esc(r.imbalance_z)}</small>")
             cells.append(
-                f'<td class="{STATUS_CLASS.get(r.status, "")}" title="{title}">{esc(r.status)}'
+                f'<td class="{status_class(r.status)}" title="{title}">{esc(r.status)}'
                 + "".join(details) + reason + "</td>"
             )
         overall = sample_overall(list(by_sample[sample].values()))

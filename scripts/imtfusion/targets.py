@@ -72,6 +72,10 @@ class TargetLocus:
     start: int
     end: int
     exons: tuple[tuple[int, int], ...]  # merged exons of the gene (GTF == BAM coordinates)
+    # the exons of the transcript a report numbers exons by (transcript_tags, then the
+    # longest CDS), exon 1 first: the exon-level coverage (3'/5' imbalance) is theirs
+    transcript_id: str = ""
+    transcript_exons: tuple[tuple[int, int], ...] = ()
 
     @property
     def name(self) -> str:
@@ -155,12 +159,22 @@ def _find_target(annotation: Annotation, name: str) -> Gene:
         raise
 
 
+def _numbered_transcript(annotation: Annotation, gene: Gene, tags: tuple[str, ...] | None) -> dict:
+    """The transcript_id and exons (exon 1 first) of the gene's reported transcript."""
+    transcript = (annotation.canonical_transcript(gene.gene_id, tags) if tags is not None
+                  else annotation.canonical_transcript(gene.gene_id))
+    if transcript is None:
+        return {}
+    return {"transcript_id": transcript.transcript_id, "transcript_exons": tuple(transcript.exons)}
+
+
 def resolve_targets(
     annotation: Annotation,
     names: list[str] | tuple[str, ...],
     margin: int,
     contigs: ContigMap,
     bam_path: str,
+    transcript_tags: tuple[str, ...] | None = None,
 ) -> list[TargetLocus]:
     """Look up each target gene and translate it to a BAM region.
 
@@ -193,6 +207,34 @@ def resolve_targets(
                 start=max(0, gene.start - margin),
                 end=min(length, gene.end + margin),
                 exons=tuple(annotation.exon_intervals(gene.gene_id)),
+                **_numbered_transcript(annotation, gene, transcript_tags),
             )
         )
     return loci
+
+
+def resolve_genes(
+    annotation: Annotation,
+    names: list[str] | tuple[str, ...],
+    contigs: ContigMap,
+    transcript_tags: tuple[str, ...] | None = None,
+) -> tuple[list[TargetLocus], list[str]]:
+    """Loci (the gene spans) of genes read for the sample QC, e.g. housekeeping genes, and
+    the names the annotation or the BAM lacks (left out, not an error)."""
+    from imtfusion.errors import ImtfusionError
+
+    loci, missing = [], []
+    for name in names:
+        try:
+            gene = annotation.find_gene(name, by_id=False)
+        except ImtfusionError:
+            missing.append(name)
+            continue
+        bam_chrom = contigs.to_bam(gene.chrom)
+        if bam_chrom is None or gene.end > contigs.bam_lengths[bam_chrom]:
+            missing.append(name)
+            continue
+        loci.append(TargetLocus(gene=gene, chrom=bam_chrom, start=gene.start, end=gene.end,
+                                exons=tuple(annotation.exon_intervals(gene.gene_id)),
+                                **_numbered_transcript(annotation, gene, transcript_tags)))
+    return loci, missing

@@ -1,12 +1,14 @@
 rule batch_candidates:
-    """First pass of the batch filter: every candidate of one sample, no report."""
+    """First pass of the batch filter and profile: every candidate of one sample and its
+    kinase targets' 3'-to-5' ratios, no report."""
     input:
         bam=get_bam,
         index=get_usable_bam_index,
         annotation=rules.index_annotation.output[0],
         fasta=get_fasta_input,
     output:
-        f"{OUTDIR}/batch/candidates/{{sample}}.candidates.tsv",
+        candidates=f"{OUTDIR}/batch/candidates/{{sample}}.candidates.tsv",
+        ratios=f"{OUTDIR}/batch/ratios/{{sample}}.ratios.tsv",
     log:
         f"{OUTDIR}/logs/batch_candidates/{{sample}}.log",
     benchmark:
@@ -25,7 +27,8 @@ rule batch_candidates:
         extra=get_param_args(),
     shell:
         "imtfusion call {params.bam} {params.index} --temporary-index --gtf {input.annotation:q} "
-        "--sample {wildcards.sample} --candidates-only {output:q} {params.fasta} "
+        "--sample {wildcards.sample} --candidates-only {output.candidates:q} "
+        "--exon-ratios {output.ratios:q} {params.fasta} "
         "--targets {params.targets} {params.extra} --threads {threads} --record-failure > {log:q} 2>&1"
 
 
@@ -52,3 +55,21 @@ rule batch_artefacts:
     shell:
         "imtfusion batch-artefacts --candidates {input.candidates:q} {params.known} "
         "{params.rules} --output {output:q} > {log:q} 2>&1"
+
+
+rule batch_profile:
+    """The batch's 3'-to-5' ratios of the kinase targets: each sample's reference."""
+    input:
+        ratios=expand(f"{OUTDIR}/batch/ratios/{{sample}}.ratios.tsv", sample=SAMPLES),
+    output:
+        f"{OUTDIR}/batch/imbalance_profile.tsv",
+    log:
+        f"{OUTDIR}/logs/batch_profile.log",
+    conda:
+        "../envs/imtfusion.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "imtfusion batch-profile --ratios {input.ratios:q} --output {output:q} > {log:q} 2>&1"

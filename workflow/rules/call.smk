@@ -28,6 +28,7 @@ rule call_fusions:
         annotation=rules.index_annotation.output[0],
         fasta=get_fasta_input,
         artefacts=get_artefacts_input,
+        imbalance=get_imbalance_profile_input,
     output:
         fusions=report(
             f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv",
@@ -73,10 +74,11 @@ rule call_fusions:
         targets=get_targets_args(),
         extra=get_param_args(),
         artefacts=get_artefacts_args,
+        imbalance=get_imbalance_profile_args,
         specimen=get_specimen_args,
     shell:
         "imtfusion call {params.bam} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "
         "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
-        "{params.artefacts} {params.specimen} "
+        "{params.artefacts} {params.imbalance} {params.specimen} "
         "--threads {threads} --record-failure > {log:q} 2>&1"

@@ -13,6 +13,7 @@ from imtfusion.bamio import is_url, redact_url
 from imtfusion.batch import read_artefacts
 from imtfusion.errors import ImtfusionError
 from imtfusion.registry import resolve_target_names
+from imtfusion.params import CallParameters
 from imtfusion.samplesheet import SAMPLE_NAME_PATTERN, read_sample_sheet
 from imtfusion.specimen import specimen_options
 from imtfusion.workflow_config import config_problems
@@ -88,6 +89,17 @@ if config.get("known_artefacts"):
 BATCH_FILTER = config["batch_filter"]
 USE_BATCH_FILTER = bool(BATCH_FILTER["enabled"]) and len(SAMPLES) >= int(
     BATCH_FILTER["min_samples"]
+)
+# The 3'-to-5' imbalance compares each sample with the batch's others when there are
+# imbalance_min_reference of them (else with the shipped profile); the same first pass
+# gives their ratios.
+_MIN_REFERENCE = int(
+    (config.get("params") or {}).get(
+        "imbalance_min_reference", CallParameters().imbalance_min_reference
+    )
+)
+USE_BATCH_PROFILE = bool(config["batch_profile"]["enabled"]) and (
+    len(SAMPLES) - 1 >= _MIN_REFERENCE
 )
 
 
@@ -197,10 +209,18 @@ def get_fasta_input(wildcards):
     return [fasta, f"{fasta}.fai"] if fasta else []
 
 
+def call_params():
+    """params, with the sample_qc keys as their qc_* parameters (a qc_* under params wins)."""
+    values = {}
+    for key, value in (config.get("sample_qc") or {}).items():
+        values[f"qc_{key}"] = ",".join(value) if isinstance(value, list) else value
+    values.update(config.get("params") or {})
+    return values
+
+
 def get_param_args():
     items = [
-        f"--param {shlex.quote(f'{k}={v}')}"
-        for k, v in sorted((config.get("params") or {}).items())
+        f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(call_params().items())
     ]
     if config.get("known_partners"):
         items.append(f"--known-partners {shlex.quote(str(config['known_partners']))}")
@@ -241,6 +261,15 @@ def get_artefacts_args(wildcards, input):
     return (
         "--artefacts " + " ".join(shlex.quote(str(t)) for t in tables) if tables else ""
     )
+
+
+def get_imbalance_profile_input(wildcards):
+    return [f"{OUTDIR}/batch/imbalance_profile.tsv"] if USE_BATCH_PROFILE else []
+
+
+def get_imbalance_profile_args(wildcards, input):
+    tables = list(input.imbalance)
+    return f"--imbalance-profile {shlex.quote(str(tables[0]))}" if tables else ""
 
 
 def get_specimen_args(wildcards):

@@ -2,6 +2,7 @@
 
   imtfusion benchmark accuracy --outdir DIR [--threads N] [--aligners A ...] [--quick] [--seed N]
                                [--with-fasta] [--without-fasta]
+  imtfusion benchmark imbalance --outdir DIR [--threads N] [--aligner A] [--quick] [--seed N]
 
 Each benchmark is a sub-command living in its own module of ``imtfusion.bench``.
 """
@@ -19,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "imtfusion.bench.accuracy",
         "recall, precision and breakpoint accuracy per aligner on a simulated panel",
     ),
+    "imbalance": ("imtfusion.bench.imbalance", "3'/5' imbalance and ALK-ATI flags on simulated fusions without junction reads"),
     "speed": ("imtfusion.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
     "remote": ("imtfusion.bench.remote", "bytes moved and wall time of a BAM read over loopback HTTP vs the local file"),
 }

@@ -11,7 +11,9 @@ whenever the files were written, whatever the targets' statuses (a sample with n
 assessable target is not an error: targets.tsv says why); 1 on an input error.
 
 With --candidates-only FILE (the first pass of the batch filter) only FILE is written:
-every candidate, called or discarded, with the columns the batch needs.
+every candidate, called or discarded, with the columns the batch needs (and with
+--exon-ratios TSV the 3'/5' ratios of the kinase targets, for the batch's imbalance
+profile).
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidates-only", metavar="TSV",
                         help="write only this table of every candidate, called or discarded (the batch filter's "
                              "first pass), and no report")
+    parser.add_argument("--exon-ratios", metavar="TSV",
+                        help="with --candidates-only: also write the 3'/5' ratios of the kinase targets without a "
+                             "call (the rows `imtfusion batch-profile` joins into the batch's imbalance profile)")
+    parser.add_argument("--imbalance-profile", metavar="TSV",
+                        help="the batch's imbalance profile (`imtfusion batch-profile`): the 3'/5' ratio of every "
+                             "other sample is the reference; without it (or with too few samples) the shipped "
+                             "profile is")
     parser.add_argument("--temporary-index", action="store_true",
                         help="if the BAM has no usable index and --bam-index is not given, index it into a "
                              "temporary file for this run")
@@ -134,7 +143,11 @@ def call_sample(args: argparse.Namespace) -> SampleResult:
 
         artefacts = Artefacts.load(args.artefacts)
     # an empty table filters nothing; it is passed on only when it has rows
-    extra = {"artefacts": artefacts} if artefacts else {}
+    extra: dict = {"artefacts": artefacts} if artefacts else {}
+    if args.imbalance_profile:
+        from imtfusion.imbalance import read_profile
+
+        extra["imbalance_profile"] = read_profile(args.imbalance_profile)
     with contextlib.ExitStack() as stack:
         bam_index = args.bam_index or None
         if bam_index is None and args.temporary_index:
@@ -166,6 +179,9 @@ def main(args: argparse.Namespace) -> None:
     specimen = parse_specimen_options(args.specimen)  # before the call: a bad field writes nothing
     if not args.outdir and not args.candidates_only:
         raise ConfigError("--outdir is required (or --candidates-only FILE for the batch filter's first pass)")
+    if args.exon_ratios and not args.candidates_only:
+        raise ConfigError("--exon-ratios goes with --candidates-only (the batch's first pass); drop it or add "
+                          "--candidates-only FILE")
     try:
         bam_from_sheet(args)
         result = call_sample(args)
@@ -174,6 +190,10 @@ def main(args: argparse.Namespace) -> None:
             from imtfusion.batch import candidate_failure_text
 
             write_text(args.candidates_only, candidate_failure_text(args.sample, str(exc)))
+            if args.exon_ratios:
+                from imtfusion.imbalance import profile_text
+
+                write_text(args.exon_ratios, profile_text([], [f"{args.sample} failed: {exc}"]))
             print(
                 f"imtfusion call: error: {exc} (recorded in {args.candidates_only}; "
                 "the batch goes on without this sample)",
@@ -185,6 +205,11 @@ def main(args: argparse.Namespace) -> None:
         raise
     if args.candidates_only:
         write_candidates(args.candidates_only, result)
+        if args.exon_ratios:
+            from imtfusion.imbalance import profile_text
+            from imtfusion.pipeline import imbalance_observations
+
+            write_text(args.exon_ratios, profile_text(imbalance_observations(result)))
         print(
             f"{args.sample}: {len(result.called) + len(result.discarded)} candidate(s) written to "
             f"{args.candidates_only}",

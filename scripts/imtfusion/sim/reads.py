@@ -370,6 +370,16 @@ class LibrarySpec:
     (``NAME_ACGTACGT``, as umi-tools writes them); ``duplicate_fraction`` of the
     reads are then PCR copies of a molecule (same positions and UMI, their own
     sequencing errors, each UMI base misread with ``umi_error_rate``).
+
+    A library fault for the sample QC gates, off by default (a library without it is
+    simulated exactly as before): ``degradation`` > 0 is degraded RNA captured by its
+    poly(A) tail: a molecule is intact from its 3' end for an exponentially distributed
+    length of mean ``degradation`` bases (random breaks along the RNA), so a wild-type
+    fragment is kept only when the molecule reaches from the 3' end to the fragment's 5'
+    end (probability exp(-that distance / degradation)), and coverage falls as
+    exp(-distance from the 3' end / degradation). ``duplicate_fraction`` without UMIs
+    gives PCR copies too (same positions, their own sequencing errors), as a library
+    without UMIs and without duplicate marking has them.
     """
 
     read_length: int = 100
@@ -384,8 +394,11 @@ class LibrarySpec:
     umi_length: int = 0
     duplicate_fraction: float = 0.0
     umi_error_rate: float = 0.0
+    degradation: float = 0.0
 
     def __post_init__(self) -> None:
+        if self.degradation < 0:
+            raise ValueError("degradation must be >= 0")
         if not 30 <= self.read_length <= 300:
             raise ValueError("read_length must be between 30 and 300")
         if self.strandedness not in STRANDEDNESS:
@@ -472,6 +485,71 @@ class PolyGSpec:
 
 
 @dataclass(frozen=True)
+class HiddenFusionSpec:
+    """A fusion whose junction reads are absent (the partner was not captured, the
+    breakpoint lies deep in an intron, the junction reads were lost): the fused transcript
+    of ``chimera`` makes ``fraction`` of the 3' gene's transcripts (their number follows
+    from the 3' gene's wild-type fragments in the sample), but only its fragments that lie
+    wholly on one side of the junction are simulated, so the 3' gene's exons after the
+    breakpoint are over-expressed and no read is chimeric. ``premrna`` adds the fused
+    pre-mRNA (:func:`fused_premrna`) at that share of the fused transcript's copies,
+    again without fragments across its DNA junction: intronic reads of the 3' gene from the
+    DNA breakpoint on. ``chimera.fragments`` must be 0 (nothing crosses the junction)."""
+
+    chimera: ChimeraSpec
+    fraction: float
+    premrna: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1 or not 0 <= self.premrna < 1:
+            raise ValueError(f"{self.chimera.name}: fraction must be in (0, 1) and premrna in [0, 1)")
+        if self.chimera.fragments or self.chimera.body_fragments or self.chimera.premrna_fragments:
+            raise ValueError(f"{self.chimera.name}: a hidden fusion takes its fragment counts from the fraction")
+
+
+@dataclass(frozen=True)
+class AtiSpec:
+    """Alternative transcription initiation (ALK-ATI, Wiesner et al., Nature 2015): transcripts
+    of ``gene``'s canonical exons from ``exon`` to the last, preceded by the ``intron_bases``
+    bases of the intron just before ``exon`` (the transcripts start there and run unspliced
+    into the exon), at ``fraction`` of the gene's transcripts. No read is chimeric."""
+
+    gene: str
+    exon: int
+    fraction: float
+    intron_bases: int = 400
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1 or self.intron_bases < 1 or self.exon < 2:
+            raise ValueError(f"{self.gene}-ATI: fraction in (0, 1), intron_bases >= 1, exon >= 2")
+
+    @property
+    def name(self) -> str:
+        return f"{self.gene}-ATI"
+
+
+def ati_transcript(genome: Genome, spec: AtiSpec) -> str:
+    """The sequence of an ATI transcript (transcript orientation)."""
+    tx = genome.gene(spec.gene).canonical
+    exon = tx.exon(spec.exon)
+    lo, hi = _intron(tx, spec.exon - 1)
+    if spec.intron_bases >= hi - lo + 1:
+        raise ValueError(f"{spec.name}: intron {spec.exon - 1} is only {hi - lo + 1} bases long")
+    first = exon.start if tx.strand == "+" else exon.end
+    return _flank(genome, tx, first, spec.intron_bases, downstream=False) + tx.sequence(genome)[tx.exon_offset(spec.exon):]
+
+
+def copies_to_fragments(wild_type_fragments: int, wild_type_length: int, fraction: float, length: int,
+                        fragment_mean: float) -> int:
+    """Fragments of a transcript of ``length`` bases that makes ``fraction`` of a gene's
+    transcripts, when the gene's wild-type transcript (``wild_type_length`` bases) has
+    ``wild_type_fragments``: fragments start uniformly along a transcript, so a copy gives
+    fragments in proportion to its length less one fragment."""
+    per_copy = (max(1.0, length - fragment_mean)) / max(1.0, wild_type_length - fragment_mean)
+    return max(0, round(wild_type_fragments * fraction / (1.0 - fraction) * per_copy))
+
+
+@dataclass(frozen=True)
 class SampleSpec:
     """What to simulate for one sample.
 
@@ -482,7 +560,9 @@ class SampleSpec:
     alignment artefacts, e.g. a promiscuous breakpoint); ``polyg`` adds pairs
     with a poly-G mate.  ``extra_expression`` is wild-type expression drawn
     after everything else (e.g. of decoys added to an existing design), so
-    the fragments of the rest stay as they were without it.
+    the fragments of the rest stay as they were without it. ``hidden_fusions``
+    (fusions without junction reads) and ``ati`` (transcripts from an alternative
+    start in an intron) come after all of that, for the same reason.
     """
 
     name: str
@@ -494,6 +574,8 @@ class SampleSpec:
     artefacts: tuple[ChimeraSpec, ...] = ()
     polyg: tuple[PolyGSpec, ...] = ()
     extra_expression: tuple[tuple[str, int], ...] = ()
+    hidden_fusions: tuple[HiddenFusionSpec, ...] = ()
+    ati: tuple[AtiSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -510,9 +592,10 @@ class Fragment:
     chimeric transcript or a fused pre-mRNA); ``kind`` is ``transcript``,
     ``fusion`` (main junction), ``fusion_isoform``, ``fusion_premrna``,
     ``readthrough``, ``artefact``, ``polyg`` (one read is poly-G) or one of
-    these with ``_body``; ``junction_in`` says where a chimeric junction lies:
-    ``read1``, ``read2``, ``both`` (overlapping mates), ``insert`` (between the
-    mates: a spanning pair) or ``''``.
+    these with ``_body``; ``hidden_fusion`` / ``hidden_fusion_premrna`` (a side of a
+    fusion without junction reads) and ``ati`` (an alternative-start transcript);
+    ``junction_in`` says where a chimeric junction lies: ``read1``, ``read2``,
+    ``both`` (overlapping mates), ``insert`` (between the mates: a spanning pair) or ``''``.
     """
 
     name: str
@@ -612,6 +695,17 @@ def default_expression(genome: Genome, seed: int, sample: str) -> tuple[tuple[st
             out.extend((tx.name, late_rng.randint(45, 70) if tx.canonical else late_rng.randint(8, 15))
                        for tx in gene.transcripts)
     return tuple(out)
+
+
+def _surviving_start(rng: random.Random, length: int, f: int, intact_mean: float) -> int:
+    """Start of a fragment of ``f`` bases of a degraded transcript of ``length`` bases: drawn
+    uniformly, kept with the probability that the molecule is intact from its 3' end to the
+    fragment's 5' end (drawn again otherwise; after 10,000 draws the 3'-most fragment)."""
+    for _ in range(10_000):
+        s = rng.randint(0, length - f)
+        if rng.random() < math.exp(-(length - s) / intact_mean):
+            return s
+    return length - f
 
 
 def _fragment_length(rng: random.Random, lib: LibrarySpec, max_len: int) -> int:
@@ -726,15 +820,16 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
         r1_sense, r1, q1, r2, q2, s1, s2 = _reads(rng, lib, qm, frag)
         where = "" if junction is None else _junction_in(junction - start, s1, s2)
         raw.append((kind, source, start, end, r1_sense, r1, q1, r2, q2, where))
-        if not lib.umi_length:
+        if not lib.umi_length and not lib.duplicate_fraction:
             umis.append("")
             return
+        # PCR copies of the molecule, with its UMI (misread at umi_error_rate) or, without UMIs, none
         umi = "".join(umi_rng.choice("ACGT") for _ in range(lib.umi_length))
         umis.append(umi)
         for _ in range(_poisson(umi_rng, copies_per_molecule)):
             c1, cq1, c2, cq2 = _reads_oriented(umi_rng, lib, qm, frag, r1_sense)
             raw.append((kind, source, start, end, r1_sense, c1, cq1, c2, cq2, where))
-            umis.append(_misread(umi_rng, umi, lib.umi_error_rate))
+            umis.append(_misread(umi_rng, umi, lib.umi_error_rate) if umi else "")
 
     def express(counts: Sequence[tuple[str, int]]) -> None:
         for tx_name, count in counts:
@@ -754,7 +849,10 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                     s = max(0, e - f)
                     add("transcript", tx.name, seq, s, e, None)
                     continue
-                s = rng.randint(0, len(seq) - f)
+                if lib.degradation:
+                    s = _surviving_start(rng, len(seq), f, lib.degradation)
+                else:
+                    s = rng.randint(0, len(seq) - f)
                 add("transcript", tx.name, seq, s, s + f, None)
 
     def late(counts: Sequence[tuple[str, int]], want: bool) -> list[tuple[str, int]]:
@@ -804,6 +902,38 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
                 r1 = "".join(polyg)
             raw.append(("polyg", tx.name, s, s + f, r1_sense, r1, q1, r2, q2, ""))
             umis.append("")
+
+    wild_type = dict(expression)
+
+    def wild_type_of(gene: str) -> tuple[int, int]:
+        tx = genome.gene(gene).canonical
+        return wild_type.get(tx.name, 0), tx.length
+
+    for hf in spec.hidden_fusions:
+        ct = build_chimeric_transcript(genome, hf.chimera)
+        n_wt, l_wt = wild_type_of(hf.chimera.gene3)
+        n = copies_to_fragments(n_wt, l_wt, hf.fraction, len(ct.sequence), lib.fragment_mean)
+        sources = [("hidden_fusion", ct.name, ct.sequence, ct.junction, n)]
+        if hf.premrna:
+            pseq, pj, _d5, _d3 = fused_premrna(genome, hf.chimera)
+            per_wild_type = hf.premrna * hf.fraction / (1 - hf.fraction)  # pre-mRNA copies per wild-type copy
+            sources.append(("hidden_fusion_premrna", ct.premrna_name, pseq, pj,
+                            copies_to_fragments(n_wt, l_wt, per_wild_type / (1 + per_wild_type), len(pseq),
+                                                lib.fragment_mean)))
+        for kind, source, seq, j, count in sources:
+            for _ in range(count):
+                f = _fragment_length(rng, lib, len(seq))
+                s = rng.randint(0, len(seq) - f)
+                if s < j < s + f:
+                    continue  # a fragment across the junction: the one a fusion caller needs, not there
+                add(kind, source, seq, s, s + f, None)
+    for ati in spec.ati:
+        seq = ati_transcript(genome, ati)
+        n_wt, l_wt = wild_type_of(ati.gene)
+        for _ in range(copies_to_fragments(n_wt, l_wt, ati.fraction, len(seq), lib.fragment_mean)):
+            f = _fragment_length(rng, lib, len(seq))
+            s = rng.randint(0, len(seq) - f)
+            add("ati", ati.name, seq, s, s + f, None)
 
     order = list(range(len(raw)))
     rng.shuffle(order)
