@@ -1,4 +1,4 @@
-"""3'/5' expression imbalance of the kinase targets (ALK, ROS1, NTRK3) and ALK-ATI.
+"""3'/5' expression imbalance of the kinase targets (those with a row in resources/kinase_splits.tsv) and ALK-ATI.
 
 A fusion that keeps a kinase's 3' part under a partner's promoter raises the coverage of
 the kinase exons after the breakpoint above that of the exons before it, whether or not
