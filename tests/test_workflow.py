@@ -212,27 +212,29 @@ def test_the_first_pass_runs_only_with_the_batch_filter_on_a_large_enough_batch(
 
 
 def test_the_batch_profile_runs_on_a_batch_large_enough_to_be_its_own_reference(tmp_path):
-    # 5 demo samples: 4 others each, fewer than imbalance_min_reference (8): the shipped profile
+    # 6 demo samples: 5 others each, fewer than imbalance_min_reference (8): the shipped profile
+    n = len(read_tsv(DEMO / "samples.tsv"))
+    assert n < 8 + 1
     jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path))
     assert "batch_profile" not in jobs and "--imbalance-profile" not in shell
     params = {"imbalance_min_reference": 2, "imbalance_min_reads": 20}
     jobs, shell = planned_jobs(tmp_path, demo_config(tmp_path, params=params, batch_filter={"enabled": False}))
-    assert jobs["batch_candidates"] == 5 and jobs["batch_profile"] == 1 and "batch_artefacts" not in jobs
+    assert jobs["batch_candidates"] == n and jobs["batch_profile"] == 1 and "batch_artefacts" not in jobs
     assert "--exon-ratios" in shell and "--imbalance-profile" in shell and "--artefacts" not in shell
     jobs, _ = planned_jobs(tmp_path, demo_config(tmp_path, params=params, batch_profile={"enabled": False}))
     assert "batch_profile" not in jobs
-    # run it: the demo's ALK without a call (IMT03-05) is compared with the other two
+    # run it: the demo's ALK without a call (IMT03-06) is compared with the other three
     proc = run_snakemake(tmp_path, demo_config(tmp_path, params=params))
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = tmp_path / "results"
     rows = [line.split("\t") for line in (results / "batch" / "imbalance_profile.tsv").read_text().splitlines()
             if line and not line.startswith("#")]
     alk = sorted(r[0] for r in rows[1:] if r[1] == "ALK")
-    assert alk == ["IMT03", "IMT04", "IMT05"]  # IMT01, IMT02: ALK detected, no reference for the others
+    assert alk == ["IMT03", "IMT04", "IMT05", "IMT06"]  # IMT01, IMT02: ALK detected, no reference for the others
     [imt03] = [r for r in read_tsv(results / "IMT03" / "IMT03.targets.tsv") if r["target"] == "ALK"]
-    assert imt03["imbalance_reference"].startswith("batch (2 other samples")
+    assert imt03["imbalance_reference"].startswith("batch (3 other samples")
     [imt01] = [r for r in read_tsv(results / "IMT01" / "IMT01.targets.tsv") if r["target"] == "ALK"]
-    assert imt01["status"] == "detected" and imt01["imbalance_reference"].startswith("batch (3 other samples")
+    assert imt01["status"] == "detected" and imt01["imbalance_reference"].startswith("batch (4 other samples")
 
 
 def test_a_malformed_known_artefact_table_stops_before_any_job(tmp_path):
