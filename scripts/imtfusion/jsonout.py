@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.imbalance import ImbalanceResult
     from imtfusion.sampleqc import SampleQC
-    from imtfusion.pipeline import SampleResult, TargetStatus
+    from imtfusion.results import SampleResult, TargetStatus
 
 SCHEMA_VERSION = "1.5.0"
 SCHEMA_FILE = "fusions.schema.json"

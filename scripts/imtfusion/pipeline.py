@@ -11,14 +11,13 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imtfusion import __version__, umis
+from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
-from imtfusion.bamio import AlignmentInfo, is_remote, open_alignment
+from imtfusion.bamio import is_remote, open_alignment
 from imtfusion.calling import Candidate, GeneLookup, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
@@ -43,17 +42,20 @@ from imtfusion.reference import Reference
 from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.registry import default_targets
+from imtfusion.results import (  # noqa: F401  (the records and statuses, also named from here)
+    STATUS_DETECTED,
+    STATUS_IMBALANCE,
+    STATUS_NOT_ASSESSABLE,
+    STATUS_NOT_DETECTED,
+    SampleResult,
+    TargetStatus,
+)
 from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_targets
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
-    from imtfusion.sampleqc import SampleQC
 
-STATUS_DETECTED = "detected"
-STATUS_NOT_DETECTED = "not detected"
-STATUS_NOT_ASSESSABLE = "not assessable"
-STATUS_IMBALANCE = "imbalance: fusion suspected, partner not identified"
 
 FUSION_COLUMNS = [
     "sample",
@@ -119,42 +121,6 @@ TARGET_COLUMNS = [
     "sample_qc",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
-
-
-@dataclass
-class TargetStatus:
-    target: str
-    status: str
-    fusions: list[str]
-    reason: str
-    qc: TargetQC
-    imbalance: "ImbalanceResult | None" = None
-
-
-@dataclass
-class SampleResult:
-    sample: str
-    bam: AlignmentInfo
-    annotation_source: str
-    annotation_checksum: str
-    fasta: str | None
-    loci: list[TargetLocus]
-    called: list[Candidate]
-    discarded: list[Candidate]
-    statuses: list[TargetStatus]
-    params: CallParameters
-    contig_renames: dict[str, str]
-    known: list[KnownFusion]
-    version: str = __version__
-    notes: list[str] = field(default_factory=list)
-    evidence_records: list = field(default_factory=list, repr=False)  # tagged pysam records
-    bam_header: dict = field(default_factory=dict, repr=False)
-    gene_coverage: dict[str, GeneCoverage] = field(default_factory=dict, repr=False)
-    command: str = ""
-    annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
-    specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
-    sample_qc: "SampleQC | None" = None  # the sample QC gates
-    housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
 
 
 def annotate_candidate(

@@ -7,7 +7,7 @@ in HTML text, attributes and SVG alike. Apart from the date, the page is a funct
 its inputs.
 
 The exon structures of the reported transcripts come from the annotation, which is
-passed next to the :class:`~imtfusion.pipeline.SampleResult` (anything with the two
+passed next to the :class:`~imtfusion.results.SampleResult` (anything with the two
 look-ups of :class:`TranscriptSource`, e.g. an :class:`~imtfusion.annotation.Annotation`).
 Without it the report is complete except for the exon drawings.
 """
@@ -39,7 +39,7 @@ from imtfusion.specimen import signoff_html, specimen_html
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
     from imtfusion.knowledge import KnownFusion
-    from imtfusion.pipeline import SampleResult
+    from imtfusion.results import SampleResult
 
 __all__ = ["CSS", "STATUS_CLASS", "TranscriptSource", "esc", "headline", "render_sample_report", "status_badge"]
 

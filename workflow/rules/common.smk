@@ -285,7 +285,8 @@ def get_targets_args():
 
 def write_summary_after_failure():
     """Called from onerror: summarise whatever finished, failed samples included."""
-    from imtfusion.summary import summarize, write_summary
+    from imtfusion.summary import summarize
+    from imtfusion.summary_files import write_summary
 
     try:
         rows = summarize(OUTDIR, SAMPLES, TARGETS)
