@@ -218,6 +218,14 @@ def call_params():
     return values
 
 
+# a mistyped or ill-valued calling parameter stops the workflow here, before any job runs
+# (the schema only says params is a mapping; the names and values are CallParameters')
+try:
+    CallParameters.from_mapping(call_params())
+except ImtfusionError as _exc:
+    raise WorkflowError(f"config key 'params' (or 'sample_qc'): {_exc}")
+
+
 def get_param_args():
     items = [
         f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(call_params().items())
