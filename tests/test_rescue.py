@@ -262,3 +262,19 @@ def test_clips_cut_a_base_off_by_a_mismatch_are_placed_at_the_junction(tmp_path)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
     assert {"c0", "c1", "c2"} <= c.split_fragments
+
+
+def test_a_clip_with_a_sequencing_error_does_not_turn_away_the_shorter_clips_of_its_junction():
+    from imtfusion.model import Breakend, ClippedRead
+    from imtfusion.rescue import group_clips
+
+    # hybrid capture at 1000x: many 25-base clips of one junction, the first by name with a
+    # sequencing error, and 15-base clips of the same junction (too short for a mismatch)
+    end = Breakend("chr2", 57508, "L")
+    partner = "GTCTCTGCAGCCTTCATAGTTCTGG"
+    clips = [ClippedRead("a0", end, partner[:14] + "T" + partner[15:], 50, 60)]
+    clips += [ClippedRead(f"b{i}", end, partner, 50, 60) for i in range(5)]
+    clips += [ClippedRead(f"c{i}", end, partner[:15], 50, 60) for i in range(3)]
+    [(at, group)] = group_clips(clips)
+    assert at == end and {c.fragment for c in group} == {"a0", "b0", "b1", "b2", "b3", "b4", "c0", "c1", "c2"}
+
