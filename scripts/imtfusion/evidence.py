@@ -875,6 +875,14 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
     return mate_pos + length < read.reference_start
 
 
+def _pair_end(read: pysam.AlignedSegment, chrom: str) -> Breakend:
+    """A mate pair's read as a breakend: its base nearest to the junction, which lies
+    beyond the read's 3' end."""
+    if read.is_reverse:
+        return Breakend(chrom, read.reference_start, "R")
+    return Breakend(chrom, read.reference_end - 1, "L")
+
+
 def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
     """``bam.fetch`` that turns a decoding failure into an error naming the file and region."""
     iterator = bam.fetch("*") if chrom == "*" else bam.fetch(chrom, start, end)
@@ -1110,10 +1118,7 @@ class _LocusScan:
             qc.discordant_reads += 1
             if is_low_complexity(read.query_sequence or ""):
                 return  # poly-G (no signal on two-colour sequencers) and repeats place anywhere
-            if read.is_reverse:
-                read_end = Breakend(chrom, read.reference_start, "R")
-            else:
-                read_end = Breakend(chrom, read.reference_end - 1, "L")
+            read_end = _pair_end(read, chrom)
             mate_end = Breakend(
                 read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
             )
@@ -1449,10 +1454,7 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
                 continue
             if is_low_complexity(read.query_sequence or ""):
                 continue
-            if read.is_reverse:
-                read_end = Breakend(locus.chrom, read.reference_start, "R")
-            else:
-                read_end = Breakend(locus.chrom, read.reference_end - 1, "L")
+            read_end = _pair_end(read, locus.chrom)
             mate_end = Breakend(mate.reference_name, mate.reference_start, "R" if mate.is_reverse else "L")
             key = dup_key(read)
             out.append(DiscordantRead(read.query_name, read_end, mate_end, min(read.mapping_quality, mate.mapping_quality),
