@@ -41,6 +41,7 @@ from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
 PARTNER_PASS_WINDOW = 300  # clipped reads fetched on each side of a partner breakpoint
+EXTENDED_ALIGNMENT = 16  # partner bases an aligner may align past a junction through mismatches before clipping
 
 
 def shift_sign_first(side: str) -> int:
@@ -442,8 +443,16 @@ def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: Call
     """A clip at ``clip.end`` supports the junction whose breakend (same side) is ``end``.
 
     The clip may sit a few bases off the junction (mismatches near the end, or homology):
-    ``gained`` bases beyond ``end`` aligned before the clip starts."""
+    ``gained`` bases beyond ``end`` aligned before the clip starts. Up to
+    ``EXTENDED_ALIGNMENT`` of them when the aligner extended the alignment through
+    mismatches past the junction (STAR's local extension): then the read's bases from
+    ``end`` on, those aligned and the clip, must spell the partner."""
     gained = (clip.end.pos - end.pos) * (1 if end.side == "L" else -1)
+    if params.junction_window < gained <= EXTENDED_ALIGNMENT:
+        if len(clip.inward) < gained:
+            return False
+        n, ident = _identity(clip.inward[:gained][::-1] + clip.outward, consensus)
+        return n >= params.min_clip and ident >= params.clip_identity
     if abs(gained) > params.junction_window:
         return False
     if gained >= 0:
@@ -690,8 +699,9 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], para
         spots = ends.get(key)
         best = None
         if spots:
-            lo = bisect.bisect_left(positions[key], clip.end.pos - params.junction_window)
-            hi = bisect.bisect_right(positions[key], clip.end.pos + params.junction_window)
+            reach = max(params.junction_window, EXTENDED_ALIGNMENT)
+            lo = bisect.bisect_left(positions[key], clip.end.pos - reach)
+            hi = bisect.bisect_right(positions[key], clip.end.pos + reach)
             for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
                 if _clip_matches(clip, end, cons, params):
                     rank = (abs(clip.end.pos - end.pos), -cand.split_reads)

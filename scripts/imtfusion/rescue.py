@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from typing import TYPE_CHECKING
 
@@ -382,7 +382,12 @@ def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRe
     out: list[tuple[Breakend, list[ClippedRead]]] = []
     for end in sorted(by_end):
         groups: list[list[ClippedRead]] = []
-        for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), c.fragment)):
+        # the longest clips first, and among them the sequence most of them read: a group's
+        # first clip is what the others are compared with, and one with a sequencing error
+        # would turn away the shorter clips of the same junction (an exact match is asked of
+        # those under SEED bases)
+        spelled = Counter(c.outward for c in by_end[end])
+        for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), -spelled[c.outward], c.fragment)):
             home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
             if home is None:
                 groups.append([clip])
