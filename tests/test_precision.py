@@ -425,7 +425,7 @@ def test_the_report_lists_a_calls_other_junctions(tmp_path):
     [main] = by_fusion(result, "PARTP::ALK")
     [iso] = main.isoforms
     html = render_sample_report(result, result.annotation)
-    assert "chr4:1200 :: chr2:20150: 3 split" in html and iso.call_id in html
+    assert "chr4:1200 :: chr2:20150 (3 split" in html and iso.call_id in html
 
 
 def test_a_few_bases_aligned_mid_exon_do_not_place_a_junction(tmp_path):
