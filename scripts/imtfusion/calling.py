@@ -514,12 +514,15 @@ def _splice_of(lookup: GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[in
     return set()
 
 
+DISCORDANT_TOLERANCE = 10  # bases a discordant read may lie past the junction end it fits
+
+
 def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breakend, params: CallParameters) -> int | None:
     """Distance of a discordant pair from a junction, or None when it cannot support it."""
     r, m = read.read_end, read.mate_end
     if (r.chrom, r.side, m.chrom, m.side) != (read_end.chrom, read_end.side, mate_end.chrom, mate_end.side):
         return None
-    tol = 10
+    tol = DISCORDANT_TOLERANCE
     limit = params.discordant_max_distance
     dist = 0
     for obs, end in ((r, read_end), (m, mate_end)):
@@ -846,25 +849,40 @@ def call_candidates(
 def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candidate], params: CallParameters) -> list[DiscordantRead]:
     """Give each discordant read to the best-supported junction it fits; return the rest.
 
-    The junctions are indexed by the contigs and sides a fitting pair must have, so a read
-    is compared only with those (in the candidates' order, which decides ties)."""
-    fitting: dict[tuple[str, str, str, str], list[tuple[Candidate, Breakend, Breakend]]] = defaultdict(list)
-    for cand in candidates:
+    The junction ends are indexed by the contigs and sides a fitting pair must have and
+    sorted by the read-side position, so a read is compared only with the junctions whose
+    read-side end lies within the distance a fitting pair can have (a bisection), in the
+    candidates' order (which decides ties): the cost grows with the reads, not with reads
+    times junctions."""
+    fitting: dict[tuple[str, str, str, str], list[tuple[int, int, Candidate, Breakend, Breakend]]] = defaultdict(list)
+    for k, cand in enumerate(candidates):
         view = cand.junction
         if view is None:
             continue
-        for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
-            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append((cand, read_end, mate_end))
+        for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
+            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
+                (read_end.pos, 2 * k + j, cand, read_end, mate_end))
+    for spots in fitting.values():
+        spots.sort(key=lambda x: (x[0], x[1]))
+    positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
+    tol, limit = DISCORDANT_TOLERANCE, params.discordant_max_distance
     leftovers: list[DiscordantRead] = []
     for read in reads:
         best = None
         r, m = read.read_end, read.mate_end
-        for cand, read_end, mate_end in fitting.get((r.chrom, r.side, m.chrom, m.side), ()):
-            dist = _discordant_fits(read, read_end, mate_end, params)
-            if dist is not None:
-                key = (-cand.split_reads, dist)
-                if best is None or key < best[0]:
-                    best = (key, cand)
+        key = (r.chrom, r.side, m.chrom, m.side)
+        spots = fitting.get(key)
+        if spots:
+            # _discordant_fits: end.pos - r.pos in [-tol, limit] (side L), r.pos - end.pos (side R)
+            low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
+            lo = bisect.bisect_left(positions[key], low)
+            hi = bisect.bisect_right(positions[key], high)
+            for _, _, cand, read_end, mate_end in sorted(spots[lo:hi], key=lambda x: x[1]):
+                dist = _discordant_fits(read, read_end, mate_end, params)
+                if dist is not None:
+                    rank = (-cand.split_reads, dist)
+                    if best is None or rank < best[0]:
+                        best = (rank, cand)
         if best is None:
             leftovers.append(read)
             continue
@@ -966,10 +984,11 @@ def _second_pass(
                 for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
                     if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
                         _add_clip(cand, clip, end)
+    near = UnmappedIndex(evidence.unmapped_reads)
     for cand in candidates:
         view = cand.junction
         assert view is not None
-        pool = [u for u in evidence.unmapped_reads if _near_junction(u, view, params.discordant_max_distance)]
+        pool = near.near((view.a, view.b), params.discordant_max_distance)
         if fetch_unmapped is not None:
             for end in (view.a, view.b):
                 if not any(l.contains(end.chrom, end.pos) for l in loci):
@@ -986,8 +1005,32 @@ def _second_pass(
                 cand.dup_keys.setdefault(fragment, set()).add(umis.UNPLACED + (umi_of[fragment],))
 
 
-def _near_junction(read: UnmappedMate, view: JunctionView, limit: int) -> bool:
-    return any(read.chrom == e.chrom and abs(read.pos - e.pos) <= limit for e in (view.a, view.b))
+class UnmappedIndex:
+    """Unmapped reads (placed by their mates) by contig, sorted by position: the reads
+    within a distance of some breakends are found by bisection, in their original order,
+    instead of looking at every read for every junction."""
+
+    def __init__(self, reads: list[UnmappedMate]):
+        self.reads = reads
+        by_chrom: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for i, u in enumerate(reads):
+            by_chrom[u.chrom].append((u.pos, i))
+        self._sorted = {c: sorted(v) for c, v in by_chrom.items()}
+        self._positions = {c: [p for p, _ in v] for c, v in self._sorted.items()}
+
+    def near(self, ends: Iterable[Breakend], limit: int) -> list[UnmappedMate]:
+        """The reads within ``limit`` bases of one of ``ends`` (same contig), in the
+        order of the reads given (as ``[u for u in reads if near any end]``)."""
+        found: set[int] = set()
+        for e in ends:
+            spots = self._sorted.get(e.chrom)
+            if not spots:
+                continue
+            positions = self._positions[e.chrom]
+            lo = bisect.bisect_left(positions, e.pos - limit)
+            hi = bisect.bisect_right(positions, e.pos + limit)
+            found.update(i for _, i in spots[lo:hi])
+        return [self.reads[i] for i in sorted(found)]
 
 
 def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> int:

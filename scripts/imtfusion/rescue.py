@@ -16,6 +16,7 @@ junction clustering as SA-tagged reads.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from collections import Counter, defaultdict
@@ -62,8 +63,10 @@ def _needed_identity(length: int) -> float:
     return MIN_IDENTITY if length >= SEED else 1.0
 
 
-def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> list[Breakend]:
+def _mates_of(end: Breakend, discordants: "list[DiscordantRead] | MateIndex", limit: int) -> list[Breakend]:
     """Mate positions of discordant reads lying on the retained side of ``end``."""
+    if isinstance(discordants, MateIndex):
+        return discordants.mates_of(end, limit)
     out = []
     for d in discordants:
         r = d.read_end
@@ -73,6 +76,31 @@ def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> l
         if -10 <= delta <= limit:
             out.append(d.mate_end)
     return out
+
+
+class MateIndex:
+    """Discordant reads by contig and side of their read end, sorted by position: the
+    mates of the reads on the retained side of a breakend (:func:`_mates_of`) by
+    bisection, in the reads' order, instead of looking at every read for every breakend."""
+
+    def __init__(self, discordants: list[DiscordantRead]):
+        self.discordants = discordants
+        by_side: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for i, d in enumerate(discordants):
+            by_side[(d.read_end.chrom, d.read_end.side)].append((d.read_end.pos, i))
+        self._sorted = {k: sorted(v) for k, v in by_side.items()}
+        self._positions = {k: [p for p, _ in v] for k, v in self._sorted.items()}
+
+    def mates_of(self, end: Breakend, limit: int) -> list[Breakend]:
+        key = (end.chrom, end.side)
+        spots = self._sorted.get(key)
+        if not spots:
+            return []
+        # delta = end.pos - r.pos (L) or r.pos - end.pos (R) within [-10, limit]
+        low, high = (end.pos - limit, end.pos + 10) if end.side == "L" else (end.pos - 10, end.pos + limit)
+        lo = bisect.bisect_left(self._positions[key], low)
+        hi = bisect.bisect_right(self._positions[key], high)
+        return [self.discordants[i].mate_end for i in sorted(i for _, i in spots[lo:hi])]
 
 
 def _place_on_boundaries(
@@ -385,14 +413,25 @@ def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRe
         # the longest clips first, and among them the sequence most of them read: a group's
         # first clip is what the others are compared with, and one with a sequencing error
         # would turn away the shorter clips of the same junction (an exact match is asked of
-        # those under SEED bases)
+        # those under SEED bases). A clip joins the first group whose first clip it agrees
+        # with; clips with the same bases join the same group (its first clips never
+        # change), so each distinct sequence is compared with the groups once: at a deep
+        # junction most clips repeat a few sequences, and the cost grows with the clips,
+        # not clips times groups
         spelled = Counter(c.outward for c in by_end[end])
+        home_of: dict[str, list[ClippedRead]] = {}
         for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), -spelled[c.outward], c.fragment)):
-            home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
+            home = home_of.get(clip.outward)
             if home is None:
-                groups.append([clip])
-            else:
-                home.append(clip)
+                home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
+                if home is None:
+                    home = [clip]
+                    groups.append(home)
+                    if _agrees(clip.outward, clip.outward):  # (not for a short clip or one of Ns)
+                        home_of[clip.outward] = home
+                    continue
+                home_of[clip.outward] = home
+            home.append(clip)
         out.extend((end, g) for g in groups)
     return out
 
@@ -408,11 +447,12 @@ def rescue_clips(
     boundaries: "BoundaryIndex | None" = None,
 ) -> list[SplitRead]:
     out: list[SplitRead] = []
+    index = MateIndex(discordants)
     for end, group in group_clips(clips):
         targets = [g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id in target_ids]
         if not targets:
             continue
-        mates = _mates_of(end, discordants, params.discordant_max_distance)
+        mates = _mates_of(end, index, params.discordant_max_distance)
         genes: dict[str, Gene] = {}
         for m in mates:
             for g in lookup.genes_at(m.chrom, m.pos):
