@@ -11,6 +11,12 @@
    reads that lie on the retained sides of a junction, are added to it. Discordant
    reads left over form candidates of their own with approximate breakpoints.
 4. Each candidate is oriented as a transcript (5' gene, 3' gene) from the gene strands.
+
+Clipped reads that match no junction, and gene pairs seen only through mates, are handed
+to :mod:`imtfusion.rescue`, which places their reads on a partner; their junctions are then
+clustered, placed and oriented like the others (:func:`call_candidates` runs it all in order).
+``rescue`` does not import this module: what both use is in :mod:`imtfusion.genelookup`
+(genes at a position) and :mod:`imtfusion.junctions` (bases around a junction).
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from imtfusion.model import (
 )
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
+from imtfusion.rescue import SEED, group_clips, refine_mate_pairs, rescue_clips
 from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
@@ -629,8 +636,6 @@ def call_candidates(
     positions, cached) may be shared with the stages after this one. Without a FASTA,
     ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
     spell those clips' bases, for the clips nothing else placed."""
-    from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
-
     lookup = lookup or GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
@@ -810,8 +815,6 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
 def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:
     """Whether some breakend has two or more long clips: only those are placed genome-wide,
     so the index is built only then."""
-    from imtfusion.rescue import SEED, group_clips
-
     return any(len(group) >= 2 and max(len(c.outward) for c in group) >= SEED for _, group in group_clips(clips))
 
 
