@@ -387,7 +387,7 @@ def test_consensus_takes_each_columns_most_common_base():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from imtfusion.calling import _consensus
+    from imtfusion.junctions import consensus_of
 
     def by_hand(strings, limit):
         strings = [s for s in strings if s]
@@ -401,13 +401,13 @@ def test_consensus_takes_each_columns_most_common_base():
             out += min(b for b, n in votes.items() if n == best)
         return out
 
-    assert _consensus(["ACGT", "ACGA", "TCG", ""], limit=60) == "ACGA"
-    assert _consensus(["AAAA", "CC"], limit=3) == "AAA"  # tie in columns 1-2: alphabetical
+    assert consensus_of(["ACGT", "ACGA", "TCG", ""], limit=60) == "ACGA"
+    assert consensus_of(["AAAA", "CC"], limit=3) == "AAA"  # tie in columns 1-2: alphabetical
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.text(alphabet="ACGTN", max_size=70), max_size=12), st.integers(1, 80))
     def agrees(strings, limit):
-        assert _consensus(strings, limit) == by_hand(strings, limit)
+        assert consensus_of(strings, limit) == by_hand(strings, limit)
 
     agrees()
 

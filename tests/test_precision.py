@@ -392,7 +392,7 @@ def test_a_clip_spelling_a_partner_and_its_pseudogene_is_placed_on_the_partner(t
 
 def test_an_exon_boundary_tie_with_a_pseudogene_goes_to_the_real_gene(tmp_path):
     from imtfusion.annotation import load_annotation
-    from imtfusion.calling import GeneLookup
+    from imtfusion.genelookup import GeneLookup
     from imtfusion.model import Breakend
     from imtfusion.reference import Reference
     from imtfusion.rescue import _place_on_boundaries

@@ -187,7 +187,7 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
 
 
 def test_junction_probes_find_reads_across_the_junction_on_either_strand():
-    from imtfusion.calling import junction_probes, reads_spanning
+    from imtfusion.junctions import junction_probes, reads_spanning
     from imtfusion.model import UnmappedMate
     from toolkit import revcomp
 

@@ -18,7 +18,7 @@ from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import is_remote, open_alignment
-from imtfusion.calling import Candidate, GeneLookup, call_candidates, count_duplicates
+from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
     BreakendReads,
@@ -33,6 +33,7 @@ from imtfusion.evidence import (
     umi_of,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
+from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions

@@ -24,8 +24,9 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from imtfusion.annotation import Gene
-from imtfusion.calling import _consensus, GeneLookup, _identity, partner_outward
 from imtfusion.evidence import complement, is_low_complexity, reverse_complement
+from imtfusion.genelookup import GeneLookup
+from imtfusion.junctions import PROBE, consensus_of, identity, inward_bases, junction_probes, partner_outward, reads_spanning
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -134,7 +135,7 @@ def _place_on_boundaries(
             allowed = len(clip) - math.ceil(needed * len(clip) - 1e-9)  # mismatches (or N) that still pass
             if _head_mismatches(clip, outward) > allowed:
                 continue  # cannot reach the identity needed: no need to score it
-            n, ident = _identity(clip, outward)
+            n, ident = identity(clip, outward)
             if ident >= needed:
                 scored.append((ident, n, partner, "pseudogene" in gene.gene_type))
     if not scored:
@@ -152,7 +153,7 @@ def _place_on_boundaries(
 
 
 def _head_mismatches(consensus: str, outward: str, head: int = 12) -> int:
-    """Positions among the first ``head`` that :func:`_identity` does not count as equal."""
+    """Positions among the first ``head`` that :func:`identity` does not count as equal."""
     return sum(1 for a, b in zip(consensus[:head], outward[:head]) if a != b or a == "N")
 
 
@@ -181,7 +182,7 @@ def _place_anywhere(
         pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
         if pair is None:
             continue
-        n, ident = _identity(*pair)
+        n, ident = identity(*pair)
         if ident >= MIN_IDENTITY:
             good[partner] = (ident, "pseudogene" in genes[0].gene_type)
     if len(good) > 1:
@@ -223,7 +224,7 @@ def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], 
         pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
         if pair is None:
             continue
-        n, ident = _identity(*pair)
+        n, ident = identity(*pair)
         if ident >= MIN_IDENTITY:
             good.append((ident, partner))
     if len(good) != 1:
@@ -265,7 +266,7 @@ def place_cluster(
         recut = _recut(end, group, d)
         if recut is None:
             continue
-        consensus = _consensus([c.outward for c in recut[1]], limit=50)
+        consensus = consensus_of([c.outward for c in recut[1]], limit=50)
         if len(consensus) >= params.min_clip and not is_low_complexity(consensus):
             attempts.append((recut[0], recut[1], consensus))
     if not attempts or attempts[0][0] != end:
@@ -343,7 +344,7 @@ def genome_seeds(clips: list[ClippedRead], params: CallParameters) -> set[str]:
             recut = _recut(end, group, d)
             if recut is None:
                 continue
-            consensus = _consensus([c.outward for c in recut[1]], limit=50)
+            consensus = consensus_of([c.outward for c in recut[1]], limit=50)
             if len(consensus) < SEED or is_low_complexity(consensus):
                 continue
             seed = consensus[:SEED]
@@ -352,7 +353,7 @@ def genome_seeds(clips: list[ClippedRead], params: CallParameters) -> set[str]:
 
 
 def _agrees(x: str, y: str) -> bool:
-    n, ident = _identity(x, y)
+    n, ident = identity(x, y)
     return n >= 8 and ident >= (MIN_IDENTITY if n >= SEED else 1.0)
 
 
@@ -551,8 +552,6 @@ def _junctions_in_unmapped(
     ref: Reference,
     params: CallParameters,
 ) -> list[SplitRead]:
-    from imtfusion.calling import PROBE, _inward, junction_probes, reads_spanning
-
     out: list[SplitRead] = []
     targets = _boundaries_past(reads, target_genes, lookup, params.discordant_max_distance)
     partners = _boundaries_past(mates, partner_genes, lookup, params.discordant_max_distance)
@@ -565,7 +564,7 @@ def _junctions_in_unmapped(
             ) or (any(is_three_prime(a, t.side) for a in strands_t) and any(is_five_prime(b, p.side) for b in strands_p))
             if not transcribable:
                 continue
-            inward = _inward(ref, t, PROBE)
+            inward = inward_bases(ref, t, PROBE)
             outward = partner_outward(ref, t, p, PROBE)
             left, right = (inward[::-1], outward) if t.side == "L" else (outward[::-1], inward)
             for fragment in sorted(reads_spanning(junction_probes(left, right), pool)):
