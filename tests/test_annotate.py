@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from imtfusion.annotate import Domain, TranscriptGeometry, annotate_fusion, reading_frame
+from imtfusion.annotate import Domain, annotate_fusion, reading_frame
+from imtfusion.transcript import TranscriptGeometry
 from imtfusion.annotation import Transcript, read_gtf
 from test_calling import make_toy
 from toolkit import revcomp

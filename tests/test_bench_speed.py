@@ -525,6 +525,41 @@ def test_the_call_finds_the_fusion_with_the_added_support(chimeric_bam, tmp_path
                              dataclasses.replace(SPEC, fusion="ETV6::NTRK3")) == (None, None, False)
 
 
+@pytest.mark.skipif(shutil.which("STAR") is None or shutil.which("samtools") is None, reason="STAR or samtools absent")
+def test_simulated_chimeric_bams_come_from_the_simulator_and_each_aligner_writes_its_own_layout(tmp_path):
+    exons = speed.fusion_exons(DEMO / "truth.tsv", "IMT01")
+    assert exons == (7, 20)
+    layouts = {}
+    for aligner in ("star_chimeric", "star_default"):
+        built = speed.simulated_chimeric_bam(tmp_path, aligner, 200, SPEC, exons, FASTA, GTF, 20240611)
+        with pysam.AlignmentFile(str(built.path), "rb") as bam:
+            records = list(bam.fetch(until_eof=True))
+        assert built.records == len(records) and 2 * 200 <= built.chimeric < built.records
+        assert built.unmapped == sum(r.is_unmapped and r.reference_id < 0 for r in records)
+        layouts[aligner] = sum(r.has_tag("SA") for r in records)
+        again = speed.simulated_chimeric_bam(tmp_path, aligner, 200, SPEC, exons, FASTA, GTF, 20240611)
+        assert again == built  # cached
+    assert layouts["star_chimeric"] > 200 and layouts["star_default"] == 0  # split reads only in chimeric mode
+
+
+def test_simulated_rows_get_their_own_table_and_bars_per_aligner_and_fasta():
+    rows = [dataclasses.replace(r, aligner=aligner, with_fasta=fa) for aligner in ("star_chimeric", "star_default")
+            for fa in (True, False) for r in CHIMERIC_ROWS]
+    table = speed.simulated_chimeric_table(rows, {("star_default", 10_000): 4_000})
+    lines = table.splitlines()
+    assert lines[0].startswith("| aligner | FASTA | fusion fragments |") and len(lines) == 2 + len(rows)
+    assert len({line.count("|") for line in lines}) == 1
+    assert "| star_default | no | 10,000 | 137,262 | 30,000 | 4,000 |" in table
+    bars = speed.evaluate_bars(ROWS, BATCH, chimeric_rows=CHIMERIC_ROWS + rows)
+    names = [b.name for b in bars]
+    assert "call with 10,000 chimeric fragments (star_default, no FASTA) <= 12x the call with 1,000 (linear)" in names
+    assert sum("chimeric" in n for n in names) == 3 * 5  # the synthetic rows and four simulated groups
+    report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars,
+                                 chimeric_rows=CHIMERIC_ROWS + rows)
+    assert report.index("## Chimeric evidence density:") < report.index("simulated and aligned") < report.index("## Bars")
+    assert speed.chimeric_table(CHIMERIC_ROWS) in report and table.splitlines()[2] in report
+
+
 # --------------------------------------------------------------------------
 # regions compared with samtools
 # --------------------------------------------------------------------------

@@ -387,7 +387,7 @@ def test_consensus_takes_each_columns_most_common_base():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from imtfusion.calling import _consensus
+    from imtfusion.junctions import consensus_of
 
     def by_hand(strings, limit):
         strings = [s for s in strings if s]
@@ -401,12 +401,34 @@ def test_consensus_takes_each_columns_most_common_base():
             out += min(b for b, n in votes.items() if n == best)
         return out
 
-    assert _consensus(["ACGT", "ACGA", "TCG", ""], limit=60) == "ACGA"
-    assert _consensus(["AAAA", "CC"], limit=3) == "AAA"  # tie in columns 1-2: alphabetical
+    assert consensus_of(["ACGT", "ACGA", "TCG", ""], limit=60) == "ACGA"
+    assert consensus_of(["AAAA", "CC"], limit=3) == "AAA"  # tie in columns 1-2: alphabetical
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(st.text(alphabet="ACGTN", max_size=70), max_size=12), st.integers(1, 80))
     def agrees(strings, limit):
-        assert _consensus(strings, limit) == by_hand(strings, limit)
+        assert consensus_of(strings, limit) == by_hand(strings, limit)
 
     agrees()
+
+
+def test_a_clip_the_aligner_extended_past_the_junction_still_matches_it():
+    from imtfusion.calling import _clip_matches
+    from imtfusion.model import Breakend, ClippedRead
+
+    params = CallParameters()
+    end = Breakend("chr2", 490227, "L")  # the junction's end: the last base the partner gene keeps
+    partner = "CTACGCCGTAATGACAATGCAGGATTCTACCAGGTCTTAAGC"  # the other gene's bases beyond it
+    own = "GTAAGTTCAC"  # the gene's own intron past its exon
+    # STAR aligned 11 partner bases past the exon end through mismatches, then clipped the rest
+    extended = ClippedRead("s", Breakend("chr2", end.pos + 11, "L"), partner[11:], 61, 255,
+                           inward=partner[:11][::-1] + "ACGT" * 10)
+    assert _clip_matches(extended, end, partner, params)
+    # the same clip where the 11 aligned bases are the gene's own: another junction, not this one
+    own_bases = ClippedRead("t", Breakend("chr2", end.pos + 11, "L"), partner[11:], 61, 255,
+                            inward=(own + "A")[::-1] + "ACGT" * 10)
+    assert not _clip_matches(own_bases, end, partner, params)
+    # a clip exactly at the junction matches as before; past the reach of an extension it does not
+    assert _clip_matches(ClippedRead("u", end, partner, 50, 255, inward="ACGT" * 10), end, partner, params)
+    far = ClippedRead("v", Breakend("chr2", end.pos + 30, "L"), partner[30:], 80, 255, inward=partner[:30][::-1])
+    assert not _clip_matches(far, end, partner, params)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imtfusion.calling import Candidate, GeneRef
+from imtfusion.calling import Candidate
 from imtfusion.errors import ConfigError
 from imtfusion.filters import (
     FILTER_NAMES,
@@ -21,6 +21,7 @@ from imtfusion.filters import (
     apply_filters,
     filter_table,
 )
+from imtfusion.genelookup import GeneRef
 from imtfusion.model import Breakend
 from imtfusion.params import CallParameters
 

@@ -376,7 +376,8 @@ def test_demo_json_validates(demo_result):
 
 
 def test_summary_page_escapes_reasons_and_names(tmp_path):
-    from imtfusion.summary import summarize, write_summary
+    from imtfusion.summary import summarize
+    from imtfusion.summary_files import write_summary
 
     folder = tmp_path / "S1"
     folder.mkdir()

@@ -7,6 +7,7 @@ Chromium and reads the PDF page by page.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
@@ -234,3 +235,22 @@ def test_printed_report_keeps_each_call_on_one_a4_page(tmp_path, demo_ann):
         assert text.count("Reads are cut at the junction") == title_pages.count(i), f"page {i + 1}"
     # the sign-off area whole, on the last page
     assert page_of("Review and sign-off") == page_of("Signature") == page_of("Comment") == [len(pages) - 1]
+
+
+@pytest.mark.needs_tool
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+def test_a_call_with_many_other_junctions_still_prints_on_one_page(tmp_path, demo_ann):
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (test extra)")
+    result = run_sample(DEMO / "bam" / "IMT01.bam", demo_ann, "IMT01", fasta=DEMO / "genome.fa")
+    [c] = result.called
+    # sixty junctions of the gene pair (a highly expressed fusion with many isoforms and
+    # pre-mRNA junctions): listed in full, the card was taller than an A4 page and Chromium
+    # cut it over three pages, the first of them left empty under the verdict
+    c.isoforms = [dataclasses.replace(c.isoforms[0] if c.isoforms else c, call_id=f"IMT01_D{i}") for i in range(60)]
+    html = render_sample_report(result, demo_ann, now=NOW)
+    assert text_of(html).count("IMT01_D") == 3 and "and 57 more (all in the column isoforms of fusions.tsv)" in text_of(html)
+    pages = pypdf.PdfReader(str(print_to_pdf(html, tmp_path))).pages
+    texts = [re.sub(r"\s+", " ", unicodedata.normalize("NFKC", p.extract_text())) for p in pages]
+    [title] = [i for i, t in enumerate(texts) if f"{c.call_id} · {c.fusion}" in t]
+    [last] = [i for i, t in enumerate(texts) if c.examples[-1].name in t]
+    assert title == last == 0

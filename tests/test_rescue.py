@@ -187,7 +187,7 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
 
 
 def test_junction_probes_find_reads_across_the_junction_on_either_strand():
-    from imtfusion.calling import junction_probes, reads_spanning
+    from imtfusion.junctions import junction_probes, reads_spanning
     from imtfusion.model import UnmappedMate
     from toolkit import revcomp
 
@@ -262,3 +262,70 @@ def test_clips_cut_a_base_off_by_a_mismatch_are_placed_at_the_junction(tmp_path)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
     assert {"c0", "c1", "c2"} <= c.split_fragments
+
+
+def test_a_clip_with_a_sequencing_error_does_not_turn_away_the_shorter_clips_of_its_junction():
+    from imtfusion.model import Breakend, ClippedRead
+    from imtfusion.rescue import group_clips
+
+    # hybrid capture at 1000x: many 25-base clips of one junction, the first by name with a
+    # sequencing error, and 15-base clips of the same junction (too short for a mismatch)
+    end = Breakend("chr2", 57508, "L")
+    partner = "GTCTCTGCAGCCTTCATAGTTCTGG"
+    clips = [ClippedRead("a0", end, partner[:14] + "T" + partner[15:], 50, 60)]
+    clips += [ClippedRead(f"b{i}", end, partner, 50, 60) for i in range(5)]
+    clips += [ClippedRead(f"c{i}", end, partner[:15], 50, 60) for i in range(3)]
+    [(at, group)] = group_clips(clips)
+    assert at == end and {c.fragment for c in group} == {"a0", "b0", "b1", "b2", "b3", "b4", "c0", "c1", "c2"}
+
+
+def unpair(records):
+    """The records as minimap2 -ax splice writes two FASTQs: each read unpaired, no mate fields."""
+    for rec in records:
+        rec.flag &= ~(0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80)
+        rec.next_reference_id, rec.next_reference_start = -1, -1
+
+
+def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_partner(tmp_path):
+    # every fragment's reads written unpaired: three junction reads clipped in ALK and four
+    # fragments with one read in PARTP and the other in ALK (mates the BAM cannot name)
+    toy = make_toy()
+    for i in range(12):
+        unpair(toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)]))
+        unpair(toy.fragment(f"wtE{i}", [("chr3", 2000 + 10 * i, "+", 100)], [("chr3", 2150 + 10 * i, "-", 100)]))
+    for i in range(3):
+        unpair(toy.fragment(f"c{i}", JUNCTION, [("chr2", 19990 - i, "+", 100)], only1=1))
+    for i in range(4):
+        unpair(toy.fragment(f"d{i}", [("chr4", 4000 + 7 * i, "+", 100)], [("chr2", 20030 + 5 * i, "+", 100)]))
+    known = tmp_path / "known.tsv"
+    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.split_reads == 3 and c.discordant_fragments == {"d0", "d1", "d2", "d3"} and c.fragments == 7
+    assert any("paired by name" in n for n in result.notes)
+    # without the known partner nothing names the mates: the junction reads alone (which
+    # start together, so without UMIs they are one molecule: too few to call)
+    (tmp_path / "s.bam").unlink()
+    alone = run(tmp_path, toy)
+    [c] = [k for k in alone.called + alone.discarded if k.fusion == "PARTP::ALK"]
+    assert c.split_reads == 3 and c.discordant_pairs == 0 and not by_fusion(alone, "PARTP::ALK")
+
+
+def test_unplaced_reads_of_a_umi_panel_are_scanned_even_with_chimeric_alignments(tmp_path):
+    # STAR's chimeric mode: three junction fragments written as split reads with SA tags,
+    # and two more molecules (other UMIs) whose reads it left unmapped without a position
+    toy = make_toy()
+    add_background(toy)
+    for i, umi in enumerate(("ACGTACGT", "TTGCAGCA", "GATCCTAG")):
+        toy.fragment(f"s{i}_{umi}", JUNCTION, [("chr2", 19990 - 7 * i, "+", 100)])
+    for i, umi in enumerate(("CAGTTGAC", "GGCATTCA")):
+        toy.unplaced(f"u{i}_{umi}", [("chr4", 4110 + i, "+", 40 - i), ("chr2", 20080, "-", 60)])
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.molecules == 5 and {"u0_CAGTTGAC", "u1_GGCATTCA"} <= c.split_fragments
+    # the same BAM without UMIs: an aligner with chimeric detection has aligned what it could
+    for rec in toy.records:
+        rec.query_name = rec.query_name.split("_")[0]
+    (tmp_path / "s.bam").unlink()
+    [c] = by_fusion(run(tmp_path, toy), "PARTP::ALK")
+    assert c.split_fragments == {"s0", "s1", "s2"}

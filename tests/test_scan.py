@@ -723,6 +723,11 @@ def test_name_keys_tell_apart_names_sharing_their_ends():
     assert keys[0] == scan.name_key("A:1:1101:1000:2000")
     assert keys[0] == keys[1]  # same last 8 bytes and length: the exact comparison decides
     assert len(set(keys[2:])) == len(keys[2:]) and keys[0] not in keys[2:]
+    # umi-tools names end in the UMI, which a molecule's PCR copies share and other
+    # molecules repeat: the 8 bytes before it tell them apart (a panel's evidence BAM
+    # otherwise decoded every record of the loci whose name ended in a wanted UMI)
+    umi = [scan.name_key(f"S1:{i:06d}_ACGTACGT") for i in range(1000)]
+    assert len(set(umi)) == 1000
 
 
 def test_a_cram_read_record_by_record_gives_the_calls_of_the_bam(tmp_path):

@@ -128,3 +128,21 @@ def test_start_sites_on_one_chromosome_count_only_the_partner_side():
     assert umis.start_sites(keys, 0, partner) == 10
     # a target on another chromosome changes nothing
     assert umis.start_sites(keys, 0, partner, target=(3, target)) == 10
+
+
+def test_a_copy_seen_only_through_its_partner_record_joins_its_family_despite_a_misread_umi():
+    # two PCR copies seen through their target record (ROS1, chr 3) with the partner-side
+    # mate starting at 43076 (YWHAE, chr 7); a third copy, its UMI misread in one base,
+    # seen only through its partner record, whose mate (the primer read) starts at 43026
+    keys = {"a": {(3, 106418, False, 7, 43076, "AGACACAT")}, "b": {(3, 106418, False, 7, 43076, "AGACACAT")},
+            "c": {(7, 43026, False, 7, 43076, "AGACTCAT")}}
+    assert count_duplicates(keys) == 2
+    # a record's 5' end and another record's mate start are one place: the aligner wrote
+    # one copy's junction read on the partner, the other's on the target
+    keys = {"a": {(1, 57473, False, 8, 96790, "CAACTCAT")}, "b": {(8, 96790, False, 8, 96803, "CAACTCAT")}}
+    assert count_duplicates(keys) == 1
+    # two molecules sharing only the primer's coordinate, as abundant as each other and
+    # one base apart, stay two
+    keys = {"a": {(1, 500, True, 2, 100, "ACGTACGT")}, "b": {(1, 500, True, 2, 100, "ACGTACGT")},
+            "c": {(1, 500, True, 2, 180, "ACGTACGA")}, "d": {(1, 500, True, 2, 180, "ACGTACGA")}}
+    assert count_duplicates(keys) == 2

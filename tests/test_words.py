@@ -23,7 +23,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from imtfusion.annotate import TranscriptGeometry, annotate_fusion
+from imtfusion.annotate import annotate_fusion
+from imtfusion.transcript import TranscriptGeometry
 from imtfusion.annotation import load_annotation, read_gtf, write_database
 from imtfusion.errors import InputFileError
 from imtfusion.nomenclature import r_position

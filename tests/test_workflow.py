@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -237,6 +238,18 @@ def test_the_batch_profile_runs_on_a_batch_large_enough_to_be_its_own_reference(
     assert imt01["status"] == "detected" and imt01["imbalance_reference"].startswith("batch (4 other samples")
 
 
+@pytest.mark.parametrize("params, message", [
+    ({"min_fragment": 3}, "unknown parameter 'min_fragment'; did you mean 'min_fragments'?"),
+    ({"scan_unmapped": "sometimes"}, "parameter 'scan_unmapped' must be auto, yes or no, got 'sometimes'"),
+])
+def test_a_mistyped_calling_parameter_stops_the_workflow_before_any_job(tmp_path, params, message):
+    proc = run_snakemake(tmp_path, demo_config(tmp_path, params=params))
+    assert proc.returncode != 0
+    out = proc.stderr + proc.stdout
+    assert "config key 'params' (or 'sample_qc'): " + message in out
+    assert not (tmp_path / "results").exists()
+
+
 def test_a_malformed_known_artefact_table_stops_before_any_job(tmp_path):
     known = tmp_path / "known.tsv"
     known.write_text("gene5\tgene3\tbreakpoint5\tbreakpoint3\tnote\nETV6\tNTRK3\tchr12\t*\tx\n")
@@ -353,3 +366,15 @@ def test_a_dry_run_names_every_missing_bam_at_once(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]  # the others still run
     text = proc.stdout + proc.stderr
     assert "2 of 3 BAM(s)" in text and "lost1 (" in text and "lost2 (" in text
+
+
+def test_every_rule_that_reads_a_bam_leaves_a_benchmark():
+    rules = {}
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name, body = block.split(":", 1)
+            rules[name.strip()] = body
+    reading = {n for n, body in rules.items() if re.search(r"^\s+bam=get_bam,", body, re.M)}
+    assert reading == {"index_bam", "batch_candidates", "call_fusions"}
+    for name in reading:
+        assert re.search(rf'^    benchmark:\n\s+f"{{OUTDIR}}/benchmarks/{name}/{{{{sample}}}}\.tsv"', rules[name], re.M), name

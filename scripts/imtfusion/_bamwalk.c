@@ -70,7 +70,9 @@ static int buffer_args(const char *name, PyObject *args, Py_buffer *views, int n
  * ``end`` it stores the record's offset in ``offsets`` (int64), its first 36 bytes
  * in ``rows`` (36 bytes an item) and the key of its read name in ``keys`` (uint64: the
  * name's last 8 bytes as a little-endian word, the bytes before a shorter name zero,
- * XOR its length times KEY_MIX; scan.name_key computes the same). It stops at a record
+ * XOR the 8 bytes before them (as far as the name reaches) times KEY_MIX2, XOR its
+ * length times KEY_MIX: umi-tools names end in the UMI, which the copies of a molecule
+ * share and other molecules repeat; scan.name_key computes the same). It stops at a record
  * cut by the end of ``data`` (``rest`` is where that record starts, ``ended`` is 0), at
  * a complete record of another contig or starting at or after ``end`` (the file is
  * sorted: the region is over, ``ended`` is 1, ``rest`` is that record's offset), or at a
@@ -79,6 +81,7 @@ static int buffer_args(const char *name, PyObject *args, Py_buffer *views, int n
  * 36-byte items.
  */
 #define KEY_MIX 0x9E3779B97F4A7C15ULL
+#define KEY_MIX2 0xC2B2AE3D27D4EB4FULL
 
 static PyObject *walk(PyObject *self, PyObject *args)
 {
@@ -122,7 +125,10 @@ static PyObject *walk(PyObject *self, PyObject *args)
         uint64_t word = 0;
         int64_t name_length = l_qname - 1, take = name_length < 8 ? name_length : 8;
         memcpy((uint8_t *)&word + (8 - take), r + FIXED_BYTES + name_length - take, (size_t)take);
-        keys[count] = word ^ ((uint64_t)name_length * KEY_MIX);
+        uint64_t before = 0;
+        int64_t rest = name_length - take, take2 = rest < 8 ? rest : 8;
+        memcpy((uint8_t *)&before + (8 - take2), r + FIXED_BYTES + rest - take2, (size_t)take2);
+        keys[count] = word ^ (before * KEY_MIX2) ^ ((uint64_t)name_length * KEY_MIX);
         count++;
         p += 4 + (Py_ssize_t)size;
     }

@@ -11,6 +11,12 @@
    reads that lie on the retained sides of a junction, are added to it. Discordant
    reads left over form candidates of their own with approximate breakpoints.
 4. Each candidate is oriented as a transcript (5' gene, 3' gene) from the gene strands.
+
+Clipped reads that match no junction, and gene pairs seen only through mates, are handed
+to :mod:`imtfusion.rescue`, which places their reads on a partner; their junctions are then
+clustered, placed and oriented like the others (:func:`call_candidates` runs it all in order).
+``rescue`` does not import this module: what both use is in :mod:`imtfusion.genelookup`
+(genes at a position) and :mod:`imtfusion.junctions` (bases around a junction).
 """
 
 from __future__ import annotations
@@ -18,13 +24,23 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from typing import Callable, Iterable
 
 from imtfusion import umis
 from imtfusion.annotate import FusionAnnotation
 from imtfusion.annotation import Annotation, Gene
 from imtfusion.evidence import Evidence, complement
+from imtfusion.genelookup import GeneLookup, GeneRef
+from imtfusion.junctions import (
+    beyond_bases,
+    consensus_of,
+    identity,
+    in_frame_of,
+    inward_bases,
+    junction_probes,
+    partner_outward,
+    reads_spanning,
+)
 from imtfusion.model import (
     Breakend,
     ClippedRead,
@@ -37,10 +53,12 @@ from imtfusion.model import (
 )
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
+from imtfusion.rescue import SEED, group_clips, refine_mate_pairs, rescue_clips
 from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
 PARTNER_PASS_WINDOW = 300  # clipped reads fetched on each side of a partner breakpoint
+EXTENDED_ALIGNMENT = 16  # partner bases an aligner may align past a junction through mismatches before clipping
 
 
 def shift_sign_first(side: str) -> int:
@@ -85,22 +103,6 @@ def canonical(split: SplitRead) -> SplitRead:
             dup_key=split.dup_key,
         )
     return split
-
-
-@dataclass(frozen=True, slots=True)
-class GeneRef:
-    """The gene at a breakend, or the nearest one when the breakend is intergenic."""
-
-    name: str
-    gene_id: str
-    strand: str  # "+", "-" or "." when unknown
-    gene_type: str
-    intergenic: bool = False
-    distance: int = 0
-
-    @classmethod
-    def of(cls, gene: Gene) -> "GeneRef":
-        return cls(gene.name, gene.gene_id, gene.strand, gene.gene_type)
 
 
 @dataclass
@@ -203,68 +205,6 @@ class JunctionView:
         return self.outward_a[::-1], self.inward_a
 
 
-class GeneLookup:
-    """Genes at BAM-named positions, cached."""
-
-    def __init__(self, annotation: Annotation, contigs: ContigMap):
-        self.annotation = annotation
-        self.contigs = contigs
-        self._splice: dict[str, set[tuple[int, str]]] = {}
-        self._exons: dict[str, list[tuple[int, int]]] = {}
-        self._genes_cache: dict[tuple[str, int], list[Gene]] = {}
-        self._introns: dict[str, dict[tuple[int, str], set[tuple[int, str]]]] = {}
-
-    def prefetch(self, positions: Iterable[tuple[str, int]]) -> None:
-        """Annotate many positions at once against every gene of the GTF (any gene, not a
-        fixed list, can be a partner): the annotation's interval index, one bisection each."""
-        for chrom, pos in sorted({p for p in positions if p not in self._genes_cache}):
-            self.genes_at(chrom, pos)
-
-    def genes_at(self, chrom: str, pos: int) -> list[Gene]:
-        cached = self._genes_cache.get((chrom, pos))
-        if cached is not None:
-            return cached
-        genes = self.annotation.genes_overlapping(self.contigs.to_gtf(chrom), pos)
-        self._genes_cache[(chrom, pos)] = genes
-        return genes
-
-    def splice_breakends(self, gene: Gene) -> set[tuple[int, str]]:
-        if gene.gene_id not in self._splice:
-            self._splice[gene.gene_id] = self.annotation.splice_breakends(gene.gene_id)
-        return self._splice[gene.gene_id]
-
-    def intron_pairs(self, gene: Gene) -> dict[tuple[int, str], set[tuple[int, str]]]:
-        if gene.gene_id not in self._introns:
-            self._introns[gene.gene_id] = self.annotation.intron_pairs(gene.gene_id)
-        return self._introns[gene.gene_id]
-
-    def exons(self, gene: Gene) -> list[tuple[int, int]]:
-        if gene.gene_id not in self._exons:
-            self._exons[gene.gene_id] = self.annotation.exon_intervals(gene.gene_id)
-        return self._exons[gene.gene_id]
-
-    def site(self, gene: GeneRef, end: Breakend) -> str:
-        if gene.intergenic:
-            return "intergenic"
-        genes = [g for g in self.genes_at(end.chrom, end.pos) if g.gene_id == gene.gene_id]
-        if not genes:
-            return "intergenic"
-        g = genes[0]
-        if (end.pos, end.side) in self.splice_breakends(g):
-            return "splice_site"
-        for s, e in self.exons(g):
-            if s <= end.pos < e:
-                return "exonic"
-        return "intronic"
-
-    def nearest(self, end: Breakend) -> GeneRef:
-        near = self.annotation.nearest_genes(self.contigs.to_gtf(end.chrom), end.pos)
-        if not near:
-            return GeneRef(f"intergenic@{end.chrom}:{end.pos + 1}", ".", ".", "intergenic", True, 0)
-        gene, dist = near[0]
-        return GeneRef(gene.name, gene.gene_id, gene.strand, gene.gene_type, True, dist)
-
-
 def _cluster_junctions(splits: Iterable[SplitRead], window: int) -> list[_Junction]:
     groups: dict[tuple, list[SplitRead]] = defaultdict(list)
     for split in splits:
@@ -290,43 +230,19 @@ def _representative(reads: list[SplitRead]) -> _Junction:
     return _Junction(a, b, reads)
 
 
-def _inward(ref: Reference, end: Breakend, n: int) -> str:
-    """Reference bases retained at ``end``, adjacent base first."""
-    if end.side == "L":
-        return ref.fetch(end.chrom, end.pos - n + 1, end.pos + 1)[::-1]
-    return ref.fetch(end.chrom, end.pos, end.pos + n)
-
-
-def _beyond(ref: Reference, end: Breakend, n: int) -> str:
-    """Reference bases just past ``end`` (not retained), adjacent base first."""
-    if end.side == "L":
-        return ref.fetch(end.chrom, end.pos + 1, end.pos + 1 + n)
-    return ref.fetch(end.chrom, end.pos - n, end.pos)[::-1]
-
-
-def _in_frame_of(first: Breakend, second: Breakend, seq: str) -> str:
-    """``second``'s bases as they continue ``first``'s outward direction."""
-    return complement(seq) if first.side == second.side else seq
-
-
-def partner_outward(ref: Reference, end: Breakend, other: Breakend, n: int) -> str:
-    """The bases that follow ``end`` in the fused molecule (those of ``other``)."""
-    return _in_frame_of(end, other, _inward(ref, other, n))
-
-
 def homology_range(ref: Reference, a: Breakend, b: Breakend, scan: int = HOMOLOGY_SCAN,
                    past: Reference | None = None) -> tuple[int, int]:
     """How far the junction can move (bases ``a`` can lose, bases ``a`` can gain) and
     still spell the same fused sequence. ``past`` spells the bases past each end, where
     they differ from ``ref``'s (a pile-up without the junction's own reads)."""
     past = past or ref
-    gain_ref = _beyond(past, a, scan)
-    gain_alt = _in_frame_of(a, b, _inward(ref, b, scan))
+    gain_ref = beyond_bases(past, a, scan)
+    gain_alt = in_frame_of(a, b, inward_bases(ref, b, scan))
     plus = 0
     while plus < min(len(gain_ref), len(gain_alt)) and gain_ref[plus] == gain_alt[plus] and gain_ref[plus] != "N":
         plus += 1
-    lose_ref = _beyond(past, b, scan)
-    lose_alt = _in_frame_of(b, a, _inward(ref, a, scan))
+    lose_ref = beyond_bases(past, b, scan)
+    lose_alt = in_frame_of(b, a, inward_bases(ref, a, scan))
     minus = 0
     while minus < min(len(lose_ref), len(lose_alt)) and lose_ref[minus] == lose_alt[minus] and lose_ref[minus] != "N":
         minus += 1
@@ -366,24 +282,6 @@ def _place_junction(
         junction.bounds = (lo, hi)
 
 
-def _consensus(strings: list[str], limit: int = 60) -> str:
-    """The most common base of each column (ties: the first in alphabetical order), over
-    the first ``limit`` columns; shorter strings vote only in the columns they reach."""
-    strings = [s[:limit] for s in strings if s]
-    if not strings:
-        return ""
-    out = []
-    for column in zip_longest(*strings):  # columns built in C; None beyond a short string
-        counts = Counter(column)
-        counts.pop(None, None)
-        out.append(min(counts.items(), key=_by_votes)[0])
-    return "".join(out)
-
-
-def _by_votes(item: tuple[str, int]) -> tuple[int, str]:
-    return -item[1], item[0]
-
-
 def _outward_at(junction: _Junction) -> tuple[str, str]:
     """Consensus read bases beyond each end of the placed junction.
 
@@ -397,7 +295,7 @@ def _outward_at(junction: _Junction) -> tuple[str, str]:
             beyond_a.append(r.outward_a[g:])
         if r.outward_b and g <= 0:
             beyond_b.append(r.outward_b[-g:])
-    return _consensus(beyond_a), _consensus(beyond_b)
+    return consensus_of(beyond_a), consensus_of(beyond_b)
 
 
 def _read_partner_bases(junction: _Junction) -> list[tuple[str, str, str]]:
@@ -410,9 +308,9 @@ def _read_partner_bases(junction: _Junction) -> list[tuple[str, str, str]]:
         beyond_a = r.outward_a[g:] if r.outward_a and g >= 0 else r.outward_a
         beyond_b = r.outward_b[-g:] if r.outward_b and g <= 0 else r.outward_b
         if not beyond_a and r.inward_b:
-            beyond_a = _in_frame_of(junction.a, junction.b, r.inward_b[g:] if g >= 0 else r.inward_b)
+            beyond_a = in_frame_of(junction.a, junction.b, r.inward_b[g:] if g >= 0 else r.inward_b)
         if not beyond_b and r.inward_a:
-            beyond_b = _in_frame_of(junction.b, junction.a, r.inward_a[-g:] if g <= 0 else r.inward_a)
+            beyond_b = in_frame_of(junction.b, junction.a, r.inward_a[-g:] if g <= 0 else r.inward_a)
         out.append((r.fragment, beyond_a, beyond_b))
     return out
 
@@ -427,29 +325,29 @@ def _inward_at(junction: _Junction) -> tuple[str, str]:
             at_a.append(r.inward_a[-g:])
         if r.inward_b and g >= 0:
             at_b.append(r.inward_b[g:])
-    return _consensus(at_a), _consensus(at_b)
-
-
-def _identity(x: str, y: str) -> tuple[int, float]:
-    n = min(len(x), len(y))
-    if n == 0:
-        return 0, 0.0
-    same = sum(1 for i in range(n) if x[i] == y[i] and x[i] != "N")
-    return n, same / n
+    return consensus_of(at_a), consensus_of(at_b)
 
 
 def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters) -> bool:
     """A clip at ``clip.end`` supports the junction whose breakend (same side) is ``end``.
 
     The clip may sit a few bases off the junction (mismatches near the end, or homology):
-    ``gained`` bases beyond ``end`` aligned before the clip starts."""
+    ``gained`` bases beyond ``end`` aligned before the clip starts. Up to
+    ``EXTENDED_ALIGNMENT`` of them when the aligner extended the alignment through
+    mismatches past the junction (STAR's local extension): then the read's bases from
+    ``end`` on, those aligned and the clip, must spell the partner."""
     gained = (clip.end.pos - end.pos) * (1 if end.side == "L" else -1)
+    if params.junction_window < gained <= EXTENDED_ALIGNMENT:
+        if len(clip.inward) < gained:
+            return False
+        n, ident = identity(clip.inward[:gained][::-1] + clip.outward, consensus)
+        return n >= params.min_clip and ident >= params.clip_identity
     if abs(gained) > params.junction_window:
         return False
     if gained >= 0:
-        n, ident = _identity(clip.outward, consensus[gained:])
+        n, ident = identity(clip.outward, consensus[gained:])
     else:
-        n, ident = _identity(clip.outward[-gained:], consensus)
+        n, ident = identity(clip.outward[-gained:], consensus)
     if n < params.min_clip_match:
         return False
     # a short clip could match by chance with a mismatch allowed: it must be exact
@@ -505,12 +403,15 @@ def _splice_of(lookup: GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[in
     return set()
 
 
+DISCORDANT_TOLERANCE = 10  # bases a discordant read may lie past the junction end it fits
+
+
 def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breakend, params: CallParameters) -> int | None:
     """Distance of a discordant pair from a junction, or None when it cannot support it."""
     r, m = read.read_end, read.mate_end
     if (r.chrom, r.side, m.chrom, m.side) != (read_end.chrom, read_end.side, mate_end.chrom, mate_end.side):
         return None
-    tol = 10
+    tol = DISCORDANT_TOLERANCE
     limit = params.discordant_max_distance
     dist = 0
     for obs, end in ((r, read_end), (m, mate_end)):
@@ -572,18 +473,18 @@ def _junction_candidates(
         in_a, in_b = _inward_at(junction)
         # the bases beyond an end are the other end's own bases: from reads, else the FASTA
         if not out_a and in_b:
-            out_a = _in_frame_of(junction.a, junction.b, in_b)
+            out_a = in_frame_of(junction.a, junction.b, in_b)
         if not out_b and in_a:
-            out_b = _in_frame_of(junction.b, junction.a, in_a)
+            out_b = in_frame_of(junction.b, junction.a, in_a)
         if ref is not None:
             if not out_a:
                 out_a = partner_outward(ref, junction.a, junction.b, 60)
             if not out_b:
                 out_b = partner_outward(ref, junction.b, junction.a, 60)
-            in_a = in_a or _inward(ref, junction.a, 60)
-            in_b = in_b or _inward(ref, junction.b, 60)
-        in_a = in_a or _in_frame_of(junction.a, junction.b, out_b)
-        in_b = in_b or _in_frame_of(junction.b, junction.a, out_a)
+            in_a = in_a or inward_bases(ref, junction.a, 60)
+            in_b = in_b or inward_bases(ref, junction.b, 60)
+        in_a = in_a or in_frame_of(junction.a, junction.b, out_b)
+        in_b = in_b or in_frame_of(junction.b, junction.a, out_a)
         cand.junction = JunctionView(junction.a, junction.b, out_a, out_b, in_a, in_b)
         cand.junction_reads = _read_partner_bases(junction)
         # read bases next to the junction, in transcript orientation, adjacent base first:
@@ -616,36 +517,6 @@ def _placeable_reads(junction: _Junction, lookup: GeneLookup, params: CallParame
             continue
         out.append(r)
     return out
-
-
-PROBE = 30  # length of the junction-spanning sequence looked for in unmapped reads
-PROBE_MIN_SIDE = 10  # bases it must have on each side of the junction
-
-
-def junction_probes(left: str, right: str) -> list[str]:
-    """Exact strings that cross the junction between ``left`` and ``right`` with at
-    least ``PROBE_MIN_SIDE`` bases on either side."""
-    probes = []
-    for o in range(PROBE_MIN_SIDE, PROBE - PROBE_MIN_SIDE + 1):
-        if len(left) >= o and len(right) >= PROBE - o:
-            probes.append((left[-o:] + right[: PROBE - o]).upper())
-    return probes
-
-
-def reads_spanning(probes: list[str], reads: Iterable[UnmappedMate]) -> set[str]:
-    """Fragments of the reads that contain one of the probes, on either strand."""
-    if not probes:
-        return set()
-    found = set()
-    for read in reads:
-        seq = read.sequence.upper()
-        rc = seq.translate(_RC)[::-1]
-        if any(p in seq or p in rc for p in probes):
-            found.add(read.fragment)
-    return found
-
-
-_RC = str.maketrans("ACGTN", "TGCAN")
 
 
 def _best_anchors(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
@@ -690,8 +561,9 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], para
         spots = ends.get(key)
         best = None
         if spots:
-            lo = bisect.bisect_left(positions[key], clip.end.pos - params.junction_window)
-            hi = bisect.bisect_right(positions[key], clip.end.pos + params.junction_window)
+            reach = max(params.junction_window, EXTENDED_ALIGNMENT)
+            lo = bisect.bisect_left(positions[key], clip.end.pos - reach)
+            hi = bisect.bisect_right(positions[key], clip.end.pos + reach)
             for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
                 if _clip_matches(clip, end, cons, params):
                     rank = (abs(clip.end.pos - end.pos), -cand.split_reads)
@@ -764,8 +636,6 @@ def call_candidates(
     positions, cached) may be shared with the stages after this one. Without a FASTA,
     ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
     spell those clips' bases, for the clips nothing else placed."""
-    from imtfusion.rescue import refine_mate_pairs, rescue_clips  # uses this module's helpers
-
     lookup = lookup or GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
@@ -836,25 +706,40 @@ def call_candidates(
 def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candidate], params: CallParameters) -> list[DiscordantRead]:
     """Give each discordant read to the best-supported junction it fits; return the rest.
 
-    The junctions are indexed by the contigs and sides a fitting pair must have, so a read
-    is compared only with those (in the candidates' order, which decides ties)."""
-    fitting: dict[tuple[str, str, str, str], list[tuple[Candidate, Breakend, Breakend]]] = defaultdict(list)
-    for cand in candidates:
+    The junction ends are indexed by the contigs and sides a fitting pair must have and
+    sorted by the read-side position, so a read is compared only with the junctions whose
+    read-side end lies within the distance a fitting pair can have (a bisection), in the
+    candidates' order (which decides ties): the cost grows with the reads, not with reads
+    times junctions."""
+    fitting: dict[tuple[str, str, str, str], list[tuple[int, int, Candidate, Breakend, Breakend]]] = defaultdict(list)
+    for k, cand in enumerate(candidates):
         view = cand.junction
         if view is None:
             continue
-        for read_end, mate_end in ((view.a, view.b), (view.b, view.a)):
-            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append((cand, read_end, mate_end))
+        for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
+            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
+                (read_end.pos, 2 * k + j, cand, read_end, mate_end))
+    for spots in fitting.values():
+        spots.sort(key=lambda x: (x[0], x[1]))
+    positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
+    tol, limit = DISCORDANT_TOLERANCE, params.discordant_max_distance
     leftovers: list[DiscordantRead] = []
     for read in reads:
         best = None
         r, m = read.read_end, read.mate_end
-        for cand, read_end, mate_end in fitting.get((r.chrom, r.side, m.chrom, m.side), ()):
-            dist = _discordant_fits(read, read_end, mate_end, params)
-            if dist is not None:
-                key = (-cand.split_reads, dist)
-                if best is None or key < best[0]:
-                    best = (key, cand)
+        key = (r.chrom, r.side, m.chrom, m.side)
+        spots = fitting.get(key)
+        if spots:
+            # _discordant_fits: end.pos - r.pos in [-tol, limit] (side L), r.pos - end.pos (side R)
+            low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
+            lo = bisect.bisect_left(positions[key], low)
+            hi = bisect.bisect_right(positions[key], high)
+            for _, _, cand, read_end, mate_end in sorted(spots[lo:hi], key=lambda x: x[1]):
+                dist = _discordant_fits(read, read_end, mate_end, params)
+                if dist is not None:
+                    rank = (-cand.split_reads, dist)
+                    if best is None or rank < best[0]:
+                        best = (rank, cand)
         if best is None:
             leftovers.append(read)
             continue
@@ -910,7 +795,7 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
             continue
         outward = split.outward_a if first else split.outward_b
         if not outward:
-            outward = _in_frame_of(end, other, split.inward_b if first else split.inward_a)
+            outward = in_frame_of(end, other, split.inward_b if first else split.inward_a)
         if not outward and ref.has(other.chrom):
             outward = partner_outward(ref, end, other, min(split.anchor_b if first else split.anchor_a, 60))
         if len(outward) < params.min_clip:
@@ -930,8 +815,6 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
 def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:
     """Whether some breakend has two or more long clips: only those are placed genome-wide,
     so the index is built only then."""
-    from imtfusion.rescue import SEED, group_clips
-
     return any(len(group) >= 2 and max(len(c.outward) for c in group) >= SEED for _, group in group_clips(clips))
 
 
@@ -956,10 +839,11 @@ def _second_pass(
                 for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
                     if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
                         _add_clip(cand, clip, end)
+    near = UnmappedIndex(evidence.unmapped_reads)
     for cand in candidates:
         view = cand.junction
         assert view is not None
-        pool = [u for u in evidence.unmapped_reads if _near_junction(u, view, params.discordant_max_distance)]
+        pool = near.near((view.a, view.b), params.discordant_max_distance)
         if fetch_unmapped is not None:
             for end in (view.a, view.b):
                 if not any(l.contains(end.chrom, end.pos) for l in loci):
@@ -976,8 +860,32 @@ def _second_pass(
                 cand.dup_keys.setdefault(fragment, set()).add(umis.UNPLACED + (umi_of[fragment],))
 
 
-def _near_junction(read: UnmappedMate, view: JunctionView, limit: int) -> bool:
-    return any(read.chrom == e.chrom and abs(read.pos - e.pos) <= limit for e in (view.a, view.b))
+class UnmappedIndex:
+    """Unmapped reads (placed by their mates) by contig, sorted by position: the reads
+    within a distance of some breakends are found by bisection, in their original order,
+    instead of looking at every read for every junction."""
+
+    def __init__(self, reads: list[UnmappedMate]):
+        self.reads = reads
+        by_chrom: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for i, u in enumerate(reads):
+            by_chrom[u.chrom].append((u.pos, i))
+        self._sorted = {c: sorted(v) for c, v in by_chrom.items()}
+        self._positions = {c: [p for p, _ in v] for c, v in self._sorted.items()}
+
+    def near(self, ends: Iterable[Breakend], limit: int) -> list[UnmappedMate]:
+        """The reads within ``limit`` bases of one of ``ends`` (same contig), in the
+        order of the reads given (as ``[u for u in reads if near any end]``)."""
+        found: set[int] = set()
+        for e in ends:
+            spots = self._sorted.get(e.chrom)
+            if not spots:
+                continue
+            positions = self._positions[e.chrom]
+            lo = bisect.bisect_left(positions, e.pos - limit)
+            hi = bisect.bisect_right(positions, e.pos + limit)
+            found.update(i for _, i in spots[lo:hi])
+        return [self.reads[i] for i in sorted(found)]
 
 
 def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> int:

@@ -875,6 +875,14 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
     return mate_pos + length < read.reference_start
 
 
+def _pair_end(read: pysam.AlignedSegment, chrom: str) -> Breakend:
+    """A mate pair's read as a breakend: its base nearest to the junction, which lies
+    beyond the read's 3' end."""
+    if read.is_reverse:
+        return Breakend(chrom, read.reference_start, "R")
+    return Breakend(chrom, read.reference_end - 1, "L")
+
+
 def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
     """``bam.fetch`` that turns a decoding failure into an error naming the file and region."""
     iterator = bam.fetch("*") if chrom == "*" else bam.fetch(chrom, start, end)
@@ -1122,10 +1130,7 @@ class _LocusScan:
             qc.discordant_reads += 1
             if is_low_complexity(read.query_sequence or ""):
                 return  # poly-G (no signal on two-colour sequencers) and repeats place anywhere
-            if read.is_reverse:
-                read_end = Breakend(chrom, read.reference_start, "R")
-            else:
-                read_end = Breakend(chrom, read.reference_end - 1, "L")
+            read_end = _pair_end(read, chrom)
             mate_end = Breakend(
                 read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
             )
@@ -1412,3 +1417,62 @@ def _bin_depth(depth: np.ndarray) -> list[float]:
     for lo, hi in zip(edges[:-1], edges[1:]):
         out.append(float(depth[lo:hi].mean()) if hi > lo else 0.0)
     return [round(x, 2) for x in out]
+
+
+PAIRING_PROBE = 2_000  # primary records of the target loci looked at to tell whether the BAM lost its pairing
+_NOT_PRIMARY = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_SUPPLEMENTARY | FLAG_QCFAIL | FLAG_DUPLICATE
+
+
+def lost_pairing(bam: pysam.AlignmentFile, loci: list[TargetLocus]) -> bool:
+    """Whether the reads of a pair were written as two unpaired records (minimap2 ``-ax
+    splice`` given two FASTQs): no primary record of the first ``PAIRING_PROBE`` in the
+    target loci is flagged paired, and some name is on two of them."""
+    seen: set[str] = set()
+    twice = False
+    n = 0
+    for locus in loci:
+        for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
+            if read.flag & _NOT_PRIMARY:
+                continue
+            if read.flag & 0x1:
+                return False
+            twice = twice or read.query_name in seen
+            seen.add(read.query_name)
+            n += 1
+            if n >= PAIRING_PROBE:
+                return twice
+    return twice
+
+
+def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
+                              spans: list[tuple[str, int, int]], params: CallParameters) -> list[DiscordantRead]:
+    """Discordant pairs of a BAM that lost its pairing: a target locus's unpaired primary
+    record whose name is on an unpaired primary record in one of ``spans`` (the known
+    partner genes, outside the target loci) is a read whose mate lies there, as mate
+    fields would have said. Both need ``min_discordant_mapq`` and no low-complexity
+    sequence (the rule of the other mate pairs); the duplicate key holds the partner
+    read's start where a mate's would be."""
+    partner: dict[str, pysam.AlignedSegment] = {}
+    for chrom, start, end in spans:
+        for read in safe_fetch(bam, chrom, start, end):
+            if read.flag & (_NOT_PRIMARY | 0x1) or read.mapping_quality < params.min_discordant_mapq:
+                continue
+            if not is_low_complexity(read.query_sequence or ""):
+                partner.setdefault(read.query_name, read)
+    out: list[DiscordantRead] = []
+    if not partner:
+        return out
+    for locus in loci:
+        for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
+            mate = partner.get(read.query_name)
+            if mate is None or read.flag & (_NOT_PRIMARY | 0x1) or read.mapping_quality < params.min_discordant_mapq:
+                continue
+            if is_low_complexity(read.query_sequence or ""):
+                continue
+            read_end = _pair_end(read, locus.chrom)
+            mate_end = Breakend(mate.reference_name, mate.reference_start, "R" if mate.is_reverse else "L")
+            key = dup_key(read)
+            out.append(DiscordantRead(read.query_name, read_end, mate_end, min(read.mapping_quality, mate.mapping_quality),
+                                      read.reference_start, read.reference_end,
+                                      key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
+    return out

@@ -25,16 +25,10 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
-from imtfusion.calling import (
-    Candidate,
-    GeneLookup,
-    JunctionView,
-    _beyond,
-    _consensus,
-    _identity,
-    partner_outward,
-)
+from imtfusion.calling import Candidate, JunctionView
 from imtfusion.evidence import MateRecord, complement, is_low_complexity
+from imtfusion.genelookup import GeneLookup
+from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
 from imtfusion.model import Breakend, DiscordantRead
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -195,7 +189,7 @@ def _give_to_the_gene(copy: Candidate, at_end, partner, params: CallParameters) 
         for rank, gene, gene_other in sorted(at_end[end], key=lambda x: x[0], reverse=True):
             if gene is copy or not rank[0]:
                 continue
-            n, ident = _identity(mine, partner(end, gene_other))
+            n, ident = identity(mine, partner(end, gene_other))
             if n >= MIN_COMPARED and ident >= params.max_self_similarity:
                 gene.split_fragments |= copy.split_fragments
                 gene.clipped_fragments |= copy.clipped_fragments
@@ -227,7 +221,7 @@ def _explained(probe: str, own: list[str], threshold: float) -> bool:
     probe = probe[:COMPARED]
     for seq in own:
         for shift in range(-SHIFT, SHIFT + 1):
-            n, ident = _identity(probe[max(0, -shift):], seq[max(0, shift):])
+            n, ident = identity(probe[max(0, -shift):], seq[max(0, shift):])
             if n >= MIN_COMPARED and ident >= threshold:
                 return True
     return False
@@ -270,11 +264,11 @@ def _own_continuations(
             continue
         if key[0] == "n" and not own_gene(Breakend(end.chrom, key[1], "R" if end.side == "L" else "L")):
             continue
-        out.append(_consensus(reads, COMPARED))
+        out.append(consensus_of(reads, COMPARED))
     landings = Counter(ends.landings(end))
     partners = {landing for landing, n in landings.items() if n >= 2 and own_gene(landing)}
     if bases.has(end.chrom):
-        out.append(_beyond(bases, end, COMPARED))
+        out.append(beyond_bases(bases, end, COMPARED))
         for gene in lookup.genes_at(end.chrom, end.pos):
             for pos, side in lookup.intron_pairs(gene).get((end.pos, end.side), ()):
                 partner = Breakend(end.chrom, pos, side)
@@ -300,12 +294,12 @@ def self_similarity(ref: Reference, view: JunctionView, lookup: GeneLookup, wind
         probe = outward[:PROBE]
         if len(probe) < MIN_COMPARED:
             continue
-        _, ident = _identity(probe, _beyond(ref, end, len(probe)))
+        _, ident = identity(probe, beyond_bases(ref, end, len(probe)))
         best = max(best, ident)
         for gene in lookup.genes_at(end.chrom, end.pos):
             for pos, side in sorted(lookup.intron_pairs(gene).get((end.pos, end.side), ())):
                 own = partner_outward(ref, end, Breakend(end.chrom, pos, side), len(probe))
-                _, ident = _identity(probe, own)
+                _, ident = identity(probe, own)
                 best = max(best, ident)
         if len(probe) >= SEED:
             best = max(best, _copy_identity(ref, end, other, probe, window, lookup))
@@ -324,7 +318,7 @@ def _copy_identity(ref: Reference, end: Breakend, other: Breakend, probe: str, w
         hit = region.find(seed)
         while hit >= 0:
             if not _is_partner(end.chrom, start + hit, other, partner_genes, lookup):
-                _, ident = _identity(form, region[hit : hit + len(form)])
+                _, ident = identity(form, region[hit : hit + len(form)])
                 best = max(best, ident)
             hit = region.find(seed, hit + 1)
     return best

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from imtfusion.imbalance import ImbalanceResult
     from imtfusion.lod import LodResult
     from imtfusion.sampleqc import SampleQC
-    from imtfusion.pipeline import SampleResult, TargetStatus
+    from imtfusion.results import SampleResult, TargetStatus
 
 SCHEMA_VERSION = "1.6.0"
 SCHEMA_FILE = "fusions.schema.json"

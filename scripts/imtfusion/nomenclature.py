@@ -27,10 +27,8 @@ intergenic) has no r. position: it is written ``?``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from imtfusion.annotate import TranscriptGeometry
+from imtfusion.transcript import TranscriptGeometry
 
 STOP_CODON = 3  # bases of the stop codon after the last CDS base of a GTF 2.2 transcript
 

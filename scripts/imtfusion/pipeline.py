@@ -11,15 +11,14 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import itertools
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imtfusion import __version__, umis
+from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
-from imtfusion.bamio import AlignmentInfo, is_remote, open_alignment
-from imtfusion.calling import Candidate, GeneLookup, call_candidates, count_duplicates
+from imtfusion.bamio import is_remote, open_alignment
+from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
     BreakendReads,
@@ -27,11 +26,14 @@ from imtfusion.evidence import (
     collect_evidence,
     collect_housekeeping,
     collect_mates,
+    lost_pairing,
+    pairs_without_mate_fields,
     reads_spelling,
     safe_fetch,
     umi_of,
 )
 from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
+from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
@@ -44,18 +46,21 @@ from imtfusion.reference import Reference
 from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.registry import default_targets
+from imtfusion.results import (  # noqa: F401  (the records and statuses, also named from here)
+    STATUS_DETECTED,
+    STATUS_IMBALANCE,
+    STATUS_NOT_ASSESSABLE,
+    STATUS_NOT_DETECTED,
+    SampleResult,
+    TargetStatus,
+)
 from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_targets
 
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
     from imtfusion.lod import LodResult
-    from imtfusion.sampleqc import SampleQC
 
-STATUS_DETECTED = "detected"
-STATUS_NOT_DETECTED = "not detected"
-STATUS_NOT_ASSESSABLE = "not assessable"
-STATUS_IMBALANCE = "imbalance: fusion suspected, partner not identified"
 
 FUSION_COLUMNS = [
     "sample",
@@ -126,43 +131,6 @@ TARGET_COLUMNS = [
     "lod_depth",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
-
-
-@dataclass
-class TargetStatus:
-    target: str
-    status: str
-    fusions: list[str]
-    reason: str
-    qc: TargetQC
-    imbalance: "ImbalanceResult | None" = None
-    lod: "LodResult | None" = None
-
-
-@dataclass
-class SampleResult:
-    sample: str
-    bam: AlignmentInfo
-    annotation_source: str
-    annotation_checksum: str
-    fasta: str | None
-    loci: list[TargetLocus]
-    called: list[Candidate]
-    discarded: list[Candidate]
-    statuses: list[TargetStatus]
-    params: CallParameters
-    contig_renames: dict[str, str]
-    known: list[KnownFusion]
-    version: str = __version__
-    notes: list[str] = field(default_factory=list)
-    evidence_records: list = field(default_factory=list, repr=False)  # tagged pysam records
-    bam_header: dict = field(default_factory=dict, repr=False)
-    gene_coverage: dict[str, GeneCoverage] = field(default_factory=dict, repr=False)
-    command: str = ""
-    annotation: Annotation | None = field(default=None, repr=False)  # exon structures for the report
-    specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
-    sample_qc: "SampleQC | None" = None  # the sample QC gates
-    housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
 
 
 def annotate_candidate(
@@ -318,18 +286,30 @@ def _unmapped_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners
     if chimeric and mode != "yes" or mode in ("no", "false", "0"):
         return []
     out: dict[str, object] = {}
+    for chrom, start, end in _partner_spans(loci, partners, contigs):
+        for u in ends.unmapped(chrom, start, end):
+            out.setdefault(u.fragment, u)
+    return list(out.values())
+
+
+def _partner_spans(loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap) -> list[tuple[str, int, int]]:
+    """The known partner genes' regions (``PARTNER_UNMAPPED_FLANK`` around each) that the
+    target loci do not hold, in BAM contig names, sorted."""
     spans = set()
     for genes in partners.values():
         for g in genes:
             chrom = contigs.to_bam(g.chrom)
             if chrom is not None:
                 spans.add((chrom, max(0, g.start - PARTNER_UNMAPPED_FLANK), g.end + PARTNER_UNMAPPED_FLANK))
-    for chrom, start, end in sorted(spans):
-        if any(l.chrom == chrom and l.start <= start and end <= l.end for l in loci):
-            continue  # read with the target locus already
-        for u in ends.unmapped(chrom, start, end):
-            out.setdefault(u.fragment, u)
-    return list(out.values())
+    return [(c, s, e) for c, s, e in sorted(spans)
+            if not any(l.chrom == c and l.start <= s and e <= l.end for l in loci)]  # read with the target locus already
+
+
+def _carries_umis(evidence, params: CallParameters) -> bool:
+    """Whether the evidence reads of the target loci carry UMIs that count molecules."""
+    keys = itertools.chain((r.dup_key for r in evidence.split_reads), (c.dup_key for c in evidence.clipped_reads),
+                           (d.dup_key for d in evidence.discordant_reads))
+    return params.uses_umis and any(k and k[-1] for k in keys)
 
 
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
@@ -337,8 +317,10 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
-    alignments (``scan_unmapped: auto``): an aligner that writes chimeric alignments has
-    aligned the junction reads it could. They become soft clips at exact target
+    alignments and its reads no UMIs (``scan_unmapped: auto``): an aligner that writes
+    chimeric alignments has aligned the junction reads it could, but the molecules of a
+    UMI panel are counted, and STAR leaves the pairs of its shortest junction fragments
+    unmapped (a panel's BAM is small). They become soft clips at exact target
     breakends."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
     in_loci = {u.fragment for u in evidence.unmapped_reads}
@@ -350,7 +332,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     notes: list[str] = []
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
-    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric)):
+    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params))):
         try:
             unplaced = max(0, bam.nocoordinate)
         except (ValueError, AttributeError):
@@ -557,6 +539,12 @@ def run_sample(
         spelled = ref if ref is not None else ends.pileup
         chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
         partners = _known_partner_genes(annotation, loci, known)
+        if lost_pairing(bam, loci):
+            # no mate fields: the known partners' reads name the target reads' mates
+            found = pairs_without_mate_fields(bam, loci, _partner_spans(loci, partners, contigs), params)
+            evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
+            notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
+                         "by name with reads of the known partner genes")
         notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
                                 _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
 

@@ -7,7 +7,7 @@ in HTML text, attributes and SVG alike. Apart from the date, the page is a funct
 its inputs.
 
 The exon structures of the reported transcripts come from the annotation, which is
-passed next to the :class:`~imtfusion.pipeline.SampleResult` (anything with the two
+passed next to the :class:`~imtfusion.results.SampleResult` (anything with the two
 look-ups of :class:`TranscriptSource`, e.g. an :class:`~imtfusion.annotation.Annotation`).
 Without it the report is complete except for the exon drawings.
 """
@@ -40,7 +40,7 @@ from imtfusion.specimen import signoff_html, specimen_html
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
     from imtfusion.knowledge import KnownFusion
-    from imtfusion.pipeline import SampleResult
+    from imtfusion.results import SampleResult
 
 __all__ = ["CSS", "STATUS_CLASS", "TranscriptSource", "esc", "headline", "render_sample_report", "status_badge"]
 
@@ -426,6 +426,25 @@ def reads_table(c: "Candidate") -> str:
 # -- sections -----------------------------------------------------------------------------------------
 
 
+SHOWN_ISOFORMS = 3  # other junctions of a call listed on its card; more would make it taller than a page
+
+
+def _other_junctions(c: "Candidate") -> str:
+    """The call's other junctions of the gene pair, the first :data:`SHOWN_ISOFORMS` of them
+    (a card must fit on one printed page; the TSV and JSON list them all)."""
+    if not c.isoforms:
+        return "none: this is the only junction of the gene pair"
+    lines = [
+        f"{esc(k.end5.label())} :: {esc(k.end3.label())} ({k.split_reads} split, {k.discordant_pairs} discordant, "
+        f"{esc(k.precision)}; {esc(k.call_id)})"
+        for k in c.isoforms[:SHOWN_ISOFORMS]
+    ]
+    more = len(c.isoforms) - SHOWN_ISOFORMS
+    if more > 0:
+        lines.append(f"and {more} more (all in the column <code>isoforms</code> of fusions.tsv)")
+    return "<br>".join(lines) + "<br>part of this fusion: isoforms, its pre-mRNA or mates"
+
+
 def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource | None) -> str:
     a = c.annotation
     p5, p3 = partner(c, "5", result, source), partner(c, "3", result, source)
@@ -460,10 +479,7 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
         ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
         ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),
-        ("other junctions", "<br>".join(
-            f"{esc(k.end5.label())} :: {esc(k.end3.label())}: {k.split_reads} split, {k.discordant_pairs} discordant, "
-            f"{esc(k.precision)} ({esc(k.call_id)}; part of this fusion: an isoform, its pre-mRNA or mates)"
-            for k in c.isoforms) or "none: this is the only junction of the gene pair"),
+        ("other junctions", _other_junctions(c)),
     ])
     frame = esc(frame_phrase(a.reading_frame)) if a else "unknown"
     annot = _rows([

@@ -16,15 +16,17 @@ junction clustering as SA-tagged reads.
 
 from __future__ import annotations
 
+import bisect
 import math
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from typing import TYPE_CHECKING
 
 from imtfusion.annotation import Gene
-from imtfusion.calling import _consensus, GeneLookup, _identity, partner_outward
 from imtfusion.evidence import complement, is_low_complexity, reverse_complement
+from imtfusion.genelookup import GeneLookup
+from imtfusion.junctions import PROBE, consensus_of, identity, inward_bases, junction_probes, partner_outward, reads_spanning
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -62,8 +64,10 @@ def _needed_identity(length: int) -> float:
     return MIN_IDENTITY if length >= SEED else 1.0
 
 
-def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> list[Breakend]:
+def _mates_of(end: Breakend, discordants: "list[DiscordantRead] | MateIndex", limit: int) -> list[Breakend]:
     """Mate positions of discordant reads lying on the retained side of ``end``."""
+    if isinstance(discordants, MateIndex):
+        return discordants.mates_of(end, limit)
     out = []
     for d in discordants:
         r = d.read_end
@@ -73,6 +77,31 @@ def _mates_of(end: Breakend, discordants: list[DiscordantRead], limit: int) -> l
         if -10 <= delta <= limit:
             out.append(d.mate_end)
     return out
+
+
+class MateIndex:
+    """Discordant reads by contig and side of their read end, sorted by position: the
+    mates of the reads on the retained side of a breakend (:func:`_mates_of`) by
+    bisection, in the reads' order, instead of looking at every read for every breakend."""
+
+    def __init__(self, discordants: list[DiscordantRead]):
+        self.discordants = discordants
+        by_side: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for i, d in enumerate(discordants):
+            by_side[(d.read_end.chrom, d.read_end.side)].append((d.read_end.pos, i))
+        self._sorted = {k: sorted(v) for k, v in by_side.items()}
+        self._positions = {k: [p for p, _ in v] for k, v in self._sorted.items()}
+
+    def mates_of(self, end: Breakend, limit: int) -> list[Breakend]:
+        key = (end.chrom, end.side)
+        spots = self._sorted.get(key)
+        if not spots:
+            return []
+        # delta = end.pos - r.pos (L) or r.pos - end.pos (R) within [-10, limit]
+        low, high = (end.pos - limit, end.pos + 10) if end.side == "L" else (end.pos - 10, end.pos + limit)
+        lo = bisect.bisect_left(self._positions[key], low)
+        hi = bisect.bisect_right(self._positions[key], high)
+        return [self.discordants[i].mate_end for i in sorted(i for _, i in spots[lo:hi])]
 
 
 def _place_on_boundaries(
@@ -106,7 +135,7 @@ def _place_on_boundaries(
             allowed = len(clip) - math.ceil(needed * len(clip) - 1e-9)  # mismatches (or N) that still pass
             if _head_mismatches(clip, outward) > allowed:
                 continue  # cannot reach the identity needed: no need to score it
-            n, ident = _identity(clip, outward)
+            n, ident = identity(clip, outward)
             if ident >= needed:
                 scored.append((ident, n, partner, "pseudogene" in gene.gene_type))
     if not scored:
@@ -124,7 +153,7 @@ def _place_on_boundaries(
 
 
 def _head_mismatches(consensus: str, outward: str, head: int = 12) -> int:
-    """Positions among the first ``head`` that :func:`_identity` does not count as equal."""
+    """Positions among the first ``head`` that :func:`identity` does not count as equal."""
     return sum(1 for a, b in zip(consensus[:head], outward[:head]) if a != b or a == "N")
 
 
@@ -153,7 +182,7 @@ def _place_anywhere(
         pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
         if pair is None:
             continue
-        n, ident = _identity(*pair)
+        n, ident = identity(*pair)
         if ident >= MIN_IDENTITY:
             good[partner] = (ident, "pseudogene" in genes[0].gene_type)
     if len(good) > 1:
@@ -195,7 +224,7 @@ def _search(end: Breakend, consensus: str, regions: list[tuple[str, int, int]], 
         pair = _comparable(consensus, partner_outward(ref, end, partner, len(consensus)), ref)
         if pair is None:
             continue
-        n, ident = _identity(*pair)
+        n, ident = identity(*pair)
         if ident >= MIN_IDENTITY:
             good.append((ident, partner))
     if len(good) != 1:
@@ -237,7 +266,7 @@ def place_cluster(
         recut = _recut(end, group, d)
         if recut is None:
             continue
-        consensus = _consensus([c.outward for c in recut[1]], limit=50)
+        consensus = consensus_of([c.outward for c in recut[1]], limit=50)
         if len(consensus) >= params.min_clip and not is_low_complexity(consensus):
             attempts.append((recut[0], recut[1], consensus))
     if not attempts or attempts[0][0] != end:
@@ -315,7 +344,7 @@ def genome_seeds(clips: list[ClippedRead], params: CallParameters) -> set[str]:
             recut = _recut(end, group, d)
             if recut is None:
                 continue
-            consensus = _consensus([c.outward for c in recut[1]], limit=50)
+            consensus = consensus_of([c.outward for c in recut[1]], limit=50)
             if len(consensus) < SEED or is_low_complexity(consensus):
                 continue
             seed = consensus[:SEED]
@@ -324,7 +353,7 @@ def genome_seeds(clips: list[ClippedRead], params: CallParameters) -> set[str]:
 
 
 def _agrees(x: str, y: str) -> bool:
-    n, ident = _identity(x, y)
+    n, ident = identity(x, y)
     return n >= 8 and ident >= (MIN_IDENTITY if n >= SEED else 1.0)
 
 
@@ -382,12 +411,28 @@ def group_clips(clips: list[ClippedRead]) -> list[tuple[Breakend, list[ClippedRe
     out: list[tuple[Breakend, list[ClippedRead]]] = []
     for end in sorted(by_end):
         groups: list[list[ClippedRead]] = []
-        for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), c.fragment)):
-            home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
+        # the longest clips first, and among them the sequence most of them read: a group's
+        # first clip is what the others are compared with, and one with a sequencing error
+        # would turn away the shorter clips of the same junction (an exact match is asked of
+        # those under SEED bases). A clip joins the first group whose first clip it agrees
+        # with; clips with the same bases join the same group (its first clips never
+        # change), so each distinct sequence is compared with the groups once: at a deep
+        # junction most clips repeat a few sequences, and the cost grows with the clips,
+        # not clips times groups
+        spelled = Counter(c.outward for c in by_end[end])
+        home_of: dict[str, list[ClippedRead]] = {}
+        for clip in sorted(by_end[end], key=lambda c: (-len(c.outward), -spelled[c.outward], c.fragment)):
+            home = home_of.get(clip.outward)
             if home is None:
-                groups.append([clip])
-            else:
-                home.append(clip)
+                home = next((g for g in groups if _agrees(clip.outward, g[0].outward)), None)
+                if home is None:
+                    home = [clip]
+                    groups.append(home)
+                    if _agrees(clip.outward, clip.outward):  # (not for a short clip or one of Ns)
+                        home_of[clip.outward] = home
+                    continue
+                home_of[clip.outward] = home
+            home.append(clip)
         out.extend((end, g) for g in groups)
     return out
 
@@ -403,11 +448,12 @@ def rescue_clips(
     boundaries: "BoundaryIndex | None" = None,
 ) -> list[SplitRead]:
     out: list[SplitRead] = []
+    index = MateIndex(discordants)
     for end, group in group_clips(clips):
         targets = [g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id in target_ids]
         if not targets:
             continue
-        mates = _mates_of(end, discordants, params.discordant_max_distance)
+        mates = _mates_of(end, index, params.discordant_max_distance)
         genes: dict[str, Gene] = {}
         for m in mates:
             for g in lookup.genes_at(m.chrom, m.pos):
@@ -506,8 +552,6 @@ def _junctions_in_unmapped(
     ref: Reference,
     params: CallParameters,
 ) -> list[SplitRead]:
-    from imtfusion.calling import PROBE, _inward, junction_probes, reads_spanning
-
     out: list[SplitRead] = []
     targets = _boundaries_past(reads, target_genes, lookup, params.discordant_max_distance)
     partners = _boundaries_past(mates, partner_genes, lookup, params.discordant_max_distance)
@@ -520,7 +564,7 @@ def _junctions_in_unmapped(
             ) or (any(is_three_prime(a, t.side) for a in strands_t) and any(is_five_prime(b, p.side) for b in strands_p))
             if not transcribable:
                 continue
-            inward = _inward(ref, t, PROBE)
+            inward = inward_bases(ref, t, PROBE)
             outward = partner_outward(ref, t, p, PROBE)
             left, right = (inward[::-1], outward) if t.side == "L" else (outward[::-1], inward)
             for fragment in sorted(reads_spanning(junction_probes(left, right), pool)):

@@ -266,6 +266,20 @@ def name_key(name: str, width: int = 8) -> int:
 
 
 _KEY_MIX = np.uint64(0x9E3779B97F4A7C15)  # spreads the name length over the key's bits
+_KEY_MIX2 = np.uint64(0xC2B2AE3D27D4EB4F)  # spreads the bytes before a name's last 8
+
+
+def _last_word(a: np.ndarray, end: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """The 8 bytes before ``end`` as a little-endian word, those before the ``length``
+    bytes that belong to the name zero (a record's name follows 36 bytes of fixed fields,
+    so the 8 bytes are always in the buffer)."""
+    word = _gather(a, end - 8, 8).view("<u8").reshape(-1).copy()
+    short = length < 8
+    if short.any():
+        missing = 8 - length[short]  # bytes of the word before the name
+        word[short] &= np.where(missing >= 8, np.uint64(0), np.left_shift(
+            np.uint64(0xFFFFFFFFFFFFFFFF), (8 * np.minimum(missing, 7)).astype(np.uint64)))
+    return word
 
 
 def _name_keys(a: np.ndarray, offsets: np.ndarray, l_qname: np.ndarray, width: int) -> np.ndarray:
@@ -274,13 +288,11 @@ def _name_keys(a: np.ndarray, offsets: np.ndarray, l_qname: np.ndarray, width: i
     if width == 8:
         # the last 8 bytes of each name as one little-endian word (the bytes before a
         # shorter name are masked off; a record's name follows 36 bytes of fixed fields)
-        word = _gather(a, end - 8, 8).view("<u8")
-        short = length < 8
-        if short.any():
-            missing = 8 - length[short]  # bytes of the word before the name
-            word[short] &= np.where(missing >= 8, np.uint64(0), np.left_shift(
-                np.uint64(0xFFFFFFFFFFFFFFFF), (8 * np.minimum(missing, 7)).astype(np.uint64)))
-        return word ^ (length.astype(np.uint64) * _KEY_MIX)
+        word = _last_word(a, end, length)
+        # and the 8 bytes before those: umi-tools names end in the UMI, which the copies
+        # of a molecule share and other molecules repeat (the C walk computes the same)
+        before = _last_word(a, end - 8, np.maximum(length - 8, 0))
+        return word ^ (before * _KEY_MIX2) ^ (length.astype(np.uint64) * _KEY_MIX)
     key = length.astype(np.uint64)
     for k in range(1, width + 1):
         present = length >= k

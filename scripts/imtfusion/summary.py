@@ -14,7 +14,6 @@ from pathlib import Path
 
 from imtfusion import __version__
 from imtfusion.lod import base_status
-from imtfusion.outputs import write_text, write_tsv
 from imtfusion.report import CSS, IMBALANCE_STATUS, esc, status_class
 
 SUMMARY_COLUMNS = [
@@ -101,20 +100,6 @@ def summarize(outdir: str | Path, samples: list[str], targets: list[str]) -> lis
         rows.extend(sample_rows(outdir, sample, targets))
     return rows
 
-
-def write_summary(outdir: str | Path, rows: list[SummaryRow], targets: list[str], now: _dt.datetime | None = None) -> tuple[Path, Path]:
-    outdir = Path(outdir)
-    tsv = outdir / "summary.tsv"
-    html = outdir / "summary.html"
-    from imtfusion.multiqc import render_multiqc
-
-    write_tsv(tsv, SUMMARY_COLUMNS, [r.__dict__ for r in rows])
-    write_text(outdir / MULTIQC_FILE, render_multiqc(rows, targets))
-    write_text(html, render_summary_html(rows, targets, now))
-    return tsv, html
-
-
-MULTIQC_FILE = "imtfusion_mqc.yaml"
 
 _SORT_JS = """
 document.querySelectorAll('table.sortable th').forEach(function(th, i){

@@ -63,12 +63,14 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
     order) that shares one of its position signatures (a record's unclipped 5' end and
     its mate's start), as Picard counts duplicates.
 
-    With UMIs, two fragments are one molecule when they share a position signature and
-    their UMIs are one family there (the directional rule); or when their UMIs are the
-    same and they share a single coordinate, a record's 5' end or a mate's start (the
-    aligner wrote one copy's junction read as the partner's record and another copy's as
-    the target's; anchored multiplex PCR starts every molecule's primer read at one
-    position, so a coordinate alone never joins different UMIs). A fragment whose reads
+    With UMIs, two fragments are one molecule when they share a place and their UMIs are
+    one family there (the directional rule): a position signature, or a single coordinate,
+    a record's 5' end or a mate's start (the aligner wrote one copy's junction read as the
+    partner's record and another copy's as the target's, and a copy's misread UMI must
+    still join its family there). umi-tools groups by a read's start in the same way; at
+    a coordinate that many molecules share (anchored multiplex PCR starts every molecule's
+    primer read at one position) two of them are joined only when their UMIs are within
+    ``mismatches`` and one has at most half the other's fragments. A fragment whose reads
     have no position (an unmapped copy) is a molecule already counted when its UMI is
     within ``mismatches`` of another fragment's: one junction's molecules rarely share a
     UMI by chance."""
@@ -89,12 +91,24 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
             unplaced[f] = sorted(k[-1] for k in ks)[0]
         keys[f] = placed
     placed_fragments = sorted(f for f in keys if keys[f])
-    # UMI counts per position signature, each fragment counted once there
+
+    def places(ks: set[tuple]) -> set[tuple[tuple, str]]:
+        """(place, UMI) of a fragment's keys: its position signatures, and with a UMI a
+        record's 5' end and a mate's start alone, one kind of place (a forward record's
+        5' end is where a record of its mate says the mate starts)."""
+        out = {(k[:-1], k[-1]) for k in ks}
+        out |= {(("at", k[0], k[1]), k[-1]) for k in ks if k[-1]}
+        out |= {(("at", k[3], k[4]), k[-1]) for k in ks if k[3] >= 0 and k[-1]}
+        return out
+
+    # UMI counts per place, each fragment counted once there; UMI families by the
+    # directional rule at each place, as umi-tools groups the reads starting at a position
     counts: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    where = {f: places(keys[f]) for f in placed_fragments}
     for f in placed_fragments:
-        for pos, umi in {(k[:-1], k[-1]) for k in keys[f]}:
-            counts[pos][umi] += 1
-    reps = {pos: directional(c, mismatches) for pos, c in counts.items()}
+        for place, umi in where[f]:
+            counts[place][umi] += 1
+    reps = {place: directional(c, mismatches) for place, c in counts.items()}
     parent = {f: f for f in placed_fragments}
 
     def find(x: str) -> str:
@@ -110,10 +124,7 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
 
     first: dict[tuple, str] = {}
     for f in placed_fragments:
-        links = {(k[:-1], reps[k[:-1]][k[-1]]) for k in keys[f]}
-        links |= {("at", k[0], k[1], k[2], k[-1]) for k in keys[f] if k[-1]}  # a record's 5' end, same UMI
-        links |= {("mate", k[3], k[4], k[-1]) for k in keys[f] if k[3] >= 0 and k[-1]}  # a mate's start, same UMI
-        for link in links:
+        for link in {(place, reps[place][umi]) for place, umi in where[f]}:
             if link in first:
                 union(f, first[link])
             else:

@@ -19,7 +19,7 @@ from imtfusion.model import Breakend
 
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
-    from imtfusion.pipeline import SampleResult
+    from imtfusion.results import SampleResult
 
 # INFO keys in header order: (ID, Number, Type, Description)
 INFO_FIELDS = [

@@ -38,7 +38,7 @@ from imtfusion.nomenclature import JunctionEnd, vicc_junction
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
     from imtfusion.model import Breakend
-    from imtfusion.pipeline import SampleResult
+    from imtfusion.results import SampleResult
 
 VICC_FORMAT_VERSION = "1.0.0"
 VICC_SCHEMA_FILE = "vicc.schema.json"

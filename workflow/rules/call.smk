@@ -6,6 +6,8 @@ rule index_bam:
         f"{OUTDIR}/{{sample}}/index/{{sample}}.bam.bai",
     log:
         f"{OUTDIR}/logs/index_bam/{{sample}}.log",
+    benchmark:
+        f"{OUTDIR}/benchmarks/index_bam/{{sample}}.tsv"
     conda:
         "../envs/imtfusion.yaml"
     threads: 1

@@ -218,6 +218,14 @@ def call_params():
     return values
 
 
+# a mistyped or ill-valued calling parameter stops the workflow here, before any job runs
+# (the schema only says params is a mapping; the names and values are CallParameters')
+try:
+    CallParameters.from_mapping(call_params())
+except ImtfusionError as _exc:
+    raise WorkflowError(f"config key 'params' (or 'sample_qc'): {_exc}")
+
+
 def get_param_args():
     items = [
         f"--param {shlex.quote(f'{k}={v}')}" for k, v in sorted(call_params().items())
@@ -285,7 +293,8 @@ def get_targets_args():
 
 def write_summary_after_failure():
     """Called from onerror: summarise whatever finished, failed samples included."""
-    from imtfusion.summary import summarize, write_summary
+    from imtfusion.summary import summarize
+    from imtfusion.summary_files import write_summary
 
     try:
         rows = summarize(OUTDIR, SAMPLES, TARGETS)

@@ -2,7 +2,8 @@
 
   imtfusion benchmark speed [--bam BAM] [--base N] [--scales 1 10 50] [--unmapped-fraction F]
                             [--target-fragments 0 250000 1000000] [--chimeric-fragments 0 10 100 1000 10000]
-                            [--target-sets default imt-extended] [--runs 3] [--annotation-genes N]
+                            [--target-sets default imt-extended] [--chimeric-aligners star_chimeric star_default]
+                            [--runs 3] [--annotation-genes N]
                             [--batch-samples 50] [--batch-runs 3] [--cores 2] [--call-threads 1]
                             [--workdir DIR]
                             [--profile FILE] [--output FILE]
@@ -32,7 +33,14 @@ junction, written as STAR's chimeric WithinBAM output (split reads as primary +
 supplementary with SA tags, hard- or soft-clipped; reads with only a soft clip;
 discordant pairs; see chimeric_records), merged into the 1x background BAM
 without dense target content and timed as the size cells.  The largest one's
-call is also profiled (top functions in the report).
+call is also profiled (top functions in the report).  The same densities are
+also simulated by the project's simulator (imtfusion.sim: the demo genome,
+the fusion's junction fragments on the sample's wild-type expression) and
+aligned by each --chimeric-aligners aligner (default STAR's chimeric mode and
+STAR's defaults, which writes no chimeric alignments: soft clips, unmapped
+mates and discordant pairs, the path of the unmapped-read scan and clip
+rescue), each called with and without the FASTA, and the largest of each
+profiled.
 
 Target sets: for the --target-sets (default and imt-extended), one more BAM of
 the largest background and target depth whose dense content is spread over the
@@ -982,6 +990,71 @@ def chimeric_sam(n_fragments: int, fused: FusedTranscript, read_length: int = 10
     return "".join(line for _, line in chimeric_records(n_fragments, fused, read_length, read_group, seed))
 
 
+# chimeric evidence density, simulated and aligned: the project's simulator and real aligners
+# ------------------------------------------------------------------------------------------
+
+DEFAULT_CHIMERIC_ALIGNERS = ("star_chimeric", "star_default")
+SIMULATED_VERSION = 1  # bump when the simulated chimeric BAMs change (cached ones are rebuilt)
+SIMULATED_SAMPLE = "SPEEDSIM"  # one name for every density: the same wild-type expression in each
+
+
+def fusion_exons(truth: str | Path, sample: str) -> tuple[int, int]:
+    """(exon5, exon3) of the first fusion of ``sample`` in a truth table."""
+    with open(truth) as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row.get("sample") == sample:
+                return int(row["exon5"]), int(row["exon3"])
+    raise ValueError(f"{truth}: no fusion of sample {sample!r}")
+
+
+def simulated_chimeric_bam(folder: Path, aligner: str, fragments: int, spec: FusionSpec, exons: tuple[int, int],
+                           fasta: Path, gtf: Path, seed: int, threads: int = 2) -> BuiltBam:
+    """A sample simulated by :mod:`imtfusion.sim` on the demo genome (its wild-type expression)
+    with ``fragments`` junction fragments of ``spec`` (reads across the junction and pairs
+    spanning it), aligned by ``aligner`` (:data:`imtfusion.sim.align.ALIGNERS`): STAR's
+    chimeric mode writes split reads with SA tags, STAR's defaults and HISAT2 write soft
+    clips, unmapped mates and discordant pairs. Cached in ``folder`` by its inputs.
+    ``chimeric`` of the result: the records of the fusion's fragments."""
+    import pysam
+
+    from imtfusion.sim.align import align
+    from imtfusion.sim.genome import build_genome, default_layout
+    from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, simulate_sample
+
+    out = folder / f"{aligner}_c{fragments}.bam"
+    key = {"version": SIMULATED_VERSION, "aligner": aligner, "fragments": fragments, "seed": seed,
+           "fusion": dataclasses.asdict(spec), "exons": list(exons), "fasta": _file_key(fasta), "gtf": _file_key(gtf)}
+    meta = out.with_name(out.name + ".json")
+    if meta.exists() and out.exists() and Path(str(out) + ".bai").exists():
+        saved = json.loads(meta.read_text())
+        if saved.get("key") == json.loads(json.dumps(key)):
+            _log(f"reusing {out} ({saved['records']} records)")
+            return BuiltBam(out, saved["records"], 0, saved["records"], out.stat().st_size / 1e6, saved["unmapped"],
+                            0, saved["chimeric"])
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    genome = build_genome(default_layout(), seed)
+    fusions = (ChimeraSpec(spec.gene5, exons[0], spec.gene3, exons[1], fragments),) if fragments else ()
+    sim = simulate_sample(genome, SampleSpec(SIMULATED_SAMPLE, seed, LibrarySpec(read_length=100,
+                                                                                 strandedness="reverse"),
+                                             fusions=fusions))
+    fastqs = sim.write_fastqs(folder / "fastq" / f"{aligner}_c{fragments}")
+    align(aligner, fastqs, fasta, gtf, folder / "work", out, threads=threads, sample=SIMULATED_SAMPLE)
+    for fq in fastqs:
+        fq.unlink()
+    fusion_names = {f.name for f in sim.fragments if f.kind == "fusion"}
+    records = chimeric = unmapped = 0
+    with pysam.AlignmentFile(str(out), "rb") as bam:
+        for r in bam.fetch(until_eof=True):
+            records += 1
+            chimeric += r.query_name in fusion_names
+            unmapped += r.is_unmapped and r.reference_id < 0
+    meta.write_text(json.dumps({"key": key, "records": records, "chimeric": chimeric, "unmapped": unmapped}))
+    _log(f"simulated {out} ({aligner}, {fragments:,} {spec.fusion} fragments): {records:,} records "
+         f"in {time.perf_counter() - started:.0f} s")
+    return BuiltBam(out, records, 0, records, out.stat().st_size / 1e6, unmapped, 0, chimeric)
+
+
 def _read_length(bam) -> int:
     from collections import Counter
 
@@ -1273,6 +1346,8 @@ class ChimericRow:
     split_reads: int | None = None  # of the call of ``fusion`` (None: not called)
     supporting: int | None = None  # its fragments (split + discordant)
     at_truth: bool = False  # called at the truth breakpoints
+    aligner: str = ""  # "": the synthetic STAR WithinBAM records on the 1x background; else the simulator's aligner
+    with_fasta: bool = True  # the call was given the genome FASTA
 
     @property
     def ratio(self) -> float:
@@ -1293,13 +1368,16 @@ def fusion_call(fusions_tsv: Path, spec: FusionSpec) -> tuple[int | None, int | 
 
 def measure_chimeric(built: BuiltBam, fragments: int, spec: FusionSpec, index: Path, fasta: Path | None,
                      regions: Sequence[str], targets: Sequence[str], outdir: Path, runs: int,
-                     env: dict[str, str] | None = None, threads: int = 1) -> ChimericRow:
-    """One chimeric cell: :func:`measure_size` on ``built``, then the call of the fusion."""
-    sample = f"SPEEDCHIM{fragments}"
+                     env: dict[str, str] | None = None, threads: int = 1, aligner: str = "") -> ChimericRow:
+    """One chimeric cell: :func:`measure_size` on ``built``, then the call of the fusion
+    (``aligner``: a simulated and aligned BAM, called with ``fasta`` or without one)."""
+    sample = (f"SPEEDSIM_{aligner}_{'fa' if fasta else 'nofa'}_{fragments}" if aligner
+              else f"SPEEDCHIM{fragments}")
     row = measure_size(built, 1, index, fasta, regions, targets, outdir, runs, env, threads=threads, sample=sample)
     split, supporting, at_truth = fusion_call(outdir / sample / f"{sample}.fusions.tsv", spec)
     return ChimericRow(fragments, row.records, row.megabytes, built.chimeric, row.target_records, row.samtools_s,
-                       row.call_s, row.peak_rss_mb, row.calls, spec.fusion, split, supporting, at_truth)
+                       row.call_s, row.peak_rss_mb, row.calls, spec.fusion, split, supporting, at_truth,
+                       aligner, fasta is not None)
 
 
 @dataclass
@@ -1747,6 +1825,27 @@ def chimeric_table(rows: Sequence[ChimericRow]) -> str:
     ])
 
 
+SIMULATED_HEADER = ("aligner", "FASTA", "fusion fragments", "records", "fusion records", "unplaced unmapped",
+                    "BAM MB", "records in target regions", "samtools view -c s", "imtfusion call s", "call / samtools",
+                    "call peak RSS MB", "fusions called", "{fusion} split reads", "{fusion} fragments",
+                    "at the truth breakpoints")
+
+
+def simulated_chimeric_table(rows: Sequence[ChimericRow], unmapped: dict[tuple[str, int], int] | None = None) -> str:
+    """One row per aligner, FASTA or not, and density of the simulated chimeric BAMs."""
+    fusion = rows[0].fusion if rows else "fusion"
+    header = [h.format(fusion=fusion) for h in SIMULATED_HEADER]
+    unmapped = unmapped or {}
+    return markdown_table(header, [
+        (r.aligner, "yes" if r.with_fasta else "no", f"{r.fragments:,}", f"{r.records:,}", f"{r.chimeric_records:,}",
+         f"{unmapped.get((r.aligner, r.fragments), 0):,}", f"{r.megabytes:.1f}", f"{r.target_records:,}",
+         f"{r.samtools_s:.3f}", f"{r.call_s:.2f}", f"{r.ratio:.1f}", f"{r.peak_rss_mb:.0f}", r.calls,
+         "not called" if r.split_reads is None else f"{r.split_reads:,}",
+         "not called" if r.supporting is None else f"{r.supporting:,}",
+         "yes" if r.at_truth else "no") for r in rows
+    ], align="ll" + "r" * (len(header) - 2))
+
+
 def batch_table(rows: Sequence[BatchRow]) -> str:
     cells = [(str(r.run), r.samples, f"{r.wall_s:.1f}", f"{r.jobs_s:.1f}", f"{r.work_s:.1f}", f"{r.overhead_s:.1f}",
               f"{r.jobs_s / r.samples:.2f}") for r in rows]
@@ -1775,7 +1874,7 @@ class Bar:
         return "PASS" if self.passed else "FAIL"
 
 
-def chimeric_bars(rows: Sequence[ChimericRow]) -> list[Bar]:
+def chimeric_bars(rows: Sequence[ChimericRow], label: str = "") -> list[Bar]:
     """The bars of chimeric evidence density: from the second-most to the most chimeric
     fragments (1,000 and 10,000 by default; the row with a tenth of the most when there is
     one) the call grows at most MAX_CHIMERIC_GROWTH_PER_FOLD x the ratio of the fragments
@@ -1787,21 +1886,23 @@ def chimeric_bars(rows: Sequence[ChimericRow]) -> list[Bar]:
         return []
     top = dense[-1]
     bars: list[Bar] = []
+    what = f"call with {top.fragments:,} chimeric fragments{label}"
     lower = next((r for r in dense if r.fragments * 10 == top.fragments), dense[-2] if len(dense) > 1 else None)
     if lower is None:
-        bars.append(Bar(f"call with {top.fragments:,} chimeric fragments grows linearly from fewer", "–",
+        bars.append(Bar(f"{what} grows linearly from fewer", "–",
                         f"<= {MAX_CHIMERIC_GROWTH_PER_FOLD:g}x the fragment ratio", None))
     else:
         limit = MAX_CHIMERIC_GROWTH_PER_FOLD * top.fragments / lower.fragments
         growth = top.call_s / lower.call_s
-        bars.append(Bar(f"call with {top.fragments:,} chimeric fragments <= {limit:g}x the call with "
+        bars.append(Bar(f"{what} <= {limit:g}x the call with "
                         f"{lower.fragments:,} (linear)", f"{growth:.2f}x ({top.call_s:.2f} s vs {lower.call_s:.2f} s)",
                         f"<= {limit:g}x", growth <= limit))
-    bars.append(Bar(f"call with {top.fragments:,} chimeric fragments <= {MAX_CHIMERIC_VS_SAMTOOLS:g}x samtools view -c "
+    bars.append(Bar(f"{what} <= {MAX_CHIMERIC_VS_SAMTOOLS:g}x samtools view -c "
                     f"of the same regions", f"{top.ratio:.1f}x ({top.call_s:.2f} s vs {top.samtools_s:.3f} s)",
                     f"<= {MAX_CHIMERIC_VS_SAMTOOLS:g}x", top.ratio <= MAX_CHIMERIC_VS_SAMTOOLS))
     peak = max(r.peak_rss_mb for r in rows)
-    bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every chimeric density", f"{peak:.0f} MB (max)",
+    bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every chimeric density{label}",
+                    f"{peak:.0f} MB (max)",
                     f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
     return bars
 
@@ -1840,7 +1941,12 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
         peak = max(r.peak_rss_mb for r in size_rows)
         bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
                         f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
-    bars += chimeric_bars(chimeric_rows)
+    groups: dict[tuple[str, bool], list[ChimericRow]] = {}
+    for r in chimeric_rows:  # the synthetic rows, then each simulated aligner with and without the FASTA
+        groups.setdefault((r.aligner, r.with_fasta), []).append(r)
+    for (aligner, with_fasta), rows in groups.items():
+        label = f" ({aligner}, {'FASTA' if with_fasta else 'no FASTA'})" if aligner else ""
+        bars += chimeric_bars(rows, label)
     bars += target_set_bars(target_set_rows)
     if len(annotation_rows) > 1:
         big = max(annotation_rows, key=lambda r: r.genes)
@@ -1875,7 +1981,8 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
                   standalone: tuple[float, float] | None, bars: Sequence[Bar], profile: str = "",
                   annotation_rows: Sequence[AnnotationRow] = (), largest: int | None = None,
                   largest_target_fragments: int = 0, chimeric_rows: Sequence[ChimericRow] = (),
-                  target_set_rows: Sequence[TargetSetRow] = (), target_set_bam: str = "") -> str:
+                  target_set_rows: Sequence[TargetSetRow] = (), target_set_bam: str = "",
+                  simulated_unmapped: dict[tuple[str, int], int] | None = None) -> str:
     parts = [f"# imtfusion speed benchmark\n\n`{command}` on {date}\n"]
     parts.append("\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n")
     if size_rows:
@@ -1889,6 +1996,8 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         if startup_s is not None:
             notes.append(f"`imtfusion call --help` (interpreter start + the imports of a call, no work): {startup_s:.2f} s.")
         parts.append("\n".join(notes) + "\n")
+    simulated = [r for r in chimeric_rows if r.aligner]
+    chimeric_rows = [r for r in chimeric_rows if not r.aligner]
     if chimeric_rows:
         fusion = chimeric_rows[0].fusion
         parts.append(f"## Chimeric evidence density: `imtfusion call` vs `samtools view -c` with N {fusion} "
@@ -1906,6 +2015,18 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         parts.append(f"The BAM: {target_set_bam}. Its dense target content is spread evenly over the genes of all "
                      "the sets (resources/targets.tsv), so each extra target's locus holds as many records as a "
                      "default one's; \"cost flat\" is the call's time growing like samtools' over the loci it reads.\n")
+    if simulated:
+        fusion = simulated[0].fusion
+        parts.append(f"## Chimeric evidence density, simulated and aligned: `imtfusion call` vs `samtools view -c` "
+                     f"with N {fusion} fragments (median of {runs} runs)\n")
+        parts.append(simulated_chimeric_table(simulated, simulated_unmapped))
+        parts.append(f"Each BAM: one sample simulated by `imtfusion.sim` on the demo genome (its wild-type "
+                     f"expression, 2x100 reverse-stranded, {SIMULATED_SAMPLE}) with N {fusion} junction fragments "
+                     f"(reads across the junction and pairs spanning it; fusion records: theirs), aligned by the "
+                     f"aligner as `imtfusion benchmark accuracy` aligns (star_chimeric: WithinBAM HardClip, split "
+                     f"reads with SA tags; star_default and hisat2: no chimeric alignments, the junction reads "
+                     f"soft-clipped or unmapped beside their mates), called with the genome FASTA and without it; "
+                     f"samtools counts the same target regions.\n")
     if annotation_rows:
         where = f"the {largest}x BAM" if largest else "the largest BAM"
         if largest_target_fragments:
@@ -1944,7 +2065,8 @@ def _shorten_paths(text: str) -> str:
 
 
 def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequence[str], outdir: Path,
-                 prof: Path, top: int = 10, env: dict[str, str] | None = None, label: str = "") -> str:
+                 prof: Path, top: int = 10, env: dict[str, str] | None = None, label: str = "",
+                 own_only: bool = False) -> str:
     """cProfile one call (not part of the timings); the top functions by cumulative and own time."""
     import io
     import pstats
@@ -1958,6 +2080,8 @@ def profile_call(built: BuiltBam, index: Path, fasta: Path | None, targets: Sequ
             f"(cProfile, {prof.name})\n"]
     listings = [("cumulative", "cumulative", ()), ("tottime", "tottime", ()),
                 ("cumulative, imtfusion's own functions", "cumulative", (r"imtfusion[/\\]",))]
+    if own_only:  # the profiles beyond the first: imtfusion's own functions, by cumulative and by own time
+        listings = [listings[2], ("own time, imtfusion's own functions", "tottime", (r"imtfusion[/\\]",))]
     for title, key, restrict in listings:
         stream = io.StringIO()
         pstats.Stats(str(prof), stream=stream).sort_stats(key).print_stats(*restrict, top)
@@ -2001,6 +2125,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="target sets of resources/targets.tsv timed against each other on one BAM of the largest "
                         "background and target depth, its dense content spread over all their genes (default: "
                         f"{' '.join(DEFAULT_TARGET_SETS)}; one set alone skips the part)")
+    parser.add_argument("--chimeric-aligners", nargs="+", default=list(DEFAULT_CHIMERIC_ALIGNERS), metavar="ALIGNER",
+                        help="the same densities simulated by imtfusion.sim (the demo genome, the fusion's junction "
+                        "fragments) and aligned by each ALIGNER, each called with and without the FASTA, the "
+                        "largest of each profiled (default: star_chimeric star_default; also: hisat2, "
+                        "star_chimeric_softclip, bwa_mem, minimap2_splice; none to skip)")
     parser.add_argument("--contig-mb", type=int, default=BACKGROUND_CONTIG_LENGTH // 1_000_000, metavar="MB",
                         help=f"length of each of the {BACKGROUND_CONTIGS} background contigs (default: "
                         f"{BACKGROUND_CONTIG_LENGTH // 1_000_000})")
@@ -2030,6 +2159,7 @@ def command_line(args: argparse.Namespace) -> str:
              "--target-fragments", *map(str, args.target_fragments),
              "--chimeric-fragments", *map(str, args.chimeric_fragments),
              "--target-sets", *args.target_sets,
+             "--chimeric-aligners", *(args.chimeric_aligners or ["none"]),
              "--contig-mb", str(args.contig_mb), "--unmapped-fraction", f"{args.unmapped_fraction:g}",
              "--runs", str(args.runs), "--annotation-genes", str(args.annotation_genes), "--batch-samples", str(args.batch_samples), "--batch-runs", str(args.batch_runs),
              "--cores", str(args.cores)]
@@ -2052,6 +2182,14 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--target-fragments must be at least 0")
     if any(c < 0 for c in args.chimeric_fragments):
         raise ConfigError("--chimeric-fragments must be at least 0")
+    from imtfusion.sim.align import ALIGNERS
+    from imtfusion.sim.demo import DEMO_SEED
+
+    aligners = [a for a in dict.fromkeys(getattr(args, "chimeric_aligners", None) or []) if a != "none"]
+    unknown = [a for a in aligners if a not in ALIGNERS]
+    if unknown:
+        raise ConfigError(f"--chimeric-aligners: unknown {', '.join(unknown)}; choose from {', '.join(ALIGNERS)} "
+                          "or none")
     if not 0 <= args.unmapped_fraction <= 1:
         raise ConfigError("--unmapped-fraction must be between 0 and 1")
     if args.contig_mb < 1:
@@ -2155,6 +2293,21 @@ def main(args: argparse.Namespace) -> None:
             target_set_rows = measure_target_sets(
                 sets_bam, [(n, genes, target_regions(index, sets_bam.path, genes)) for n, genes in target_sets],
                 index, genome, work / "calls", args.runs, env, threads=args.call_threads)
+        simulated: dict[tuple[str, int], BuiltBam] = {}
+        for aligner in aligners if densities else []:
+            exons = fusion_exons(demo / "truth.tsv", spec.sample)
+            for c in densities:
+                simulated[aligner, c] = simulated_chimeric_bam(work / "simulated", aligner, c, spec, exons, fasta, gtf,
+                                                               DEMO_SEED, args.threads)
+            sim_regions = target_regions(index, simulated[aligner, densities[0]].path, targets)
+            for with_fasta in (True, False):
+                for c in densities:
+                    _log(f"timing {c:,} simulated {spec.fusion} fragments aligned by {aligner}, "
+                         f"{'with' if with_fasta else 'without'} the FASTA ({simulated[aligner, c].records:,} records)")
+                    chimeric_rows.append(measure_chimeric(simulated[aligner, c], c, spec, index,
+                                                          fasta if with_fasta else None, sim_regions, targets,
+                                                          work / "calls", args.runs, env, threads=args.call_threads,
+                                                          aligner=aligner))
         annotation_rows: list[AnnotationRow] = []
         largest = built[depths[-1], scales[-1]]  # the largest background with the largest target depth
         if args.annotation_genes > 0:
@@ -2197,6 +2350,17 @@ def main(args: argparse.Namespace) -> None:
             profile += ("\n" if profile else "") + profile_call(
                 chimeric_built[most], index, genome, targets, work / "profile", prof, top=15, env=env,
                 label=f"with {most:,} chimeric fragments of {spec.fusion}")
+            for aligner in aligners:
+                for with_fasta in (True, False):
+                    what = f"{aligner}_{'fasta' if with_fasta else 'nofasta'}"
+                    _log(f"profiling the call with {most:,} simulated fragments, {aligner}, "
+                         f"{'with' if with_fasta else 'without'} the FASTA")
+                    prof = (Path(args.profile).with_suffix(f".{what}.prof") if args.profile
+                            else work / "profile" / f"{what}.prof")
+                    profile += "\n" + profile_call(
+                        simulated[aligner, most], index, fasta if with_fasta else None, targets, work / "profile",
+                        prof, top=15, env=env, label=f"with {most:,} simulated fragments of {spec.fusion} aligned by "
+                        f"{aligner}, {'with' if with_fasta else 'without'} the FASTA", own_only=True)
         bars = evaluate_bars(size_rows, batch_rows, annotation_rows, chimeric_rows, target_set_rows)
         info["load average (1 min) at start / end"] = f"{load_before} / {load_average()}"
         checkout_after = checkout_state(repo)
@@ -2204,7 +2368,7 @@ def main(args: argparse.Namespace) -> None:
             f"{checkout_before} at the start, {checkout_after} at the end: the code changed during the run")
         report = render_report(info, command_line(args), date, size_rows, regions, startup, args.runs, batch_rows,
                                standalone, bars, profile, annotation_rows, scales[-1], depths[-1], chimeric_rows,
-                               target_set_rows, target_set_bam)
+                               target_set_rows, target_set_bam, {k: b.unmapped for k, b in simulated.items()})
     finally:
         if temporary is not None:
             temporary.cleanup()

@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from imtfusion.samplesheet import check_sample_name, read_sample_sheet
-from imtfusion.summary import summarize, write_summary
+from imtfusion.summary import summarize
+from imtfusion.summary_files import write_summary
 from imtfusion.registry import DEFAULT_SET, resolve_target_names
 
 
