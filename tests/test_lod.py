@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import shutil
 
 import pytest
 
@@ -139,3 +140,30 @@ def test_status_words_and_the_threshold_from_config():
 def test_lod_parameters_out_of_range_are_refused(key, value):
     with pytest.raises(ConfigError, match=key):
         CallParameters.from_mapping({key: value})
+
+
+def test_clopper_pearson_interval_matches_the_closed_forms():
+    from imtfusion.bench.lod import clopper_pearson
+
+    low, high = clopper_pearson(0, 6)
+    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 6), abs=1e-6)
+    low, high = clopper_pearson(6, 6)
+    assert high == 1.0 and low == pytest.approx(0.025 ** (1 / 6), abs=1e-6)
+    low, high = clopper_pearson(5, 10)
+    assert low < 0.5 < high and low == pytest.approx(1 - high, abs=1e-6)
+
+
+@pytest.mark.skipif(shutil.which("STAR") is None, reason="needs STAR (Debian: rna-star)")
+def test_the_lod_benchmark_spikes_scores_and_writes_its_tables(tmp_path):
+    from imtfusion.bench.lod import run_lod
+
+    markdown, trials, negative_calls = run_lod(tmp_path, negatives=2, quick=True, plot=tmp_path / "lod.svg")
+    # two negatives (the two quick libraries in turn) x 2 fractions x 3 spiked fusions
+    assert len(trials) == 2 * 2 * 3
+    assert set(negative_calls.values()) == {0}
+    high = [t for t in trials if t.fraction >= 0.2]
+    assert all(t.predicted > 0.5 for t in high) and any(t.detected for t in high)
+    assert all(0 <= t.predicted <= 1 for t in trials)
+    assert "| depth | fraction | trials | predicted | observed |" in markdown
+    assert (tmp_path / "trials.tsv").read_text().count("\n") == len(trials) + 1
+    assert (tmp_path / "lod.svg").read_text().startswith("<svg")
