@@ -276,19 +276,15 @@ class LodResult:
         return text
 
 
-def pathologist_sentence(result: "LodResult") -> str:
-    """The LoD in a report's words (the verdict box of a target without a call)."""
-    t, p = result.target, f"{result.probability:.0%}"
+def verdict_sentence(result: "LodResult") -> str:
+    """The LoD in one short line for the verdict box (the report's LoD table has the rest)."""
+    t = result.target
     if result.lod is None:
-        return (f"No reads cover {t} {result.region}, where its fusions join their partners: a {t} fusion "
-                "cannot be ruled out.")
-    known = (f" ({percent(result.lod_known)} for a partner listed as known)" if result.lod_known is not None else "")
+        return f"no reads on {t} {result.region}: a {t} fusion cannot be ruled out"
+    known = f", {percent(result.lod_known)} for a known partner" if result.lod_known is not None else ""
     if result.assessable:
-        return (f"No {t} fusion detected. Limit of detection: a {t} fusion present in {percent(result.lod)} or more "
-                f"of the {t} transcripts would have been detected with {p} probability, whatever the partner{known}.")
-    return (f"Too few reads near {t}'s usual breakpoints to rule a fusion out: only a fusion present in "
-            f"{percent(result.lod)} or more of the {t} transcripts would be detected with {p} probability{known}, "
-            f"above the {percent(result.max_fraction)} this test requires.")
+        return f"LoD {percent(result.lod)} of {t} transcripts{known}"
+    return f"too few reads: LoD {percent(result.lod)}, above {percent(result.max_fraction)}"
 
 
 def library_of(qc: Iterable["TargetQC"], sample_qc: "SampleQC | None") -> Library | None:

@@ -33,7 +33,7 @@ from imtfusion.diagram import (
     fusion_svg,
     gene_coverage_svg,
 )
-from imtfusion.lod import base_status, pathologist_sentence, percent
+from imtfusion.lod import base_status, percent, verdict_sentence
 from imtfusion.report_words import WORDS_CSS, words_section_html
 from imtfusion.specimen import signoff_html, specimen_html
 
@@ -527,7 +527,7 @@ def _verdicts(result: "SampleResult") -> str:
         calls = [c for c in result.called if s.target in c.targets]
         what = esc(s.reason)
         if s.lod is not None and base_status(s.status) != s.status:
-            what = esc(pathologist_sentence(s.lod))
+            what = esc(verdict_sentence(s.lod))
         if calls:
             what = "; ".join(f"<b>{esc(c.fusion)}</b> ({esc(c.confidence)} confidence)" for c in calls)
         klass, state = _verdict_words(s.status)
