@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from imtfusion.lod import base_status
+
 from imtfusion.params import CallParameters
 from imtfusion.pipeline import run_sample
 from toolkit import Toy
@@ -52,10 +54,11 @@ def call(tmp_path: Path, toy: Toy, fasta: bool = False, **params):
     """Run the caller; novel partners need 2 fragments here unless a test says otherwise
     (the thresholds have their own test), and a toy library of a few dozen fragments
     passes the sample QC gates of unique fragments and on-target reads (test_sampleqc.py
-    tests the gates)."""
+    tests the gates), and a toy's LoD counts as low enough (test_lod.py tests it)."""
     params.setdefault("min_fragments", 2)
     params.setdefault("qc_min_unique_fragments", 10)
     params.setdefault("qc_min_on_target_reads", 10)
+    params.setdefault("lod_max_fraction", 0.99)
     bam = toy.write_bam(tmp_path / "s.bam")
     gtf = toy.write_gtf(tmp_path / "a.gtf")
     fa = toy.write_fasta(tmp_path / "g.fa") if fasta else None
@@ -259,7 +262,8 @@ def test_status_not_assessable_without_reads_and_not_detected_with_them(tmp_path
         toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)])
     result = call(tmp_path, toy, fasta=True)
     statuses = {s.target: s.status for s in result.statuses}
-    assert statuses == {"ALK": "not detected", "ETV6": "not assessable"}
+    assert {t: base_status(s) for t, s in statuses.items()} == {"ALK": "not detected", "ETV6": "not assessable"}
+    assert statuses["ALK"].startswith("not detected (LoD ")
 
 
 def test_without_chimeric_alignments_or_fasta_nothing_is_ruled_out(tmp_path):
@@ -271,7 +275,7 @@ def test_without_chimeric_alignments_or_fasta_nothing_is_ruled_out(tmp_path):
     # the same BAM with the FASTA: soft clips and unmapped reads can be placed
     (tmp_path / "s.bam").unlink()
     result = call(tmp_path, toy, fasta=True)
-    assert {s.status for s in result.statuses} == {"not detected"}
+    assert {base_status(s.status) for s in result.statuses} == {"not detected"}
 
 
 def test_known_partners_need_less_support_than_novel_ones(tmp_path):

@@ -76,7 +76,7 @@ def test_call_writes_the_per_sample_files(sample_files, tmp_path):
     assert toy.seq["chr4"][4150 - len(left):4150] == left
     assert revcomp(toy.seq["chr2"][20150 - len(right):20150]) == right
     targets = {r["target"]: r["status"] for r in read_tsv(folder / "T1.targets.tsv")}
-    assert targets == {"ALK": "detected", "ETV6": "not detected"}
+    assert targets == {"ALK": "detected", "ETV6": "not assessable (LoD above 25%)"}  # a shallow toy
     html = (folder / "T1.report.html").read_text()
     assert "PARTP::ALK" in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
 
@@ -218,7 +218,7 @@ def test_an_unknown_parameter_name_suggests_the_closest_one(sample_files, tmp_pa
 def test_the_summary_line_says_when_no_target_is_assessable(sample_files, tmp_path):
     bam, gtf, fasta = sample_files
     ok = imtfusion(*call_args(bam, gtf, tmp_path / "a", "--fasta", str(fasta)))
-    assert ok.returncode == 0 and "1 fusion(s) called (PARTP::ALK); targets: 1 detected, 1 not detected" in ok.stderr
+    assert ok.returncode == 0 and "1 fusion(s) called (PARTP::ALK); targets: 1 detected, 1 not assessable" in ok.stderr
     # demand more exon reads than the BAM has: no target can be ruled in or out
     blind = imtfusion(*call_args(bam, gtf, tmp_path / "b", "--fasta", str(fasta), "--param", "min_target_reads=100000",
                                  "--param", "min_fragments=50", "--param", "min_fragments_known=50"))

@@ -100,6 +100,10 @@ def batch(tmp_path_factory):
     return rows
 
 
+# a target without a call and without a 3' excess: one of the statuses the limit of detection gives
+NEGATIVE = ("not detected (LoD", "not assessable (LoD above")
+
+
 def alk(result):
     return next(s for s in result.statuses if s.target == "ALK")
 
@@ -112,7 +116,7 @@ def test_a_3prime_excess_without_junction_reads_is_flagged_beside_a_balanced_sam
     assert hidden.imbalance.ratio == pytest.approx(2.0, rel=0.2)
     assert hidden.imbalance.reference == "batch (9 other samples)"
     assert "exons 20-28" in hidden.reason and "no junction read names a partner" in hidden.reason
-    assert balanced.status == "not detected"
+    assert balanced.status.startswith(NEGATIVE)
     assert balanced.imbalance.verdict == VERDICT_BALANCED and abs(balanced.imbalance.z) < 3
     assert "no 3' excess" in balanced.reason
 
@@ -120,9 +124,9 @@ def test_a_3prime_excess_without_junction_reads_is_flagged_beside_a_balanced_sam
 def test_a_small_excess_is_not_flagged_and_the_thresholds_decide(tmp_path, batch):
     toy = sample(make_toy(), excess=8)
     weak = alk(call(tmp_path, toy, "W", batch))
-    assert weak.status == "not detected" and weak.imbalance.ratio < 1.25
+    assert weak.status.startswith(NEGATIVE) and weak.imbalance.ratio < 1.25
     strict = alk(call(tmp_path, sample(make_toy(), excess=40), "S", batch, imbalance_min_z=50))
-    assert strict.status == "not detected"
+    assert strict.status.startswith(NEGATIVE)
 
 
 def test_transcripts_starting_in_intron_19_are_ati_not_a_fusion(tmp_path, batch):

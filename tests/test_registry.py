@@ -118,7 +118,7 @@ def test_structural_problems_are_one_line_errors(tmp_path):
     # a row with a field too few
     path = tmp_path / "b.tsv"
     path.write_text("\t".join(header) + "\n" + "\t".join(rows[0][c] for c in header[:-1]) + "\n")
-    with pytest.raises(InputFileError, match=r"b\.tsv line 2: 14 tab-separated fields where the header has 15"):
+    with pytest.raises(InputFileError, match=r"b\.tsv line 2: 16 tab-separated fields where the header has 17"):
         read_registry(path)
     # the same symbol twice
     path = write_registry(tmp_path / "c.tsv", header, [rows[0], rows[1], rows[0]])

@@ -89,7 +89,7 @@ def test_a_good_library_passes_every_gate_and_the_figures_are_measured(tmp_path)
     assert dict(qc.housekeeping).keys() == {"ACTB", "GAPDH"} and 0.6 < qc.five_to_three < 1.6
     assert qc.missing_housekeeping == ("B2M",)
     assert any("B2M" in n and "left out of the sample QC" in n for n in result.notes)
-    assert alk(result).status == "not detected"
+    assert alk(result).status == "not detected (LoD 24% of ALK transcripts)"
 
 
 @pytest.mark.parametrize("fault, gates", [
@@ -146,7 +146,9 @@ def test_what_cannot_be_measured_does_not_fail(tmp_path):
     qc = result.sample_qc
     assert qc.median_insert is None and gate(result, "qc_min_median_insert").passed is None
     assert "not measured" in gate(result, "qc_min_median_insert").text
-    assert qc.passed and alk(result).status == "not detected"
+    # single-end reads of 50 bases: a junction read is the only evidence, so the LoD is high
+    assert qc.passed and alk(result).status == "not assessable (LoD above 25%)"
+    assert alk(result).reason.startswith("no fusion passed the filters")
     # no housekeeping gene in the annotation: the 5'->3' figure is not measured either
     nothing = call(tmp_path, library(), "N", qc_housekeeping_genes="NOPE1,NOPE2")
     assert nothing.sample_qc.five_to_three is None and nothing.sample_qc.missing_housekeeping == ("NOPE1", "NOPE2")

@@ -984,6 +984,7 @@ class _LocusScan:
         self.read_start_keys: list[int] = []  # the same from records read one by one
         self.fragments = self.flagged_duplicates = self.paired = 0
         self.insert_counts = np.zeros(MAX_INSERT + 1, dtype=np.int64)
+        self.read_length_counts = np.zeros(MAX_READ_LENGTH + 1, dtype=np.int64)  # of the first reads (LoD)
 
     # -- one record at a time (pysam) ------------------------------------------------
     def add_read(self, read: pysam.AlignedSegment) -> None:
@@ -1036,13 +1037,18 @@ class _LocusScan:
         self.fragments += 1
         self.flagged_duplicates += bool(flag & FLAG_DUPLICATE)
         self.paired += paired
+        length = read.query_length
+        if 0 < length <= MAX_READ_LENGTH:
+            self.read_length_counts[length] += 1
         size = abs(read.template_length)
         if (paired and not flag & (0x8 | FLAG_DUPLICATE) and self.insert_counts.sum() < MAX_INSERT_PAIRS and read.next_reference_id == read.reference_id
                 and 0 < size <= MAX_INSERT and not any(op == _N for op, _ in read.cigartuples or ())):
             k1 = bisect.bisect_right(self.exon_ends, pos)
             k2 = bisect.bisect_right(self.exon_ends, read.next_reference_start)
+            # the fragment ends in that exon too: a spliced mate's TLEN spans the intron
             if (k1 == k2 < len(self.exon_starts) and self.exon_starts[k1] <= pos
-                    and self.exon_starts[k2] <= read.next_reference_start):
+                    and self.exon_starts[k2] <= read.next_reference_start
+                    and min(pos, read.next_reference_start) + size <= self.exon_ends[k1]):
                 self.insert_counts[size] += 1
 
     def _library_batch(self, batch) -> None:
@@ -1064,6 +1070,10 @@ class _LocusScan:
         self.fragments += len(idx)
         self.flagged_duplicates += int(((f & FLAG_DUPLICATE) != 0).sum())
         self.paired += int(paired.sum())
+        lengths = fixed["l_seq"][idx].astype(np.int64)
+        lengths = lengths[(lengths > 0) & (lengths <= MAX_READ_LENGTH)]
+        if len(lengths):
+            self.read_length_counts += np.bincount(lengths, minlength=MAX_READ_LENGTH + 1)[:MAX_READ_LENGTH + 1]
         if self.insert_counts.sum() >= MAX_INSERT_PAIRS:
             return  # enough pairs for a median
         size = np.abs(fixed["tlen"][idx].astype(np.int64))
@@ -1074,7 +1084,9 @@ class _LocusScan:
             k1 = np.searchsorted(ends, pos, side="right")
             k2 = np.searchsorted(ends, next_pos, side="right")
             inside = (k1 == k2) & (k1 < len(starts))
-            inside[inside] &= (starts[k1[inside]] <= pos[inside]) & (starts[k2[inside]] <= next_pos[inside])
+            inside[inside] &= ((starts[k1[inside]] <= pos[inside]) & (starts[k2[inside]] <= next_pos[inside])
+                               # the fragment ends in that exon too: a spliced mate's TLEN spans the intron
+                               & (np.minimum(pos, next_pos)[inside] + size[inside] <= ends[k1[inside]]))
             ok &= inside
             self.insert_counts += np.bincount(size[ok], minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
 
@@ -1266,8 +1278,10 @@ class _LocusScan:
         keys = np.sort(keys, kind="stable")
         distinct = int(len(keys) and 1 + np.count_nonzero(keys[1:] != keys[:-1]))
         sizes = np.flatnonzero(self.insert_counts)
+        lengths = np.flatnonzero(self.read_length_counts)
         qc.library = LibraryCounts(self.fragments, self.flagged_duplicates, distinct, self.paired,
-                                   tuple((int(k), int(self.insert_counts[k])) for k in sizes))
+                                   tuple((int(k), int(self.insert_counts[k])) for k in sizes),
+                                   tuple((int(k), int(self.read_length_counts[k])) for k in lengths))
         qc.transcript_bins = transcript_bins(depth, gene.start, self.locus, self.params.qc_transcript_trim)
         qc.profile = exon_profile(depth, gene.start, gene.strand, self.locus,
                                   (self.params.ati_skip, self.params.ati_window),
@@ -1325,6 +1339,7 @@ def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarr
 
 
 MAX_INSERT = 1000  # longer |TLEN| of a fragment within one exon is not counted (sample QC)
+MAX_READ_LENGTH = 2_000  # longer reads (long-read RNA) are not counted in the read lengths (LoD)
 MAX_INSERT_PAIRS = 20_000  # pairs per locus enough for the median insert: later ones are not looked at
 TRANSCRIPT_BINS = 10
 

@@ -17,10 +17,11 @@ from imtfusion.model import Breakend
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
     from imtfusion.imbalance import ImbalanceResult
+    from imtfusion.lod import LodResult
     from imtfusion.sampleqc import SampleQC
     from imtfusion.results import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.5.0"
+SCHEMA_VERSION = "1.6.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -125,6 +126,32 @@ def target_object(s: TargetStatus) -> dict[str, Any]:
         "clipped_reads": q.clipped_reads,
         "low_mapq": q.low_mapq,
         "imbalance": imbalance_object(s.imbalance),
+        "lod": lod_object(s.lod),
+    }
+
+
+def lod_object(v: "LodResult | None") -> dict[str, Any] | None:
+    """The limit of detection of a target (``lod`` in the schema)."""
+    if v is None:
+        return None
+    lib = v.library
+    mean = lib.fragment_mean if lib.paired else None
+    return {
+        "lod": None if v.lod is None else round(v.lod, 4),
+        "lod_known": None if v.lod_known is None else round(v.lod_known, 4),
+        "probability": v.probability,
+        "max_fraction": v.max_fraction,
+        "assessable": v.assessable,
+        "exons": v.region,
+        "depth": round(v.depth, 2),
+        "molecule_density": round(v.density, 5),
+        "read_length": lib.read_length,
+        "paired": lib.paired,
+        "fragment_mean": None if mean is None else round(mean, 1),
+        "unique_share": lib.unique_share,
+        "windows": {"split_long": round(v.windows.split_long, 2), "split_short": round(v.windows.split_short, 2),
+                    "discordant": round(v.windows.discordant, 2)},
+        "fragments_at_lod": None if v.lod is None else round(v.fragments_at(v.lod), 2),
     }
 
 

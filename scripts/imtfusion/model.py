@@ -143,13 +143,15 @@ class LibraryCounts:
     flagged or not (unflagged PCR duplicates share them); ``paired`` those of a pair.
     ``insert_sizes``: (|TLEN|, fragments) of the unspliced first reads whose mate starts
     in the same exon of the gene (their TLEN is the fragment length, not an intron span);
-    at most 1,000 bases."""
+    at most 1,000 bases. ``read_lengths``: (sequenced bases, records) of those first reads
+    (the limit of detection, :mod:`imtfusion.lod`)."""
 
     fragments: int
     flagged_duplicates: int
     distinct_starts: int
     paired: int
     insert_sizes: tuple[tuple[int, int], ...]
+    read_lengths: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

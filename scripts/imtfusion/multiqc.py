@@ -6,7 +6,8 @@ MultiQC picks up any file named ``*_mqc.yaml`` and reads the section configurati
 sample: the number of targets with a detected fusion, then one column per target with its
 status, and for a detected target the fusion names and confidence tiers, then one column
 per kinase target with the z of its 3'/5' expression imbalance (``{target}_imbalance_z``;
-no cell where it was not measured). Cells are
+no cell where it was not measured), then one per target with its limit of detection in
+percent of its transcripts (``{target}_lod``). Cells are
 coloured with MultiQC's per-column conditional formatting.
 
 The text contains no date, so the same summary gives the same bytes.
@@ -41,16 +42,16 @@ def _target_header(target: str) -> dict:
     return {
         "title": target,
         "description": (
-            f"{target}: detected (with the fusions and their confidence), not detected, "
-            "not assessable (too few reads on the exons), imbalance: fusion suspected (a 3'/5' excess "
+            f"{target}: detected (with the fusions and their confidence), not detected (with the limit of "
+            "detection), not assessable (QC failed, too few reads, or the LoD above lod_max_fraction), imbalance: fusion suspected (a 3'/5' excess "
             "without a call), ALK-ATI (3' expression from an intron start, not a fusion) or failed "
             "(the sample did not run)"
         ),
         "scale": False,
         "cond_formatting_rules": {
             "detected": [{"s_contains": DETECTED_PREFIX.strip()}],
-            "pass": [{"s_eq": "not detected"}, {"s_contains": "-ATI ("}],
-            "warn": [{"s_eq": "not assessable"}],
+            "pass": [{"s_contains": "not detected"}, {"s_contains": "-ATI ("}],
+            "warn": [{"s_contains": "not assessable"}],
             "suspected": [{"s_contains": "imbalance:"}],
             "fail": [{"s_eq": "failed"}],
         },
@@ -64,11 +65,21 @@ def _target_header(target: str) -> dict:
     }
 
 
-def _z(row: SummaryRow) -> float | None:
+def _number(text: str) -> float | None:
     try:
-        return float(row.imbalance_z)
+        return float(text)
     except ValueError:
         return None
+
+
+def _z(row: SummaryRow) -> float | None:
+    return _number(row.imbalance_z)
+
+
+def _lod(row: SummaryRow) -> float | None:
+    """The LoD as a percentage, rounded to 0.1."""
+    value = _number(row.lod)
+    return None if value is None else round(100 * value, 1)
 
 
 def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
@@ -97,6 +108,18 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             "format": "{:,.1f}",
             "scale": "RdBu-rev",
         }
+    with_lod = [t for t in targets if any(r.target == t and _lod(r) is not None for r in rows)]
+    for t in with_lod:
+        headers[f"{t}_lod"] = {
+            "title": f"{t} LoD %",
+            "description": (f"limit of detection of {t}: the share of its transcripts (%) a fusion must reach to "
+                            "be detected with 95% probability (lod_probability); above lod_max_fraction a target "
+                            "without a call is not assessable"),
+            "format": "{:,.1f}",
+            "min": 0,
+            "max": 100,
+            "scale": "RdYlGn-rev",
+        }
     data: dict[str, dict] = {}
     for sample, cells in by_sample.items():
         values: dict[str, object] = {}
@@ -110,6 +133,10 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             z = _z(cells[t]) if t in cells else None
             if z is not None:
                 values[f"{t}_imbalance_z"] = z
+        for t in with_lod:
+            lod = _lod(cells[t]) if t in cells else None
+            if lod is not None:
+                values[f"{t}_lod"] = lod
         data[sample] = values
     return {
         "id": SECTION_ID,

@@ -58,6 +58,9 @@ class CallParameters:
     max_partner_scan: int = 200_000_000  # records read by that pass at most (then a note)
     # --- target status
     min_target_reads: int = 10  # reads in the target's exons needed to call it assessable
+    # --- limit of detection (imtfusion.lod): the fusion fraction detected with lod_probability
+    lod_probability: float = 0.95  # detection probability the LoD is the fusion fraction of
+    lod_max_fraction: float = 0.25  # a target without a call whose LoD is above this is not assessable
     # --- sample QC gates (imtfusion.sampleqc): a failing sample cannot rule a fusion out
     qc_min_unique_fragments: int = 200  # non-duplicate fragments in the target and housekeeping loci
     qc_min_on_target_reads: int = 40  # reads on the targets' exons, all targets together
@@ -116,6 +119,11 @@ class CallParameters:
             if isinstance(default, (int, float)) and not isinstance(default, bool) and updates[key] < 0:
                 raise ConfigError(f"parameter {key!r} must not be negative, got {value!r}")
         out = replace(params, **updates)
+        if not 0 < out.lod_probability < 1:
+            raise ConfigError(f"parameter 'lod_probability' must be between 0 and 1, got {out.lod_probability}")
+        if not 0 < out.lod_max_fraction < 1:
+            raise ConfigError(f"parameter 'lod_max_fraction' must be between 0 and 1 (a fusion fraction), got "
+                              f"{out.lod_max_fraction}")
         if out.ati_skip >= out.ati_window:
             raise ConfigError(f"parameter 'ati_skip' ({out.ati_skip}) must be smaller than 'ati_window' "
                               f"({out.ati_window})")

@@ -37,6 +37,7 @@ from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
+from imtfusion.lod import assess_lod
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
 from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
@@ -58,6 +59,7 @@ from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_tar
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
+    from imtfusion.lod import LodResult
 
 
 FUSION_COLUMNS = [
@@ -122,6 +124,11 @@ TARGET_COLUMNS = [
     "imbalance_reference",
     # the sample QC gates (imtfusion.sampleqc): pass, or fail: the failed gates
     "sample_qc",
+    # the limit of detection (imtfusion.lod)
+    "lod",
+    "lod_known",
+    "lod_exons",
+    "lod_depth",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -386,6 +393,7 @@ def target_statuses(
     blind: str | None = None,
     imbalance: "dict[str, ImbalanceResult] | None" = None,
     qc_failure: str = "",
+    lod: "dict[str, LodResult] | None" = None,
 ) -> list[TargetStatus]:
     """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
     the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
@@ -394,14 +402,19 @@ def target_statuses(
     suspected* (also without chimeric alignments or FASTA: the coverage says it), or its
     ATI status when transcripts starting in the intron explain the excess. ``qc_failure``
     (the failed sample QC gates, :mod:`imtfusion.sampleqc`): every target without a call
-    is *not assessable* for that reason; a call stands, its reason naming the failure."""
+    is *not assessable* for that reason; a call stands, its reason naming the failure.
+    ``lod`` (target -> :class:`~imtfusion.lod.LodResult`): a target that would otherwise be
+    *not detected* is ``not detected (LoD 3.4% of ALK transcripts)``, or ``not assessable
+    (LoD above 25%)`` when its limit of detection is above ``lod_max_fraction``."""
     from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
 
     imbalance = imbalance or {}
+    lod = lod or {}
     out = []
     for locus in loci:
         q = qc[locus.name]
         verdict = imbalance.get(locus.name)
+        limit = lod.get(locus.name)
         fusions = sorted({c.fusion for c in called if locus.name in c.targets})
         if fusions:
             best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
@@ -426,17 +439,13 @@ def target_statuses(
                 reason = f"{verdict.reason}; but {blind}"
             out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
         else:
-            out.append(
-                TargetStatus(
-                    locus.name,
-                    STATUS_NOT_DETECTED,
-                    [],
-                    f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons"
-                    + (f"; {verdict.reason}" if verdict is not None and verdict.verdict != "not assessed" else ""),
-                    q,
-                    verdict,
-                )
-            )
+            reason = (f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons"
+                      + (f"; {limit.sentence()}" if limit is not None else "")
+                      + (f"; {verdict.reason}" if verdict is not None and verdict.verdict != "not assessed" else ""))
+            status = limit.status() if limit is not None else STATUS_NOT_DETECTED
+            out.append(TargetStatus(locus.name, status, [], reason, q, verdict))
+    for s in out:
+        s.lod = lod.get(s.target)
     return out
 
 
@@ -629,7 +638,8 @@ def run_sample(
     if house_missing:
         notes.append(f"housekeeping gene(s) {', '.join(house_missing)} not in the annotation or the BAM: "
                      "left out of the sample QC")
-    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance, sample_qc.reason())
+    lod = assess_lod(evidence.qc, house, sample_qc, params)
+    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance, sample_qc.reason(), lod)
     renames = contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
@@ -735,6 +745,7 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 "chimeric_records": s.qc.chimeric_records,
                 **imbalance_columns(s.imbalance),
                 "sample_qc": result.sample_qc.summary() if result.sample_qc is not None else None,
+                **lod_columns(s.lod),
             }
         )
     return rows
@@ -754,6 +765,16 @@ def imbalance_columns(v: "ImbalanceResult | None") -> dict[str, object]:
         "depth3": v.depth3 if measured else None,
         "imbalance_reference": v.reference or None,
     }
+
+
+def lod_columns(v: "LodResult | None") -> dict[str, object]:
+    """targets.tsv's LoD columns: the fractions (4 decimals; '.' where none is reached), the
+    region and its depth."""
+    if v is None:
+        return {"lod": None, "lod_known": None, "lod_exons": None, "lod_depth": None}
+    return {"lod": None if v.lod is None else round(v.lod, 4),
+            "lod_known": None if v.lod_known is None else round(v.lod_known, 4),
+            "lod_exons": v.region, "lod_depth": round(v.depth, 2)}
 
 
 def sample_paths(outdir: str | Path, sample: str) -> dict[str, Path]:

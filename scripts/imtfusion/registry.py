@@ -32,6 +32,8 @@ COLUMNS = (
     "grch37_start", "grch37_contig_length", "grch38_start", "grch38_contig_length", "coordinates_source",
     "needs_review",
 )
+# optional columns, which a registry of one's own may leave out: lod_exons (the breakpoint-prone
+# exons whose coverage gives the limit of detection, imtfusion.lod) and lod_source
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9._-]+$")
 _SET = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -39,6 +41,7 @@ _SET = re.compile(r"^[a-z][a-z0-9-]*$")
 _UNIPROT = re.compile(r"^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})$")
 _DOMAIN = re.compile(r"^(?P<name>[^:]+):(?P<start>[0-9]+)-(?P<end>[0-9]+)$")
 _START = re.compile(r"^(?:chr)?(?P<contig>[0-9XY]+|MT):(?P<start>[0-9]+)$")
+_EXONS = re.compile(r"^(?P<first>[1-9][0-9]*)(?:-(?P<last>[1-9][0-9]*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,10 @@ class TargetGene:
     coordinates_source: str
     needs_review: str
     line: int  # in the registry file, for messages
+    # the exons (first, last; canonical numbering) whose coverage gives the limit of
+    # detection (imtfusion.lod); None: the whole reported transcript
+    lod_exons: tuple[int, int] | None = None
+    lod_source: str = ""
 
     def start(self, build: str) -> GeneStart:
         return self.grch37 if build == "GRCh37" else self.grch38
@@ -217,11 +224,22 @@ def _parse_row(path: Path, line: int, row: dict[str, str]) -> TargetGene:
     for column in ("title", "coordinates_source"):
         if not row[column]:
             raise _fail(path, line, f"{symbol} has no {column}; fill it in")
+    lod_exons = None
+    if row.get("lod_exons"):
+        m = _EXONS.match(row["lod_exons"])
+        if not m or int(m["last"] or m["first"]) < int(m["first"]):
+            raise _fail(path, line, f"lod_exons {row['lod_exons']!r} of {symbol} is not an exon or a range FIRST-LAST "
+                                    "(e.g. 19-20), FIRST <= LAST")
+        if not row.get("lod_source"):
+            raise _fail(path, line, f"the lod_exons of {symbol} have no lod_source; name where the breakpoint "
+                                    "region comes from")
+        lod_exons = (int(m["first"]), int(m["last"] or m["first"]))
     return TargetGene(
         symbol=symbol, aliases=aliases, sets=sets, role=role, title=row["title"], uniprot=row["uniprot"],
         kinase=kinase, breakpoint_exons=row["breakpoint_exons"],
         grch37=_gene_start(path, line, row, "GRCh37"), grch38=_gene_start(path, line, row, "GRCh38"),
         coordinates_source=row["coordinates_source"], needs_review=row["needs_review"], line=line,
+        lod_exons=lod_exons, lod_source=row.get("lod_source", ""),
     )
 
 
@@ -300,19 +318,28 @@ def resolve_target_names(names: str | Sequence[str] | None, registry: TargetRegi
     return (registry or load_registry()).resolve(names)
 
 
+def lod_exons_label(gene: TargetGene | None) -> str:
+    """``19-20``, ``11``, or ``all`` (the whole reported transcript)."""
+    if gene is None or gene.lod_exons is None:
+        return "all"
+    first, last = gene.lod_exons
+    return str(first) if first == last else f"{first}-{last}"
+
+
 def markdown_table(registry: TargetRegistry | None = None) -> str:
     """The README's targets table, one row per registry row (``python -m imtfusion.registry``
     prints it; a test checks the README against it)."""
     registry = registry or load_registry()
     sets = registry.set_names()
     lines = ["| target | " + " | ".join(f"`{s}`" for s in sets) + " | role | name | UniProt | kinase domain (aa) | "
-             "breakpoint exons | aliases | needs review |",
-             "|---|" + "---|" * len(sets) + "---|---|---|---|---|---|---|"]
+             "breakpoint exons | LoD exons | aliases | needs review |",
+             "|---|" + "---|" * len(sets) + "---|---|---|---|---|---|---|---|"]
     for g in registry.genes:
         kinase = f"{g.kinase.aa_start}-{g.kinase.aa_end}" if g.kinase else "–"
         marks = " | ".join("✓" if s in g.sets else "" for s in sets)
         lines.append(f"| {g.symbol} | {marks} | {g.role} | {g.title} | {g.uniprot} | {kinase} | "
-                     f"{g.breakpoint_exons or '–'} | {', '.join(g.aliases) or '–'} | {'yes' if g.needs_review else ''} |")
+                     f"{g.breakpoint_exons or '–'} | {lod_exons_label(g)} | {', '.join(g.aliases) or '–'} | "
+                     f"{'yes' if g.needs_review else ''} |")
     return "\n".join(lines) + "\n"
 
 

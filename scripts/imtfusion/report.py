@@ -33,6 +33,7 @@ from imtfusion.diagram import (
     fusion_svg,
     gene_coverage_svg,
 )
+from imtfusion.lod import base_status, percent, verdict_sentence
 from imtfusion.report_words import WORDS_CSS, words_section_html
 from imtfusion.specimen import signoff_html, specimen_html
 
@@ -144,7 +145,9 @@ STATUS_TEXT = {
 
 def status_class(status: str) -> str:
     """The table-cell class of a status; an ATI status (``ALK-ATI (...), not a fusion``)
-    reads as a negative with a remark."""
+    reads as a negative with a remark; the LoD forms (``not detected (LoD 3.4% ...)``) as
+    their base status."""
+    status = base_status(status)
     if status in STATUS_CLASS:
         return STATUS_CLASS[status]
     return "ati" if "-ATI (" in status else ""
@@ -152,6 +155,7 @@ def status_class(status: str) -> str:
 
 def _verdict_words(status: str) -> tuple[str, str]:
     """(verdict box class, its state text)."""
+    status = base_status(status)
     if status in VERDICT_CLASS:
         return VERDICT_CLASS[status], STATUS_TEXT[status]
     if "-ATI (" in status:
@@ -522,6 +526,8 @@ def _verdicts(result: "SampleResult") -> str:
     for s in result.statuses:
         calls = [c for c in result.called if s.target in c.targets]
         what = esc(s.reason)
+        if s.lod is not None and base_status(s.status) != s.status:
+            what = esc(verdict_sentence(s.lod))
         if calls:
             what = "; ".join(f"<b>{esc(c.fusion)}</b> ({esc(c.confidence)} confidence)" for c in calls)
         klass, state = _verdict_words(s.status)
@@ -643,10 +649,33 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
                "are not the calls' split-read and discordant <i>fragments</i>, which count each fragment once. "
                "Duplicate rate = duplicates / (reads + duplicates). Reads are primary, mapped, "
                "non-duplicate records in the locus; low-MAPQ reads are counted and otherwise ignored.</p>")
-    return (f"{gates}{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
+    return (f"{gates}{_lod_table(result)}{table}{duprate}{facts}" + (f'<ul class="notes note">{notes}</ul>' if notes else "")
             + "<h3>Coverage of the target genes</h3>"
             + "<p class='note'>Mean depth in equal bins along each gene, drawn 5′→3′ above its exons "
               "(introns shortened, so intronic bins are narrow).</p>" + "".join(plots))
+
+
+def _lod_table(result: "SampleResult") -> str:
+    """Per target: the limit of detection and what it comes from."""
+    rows = []
+    for s in result.statuses:
+        v = s.lod
+        if v is None:
+            continue
+        rows.append([s.target, v.region, f"{v.depth:.1f}", "—" if v.lod is None else percent(v.lod),
+                     "—" if v.lod_known is None else percent(v.lod_known),
+                     "—" if v.lod is None else f"{v.fragments_at(v.lod):.1f}", "yes" if v.assessable else "no"])
+    if not rows:
+        return ""
+    first = next(s.lod for s in result.statuses if s.lod is not None)
+    table = _table(["target", "breakpoint exons", "mean depth", "LoD, any partner", "LoD, known partner",
+                    "junction fragments expected at the LoD", f"LoD ≤ {percent(first.max_fraction)}"],
+                   rows, numeric={2, 3, 4, 5})
+    return ("<h3>Limit of detection</h3>" + table
+            + f"<p class='note'>LoD: the smallest share of a target's transcripts that, fused, would be detected "
+              f"with {first.probability:.0%} probability, from the depth on the exons where its fusions join their "
+              f"partners, the library ({esc(first.library.describe())}) and the calling thresholds (README, "
+              "\"Limit of detection\"). A target without a call whose LoD is above the limit is not assessable.</p>")
 
 
 def _sample_qc(result: "SampleResult") -> str:
@@ -708,8 +737,10 @@ exact breakpoint, and either both breakpoints on exon boundaries, a known partne
 or at least 5 discordant pairs without a junction read. <i>Low</i>: anything else that passed the filters.</p>
 <p><b>Limitations.</b> Fusions are only found when at least one breakpoint lies in a target gene; a fusion whose
 transcript is not expressed, or whose junction reads were not kept in the BAM, cannot be seen. "Not assessable"
-means fewer than {p.min_target_reads} reads covered the target's exons, so the absence of a fusion cannot be
-claimed. Breakpoints from discordant mates alone are approximate. Coverage is drawn from primary non-duplicate
+means fewer than {p.min_target_reads} reads covered the target's exons, the sample failed a QC gate, or the limit of
+detection (the share of the target's transcripts a fusion must reach to be detected with {p.lod_probability:.0%}
+probability, from the depth on the target's breakpoint exons, the read and fragment lengths and the thresholds above)
+is above {percent(p.lod_max_fraction)}, so the absence of a fusion cannot be claimed. Breakpoints from discordant mates alone are approximate. Coverage is drawn from primary non-duplicate
 reads in coarse bins and is no expression measurement. This is a research-use tool: results need confirmation by an
 orthogonal method (e.g. FISH, RT-PCR or IHC) before clinical use.</p>
 <p class="note">Parameters: <span class="mono wrap">{esc(params)}</span></p>"""

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from imtfusion.bamio import AlignmentInfo
     from imtfusion.calling import Candidate
     from imtfusion.imbalance import ImbalanceResult
+    from imtfusion.lod import LodResult
     from imtfusion.knowledge import KnownFusion
     from imtfusion.model import GeneCoverage, TargetQC
     from imtfusion.params import CallParameters
@@ -39,6 +40,7 @@ class TargetStatus:
     reason: str
     qc: TargetQC
     imbalance: "ImbalanceResult | None" = None
+    lod: "LodResult | None" = None  # the limit of detection (imtfusion.lod)
 
 
 @dataclass

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imtfusion import __version__
+from imtfusion.lod import base_status
 from imtfusion.report import CSS, IMBALANCE_STATUS, esc, status_class
 
 SUMMARY_COLUMNS = [
     "sample", "target", "status", "fusions", "exons", "confidence", "split_reads", "discordant_pairs", "reason", "report",
-    "imbalance", "imbalance_z",
+    "imbalance", "imbalance_z", "lod",
 ]
 
 
@@ -35,6 +36,7 @@ class SummaryRow:
     report: str
     imbalance: str = ""  # the 3'/5' verdict (targets.tsv), '' for a failed sample
     imbalance_z: str = ""
+    lod: str = ""  # the limit of detection (targets.tsv's lod: a fraction), '' or '.' where none
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -85,6 +87,7 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 report=report,
                 imbalance=row.get("imbalance", ""),
                 imbalance_z=row.get("imbalance_z", ""),
+                lod=row.get("lod", ""),
             )
         )
     return rows
@@ -121,7 +124,7 @@ def sample_overall(rows: list[SummaryRow]) -> str:
     ``fusion suspected`` (no call, a target with a 3'/5' imbalance), ``not assessable``
     (no call and some target could not be ruled out), else ``negative`` (an ATI status is
     no fusion)."""
-    statuses = {r.status for r in rows}
+    statuses = {base_status(r.status) for r in rows}
     if "failed" in statuses:
         return "failed"
     if "detected" in statuses:
@@ -172,7 +175,7 @@ def render_summary_html(rows: list[SummaryRow], targets: list[str], now: _dt.dat
                     f"<br><small><b>{esc(exons)}</b> ({esc(tier)}; {esc(split)} split, {esc(disc)} discordant)</small>"
                 )
             shown = ("failed", "not assessable", IMBALANCE_STATUS)
-            reason = f"<br><small>{esc(r.reason)}</small>" if r.status in shown else ""
+            reason = f"<br><small>{esc(r.reason)}</small>" if r.status in shown else ""  # an LoD status says it all
             if r.imbalance_z not in ("", ".") and r.status != "failed":
                 details.append(f"<br><small>3′/5′ z = {esc(r.imbalance_z)}</small>")
             cells.append(

@@ -3,6 +3,7 @@
   imtfusion benchmark accuracy --outdir DIR [--threads N] [--aligners A ...] [--quick] [--seed N]
                                [--with-fasta] [--without-fasta]
   imtfusion benchmark imbalance --outdir DIR [--threads N] [--aligner A] [--quick] [--seed N]
+  imtfusion benchmark lod --outdir DIR [--threads N] [--negatives N] [--quick] [--seed N] [--plot SVG]
 
 Each benchmark is a sub-command living in its own module of ``imtfusion.bench``.
 """
@@ -21,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "recall, precision and breakpoint accuracy per aligner on a simulated panel",
     ),
     "imbalance": ("imtfusion.bench.imbalance", "3'/5' imbalance and ALK-ATI flags on simulated fusions without junction reads"),
+    "lod": ("imtfusion.bench.lod", "limit of detection: predicted vs observed detection of fusions spiked into negatives"),
     "speed": ("imtfusion.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
     "remote": ("imtfusion.bench.remote", "bytes moved and wall time of a BAM read over loopback HTTP vs the local file"),
 }

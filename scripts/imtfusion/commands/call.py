@@ -230,7 +230,9 @@ def outcome(result) -> str:
     whose targets are all not assessable must not read like a negative."""
     from collections import Counter
 
-    statuses = Counter(s.status for s in result.statuses)
+    from imtfusion.lod import base_status
+
+    statuses = Counter(base_status(s.status) for s in result.statuses)
     if statuses and set(statuses) == {"not assessable"}:
         return f"no target assessable ({len(result.statuses)} not assessable; targets.tsv says why)"
     names = sorted({c.fusion for c in result.called})

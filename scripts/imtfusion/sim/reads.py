@@ -508,6 +508,24 @@ class HiddenFusionSpec:
 
 
 @dataclass(frozen=True)
+class SpikedFusionSpec:
+    """A fusion at a fusion fraction with all of its fused transcript's fragments, those
+    across the junction included (the limit-of-detection benchmark): the fused transcript
+    of ``chimera`` makes ``fraction`` of the 3' gene's transcripts, as in
+    :class:`HiddenFusionSpec`, and its fragments start uniformly along it, so how many cross
+    the junction is left to chance as in a tumour. ``chimera.fragments`` must be 0."""
+
+    chimera: ChimeraSpec
+    fraction: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"{self.chimera.name}: fraction must be in (0, 1)")
+        if self.chimera.fragments or self.chimera.body_fragments or self.chimera.premrna_fragments:
+            raise ValueError(f"{self.chimera.name}: a spiked fusion takes its fragment counts from the fraction")
+
+
+@dataclass(frozen=True)
 class AtiSpec:
     """Alternative transcription initiation (ALK-ATI, Wiesner et al., Nature 2015): transcripts
     of ``gene``'s canonical exons from ``exon`` to the last, preceded by the ``intron_bases``
@@ -576,6 +594,7 @@ class SampleSpec:
     extra_expression: tuple[tuple[str, int], ...] = ()
     hidden_fusions: tuple[HiddenFusionSpec, ...] = ()
     ati: tuple[AtiSpec, ...] = ()
+    spiked_fusions: tuple[SpikedFusionSpec, ...] = ()  # after all of the above
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -934,6 +953,14 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             f = _fragment_length(rng, lib, len(seq))
             s = rng.randint(0, len(seq) - f)
             add("ati", ati.name, seq, s, s + f, None)
+    for sf in spec.spiked_fusions:
+        ct = build_chimeric_transcript(genome, sf.chimera)
+        n_wt, l_wt = wild_type_of(sf.chimera.gene3)
+        for _ in range(copies_to_fragments(n_wt, l_wt, sf.fraction, len(ct.sequence), lib.fragment_mean)):
+            f = _fragment_length(rng, lib, len(ct.sequence))
+            s = rng.randint(0, len(ct.sequence) - f)
+            across = s < ct.junction < s + f
+            add("fusion" if across else "fusion_body", ct.name, ct.sequence, s, s + f, ct.junction if across else None)
 
     order = list(range(len(raw)))
     rng.shuffle(order)
