@@ -3,6 +3,8 @@ and reported nowhere without it; the other samples' calls do not depend on the s
 
 from __future__ import annotations
 
+import json
+
 import csv
 from pathlib import Path
 
@@ -53,6 +55,16 @@ def test_tpm3_ntrk1_is_called_with_imt_extended_and_reported_nowhere_without_it(
     assert statuses["NTRK1"] == "detected"
     assert {base_status(s) for t, s in statuses.items() if t != "NTRK1"} <= {"not detected", "not assessable"}
     assert "NTRK1 kinase domain retained" in (extended / "IMT06.report.html").read_text()
+    # the STAR-aligned call, with the demo FASTA: FUSOR's model takes it; TPM3 on -, NTRK1 on +
+    from fusor_models import validate_assayed_fusion
+
+    [vicc] = json.loads((extended / "IMT06.vicc.json").read_text())["calls"]
+    validate_assayed_fusion(vicc["assayedFusion"])
+    five, three = vicc["assayedFusion"]["structure"]
+    assert (five["exonEnd"], three["exonStart"], five["strand"], three["strand"]) == (7, 10, -1, 1)
+    # inter-residue: TPM3 keeps chr1:149500 (1-based) and up, NTRK1 chr1:186108 and up
+    assert five["elementGenomicEnd"]["start"] == 149499 and three["elementGenomicStart"]["start"] == 186107
+    assert five["elementGenomicEnd"]["sequenceReference"]["refgetAccession"].startswith("SQ.")
 
     default = call(tmp_path, "IMT06", "default")
     for name in ("IMT06.fusions.tsv", "IMT06.fusions.discarded.tsv", "IMT06.fusions.vcf", "IMT06.fusions.json",

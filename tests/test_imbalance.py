@@ -161,6 +161,26 @@ def test_without_a_batch_the_shipped_profile_is_the_reference(tmp_path):
     assert few.imbalance.verdict == VERDICT_NOT_ASSESSED and "imbalance_min_reads" in few.imbalance.reason
 
 
+def test_a_suspected_fusion_is_an_inferred_vicc_fusion_of_an_unknown_partner(tmp_path):
+    from fusor_models import validate_assayed_fusion
+    from imtfusion.vicc import load_vicc_schema, render_vicc
+
+    result = call(tmp_path, sample(make_toy(), excess=40), "H")
+    assert alk(result).status == STATUS_IMBALANCE and not result.called
+    data = json.loads(render_vicc(result))
+    jsonschema.Draft202012Validator(load_vicc_schema()).validate(data)
+    [suspected] = data["suspected"]
+    assert suspected["target"] == "ALK" and suspected["reason"] == alk(result).reason
+    fusion = suspected["assayedFusion"]
+    validate_assayed_fusion(fusion)
+    assert fusion["assay"]["fusionDetection"] == "inferred"
+    assert [e["type"] for e in fusion["structure"]] == ["UnknownGeneElement", "GeneElement"]
+    gene_id = next(lo.gene.gene_id for lo in result.loci if lo.name == "ALK")
+    assert fusion["viccNomenclature"] == f"?(::)ALK(ensembl:{gene_id.partition('.')[0]})"
+    balanced = call(tmp_path, sample(make_toy(), seed=2), "B")
+    assert json.loads(render_vicc(balanced))["suspected"] == []
+
+
 def test_the_targets_table_and_json_carry_the_verdict(tmp_path, batch):
     from imtfusion.jsonout import load_schema, render_json
     from imtfusion.pipeline import TARGET_COLUMNS, status_rows

@@ -1,8 +1,10 @@
-"""The package installs without a C compiler: the compiled record reader is optional."""
+"""The package installs without a C compiler: the compiled record reader is optional; CI
+runs exactly the README's second command."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,3 +36,20 @@ def test_a_wheel_builds_without_a_c_compiler(tmp_path):
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert "imtfusion/scan.py" in names
     assert not [n for n in names if "_bamwalk" in n and not n.endswith(".c")]
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_s_second_command():
+    root = Path(__file__).resolve().parents[1]
+    second = _bash_blocks((root / "README.md").read_text())[1].strip()
+    assert "requirements-vicc.txt" in second and second.endswith("python -m pytest")
+    ci = [line.strip() for line in (root / ".ci" / "run").read_text().splitlines() if "pytest" in line
+          and not line.lstrip().startswith("#")]
+    assert ci == [second]
+    # the test-only FUSOR pins exist and are installed without their database services
+    pins = [line for line in (root / "tests" / "requirements-vicc.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert pins and all("==" in line for line in pins) and "--no-deps" in second

@@ -99,3 +99,49 @@ def test_the_benchmark_panel_keeps_the_fusions_and_negatives(genome):
     assert anchors[("TPM3", "ALK")] == ((), (50, 50)) and anchors[("ETV6", "CALR")] == ((50, 50), ())
     [bp04] = [c for s in amp if s.name == "BP04" for c in s.fusions if c.gene5 == "EML4"]
     assert bp04.offset3 == 53 and bp04.anchor3 == (103, 103)  # 53 intronic ALK bases before the exon
+
+
+def test_ffpe_damage_turns_c_into_t_in_every_copy_of_a_molecule(genome):
+    from imtfusion.sim.reads import deaminate
+    from imtfusion.sim.genome import sub_rng
+
+    rng = sub_rng(1, "t")
+    molecule = "ACGT" * 2500
+    damaged = deaminate(rng, molecule, 0.05)
+    changed = [(a, b) for a, b in zip(molecule, damaged) if a != b]
+    assert set(changed) == {("C", "T")} and 0.03 < len(changed) / 2500 < 0.07  # only C>T, at the rate
+    plain = _sample(genome, LibrarySpec(umi_length=8, duplicate_fraction=0.6))
+    ffpe = _sample(genome, LibrarySpec(umi_length=8, duplicate_fraction=0.6, damage_rate=0.02))
+    # the same molecules and copies: damage draws from a stream of its own
+    assert [(f.kind, f.source, f.start, f.end) for f in plain.fragments] == [
+        (f.kind, f.source, f.start, f.end) for f in ffpe.fragments]
+    assert sum(a.read1 != b.read1 for a, b in zip(plain.fragments, ffpe.fragments)) > len(plain.fragments) / 4
+    with pytest.raises(ValueError, match="damage_rate"):
+        LibrarySpec(damage_rate=0.5)
+
+
+def test_the_command_line_simulates_each_panel_kind(tmp_path):
+    """--library/--umi/--duplicates/--ffpe reach the library: AMP reads end at primers,
+    capture enriches the targets, UMIs end every read name, copies repeat them."""
+    import csv
+
+    from imtfusion.cli import main
+
+    def run(name, *extra):
+        assert main(["simulate", "sample", "--outdir", str(tmp_path / name), "--name", name, "--fusion",
+                     "TPM3:7:ALK:20:20", "--aligner", "none", "--seed", "4", *extra]) == 0
+        names = (tmp_path / name / f"{name}_R1.fastq").read_text().splitlines()[0::4]
+        return names
+
+    wts = run("W")
+    assert all("_" not in n for n in wts)
+    amp = run("A", "--library", "amp", "--umi", "8", "--duplicates", "0.7", "--ffpe")
+    umis = Counter(n.rsplit("_", 1)[1] for n in amp)
+    assert all(len(u) == 8 for u in umis) and len(umis) < 0.5 * len(amp)  # 70% copies share a UMI
+    cap = run("C", "--library", "capture")
+    assert len(cap) != len(wts)  # capture re-weights the genes
+    with open(tmp_path / "A" / "A.truth.tsv") as fh:
+        (row,) = list(csv.DictReader(fh, delimiter="\t"))
+    assert row["fusion"] == "TPM3::ALK"
+    assert main(["simulate", "sample", "--outdir", str(tmp_path / "X"), "--library", "amp", "--duplicates", "1.5",
+                 "--aligner", "none"]) == 1

@@ -37,6 +37,7 @@ from imtfusion.report_words import (
     load_ihc_patterns,
 )
 from imtfusion.vicc import load_vicc_schema, render_vicc
+from fusor_models import fusor_models, fusor_nomenclature, validate_assayed_fusion
 from test_calling import TARGETS, add_background, flip, make_toy
 from test_outputs import toy_run, vcf_records  # noqa: F401  (toy_run is a fixture)
 
@@ -191,15 +192,25 @@ def test_every_output_carries_the_hgvs_string(toy_run, tmp_path):
 
 
 def _validate_vicc(data):
+    """Our schema of the file, then every fusion with FUSOR's model and published schema;
+    the nomenclature as FUSOR writes it from the structure."""
     jsonschema = pytest.importorskip("jsonschema")
     schema = load_vicc_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     jsonschema.Draft202012Validator(schema).validate(data)
+    fusions = [c["assayedFusion"] for c in data["calls"]] + [s["assayedFusion"] for s in data["suspected"]]
+    for fusion in fusions:
+        validate_assayed_fusion(fusion)
+    nomenclature = fusor_nomenclature()
     for call in data["calls"]:
-        # what JSON Schema cannot say: the last element, a transcript segment, starts at an exon
-        last = call["assayedFusion"]["structure"][-1]
-        if last["type"] == "TranscriptSegmentElement":
-            assert "exonStart" in last
+        parts = []
+        for element in fusor_models().AssayedFusion.model_validate(call["assayedFusion"]).structure:
+            if element.type == "TranscriptSegmentElement":
+                parts.append(nomenclature.tx_segment_nomenclature(element))
+            elif element.type == "GeneElement":
+                parts.append(nomenclature.gene_nomenclature(element))
+        if len(parts) == 2:
+            assert call["assayedFusion"]["viccNomenclature"] == "::".join(parts)
 
 
 def test_vicc_json_validates_and_places_each_junction(toy_run, tmp_path):
@@ -215,10 +226,12 @@ def test_vicc_json_validates_and_places_each_junction(toy_run, tmp_path):
     # PARTP (+) keeps chr4:..4150 (1-based): the junction is at inter-residue 4150
     assert five["transcript"] == "ensembl:ENSTT00001.1" and five["gene"]["name"] == "PARTP"
     assert (five["exonEnd"], five["exonEndOffset"]) == (2, 0)
-    assert five["elementGenomicEnd"] == {"type": "SequenceLocation", "end": 4150,
-                                         "sequenceReference": {"type": "SequenceReference", "id": "chr4"}}
+    assert (five["transcriptStatus"], five["strand"]) == ("longest_compatible_remaining", 1)
+    # no FASTA: no refget accession, the contig's name is the reference
+    assert five["elementGenomicEnd"] == {"type": "SequenceLocation", "end": 4150, "sequenceReference": "chr4",
+                                         "extensions": [{"name": "is_exonic", "value": True}]}
     # ALK (-) keeps chr2:20150 and below: the junction is after 1-based 20150
-    assert (three["exonStart"], three["exonStartOffset"]) == (3, 0)
+    assert (three["exonStart"], three["exonStartOffset"], three["strand"]) == (3, 0, -1)
     assert three["elementGenomicStart"]["end"] == 20150 and "start" not in three["elementGenomicStart"]
     fusion = calls["PARTP::ALK"]["assayedFusion"]
     assert fusion["viccNomenclature"] == "ENSTT00001.1(PARTP):e.2::ENSTT00003.1(ALK):e.3"
@@ -227,11 +240,83 @@ def test_vicc_json_validates_and_places_each_junction(toy_run, tmp_path):
     five, _ = calls["PART1::ALK"]["assayedFusion"]["structure"]
     # PART1 (-) keeps chr1:8001 (1-based) and above: the junction is at inter-residue 8000
     assert five["elementGenomicEnd"]["start"] == 8000 and "end" not in five["elementGenomicEnd"]
+    assert five["strand"] == -1
+    assert data["suspected"] == []
     # a broken structure does not validate
     jsonschema = pytest.importorskip("jsonschema")
     del fusion["structure"][0]["exonEnd"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(load_vicc_schema()).validate(data)
+
+
+def test_with_a_fasta_each_contig_carries_its_refget_accession(toy_run):
+    """The accession is SQ. + sha512t24u of the contig's bases (upper case), as GA4GH's
+    own implementation computes it; FUSOR's model then takes a VRS sequence reference."""
+    from ga4gh.core import sha512t24u
+
+    from imtfusion.reference import Reference, refget_accession
+
+    toy, folder, results = toy_run
+    result = results[True]
+    data = json.loads(render_vicc(result))
+    _validate_vicc(data)
+    assert refget_accession(["ACGT"]) == "SQ.aKF498dAxcJAqme6QYQ7EZ07-fiw8Kw2"  # the refget test vector
+    assert refget_accession(["AC", "", "GT"]) == refget_accession(["ACGT"])  # chunks join
+    ref = Reference(folder / "g.fa", toy.contigs)
+    try:
+        for chrom in ("chr2", "chr4"):
+            bases = ref.fetch(chrom, 0, toy.contigs[chrom], remember=False)
+            assert ref.accession(chrom) == "SQ." + sha512t24u(bases.encode())
+        assert ref.accession("chrUn") is None
+    finally:
+        ref.close()
+    five, three = next(c for c in data["calls"] if c["fusion"] == "PARTP::ALK")["assayedFusion"]["structure"]
+    assert five["elementGenomicEnd"]["sequenceReference"] == {
+        "type": "SequenceReference", "id": "chr4", "refgetAccession": result.sequence_accessions["chr4"]}
+    assert three["elementGenomicStart"]["sequenceReference"]["refgetAccession"] == result.sequence_accessions["chr2"]
+    assert sorted(result.sequence_accessions) == sorted({e.chrom for c in result.called for e in (c.end5, c.end3)})
+
+
+def test_a_contig_longer_than_a_chunk_is_digested_piece_by_piece(tmp_path, monkeypatch):
+    from ga4gh.core import sha512t24u
+
+    import imtfusion.reference as reference
+
+    seq = ("ACGTTGCAacgtN" * 40)[:517]
+    (tmp_path / "g.fa").write_text(">c1\n" + "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60)) + "\n")
+    import pysam
+
+    pysam.faidx(str(tmp_path / "g.fa"))
+    monkeypatch.setattr(reference, "DIGEST_CHUNK", 50)
+    ref = reference.Reference(tmp_path / "g.fa", {"c1": len(seq)})
+    try:
+        assert ref.accession("c1") == "SQ." + sha512t24u(seq.upper().encode())
+    finally:
+        ref.close()
+
+
+def test_transcript_status_follows_the_gtf_tags():
+    from imtfusion.nomenclature import JunctionEnd
+    from imtfusion.vicc import transcript_status
+
+    def end(tags):
+        return JunctionEnd("5", "G", "ENST1", "", "+", "exon boundary", 2, 0, "100", 0, tags)
+
+    assert transcript_status(end(("basic", "MANE_Select", "Ensembl_canonical"))) == "mane_select"
+    assert transcript_status(end(("MANE_Plus_Clinical",))) == "mane_plus_clinical"
+    assert transcript_status(end(("Ensembl_canonical",))) == "longest_compatible_remaining"
+    assert transcript_status(end(())) == "longest_compatible_remaining"
+
+
+def test_an_invalid_fusion_is_refused_by_fusor():
+    models = fusor_models()
+    good = {"type": "AssayedFusion", "structure": [{"type": "UnknownGeneElement"}, {
+        "type": "GeneElement", "gene": {"conceptType": "Gene", "name": "ALK"}}]}
+    validate_assayed_fusion(good)
+    for bad in ({**good, "structure": good["structure"][1:]},  # one element
+                {**good, "structure": [{"type": "UnknownGeneElement"}, {"type": "GeneElement"}]}):  # no gene
+        with pytest.raises(Exception):
+            models.AssayedFusion.model_validate(bad)
 
 
 def test_an_intronic_junction_end_to_end(tmp_path):

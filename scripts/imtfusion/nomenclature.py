@@ -47,6 +47,7 @@ class JunctionEnd:
     offset: int | None  # VICC exonEndOffset / exonStartOffset; None off the transcript
     r_position: str | None  # HGVS r. position of the junction base; None off the transcript
     intronic_bases: int  # intronic bases kept at the junction (0 unless the site is intronic)
+    tags: tuple[str, ...] = ()  # the transcript's GTF tags (MANE_Select, Ensembl_canonical, ...)
 
     @property
     def accession(self) -> str:
@@ -112,6 +113,7 @@ def junction_end(geo: TranscriptGeometry, pos: int, role: str, gene: str, site: 
         offset=offset,
         r_position=r_position(geo, pos),
         intronic_bases=intronic,
+        tags=tuple(t.tags),
     )
 
 

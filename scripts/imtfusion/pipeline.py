@@ -606,6 +606,10 @@ def run_sample(
             c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
         for i, c in enumerate(discarded, start=1):
             c.call_id = f"{sample}_D{i}"
+        accessions = {} if ref is None else {
+            chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
+            if (acc := ref.accession(chrom)) is not None
+        }
         order = {id(c): i for i, c in enumerate(discarded)}
         for c in called:  # isoforms in the order of the discarded table
             c.isoforms.sort(key=lambda k: order[id(k)])
@@ -670,6 +674,7 @@ def run_sample(
         annotation=annotation,
         sample_qc=sample_qc,
         housekeeping_profiles=[q.profile for q in house.values()],
+        sequence_accessions=accessions,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pysam
@@ -12,6 +14,17 @@ from imtfusion.targets import _aliases
 
 CACHED_WINDOW = 256  # windows this short are kept once read (clip placement reads <= 150)
 CACHE_ENTRIES = 100_000  # at most (~35 MB in the worst case); then the cache starts again
+DIGEST_CHUNK = 4_000_000  # bases of a contig read at a time for its refget digest
+
+
+def refget_accession(chunks) -> str:
+    """The GA4GH refget accession (``SQ.`` + sha512t24u) of the sequence the upper-case
+    text ``chunks`` spell in order: SHA-512 of the bytes, its first 24 bytes in URL-safe
+    base64 (the digest VRS sequence references carry)."""
+    digest = hashlib.sha512()
+    for chunk in chunks:
+        digest.update(chunk.encode("ascii"))
+    return "SQ." + base64.urlsafe_b64encode(digest.digest()[:24]).decode("ascii")
 
 
 class Reference:
@@ -25,6 +38,7 @@ class Reference:
     def __init__(self, path: str | Path, bam_lengths: dict[str, int], index: str | Path | None = None):
         self.path = Path(path)
         self._cache: dict[tuple[str, int, int], str] = {}
+        self._accessions: dict[str, str] = {}
         if not self.path.exists():
             raise FastaError(f"FASTA not found: {self.path}; check the 'fasta' path or leave it out")
         fai = Path(index) if index else Path(str(self.path) + ".fai")
@@ -86,6 +100,20 @@ class Reference:
         if name is None or end <= 0:
             return ""
         return self._fasta.fetch(name, max(0, start), end).upper()
+
+    def accession(self, chrom: str) -> str | None:
+        """The refget accession of a BAM contig's whole sequence (None when the FASTA
+        lacks it); read in chunks, so a chromosome is never held in memory at once."""
+        name = self._names.get(chrom)
+        if name is None:
+            return None
+        cached = self._accessions.get(name)
+        if cached is None:
+            length = self._fasta.get_reference_length(name)
+            chunks = (self._fasta.fetch(name, i, min(i + DIGEST_CHUNK, length)).upper()
+                      for i in range(0, length, DIGEST_CHUNK))
+            cached = self._accessions[name] = refget_accession(chunks)
+        return cached
 
     def close(self) -> None:
         self._fasta.close()

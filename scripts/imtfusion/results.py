@@ -69,3 +69,4 @@ class SampleResult:
     specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
     sample_qc: "SampleQC | None" = None  # the sample QC gates
     housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
+    sequence_accessions: dict[str, str] = field(default_factory=dict)  # refget accession per called contig (FASTA)

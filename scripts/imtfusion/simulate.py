@@ -3,6 +3,7 @@
   imtfusion simulate demo --outdir resources/demo [--threads N] [--workdir DIR]
   imtfusion simulate genome --outdir DIR [--seed N] [--decoy NAME:SOURCE:FIRST:LAST:DIV[:CHROM]]
   imtfusion simulate sample --outdir DIR --name S1 --fusion TPM3:7:ALK:20:40 [--aligner star_chimeric]
+      [--library wts|amp|capture] [--umi 8] [--duplicates 0.7] [--ffpe]
   imtfusion simulate imbalance-profile [--output resources/imbalance_profile.tsv] [--threads N] [--workdir DIR]
 
 A fusion spec is GENE5:EXON5:GENE3:EXON3:FRAGMENTS[:OFFSET5:OFFSET3] (exon numbers
@@ -18,9 +19,11 @@ from pathlib import Path
 
 from imtfusion.errors import ConfigError
 from imtfusion.sim.genome import DecoySpec, GenomeLayout, demo_layout
+from imtfusion.sim.reads import PROTOCOLS
 
 DEMO_OUTDIR = "resources/demo"
 PROFILE_OUTPUT = "resources/imbalance_profile.tsv"
+FFPE_DAMAGE = 0.005  # C>T per C of a molecule with --ffpe (formalin deamination)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     smp.add_argument("--single-end", action="store_true", help="single-end reads (default: paired-end)")
     smp.add_argument("--fragment-mean", type=float, default=None, help="mean fragment length (default: 250, FFPE 150)")
     smp.add_argument("--fragment-sd", type=float, default=None, help="fragment length sd (default: 50, FFPE 40)")
-    smp.add_argument("--ffpe", action="store_true", help="short FFPE-like inserts (mean 150, sd 40): mates overlap")
+    smp.add_argument("--ffpe", action="store_true", help="FFPE-like library: short inserts (mean 150, sd 40; mates overlap) "
+                     "and C>T damage (--damage-rate, default 0.005 with --ffpe)")
+    smp.add_argument("--damage-rate", type=float, default=None, help="FFPE C>T damage per C of a molecule (default: 0, 0.005 with --ffpe)")
+    smp.add_argument("--library", choices=PROTOCOLS, default="wts", help="wts: whole transcriptome (default); amp: anchored "
+                     "multiplex PCR (reads from gene-specific primers in the target exons); capture: hybrid capture of the "
+                     "target genes")
+    smp.add_argument("--umi", type=int, default=0, metavar="LENGTH", help="UMI length (e.g. 8): every molecule gets a random "
+                     "UMI at the end of its read names (NAME_ACGTACGT); default 0, none")
+    smp.add_argument("--duplicates", type=float, default=0.0, metavar="FRACTION", help="fraction of the reads that are PCR "
+                     "copies of a molecule (e.g. 0.7; default 0)")
+    smp.add_argument("--umi-error-rate", type=float, default=0.0, help="misread rate per UMI base of a PCR copy (default 0)")
     smp.add_argument("--strandedness", choices=STRANDEDNESS, default="reverse", help="default: reverse (dUTP)")
     smp.add_argument("--error-rate", type=float, default=0.002, help="mean substitution rate (default: 0.002)")
     smp.add_argument("--seed", type=int, default=1, help="read seed (default: 1)")
@@ -133,6 +146,11 @@ def _run_sample(args: argparse.Namespace) -> None:
             error_rate=args.error_rate,
             fragment_mean=args.fragment_mean if args.fragment_mean is not None else lib.fragment_mean,
             fragment_sd=args.fragment_sd if args.fragment_sd is not None else lib.fragment_sd,
+            protocol=args.library,
+            umi_length=args.umi,
+            duplicate_fraction=args.duplicates,
+            umi_error_rate=args.umi_error_rate,
+            damage_rate=args.damage_rate if args.damage_rate is not None else (FFPE_DAMAGE if args.ffpe else 0.0),
         )
 
         def chim(text: str) -> ChimeraSpec:

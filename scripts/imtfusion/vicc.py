@@ -1,11 +1,18 @@
 """Called fusions as VICC Gene Fusion Specification objects: ``{sample}.vicc.json``.
 
+The objects follow the structure of FUSOR (the specification's reference
+implementation, version 0.10): the tests validate every one against FUSOR's
+``AssayedFusion`` model and the JSON Schema it publishes.
+
 Each call becomes one *assayed* fusion (a fusion observed in a specimen by an RNA
-assay) whose structure lists the 5' partner, then the 3' partner:
+assay, ``fusionDetection: observed``) whose structure lists the 5' partner, then the 3'
+partner:
 
 * a partner whose junction lies on its annotated transcript is a transcript segment
   element: the transcript (``refseq:`` accession when the GTF carries one, else
-  ``ensembl:`` or ``gtf:`` and the GTF's transcript_id), the gene, and the junction as
+  ``ensembl:`` or ``gtf:`` and the GTF's transcript_id), its status
+  (``mane_select`` / ``mane_plus_clinical`` from the GTF's tags, else
+  ``longest_compatible_remaining``), its strand (1 / -1), the gene, and the junction as
   the 5' segment's end (``exonEnd``/``exonEndOffset`` with ``elementGenomicEnd``) or the
   3' segment's start (``exonStart``/``exonStartOffset`` with ``elementGenomicStart``).
   Only the junction is analysed, so the 5' segment has no start and the 3' segment no end
@@ -14,17 +21,23 @@ assay) whose structure lists the 5' partner, then the 3' partner:
   intergenic partner is a templated sequence element of the junction base.
 
 Genomic locations are sequence locations in inter-residue (0-based) coordinates on the
-BAM's contig names, as the report and VCF name them: the junction lies between two
-bases, so a 5' segment on the + strand ends at ``end`` = the 1-based position of its last
-kept base, on the - strand at ``start`` = its lowest kept base's 0-based position; a 3'
-segment mirrors it. The contig has no refget accession (the genome's assembly is not
-known to imtfusion). Exon offsets follow :mod:`imtfusion.nomenclature`.
+BAM's contigs: the junction lies between two bases, so a 5' segment on the + strand ends
+at ``end`` = the 1-based position of its last kept base, on the - strand at ``start`` =
+its lowest kept base's 0-based position; a 3' segment mirrors it. The extension
+``is_exonic`` says whether the junction is at an exon boundary (offset 0). With a FASTA
+the contig is a sequence reference with its GA4GH refget accession (``SQ.`` +
+sha512t24u of the contig's bases, :func:`imtfusion.reference.refget_accession`) and the
+BAM's contig name as ``id``; without one the accession cannot be computed and the
+reference is the contig name as an IRI reference. Exon offsets follow
+:mod:`imtfusion.nomenclature`.
 
 No causative event is given: RNA does not tell a rearrangement from trans-splicing.
-imtfusion makes no call from expression imbalance alone, so no fusion here is inferred
-(``(::)``): every one is observed in junction reads or mates. The structure is described
-by the JSON Schema ``schemas/vicc.schema.json``; keys are sorted, nothing depends on the
-time.
+A target whose status is a 3'/5' expression imbalance without any junction read (the
+partner not identified) is listed under ``suspected`` as an *inferred* assayed fusion of
+an unknown 5' partner and the target's gene, written ``?(::)ALK(ensembl:...)``: the
+specification's ``(::)`` marks a join inferred, not observed. The file's own structure is
+described by the JSON Schema ``schemas/vicc.schema.json``; keys are sorted, nothing
+depends on the time.
 """
 
 from __future__ import annotations
@@ -34,13 +47,15 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from imtfusion.nomenclature import JunctionEnd, vicc_junction
+from imtfusion.results import STATUS_IMBALANCE
 
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
     from imtfusion.model import Breakend
     from imtfusion.results import SampleResult
+    from imtfusion.targets import TargetLocus
 
-VICC_FORMAT_VERSION = "1.0.0"
+VICC_FORMAT_VERSION = "2.0.0"
 VICC_SCHEMA_FILE = "vicc.schema.json"
 ENSEMBL_SYSTEM = "https://www.ensembl.org"
 GTF_SYSTEM = "urn:imtfusion:gtf:gene_id"  # a gene_id as the GTF writes it (not Ensembl)
@@ -74,8 +89,27 @@ def transcript_curie(end: JunctionEnd) -> str:
     return f"gtf:{end.transcript_id}"
 
 
-def sequence_location(chrom: str, start: int | None = None, end: int | None = None) -> dict[str, Any]:
-    loc: dict[str, Any] = {"type": "SequenceLocation", "sequenceReference": {"type": "SequenceReference", "id": chrom}}
+def transcript_status(end: JunctionEnd) -> str:
+    """FUSOR's transcript priority label from the transcript's GTF tags."""
+    if "MANE_Select" in end.tags:
+        return "mane_select"
+    if "MANE_Plus_Clinical" in end.tags:
+        return "mane_plus_clinical"
+    return "longest_compatible_remaining"
+
+
+def sequence_reference(chrom: str, accessions: dict[str, str]) -> dict[str, Any] | str:
+    """The contig as a VRS sequence reference (refget accession from the FASTA), or its
+    name as an IRI reference when no accession is known."""
+    accession = accessions.get(chrom)
+    if accession is None:
+        return chrom
+    return {"type": "SequenceReference", "id": chrom, "refgetAccession": accession}
+
+
+def sequence_location(chrom: str, accessions: dict[str, str], start: int | None = None,
+                      end: int | None = None) -> dict[str, Any]:
+    loc: dict[str, Any] = {"type": "SequenceLocation", "sequenceReference": sequence_reference(chrom, accessions)}
     if start is not None:
         loc["start"] = start
     if end is not None:
@@ -83,19 +117,24 @@ def sequence_location(chrom: str, start: int | None = None, end: int | None = No
     return loc
 
 
-def junction_location(chrom: str, pos: int, role: str, strand: str) -> dict[str, Any]:
+def junction_location(chrom: str, pos: int, role: str, strand: str, accessions: dict[str, str]) -> dict[str, Any]:
     """The inter-residue junction next to the kept base ``pos`` (0-based) of a partner."""
     after = (role == "5") == (strand == "+")  # the junction follows the kept base on the genome
-    return sequence_location(chrom, end=pos + 1) if after else sequence_location(chrom, start=pos)
+    if after:
+        return sequence_location(chrom, accessions, end=pos + 1)
+    return sequence_location(chrom, accessions, start=pos)
 
 
-def _segment(end: JunctionEnd, gene_id: str, breakend: "Breakend") -> dict[str, Any]:
+def _segment(end: JunctionEnd, gene_id: str, breakend: "Breakend", accessions: dict[str, str]) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "TranscriptSegmentElement",
         "transcript": transcript_curie(end),
+        "transcriptStatus": transcript_status(end),
+        "strand": 1 if end.strand == "+" else -1,
         "gene": gene_concept(end.gene, gene_id),
     }
-    loc = junction_location(breakend.chrom, breakend.pos, end.role, end.strand)
+    loc = junction_location(breakend.chrom, breakend.pos, end.role, end.strand, accessions)
+    loc["extensions"] = [{"name": "is_exonic", "value": end.offset == 0}]
     if end.role == "5":
         element.update(exonEnd=end.exon, exonEndOffset=end.offset, elementGenomicEnd=loc)
     else:
@@ -103,7 +142,7 @@ def _segment(end: JunctionEnd, gene_id: str, breakend: "Breakend") -> dict[str, 
     return element
 
 
-def _element(c: "Candidate", role: str) -> tuple[dict[str, Any], str]:
+def _element(c: "Candidate", role: str, accessions: dict[str, str]) -> tuple[dict[str, Any], str]:
     """The structural element of one partner and its nomenclature component."""
     gene = c.gene5 if role == "5" else c.gene3
     breakend = c.end5 if role == "5" else c.end3
@@ -113,19 +152,20 @@ def _element(c: "Candidate", role: str) -> tuple[dict[str, Any], str]:
         # the kept bases run from the junction base away from the partner
         forward = (breakend.side == "L") == (role == "5")
         strand = 1 if forward else -1
-        region = sequence_location(breakend.chrom, start=breakend.pos, end=breakend.pos + 1)
+        region = sequence_location(breakend.chrom, accessions, start=breakend.pos, end=breakend.pos + 1)
         return ({"type": "TemplatedSequenceElement", "region": region, "strand": strand},
                 f"{breakend.chrom}:g.{breakend.pos}_{breakend.pos + 1}({'+' if strand == 1 else '-'})")
     concept = gene_concept(gene.name, gene.gene_id)
     if end is None or end.exon is None or end.offset is None:
         return {"type": "GeneElement", "gene": concept}, f"{gene.name}({concept['primaryCoding']['id']})"
-    return _segment(end, gene.gene_id, breakend), vicc_junction(end)
+    return _segment(end, gene.gene_id, breakend, accessions), vicc_junction(end)
 
 
-def assayed_fusion(c: "Candidate") -> dict[str, Any]:
-    """One call as a VICC assayed fusion."""
-    five, name5 = _element(c, "5")
-    three, name3 = _element(c, "3")
+def assayed_fusion(c: "Candidate", accessions: dict[str, str] | None = None) -> dict[str, Any]:
+    """One call as a VICC assayed fusion (``accessions``: refget accession per contig)."""
+    accessions = accessions or {}
+    five, name5 = _element(c, "5", accessions)
+    three, name3 = _element(c, "3", accessions)
     fusion: dict[str, Any] = {
         "type": "AssayedFusion",
         "structure": [five, three],
@@ -143,14 +183,39 @@ def assayed_fusion(c: "Candidate") -> dict[str, Any]:
     return fusion
 
 
+def suspected_fusion(locus: "TargetLocus") -> dict[str, Any]:
+    """A target's 3'/5' imbalance without a junction: an inferred fusion of an unknown 5'
+    partner with the target gene."""
+    concept = gene_concept(locus.name, locus.gene.gene_id)
+    return {
+        "type": "AssayedFusion",
+        "structure": [{"type": "UnknownGeneElement"}, {"type": "GeneElement", "gene": concept}],
+        "viccNomenclature": f"?(::){locus.name}({concept['primaryCoding']['id']})",
+        "assay": {"type": "Assay", "assayName": ASSAY_NAME, "fusionDetection": "inferred"},
+    }
+
+
+def _suspected(result: "SampleResult") -> list[dict[str, Any]]:
+    loci = {locus.name: locus for locus in result.loci}
+    out = []
+    for s in result.statuses:
+        if s.status == STATUS_IMBALANCE and s.imbalance is not None and s.target in loci:
+            out.append({"target": s.target, "reason": s.reason,
+                        "assayedFusion": suspected_fusion(loci[s.target])})
+    return out
+
+
 def vicc_object(result: "SampleResult") -> dict[str, Any]:
+    accessions = result.sequence_accessions
     return {
         "schema_version": VICC_FORMAT_VERSION,
-        "specification": "VICC Gene Fusion Specification (assayed fusions)",
+        "specification": "VICC Gene Fusion Specification (assayed fusions, in the structure of FUSOR 0.10)",
         "tool": "imtfusion",
         "version": result.version,
         "sample": result.sample,
-        "calls": [{"id": c.call_id, "fusion": c.fusion, "assayedFusion": assayed_fusion(c)} for c in result.called],
+        "calls": [{"id": c.call_id, "fusion": c.fusion, "assayedFusion": assayed_fusion(c, accessions)}
+                  for c in result.called],
+        "suspected": _suspected(result),
     }
 
 

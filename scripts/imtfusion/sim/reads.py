@@ -371,6 +371,10 @@ class LibrarySpec:
     reads are then PCR copies of a molecule (same positions and UMI, their own
     sequencing errors, each UMI base misread with ``umi_error_rate``).
 
+    FFPE damage (``damage_rate`` > 0, off by default): formalin deaminates cytosines, so
+    each C of a molecule (transcript sense) reads T with that probability, in every read
+    and PCR copy of the molecule alike (the copies are made from the damaged template).
+
     A library fault for the sample QC gates, off by default (a library without it is
     simulated exactly as before): ``degradation`` > 0 is degraded RNA captured by its
     poly(A) tail: a molecule is intact from its 3' end for an exponentially distributed
@@ -395,10 +399,13 @@ class LibrarySpec:
     duplicate_fraction: float = 0.0
     umi_error_rate: float = 0.0
     degradation: float = 0.0
+    damage_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if self.degradation < 0:
             raise ValueError("degradation must be >= 0")
+        if not 0 <= self.damage_rate < 0.2:
+            raise ValueError("damage_rate must be in [0, 0.2)")
         if not 30 <= self.read_length <= 300:
             raise ValueError("read_length must be between 30 and 300")
         if self.strandedness not in STRANDEDNESS:
@@ -781,6 +788,11 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return k
 
 
+def deaminate(rng: random.Random, molecule: str, rate: float) -> str:
+    """FFPE damage: each C of the molecule (sense strand) becomes T with ``rate``."""
+    return "".join("T" if b == "C" and rng.random() < rate else b for b in molecule)
+
+
 def _misread(rng: random.Random, umi: str, rate: float) -> str:
     if rate <= 0:
         return umi
@@ -829,6 +841,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
     rng = sub_rng(spec.seed, "reads", spec.name)
     # UMIs and PCR copies draw from streams of their own: the molecules are the same with and without them
     umi_rng = sub_rng(spec.seed, "umis", spec.name)
+    damage_rng = sub_rng(spec.seed, "damage", spec.name)  # FFPE C>T: a stream of its own too
     expression = spec.expression if spec.expression is not None else default_expression(genome, spec.seed, spec.name)
     raw: list[tuple[str, str, int, int, bool, str, str, str | None, str | None, str]] = []
     umis: list[str] = []
@@ -836,6 +849,8 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
 
     def add(kind: str, source: str, seq: str, start: int, end: int, junction: int | None) -> None:
         frag = seq[start:end]
+        if lib.damage_rate:
+            frag = deaminate(damage_rng, frag, lib.damage_rate)
         r1_sense, r1, q1, r2, q2, s1, s2 = _reads(rng, lib, qm, frag)
         where = "" if junction is None else _junction_in(junction - start, s1, s2)
         raw.append((kind, source, start, end, r1_sense, r1, q1, r2, q2, where))
