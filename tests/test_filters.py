@@ -1,6 +1,7 @@
-"""Every registered filter on candidate records built here (no BAM): one record it must
-discard and one it must keep; and the documents derived from the registry (README filter
-table, the JSON schema's filter names, the parameter table) must not drift from it."""
+"""Every registered filter on a frozen Features record built here (no BAM, no candidate):
+one record it must discard and one it must keep; the verdict and the tiers; and the
+documents derived from the registry (README filter table, the JSON schema's filter names,
+the parameter table) must not drift from it, nor miss a filter added to it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,19 @@ import pytest
 
 from imtfusion.calling import Candidate
 from imtfusion.errors import ConfigError
+from imtfusion.features import Features, features_of
 from imtfusion.filters import (
     FILTER_NAMES,
     FILTERS,
+    Filter,
     FilterContext,
+    Verdict,
     active_filters,
     apply_filters,
     filter_table,
+    judge,
+    refresh_readme,
+    refresh_schema,
 )
 from imtfusion.genelookup import GeneRef
 from imtfusion.model import Breakend
@@ -52,6 +59,26 @@ def candidate(**kw) -> Candidate:
     return Candidate(**base)
 
 
+def record(**kw) -> Features:
+    """The same well-supported TPM3::ALK call as a Features record; keyword arguments change it."""
+    base = dict(
+        end5=Breakend("chr1", 1000, "R"),
+        end3=Breakend("chr2", 5000, "L"),
+        gene5=TPM3,
+        gene3=ALK,
+        split_reads=6,
+        discordant_pairs=4,
+        fragments=10,
+        site5="splice_site",
+        site3="splice_site",
+        best_anchor=40,
+        sequence5="ACGTTGCAAGCTTAGCCATG",
+        sequence3="TTGACCGTAGCATGCAAGTC",
+    )
+    base.update(kw)
+    return Features(**base)
+
+
 class FakeArtefacts:
     def match(self, gene5, gene3, breakpoint5, breakpoint3, fragments):
         junction = (gene5, gene3, breakpoint5, breakpoint3)
@@ -62,7 +89,7 @@ def context(**params) -> FilterContext:
     return FilterContext(CallParameters.from_mapping(params), frozenset(), FakeArtefacts())
 
 
-WEAK = dict(split_fragments={"s0", "s1"}, discordant_fragments=set())
+WEAK = dict(split_reads=2, discordant_pairs=0, fragments=2)
 # filter -> (a record it must discard, a record it must keep)
 CASES = {
     "not_transcribable": (dict(oriented=False), {}),
@@ -79,25 +106,26 @@ CASES = {
     ),
     "low_complexity": (dict(sequence3="GGGGGGGGGGGGGGGGGGGG"), {}),
     "intronic_no_split": (
-        dict(site5="intronic", site3="intronic", split_fragments=set()),
+        dict(site5="intronic", site3="intronic", split_reads=0, fragments=4),
         dict(site5="intronic", site3="intronic"),
     ),
     "short_anchor": (dict(best_anchor=12, **WEAK), dict(best_anchor=25, **WEAK)),
     "promiscuous_breakpoint": (dict(promiscuous=True), {}),
     "recurrent_in_batch": (
-        dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set()),
+        dict(split_reads=3, discordant_pairs=0, fragments=3),
         {},  # 10 fragments: stronger than the artefact
     ),
     "duplicates": (
-        dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), duplicates=2),
-        dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), duplicates=0),
+        dict(split_reads=3, discordant_pairs=0, fragments=3, duplicates=2),
+        dict(split_reads=3, discordant_pairs=0, fragments=3, duplicates=0),
     ),
-    "min_support": (dict(split_fragments={"s0", "s1"}, discordant_fragments=set()), {}),
+    "min_support": (dict(split_reads=2, discordant_pairs=0, fragments=2), {}),
+    "same_event": (dict(part_of_call=True), {}),
 }
 
 
 def test_every_filter_has_a_case():
-    assert set(CASES) | {"same_event"} == set(FILTER_NAMES)
+    assert set(CASES) == set(FILTER_NAMES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -105,22 +133,73 @@ def test_filter_discards_one_record_and_keeps_the_other(name):
     rule = next(f for f in FILTERS if f.name == name)
     discard, keep = CASES[name]
     ctx = context()
-    assert rule.predicate(candidate(**discard), ctx)
-    assert not rule.predicate(candidate(**keep), ctx)
+    assert rule.predicate(record(**discard), ctx)
+    assert not rule.predicate(record(**keep), ctx)
 
 
-MANY_SHORT = dict(split_fragments={f"s{i}" for i in range(6)}, discordant_fragments=set(), best_anchor=14, site3="intronic")
+def test_a_candidate_s_record_is_what_the_filters_read():
+    """features_of takes the counts, ends and features of a candidate; the record is frozen."""
+    c = candidate(duplicates=1, promiscuous=True, low_mapq_fraction=0.25)
+    f = features_of(c, frozenset({("TPM3", "ALK")}))
+    assert f == record(duplicates=1, promiscuous=True, low_mapq_fraction=0.25, known=True)
+    assert features_of(c).known is False
+    with pytest.raises(AttributeError):
+        f.fragments = 3  # type: ignore[misc]
+
+
+def test_the_verdict_holds_the_filters_the_tier_and_its_reason():
+    ctx = context()
+    strong = judge(record(), ctx)
+    assert strong == Verdict((), "high", "6 split-read fragments (≥ 2), 10 fragments in all (≥ 4), exact breakpoint, "
+                                         "both breakpoints on exon boundaries, ≥ 10 fragments")
+    assert strong.called
+    weak = judge(record(**WEAK), ctx)
+    assert weak.filters == ("recurrent_in_batch", "min_support") and not weak.called and weak.tier == "low"
+    mates = judge(record(split_reads=0, discordant_pairs=6, fragments=6, precision="approximate"), ctx)
+    assert (mates.tier, mates.reason) == ("medium", "6 discordant pairs without a junction read (≥ 5)")
+    known = judge(record(split_reads=1, discordant_pairs=1, fragments=2, known=True, site3="exonic"), ctx)
+    assert (known.tier, known.reason) == ("medium", "known partner with 1 split-read fragment(s)")
+
+
+def test_a_filter_added_to_the_registry_reaches_the_readme_and_the_schema(tmp_path, monkeypatch):
+    """One Filter(...) in the registry: the README table and the JSON schema's enumeration
+    are regenerated with it, and it judges records."""
+    import imtfusion.filters as filters
+
+    def too_many_gs(f: Features, ctx: FilterContext) -> bool:
+        """The 3' bases start with GGGG: a dummy filter of this test."""
+        return f.sequence3.startswith("GGGG")
+
+    dummy = Filter("dummy_gggg", too_many_gs, decoy="none", tests=(filters.UNIT,))
+    monkeypatch.setattr(filters, "FILTERS", filters.FILTERS + (dummy,))
+    monkeypatch.setattr(filters, "FILTER_NAMES", filters.FILTER_NAMES + ("dummy_gggg",))
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text())
+    schema = tmp_path / "fusions.schema.json"
+    schema.write_text((REPO / "scripts/imtfusion/schemas/fusions.schema.json").read_text())
+    refresh_readme(str(readme))
+    refresh_schema(str(schema))
+    assert "| `dummy_gggg` | The 3' bases start with GGGG: a dummy filter of this test. |" in readme.read_text()
+    enum = json.loads(schema.read_text())["$defs"]["candidate"]["properties"]["filters"]["items"]["enum"]
+    assert enum == [*FILTER_NAMES, "dummy_gggg"]
+    assert judge(record(sequence3="GGGGACGT"), context()).filters == ("dummy_gggg",)
+    monkeypatch.undo()
+    refresh_schema(str(schema))  # and back: the file as shipped, byte for byte
+    assert schema.read_text() == (REPO / "scripts/imtfusion/schemas/fusions.schema.json").read_text()
+
+
+MANY_SHORT = dict(split_reads=6, discordant_pairs=0, fragments=6, best_anchor=14, site3="intronic")
 
 
 @pytest.mark.parametrize("change, discard", [
     ({}, True),  # six reads, all with 14 bases on one side, off the exon boundary, no mates
-    ({"discordant_fragments": {"d0"}}, False),  # a mate pair is independent evidence
+    ({"discordant_pairs": 1, "fragments": 7}, False),  # a mate pair is independent evidence
     ({"site3": "splice_site"}, False),  # exon to exon: short reads of a real junction
     ({"best_anchor": 20}, False),  # one read aligned 20 bases on both sides
 ])
 def test_short_anchor_with_many_reads_off_the_exon_boundaries(change, discard):
     rule = next(f for f in FILTERS if f.name == "short_anchor")
-    assert rule.predicate(candidate(**{**MANY_SHORT, **change}), context()) is discard
+    assert rule.predicate(record(**{**MANY_SHORT, **change}), context()) is discard
 
 
 def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others():

@@ -24,10 +24,14 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from imtfusion import umis
 from imtfusion.annotate import FusionAnnotation
+
+if TYPE_CHECKING:  # the records the filters make of a candidate (they import this module)
+    from imtfusion.features import Features
+    from imtfusion.filters import Verdict
 from imtfusion.annotation import Annotation, Gene
 from imtfusion.evidence import Evidence, complement
 from imtfusion.genelookup import GeneLookup, GeneRef
@@ -130,9 +134,6 @@ class Candidate:
     sequence5: str = ""  # consensus read bases of the 5' side next to the junction
     sequence3: str = ""
     mapqs: list[int] = field(default_factory=list)
-    filters: list[str] = field(default_factory=list)
-    confidence: str = "."
-    known: bool = False
     junction: JunctionView | None = field(default=None, repr=False)
     evidence_kinds: set[str] = field(default_factory=set)  # kinds of split evidence (supplementary, spliced, clip)
     dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
@@ -151,6 +152,24 @@ class Candidate:
     ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
     ref_base3: str = "N"
     examples: list["ReadExample"] = field(default_factory=list)  # a few junction reads, for the report
+    # what the filters judged (imtfusion.filters.apply_filters): the frozen record and its outcome
+    features: "Features | None" = field(default=None, repr=False)
+    verdict: "Verdict | None" = None
+
+    @property
+    def filters(self) -> list[str]:
+        """The filters that discarded it (empty: a call, or not judged yet)."""
+        return list(self.verdict.filters) if self.verdict is not None else []
+
+    @property
+    def confidence(self) -> str:
+        """Its tier (high, medium, low; "." before the filters)."""
+        return self.verdict.tier if self.verdict is not None else "."
+
+    @property
+    def known(self) -> bool:
+        """The gene pair is a curated known fusion (False before the filters)."""
+        return self.features.known if self.features is not None else False
 
     @property
     def split_reads(self) -> int:

@@ -17,17 +17,23 @@
 Each takes the sample's candidates and the reading functions it needs; it sets the
 candidates' feature fields (and, for a pseudogene's junction, moves its reads to the
 gene's junction), before the filters judge them.
+
+:func:`features_of` then takes the frozen :class:`Features` record of each candidate:
+all the filters and the confidence tiers read (:mod:`imtfusion.filters` judges it
+without the candidate, the BAM or the reads), so a filter is tested on a record
+written in the test.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
 from imtfusion.calling import Candidate, JunctionView
 from imtfusion.evidence import MateRecord, complement, is_low_complexity
-from imtfusion.genelookup import GeneLookup
+from imtfusion.genelookup import GeneLookup, GeneRef
 from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
 from imtfusion.model import Breakend, DiscordantRead
 from imtfusion.params import CallParameters
@@ -35,6 +41,57 @@ from imtfusion.reference import Reference
 
 if TYPE_CHECKING:
     from imtfusion.evidence import BreakendReads
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """What the filters and the confidence tiers know of one candidate: its ends and
+    genes, its support, and the features measured on its reads (frozen; no reads)."""
+
+    gene5: GeneRef
+    gene3: GeneRef
+    end5: Breakend
+    end3: Breakend
+    targets: tuple[str, ...] = ()
+    oriented: bool = True  # a transcript can be read across the junction
+    precision: str = "exact"  # exact: split reads place it; approximate: mates only
+    site5: str = "."  # splice_site, exonic, intronic, intergenic (annotate.Location.site)
+    site3: str = "."
+    split_reads: int = 0  # fragments with a read across the junction
+    discordant_pairs: int = 0  # fragments with mates in the two genes and no junction read
+    fragments: int = 0
+    duplicates: int = 0  # fragments repeating another's molecule
+    best_anchor: int = 0  # largest min(anchor5, anchor3) of the junction reads
+    low_mapq_fraction: float = 0.0
+    self_similar: float = 0.0
+    tested_reads: int = 0  # junction reads and mates the mismapping test compared
+    mismapped_reads: int = 0  # of those, the ones an end's own sequence explains
+    promiscuous: bool = False  # at a hot spot joined to many genes, not dominating it
+    sequence5: str = ""  # read bases next to the junction, transcript orientation
+    sequence3: str = ""
+    known: bool = False  # the gene pair is in the curated known fusions
+    part_of_call: bool = False  # phase 2: another junction of the gene pair is the call
+
+    @property
+    def fusion(self) -> str:
+        return f"{self.gene5.name}::{self.gene3.name}"
+
+    @property
+    def exon_to_exon(self) -> bool:
+        return self.site5 == "splice_site" and self.site3 == "splice_site"
+
+
+def features_of(c: Candidate, known_pairs: frozenset[tuple[str, str]] = frozenset()) -> Features:
+    """The frozen record the filters judge, from a candidate whose features are measured."""
+    return Features(
+        gene5=c.gene5, gene3=c.gene3, end5=c.end5, end3=c.end3, targets=tuple(c.targets), oriented=c.oriented,
+        precision=c.precision, site5=c.site5, site3=c.site3, split_reads=c.split_reads,
+        discordant_pairs=c.discordant_pairs, fragments=c.fragments, duplicates=c.duplicates,
+        best_anchor=c.best_anchor, low_mapq_fraction=c.low_mapq_fraction, self_similar=c.self_similar,
+        tested_reads=c.tested_reads, mismapped_reads=c.mismapped_reads, promiscuous=c.promiscuous,
+        sequence5=c.sequence5, sequence3=c.sequence3, known=(c.gene5.name, c.gene3.name) in known_pairs,
+        part_of_call=c.main_call is not None,
+    )
+
 
 MIN_COMPARED = 15  # partner bases a read needs for the mismapping test
 COMPARED = 40  # bases compared at most

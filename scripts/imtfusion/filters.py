@@ -1,10 +1,15 @@
 """Candidate filters and confidence tiers.
 
 Every filter is one named idea, registered once in :data:`FILTERS` as a :class:`Filter`:
-its name (what the discarded table shows), a predicate ``(candidate, context) -> bool``
-that is True when the candidate must be discarded, and the calling parameters it reads.
+its name (what the discarded table shows), a predicate ``(features, context) -> bool``
+on the candidate's frozen :class:`~imtfusion.features.Features` record, True when the
+candidate must be discarded, and the calling parameters it reads. The outcome of one
+candidate is a :class:`Verdict`: the filters it failed, its confidence tier and the
+facts behind the tier (:func:`judge`; the report prints the reason as it is).
 The README's filter table, the JSON schema's list of filter names and the report's
-glossary are all derived from this list (``tests/test_filters.py`` fails when they drift).
+glossary are all derived from this list (``python -m imtfusion.filters README.md
+scripts/imtfusion/schemas/fusions.schema.json`` rewrites the first two;
+``tests/test_filters.py`` fails when they drift).
 
 Filters run in two phases. Phase 1 looks at one candidate at a time; every failing
 filter is recorded, so a discarded candidate lists all its reasons. Phase 2 looks at the
@@ -15,12 +20,15 @@ know which candidates are calls. Any filter can be switched off by name with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from imtfusion.calling import Candidate
 from imtfusion.errors import ConfigError
 from imtfusion.evidence import is_low_complexity
+from imtfusion.features import Features, features_of
 from imtfusion.params import CallParameters
 
 if TYPE_CHECKING:  # the batch table is read only when a batch gives one
@@ -36,10 +44,10 @@ class FilterContext:
 
 @dataclass(frozen=True)
 class Filter:
-    """One named filter: ``predicate(candidate, context)`` is True to discard."""
+    """One named filter: ``predicate(features, context)`` is True to discard."""
 
     name: str
-    predicate: Callable[[Candidate, FilterContext], bool]
+    predicate: Callable[[Features, FilterContext], bool]
     parameters: tuple[str, ...] = ()
     needs: str = ""  # an input the filter needs to act at all (shown in the README table)
     phase: int = 1
@@ -53,41 +61,37 @@ class Filter:
         return " ".join(text.split()).replace("``", "`")
 
 
-def is_known(candidate: Candidate, known_pairs: frozenset[tuple[str, str]]) -> bool:
-    return (candidate.gene5.name, candidate.gene3.name) in known_pairs
-
-
-def not_transcribable(c: Candidate, ctx: FilterContext) -> bool:
+def not_transcribable(f: Features, ctx: FilterContext) -> bool:
     """Both ends keep the 5' part (or both the 3' part) of their genes: no transcript
     can be read across the junction."""
-    return not c.oriented
+    return not f.oriented
 
 
-def intragenic(c: Candidate, ctx: FilterContext) -> bool:
+def intragenic(f: Features, ctx: FilterContext) -> bool:
     """Both ends in the same gene: back-splicing, intragenic rearrangement or a
     non-canonical splice, not a gene fusion."""
-    return not c.gene5.intergenic and c.gene5.gene_id == c.gene3.gene_id
+    return not f.gene5.intergenic and f.gene5.gene_id == f.gene3.gene_id
 
 
-def read_through(c: Candidate, ctx: FilterContext) -> bool:
+def read_through(f: Features, ctx: FilterContext) -> bool:
     """Neighbouring genes on the same strand joined in transcription order within
     ``read_through_distance``: a read-through transcript, frequent in normal tissue."""
-    if c.gene5.intergenic or c.gene3.intergenic or c.end5.chrom != c.end3.chrom:
+    if f.gene5.intergenic or f.gene3.intergenic or f.end5.chrom != f.end3.chrom:
         return False
-    if c.gene5.strand != c.gene3.strand:
+    if f.gene5.strand != f.gene3.strand:
         return False
-    downstream = c.end3.pos > c.end5.pos if c.gene5.strand == "+" else c.end3.pos < c.end5.pos
-    return downstream and abs(c.end3.pos - c.end5.pos) <= ctx.params.read_through_distance
+    downstream = f.end3.pos > f.end5.pos if f.gene5.strand == "+" else f.end3.pos < f.end5.pos
+    return downstream and abs(f.end3.pos - f.end5.pos) <= ctx.params.read_through_distance
 
 
-def multimapping(c: Candidate, ctx: FilterContext) -> bool:
+def multimapping(f: Features, ctx: FilterContext) -> bool:
     """More than ``max_low_mapq_fraction`` of the supporting reads map with a MAPQ below
     ``min_mapq``: the junction may be a mismapping. Reads whose low MAPQ comes only from a pseudogene copy of
     the partner (its junction's reads given to the gene's, see `mismapping`) do not count."""
-    return c.low_mapq_fraction > ctx.params.max_low_mapq_fraction
+    return f.low_mapq_fraction > ctx.params.max_low_mapq_fraction
 
 
-def mismapping(c: Candidate, ctx: FilterContext) -> bool:
+def mismapping(f: Features, ctx: FilterContext) -> bool:
     """The partner bases also spell the sequence that follows one end in its own gene:
     the genome past it, an annotated exon spliced to it, a copy within
     ``mismap_search_window`` (a paralog or pseudogene), or what the other reads at that
@@ -97,91 +101,91 @@ def mismapping(c: Candidate, ctx: FilterContext) -> bool:
     Discarded when at least ``max_mismapped_fraction`` of the
     junction reads and mates tested are such mismappers (or their consensus is, at
     ``max_self_similarity``)."""
-    return c.self_similar >= ctx.params.max_self_similarity or (
-        c.mismapped_reads > 0 and c.mismapped_reads >= ctx.params.max_mismapped_fraction * c.tested_reads
+    return f.self_similar >= ctx.params.max_self_similarity or (
+        f.mismapped_reads > 0 and f.mismapped_reads >= ctx.params.max_mismapped_fraction * f.tested_reads
     )
 
 
-def pseudogene_partner(c: Candidate, ctx: FilterContext) -> bool:
+def pseudogene_partner(f: Features, ctx: FilterContext) -> bool:
     """The partner gene is annotated as a pseudogene (GTF gene type `*pseudogene`): its
     junction reads are a parent gene's reads, or the copy's own transcripts, aligned as a
     chimera, and a call naming a pseudogene would point a lab at the wrong gene. Junction
     reads whose partner bases a real gene's exon boundary spells were placed on that gene
     before the filters (soft-clip rescue); this discards what is left."""
-    return any("pseudogene" in g.gene_type and g.name not in c.targets for g in (c.gene5, c.gene3) if not g.intergenic)
+    return any("pseudogene" in g.gene_type and g.name not in f.targets for g in (f.gene5, f.gene3) if not g.intergenic)
 
 
-def low_complexity(c: Candidate, ctx: FilterContext) -> bool:
+def low_complexity(f: Features, ctx: FilterContext) -> bool:
     """Homopolymer or dinucleotide-repeat sequence next to the junction: such bases
     align anywhere."""
-    sides = [s[:20] for s in (c.sequence5, c.sequence3) if len(s) >= 12]
+    sides = [s[:20] for s in (f.sequence5, f.sequence3) if len(s) >= 12]
     return any(is_low_complexity(s) for s in sides)
 
 
-def intronic_no_split(c: Candidate, ctx: FilterContext) -> bool:
+def intronic_no_split(f: Features, ctx: FilterContext) -> bool:
     """Both breakpoints intronic and no read across the junction."""
-    return c.site5 == "intronic" and c.site3 == "intronic" and c.split_reads == 0
+    return f.site5 == "intronic" and f.site3 == "intronic" and f.split_reads == 0
 
 
-def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
+def short_anchor(f: Features, ctx: FilterContext) -> bool:
     """No junction read aligned `min_anchor` bases on both sides, and either fewer than 3
     junction reads and fewer than 3 mate pairs, or a junction off the exon boundaries with
     no mate pair at all: the reads' short side may have aligned by chance (a breakpoint
     whose junction reads all place the same few bases there is the signature of an
     artefact; real junction reads cross at every offset). A known partner joined exon to
     exon is credible with short reads."""
-    if c.split_reads == 0 or c.best_anchor >= ctx.params.min_anchor:
+    if f.split_reads == 0 or f.best_anchor >= ctx.params.min_anchor:
         return False
-    exon_to_exon = c.site5 == "splice_site" and c.site3 == "splice_site"
-    if c.known and exon_to_exon:
+    exon_to_exon = f.exon_to_exon
+    if f.known and exon_to_exon:
         return False
-    if c.split_reads < 3:
-        return c.discordant_pairs < 3
-    return not exon_to_exon and c.discordant_pairs == 0
+    if f.split_reads < 3:
+        return f.discordant_pairs < 3
+    return not exon_to_exon and f.discordant_pairs == 0
 
 
-def promiscuous_breakpoint(c: Candidate, ctx: FilterContext) -> bool:
+def promiscuous_breakpoint(f: Features, ctx: FilterContext) -> bool:
     """One end is a breakpoint that the sample's junction reads join to at least
     ``max_partners`` different genes (an artefact hot spot), and this candidate does not
     dominate it: a dominant partner has at least ``promiscuous_dominance`` of the
     fragments there (or joins exon to exon) and evidence beyond short-anchored reads: a
     read aligned ``min_anchor`` bases on both sides, and mate pairs or, as anchored
     multiplex PCR panels have hardly any, 3 or more distinct molecules among such reads."""
-    return c.promiscuous
+    return f.promiscuous
 
 
-def recurrent_in_batch(c: Candidate, ctx: FilterContext) -> bool:
+def recurrent_in_batch(f: Features, ctx: FilterContext) -> bool:
     """The junction is in the batch's table of recurrent artefacts (seen in many samples
     of the batch with low support in each) or in the user's table of known artefacts,
     and this sample's support for it is no stronger than that."""
     if ctx.artefacts is None:
         return False
-    return ctx.artefacts.match(c.gene5.name, c.gene3.name, c.end5.label(), c.end3.label(), c.fragments) is not None
+    return ctx.artefacts.match(f.gene5.name, f.gene3.name, f.end5.label(), f.end3.label(), f.fragments) is not None
 
 
-def needed_fragments(c: Candidate, ctx: FilterContext) -> int:
-    return ctx.params.min_fragments_known if c.known else ctx.params.min_fragments
+def needed_fragments(f: Features, ctx: FilterContext) -> int:
+    return ctx.params.min_fragments_known if f.known else ctx.params.min_fragments
 
 
-def duplicates(c: Candidate, ctx: FilterContext) -> bool:
+def duplicates(f: Features, ctx: FilterContext) -> bool:
     """Enough fragments only if unflagged PCR duplicates are counted: fragments with
     identical read and mate positions and, where the reads carry UMIs (`umi`), the same
     UMI family (`molecules` counts the rest)."""
-    return c.fragments >= needed_fragments(c, ctx) > c.fragments - c.duplicates
+    return f.fragments >= needed_fragments(f, ctx) > f.fragments - f.duplicates
 
 
-def min_support(c: Candidate, ctx: FilterContext) -> bool:
+def min_support(f: Features, ctx: FilterContext) -> bool:
     """Fewer than ``min_fragments`` fragments (``min_fragments_known`` for a known
     partner)."""
-    return c.fragments < needed_fragments(c, ctx)
+    return f.fragments < needed_fragments(f, ctx)
 
 
-def same_event(c: Candidate, ctx: FilterContext) -> bool:
+def same_event(f: Features, ctx: FilterContext) -> bool:
     """Another junction of the same 5' and 3' genes is called with more support: this
     one is part of that fusion (a splice isoform of the fused transcript, reads of its
     pre-mRNA, mates only, or the same junction a few bases off) and is listed with it
     (``isoforms`` of the call; ``main_call`` here names it)."""
-    return bool(c.main_call)
+    return f.part_of_call
 
 
 UNIT = "test_filters.py::test_filter_discards_one_record_and_keeps_the_other"
@@ -284,7 +288,23 @@ def refresh_readme(path: str) -> None:
     Path(path).write_text(text[:start] + "\n" + filter_table() + "\n" + text[end:])
 
 
-def confidence(c: Candidate) -> str:
+SCHEMA_ENUM = re.compile(r'("filters": \{"description": "Filters that removed the candidate[^\n]*?"enum": )\[[^\]]*\]')
+
+
+def refresh_schema(path: str) -> None:
+    """Write the registry's filter names into the JSON schema's enumeration of a
+    candidate's ``filters`` (the schema file is formatted by hand: only that list changes)."""
+    from pathlib import Path
+
+    text = Path(path).read_text()
+    names = "[" + ", ".join(json.dumps(n) for n in FILTER_NAMES) + "]"
+    new, count = SCHEMA_ENUM.subn(lambda m: m.group(1) + names, text)
+    if count != 1:
+        raise ValueError(f"{path}: no single filters enumeration to refresh")
+    Path(path).write_text(new)
+
+
+def confidence(f: Features) -> str:
     """The tier written in the README:
 
     * high: >= 2 split-read fragments, >= 4 fragments in all, exact breakpoint, and both
@@ -293,13 +313,52 @@ def confidence(c: Candidate) -> str:
       split-read fragment; or >= 5 discordant pairs without a junction read;
     * low: anything else that passed the filters.
     """
-    split, total = c.split_reads, c.fragments
-    splice = c.site5 == "splice_site" and c.site3 == "splice_site"
-    if split >= 2 and total >= 4 and c.precision == "exact" and (splice or c.known or total >= 10):
+    split, total = f.split_reads, f.fragments
+    if split >= 2 and total >= 4 and f.precision == "exact" and (f.exon_to_exon or f.known or total >= 10):
         return "high"
-    if (split >= 1 and total >= 3) or (c.known and split >= 1) or c.discordant_pairs >= 5:
+    if (split >= 1 and total >= 3) or (f.known and split >= 1) or f.discordant_pairs >= 5:
         return "medium"
     return "low"
+
+
+def tier_reason(f: Features, tier: str) -> str:
+    """The facts behind the tier, in the words of :func:`confidence`'s rules."""
+    split, total = f.split_reads, f.fragments
+    if tier == "high":
+        why = [f"{split} split-read fragments (≥ 2)", f"{total} fragments in all (≥ 4)", "exact breakpoint"]
+        extra = [x for x, ok in (("both breakpoints on exon boundaries", f.exon_to_exon), ("known partner", f.known),
+                                 ("≥ 10 fragments", total >= 10)) if ok]
+        return ", ".join(why + extra)
+    if tier == "medium":
+        if split >= 1 and total >= 3:
+            return f"{split} split-read fragment(s) and {total} fragments in all (≥ 1 and ≥ 3)"
+        if f.known and split >= 1:
+            return f"known partner with {split} split-read fragment(s)"
+        return f"{f.discordant_pairs} discordant pairs without a junction read (≥ 5)"
+    return "passed the filters but meets no rule of a higher tier (e.g. discordant pairs only)"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the filters decided of one candidate: the filters it failed (none: a call),
+    its confidence tier and the facts behind the tier."""
+
+    filters: tuple[str, ...]
+    tier: str
+    reason: str
+
+    @property
+    def called(self) -> bool:
+        return not self.filters
+
+
+def judge(f: Features, ctx: FilterContext, chosen: Sequence[Filter] | None = None) -> Verdict:
+    """The phase-1 verdict of one record (``chosen``: the filters to apply, default the
+    active phase-1 filters)."""
+    if chosen is None:
+        chosen = [x for x in active_filters(ctx.params) if x.phase == 1]
+    tier = confidence(f)
+    return Verdict(tuple(x.name for x in chosen if x.predicate(f, ctx)), tier, tier_reason(f, tier))
 
 
 EVENT_WINDOW = 50  # junctions of one gene pair this close at both ends are one junction
@@ -335,26 +394,32 @@ def group_events(calls: Iterable[Candidate]) -> None:
 
 
 def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list[Candidate], list[Candidate]]:
-    """Split candidates into (called, discarded); set ``known``, ``filters`` and
-    ``confidence`` on each."""
+    """Split candidates into (called, discarded): each candidate's :class:`Features`
+    record is judged (:func:`judge`); the survivors are grouped into one call per gene
+    pair (:func:`group_events`) and judged by the phase-2 filters; each candidate then
+    holds its final ``features`` and ``verdict``."""
     chosen = active_filters(ctx.params)
     first = [f for f in chosen if f.phase == 1]
     second = [f for f in chosen if f.phase == 2]
-    for c in candidates:
-        c.known = is_known(c, ctx.known_pairs)
-        c.filters = [f.name for f in first if f.predicate(c, ctx)]
-        c.confidence = confidence(c)
+    records = [features_of(c, ctx.known_pairs) for c in candidates]
+    verdicts = [judge(f, ctx, first) for f in records]
     if second:
-        group_events(c for c in candidates if not c.filters)
-        for c in candidates:
-            if not c.filters:
-                c.filters = [f.name for f in second if f.predicate(c, ctx)]
-    called = [c for c in candidates if not c.filters]
-    discarded = [c for c in candidates if c.filters]
+        group_events(c for c, v in zip(candidates, verdicts) if v.called)
+        for k, c in enumerate(candidates):
+            if verdicts[k].called:
+                records[k] = features_of(c, ctx.known_pairs)  # now knows whether it is part of a call
+                verdicts[k] = replace(verdicts[k], filters=tuple(x.name for x in second if x.predicate(records[k], ctx)))
+    for c, f, v in zip(candidates, records, verdicts):
+        c.features, c.verdict = f, v
+    called = [c for c, v in zip(candidates, verdicts) if v.called]
+    discarded = [c for c, v in zip(candidates, verdicts) if not v.called]
     return called, discarded
 
 
 if __name__ == "__main__":
+    # python -m imtfusion.filters README.md [scripts/imtfusion/schemas/fusions.schema.json]
     import sys
 
     refresh_readme(sys.argv[1])
+    if len(sys.argv) > 2:
+        refresh_schema(sys.argv[2])

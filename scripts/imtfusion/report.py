@@ -307,23 +307,8 @@ def headline(c: "Candidate", known: Sequence["KnownFusion"]) -> str:
 
 
 def confidence_reason(c: "Candidate") -> str:
-    """The facts behind the tier, in the words of the README's rules."""
-    splice = c.site5 == "splice_site" and c.site3 == "splice_site"
-    split, total = c.split_reads, c.fragments
-    if c.confidence == "high":
-        why = [f"{split} split-read fragments (≥ 2)", f"{total} fragments in all (≥ 4)", "exact breakpoint"]
-        extra = [x for x, ok in (("both breakpoints on exon boundaries", splice), ("known partner", c.known),
-                                 ("≥ 10 fragments", total >= 10)) if ok]
-        return ", ".join(why + extra)
-    if c.confidence == "medium":
-        if split >= 1 and total >= 3:
-            return f"{split} split-read fragment(s) and {total} fragments in all (≥ 1 and ≥ 3)"
-        if c.known and split >= 1:
-            return f"known partner with {split} split-read fragment(s)"
-        return f"{c.discordant_pairs} discordant pairs without a junction read (≥ 5)"
-    if c.confidence == "low":
-        return "passed the filters but meets no rule of a higher tier (e.g. discordant pairs only)"
-    return "not rated"
+    """The facts behind the tier (:class:`imtfusion.filters.Verdict`)."""
+    return c.verdict.reason if c.verdict is not None else "not rated"
 
 
 # -- the diagram inputs -------------------------------------------------------------------------------
