@@ -84,6 +84,11 @@ CASES = {
     ),
     "short_anchor": (dict(best_anchor=12, **WEAK), dict(best_anchor=25, **WEAK)),
     "promiscuous_breakpoint": (dict(promiscuous=True), {}),
+    # every fragment read from a primer ending 2 bases before the junction, or one of them 30
+    "primer_only_anchor": (
+        dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), primed={"s0": 2, "s1": 2, "s2": 0}),
+        dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), primed={"s0": 2, "s1": 30, "s2": 0}),
+    ),
     "recurrent_in_batch": (
         dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set()),
         {},  # 10 fragments: stronger than the artefact
@@ -121,6 +126,34 @@ MANY_SHORT = dict(split_fragments={f"s{i}" for i in range(6)}, discordant_fragme
 def test_short_anchor_with_many_reads_off_the_exon_boundaries(change, discard):
     rule = next(f for f in FILTERS if f.name == "short_anchor")
     assert rule.predicate(candidate(**{**MANY_SHORT, **change}), context()) is discard
+
+
+PRIMED_SHORT = dict(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), best_anchor=14,
+                    site3="intronic", primed={"s0": 14, "s1": 14, "s2": 14})
+
+
+@pytest.mark.parametrize("change, discard", [
+    ({"start_sites": 1}, True),  # read from primers: one partner-side start, one molecule
+    ({"start_sites": 3}, False),  # three distinct start sites stand in for mate pairs
+    ({"primed": {}, "discordant_fragments": {"d0"}}, False),  # without primers a mate pair does
+    ({"discordant_fragments": {"d0"}, "start_sites": 1}, True),  # with them, a stray pair does not
+])
+def test_short_anchor_of_primer_reads_takes_start_sites_for_mate_pairs(change, discard):
+    rule = next(f for f in FILTERS if f.name == "short_anchor")
+    assert rule.predicate(candidate(**{**PRIMED_SHORT, **change}), context()) is discard
+
+
+@pytest.mark.parametrize("primed, start_sites, tier", [
+    ({}, 1, "high"),  # without a primer BED start sites do not matter
+    ({f"s{i}": 30 for i in range(6)}, 1, "low"),  # a PCR jackpot: one start site
+    ({f"s{i}": 30 for i in range(6)}, 2, "low"),
+    ({f"s{i}": 30 for i in range(6)}, 3, "high"),
+])
+def test_the_confidence_of_primer_reads_needs_distinct_start_sites(primed, start_sites, tier):
+    from imtfusion.filters import confidence
+
+    assert confidence(candidate(primed=primed, start_sites=start_sites)) == tier
+    assert confidence(candidate(primed=primed, start_sites=start_sites), min_start_sites=1) == "high"
 
 
 def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others():

@@ -13,6 +13,8 @@
   of the real partner), and a pseudogene's junction explained that way gives its reads
   to the gene's junction. Mates are tested against the exons of the read they pair with.
 * :func:`mark_promiscuous` -- breakpoints the sample joins to many different genes.
+* :func:`mark_primed` -- with a primer BED, the fragments read from a primer and the
+  target bases their molecules hold beyond it (primer bases are not evidence).
 
 Each takes the sample's candidates and the reading functions it needs; it sets the
 candidates' feature fields (and, for a pseudogene's junction, moves its reads to the
@@ -35,6 +37,7 @@ from imtfusion.reference import Reference
 
 if TYPE_CHECKING:
     from imtfusion.evidence import BreakendReads
+    from imtfusion.primers import PrimerSet
 
 MIN_COMPARED = 15  # partner bases a read needs for the mismapping test
 COMPARED = 40  # bases compared at most
@@ -376,8 +379,51 @@ def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParame
         # mate pairs, or where a library has hardly any (anchored multiplex PCR reads
         # every fragment from a primer across the junction) distinct molecules
         independent = c.best_anchor >= params.min_anchor and (
-            c.discordant_pairs > 0 or _long_molecules(c, params) >= PROMISCUOUS_MOLECULES)
+            c.start_sites >= params.min_start_sites if c.primed
+            else c.discordant_pairs > 0 or _long_molecules(c, params) >= PROMISCUOUS_MOLECULES)
         dominant = c.fragments >= params.promiscuous_dominance * total
         on_exons = c.site5 == "splice_site" and c.site3 == "splice_site"
         if not (independent and (dominant or on_exons)):
             c.promiscuous = True
+
+
+def _primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, Breakend], primers: "PrimerSet",
+                  contig_names: dict[int, str]) -> tuple[str, int] | None:
+    """(primer name, target bases beyond it) of a fragment whose record starts at a
+    primer and runs toward one of the junction's ends (the nearer one if both), else
+    None."""
+    best: tuple[int, str] | None = None
+    for key in keys:
+        hit = primers.primer_of_key(key, contig_names)
+        if hit is None:
+            continue
+        primer, reverse = hit
+        for end in ends:
+            beyond = primer.bases_beyond(end, reverse)
+            if beyond is not None and (best is None or (beyond, primer.name) < best):
+                best = (beyond, primer.name)
+    return None if best is None else (best[1], best[0])
+
+
+def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names: dict[int, str]) -> None:
+    """Set ``primed`` and ``primer_names`` on every candidate: its supporting fragments with
+    a record starting at a primer of the BED (``contig_names``: the BAM's reference id ->
+    name), and the target bases each molecule holds between that primer and the
+    junction. A primer's bases are synthesised, not read from the RNA: a junction read's
+    anchor on the primer side counts only the bases beyond the primer (``anchors``,
+    ``best_anchor``), so a read whose only target-side bases are primer is not evidence of
+    the junction."""
+    for c in candidates:
+        names = set()
+        for fragment in sorted(c.split_fragments | c.discordant_fragments):
+            found = _primed_bases(c.dup_keys.get(fragment, ()), (c.end5, c.end3), primers, contig_names)
+            if found is None:
+                continue
+            name, beyond = found
+            names.add(name)
+            c.primed[fragment] = beyond
+            if fragment in c.anchors:
+                c.anchors[fragment] = min(c.anchors[fragment], beyond)
+        c.primer_names = tuple(sorted(names))
+        if c.primed and c.anchors:
+            c.best_anchor = max(c.anchors.values())

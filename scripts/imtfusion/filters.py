@@ -129,12 +129,17 @@ def short_anchor(c: Candidate, ctx: FilterContext) -> bool:
     no mate pair at all: the reads' short side may have aligned by chance (a breakpoint
     whose junction reads all place the same few bases there is the signature of an
     artefact; real junction reads cross at every offset). A known partner joined exon to
-    exon is credible with short reads."""
+    exon is credible with short reads. With a primer BED, a candidate read from primers
+    needs `min_start_sites` distinct partner-side start sites where others need mate
+    pairs, and its anchors count no primer bases."""
     if c.split_reads == 0 or c.best_anchor >= ctx.params.min_anchor:
         return False
     exon_to_exon = c.site5 == "splice_site" and c.site3 == "splice_site"
     if c.known and exon_to_exon:
         return False
+    if c.primed:  # anchored multiplex PCR has no mate pairs: distinct start sites stand in for them
+        independent = c.start_sites >= ctx.params.min_start_sites
+        return not independent if c.split_reads < 3 else not exon_to_exon and not independent
     if c.split_reads < 3:
         return c.discordant_pairs < 3
     return not exon_to_exon and c.discordant_pairs == 0
@@ -146,8 +151,20 @@ def promiscuous_breakpoint(c: Candidate, ctx: FilterContext) -> bool:
     dominate it: a dominant partner has at least ``promiscuous_dominance`` of the
     fragments there (or joins exon to exon) and evidence beyond short-anchored reads: a
     read aligned ``min_anchor`` bases on both sides, and mate pairs or, as anchored
-    multiplex PCR panels have hardly any, 3 or more distinct molecules among such reads."""
+    multiplex PCR panels have hardly any, 3 or more distinct molecules among such reads
+    (with a primer BED, `min_start_sites` distinct partner-side start sites)."""
     return c.promiscuous
+
+
+def primer_only_anchor(c: Candidate, ctx: FilterContext) -> bool:
+    """Every supporting fragment was read from a primer (primer BED) whose molecule holds
+    fewer than ``min_beyond_primer`` target bases beyond the primer: the target side is
+    the primer's own synthesised sequence, joined to whatever it misprimed on, not RNA
+    of the target."""
+    if not c.primed:
+        return False
+    return all(c.primed.get(f, ctx.params.min_beyond_primer) < ctx.params.min_beyond_primer
+               for f in c.split_fragments | c.discordant_fragments)
 
 
 def recurrent_in_batch(c: Candidate, ctx: FilterContext) -> bool:
@@ -214,6 +231,9 @@ FILTERS: tuple[Filter, ...] = (
            tests=(UNIT, "test_precision.py::test_a_breakpoint_joined_to_many_genes_is_promiscuous",
                   "test_precision.py::test_a_partner_that_dominates_the_breakpoint_with_mates_is_kept",
                   "test_precision.py::test_a_dominant_partner_without_mates_is_kept_by_its_molecules_not_by_copies")),
+    Filter("primer_only_anchor", primer_only_anchor, ("min_beyond_primer",), needs="a primer BED (`primers`)",
+           decoy="mispriming chimeras: a target primer's sequence joined to off-target RNA (`--protocol amp`)",
+           tests=(UNIT, "test_primers.py::test_a_mispriming_chimera_is_discarded_beside_a_true_amp_fusion")),
     Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table",
            decoy="the same weak junction in several samples of a batch (test BAMs)",
            tests=(UNIT, "test_batch.py::test_weak_copies_of_a_junction_are_discarded_and_the_strong_call_is_kept")),
@@ -284,15 +304,19 @@ def refresh_readme(path: str) -> None:
     Path(path).write_text(text[:start] + "\n" + filter_table() + "\n" + text[end:])
 
 
-def confidence(c: Candidate) -> str:
+def confidence(c: Candidate, min_start_sites: int = CallParameters.min_start_sites) -> str:
     """The tier written in the README:
 
     * high: >= 2 split-read fragments, >= 4 fragments in all, exact breakpoint, and both
       breakpoints on exon boundaries, or a known partner, or >= 10 fragments;
     * medium: >= 1 split-read fragment and >= 3 fragments; or a known partner with >= 1
       split-read fragment; or >= 5 discordant pairs without a junction read;
-    * low: anything else that passed the filters.
+    * low: anything else that passed the filters, and, with a primer BED, a candidate
+      read from primers with fewer than ``min_start_sites`` distinct partner-side start
+      sites (one molecule amplified many times: a PCR jackpot has one or two).
     """
+    if c.primed and c.start_sites < min_start_sites:
+        return "low"
     split, total = c.split_reads, c.fragments
     splice = c.site5 == "splice_site" and c.site3 == "splice_site"
     if split >= 2 and total >= 4 and c.precision == "exact" and (splice or c.known or total >= 10):
@@ -343,7 +367,7 @@ def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list
     for c in candidates:
         c.known = is_known(c, ctx.known_pairs)
         c.filters = [f.name for f in first if f.predicate(c, ctx)]
-        c.confidence = confidence(c)
+        c.confidence = confidence(c, ctx.params.min_start_sites)
     if second:
         group_events(c for c in candidates if not c.filters)
         for c in candidates:

@@ -34,6 +34,7 @@ from imtfusion.diagram import (
     gene_coverage_svg,
 )
 from imtfusion.lod import base_status, percent, verdict_sentence
+from imtfusion.params import CallParameters
 from imtfusion.report_words import WORDS_CSS, words_section_html
 from imtfusion.specimen import signoff_html, specimen_html
 
@@ -306,7 +307,16 @@ def headline(c: "Candidate", known: Sequence["KnownFusion"]) -> str:
     return ", ".join(parts)
 
 
-def confidence_reason(c: "Candidate") -> str:
+def _primer_phrase(c: "Candidate") -> str:
+    """The evidence table's primer row (with a primer BED): the anchored reads and their primers."""
+    if not c.primed:
+        return "no read starts at a primer of the panel's BED"
+    names = ", ".join(esc(n) for n in c.primer_names)
+    return (f"{c.primer_reads} fragment(s) read from primer(s) {names}; {c.start_sites} distinct partner-side "
+            "start site(s) (anchored multiplex PCR: these, not mate pairs, tell molecules apart)")
+
+
+def confidence_reason(c: "Candidate", min_start_sites: int = CallParameters.min_start_sites) -> str:
     """The facts behind the tier, in the words of the README's rules."""
     splice = c.site5 == "splice_site" and c.site3 == "splice_site"
     split, total = c.split_reads, c.fragments
@@ -322,6 +332,9 @@ def confidence_reason(c: "Candidate") -> str:
             return f"known partner with {split} split-read fragment(s)"
         return f"{c.discordant_pairs} discordant pairs without a junction read (≥ 5)"
     if c.confidence == "low":
+        if c.primed and c.start_sites < min_start_sites:
+            return (f"read from primers at {c.start_sites} partner-side start site(s), fewer than {min_start_sites}: "
+                    "one molecule amplified many times looks so")
         return "passed the filters but meets no rule of a higher tier (e.g. discordant pairs only)"
     return "not rated"
 
@@ -468,14 +481,16 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
     else:
         known_html = "novel: not in the known-fusion table"
     clipped = len(c.clipped_fragments)
-    evidence = _rows([
+    primed = [("primers", _primer_phrase(c))] if result.primers else []
+    evidence = _rows(primed + [
         ("fragments", f"<b>{c.fragments}</b> supporting fragments: {c.molecules} unique molecule(s) by "
                       + ("UMI family" if c.umis else "read and mate positions (no UMIs)")
                       + f", read from {c.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
         ("split reads", f"{c.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
         ("discordant pairs", f"{c.discordant_pairs} more fragment(s) with one mate in each gene"),
-        ("confidence", f"{confidence_badge(c.confidence)} {esc(confidence_reason(c))}"),
+        ("confidence", f"{confidence_badge(c.confidence)} "
+                       f"{esc(confidence_reason(c, result.params.min_start_sites))}"),
         ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
         ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
         ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),

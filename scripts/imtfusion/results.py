@@ -69,3 +69,4 @@ class SampleResult:
     specimen: dict[str, str] = field(default_factory=dict)  # imtfusion.specimen fields, for the report
     sample_qc: "SampleQC | None" = None  # the sample QC gates
     housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
+    primers: str | None = None  # the primer BED of an anchored multiplex PCR panel (imtfusion.primers), if given
