@@ -126,8 +126,8 @@ def temporary_index(bam: str | Path) -> Iterator[str | None]:
 
 
 def bam_from_sheet(args: argparse.Namespace) -> None:
-    """With --sample-sheet: --bam (and --bam-index, unless given) from the sheet's row for
-    --sample."""
+    """With --sample-sheet: --bam (and --bam-index and --primers, unless given) from the
+    sheet's row for --sample."""
     if not args.sample_sheet:
         return
     from imtfusion.samplesheet import read_sample_sheet
@@ -137,6 +137,7 @@ def bam_from_sheet(args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.sample_sheet}: no row for sample {args.sample!r}; check --sample or the sheet")
     args.bam = rows[0].bam
     args.bam_index = args.bam_index or rows[0].bam_index or None
+    args.primers = args.primers or rows[0].primers or None
 
 
 def call_sample(args: argparse.Namespace) -> SampleResult:
