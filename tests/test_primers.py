@@ -90,3 +90,139 @@ def test_a_bad_primer_bed_names_the_file_the_line_and_the_fix(tmp_path, text, wo
 def test_a_missing_primer_bed_is_a_domain_error(tmp_path):
     with pytest.raises(PrimerFileError, match="cannot read the primer BED"):
         read_primer_bed(tmp_path / "absent.bed", CONTIGS)
+
+
+# --- toy BAMs (pysam, no aligner): a true AMP fusion, a mispriming chimera, a PCR jackpot
+
+from test_calling import add_background, by_fusion, make_toy  # noqa: E402
+
+from imtfusion.params import CallParameters  # noqa: E402
+from imtfusion.pipeline import run_sample  # noqa: E402
+
+# ALK (- strand, chr2) is read from primers toward its 5' end: forward reads in the genome.
+# P1 sits in ALK exon 3 (20000-20150), 90 bases before its first base 20149; P2 in exon 2.
+PRIMER_BED = "chr2\t20040\t20060\tALK_e3_P1\t0\t+\nchr2\t26100\t26120\tALK_e2_P2\t0\t+\n"
+
+
+def amp_fusion(toy, name: str, adapter_start: int, umi: str = "") -> None:
+    """One PARTP::ALK molecule as anchored multiplex PCR reads it: read 1 from primer P1
+    through ALK exon 3 (110 bases, 20 of them primer) into PARTP exon 2 (40 bases); read 2
+    from the ligated adapter at ``adapter_start`` in PARTP exon 2 (the partner-side start)."""
+    read1 = [("chr2", 20040, "+", 110), ("chr4", 4110, "-", 40)]
+    read2 = [("chr4", adapter_start, "+", 100)]
+    for rec in toy.fragment(name, read1, read2):
+        if umi:
+            rec.set_tag("RX", umi)
+
+
+def mispriming(toy, name: str, adapter_start: int) -> None:
+    """Primer P2 (ALK exon 2) primed on PART1 RNA: read 1 is the primer's 20 bases, then
+    PART1 exon 3 (- strand, from its last base 8000); read 2 from the adapter in PART1."""
+    read1 = [("chr2", 26100, "+", 20), ("chr1", 8000, "+", 60)]
+    read2 = [("chr1", adapter_start, "-", 50)]
+    toy.fragment(name, read1, read2)
+
+
+def amp_call(tmp_path, toy, primers: bool = True, **params):
+    params.setdefault("min_fragments", 2)
+    params.setdefault("qc_min_unique_fragments", 10)
+    params.setdefault("qc_min_on_target_reads", 10)
+    params.setdefault("lod_max_fraction", 0.99)
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    bed = _bed(tmp_path, PRIMER_BED) if primers else None
+    return run_sample(bam, gtf, "S1", targets=["ALK", "ETV6"], params=CallParameters.from_mapping(params),
+                      primers=bed)
+
+
+def amp_toy():
+    toy = make_toy()
+    add_background(toy)
+    for i in range(6):  # six molecules, six partner-side start sites
+        amp_fusion(toy, f"true{i}", 4000 + 10 * i)
+    for i in range(4):
+        mispriming(toy, f"mis{i}", 8060 + 3 * i)
+    return toy
+
+
+def test_a_mispriming_chimera_is_discarded_beside_a_true_amp_fusion(tmp_path):
+    result = amp_call(tmp_path, amp_toy())
+    [fusion] = by_fusion(result, "PARTP::ALK")
+    assert (fusion.end5.label(), fusion.end3.label(), fusion.precision) == ("chr4:4150", "chr2:20150", "exact")
+    assert fusion.primer_reads == 6 and fusion.primer_names == ("ALK_e3_P1",)
+    assert fusion.start_sites >= 6 and fusion.discordant_pairs == 0
+    assert fusion.best_anchor == 40  # 90 ALK bases beyond the primer, 40 of PARTP
+    assert fusion.confidence == "high"
+    [chimera] = [c for c in result.discarded if c.fusion == "PART1::ALK"]
+    assert "primer_only_anchor" in chimera.filters
+    assert chimera.primer_names == ("ALK_e2_P2",) and set(chimera.primed.values()) == {0}
+    assert chimera.best_anchor == 0  # its 20 ALK bases are the primer's
+
+
+def test_without_the_primer_bed_the_mispriming_chimera_passes_as_a_junction(tmp_path):
+    # the decoy is one: with the primer's 20 bases taken for ALK RNA it is called
+    result = amp_call(tmp_path, amp_toy(), primers=False)
+    [chimera] = by_fusion(result, "PART1::ALK")
+    assert chimera.primer_reads == 0 and chimera.best_anchor == 20
+    [fusion] = by_fusion(result, "PARTP::ALK")
+    assert fusion.primer_reads == 0 and fusion.best_anchor == 40
+
+
+def test_a_single_start_pcr_jackpot_is_no_confident_call(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    umis = ["ACGTACGT", "TTGCAGCA", "GATCCTAG", "CAGTTGAC", "GGTACCAA", "TCAGGTCA", "ATATCGCG", "CCGGAATT"]
+    for i, umi in enumerate(umis):  # eight copies of one molecule: one adapter start
+        amp_fusion(toy, f"jack{i}", 4020, umi)
+    result = amp_call(tmp_path, toy)
+    jackpot = [c for c in result.called + result.discarded if c.fusion == "PARTP::ALK"]
+    assert jackpot and all(c.primer_reads == 8 for c in jackpot)
+    assert all(c.start_sites <= 2 for c in jackpot)
+    assert all(c.confidence == "low" for c in jackpot if c in result.called)
+    # without the BED its eight UMIs would make it a high-confidence call
+    (tmp_path / "s.bam").unlink()
+    [plain] = by_fusion(amp_call(tmp_path, toy, primers=False), "PARTP::ALK")
+    assert plain.molecules == 8 and plain.confidence == "high"
+
+
+def test_primer_fields_reach_every_output(tmp_path):
+    import json
+
+    from imtfusion.pipeline import write_sample_outputs
+
+    result = amp_call(tmp_path, amp_toy())
+    paths = write_sample_outputs(result, tmp_path / "out")
+    rows = [line.split("\t") for line in paths["fusions"].read_text().splitlines()]
+    head = rows[0]
+    [row] = [r for r in rows[1:] if r[head.index("fusion")] == "PARTP::ALK"]
+    assert row[head.index("primer_reads")] == "6" and row[head.index("primers")] == "ALK_e3_P1"
+    assert int(row[head.index("start_sites")]) >= 6
+    data = json.loads(paths["json"].read_text())
+    assert data["schema_version"] == "1.7.0" and data["inputs"]["primers"].endswith("primers.bed")
+    [call] = [c for c in data["calls"] if c["fusion"] == "PARTP::ALK"]
+    assert call["primer_reads"] == 6 and call["primers"] == ["ALK_e3_P1"]
+    vcf = paths["vcf"].read_text()
+    assert "##INFO=<ID=PRIMER_READS," in vcf and "PRIMER_READS=6;PRIMERS=ALK_e3_P1" in vcf
+    report = paths["report"].read_text()
+    assert "6 fragment(s) read from primer(s) ALK_e3_P1" in report
+    from imtfusion.jsonout import load_schema
+    import jsonschema
+
+    jsonschema.validate(data, load_schema())
+
+
+def test_a_bad_primer_bed_is_one_line_from_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    toy = amp_toy()
+    bam = toy.write_bam(tmp_path / "s.bam")
+    gtf = toy.write_gtf(tmp_path / "a.gtf")
+    bed = _bed(tmp_path, "chr2\t20040\n")
+    out = subprocess.run([sys.executable, "-m", "imtfusion.cli", "call", "--bam", str(bam), "--gtf", str(gtf),
+                          "--sample", "S1", "--outdir", str(tmp_path / "out"), "--targets", "ALK",
+                          "--primers", str(bed)], capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert f"{bed}: line 1: 2 column(s)" in out.stderr
+    assert not (tmp_path / "out" / "S1").exists()
