@@ -226,3 +226,42 @@ def test_a_bad_primer_bed_is_one_line_from_the_cli(tmp_path):
     assert len(out.stderr.strip().splitlines()) == 1
     assert f"{bed}: line 1: 2 column(s)" in out.stderr
     assert not (tmp_path / "out" / "S1").exists()
+
+
+# --- the simulator's anchored multiplex PCR panel: its primer BED and mispriming decoy
+
+
+def test_the_simulated_primer_bed_holds_every_primer_the_amp_reads_start_at(tmp_path):
+    from imtfusion.primers import PrimerSet
+    from imtfusion.sim.demo import DEMO_SEED
+    from imtfusion.sim.genome import build_genome, default_layout
+    from imtfusion.sim.reads import (PRIMER_LENGTH, LibrarySpec, MisprimingSpec, SampleSpec, simulate_sample,
+                                     write_primer_bed)
+
+    genome = build_genome(default_layout(), DEMO_SEED)
+    lib = LibrarySpec(protocol="amp", primer_distance=50)
+    bed = write_primer_bed(genome, lib, tmp_path / "primers.bed")
+    primers: PrimerSet = read_primer_bed(bed, {c.name: len(c.sequence) for c in genome.contigs})
+    alk, ntrk3 = genome.gene("ALK").canonical, genome.gene("NTRK3").canonical
+    spec = SampleSpec("P1", 5, lib, expression=((alk.name, 30), (ntrk3.name, 30)),
+                      misprimed=(MisprimingSpec("ALK", 20, "ACTB", 4),))
+    sim = simulate_sample(genome, spec)
+    for tx in (alk, ntrk3):  # ALK on -, NTRK3 on +: the primer read runs toward the 5' end
+        wild = [f for f in sim.fragments if f.kind == "transcript" and f.source == tx.name]
+        assert len(wild) == 30
+        for f in wild:
+            five = tx.to_genome(f.end - 1) - 1  # the primer read's first base (0-based)
+            hit = primers.primer_at(tx.chrom, five, tx.strand == "+")
+            assert hit is not None and hit.name.startswith(f"{tx.gene_name}_e") and hit.name.endswith("_as")
+    decoys = [f for f in sim.fragments if f.kind == "mispriming"]
+    assert len(decoys) == 4 and {f.source for f in decoys} == {"ACTB>ALK:primer20"}
+    e = alk.exon_offset(20) + lib.primer_distance
+    primer = alk.sequence(genome)[e - PRIMER_LENGTH:e]
+    for f in decoys:  # the primer read starts with the primer (antisense of ALK exon 20), then ACTB
+        read = f.read2 if f.r1_sense else f.read1
+        molecule = read.translate(str.maketrans("ACGT", "TGCA"))[::-1]
+        assert sum(a != b for a, b in zip(molecule[-PRIMER_LENGTH:], primer)) <= 2
+        assert f.junction_in in ("read2" if f.r1_sense else "read1", "both")
+    # samples without the decoy are simulated exactly as before it existed
+    plain = simulate_sample(genome, SampleSpec("P1", 5, lib, expression=spec.expression))
+    assert plain.fragments == tuple(f for f in sim.fragments if f.kind != "mispriming")
