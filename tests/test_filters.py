@@ -111,6 +111,11 @@ CASES = {
     ),
     "short_anchor": (dict(best_anchor=12, **WEAK), dict(best_anchor=25, **WEAK)),
     "promiscuous_breakpoint": (dict(promiscuous=True), {}),
+    # every fragment read from a primer ending 2 bases before the junction, or one of them 30
+    "primer_only_anchor": (
+        dict(split_reads=3, discordant_pairs=0, fragments=3, primed_fragments=3, max_beyond_primer=2),
+        dict(split_reads=3, discordant_pairs=0, fragments=3, primed_fragments=3, max_beyond_primer=30),
+    ),
     "recurrent_in_batch": (
         dict(split_reads=3, discordant_pairs=0, fragments=3),
         {},  # 10 fragments: stronger than the artefact
@@ -200,6 +205,46 @@ MANY_SHORT = dict(split_reads=6, discordant_pairs=0, fragments=6, best_anchor=14
 def test_short_anchor_with_many_reads_off_the_exon_boundaries(change, discard):
     rule = next(f for f in FILTERS if f.name == "short_anchor")
     assert rule.predicate(record(**{**MANY_SHORT, **change}), context()) is discard
+
+
+PRIMED_SHORT = dict(split_reads=3, discordant_pairs=0, fragments=3, best_anchor=14, site3="intronic",
+                    primed_fragments=3, max_beyond_primer=14)
+
+
+@pytest.mark.parametrize("change, discard", [
+    ({"start_sites": 1}, True),  # read from primers: one partner-side start, one molecule
+    ({"start_sites": 3}, False),  # three distinct start sites stand in for mate pairs
+    ({"primed_fragments": 0, "discordant_pairs": 1, "fragments": 4}, False),  # without primers a mate pair does
+    ({"discordant_pairs": 1, "fragments": 4, "start_sites": 1}, True),  # with them, a stray pair does not
+])
+def test_short_anchor_of_primer_reads_takes_start_sites_for_mate_pairs(change, discard):
+    rule = next(f for f in FILTERS if f.name == "short_anchor")
+    assert rule.predicate(record(**{**PRIMED_SHORT, **change}), context()) is discard
+
+
+@pytest.mark.parametrize("primed, start_sites, tier", [
+    (0, 1, "high"),  # without a primer BED start sites do not matter
+    (6, 1, "low"),  # a PCR jackpot: one start site
+    (6, 2, "low"),
+    (6, 3, "high"),
+])
+def test_the_confidence_of_primer_reads_needs_distinct_start_sites(primed, start_sites, tier):
+    from imtfusion.filters import confidence
+
+    f = record(primed_fragments=primed, max_beyond_primer=30 if primed else 0, start_sites=start_sites)
+    assert confidence(f) == tier
+    assert confidence(f, min_start_sites=1) == "high"
+    verdict = judge(f, context())
+    assert verdict.tier == tier
+    if tier == "low":
+        assert verdict.reason.startswith(f"read from primers at {start_sites} partner-side start site(s)")
+
+
+def test_a_primed_candidate_s_record_counts_its_primer_reads():
+    c = candidate(split_fragments={"s0", "s1", "s2"}, discordant_fragments=set(), primed={"s0": 2, "s1": 30, "s2": 0},
+                  start_sites=2)
+    f = features_of(c)
+    assert (f.primed_fragments, f.max_beyond_primer, f.start_sites, f.primed) == (3, 30, 2, True)
 
 
 def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others():

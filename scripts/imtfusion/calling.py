@@ -140,6 +140,10 @@ class Candidate:
     duplicates: int = 0  # supporting fragments that repeat another's molecule (unflagged PCR duplicates)
     umis: bool = False  # the supporting reads carry UMIs, which told their molecules apart
     start_sites: int = 0  # distinct partner-side read positions of the supporting fragments (umis.start_sites)
+    # with a primer BED (imtfusion.primers): fragment -> target bases its molecule holds beyond
+    # the primer it was read from, for the fragments with a read starting at a primer
+    primed: dict[str, int] = field(default_factory=dict, repr=False)
+    primer_names: tuple[str, ...] = ()  # the primers those reads start at, sorted
     self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
     junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (fragment, bases beyond a, beyond b)
     tested_reads: int = 0  # junction reads whose partner bases could be compared with the ends' own continuations
@@ -188,6 +192,11 @@ class Candidate:
         """Supporting fragments less the duplicates: unique molecules (UMI families where
         the reads carry UMIs, else distinct positions)."""
         return self.fragments - self.duplicates
+
+    @property
+    def primer_reads(self) -> int:
+        """Supporting fragments with a read that starts at a primer (anchored reads)."""
+        return len(self.primed)
 
     @property
     def fusion(self) -> str:

@@ -43,6 +43,10 @@ class SampleSheetError(InputFileError):
     """The sample sheet is malformed."""
 
 
+class PrimerFileError(InputFileError):
+    """The primer BED of an anchored multiplex PCR panel is malformed or does not fit the BAM."""
+
+
 class ConfigError(ImtfusionError):
     """A configuration value is invalid."""
 

@@ -13,6 +13,8 @@
   of the real partner), and a pseudogene's junction explained that way gives its reads
   to the gene's junction. Mates are tested against the exons of the read they pair with.
 * :func:`mark_promiscuous` -- breakpoints the sample joins to many different genes.
+* :func:`mark_primed` -- with a primer BED, the fragments read from a primer and the
+  target bases their molecules hold beyond it (primer bases are not evidence).
 
 Each takes the sample's candidates and the reading functions it needs; it sets the
 candidates' feature fields (and, for a pseudogene's junction, moves its reads to the
@@ -41,6 +43,7 @@ from imtfusion.reference import Reference
 
 if TYPE_CHECKING:
     from imtfusion.evidence import BreakendReads
+    from imtfusion.primers import PrimerSet
 
 @dataclass(frozen=True, slots=True)
 class Features:
@@ -70,6 +73,13 @@ class Features:
     sequence3: str = ""
     known: bool = False  # the gene pair is in the curated known fusions
     part_of_call: bool = False  # phase 2: another junction of the gene pair is the call
+    start_sites: int = 0  # distinct partner-side read starts of the supporting fragments
+    primed_fragments: int = 0  # supporting fragments read from a primer (primer BED)
+    max_beyond_primer: int = 0  # most target bases one of them holds beyond its primer
+
+    @property
+    def primed(self) -> bool:
+        return self.primed_fragments > 0
 
     @property
     def fusion(self) -> str:
@@ -89,7 +99,8 @@ def features_of(c: Candidate, known_pairs: frozenset[tuple[str, str]] = frozense
         best_anchor=c.best_anchor, low_mapq_fraction=c.low_mapq_fraction, self_similar=c.self_similar,
         tested_reads=c.tested_reads, mismapped_reads=c.mismapped_reads, promiscuous=c.promiscuous,
         sequence5=c.sequence5, sequence3=c.sequence3, known=(c.gene5.name, c.gene3.name) in known_pairs,
-        part_of_call=c.main_call is not None,
+        part_of_call=c.main_call is not None, start_sites=c.start_sites, primed_fragments=len(c.primed),
+        max_beyond_primer=max(c.primed.values(), default=0),
     )
 
 
@@ -433,8 +444,51 @@ def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParame
         # mate pairs, or where a library has hardly any (anchored multiplex PCR reads
         # every fragment from a primer across the junction) distinct molecules
         independent = c.best_anchor >= params.min_anchor and (
-            c.discordant_pairs > 0 or _long_molecules(c, params) >= PROMISCUOUS_MOLECULES)
+            c.start_sites >= params.min_start_sites if c.primed
+            else c.discordant_pairs > 0 or _long_molecules(c, params) >= PROMISCUOUS_MOLECULES)
         dominant = c.fragments >= params.promiscuous_dominance * total
         on_exons = c.site5 == "splice_site" and c.site3 == "splice_site"
         if not (independent and (dominant or on_exons)):
             c.promiscuous = True
+
+
+def _primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, Breakend], primers: "PrimerSet",
+                  contig_names: dict[int, str]) -> tuple[str, int] | None:
+    """(primer name, target bases beyond it) of a fragment whose record starts at a
+    primer and runs toward one of the junction's ends (the nearer one if both), else
+    None."""
+    best: tuple[int, str] | None = None
+    for key in keys:
+        hit = primers.primer_of_key(key, contig_names)
+        if hit is None:
+            continue
+        primer, reverse = hit
+        for end in ends:
+            beyond = primer.bases_beyond(end, reverse)
+            if beyond is not None and (best is None or (beyond, primer.name) < best):
+                best = (beyond, primer.name)
+    return None if best is None else (best[1], best[0])
+
+
+def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names: dict[int, str]) -> None:
+    """Set ``primed`` and ``primer_names`` on every candidate: its supporting fragments with
+    a record starting at a primer of the BED (``contig_names``: the BAM's reference id ->
+    name), and the target bases each molecule holds between that primer and the
+    junction. A primer's bases are synthesised, not read from the RNA: a junction read's
+    anchor on the primer side counts only the bases beyond the primer (``anchors``,
+    ``best_anchor``), so a read whose only target-side bases are primer is not evidence of
+    the junction."""
+    for c in candidates:
+        names = set()
+        for fragment in sorted(c.split_fragments | c.discordant_fragments):
+            found = _primed_bases(c.dup_keys.get(fragment, ()), (c.end5, c.end3), primers, contig_names)
+            if found is None:
+                continue
+            name, beyond = found
+            names.add(name)
+            c.primed[fragment] = beyond
+            if fragment in c.anchors:
+                c.anchors[fragment] = min(c.anchors[fragment], beyond)
+        c.primer_names = tuple(sorted(names))
+        if c.primed and c.anchors:
+            c.best_anchor = max(c.anchors.values())

@@ -133,12 +133,17 @@ def short_anchor(f: Features, ctx: FilterContext) -> bool:
     no mate pair at all: the reads' short side may have aligned by chance (a breakpoint
     whose junction reads all place the same few bases there is the signature of an
     artefact; real junction reads cross at every offset). A known partner joined exon to
-    exon is credible with short reads."""
+    exon is credible with short reads. With a primer BED, a candidate read from primers
+    needs `min_start_sites` distinct partner-side start sites where others need mate
+    pairs, and its anchors count no primer bases."""
     if f.split_reads == 0 or f.best_anchor >= ctx.params.min_anchor:
         return False
     exon_to_exon = f.exon_to_exon
     if f.known and exon_to_exon:
         return False
+    if f.primed:  # anchored multiplex PCR has no mate pairs: distinct start sites stand in for them
+        independent = f.start_sites >= ctx.params.min_start_sites
+        return not independent if f.split_reads < 3 else not exon_to_exon and not independent
     if f.split_reads < 3:
         return f.discordant_pairs < 3
     return not exon_to_exon and f.discordant_pairs == 0
@@ -150,8 +155,17 @@ def promiscuous_breakpoint(f: Features, ctx: FilterContext) -> bool:
     dominate it: a dominant partner has at least ``promiscuous_dominance`` of the
     fragments there (or joins exon to exon) and evidence beyond short-anchored reads: a
     read aligned ``min_anchor`` bases on both sides, and mate pairs or, as anchored
-    multiplex PCR panels have hardly any, 3 or more distinct molecules among such reads."""
+    multiplex PCR panels have hardly any, 3 or more distinct molecules among such reads
+    (with a primer BED, `min_start_sites` distinct partner-side start sites)."""
     return f.promiscuous
+
+
+def primer_only_anchor(f: Features, ctx: FilterContext) -> bool:
+    """Every supporting fragment was read from a primer (primer BED) whose molecule holds
+    fewer than ``min_beyond_primer`` target bases beyond the primer: the target side is
+    the primer's own synthesised sequence, joined to whatever it misprimed on, not RNA
+    of the target."""
+    return 0 < f.primed_fragments == f.fragments and f.max_beyond_primer < ctx.params.min_beyond_primer
 
 
 def recurrent_in_batch(f: Features, ctx: FilterContext) -> bool:
@@ -218,6 +232,9 @@ FILTERS: tuple[Filter, ...] = (
            tests=(UNIT, "test_precision.py::test_a_breakpoint_joined_to_many_genes_is_promiscuous",
                   "test_precision.py::test_a_partner_that_dominates_the_breakpoint_with_mates_is_kept",
                   "test_precision.py::test_a_dominant_partner_without_mates_is_kept_by_its_molecules_not_by_copies")),
+    Filter("primer_only_anchor", primer_only_anchor, ("min_beyond_primer",), needs="a primer BED (`primers`)",
+           decoy="mispriming chimeras: a target primer's sequence joined to off-target RNA (`--protocol amp`)",
+           tests=(UNIT, "test_primers.py::test_a_mispriming_chimera_is_discarded_beside_a_true_amp_fusion")),
     Filter("recurrent_in_batch", recurrent_in_batch, needs="the batch table (workflow) or a known-artefact table",
            decoy="the same weak junction in several samples of a batch (test BAMs)",
            tests=(UNIT, "test_batch.py::test_weak_copies_of_a_junction_are_discarded_and_the_strong_call_is_kept")),
@@ -304,15 +321,19 @@ def refresh_schema(path: str) -> None:
     Path(path).write_text(new)
 
 
-def confidence(f: Features) -> str:
+def confidence(f: Features, min_start_sites: int = CallParameters.min_start_sites) -> str:
     """The tier written in the README:
 
     * high: >= 2 split-read fragments, >= 4 fragments in all, exact breakpoint, and both
       breakpoints on exon boundaries, or a known partner, or >= 10 fragments;
     * medium: >= 1 split-read fragment and >= 3 fragments; or a known partner with >= 1
       split-read fragment; or >= 5 discordant pairs without a junction read;
-    * low: anything else that passed the filters.
+    * low: anything else that passed the filters, and, with a primer BED, a candidate
+      read from primers with fewer than ``min_start_sites`` distinct partner-side start
+      sites (one molecule amplified many times: a PCR jackpot has one or two).
     """
+    if f.primed and f.start_sites < min_start_sites:
+        return "low"
     split, total = f.split_reads, f.fragments
     if split >= 2 and total >= 4 and f.precision == "exact" and (f.exon_to_exon or f.known or total >= 10):
         return "high"
@@ -321,7 +342,7 @@ def confidence(f: Features) -> str:
     return "low"
 
 
-def tier_reason(f: Features, tier: str) -> str:
+def tier_reason(f: Features, tier: str, min_start_sites: int = CallParameters.min_start_sites) -> str:
     """The facts behind the tier, in the words of :func:`confidence`'s rules."""
     split, total = f.split_reads, f.fragments
     if tier == "high":
@@ -335,6 +356,9 @@ def tier_reason(f: Features, tier: str) -> str:
         if f.known and split >= 1:
             return f"known partner with {split} split-read fragment(s)"
         return f"{f.discordant_pairs} discordant pairs without a junction read (≥ 5)"
+    if f.primed and f.start_sites < min_start_sites:
+        return (f"read from primers at {f.start_sites} partner-side start site(s), fewer than {min_start_sites}: "
+                "one molecule amplified many times looks so")
     return "passed the filters but meets no rule of a higher tier (e.g. discordant pairs only)"
 
 
@@ -357,8 +381,9 @@ def judge(f: Features, ctx: FilterContext, chosen: Sequence[Filter] | None = Non
     active phase-1 filters)."""
     if chosen is None:
         chosen = [x for x in active_filters(ctx.params) if x.phase == 1]
-    tier = confidence(f)
-    return Verdict(tuple(x.name for x in chosen if x.predicate(f, ctx)), tier, tier_reason(f, tier))
+    sites = ctx.params.min_start_sites
+    tier = confidence(f, sites)
+    return Verdict(tuple(x.name for x in chosen if x.predicate(f, ctx)), tier, tier_reason(f, tier, sites))
 
 
 EVENT_WINDOW = 50  # junctions of one gene pair this close at both ends are one junction

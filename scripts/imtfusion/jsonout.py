@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from imtfusion.sampleqc import SampleQC
     from imtfusion.results import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.6.0"
+SCHEMA_VERSION = "1.7.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -66,6 +66,8 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "molecules": c.molecules,
         "umis": bool(c.umis),
         "start_sites": c.start_sites,
+        "primer_reads": c.primer_reads,
+        "primers": list(c.primer_names),
         "confidence": _text(c.confidence),
         "targets": list(c.targets),
         "known": bool(c.known),
@@ -214,6 +216,7 @@ def result_object(result: SampleResult) -> dict[str, Any]:
             "annotation": result.annotation_source,
             "annotation_sha256": result.annotation_checksum,
             "fasta": result.fasta,
+            "primers": result.primers,
         },
         "specimen": dict(result.specimen),
         "parameters": result.params.as_dict(),

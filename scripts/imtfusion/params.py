@@ -42,6 +42,9 @@ class CallParameters:
     min_discordant_mapq: int = 10  # a discordant pair counts only when both mates map at least this well
     max_partners: int = 3  # a breakpoint joined to this many different genes is promiscuous
     promiscuous_dominance: float = 0.75  # share of a promiscuous breakpoint's fragments a partner needs to be kept
+    # anchored multiplex PCR, with a primer BED (imtfusion.primers)
+    min_beyond_primer: int = 8  # target bases beyond the primer a primed molecule needs to be evidence
+    min_start_sites: int = 3  # distinct partner-side start sites that stand in for mate pairs
     disabled_filters: str = ""  # filters switched off by name, comma-separated
     # --- annotation
     transcript_tags: str = "Ensembl_canonical,MANE_Select"  # transcript preference, then longest CDS

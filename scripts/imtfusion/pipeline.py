@@ -32,7 +32,7 @@ from imtfusion.evidence import (
     safe_fetch,
     umi_of,
 )
-from imtfusion.features import assess_mismapping, mark_promiscuous, usable_discordants
+from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
@@ -42,6 +42,7 @@ from imtfusion.evidence_bam import attach_examples, breakend_base, collect_suppo
 from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
+from imtfusion.primers import read_primer_bed
 from imtfusion.reference import Reference
 from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
@@ -75,6 +76,8 @@ FUSION_COLUMNS = [
     "fragments",
     "molecules",
     "start_sites",
+    "primer_reads",
+    "primers",
     "target",
     "known",
     "transcript5",
@@ -495,6 +498,7 @@ def run_sample(
     domains_file: str | Path | None = None,
     artefacts: "Artefacts | None" = None,
     imbalance_profile: "list[RatioObservation] | None" = None,
+    primers: str | Path | None = None,
 ) -> SampleResult:
     """Call fusions of ``targets`` (target genes; None: the registry's default set) in one
     BAM. Raises an :class:`ImtfusionError` on bad input.
@@ -502,7 +506,10 @@ def run_sample(
     ``artefacts`` are the batch's recurrent junctions and the user's known artefacts
     (:mod:`imtfusion.batch`), discarded as ``recurrent_in_batch``. ``imbalance_profile``
     is the batch's 3'/5' ratios (:mod:`imtfusion.imbalance`; without it, or with too few
-    other samples in it, the shipped profile is the reference)."""
+    other samples in it, the shipped profile is the reference). ``primers`` is the primer
+    BED of an anchored multiplex PCR panel (:mod:`imtfusion.primers`): reads starting at a
+    primer are anchored reads, their primer bases no evidence, and distinct partner-side
+    start sites stand in for the mate pairs such a library does not have."""
     check_sample_name(sample)
     params = params or CallParameters()
     if targets is None:
@@ -520,6 +527,7 @@ def run_sample(
     notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        primer_set = read_primer_bed(primers, info.contig_lengths) if primers else None
         tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
         if fasta:
@@ -583,6 +591,8 @@ def run_sample(
                                else (c.end5, c.end3))
             c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
                                              target=(bam.get_tid(target.chrom), target.pos))
+        if primer_set is not None:
+            mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
         mark_promiscuous(candidates, params)
         if ref is None:
             _say_exon_level(candidates, evidence.clipped_reads, lookup)
@@ -675,6 +685,7 @@ def run_sample(
         sample_qc=sample_qc,
         housekeeping_profiles=[q.profile for q in house.values()],
         sequence_accessions=accessions,
+        primers=str(primers) if primers else None,
     )
 
 
@@ -694,6 +705,8 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
         "fragments": c.fragments,
         "molecules": c.molecules,
         "start_sites": c.start_sites,
+        "primer_reads": c.primer_reads,
+        "primers": ",".join(c.primer_names) or ".",
         "target": ",".join(c.targets),
         "known": "known" if c.known else "novel",
         "transcript5": a.transcript5 if a else None,

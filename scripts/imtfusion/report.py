@@ -34,6 +34,7 @@ from imtfusion.diagram import (
     gene_coverage_svg,
 )
 from imtfusion.lod import base_status, percent, verdict_sentence
+from imtfusion.params import CallParameters
 from imtfusion.report_words import WORDS_CSS, words_section_html
 from imtfusion.specimen import signoff_html, specimen_html
 
@@ -306,6 +307,15 @@ def headline(c: "Candidate", known: Sequence["KnownFusion"]) -> str:
     return ", ".join(parts)
 
 
+def _primer_phrase(c: "Candidate") -> str:
+    """The evidence table's primer row (with a primer BED): the anchored reads and their primers."""
+    if not c.primed:
+        return "no read starts at a primer of the panel's BED"
+    names = ", ".join(esc(n) for n in c.primer_names)
+    return (f"{c.primer_reads} fragment(s) read from primer(s) {names}; {c.start_sites} distinct partner-side "
+            "start site(s) (anchored multiplex PCR: these, not mate pairs, tell molecules apart)")
+
+
 def confidence_reason(c: "Candidate") -> str:
     """The facts behind the tier (:class:`imtfusion.filters.Verdict`)."""
     return c.verdict.reason if c.verdict is not None else "not rated"
@@ -453,14 +463,16 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
     else:
         known_html = "novel: not in the known-fusion table"
     clipped = len(c.clipped_fragments)
-    evidence = _rows([
+    primed = [("primers", _primer_phrase(c))] if result.primers else []
+    evidence = _rows(primed + [
         ("fragments", f"<b>{c.fragments}</b> supporting fragments: {c.molecules} unique molecule(s) by "
                       + ("UMI family" if c.umis else "read and mate positions (no UMIs)")
                       + f", read from {c.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
         ("split reads", f"{c.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
         ("discordant pairs", f"{c.discordant_pairs} more fragment(s) with one mate in each gene"),
-        ("confidence", f"{confidence_badge(c.confidence)} {esc(confidence_reason(c))}"),
+        ("confidence", f"{confidence_badge(c.confidence)} "
+                       f"{esc(confidence_reason(c))}"),
         ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
         ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
         ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),

@@ -70,3 +70,4 @@ class SampleResult:
     sample_qc: "SampleQC | None" = None  # the sample QC gates
     housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
     sequence_accessions: dict[str, str] = field(default_factory=dict)  # refget accession per called contig (FASTA)
+    primers: str | None = None  # the primer BED of an anchored multiplex PCR panel (imtfusion.primers), if given

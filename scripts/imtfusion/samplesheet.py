@@ -1,6 +1,7 @@
 """The sample sheet (``samples.tsv``: columns ``sample`` and ``bam``) and sample names.
 
-Optional columns ``specimen``, ``specimen_type``, ``block`` and ``tumour_content`` (or
+Optional column ``primers``: the sample's primer BED (an anchored multiplex PCR panel,
+:mod:`imtfusion.primers`), which overrides the config key ``primers``; optional columns ``specimen``, ``specimen_type``, ``block`` and ``tumour_content`` (or
 ``tumor_content``) fill the report's specimen block (:mod:`imtfusion.specimen`); other
 columns are ignored.
 
@@ -33,6 +34,7 @@ class SampleEntry:
     line: int
     specimen: tuple[tuple[str, str], ...] = ()  # (field, value) of imtfusion.specimen, validated
     bam_index: str = ""  # optional column bam_index: the BAM's index (a path or a URL), when not next to it
+    primers: str = ""  # optional column primers: the sample's primer BED (anchored multiplex PCR)
 
 
 def check_sample_name(name: str, where: str = "") -> str:
@@ -107,7 +109,10 @@ def read_sample_sheet(path: str | Path, base_dir: str | Path | None = None) -> l
         index = cells[header.index("bam_index")] if "bam_index" in header else ""
         if index and not is_url(index) and base is not None and not Path(index).is_absolute():
             index = str(base / index)
-        entries.append(SampleEntry(sample, str(bam_path), lineno, tuple(specimen.items()), index))
+        primers = cells[header.index("primers")] if "primers" in header else ""
+        if primers and base is not None and not Path(primers).is_absolute():
+            primers = str(base / primers)
+        entries.append(SampleEntry(sample, str(bam_path), lineno, tuple(specimen.items()), index, primers))
     if not entries:
         raise SampleSheetError(f"{path}: the sample sheet has a header but no samples")
     return entries

@@ -34,6 +34,8 @@ INFO_FIELDS = [
     ("DISCORDANT_PAIRS", "1", "Integer", "Further fragments whose mates lie on either side of the junction"),
     ("MOLECULES", "1", "Integer", "Supporting fragments less unflagged PCR duplicates (UMI families where the reads carry UMIs)"),
     ("START_SITES", "1", "Integer", "Distinct partner-side read positions of the supporting fragments"),
+    ("PRIMER_READS", "1", "Integer", "Supporting fragments with a read starting at a primer of the primer BED (0 without one)"),
+    ("PRIMERS", ".", "String", "Primers those reads start at, sorted (absent when none or without a primer BED)"),
     ("CONFIDENCE", "1", "String", "Confidence tier: high, medium or low"),
     ("KNOWN", "0", "Flag", "The gene pair is a known fusion partner pair"),
     ("READING_FRAME", "1", "String", "in-frame, out-of-frame or unknown"),
@@ -77,6 +79,9 @@ def _info(c: Candidate, mate_id: str, gene: str, exon: int | None, transcript: s
     items.append(f"DISCORDANT_PAIRS={c.discordant_pairs}")
     items.append(f"MOLECULES={c.molecules}")
     items.append(f"START_SITES={c.start_sites}")
+    items.append(f"PRIMER_READS={c.primer_reads}")
+    if c.primer_names:
+        items.append("PRIMERS=" + ",".join(encode_info(n) for n in c.primer_names))
     if c.confidence and c.confidence != ".":
         items.append(f"CONFIDENCE={encode_info(c.confidence)}")
     if c.known:

@@ -6,6 +6,7 @@ rule batch_candidates:
         index=get_usable_bam_index,
         annotation=rules.index_annotation.output[0],
         fasta=get_fasta_input,
+        primers=get_primers_input,
     output:
         candidates=f"{OUTDIR}/batch/candidates/{{sample}}.candidates.tsv",
         ratios=f"{OUTDIR}/batch/ratios/{{sample}}.ratios.tsv",
@@ -25,11 +26,13 @@ rule batch_candidates:
         fasta=get_fasta_args(),
         targets=get_targets_args(),
         extra=get_param_args(),
+        primers=get_primers_args,
     shell:
         "imtfusion call {params.bam} {params.index} --temporary-index --gtf {input.annotation:q} "
         "--sample {wildcards.sample} --candidates-only {output.candidates:q} "
         "--exon-ratios {output.ratios:q} {params.fasta} "
-        "--targets {params.targets} {params.extra} --threads {threads} --record-failure > {log:q} 2>&1"
+        "--targets {params.targets} {params.extra} {params.primers} --threads {threads} "
+        "--record-failure > {log:q} 2>&1"
 
 
 rule batch_artefacts:

@@ -31,6 +31,7 @@ rule call_fusions:
         fasta=get_fasta_input,
         artefacts=get_artefacts_input,
         imbalance=get_imbalance_profile_input,
+        primers=get_primers_input,
     output:
         fusions=report(
             f"{OUTDIR}/{{sample}}/{{sample}}.fusions.tsv",
@@ -78,9 +79,10 @@ rule call_fusions:
         artefacts=get_artefacts_args,
         imbalance=get_imbalance_profile_args,
         specimen=get_specimen_args,
+        primers=get_primers_args,
     shell:
         "imtfusion call {params.bam} {params.index} --gtf {input.annotation:q} "
         "--sample {wildcards.sample} "
         "--outdir {params.outdir:q} {params.fasta} --targets {params.targets} {params.extra} "
-        "{params.artefacts} {params.imbalance} {params.specimen} "
+        "{params.artefacts} {params.imbalance} {params.specimen} {params.primers} "
         "--threads {threads} --record-failure > {log:q} 2>&1"

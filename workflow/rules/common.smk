@@ -54,7 +54,11 @@ config["targets"] = TARGETS  # the genes, for the report's caption (report/workf
 # duplicate or unsafe sample names with a message naming the line.
 _entries = read_sample_sheet(config["samples"])
 samples = pd.DataFrame(
-    {"sample": [e.sample for e in _entries], "bam": [e.bam for e in _entries]},
+    {
+        "sample": [e.sample for e in _entries],
+        "bam": [e.bam for e in _entries],
+        "primers": [e.primers for e in _entries],
+    },
     dtype=str,
 ).set_index(
     "sample", drop=False
@@ -66,6 +70,15 @@ SAMPLES = list(samples["sample"])
 SPECIMEN = {e.sample: dict(e.specimen) for e in _entries}
 # optional sheet column bam_index: an index not next to the BAM (a path or a URL)
 BAM_INDEX = {e.sample: e.bam_index for e in _entries if e.bam_index}
+# the primer BED of an anchored multiplex PCR panel: the sheet's column primers, else the
+# config key primers, else none; a BED that is not there stops the run before any job
+PRIMERS = {e.sample: e.primers or str(config.get("primers") or "") for e in _entries}
+_no_bed = sorted({bed for bed in PRIMERS.values() if bed and not os.path.exists(bed)})
+if _no_bed:
+    raise WorkflowError(
+        f"primer BED(s) not found: {', '.join(_no_bed)}; fix the config key 'primers' or the "
+        f"sample sheet's column primers ({config['samples']})"
+    )
 
 # BAMs that are not there: said at once (a dry run shows it), while each such sample
 # still fails on its own and the rest of the batch goes on
@@ -285,6 +298,16 @@ def get_specimen_args(wildcards):
         f"--specimen {shlex.quote(option)}"
         for option in specimen_options(SPECIMEN[wildcards.sample])
     )
+
+
+def get_primers_input(wildcards):
+    bed = PRIMERS[wildcards.sample]
+    return [bed] if bed else []
+
+
+def get_primers_args(wildcards, input):
+    beds = list(input.primers)
+    return f"--primers {shlex.quote(str(beds[0]))}" if beds else ""
 
 
 def get_targets_args():

@@ -506,6 +506,7 @@ class PanelSample:
     pseudogenes: tuple[tuple[str, int], ...] = ()  # (other decoy gene, fragments)
     artefacts: tuple["ChimeraSpec", ...] = ()  # the promiscuous breakpoint's junctions
     polyg: tuple["PolyGSpec", ...] = ()  # pairs with a poly-G mate
+    misprimed: tuple["MisprimingSpec", ...] = ()  # anchored multiplex PCR: a target primer primed on other RNA
 
     @property
     def negative(self) -> bool:
@@ -522,7 +523,7 @@ class PanelSample:
         return SampleSpec(
             self.name, seed, self.library, fusions=self.fusions,
             readthroughs=self.readthroughs + self.noise, expression=expression,
-            artefacts=self.artefacts, polyg=self.polyg, extra_expression=extra,
+            artefacts=self.artefacts, polyg=self.polyg, extra_expression=extra, misprimed=self.misprimed,
         )
 
 
@@ -761,6 +762,11 @@ def _amp_anchored(c: "ChimeraSpec", distance: int) -> "ChimeraSpec":
     return replace(c, anchor5=(k, k), anchor3=(), body_fragments=0, premrna_fragments=0, isoforms=())
 
 
+#: The anchored multiplex PCR decoy of every panel sample: the primer of ALK exon 20 (the one
+#: that reads the ALK fusions) primed on ACTB RNA, molecules (their PCR copies added)
+AMP_MISPRIMING = ("ALK", 20, "ACTB", 6)
+
+
 def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED,
                          quick: bool = False) -> tuple[PanelSample, ...]:
     """The benchmark's samples as a targeted panel sequences them: the same fusions,
@@ -768,16 +774,20 @@ def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED
     with UMIs and 70% PCR duplicates; ``amp`` junction fragments end at a primer 50
     bases into the target side. Panels are sequenced paired-end (one read of every
     pair starts at the primer or the bait-side end), so single-end samples become
-    paired here."""
+    paired here. Every ``amp`` sample also holds :data:`AMP_MISPRIMING`, a mispriming decoy
+    (``primer_only_anchor`` must remove it; the run reads the panel's primer BED)."""
     from dataclasses import replace
+
+    from imtfusion.sim.reads import MisprimingSpec
 
     out = []
     for ps in build_panel(genome, seed, quick):
         lib = panel_library(protocol, ps.library.read_length)
-        fusions = ps.fusions
+        fusions, misprimed = ps.fusions, ()
         if protocol == "amp":
             fusions = tuple(_amp_anchored(c, lib.primer_distance) for c in fusions)
-        out.append(replace(ps, library=lib, fusions=fusions))
+            misprimed = (MisprimingSpec(*AMP_MISPRIMING),)
+        out.append(replace(ps, library=lib, fusions=fusions, misprimed=misprimed))
     return tuple(out)
 
 
@@ -1046,6 +1056,7 @@ def call_cause(call: Call, verdict: str, truth: TruthFusion | None, decoys: Iter
         return f"decoy {'+'.join(named)}"
     top = call.origin.split(";")[0].strip().rsplit("=", 1)[0] if call.origin else ""
     for prefix, cause in (("promiscuous", "promiscuous breakpoint"), ("poly-G", "poly-G mates"),
+                          ("mispriming", "mispriming chimera"),
                           ("read-through", "read-through"), ("random chimera", "random chimera"),
                           ("decoy", "decoy reads"), ("junction", "true fusion reads"),
                           ("isoform", "true fusion reads"), ("DNA junction", "true fusion reads"),
@@ -1148,6 +1159,11 @@ def run_accuracy(
     annotation = load_annotation(gtf)
     panel = build_panel(genome, seed, quick) if protocol == "wts" else build_targeted_panel(genome, protocol, seed, quick)
     data = _simulate(genome, panel, seed, work)
+    primers = None
+    if protocol == "amp":  # the run reads the panel's primers, as a lab gives its panel's BED
+        from imtfusion.sim.reads import write_primer_bed
+
+        primers = write_primer_bed(genome, panel[0].library, work / "genome" / "primers.bed")
     sample_names = [d.panel.name for d in data]
     truth = [t for d in data for t in d.truth]
     write_truth_table([r for d in data for r in d.truth_rows], outdir / "truth.tsv",
@@ -1198,7 +1214,8 @@ def run_accuracy(
                 if not error:
                     t1 = time.perf_counter()
                     try:
-                        res = run_sample(bam, annotation, name, params=params, fasta=fasta if f else None)
+                        res = run_sample(bam, annotation, name, params=params, fasta=fasta if f else None,
+                                         primers=primers)
                     except Exception as exc:  # noqa: BLE001 - a caller bug is a result here
                         error = f"run_sample failed: {type(exc).__name__}: {exc}"
                     else:

@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a target set of the registry resources/targets.tsv (default, or imt-extended: the "
                              "default targets and the kinases of ALK-negative IMT), or target genes, or both (default: "
                              f"{DEFAULT_SET})")
+    parser.add_argument("--primers", metavar="BED",
+                        help="primer BED of an anchored multiplex PCR panel (BED3+, 0-based; name and strand columns "
+                             "used when present): reads starting at a primer are anchored reads, primer bases are not "
+                             "evidence, and distinct partner-side start sites stand in for mate pairs")
     parser.add_argument("--known-partners", help="curated known-fusion table (default: the one shipped)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="override a calling parameter (see README); repeatable")
@@ -122,8 +126,8 @@ def temporary_index(bam: str | Path) -> Iterator[str | None]:
 
 
 def bam_from_sheet(args: argparse.Namespace) -> None:
-    """With --sample-sheet: --bam (and --bam-index, unless given) from the sheet's row for
-    --sample."""
+    """With --sample-sheet: --bam (and --bam-index and --primers, unless given) from the
+    sheet's row for --sample."""
     if not args.sample_sheet:
         return
     from imtfusion.samplesheet import read_sample_sheet
@@ -133,6 +137,7 @@ def bam_from_sheet(args: argparse.Namespace) -> None:
         raise ConfigError(f"{args.sample_sheet}: no row for sample {args.sample!r}; check --sample or the sheet")
     args.bam = rows[0].bam
     args.bam_index = args.bam_index or rows[0].bam_index or None
+    args.primers = args.primers or rows[0].primers or None
 
 
 def call_sample(args: argparse.Namespace) -> SampleResult:
@@ -162,6 +167,7 @@ def call_sample(args: argparse.Namespace) -> SampleResult:
             bam_index=bam_index,
             known_partners=args.known_partners,
             threads=max(1, args.threads),
+            primers=args.primers or None,
             **extra,
         )
 

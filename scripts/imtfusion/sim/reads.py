@@ -602,6 +602,7 @@ class SampleSpec:
     hidden_fusions: tuple[HiddenFusionSpec, ...] = ()
     ati: tuple[AtiSpec, ...] = ()
     spiked_fusions: tuple[SpikedFusionSpec, ...] = ()  # after all of the above
+    misprimed: tuple["MisprimingSpec", ...] = ()  # anchored multiplex PCR decoys, last of all
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -799,6 +800,96 @@ def _misread(rng: random.Random, umi: str, rate: float) -> str:
     return "".join(rng.choice([x for x in "ACGT" if x != b]) if rng.random() < rate else b for b in umi)
 
 
+#: bases of a gene-specific primer of an anchored multiplex PCR panel: the last bases of a
+#: molecule at its primer end (the primer read's first bases)
+PRIMER_LENGTH = 20
+
+
+@dataclass(frozen=True)
+class MisprimingSpec:
+    """An anchored multiplex PCR decoy: a primer of target ``target`` (its antisense
+    primer in exon ``exon`` of the canonical transcript) primed on RNA of the off-target
+    transcript of ``partner``: ``fragments`` molecules, each the primer's
+    :data:`PRIMER_LENGTH` bases joined to partner sequence ending at a random place (the
+    primer read is the primer, then the partner; the adapter read lies in the partner).
+    Labelled ``mispriming``, no truth row: a filter must remove it."""
+
+    target: str
+    exon: int
+    partner: str
+    fragments: int
+
+
+@dataclass(frozen=True, order=True)
+class PanelPrimer:
+    """One primer of the simulated panel, in genome coordinates (0-based half-open) with
+    the strand of the reads it primes."""
+
+    chrom: str
+    start: int
+    end: int
+    name: str
+    strand: str
+
+
+def _genomic_span(tx: Transcript, lo: int, hi: int) -> tuple[int, int]:
+    """0-based half-open genome span of transcript offsets [lo, hi) within one exon."""
+    a, b = tx.to_genome(lo), tx.to_genome(hi - 1)  # 1-based
+    return (a - 1, b) if tx.strand == "+" else (b - 1, a)
+
+
+def panel_primers(genome: Genome, lib: LibrarySpec) -> list[PanelPrimer]:
+    """The primers an ``amp`` library reads its target genes from, as a primer BED lists
+    them: in every exon of a target's canonical transcript that :func:`_primer_ends` gives
+    one, the antisense primer ending ``primer_distance`` bases into the exon (reads toward
+    the transcript's 5' end: wild-type molecules and 3'-target junctions); and in every
+    exon but the last long enough, the sense primer starting ``primer_distance`` bases
+    before its end (reads toward the 3' end: junctions whose target is the 5' gene)."""
+    out = []
+    for gene in TARGET_GENES:
+        tx = genome.gene(gene).canonical
+        anti = "-" if tx.strand == "+" else "+"
+        offset = 0
+        for exon in tx.exons:
+            end = offset + exon.length
+            if exon.length >= lib.primer_distance + 20 and offset > 0:
+                e = offset + lib.primer_distance
+                out.append(PanelPrimer(tx.chrom, *_genomic_span(tx, e - PRIMER_LENGTH, e),
+                                       f"{gene}_e{exon.number}_as", anti))
+            if exon.length >= lib.primer_distance + 20 and exon.number < len(tx.exons):
+                s = end - lib.primer_distance
+                out.append(PanelPrimer(tx.chrom, *_genomic_span(tx, s, s + PRIMER_LENGTH),
+                                       f"{gene}_e{exon.number}_s", tx.strand))
+            offset = end
+    return sorted(out)
+
+
+def write_primer_bed(genome: Genome, lib: LibrarySpec, path: Path | str) -> Path:
+    """The panel's primer BED (BED6: name, score 0, strand), sorted."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{p.chrom}\t{p.start}\t{p.end}\t{p.name}\t0\t{p.strand}\n" for p in panel_primers(genome, lib)]
+    path.write_text("".join(lines), encoding="ascii")
+    return path
+
+
+def _misprimed_fragments(rng: random.Random, genome: Genome, lib: LibrarySpec, spec: MisprimingSpec,
+                         add) -> None:  # type: ignore[no-untyped-def]
+    """The molecules of one mispriming decoy (see :class:`MisprimingSpec`)."""
+    tx = genome.gene(spec.target).canonical
+    e = tx.exon_offset(spec.exon) + lib.primer_distance
+    primer = tx.sequence(genome)[e - PRIMER_LENGTH:e]
+    partner = genome.gene(spec.partner).canonical
+    pseq = partner.sequence(genome)
+    name = f"{spec.partner}>{spec.target}:primer{spec.exon}"
+    for _ in range(spec.fragments):
+        f = max(_fragment_length(rng, lib, len(pseq)), 2 * MIN_ANCHOR + PRIMER_LENGTH)
+        k = min(f - PRIMER_LENGTH, len(pseq))
+        s = rng.randint(0, len(pseq) - k)
+        seq = pseq[s:s + k] + primer
+        add("mispriming", name, seq, 0, len(seq), k)
+
+
 def _primer_ends(tx: Transcript, distance: int) -> list[int]:
     """Where the fragments of an anchored multiplex PCR panel end on a target transcript
     (transcript offsets, exclusive): ``distance`` bases into each exon long enough to
@@ -988,6 +1079,12 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
     late_order = list(range(early, len(raw)))
     rng.shuffle(late_order)
     order += late_order
+    # mispriming decoys last, from a stream of their own: every fragment before them stays as it was
+    first_misprimed = len(raw)
+    mis_rng = sub_rng(spec.seed, "mispriming", spec.name)
+    for mspec in spec.misprimed:
+        _misprimed_fragments(mis_rng, genome, lib, mspec, add)
+    order += list(range(first_misprimed, len(raw)))
     width = max(6, len(str(len(raw))))
     fragments = tuple(
         Fragment(f"{spec.name}:{i:0{width}d}" + (f"_{umis[k]}" if umis[k] else ""), *raw[k])
