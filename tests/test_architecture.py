@@ -1,4 +1,5 @@
-"""The package's architecture: no import cycles between its modules (issue #16).
+"""The package's architecture: no import cycles between its modules, and the runtime
+package apart from the simulator and benchmarks in tools/ (issue #16).
 
 The import graph is read from the source with :mod:`ast`: every ``import imtfusion...``
 and ``from ... import ...`` of the package, at module level or inside a function (a lazy
@@ -9,7 +10,7 @@ checker; they are kept apart and allowed to point back. An edge goes to the modu
 ``imtfusion.x``), not to the parent packages Python also initialises on the way: their
 ``__init__`` files hold no imports of the package's modules. Imports by a computed name
 (``importlib.import_module(name)``: the command tables of ``imtfusion.cli`` and
-``imtfusion.bench.cli``) are not seen; they go from a dispatcher to its commands.
+``imtfusion_tools.bench.cli``) are not seen; they go from a dispatcher to its commands.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scripts" / "imtfusion"
+TOOLS = Path(__file__).resolve().parents[1] / "tools" / "imtfusion_tools"
 
 
 @dataclass
@@ -157,17 +159,44 @@ def describe(graph: ImportGraph, found: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def test_the_package_has_no_import_cycles():
-    graph = import_graph(PACKAGE)
+@pytest.mark.parametrize("root", [PACKAGE, TOOLS], ids=["imtfusion", "imtfusion_tools"])
+def test_the_package_has_no_import_cycles(root):
+    graph = import_graph(root)
     found = cycles(graph.edges)
     assert not found, "import cycles (a module-level or function-level import each way):\n" + describe(graph, found)
+
+
+def _imported_names(root: Path) -> dict[str, set[str]]:
+    """Every module name each file of the package imports (any package)."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        names = set()
+        for node, _ in _imports(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif not node.level and node.module:
+                names.add(node.module)
+        out[str(path.relative_to(root.parent))] = names
+    return out
+
+
+def test_the_runtime_package_needs_neither_the_simulator_nor_the_benchmarks():
+    """What a lab installs runs without tools/: no module of imtfusion imports them (the
+    CLI finds them by name in a checkout), and tools/ holds all of them."""
+    offending = {path: sorted(n for n in names if n.split(".")[0] == "imtfusion_tools")
+                 for path, names in _imported_names(PACKAGE).items()}
+    assert {path: names for path, names in offending.items() if names} == {}
+    assert not (PACKAGE / "sim").exists() and not (PACKAGE / "bench").exists()
+    tools = module_names(TOOLS)
+    assert {"imtfusion_tools.sim.reads", "imtfusion_tools.bench.accuracy", "imtfusion_tools.bench.speed",
+            "imtfusion_tools.simulate"} <= set(tools)
 
 
 def test_the_graph_is_the_whole_package():
     """Not vacuous on the real package: every module is in it and the imports are seen."""
     graph = import_graph(PACKAGE)
     assert len(graph.modules) == len(list(PACKAGE.rglob("*.py")))
-    assert {"imtfusion", "imtfusion.calling", "imtfusion.rescue", "imtfusion.pipeline", "imtfusion.bench.accuracy"} <= set(graph.modules)
+    assert {"imtfusion", "imtfusion.calling", "imtfusion.rescue", "imtfusion.pipeline", "imtfusion.cli"} <= set(graph.modules)
     assert "imtfusion.calling" in graph.edges["imtfusion.pipeline"]
     assert sum(len(targets) for targets in graph.edges.values()) > 100
     assert sum(len(targets) for targets in graph.type_only.values()) > 0
@@ -178,7 +207,7 @@ def test_the_package_inits_import_none_of_its_modules():
     ``__init__`` files import nothing of the package, so they cannot close a cycle."""
     graph = import_graph(PACKAGE)
     packages = [name for name, path in graph.modules.items() if path.name == "__init__.py"]
-    assert "imtfusion" in packages and len(packages) >= 4
+    assert {"imtfusion", "imtfusion.commands"} <= set(packages)
     assert {name: graph.edges[name] for name in packages if graph.edges[name]} == {}
 
 

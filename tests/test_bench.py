@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imtfusion.bench.accuracy import (
+from imtfusion_tools.bench.accuracy import (
     Call,
     Fraction,
     TableRow,
@@ -228,16 +228,16 @@ def test_classify_fragment() -> None:
 
 @pytest.fixture(scope="module")
 def genome():
-    from imtfusion.bench.accuracy import BENCH_SEED, benchmark_layout
-    from imtfusion.sim.genome import build_genome
+    from imtfusion_tools.bench.accuracy import BENCH_SEED, benchmark_layout
+    from imtfusion_tools.sim.genome import build_genome
 
     return build_genome(benchmark_layout(), BENCH_SEED)
 
 
 def test_panel_covers_the_design(genome) -> None:
-    from imtfusion.bench.accuracy import BENCH_SEED, decoy_spec
+    from imtfusion_tools.bench.accuracy import BENCH_SEED, decoy_spec
     from imtfusion.knowledge import known_pairs, load_known_fusions
-    from imtfusion.sim.reads import build_chimeric_transcript
+    from imtfusion_tools.sim.reads import build_chimeric_transcript
 
     panel = build_panel(genome, BENCH_SEED)
     assert panel == build_panel(genome, BENCH_SEED)  # deterministic
@@ -282,7 +282,7 @@ def test_panel_covers_the_design(genome) -> None:
 
 
 def test_panel_has_the_decoys_of_issue_15(genome) -> None:
-    from imtfusion.bench.accuracy import BENCH_SEED, PROMISCUOUS_ANCHOR, promiscuous_offset
+    from imtfusion_tools.bench.accuracy import BENCH_SEED, PROMISCUOUS_ANCHOR, promiscuous_offset
 
     panel = build_panel(genome, BENCH_SEED)
     # the decoys exist, are annotated as the kind of pseudogene they are, and have no CDS
@@ -341,7 +341,7 @@ def test_cli_registers_the_benchmark() -> None:
     from imtfusion.cli import build_parser
 
     args = build_parser().parse_args(["benchmark", "accuracy", "--outdir", "x", "--quick", "--aligners", "hisat2"])
-    assert args._bench_module.__name__ == "imtfusion.bench.accuracy"
+    assert args._bench_module.__name__ == "imtfusion_tools.bench.accuracy"
     assert (args.quick, args.aligners, args.with_fasta, args.without_fasta) == (True, ["hisat2"], False, False)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["benchmark", "accuracy", "--outdir", "x", "--aligners", "nope"])
@@ -384,7 +384,7 @@ def test_quick_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_an_absent_aligner_gives_a_not_run_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import imtfusion.bench.accuracy as acc
+    import imtfusion_tools.bench.accuracy as acc
 
     monkeypatch.setattr(acc.shutil, "which", lambda name: None)
     result = acc.run_accuracy(tmp_path / "b", ["hisat2"], quick=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pysam
 import pytest
 
-from imtfusion.bench import speed
+from imtfusion_tools.bench import speed
 from imtfusion.params import CallParameters
 from imtfusion.pipeline import run_sample
 from imtfusion.targets import DEFAULT_TARGETS
@@ -894,10 +894,10 @@ def test_find_repo_finds_this_checkout():
 
 
 def test_registered_as_a_benchmark_subcommand_when_listed():
-    from imtfusion.bench.cli import SUBCOMMANDS
+    from imtfusion_tools.bench.cli import SUBCOMMANDS
 
     if "speed" not in SUBCOMMANDS:
-        pytest.skip("imtfusion.bench.cli does not list 'speed' yet")
+        pytest.skip("imtfusion_tools.bench.cli does not list 'speed' yet")
     out = subprocess.run([sys.executable, "-m", "imtfusion.cli", "benchmark", "speed", "--help"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "--batch-samples" in out.stdout

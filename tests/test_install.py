@@ -24,6 +24,7 @@ def test_a_wheel_builds_without_a_c_compiler(tmp_path):
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "scripts", source / "scripts", ignore=shutil.ignore_patterns("*.so", "__pycache__"))
     shutil.copytree(REPO / "resources", source / "resources")
+    shutil.copytree(REPO / "tools", source / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     # a compiler that always fails, as on a machine without one; pip builds in isolation
     # with the setuptools pyproject.toml asks for
     env = {**os.environ, "CC": "/bin/false"}
@@ -36,6 +37,30 @@ def test_a_wheel_builds_without_a_c_compiler(tmp_path):
     names = zipfile.ZipFile(wheels[0]).namelist()
     assert "imtfusion/scan.py" in names
     assert not [n for n in names if "_bamwalk" in n and not n.endswith(".c")]
+    # the simulator and the benchmarks stay in the checkout (tools/), out of a lab's install
+    assert not [n for n in names if n.startswith(("imtfusion_tools/", "imtfusion/sim/", "imtfusion/bench/"))]
+
+
+def test_outside_a_checkout_the_tools_commands_say_where_they_are(tmp_path, monkeypatch, capsys):
+    """simulate/benchmark without tools/ on the path: one line naming the checkout and the
+    variable, exit 1; with IMTFUSION_TOOLS they run."""
+    import imtfusion.cli as cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("IMTFUSION_TOOLS", raising=False)
+    monkeypatch.setattr(cli, "tools_dir", lambda: None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if not p.endswith("tools")])
+    for name in [m for m in sys.modules if m.split(".")[0] == "imtfusion_tools"]:
+        monkeypatch.delitem(sys.modules, name)
+    assert cli.main(["simulate", "genome", "--outdir", str(tmp_path / "g")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "checkout" in err and "IMTFUSION_TOOLS" in err
+    with pytest.raises(SystemExit) as shown:  # the runtime commands need no tools
+        cli.main(["call", "--help"])
+    assert shown.value.code == 0
+    monkeypatch.undo()
+    monkeypatch.setenv("IMTFUSION_TOOLS", str(REPO / "tools"))
+    assert cli.tools_dir() == REPO / "tools"
 
 
 def _bash_blocks(text: str) -> list[str]:

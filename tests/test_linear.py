@@ -266,7 +266,7 @@ def test_a_call_reads_no_partner_region_twice(monkeypatch, tmp_path):
     partners, mate pairs) read each block of the BAM once, however many candidates ask:
     a sample simulated with 300 TPM3::ALK junction fragments, aligned by STAR without
     chimeric detection (junction reads soft-clipped or unmapped beside their mates)."""
-    from imtfusion.bench import speed
+    from imtfusion_tools.bench import speed
 
     spec = speed.fusion_from_truth(DEMO / "truth.tsv", "IMT01")
     built = speed.simulated_chimeric_bam(tmp_path, "star_default", 300, spec, (7, 20), DEMO / "genome.fa",

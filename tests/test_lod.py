@@ -143,7 +143,7 @@ def test_lod_parameters_out_of_range_are_refused(key, value):
 
 
 def test_clopper_pearson_interval_matches_the_closed_forms():
-    from imtfusion.bench.lod import clopper_pearson
+    from imtfusion_tools.bench.lod import clopper_pearson
 
     low, high = clopper_pearson(0, 6)
     assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 6), abs=1e-6)
@@ -155,7 +155,7 @@ def test_clopper_pearson_interval_matches_the_closed_forms():
 
 @pytest.mark.skipif(shutil.which("STAR") is None, reason="needs STAR (Debian: rna-star)")
 def test_the_lod_benchmark_spikes_scores_and_writes_its_tables(tmp_path):
-    from imtfusion.bench.lod import run_lod
+    from imtfusion_tools.bench.lod import run_lod
 
     markdown, trials, negative_calls = run_lod(tmp_path, negatives=2, quick=True, plot=tmp_path / "lod.svg")
     # two negatives (the two quick libraries in turn) x 2 fractions x 3 spiked fusions

@@ -233,9 +233,9 @@ def test_a_bad_primer_bed_is_one_line_from_the_cli(tmp_path):
 
 def test_the_simulated_primer_bed_holds_every_primer_the_amp_reads_start_at(tmp_path):
     from imtfusion.primers import PrimerSet
-    from imtfusion.sim.demo import DEMO_SEED
-    from imtfusion.sim.genome import build_genome, default_layout
-    from imtfusion.sim.reads import (PRIMER_LENGTH, LibrarySpec, MisprimingSpec, SampleSpec, simulate_sample,
+    from imtfusion_tools.sim.demo import DEMO_SEED
+    from imtfusion_tools.sim.genome import build_genome, default_layout
+    from imtfusion_tools.sim.reads import (PRIMER_LENGTH, LibrarySpec, MisprimingSpec, SampleSpec, simulate_sample,
                                      write_primer_bed)
 
     genome = build_genome(default_layout(), DEMO_SEED)

@@ -1,7 +1,7 @@
 """BAMs read over the network (issue #19): a URL in place of a path, read through its
 index with range requests. A web server with range support runs on the loopback
 interface inside the test, in a process of its own; it logs every request and the bytes
-it sent (imtfusion.bench.remote.serve)."""
+it sent (imtfusion_tools.bench.remote.serve)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pysam
 import pytest
 
 from imtfusion.bamio import is_url, open_alignment, redact_url, url_with_suffix
-from imtfusion.bench.remote import serve, target_block_bytes, target_block_ranges
+from imtfusion_tools.bench.remote import serve, target_block_bytes, target_block_ranges
 from imtfusion.errors import AlignmentFileError
 from test_calling import PARTP_ALK_READ, TARGETS, add_background, make_toy
 from test_nofasta import partp_expressed, single_end_junction_clips

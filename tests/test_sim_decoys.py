@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from imtfusion.bench.accuracy import (
+from imtfusion_tools.bench.accuracy import (
     BENCH_SEED,
     DECOY_DIVERGENCE,
     IDENTICAL_STRETCH,
@@ -20,8 +20,8 @@ from imtfusion.bench.accuracy import (
     promiscuous_artefacts,
     promiscuous_offset,
 )
-from imtfusion.sim.genome import DecoySpec, Genome, build_genome, decoy_identical_range, default_layout, revcomp, write_gtf
-from imtfusion.sim.reads import (
+from imtfusion_tools.sim.genome import DecoySpec, Genome, build_genome, decoy_identical_range, default_layout, revcomp, write_gtf
+from imtfusion_tools.sim.reads import (
     MIN_ANCHOR,
     TRUTH_COLUMNS,
     TRUTH_EXTRA_COLUMNS,

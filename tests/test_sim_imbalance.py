@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 
-from imtfusion.bench.accuracy import BENCH_SEED, benchmark_layout
-from imtfusion.sim.genome import Genome, build_genome
-from imtfusion.sim.imbalance import FRACTIONS, build_panel, profile_panel
-from imtfusion.sim.reads import (
+from imtfusion_tools.bench.accuracy import BENCH_SEED, benchmark_layout
+from imtfusion_tools.sim.genome import Genome, build_genome
+from imtfusion_tools.sim.imbalance import FRACTIONS, build_panel, profile_panel
+from imtfusion_tools.sim.reads import (
     AtiSpec,
     ChimeraSpec,
     HiddenFusionSpec,
@@ -69,7 +69,7 @@ def test_ati_transcripts_start_in_intron_19_and_run_into_exon_20(genome):
     assert seq.endswith(exon20_on) and len(seq) == len(exon20_on) + 400
     # the 400 bases before exon 20 on the genome, in transcript orientation (ALK is on -)
     e20 = tx.exon(20)
-    from imtfusion.sim.genome import revcomp
+    from imtfusion_tools.sim.genome import revcomp
 
     assert seq[:400] == revcomp(genome.fetch(tx.chrom, e20.end + 1, e20.end + 400))
     sim = simulate_sample(genome, SampleSpec("A1", 5, LibrarySpec(), expression=_alk_expression(genome, 1000), ati=(ati,)))
@@ -122,7 +122,7 @@ def test_the_benchmark_panel_covers_every_kind_and_the_profile_panel_is_apart():
 
 @pytest.mark.skipif(shutil.which("STAR") is None, reason="needs STAR (Debian: rna-star)")
 def test_the_quick_imbalance_benchmark_flags_hidden_fusions_and_neither_negatives_nor_ati(tmp_path):
-    from imtfusion.bench.imbalance import run_imbalance
+    from imtfusion_tools.bench.imbalance import run_imbalance
 
     markdown, outcomes = run_imbalance(tmp_path, quick=True)
     hidden = [o for o in outcomes if o.expected == "hidden"]

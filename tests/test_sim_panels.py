@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from imtfusion.sim.demo import DEMO_SEED
-from imtfusion.sim.genome import build_genome, default_layout
-from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, build_chimeric_transcript, simulate_sample
+from imtfusion_tools.sim.demo import DEMO_SEED
+from imtfusion_tools.sim.genome import build_genome, default_layout
+from imtfusion_tools.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, build_chimeric_transcript, simulate_sample
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_umi_errors_make_near_umis_of_a_molecule(genome):
 
 
 def test_anchored_multiplex_pcr_reads_target_molecules_from_primers(genome):
-    from imtfusion.bench.accuracy import _amp_anchored
+    from imtfusion_tools.bench.accuracy import _amp_anchored
 
     lib = LibrarySpec(protocol="amp", primer_distance=50, read_length=100)
     fusion = _amp_anchored(ChimeraSpec("TPM3", 7, "ALK", 20, 30, body_fragments=20), 50)
@@ -85,7 +85,7 @@ def test_bad_panel_libraries_are_refused():
 
 
 def test_the_benchmark_panel_keeps_the_fusions_and_negatives(genome):
-    from imtfusion.bench.accuracy import benchmark_layout, build_panel, build_targeted_panel
+    from imtfusion_tools.bench.accuracy import benchmark_layout, build_panel, build_targeted_panel
 
     g = build_genome(benchmark_layout(), 7)
     wts = build_panel(g, 7)
@@ -102,8 +102,8 @@ def test_the_benchmark_panel_keeps_the_fusions_and_negatives(genome):
 
 
 def test_ffpe_damage_turns_c_into_t_in_every_copy_of_a_molecule(genome):
-    from imtfusion.sim.reads import deaminate
-    from imtfusion.sim.genome import sub_rng
+    from imtfusion_tools.sim.reads import deaminate
+    from imtfusion_tools.sim.genome import sub_rng
 
     rng = sub_rng(1, "t")
     molecule = "ACGT" * 2500

@@ -1,4 +1,4 @@
-"""Tests of the simulator (imtfusion.sim) and checks of the committed demo data.
+"""Tests of the simulator (imtfusion_tools.sim) and checks of the committed demo data.
 
 Most tests are fast and pure Python; the STAR test is skipped when STAR is not
 on PATH.  The demo checks read resources/demo independently of the simulator
@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imtfusion.errors import ExternalToolError
-from imtfusion.sim import align as sim_align
-from imtfusion.sim.demo import DEMO_SEED, demo_samples, split_reads_at_breakpoints
-from imtfusion.sim.genome import (
+from imtfusion_tools.sim import align as sim_align
+from imtfusion_tools.sim.demo import DEMO_SEED, demo_samples, split_reads_at_breakpoints
+from imtfusion_tools.sim.genome import (
     DESIGNED_FUSIONS,
     DOMAINS,
     MAX_RUN,
@@ -37,7 +37,7 @@ from imtfusion.sim.genome import (
     write_fasta,
     write_gtf,
 )
-from imtfusion.sim.reads import (
+from imtfusion_tools.sim.reads import (
     MIN_ANCHOR,
     TRUTH_COLUMNS,
     ChimeraSpec,

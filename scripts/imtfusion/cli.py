@@ -2,6 +2,11 @@
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``main(args)``; this file only dispatches and turns domain errors into one line.
+
+``simulate`` and ``benchmark`` live in the checkout's ``tools/imtfusion_tools`` (not
+installed with the package): they are found on the path, else in ``$IMTFUSION_TOOLS``,
+next to an editable install's sources or in ``tools/`` of the working directory or one
+above it.
 """
 
 from __future__ import annotations
@@ -10,10 +15,13 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from imtfusion import __version__
-from imtfusion.errors import ImtfusionError
+from imtfusion.errors import ConfigError, ImtfusionError
+
+TOOLS_PACKAGE = "imtfusion_tools"  # the simulator and the benchmarks, in a checkout's tools/
 
 # command name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -23,9 +31,49 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch-artefacts": ("imtfusion.commands.batch_artefacts", "find junctions recurring with low support across a batch"),
     "batch-profile": ("imtfusion.commands.batch_profile", "join the samples' 3'/5' ratios into the batch's imbalance profile"),
     "summarize": ("imtfusion.commands.summarize", "write the batch summary of many samples"),
-    "simulate": ("imtfusion.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
-    "benchmark": ("imtfusion.bench.cli", "measure accuracy (and speed) on simulated data"),
+    "simulate": ("imtfusion_tools.simulate", "simulate a synthetic genome, fusion reads and aligned BAMs"),
+    "benchmark": ("imtfusion_tools.bench.cli", "measure accuracy (and speed) on simulated data"),
 }
+
+
+def tools_dir() -> Path | None:
+    """The folder holding ``imtfusion_tools`` in a checkout, or None."""
+    candidates = [Path(os.environ["IMTFUSION_TOOLS"])] if os.environ.get("IMTFUSION_TOOLS") else []
+    candidates.append(Path(__file__).resolve().parents[2] / "tools")  # scripts/imtfusion/cli.py (editable)
+    cwd = Path.cwd().resolve()
+    candidates += [folder / "tools" for folder in (cwd, *cwd.parents)]
+    return next((c for c in candidates if (c / TOOLS_PACKAGE / "__init__.py").is_file()), None)
+
+
+def _command_module(module_name: str):
+    """The command's module; None for a tools command outside a checkout."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != TOOLS_PACKAGE:
+            raise
+    folder = tools_dir()
+    if folder is None:
+        return None
+    sys.path.insert(0, str(folder))
+    return importlib.import_module(module_name)
+
+
+class _NoTools:
+    """Stands in for ``simulate``/``benchmark`` where no checkout is at hand."""
+
+    __doc__ = "Needs a checkout of the imtfusion repository: the simulator and benchmarks are not installed."
+
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    @staticmethod
+    def main(args: argparse.Namespace) -> None:
+        raise ConfigError(
+            f"'{args.command}' comes with a checkout of the imtfusion repository, not with the installed package "
+            "(tools/imtfusion_tools): run it inside the checkout, or set IMTFUSION_TOOLS=<checkout>/tools"
+        )
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -43,7 +91,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command is not None and name != command:
             sub.add_parser(name, help=help_text)
             continue
-        module = importlib.import_module(module_name)
+        module = _command_module(module_name) or _NoTools
         sp = sub.add_parser(name, help=help_text, description=module.__doc__)
         module.add_arguments(sp)
         sp.set_defaults(_module=module)

@@ -18,8 +18,8 @@ import os
 from pathlib import Path
 
 from imtfusion.errors import ConfigError
-from imtfusion.sim.genome import DecoySpec, GenomeLayout, demo_layout
-from imtfusion.sim.reads import PROTOCOLS
+from imtfusion_tools.sim.genome import DecoySpec, GenomeLayout, demo_layout
+from imtfusion_tools.sim.reads import PROTOCOLS
 
 DEMO_OUTDIR = "resources/demo"
 PROFILE_OUTPUT = "resources/imbalance_profile.tsv"
@@ -28,9 +28,9 @@ FFPE_DAMAGE = 0.005  # C>T per C of a molecule with --ffpe (formalin deamination
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register the ``demo``, ``genome``, ``imbalance-profile`` and ``sample`` sub-commands."""
-    from imtfusion.sim.align import ALIGNERS
-    from imtfusion.sim.demo import DEMO_SEED
-    from imtfusion.sim.reads import STRANDEDNESS
+    from imtfusion_tools.sim.align import ALIGNERS
+    from imtfusion_tools.sim.demo import DEMO_SEED
+    from imtfusion_tools.sim.reads import STRANDEDNESS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="sim_command", metavar="WHAT")
@@ -118,7 +118,7 @@ def _layout(decoys: list[str]) -> GenomeLayout:
 
 
 def _run_genome(args: argparse.Namespace) -> None:
-    from imtfusion.sim.genome import build_genome, write_fasta, write_gtf
+    from imtfusion_tools.sim.genome import build_genome, write_fasta, write_gtf
 
     genome = build_genome(_layout(args.decoy), args.seed)
     out = Path(args.outdir)
@@ -130,9 +130,9 @@ def _run_genome(args: argparse.Namespace) -> None:
 def _run_sample(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
-    from imtfusion.sim.align import align
-    from imtfusion.sim.genome import build_genome, write_fasta, write_gtf
-    from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, simulate_sample, write_truth_table
+    from imtfusion_tools.sim.align import align
+    from imtfusion_tools.sim.genome import build_genome, write_fasta, write_gtf
+    from imtfusion_tools.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, simulate_sample, write_truth_table
 
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
@@ -183,7 +183,7 @@ def _run_sample(args: argparse.Namespace) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    from imtfusion.sim.demo import build_demo
+    from imtfusion_tools.sim.demo import build_demo
 
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
@@ -194,8 +194,8 @@ def _run_demo(args: argparse.Namespace) -> None:
 def _run_profile(args: argparse.Namespace) -> None:
     import tempfile
 
-    from imtfusion.bench.imbalance import make_profile
-    from imtfusion.sim.align import require_tool
+    from imtfusion_tools.bench.imbalance import make_profile
+    from imtfusion_tools.sim.align import require_tool
 
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")

@@ -29,8 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from imtfusion.sim.genome import Genome
-from imtfusion.sim.reads import AtiSpec, ChimeraSpec, HiddenFusionSpec, LibrarySpec, SampleSpec, default_expression
+from imtfusion_tools.sim.genome import Genome
+from imtfusion_tools.sim.reads import AtiSpec, ChimeraSpec, HiddenFusionSpec, LibrarySpec, SampleSpec, default_expression
 
 IMBALANCE_SEED = 20260118
 KINASES = ("ALK", "ROS1", "NTRK3")
@@ -85,7 +85,7 @@ class ImbalanceSample:
     def sample_spec(self, genome: Genome, seed: int) -> SampleSpec:
         import random
 
-        from imtfusion.sim.genome import sub_rng
+        from imtfusion_tools.sim.genome import sub_rng
 
         rng: random.Random = sub_rng(seed, "imbalance-depth", self.name)
         targets = {genome.gene(t).canonical.name for t in (*KINASES, "ETV6")}
@@ -158,7 +158,7 @@ def profile_panel(n: int = 12) -> tuple[ImbalanceSample, ...]:
 
 def panel_text(samples: Sequence[ImbalanceSample]) -> list[str]:
     """One line per sample for the benchmark's report and the profile's comments."""
-    from imtfusion.bench.accuracy import library_label
+    from imtfusion_tools.bench.accuracy import library_label
 
     lines = []
     for s in samples:

@@ -34,7 +34,7 @@ supplementary with SA tags, hard- or soft-clipped; reads with only a soft clip;
 discordant pairs; see chimeric_records), merged into the 1x background BAM
 without dense target content and timed as the size cells.  The largest one's
 call is also profiled (top functions in the report).  The same densities are
-also simulated by the project's simulator (imtfusion.sim: the demo genome,
+also simulated by the project's simulator (imtfusion_tools.sim: the demo genome,
 the fusion's junction fragments on the sample's wild-type expression) and
 aligned by each --chimeric-aligners aligner (default STAR's chimeric mode and
 STAR's defaults, which writes no chimeric alignments: soft clips, unmapped
@@ -1009,17 +1009,17 @@ def fusion_exons(truth: str | Path, sample: str) -> tuple[int, int]:
 
 def simulated_chimeric_bam(folder: Path, aligner: str, fragments: int, spec: FusionSpec, exons: tuple[int, int],
                            fasta: Path, gtf: Path, seed: int, threads: int = 2) -> BuiltBam:
-    """A sample simulated by :mod:`imtfusion.sim` on the demo genome (its wild-type expression)
+    """A sample simulated by :mod:`imtfusion_tools.sim` on the demo genome (its wild-type expression)
     with ``fragments`` junction fragments of ``spec`` (reads across the junction and pairs
-    spanning it), aligned by ``aligner`` (:data:`imtfusion.sim.align.ALIGNERS`): STAR's
+    spanning it), aligned by ``aligner`` (:data:`imtfusion_tools.sim.align.ALIGNERS`): STAR's
     chimeric mode writes split reads with SA tags, STAR's defaults and HISAT2 write soft
     clips, unmapped mates and discordant pairs. Cached in ``folder`` by its inputs.
     ``chimeric`` of the result: the records of the fusion's fragments."""
     import pysam
 
-    from imtfusion.sim.align import align
-    from imtfusion.sim.genome import build_genome, default_layout
-    from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, simulate_sample
+    from imtfusion_tools.sim.align import align
+    from imtfusion_tools.sim.genome import build_genome, default_layout
+    from imtfusion_tools.sim.reads import ChimeraSpec, LibrarySpec, SampleSpec, simulate_sample
 
     out = folder / f"{aligner}_c{fragments}.bam"
     key = {"version": SIMULATED_VERSION, "aligner": aligner, "fragments": fragments, "seed": seed,
@@ -2020,7 +2020,7 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
         parts.append(f"## Chimeric evidence density, simulated and aligned: `imtfusion call` vs `samtools view -c` "
                      f"with N {fusion} fragments (median of {runs} runs)\n")
         parts.append(simulated_chimeric_table(simulated, simulated_unmapped))
-        parts.append(f"Each BAM: one sample simulated by `imtfusion.sim` on the demo genome (its wild-type "
+        parts.append(f"Each BAM: one sample simulated by `imtfusion_tools.sim` on the demo genome (its wild-type "
                      f"expression, 2x100 reverse-stranded, {SIMULATED_SAMPLE}) with N {fusion} junction fragments "
                      f"(reads across the junction and pairs spanning it; fusion records: theirs), aligned by the "
                      f"aligner as `imtfusion benchmark accuracy` aligns (star_chimeric: WithinBAM HardClip, split "
@@ -2057,7 +2057,8 @@ def _shorten_paths(text: str) -> str:
     import site
     import sysconfig
 
-    prefixes = {str(Path(__file__).resolve().parents[2]), sysconfig.get_paths()["purelib"],
+    checkout = Path(__file__).resolve().parents[3]  # tools/imtfusion_tools/bench/speed.py
+    prefixes = {str(checkout / "tools"), str(checkout / "scripts"), sysconfig.get_paths()["purelib"],
                 sysconfig.get_paths()["platlib"], sysconfig.get_paths()["stdlib"], *site.getsitepackages()}
     for prefix in sorted((p for p in prefixes if p), key=len, reverse=True):
         text = text.replace(prefix + os.sep, "")
@@ -2126,7 +2127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "background and target depth, its dense content spread over all their genes (default: "
                         f"{' '.join(DEFAULT_TARGET_SETS)}; one set alone skips the part)")
     parser.add_argument("--chimeric-aligners", nargs="+", default=list(DEFAULT_CHIMERIC_ALIGNERS), metavar="ALIGNER",
-                        help="the same densities simulated by imtfusion.sim (the demo genome, the fusion's junction "
+                        help="the same densities simulated by imtfusion_tools.sim (the demo genome, the fusion's junction "
                         "fragments) and aligned by each ALIGNER, each called with and without the FASTA, the "
                         "largest of each profiled (default: star_chimeric star_default; also: hisat2, "
                         "star_chimeric_softclip, bwa_mem, minimap2_splice; none to skip)")
@@ -2182,8 +2183,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--target-fragments must be at least 0")
     if any(c < 0 for c in args.chimeric_fragments):
         raise ConfigError("--chimeric-fragments must be at least 0")
-    from imtfusion.sim.align import ALIGNERS
-    from imtfusion.sim.demo import DEMO_SEED
+    from imtfusion_tools.sim.align import ALIGNERS
+    from imtfusion_tools.sim.demo import DEMO_SEED
 
     aligners = [a for a in dict.fromkeys(getattr(args, "chimeric_aligners", None) or []) if a != "none"]
     unknown = [a for a in aligners if a not in ALIGNERS]
@@ -2380,7 +2381,7 @@ def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    _parser = argparse.ArgumentParser(prog="python -m imtfusion.bench.speed", description=__doc__,
+    _parser = argparse.ArgumentParser(prog="python -m imtfusion_tools.bench.speed", description=__doc__,
                                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(_parser)
     _args = _parser.parse_args()

@@ -5,7 +5,7 @@
   imtfusion benchmark imbalance --outdir DIR [--threads N] [--aligner A] [--quick] [--seed N]
   imtfusion benchmark lod --outdir DIR [--threads N] [--negatives N] [--quick] [--seed N] [--plot SVG]
 
-Each benchmark is a sub-command living in its own module of ``imtfusion.bench``.
+Each benchmark is a sub-command living in its own module of ``imtfusion_tools.bench``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import importlib
 # ``imtfusion benchmark speed``, write imtfusion/bench/speed.py and add one line here.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "accuracy": (
-        "imtfusion.bench.accuracy",
+        "imtfusion_tools.bench.accuracy",
         "recall, precision and breakpoint accuracy per aligner on a simulated panel",
     ),
-    "imbalance": ("imtfusion.bench.imbalance", "3'/5' imbalance and ALK-ATI flags on simulated fusions without junction reads"),
-    "lod": ("imtfusion.bench.lod", "limit of detection: predicted vs observed detection of fusions spiked into negatives"),
-    "speed": ("imtfusion.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
-    "remote": ("imtfusion.bench.remote", "bytes moved and wall time of a BAM read over loopback HTTP vs the local file"),
+    "imbalance": ("imtfusion_tools.bench.imbalance", "3'/5' imbalance and ALK-ATI flags on simulated fusions without junction reads"),
+    "lod": ("imtfusion_tools.bench.lod", "limit of detection: predicted vs observed detection of fusions spiked into negatives"),
+    "speed": ("imtfusion_tools.bench.speed", "call time and memory vs BAM and annotation size; Snakemake batch overhead"),
+    "remote": ("imtfusion_tools.bench.remote", "bytes moved and wall time of a BAM read over loopback HTTP vs the local file"),
 }
 
 

@@ -2,7 +2,7 @@
 
   imtfusion benchmark imbalance --outdir DIR [--threads N] [--aligner star_chimeric] [--quick] [--seed N]
 
-Simulates the samples of :mod:`imtfusion.sim.imbalance` (negatives, some with ALK's
+Simulates the samples of :mod:`imtfusion_tools.sim.imbalance` (negatives, some with ALK's
 3'-exon paralogs highly expressed; ALK-ATI; fusions of ALK, ROS1 and NTRK3 at fusion
 fractions 10-80% whose junction fragments are all removed), aligns them (STAR in
 Arriba's chimeric mode by default) and calls each twice, as the workflow does: a first
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from imtfusion.sim.imbalance import IMBALANCE_SEED, KINASES, ImbalanceSample
+from imtfusion_tools.sim.imbalance import IMBALANCE_SEED, KINASES, ImbalanceSample
 
 TARGET_COLUMNS = [
     "sample", "role", "library", "depth", "fraction", "target", "expected", "shipped_status", "shipped_z",
@@ -68,10 +68,10 @@ class Outcome:
 def simulate_and_align(samples: Sequence[ImbalanceSample], work: Path, aligner: str, threads: int,
                        seed: int) -> tuple[dict[str, Path], Path, Path]:
     """BAM per sample, the FASTA and the GTF (the accuracy benchmark's genome)."""
-    from imtfusion.bench.accuracy import BENCH_SEED, benchmark_layout
-    from imtfusion.sim.align import align
-    from imtfusion.sim.genome import build_genome, write_fasta, write_gtf
-    from imtfusion.sim.reads import simulate_sample
+    from imtfusion_tools.bench.accuracy import BENCH_SEED, benchmark_layout
+    from imtfusion_tools.sim.align import align
+    from imtfusion_tools.sim.genome import build_genome, write_fasta, write_gtf
+    from imtfusion_tools.sim.reads import simulate_sample
 
     genome = build_genome(benchmark_layout(), BENCH_SEED)
     fasta = write_fasta(genome, work / "genome" / "genome.fa")
@@ -90,13 +90,13 @@ def simulate_and_align(samples: Sequence[ImbalanceSample], work: Path, aligner: 
 
 def make_profile(output: Path | str, workdir: Path | str, threads: int = 1, aligner: str = "star_chimeric",
                  seed: int = IMBALANCE_SEED) -> Path:
-    """The shipped profile: the 3'/5' ratios of :func:`~imtfusion.sim.imbalance.profile_panel`'s
+    """The shipped profile: the 3'/5' ratios of :func:`~imtfusion_tools.sim.imbalance.profile_panel`'s
     simulated negatives (``imtfusion simulate imbalance-profile``)."""
     from imtfusion.annotation import load_annotation
     from imtfusion.imbalance import profile_text
     from imtfusion.outputs import write_text
     from imtfusion.pipeline import imbalance_observations, run_sample
-    from imtfusion.sim.imbalance import panel_text, profile_panel
+    from imtfusion_tools.sim.imbalance import panel_text, profile_panel
 
     samples = profile_panel()
     bams, fasta, gtf = simulate_and_align(samples, Path(workdir), aligner, threads, seed)
@@ -124,7 +124,7 @@ def run_imbalance(outdir: Path | str, aligner: str = "star_chimeric", threads: i
     from imtfusion.imbalance import profile_text
     from imtfusion.outputs import write_text, write_tsv
     from imtfusion.pipeline import imbalance_observations, run_sample
-    from imtfusion.sim.imbalance import build_panel
+    from imtfusion_tools.sim.imbalance import build_panel
 
     t0 = time.perf_counter()
     outdir = Path(outdir)
@@ -160,7 +160,7 @@ def run_imbalance(outdir: Path | str, aligner: str = "star_chimeric", threads: i
 
 
 def _row(o: Outcome) -> dict[str, object]:
-    from imtfusion.bench.accuracy import library_label
+    from imtfusion_tools.bench.accuracy import library_label
 
     sv, bv = o.shipped.imbalance, o.batch.imbalance
     return {
@@ -248,7 +248,7 @@ def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def report(outcomes: Sequence[Outcome], samples: Sequence[ImbalanceSample], aligner: str, seed: int, command: str,
            seconds: float) -> str:
-    from imtfusion.sim.imbalance import panel_text
+    from imtfusion_tools.sim.imbalance import panel_text
 
     rates = _markdown(["samples' targets", "n", "flagged (batch)", "flagged (shipped)", "said ATI (batch)",
                        "said ATI (shipped)", "sample QC failed"], rate_rows(outcomes))
@@ -278,7 +278,7 @@ Samples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from imtfusion.sim.align import ALIGNERS
+    from imtfusion_tools.sim.align import ALIGNERS
 
     parser.add_argument("--outdir", required=True, help="results folder (imbalance.md, targets.tsv, ratios.tsv, work/)")
     parser.add_argument("--aligner", choices=sorted(ALIGNERS), default="star_chimeric",
@@ -289,9 +289,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> None:
-    from imtfusion.bench.accuracy import ALIGNER_BINARIES
+    from imtfusion_tools.bench.accuracy import ALIGNER_BINARIES
     from imtfusion.errors import ConfigError
-    from imtfusion.sim.align import require_tool
+    from imtfusion_tools.sim.align import require_tool
 
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")

@@ -6,7 +6,7 @@ strandedness, an FFPE-like short-insert library, both STAR chimeric clip
 modes, a negative sample whose only chimeric-looking signal is the
 ETV6->BCL2L14 read-through that a caller must *not* report, and an ALK-negative
 IMT with TPM3::NTRK1, a fusion of the target set imt-extended that the default
-targets do not see. The genome is :func:`~imtfusion.sim.genome.demo_layout`: the
+targets do not see. The genome is :func:`~imtfusion_tools.sim.genome.demo_layout`: the
 extended targets were added to it late (GeneSpec.late), so the first five samples'
 reads are those they had before, with the new genes' reads after them.
 """
@@ -19,9 +19,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imtfusion.sim.align import star_chimeric
-from imtfusion.sim.genome import Genome, build_genome, demo_layout, write_fasta, write_gtf
-from imtfusion.sim.reads import (
+from imtfusion_tools.sim.align import star_chimeric
+from imtfusion_tools.sim.genome import Genome, build_genome, demo_layout, write_fasta, write_gtf
+from imtfusion_tools.sim.reads import (
     ChimeraSpec,
     LibrarySpec,
     SampleSpec,

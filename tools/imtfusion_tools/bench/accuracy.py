@@ -45,10 +45,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
 if TYPE_CHECKING:  # the simulator is imported when a benchmark runs, not for `imtfusion --help`
-    from imtfusion.sim.genome import DecoySpec, Genome, GenomeLayout, RepeatSpec
-    from imtfusion.sim.reads import ChimeraSpec, LibrarySpec, PolyGSpec, SampleSpec
+    from imtfusion_tools.sim.genome import DecoySpec, Genome, GenomeLayout, RepeatSpec
+    from imtfusion_tools.sim.reads import ChimeraSpec, LibrarySpec, PolyGSpec, SampleSpec
 
-#: Aligner modes run by default (the keys of :data:`imtfusion.sim.align.ALIGNERS`).
+#: Aligner modes run by default (the keys of :data:`imtfusion_tools.sim.align.ALIGNERS`).
 DEFAULT_ALIGNERS: tuple[str, ...] = ("star_chimeric", "star_default", "hisat2", "bwa_mem", "minimap2_splice")
 
 #: Binaries each aligner mode needs (checked before a run so a missing tool skips one row).
@@ -420,7 +420,7 @@ def planned_runs(
 
 def decoy_spec() -> "DecoySpec":
     """ALKP1: a 2%-divergent copy of ALK exons 18-25 (around the fusion breakpoints) on chr7."""
-    from imtfusion.sim.genome import DecoySpec
+    from imtfusion_tools.sim.genome import DecoySpec
 
     return DecoySpec("ALKP1", "ALK", 18, 25, 0.02, "chr7", strand="-", gap_before=30_000)
 
@@ -445,7 +445,7 @@ def decoy_specs(layout: "GenomeLayout | None" = None) -> tuple["DecoySpec", ...]
       on chr7 (+ strand) at 92% identity, unmutated over its last 70 bases, which end
       exactly where TPM3 exon 7 ends: at the TPM3::ALK junction.
     """
-    from imtfusion.sim.genome import DecoySpec, default_layout
+    from imtfusion_tools.sim.genome import DecoySpec, default_layout
 
     layout = layout or default_layout()
     n_alk = layout.gene_spec("ALK").n_exons
@@ -466,7 +466,7 @@ def decoy_specs(layout: "GenomeLayout | None" = None) -> tuple["DecoySpec", ...]
 
 def polyg_repeat() -> "RepeatSpec":
     """POLYG1: 400 bases of G with isolated interruptions (4%), 20 kb past MYL6 on chr12, unannotated."""
-    from imtfusion.sim.genome import RepeatSpec
+    from imtfusion_tools.sim.genome import RepeatSpec
 
     return RepeatSpec("POLYG1", "chr12", length=400, base="G", interruptions=0.04, gap_before=20_000)
 
@@ -477,7 +477,7 @@ def benchmark_layout() -> "GenomeLayout":
     Decoys and the stretch sit after the genes of their contigs, so every gene keeps
     its demo coordinates.
     """
-    from imtfusion.sim.genome import default_layout
+    from imtfusion_tools.sim.genome import default_layout
 
     layout = default_layout()
     for d in decoy_specs(layout):
@@ -513,7 +513,7 @@ class PanelSample:
         return not self.fusions
 
     def sample_spec(self, genome: "Genome", seed: int) -> "SampleSpec":
-        from imtfusion.sim.reads import SampleSpec, default_expression
+        from imtfusion_tools.sim.reads import SampleSpec, default_expression
 
         expression = default_expression(genome, seed, self.name)
         if self.decoy_fragments:
@@ -529,7 +529,7 @@ class PanelSample:
 
 def _chim(gene5: str, exon5: int, gene3: str, exon3: int, fragments: int, offset5: int = 0, offset3: int = 0,
           body: bool = True, premrna: int = 0, isoforms: tuple["ChimeraSpec", ...] = ()) -> "ChimeraSpec":
-    from imtfusion.sim.reads import ChimeraSpec
+    from imtfusion_tools.sim.reads import ChimeraSpec
 
     return ChimeraSpec(gene5, exon5, gene3, exon3, fragments, offset5, offset3,
                        body_fragments=BODY_RATIO * fragments if body else 0,
@@ -561,8 +561,8 @@ def promiscuous_artefacts(
     the 5' side, cut at the end of a random exon; the ALK side of every junction
     fragment is 12-16 bases, all starting with the same bases of ALK intron 19.
     """
-    from imtfusion.sim.genome import DESIGNED_FUSIONS, TARGET_GENES, sub_rng
-    from imtfusion.sim.reads import ChimeraSpec
+    from imtfusion_tools.sim.genome import DESIGNED_FUSIONS, TARGET_GENES, sub_rng
+    from imtfusion_tools.sim.reads import ChimeraSpec
 
     rng = sub_rng(seed, "bench-promiscuous", sample)
     skip = set(TARGET_GENES) | {f[0] for f in DESIGNED_FUSIONS} | set(avoid) | {"BCL2L14"}
@@ -578,8 +578,8 @@ def promiscuous_artefacts(
 
 def polyg_pairs(genome: "Genome", seed: int, sample: str, total: int) -> tuple["PolyGSpec", ...]:
     """``total`` pairs with a read in ALK or ROS1 exons and a poly-G mate (read 2, sometimes read 1)."""
-    from imtfusion.sim.genome import sub_rng
-    from imtfusion.sim.reads import PolyGSpec
+    from imtfusion_tools.sim.genome import sub_rng
+    from imtfusion_tools.sim.reads import PolyGSpec
 
     if not total:
         return ()
@@ -596,8 +596,8 @@ def random_chimeras(
 ) -> tuple["ChimeraSpec", ...]:
     """``n`` single-fragment chimeras between random protein-coding genes (every other
     one involves a target), with distinct gene pairs, none in ``avoid`` (either order)."""
-    from imtfusion.sim.genome import TARGET_GENES, sub_rng
-    from imtfusion.sim.reads import ChimeraSpec
+    from imtfusion_tools.sim.genome import TARGET_GENES, sub_rng
+    from imtfusion_tools.sim.reads import ChimeraSpec
 
     rng = sub_rng(seed, "bench-noise", sample)
     genes = [g for g in genome.genes if g.gene_type == "protein_coding"]
@@ -638,7 +638,7 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
     and 7 negatives; BN07-BN11 are negatives with the decoys at 200-600
     fragments each.
     """
-    from imtfusion.sim.reads import LibrarySpec
+    from imtfusion_tools.sim.reads import LibrarySpec
 
     pe100 = LibrarySpec(read_length=100, strandedness="reverse")
     pe100_un = LibrarySpec(read_length=100, strandedness="unstranded")
@@ -738,7 +738,7 @@ PANEL_UMI_ERRORS = 0.005
 
 
 def panel_library(protocol: str, read_length: int = 100, paired: bool = True) -> "LibrarySpec":
-    from imtfusion.sim.reads import LibrarySpec
+    from imtfusion_tools.sim.reads import LibrarySpec
 
     return LibrarySpec.ffpe(read_length=read_length, paired=paired, strandedness="forward", protocol=protocol,
                             umi_length=PANEL_UMI_LENGTH, duplicate_fraction=PANEL_DUPLICATES,
@@ -752,7 +752,7 @@ def _amp_anchored(c: "ChimeraSpec", distance: int) -> "ChimeraSpec":
     (the primer reads only across the junction)."""
     from dataclasses import replace
 
-    from imtfusion.sim.genome import TARGET_GENES
+    from imtfusion_tools.sim.genome import TARGET_GENES
 
     three = c.gene3 in TARGET_GENES and c.gene3 != "ETV6" or c.gene5 not in TARGET_GENES
     if three:
@@ -778,7 +778,7 @@ def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED
     (``primer_only_anchor`` must remove it; the run reads the panel's primer BED)."""
     from dataclasses import replace
 
-    from imtfusion.sim.reads import MisprimingSpec
+    from imtfusion_tools.sim.reads import MisprimingSpec
 
     out = []
     for ps in build_panel(genome, seed, quick):
@@ -1067,7 +1067,7 @@ def call_cause(call: Call, verdict: str, truth: TruthFusion | None, decoys: Iter
 
 
 def _simulate(genome: "Genome", samples: Sequence[PanelSample], seed: int, work: Path) -> list[_SampleData]:
-    from imtfusion.sim.reads import simulate_sample
+    from imtfusion_tools.sim.reads import simulate_sample
 
     out = []
     decoys = frozenset(d.name for d in genome.layout.decoys)
@@ -1090,7 +1090,7 @@ def _simulate(genome: "Genome", samples: Sequence[PanelSample], seed: int, work:
 
 def _warm_up(aligner: str, data: _SampleData, fasta: Path, gtf: Path, work: Path, threads: int) -> float:
     """Build (or find) the aligner's index by aligning a few reads; return the seconds taken."""
-    from imtfusion.sim.align import align
+    from imtfusion_tools.sim.align import align
 
     warm = work / "warmup" / aligner
     warm.mkdir(parents=True, exist_ok=True)
@@ -1141,9 +1141,9 @@ def run_accuracy(
     from imtfusion.outputs import write_text, write_tsv
     from imtfusion.params import CallParameters
     from imtfusion.pipeline import DISCARDED_COLUMNS, FUSION_COLUMNS, candidate_row, run_sample
-    from imtfusion.sim.align import align
-    from imtfusion.sim.genome import build_genome, write_fasta, write_gtf
-    from imtfusion.sim.reads import TRUTH_COLUMNS, TRUTH_EXTRA_COLUMNS, write_truth_table
+    from imtfusion_tools.sim.align import align
+    from imtfusion_tools.sim.genome import build_genome, write_fasta, write_gtf
+    from imtfusion_tools.sim.reads import TRUTH_COLUMNS, TRUTH_EXTRA_COLUMNS, write_truth_table
 
     t_start = time.perf_counter()
     started = _dt.datetime.now(_dt.timezone.utc).astimezone()
@@ -1161,7 +1161,7 @@ def run_accuracy(
     data = _simulate(genome, panel, seed, work)
     primers = None
     if protocol == "amp":  # the run reads the panel's primers, as a lab gives its panel's BED
-        from imtfusion.sim.reads import write_primer_bed
+        from imtfusion_tools.sim.reads import write_primer_bed
 
         primers = write_primer_bed(genome, panel[0].library, work / "genome" / "primers.bed")
     sample_names = [d.panel.name for d in data]
@@ -1438,7 +1438,7 @@ def _markdown_report(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``imtfusion benchmark accuracy``."""
-    from imtfusion.sim.align import ALIGNERS
+    from imtfusion_tools.sim.align import ALIGNERS
 
     parser.add_argument("--outdir", required=True, help="results folder (tables, accuracy.md) with work/ inside")
     parser.add_argument("--threads", type=int, default=1, help="aligner threads (default: 1)")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from imtfusion.sim.genome import (
+from imtfusion_tools.sim.genome import (
     DESIGNED_FUSIONS,
     TARGET_GENES,
     Genome,

@@ -47,7 +47,7 @@ def _log(text: str) -> None:
 
 def spikes():
     """target -> (the spiked fusion's chimera, whether its partner is known)."""
-    from imtfusion.sim.reads import ChimeraSpec
+    from imtfusion_tools.sim.reads import ChimeraSpec
 
     return {"ALK": (ChimeraSpec("TPM3", 7, "ALK", 20, 0), True),
             "ROS1": (ChimeraSpec("CALR", 4, "ROS1", 35, 0), False),
@@ -55,7 +55,7 @@ def spikes():
 
 
 def libraries():
-    from imtfusion.sim.reads import LibrarySpec
+    from imtfusion_tools.sim.reads import LibrarySpec
 
     return (LibrarySpec(read_length=100, strandedness="reverse"), LibrarySpec.ffpe(read_length=75),
             LibrarySpec(read_length=75, paired=False, strandedness="reverse"))
@@ -69,7 +69,7 @@ class Negative:
 
     def sample_spec(self, genome, seed: int, fraction: float = 0.0):
         """The negative, or with the three fusions spiked in at ``fraction`` (same reads and more)."""
-        from imtfusion.sim.reads import SampleSpec, SpikedFusionSpec, default_expression
+        from imtfusion_tools.sim.reads import SampleSpec, SpikedFusionSpec, default_expression
 
         targets = ("ALK", "ROS1", "ETV6", "NTRK3")
         canonical = {genome.gene(t).canonical.name for t in targets}
@@ -127,12 +127,12 @@ def run_lod(outdir: Path | str, threads: int = 1, negatives: int = 20, quick: bo
             command: str = "", plot: Path | str | None = None) -> tuple[str, list[Trial], dict[str, int]]:
     """Simulate, align, call, score; write OUTDIR's files; return (markdown, trials, the negatives' calls)."""
     from imtfusion.annotation import load_annotation
-    from imtfusion.bench.accuracy import BENCH_SEED, benchmark_layout
+    from imtfusion_tools.bench.accuracy import BENCH_SEED, benchmark_layout
     from imtfusion.outputs import write_text, write_tsv
     from imtfusion.pipeline import run_sample
-    from imtfusion.sim.align import align
-    from imtfusion.sim.genome import build_genome, write_fasta, write_gtf
-    from imtfusion.sim.reads import simulate_sample
+    from imtfusion_tools.sim.align import align
+    from imtfusion_tools.sim.genome import build_genome, write_fasta, write_gtf
+    from imtfusion_tools.sim.reads import simulate_sample
 
     t0 = time.perf_counter()
     outdir = Path(outdir)
@@ -182,7 +182,7 @@ def run_lod(outdir: Path | str, threads: int = 1, negatives: int = 20, quick: bo
 
 
 def _row(t: Trial) -> dict[str, object]:
-    from imtfusion.bench.accuracy import library_label
+    from imtfusion_tools.bench.accuracy import library_label
 
     m = t.lod
     return {"sample": f"{t.negative.name}F{round(1000 * t.fraction):03d}", "negative": t.negative.name,
@@ -237,7 +237,7 @@ def _median(values: list[float]) -> float | None:
 
 def report(trials: Sequence[Trial], negative_calls: dict[str, int], panel: Sequence[Negative], seed: int,
            command: str, seconds: float) -> str:
-    from imtfusion.bench.accuracy import library_label
+    from imtfusion_tools.bench.accuracy import library_label
     from imtfusion.lod import percent
 
     table = cells(trials)
@@ -364,7 +364,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> None:
     from imtfusion.errors import ConfigError
-    from imtfusion.sim.align import require_tool
+    from imtfusion_tools.sim.align import require_tool
 
     if args.threads < 1 or args.negatives < 1:
         raise ConfigError("--threads and --negatives must be at least 1")
