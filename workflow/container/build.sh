@@ -52,7 +52,7 @@ while [ $# -gt 0 ]; do
         --archive) archive=${2:?--archive needs a file}; shift 2 ;;
         --ca-bundle) ca_bundle=${2:?--ca-bundle needs a file}; [ -f "$ca_bundle" ] || die "--ca-bundle $ca_bundle: no such file"; shift 2 ;;
         --check) check=1; shift ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown option $1 (try --help)" ;;
     esac
 done
@@ -102,8 +102,11 @@ else
 fi
 
 build_opts=()
+if [ -n "$ca_bundle" ] && [ ! -f "$ca_bundle" ]; then
+    say "build: PIP_CERT=$ca_bundle does not exist, the build's pip keeps its own CA bundle"
+    ca_bundle=""
+fi
 if [ -n "$ca_bundle" ]; then
-    [ -f "$ca_bundle" ] || die "CA bundle $ca_bundle (from --ca-bundle or PIP_CERT) does not exist"
     cadir=$(mktemp -d "${TMPDIR:-/var/tmp}/imtfusion-ca.XXXXXX")
     trap 'rm -rf "$cadir"' EXIT
     cp "$ca_bundle" "$cadir/ca.crt"

@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --volume|-v) [ $# -ge 2 ] || die "$1 needs HOST:CONTAINER"; opts+=(--volume "$2"); shift 2 ;;
         --workdir|-w) [ $# -ge 2 ] || die "$1 needs a directory"; opts+=(--workdir "$2"); shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         --) shift; break ;;
         -*) die "unknown option $1 (try --help)" ;;
         *) break ;;
