@@ -131,3 +131,24 @@ def test_the_archive_is_a_docker_archive_of_the_image(image):
     [entry] = manifest
     assert image["tag"] in entry["RepoTags"]
     assert entry["Config"] in names and all(layer in names for layer in entry["Layers"])
+
+
+@pytest.mark.slow
+@pytest.mark.needs_tool
+def test_the_demo_batch_in_the_image_writes_the_summary_of_the_batch_outside(image, tmp_path):
+    # README command 1's snakemake run, inside the image (snakemake and imtfusion of /opt/imtfusion)
+    inside, outside = tmp_path / "inside", tmp_path / "outside"
+    for where in (inside, outside):
+        where.mkdir()
+        for name in ("config", "workflow", "resources"):
+            shutil.copytree(REPO / name, where / name, ignore=shutil.ignore_patterns("__pycache__"))
+    cmd = ["snakemake", "--snakefile", "workflow/Snakefile", "--cores", "2"]
+    proc = subprocess.run([str(RUN), "--volume", f"{inside}:/out", "--workdir", "/out", image["tag"], *cmd],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    host = subprocess.run(cmd, cwd=outside, env=env, capture_output=True, text=True, timeout=600)
+    assert host.returncode == 0, host.stderr[-3000:]
+    summary = (inside / "results" / "demo" / "summary.tsv").read_text()
+    assert summary == (outside / "results" / "demo" / "summary.tsv").read_text()
+    assert "\tdetected\tTPM3::ALK\t" in summary
