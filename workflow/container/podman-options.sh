@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by build.sh and run.sh: sets the arrays PODMAN_ULIMITS and PODMAN_RUN_OPTIONS.
 # Rootful podman asks the runtime for RLIMIT_NOFILE and RLIMIT_NPROC of 1048576; without
 # CAP_SYS_RESOURCE that fails above the caller's hard limits, so ask for no more than those
