@@ -541,7 +541,7 @@ def run_sample(
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
-        ends = BreakendReads(bam)
+        ends = BreakendReads(bam, params)  # the later passes' reads of a region (evidence.RegionReads)
         # without a FASTA the reads spell the reference where they are aligned (partner
         # exons, the target's transcripts), so soft clips and unmapped reads are still
         # placed; the genome-wide exon-boundary index needs the FASTA
@@ -556,12 +556,6 @@ def run_sample(
                          "by name with reads of the known partner genes")
         notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
                                 _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
-
-        def fetch_clips(chrom: str, start: int, end: int):
-            return ends.clipped(chrom, start, end, params)
-
-        def fetch_unmapped(chrom: str, start: int, end: int):
-            return ends.unmapped(chrom, start, end)
 
         def build_boundaries():
             return boundary_index(annotation, contigs, ref)
@@ -581,7 +575,7 @@ def run_sample(
             return index
 
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
+            evidence, loci, annotation, contigs, params, spelled, ends, partners,
             build_boundaries if ref is not None else None, lookup,
             spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
         )
