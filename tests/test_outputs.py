@@ -408,3 +408,35 @@ def test_summary_page_counts_samples_and_fusions_not_gene_cells():
     assert "<th>overall</th>" in html
     for sample, overall in (("A", "positive"), ("B", "failed"), ("C", "not assessable"), ("D", "negative")):
         assert f"<td>{sample}</td><td>{overall}</td>" in html
+
+
+@pytest.mark.parametrize("with_fasta", [False, True])
+def test_every_writer_reads_the_call_from_one_record(toy_run, with_fasta, tmp_path):
+    """The TSV row, the JSON object, the VCF INFO and the report's call card of each call
+    say the same values: they are written from one CallRecord (imtfusion.callrecord)."""
+    from imtfusion.callrecord import call_record
+    from imtfusion.jsonout import candidate_object
+    from imtfusion.pipeline import candidate_row
+    from imtfusion.vcf import vcf_records
+
+    _, _, results = toy_run
+    result = results[with_fasta]
+    html = write_sample_outputs(result, tmp_path)["report"].read_text()
+    assert result.called
+    for c in result.called + result.discarded:
+        r = call_record(c)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            r.fragments = 0  # type: ignore[misc]
+        row, obj = candidate_row("S1", c), candidate_object(c)
+        for key in ("split_reads", "discordant_pairs", "fragments", "molecules", "start_sites", "primer_reads",
+                    "best_anchor", "homology", "breakpoint5", "breakpoint3", "fusion", "exon5", "exon3"):
+            assert row[key] == obj[key] == getattr(r, key), key
+        assert row["filters"] == ",".join(obj["filters"]) == ",".join(r.filters)
+        assert row["known"] == ("known" if obj["known"] else "novel")
+        assert row["sequence"] == (f"{obj['sequence5']}|{obj['sequence3']}" if obj["sequence5"] else "")
+        assert [k["id"] for k in obj["isoforms"]] == [k.id for k in r.isoforms]
+        if c in result.called:
+            info = dict(item.partition("=")[::2] for item in vcf_records(c)[0][5].split(";"))
+            assert (int(info["SPLIT_READS"]), int(info["MOLECULES"]), info["CONFIDENCE"]) == (
+                r.split_reads, r.molecules, r.confidence)
+            assert f"{r.id} · {r.fusion} · " in html and r.confidence_reason in html

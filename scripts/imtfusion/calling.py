@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the records the filters make of a candidate (they import th
     from imtfusion.features import Features
     from imtfusion.filters import Verdict
 from imtfusion.annotation import Annotation, Gene
-from imtfusion.evidence import Evidence, complement
+from imtfusion.evidence import Evidence, RegionReads, complement
 from imtfusion.genelookup import GeneLookup, GeneRef
 from imtfusion.junctions import (
     beyond_bases,
@@ -649,17 +649,17 @@ def call_candidates(
     contigs: ContigMap,
     params: CallParameters,
     ref: Reference | None = None,
-    fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None = None,
+    reads: RegionReads | None = None,
     known_partners: dict[str, list[Gene]] | None = None,
-    fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None = None,
     build_boundaries: Callable[[], object] | None = None,
     lookup: GeneLookup | None = None,
     spelled_boundaries: Callable[[list[ClippedRead]], object] | None = None,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
-    ``fetch_clips(chrom, start, end)`` reads clipped records of a partner region (the
-    partner-anchored second pass); ``known_partners`` maps a target gene id to the genes
+    ``reads`` gives the clipped records and unmapped reads of a partner region (the
+    partner-anchored second pass; :class:`~imtfusion.evidence.RegionReads`, the BAM
+    read by :class:`~imtfusion.evidence.BreakendReads`); ``known_partners`` maps a target gene id to the genes
     it is known to fuse with, where clipped reads are placed first; ``lookup`` (genes at
     positions, cached) may be shared with the stages after this one. Without a FASTA,
     ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
@@ -698,21 +698,21 @@ def call_candidates(
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 
-    _second_pass(candidates, loci, evidence, params, fetch_clips, fetch_unmapped)
+    _second_pass(candidates, loci, evidence, params, reads)
     candidates = _merge_near_duplicates(candidates)
 
     # discordant reads: to the best-supported junction they fit, else mate-only candidates
     leftovers = _assign_discordants(evidence.discordant_reads, candidates, params)
-    if ref is not None and fetch_clips is not None and leftovers:
+    if ref is not None and reads is not None and leftovers:
         # mates point at a gene pair but no junction read was placed yet: look for clipped
         # reads on both sides of the mates and place them on the other gene's exons
         remaining = [c for c in unmatched if not any(c.fragment in k.split_fragments for k in candidates)]
         refined = refine_mate_pairs(
-            leftovers, remaining, lookup, target_ids, fetch_clips, ref, params, evidence.unmapped_reads, fetch_unmapped
+            leftovers, remaining, lookup, target_ids, reads, ref, params, evidence.unmapped_reads
         )
         if refined:
             new = _junction_candidates(refined, lookup, target_ids, params, ref)
-            _second_pass(new, loci, evidence, params, fetch_clips, fetch_unmapped)
+            _second_pass(new, loci, evidence, params, reads)
             candidates = _merge_near_duplicates(candidates + new)
             leftovers = _assign_discordants(leftovers, candidates, params)
     candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
@@ -851,20 +851,19 @@ def _second_pass(
     loci: list[TargetLocus],
     evidence: Evidence,
     params: CallParameters,
-    fetch_clips: Callable[[str, int, int], list[ClippedRead]] | None,
-    fetch_unmapped: Callable[[str, int, int], list[UnmappedMate]] | None,
+    reads: RegionReads | None,
 ) -> None:
     """Partner-anchored second pass over junction candidates: clipped reads on the
     partner side, and unmapped reads (placed by their mates near either end) that spell
     the junction -- HISAT2 and STAR defaults leave reads with long overhangs unmapped."""
-    if fetch_clips is not None:
+    if reads is not None:
         for cand in candidates:
             view = cand.junction
             assert view is not None
             for end, cons in ((view.a, view.outward_a), (view.b, view.outward_b)):
                 if not cons or any(l.contains(end.chrom, end.pos) for l in loci):
                     continue
-                for clip in fetch_clips(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
+                for clip in reads.clipped(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
                     if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
                         _add_clip(cand, clip, end)
     near = UnmappedIndex(evidence.unmapped_reads)
@@ -872,10 +871,10 @@ def _second_pass(
         view = cand.junction
         assert view is not None
         pool = near.near((view.a, view.b), params.discordant_max_distance)
-        if fetch_unmapped is not None:
+        if reads is not None:
             for end in (view.a, view.b):
                 if not any(l.contains(end.chrom, end.pos) for l in loci):
-                    pool += fetch_unmapped(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
+                    pool += reads.unmapped(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
         if not pool:
             continue
         umi_of = {u.fragment: u.umi for u in pool if u.umi}

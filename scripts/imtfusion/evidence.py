@@ -21,7 +21,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Protocol
 
 import numpy as np
 import pysam
@@ -692,13 +692,26 @@ def reads_spelling(bam: pysam.AlignmentFile, seeds: Iterable[str], max_records: 
     return SpelledAt(tuple(found), records, True)
 
 
+class RegionReads(Protocol):
+    """The reads of a region that the later passes of a call ask for (the partner-side
+    passes of :mod:`imtfusion.calling` and :mod:`imtfusion.rescue`): soft-clipped records
+    and unmapped reads placed there. :class:`BreakendReads` is the one that reads a BAM;
+    the stages take this interface, not the BAM."""
+
+    def clipped(self, chrom: str, start: int, end: int) -> list[ClippedRead]: ...
+
+    def unmapped(self, chrom: str, start: int, end: int) -> list[UnmappedMate]: ...
+
+
 class BreakendReads:
     """What the reads at a breakend show, read once per breakend: the continuations of
     the reads aligned through it, where the reads split at it continue, and a pile-up
-    that spells the reference without a FASTA."""
+    that spells the reference without a FASTA; and the clipped and unmapped reads of a
+    region (:class:`RegionReads`), each block of the genome read once per call."""
 
-    def __init__(self, bam: pysam.AlignmentFile):
+    def __init__(self, bam: pysam.AlignmentFile, params: CallParameters | None = None):
         self.bam = bam
+        self.params = params or CallParameters()
         self.pileup = PileupReference(bam)
         self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
         self._landings: dict[Breakend, list[Breakend]] = {}
@@ -717,9 +730,10 @@ class BreakendReads:
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
 
-    def clipped(self, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
-        """:func:`collect_clipped` of a region, each block of the genome read once per call
-        however many candidates ask for it."""
+    def clipped(self, chrom: str, start: int, end: int, params: CallParameters | None = None) -> list[ClippedRead]:
+        """:func:`collect_clipped` of a region (with the call's parameters unless given),
+        each block of the genome read once per call however many candidates ask for it."""
+        params = params or self.params
         found = self._blocks(self._clipped, chrom, start, end,
                              lambda lo, hi: collect_clipped(self.bam, chrom, lo, hi, params))
         return [c for c in found if start <= c.end.pos < end]

@@ -18,6 +18,7 @@ from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import is_remote, open_alignment
+from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.evidence import (
@@ -540,7 +541,7 @@ def run_sample(
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
-        ends = BreakendReads(bam)
+        ends = BreakendReads(bam, params)  # the later passes' reads of a region (evidence.RegionReads)
         # without a FASTA the reads spell the reference where they are aligned (partner
         # exons, the target's transcripts), so soft clips and unmapped reads are still
         # placed; the genome-wide exon-boundary index needs the FASTA
@@ -555,12 +556,6 @@ def run_sample(
                          "by name with reads of the known partner genes")
         notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
                                 _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
-
-        def fetch_clips(chrom: str, start: int, end: int):
-            return ends.clipped(chrom, start, end, params)
-
-        def fetch_unmapped(chrom: str, start: int, end: int):
-            return ends.unmapped(chrom, start, end)
 
         def build_boundaries():
             return boundary_index(annotation, contigs, ref)
@@ -580,7 +575,7 @@ def run_sample(
             return index
 
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, spelled, fetch_clips, partners, fetch_unmapped,
+            evidence, loci, annotation, contigs, params, spelled, ends, partners,
             build_boundaries if ref is not None else None, lookup,
             spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
         )
@@ -690,59 +685,51 @@ def run_sample(
 
 
 def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
-    seq = f"{c.sequence5[:30][::-1]}|{c.sequence3[:30]}" if (c.sequence5 or c.sequence3) else ""
-    a = c.annotation
+    """A row of the fusions TSVs (:data:`FUSION_COLUMNS`), from the call's record."""
+    r = call_record(c)
     return {
         "sample": sample,
-        "fusion": c.fusion,
-        "gene5": c.gene5.name,
-        "gene3": c.gene3.name,
-        "breakpoint5": c.end5.label(),
-        "breakpoint3": c.end3.label(),
-        "split_reads": c.split_reads,
-        "discordant_pairs": c.discordant_pairs,
-        "confidence": c.confidence,
-        "fragments": c.fragments,
-        "molecules": c.molecules,
-        "start_sites": c.start_sites,
-        "primer_reads": c.primer_reads,
-        "primers": ",".join(c.primer_names) or ".",
-        "target": ",".join(c.targets),
-        "known": "known" if c.known else "novel",
-        "transcript5": a.transcript5 if a else None,
-        "transcript3": a.transcript3 if a else None,
-        "exon5": a.exon5 if a else None,
-        "exon3": a.exon3 if a else None,
-        "site5": a.site5 if a else c.site5,
-        "site3": a.site3 if a else c.site3,
-        "reading_frame": a.reading_frame if a else "unknown",
-        "kinase_domain": a.kinase_domain if a else None,
-        "retained_domains": "; ".join(a.retained_domains) if a else None,
-        "strand5": c.gene5.strand,
-        "strand3": c.gene3.strand,
-        "breakpoint_precision": c.precision,
-        "homology": c.homology,
-        "junction_shift": c.shifted,
-        "best_anchor": c.best_anchor,
-        "gene_id5": c.gene5.gene_id,
-        "gene_id3": c.gene3.gene_id,
-        "sequence": seq,
-        "fusion_transcript": a.fusion_transcript if a else None,
-        "peptide": a.peptide if a else None,
-        "isoforms": "; ".join(isoform_label(k) for k in c.isoforms),
-        "filters": ",".join(c.filters),
-        "main_call": c.main_call.call_id if c.main_call is not None else "",
-        "hgvs": a.hgvs if a else None,
-        "exon_description": a.exon_description if a else None,
+        "fusion": r.fusion,
+        "gene5": r.gene5,
+        "gene3": r.gene3,
+        "breakpoint5": r.breakpoint5,
+        "breakpoint3": r.breakpoint3,
+        "split_reads": r.split_reads,
+        "discordant_pairs": r.discordant_pairs,
+        "confidence": r.confidence,
+        "fragments": r.fragments,
+        "molecules": r.molecules,
+        "start_sites": r.start_sites,
+        "primer_reads": r.primer_reads,
+        "primers": ",".join(r.primers) or ".",
+        "target": ",".join(r.targets),
+        "known": "known" if r.known else "novel",
+        "transcript5": r.transcript5,
+        "transcript3": r.transcript3,
+        "exon5": r.exon5,
+        "exon3": r.exon3,
+        "site5": r.site5,
+        "site3": r.site3,
+        "reading_frame": r.reading_frame,
+        "kinase_domain": r.kinase_domain,
+        "retained_domains": "; ".join(r.retained_domains) if r.retained_domains is not None else None,
+        "strand5": r.strand5,
+        "strand3": r.strand3,
+        "breakpoint_precision": r.breakpoint_precision,
+        "homology": r.homology,
+        "junction_shift": r.junction_shift,
+        "best_anchor": r.best_anchor,
+        "gene_id5": r.gene_id5,
+        "gene_id3": r.gene_id3,
+        "sequence": r.sequence,
+        "fusion_transcript": r.fusion_transcript,
+        "peptide": r.peptide,
+        "isoforms": "; ".join(k.label() for k in r.isoforms),
+        "filters": ",".join(r.filters),
+        "main_call": r.main_call if r.main_call is not None else "",
+        "hgvs": r.hgvs,
+        "exon_description": r.exon_description,
     }
-
-
-def isoform_label(c: Candidate) -> str:
-    """One other junction of a call's gene pair, as listed with the call."""
-    return (
-        f"{c.end5.label()}::{c.end3.label()} ({c.split_reads} split, {c.discordant_pairs} discordant, "
-        f"{c.precision}; {c.call_id})"
-    )
 
 
 def status_rows(result: SampleResult) -> list[dict[str, object]]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 from imtfusion.annotation import Transcript
 from imtfusion.bamio import is_url
+from imtfusion.callrecord import CallRecord, call_record
 from imtfusion.diagram import (
     COLOUR_3,
     COLOUR_5,
@@ -307,18 +308,13 @@ def headline(c: "Candidate", known: Sequence["KnownFusion"]) -> str:
     return ", ".join(parts)
 
 
-def _primer_phrase(c: "Candidate") -> str:
+def _primer_phrase(r: CallRecord) -> str:
     """The evidence table's primer row (with a primer BED): the anchored reads and their primers."""
-    if not c.primed:
+    if not r.primer_reads:
         return "no read starts at a primer of the panel's BED"
-    names = ", ".join(esc(n) for n in c.primer_names)
-    return (f"{c.primer_reads} fragment(s) read from primer(s) {names}; {c.start_sites} distinct partner-side "
+    names = ", ".join(esc(n) for n in r.primers)
+    return (f"{r.primer_reads} fragment(s) read from primer(s) {names}; {r.start_sites} distinct partner-side "
             "start site(s) (anchored multiplex PCR: these, not mate pairs, tell molecules apart)")
-
-
-def confidence_reason(c: "Candidate") -> str:
-    """The facts behind the tier (:class:`imtfusion.filters.Verdict`)."""
-    return c.verdict.reason if c.verdict is not None else "not rated"
 
 
 # -- the diagram inputs -------------------------------------------------------------------------------
@@ -462,37 +458,38 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         known_html = "known partner"
     else:
         known_html = "novel: not in the known-fusion table"
-    clipped = len(c.clipped_fragments)
-    primed = [("primers", _primer_phrase(c))] if result.primers else []
+    r = call_record(c)
+    clipped = r.clipped_split_reads
+    primed = [("primers", _primer_phrase(r))] if result.primers else []
     evidence = _rows(primed + [
-        ("fragments", f"<b>{c.fragments}</b> supporting fragments: {c.molecules} unique molecule(s) by "
-                      + ("UMI family" if c.umis else "read and mate positions (no UMIs)")
-                      + f", read from {c.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
-        ("split reads", f"{c.split_reads} fragment(s) with a read across the junction"
+        ("fragments", f"<b>{r.fragments}</b> supporting fragments: {r.molecules} unique molecule(s) by "
+                      + ("UMI family" if r.umis else "read and mate positions (no UMIs)")
+                      + f", read from {r.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
+        ("split reads", f"{r.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
-        ("discordant pairs", f"{c.discordant_pairs} more fragment(s) with one mate in each gene"),
-        ("confidence", f"{confidence_badge(c.confidence)} "
-                       f"{esc(confidence_reason(c))}"),
-        ("best anchor", f"{c.best_anchor} bp on the shorter side of the best junction read"),
-        ("junction", f"{c.homology} bp microhomology; moved {c.shifted:+d} bp from the aligner's placement"),
-        ("evidence BAM", f"reads tagged <code>XI:Z:{esc(c.call_id)}</code>" if c.call_id else "—"),
+        ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"),
+        ("confidence", f"{confidence_badge(r.confidence)} "
+                       f"{esc(r.confidence_reason)}"),
+        ("best anchor", f"{r.best_anchor} bp on the shorter side of the best junction read"),
+        ("junction", f"{r.homology} bp microhomology; moved {r.junction_shift:+d} bp from the aligner's placement"),
+        ("evidence BAM", f"reads tagged <code>XI:Z:{esc(r.id)}</code>" if r.id else "—"),
         ("other junctions", _other_junctions(c)),
     ])
-    frame = esc(frame_phrase(a.reading_frame)) if a else "unknown"
+    frame = esc(frame_phrase(r.reading_frame)) if a else "unknown"
     annot = _rows([
-        ("5′ breakpoint", f"<b>{esc(c.end5.label())}</b> ({esc(c.gene5.strand)} strand), {esc((a.site5 if a else c.site5).replace('_', ' '))}"),
-        ("3′ breakpoint", f"<b>{esc(c.end3.label())}</b> ({esc(c.gene3.strand)} strand), {esc((a.site3 if a else c.site3).replace('_', ' '))}"),
-        ("precision", esc(c.precision) + (
-            " (from reads across the junction)" if c.precision == "exact"
+        ("5′ breakpoint", f"<b>{esc(r.breakpoint5)}</b> ({esc(r.strand5)} strand), {esc(r.site5.replace('_', ' '))}"),
+        ("3′ breakpoint", f"<b>{esc(r.breakpoint3)}</b> ({esc(r.strand3)} strand), {esc(r.site3.replace('_', ' '))}"),
+        ("precision", esc(r.breakpoint_precision) + (
+            " (from reads across the junction)" if r.breakpoint_precision == "exact"
             else " (from mates only: the exon boundaries next to them; junction reads were seen, but the partner's "
                  "bases are too thinly read to place them without the FASTA: give it for the exact breakpoint)"
-            if c.precision == "exon-level (no FASTA)"
+            if r.breakpoint_precision == "exon-level (no FASTA)"
             else " (from mates only: the exon boundary just past them)")),
-        ("transcripts", f"{esc(a.transcript5)} exon {esc(a.exon5 if a.exon5 is not None else '?')} → "
-                        f"{esc(a.transcript3)} exon {esc(a.exon3 if a.exon3 is not None else '?')}" if a else "—"),
+        ("transcripts", f"{esc(r.transcript5)} exon {esc(r.exon5 if r.exon5 is not None else '?')} → "
+                        f"{esc(r.transcript3)} exon {esc(r.exon3 if r.exon3 is not None else '?')}" if a else "—"),
         ("reading frame", frame),
-        ("kinase domain", esc(a.kinase_domain if a else "not assessed")),
-        ("domains kept", esc("; ".join(a.retained_domains)) if a and a.retained_domains else "none of the declared domains"),
+        ("kinase domain", esc(r.kinase_domain if a else "not assessed")),
+        ("domains kept", esc("; ".join(r.retained_domains)) if r.retained_domains else "none of the declared domains"),
         ("partner", known_html),
     ])
     seqs = []

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING
 
 from imtfusion.annotation import Gene
-from imtfusion.evidence import complement, is_low_complexity, reverse_complement
+from imtfusion.evidence import RegionReads, complement, is_low_complexity, reverse_complement
 from imtfusion.genelookup import GeneLookup
 from imtfusion.junctions import PROBE, consensus_of, identity, inward_bases, junction_probes, partner_outward, reads_spanning
 from imtfusion.model import Breakend, ClippedRead, DiscordantRead, SplitRead, UnmappedMate, is_five_prime, is_three_prime
@@ -477,17 +477,16 @@ def refine_mate_pairs(
     clips: list[ClippedRead],
     lookup: GeneLookup,
     target_ids: set[str],
-    fetch_clips,
+    region: RegionReads,
     ref: Reference,
     params: CallParameters,
     unmapped: list[UnmappedMate] | None = None,
-    fetch_unmapped=None,
 ) -> list[SplitRead]:
     """Junction reads for gene pairs seen only through mates.
 
     For each (target breakend side, partner side) group of discordant reads, clipped
     reads just beyond the reads on the target side, and just beyond the mates on the
-    partner side (fetched now), are placed on the other gene's exon boundaries."""
+    partner side (``region``: read now), are placed on the other gene's exon boundaries."""
     groups: dict[tuple, list[DiscordantRead]] = defaultdict(list)
     for d in discordants:
         r, m = d.read_end, d.mate_end
@@ -512,15 +511,14 @@ def refine_mate_pairs(
         hi = max(m.pos for m in mates) + PARTNER_FETCH_FLANK
         if hi - lo > PARTNER_FETCH_MAX:
             continue
-        near_mates = [c for c in fetch_clips(m_chrom, lo, hi) if c.end.side == m_side and _beyond_all(c.end, mates, limit)]
+        near_mates = [c for c in region.clipped(m_chrom, lo, hi) if c.end.side == m_side and _beyond_all(c.end, mates, limit)]
         for end, grp in group_clips(near_mates):
             strands = [g.strand for g in lookup.genes_at(end.chrom, end.pos)]
             out += place_cluster(end, grp, list(target_genes.values()), strands, [], lookup, ref, params)
         # unmapped reads next to the reads or the mates that spell an exon-exon junction
         # of the two genes (the few boundaries just past the reads and the mates)
         pool = [u for u in (unmapped or []) if u.chrom == r_chrom and any(abs(u.pos - e.pos) <= limit for e in reads)]
-        if fetch_unmapped is not None:
-            pool += fetch_unmapped(m_chrom, lo, hi)
+        pool += region.unmapped(m_chrom, lo, hi)
         if pool:
             out += _junctions_in_unmapped(reads, mates, target_genes, partner_genes, pool, lookup, ref, params)
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from imtfusion.callrecord import CallRecord, call_record
 from imtfusion.model import Breakend
 
 if TYPE_CHECKING:
@@ -67,47 +68,48 @@ def _ref_base(base: str) -> str:
     return base if base in ("A", "C", "G", "T") else "N"
 
 
-def _info(c: Candidate, mate_id: str, gene: str, exon: int | None, transcript: str | None) -> str:
-    a = c.annotation
-    items: list[str] = ["SVTYPE=BND", f"MATEID={mate_id}", f"EVENT={encode_info(c.call_id)}"]
-    if c.precision != "exact":
+def _info(r: CallRecord, mate_id: str, gene: str, exon: int | None, transcript: str | None) -> str:
+    items: list[str] = ["SVTYPE=BND", f"MATEID={mate_id}", f"EVENT={encode_info(r.id)}"]
+    if r.breakpoint_precision != "exact":
         items.append("IMPRECISE")
-    items.append(f"HOMLEN={int(c.homology)}")
+    items.append(f"HOMLEN={r.homology}")
     items.append(f"GENE={encode_info(gene)}")
-    items.append(f"FUSION={encode_info(c.fusion)}")
-    items.append(f"SPLIT_READS={c.split_reads}")
-    items.append(f"DISCORDANT_PAIRS={c.discordant_pairs}")
-    items.append(f"MOLECULES={c.molecules}")
-    items.append(f"START_SITES={c.start_sites}")
-    items.append(f"PRIMER_READS={c.primer_reads}")
-    if c.primer_names:
-        items.append("PRIMERS=" + ",".join(encode_info(n) for n in c.primer_names))
-    if c.confidence and c.confidence != ".":
-        items.append(f"CONFIDENCE={encode_info(c.confidence)}")
-    if c.known:
+    items.append(f"FUSION={encode_info(r.fusion)}")
+    items.append(f"SPLIT_READS={r.split_reads}")
+    items.append(f"DISCORDANT_PAIRS={r.discordant_pairs}")
+    items.append(f"MOLECULES={r.molecules}")
+    items.append(f"START_SITES={r.start_sites}")
+    items.append(f"PRIMER_READS={r.primer_reads}")
+    if r.primers:
+        items.append("PRIMERS=" + ",".join(encode_info(n) for n in r.primers))
+    if r.confidence and r.confidence != ".":
+        items.append(f"CONFIDENCE={encode_info(r.confidence)}")
+    if r.known:
         items.append("KNOWN")
-    items.append(f"READING_FRAME={encode_info(a.reading_frame if a else 'unknown')}")
-    if a is not None and a.kinase_domain:
-        items.append(f"KINASE_DOMAIN={encode_info(a.kinase_domain)}")
+    items.append(f"READING_FRAME={encode_info(r.reading_frame)}")
+    if r.kinase_domain:
+        items.append(f"KINASE_DOMAIN={encode_info(r.kinase_domain)}")
     if exon is not None:
         items.append(f"EXON={int(exon)}")
     if transcript and transcript != ".":
         items.append(f"TRANSCRIPT={encode_info(transcript)}")
-    if a is not None and a.hgvs:
-        items.append(f"HGVS={encode_info(a.hgvs)}")
+    if r.hgvs:
+        items.append(f"HGVS={encode_info(r.hgvs)}")
     return ";".join(items)
 
 
 def vcf_records(c: Candidate) -> list[tuple[str, int, str, str, str, str]]:
-    """The two records of a called fusion: (chrom, 1-based pos, ID, REF, ALT, INFO)."""
-    a = c.annotation
-    id5, id3 = f"{c.call_id}_5", f"{c.call_id}_3"
-    ref5, ref3 = _ref_base(c.ref_base5), _ref_base(c.ref_base3)
+    """The two records of a called fusion: (chrom, 1-based pos, ID, REF, ALT, INFO), from
+    its record (:mod:`imtfusion.callrecord`)."""
+    r = call_record(c)
+    id5, id3 = f"{r.id}_5", f"{r.id}_3"
+    ref5, ref3 = _ref_base(r.ref_base5), _ref_base(r.ref_base3)
+    end5, end3 = r.breakend5, r.breakend3
     return [
-        (c.end5.chrom, c.end5.pos + 1, id5, ref5, breakend_alt(ref5, c.end5, c.end3),
-         _info(c, id3, c.gene5.name, a.exon5 if a else None, a.transcript5 if a else None)),
-        (c.end3.chrom, c.end3.pos + 1, id3, ref3, breakend_alt(ref3, c.end3, c.end5),
-         _info(c, id5, c.gene3.name, a.exon3 if a else None, a.transcript3 if a else None)),
+        (end5.chrom, end5.pos + 1, id5, ref5, breakend_alt(ref5, end5, end3),
+         _info(r, id3, r.gene5, r.exon5, r.transcript5)),
+        (end3.chrom, end3.pos + 1, id3, ref3, breakend_alt(ref3, end3, end5),
+         _info(r, id5, r.gene3, r.exon3, r.transcript3)),
     ]
 
 
