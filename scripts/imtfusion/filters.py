@@ -20,7 +20,6 @@ know which candidates are calls. Any filter can be switched off by name with the
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterable, Sequence
@@ -311,6 +310,7 @@ SCHEMA_ENUM = re.compile(r'("filters": \{"description": "Filters that removed th
 def refresh_schema(path: str) -> None:
     """Write the registry's filter names into the JSON schema's enumeration of a
     candidate's ``filters`` (the schema file is formatted by hand: only that list changes)."""
+    import json
     from pathlib import Path
 
     text = Path(path).read_text()

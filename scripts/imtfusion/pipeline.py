@@ -43,7 +43,6 @@ from imtfusion.evidence_bam import attach_examples, breakend_base, collect_suppo
 from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
-from imtfusion.primers import read_primer_bed
 from imtfusion.reference import Reference
 from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
@@ -528,7 +527,11 @@ def run_sample(
     notes: list[str] = list(annotation.notes)
     try:
         contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
-        primer_set = read_primer_bed(primers, info.contig_lengths) if primers else None
+        primer_set = None
+        if primers:  # imported only for a panel with a primer BED (a call without one does not pay for it)
+            from imtfusion.primers import read_primer_bed
+
+            primer_set = read_primer_bed(primers, info.contig_lengths)
         tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
         if fasta:
