@@ -452,13 +452,21 @@ def target_statuses(
     return out
 
 
+#: why an anchored multiplex PCR library has no 3'/5' verdict
+AMP_NO_IMBALANCE = ("not assessed: an anchored multiplex PCR library (primer BED) reads its molecules from the "
+                    "panel's primers, so the exon coverage follows the primers, not the transcript's expression")
+
+
 def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
                      params: CallParameters, batch: "list[RatioObservation] | None",
-                     housekeeping: list | None = None) -> "dict[str, ImbalanceResult]":
+                     housekeeping: list | None = None, primed: bool = False) -> "dict[str, ImbalanceResult]":
     """The 3'/5' verdict of every target (imtfusion.imbalance); ``housekeeping``: those
-    genes' exon profiles (the sample's RNA degradation)."""
-    from imtfusion.imbalance import assess_sample, load_splits, shipped_profile
+    genes' exon profiles (the sample's RNA degradation). ``primed`` (a primer BED was
+    given): none, the coverage of such a library says nothing of 3'/5' expression."""
+    from imtfusion.imbalance import VERDICT_NOT_ASSESSED, ImbalanceResult, assess_sample, load_splits, shipped_profile
 
+    if primed:
+        return {locus.name: ImbalanceResult(locus.name, VERDICT_NOT_ASSESSED, AMP_NO_IMBALANCE) for locus in loci}
     profiles = {locus.name: qc[locus.name].profile for locus in loci}
     return assess_sample(sample, profiles, load_splits(), batch, shipped_profile(), candidates, params,
                          housekeeping or [])
@@ -646,7 +654,7 @@ def run_sample(
         )
     sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params)
     imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile,
-                                 [q.profile for q in house.values()])
+                                 [q.profile for q in house.values()], primed=primer_set is not None)
     if house_missing:
         notes.append(f"housekeeping gene(s) {', '.join(house_missing)} not in the annotation or the BAM: "
                      "left out of the sample QC")

@@ -1,4 +1,5 @@
-"""The committed demo batch (``resources/demo``): six IMT-like samples aligned with real STAR.
+"""The committed demo batch (``resources/demo``): six IMT-like samples aligned with real STAR,
+and two targeted-panel samples (``resources/demo/panel``).
 
 Why these: one fusion per target family and per common IMT partner
 (TPM3::ALK, CLTC::ALK, ETV6::NTRK3, TFG::ROS1), different read lengths,
@@ -24,8 +25,10 @@ from imtfusion_tools.sim.genome import Genome, build_genome, demo_layout, write_
 from imtfusion_tools.sim.reads import (
     ChimeraSpec,
     LibrarySpec,
+    MisprimingSpec,
     SampleSpec,
     simulate_sample,
+    write_primer_bed,
     write_truth_table,
 )
 
@@ -96,6 +99,40 @@ def demo_samples(seed: int = DEMO_SEED) -> tuple[DemoSample, ...]:
     )
 
 
+#: The targeted-panel demo samples live in resources/demo/panel/ with their own sheet and
+#: truth, apart from the whole-transcriptome batch: labs run panels as batches of their own
+#: (a batch's recurrent artefacts and 3'/5' reference would mix the two otherwise).
+PANEL_DIR = "panel"
+PANEL_DISTANCE = 50  # the AMP primers sit this many bases into their exon
+
+
+def panel_library(protocol: str) -> LibrarySpec:
+    """An FFPE panel library: short inserts, C>T damage, 8-base UMIs, 70% PCR copies."""
+    return LibrarySpec.ffpe(read_length=100, strandedness="forward", protocol=protocol, primer_distance=PANEL_DISTANCE,
+                            umi_length=8, duplicate_fraction=0.7, umi_error_rate=0.005, damage_rate=0.005)
+
+
+def panel_samples(seed: int = DEMO_SEED) -> tuple[DemoSample, ...]:
+    """One demo sample of each targeted panel kind (``resources/demo/panel``)."""
+    amp = panel_library("amp")
+    # AMP reads every junction molecule from the ALK exon 20 primer: its fragments end
+    # PANEL_DISTANCE bases into ALK; no body fragments (the primer reads only across)
+    ranbp2_alk = ChimeraSpec("RANBP2", 18, "ALK", 20, 40, anchor3=(PANEL_DISTANCE, PANEL_DISTANCE))
+    return (
+        DemoSample(
+            SampleSpec("IMT07", seed, amp, fusions=(ranbp2_alk,), misprimed=(MisprimingSpec("ALK", 20, "ACTB", 6),)),
+            "HardClip", "RANBP2::ALK (the epithelioid variant's fusion), anchored multiplex PCR panel with its primer "
+            "BED, 8-base UMIs, 70% PCR copies, FFPE; decoy: the ALK exon 20 primer misprimed on ACTB RNA",
+        ),
+        DemoSample(
+            SampleSpec("IMT08", seed, panel_library("capture"),
+                       fusions=(ChimeraSpec("YWHAE", 5, "ROS1", 35, 40, body_fragments=40),)),
+            "HardClip", "YWHAE::ROS1, hybrid capture panel (targets 20x, other genes 5%), 8-base UMIs, 70% PCR "
+            "copies, FFPE",
+        ),
+    )
+
+
 def build_demo(
     outdir: Path | str,
     workdir: Path | str | None = None,
@@ -135,11 +172,38 @@ def build_demo(
             sheet.append(f"{name}\t{Path(os.path.relpath(bam.resolve(), _sheet_base(outdir))).as_posix()}")
         write_truth_table(truth_rows, outdir / "truth.tsv")
         (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
+        _build_panels(genome, fasta, gtf, outdir, work, threads, seed, log)
         (outdir / "README.md").write_text(demo_readme(genome, seed), encoding="utf-8")
     finally:
         if own_workdir:
             shutil.rmtree(work, ignore_errors=True)
     return outdir
+
+
+def _build_panels(genome: Genome, fasta: Path, gtf: Path, outdir: Path, work: Path, threads: int, seed: int,
+                  log: bool) -> None:
+    """The panel samples: BAMs, the AMP primer BED, their sheet (with ``primers``) and truth."""
+    panel = outdir / PANEL_DIR
+    panel.mkdir(parents=True, exist_ok=True)
+    base = _sheet_base(outdir)
+    rows, sheet = [], ["sample\tbam\tprimers"]
+    for demo in panel_samples(seed):
+        name = demo.spec.name
+        if log:
+            print(f"simulating {name}: {demo.description}", flush=True)
+        sim = simulate_sample(genome, demo.spec)
+        fastqs = sim.write_fastqs(work / "fastq")
+        sim.write_read_truth(work / "truth" / f"{name}.reads.tsv")
+        bam = panel / f"{name}.bam"
+        star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
+        rows.extend(sim.truth_rows())
+        primers = ""
+        if demo.spec.library.protocol == "amp":
+            bed = write_primer_bed(genome, demo.spec.library, panel / f"{name}.primers.bed")
+            primers = Path(os.path.relpath(bed.resolve(), base)).as_posix()
+        sheet.append(f"{name}\t{Path(os.path.relpath(bam.resolve(), base)).as_posix()}\t{primers}")
+    write_truth_table(rows, panel / "truth.tsv")
+    (panel / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
 
 
 def _sheet_base(outdir: Path) -> Path:
@@ -152,6 +216,27 @@ def _sheet_base(outdir: Path) -> Path:
     return Path.cwd()
 
 
+PANEL_README = '''## Targeted panels: `panel/`
+
+One sample of each targeted RNA panel kind, in a batch of their own (labs run panels
+as batches of their own): `panel/IMT0?.bam` (STAR as above), `panel/samples.tsv`
+(`sample`, `bam`, `primers`), `panel/truth.tsv` (as `truth.tsv`; `fragments` counts
+junction molecules, PCR copies not counted) and `panel/IMT07.primers.bed`, the AMP
+panel's primers (BED6; antisense primers {distance} bases into each target exon, sense
+primers {distance} bases before exon ends). Run them with
+`snakemake --snakefile workflow/Snakefile --cores 2 --configfile config/panel.yaml`.
+
+| sample | content |
+| --- | --- |
+{panel_rows}
+
+Both libraries: 2x100, forward-stranded, FFPE-like inserts (mean 150, sd 40) with C>T
+damage (0.5% of the Cs of a molecule), 8-base UMIs at the end of the read names
+(`NAME_ACGTACGT`, 0.5% UMI misreads in PCR copies), 70% of the reads PCR copies.
+
+'''
+
+
 def demo_readme(genome: Genome, seed: int = DEMO_SEED) -> str:
     """The text of ``resources/demo/README.md`` (generated so it cannot drift from the code)."""
     rows = "\n".join(
@@ -160,6 +245,8 @@ def demo_readme(genome: Genome, seed: int = DEMO_SEED) -> str:
         f"{d.spec.library.strandedness} | WithinBAM {d.clip} |"
         for d in demo_samples(seed)
     )
+    panel_rows = "\n".join(f"| {d.spec.name} | {d.description} |" for d in panel_samples(seed))
+    panels = PANEL_README.format(distance=PANEL_DISTANCE, panel_rows=panel_rows)
     contigs = ", ".join(f"{c.name} ({c.length:,} bp)" for c in genome.contigs)
     genes = ", ".join(g.name for g in genome.genes)
     return f"""# Demo data
@@ -195,6 +282,7 @@ directory appears as `WORKDIR`, the thread count as `THREADS`, Debian's
 | `bam/IMT0?.bam`, `.bai` | STAR alignments, coordinate-sorted and indexed; read group `SM` = sample name; read names `SAMPLE:000123` carry no truth (save that the late genes' reads are numbered last) |
 | `samples.tsv` | sample sheet: `sample`, `bam` (path relative to the repository root) |
 | `truth.tsv` | one row per true fusion (header only for negative samples), see below |
+| `panel/` | the targeted-panel samples IMT07 (anchored multiplex PCR, with its primer BED) and IMT08 (hybrid capture), their sheet and truth: see "Targeted panels" |
 
 Genes: {genes}.
 
@@ -223,7 +311,7 @@ the NTRK1 kinase domain kept): `imtfusion call --targets imt-extended` reports
 it; with the default targets (ALK, ROS1, ETV6, NTRK3) it is reported nowhere,
 neither called nor discarded, and the sample reads as negative.
 
-IMT05 is negative: its ETV6->BCL2L14 read-through (ETV6 exon 8 spliced to
+{panels}IMT05 is negative: its ETV6->BCL2L14 read-through (ETV6 exon 8 spliced to
 BCL2L14 exon 2, 5 kb downstream on the same strand, canonical GT/AG) is not
 a fusion and is not in the truth table; it is not annotated in the GTF either.
 
