@@ -92,4 +92,23 @@ def test_the_panel_batch_runs_with_its_config(tmp_path):
     [fusion] = read_tsv(tmp_path / "out" / "IMT07" / "IMT07.fusions.tsv")
     assert fusion["primers"] == "ALK_e20_as" and int(fusion["primer_reads"]) > 0
     for sample in ("IMT07", "IMT08"):
-        assert {r["sample_qc"] for r in read_tsv(tmp_path / "out" / sample / f"{sample}.targets.tsv")} == {"pass"}
+        rows = read_tsv(tmp_path / "out" / sample / f"{sample}.targets.tsv")
+        assert {r["sample_qc"] for r in rows} == {"pass"}  # with the panel gates on
+        assert float(rows[0]["on_target_fraction"]) >= 0.5 and int(rows[0]["control_junction_reads"]) >= 10
+    mqc = yaml.safe_load((tmp_path / "out" / "imtfusion_mqc.yaml").read_text())
+    assert {"on_target_percent", "control_junction_reads"} <= set(mqc["headers"])
+    assert all(mqc["data"][s]["on_target_percent"] >= 50 for s in ("IMT07", "IMT08"))
+
+
+def test_a_whole_transcriptome_sample_fails_the_panel_gates():
+    """The demo's IMT01 (whole transcriptome) has a tenth of its records in the target
+    loci: with config/panel.yaml's on-target gate it fails, and its targets without a
+    call are not assessable."""
+    from imtfusion.params import CallParameters
+
+    result = run_sample(DEMO / "bam" / "IMT01.bam", DEMO / "annotation.gtf", "IMT01", fasta=DEMO / "genome.fa",
+                        params=CallParameters.from_mapping({"qc_min_on_target_fraction": 0.5}))
+    qc = result.sample_qc
+    assert qc.on_target_fraction < 0.2 and qc.control_junction_reads > 100
+    assert [g.name for g in qc.failures] == ["qc_min_on_target_fraction"]
+    assert {s.target: s.status for s in result.statuses}["ALK"] == "detected"  # the call stands

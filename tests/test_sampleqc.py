@@ -188,3 +188,30 @@ def test_the_config_schema_states_the_parameters_defaults():
         assert (spec["default"] == value) if key != "housekeeping_genes" else (spec["default"] == [] and value == ""), key
     config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
     assert {k: v for k, v in config["sample_qc"].items()} == {k: s["default"] for k, s in keys.items()}
+
+
+def test_panel_figures_on_target_fraction_and_control_junction_reads(tmp_path):
+    """Counted by hand: the toy holds 150 ALK pairs (300 records in the ALK locus), 240
+    housekeeping pairs and some background pairs elsewhere; 7 housekeeping first reads are
+    spliced across an intron. Off by default (limit 0); a panel's limits fail a WTS-like
+    library."""
+    toy = library()
+    rng = random.Random(5)
+    pairs_in(toy, "bg", "chr4", [(0, 9000)], 300, rng)  # background outside every target locus
+    for i in range(7):  # single-end reads across ACTB's first intron (exon 1 ends at 1100, exon 2 starts at 2000)
+        toy.spliced(f"sp{i}", "chr7", [(1060 + i, 1100), (2000, 2030)])
+    result = call(tmp_path, toy)
+    qc = result.sample_qc
+    mapped = qc.mapped_records
+    assert mapped == 2 * (150 + 240 + 300) + 7
+    assert qc.on_target_fraction == round(300 / mapped, 4)
+    assert qc.control_junction_reads == 7
+    assert gate(result, "qc_min_on_target_fraction").passed and gate(result, "qc_min_control_junction_reads").passed
+    rows = status_rows(result)
+    assert {(r["on_target_fraction"], r["control_junction_reads"]) for r in rows} == {(qc.on_target_fraction, 7)}
+    assert rows[0]["unique_fragments"] == 150
+    strict = call(tmp_path, toy, "P", qc_min_on_target_fraction=0.5, qc_min_control_junction_reads=10)
+    assert {g.name for g in strict.sample_qc.failures} == {"qc_min_on_target_fraction",
+                                                             "qc_min_control_junction_reads"}
+    assert "of the BAM's mapped records in the target loci, below 0.5" in strict.sample_qc.reason()
+    assert alk(strict).status.startswith("not assessable")

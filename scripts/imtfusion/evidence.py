@@ -996,7 +996,7 @@ class _LocusScan:
         # the library (sample QC): one start key per fragment, duplicates, insert sizes
         self.start_keys: list[np.ndarray] = []
         self.read_start_keys: list[int] = []  # the same from records read one by one
-        self.fragments = self.flagged_duplicates = self.paired = 0
+        self.fragments = self.flagged_duplicates = self.paired = self.spliced = 0
         self.insert_counts = np.zeros(MAX_INSERT + 1, dtype=np.int64)
         self.read_length_counts = np.zeros(MAX_READ_LENGTH + 1, dtype=np.int64)  # of the first reads (LoD)
 
@@ -1051,6 +1051,7 @@ class _LocusScan:
         self.fragments += 1
         self.flagged_duplicates += bool(flag & FLAG_DUPLICATE)
         self.paired += paired
+        self.spliced += any(op == _N for op, _ in read.cigartuples or ())
         length = read.query_length
         if 0 < length <= MAX_READ_LENGTH:
             self.read_length_counts[length] += 1
@@ -1084,6 +1085,7 @@ class _LocusScan:
         self.fragments += len(idx)
         self.flagged_duplicates += int(((f & FLAG_DUPLICATE) != 0).sum())
         self.paired += int(paired.sum())
+        self.spliced += int(batch.has_op(scan.OP_N)[idx].sum())
         lengths = fixed["l_seq"][idx].astype(np.int64)
         lengths = lengths[(lengths > 0) & (lengths <= MAX_READ_LENGTH)]
         if len(lengths):
@@ -1295,7 +1297,8 @@ class _LocusScan:
         lengths = np.flatnonzero(self.read_length_counts)
         qc.library = LibraryCounts(self.fragments, self.flagged_duplicates, distinct, self.paired,
                                    tuple((int(k), int(self.insert_counts[k])) for k in sizes),
-                                   tuple((int(k), int(self.read_length_counts[k])) for k in lengths))
+                                   tuple((int(k), int(self.read_length_counts[k])) for k in lengths),
+                                   self.spliced)
         qc.transcript_bins = transcript_bins(depth, gene.start, self.locus, self.params.qc_transcript_trim)
         qc.profile = exon_profile(depth, gene.start, gene.strand, self.locus,
                                   (self.params.ati_skip, self.params.ati_window),

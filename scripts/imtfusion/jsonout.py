@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from imtfusion.callrecord import IsoformRecord, call_record
 from imtfusion.model import Breakend
+from imtfusion.sampleqc import unique_fragments
 
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from imtfusion.sampleqc import SampleQC
     from imtfusion.results import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.7.0"
+SCHEMA_VERSION = "1.8.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 
@@ -129,6 +130,7 @@ def target_object(s: TargetStatus) -> dict[str, Any]:
         "discordant_reads": q.discordant_reads,
         "clipped_reads": q.clipped_reads,
         "low_mapq": q.low_mapq,
+        "unique_fragments": unique_fragments(q),
         "imbalance": imbalance_object(s.imbalance),
         "lod": lod_object(s.lod),
     }
@@ -200,6 +202,9 @@ def sample_qc_object(qc: SampleQC | None) -> dict[str, Any] | None:
         "five_to_three": qc.five_to_three,
         "housekeeping": [{"gene": g, "five_to_three": r} for g, r in qc.housekeeping],
         "missing_housekeeping": list(qc.missing_housekeeping),
+        "on_target_fraction": qc.on_target_fraction,
+        "mapped_records": qc.mapped_records,
+        "control_junction_reads": qc.control_junction_reads,
         "gates": [{"name": g.name, "label": g.label, "value": g.value, "limit": g.limit, "passed": g.passed,
                    "text": g.text} for g in qc.gates],
     }

@@ -144,7 +144,9 @@ class LibraryCounts:
     ``insert_sizes``: (|TLEN|, fragments) of the unspliced first reads whose mate starts
     in the same exon of the gene (their TLEN is the fragment length, not an intron span);
     at most 1,000 bases. ``read_lengths``: (sequenced bases, records) of those first reads
-    (the limit of detection, :mod:`imtfusion.lod`)."""
+    (the limit of detection, :mod:`imtfusion.lod`). ``spliced``: those first reads aligned
+    across an intron (an ``N`` in the CIGAR): in a housekeeping gene, the control gene's
+    junction reads a panel's QC asks for."""
 
     fragments: int
     flagged_duplicates: int
@@ -152,6 +154,7 @@ class LibraryCounts:
     paired: int
     insert_sizes: tuple[tuple[int, int], ...]
     read_lengths: tuple[tuple[int, int], ...] = ()
+    spliced: int = 0
 
 
 @dataclass(frozen=True, slots=True)

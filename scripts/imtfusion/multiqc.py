@@ -7,7 +7,9 @@ sample: the number of targets with a detected fusion, then one column per target
 status, and for a detected target the fusion names and confidence tiers, then one column
 per kinase target with the z of its 3'/5' expression imbalance (``{target}_imbalance_z``;
 no cell where it was not measured), then one per target with its limit of detection in
-percent of its transcripts (``{target}_lod``). Cells are
+percent of its transcripts (``{target}_lod``), then the panel QC figures of the sample:
+its on-target fraction in percent (``on_target_percent``) and its control genes'
+junction reads (``control_junction_reads``), where measured. Cells are
 coloured with MultiQC's per-column conditional formatting.
 
 The text contains no date, so the same summary gives the same bytes.
@@ -82,6 +84,16 @@ def _lod(row: SummaryRow) -> float | None:
     return None if value is None else round(100 * value, 1)
 
 
+def _on_target(row: SummaryRow) -> float | None:
+    value = _number(row.on_target_fraction)
+    return None if value is None else round(100 * value, 1)
+
+
+def _control(row: SummaryRow) -> int | None:
+    value = _number(row.control_junction_reads)
+    return None if value is None else int(value)
+
+
 def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     targets = list(targets)
     by_sample: dict[str, dict[str, SummaryRow]] = {}
@@ -120,6 +132,17 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             "max": 100,
             "scale": "RdYlGn-rev",
         }
+    panel = {
+        "on_target_percent": ({"title": "On target %", "description": "share of the BAM's mapped records in the "
+                               "target loci (index statistics; a targeted panel most, a whole transcriptome a few)",
+                               "format": "{:,.1f}", "min": 0, "max": 100, "scale": "RdYlGn"}, _on_target),
+        "control_junction_reads": ({"title": "Control junctions", "description": "reads across an exon junction "
+                                    "of the housekeeping (control) genes", "format": "{:,.0f}", "min": 0,
+                                    "scale": "Greens"}, _control),
+    }
+    panel = {k: v for k, v in panel.items() if any(v[1](r) is not None for r in rows)}
+    for key, (header, _) in panel.items():
+        headers[key] = header
     data: dict[str, dict] = {}
     for sample, cells in by_sample.items():
         values: dict[str, object] = {}
@@ -137,6 +160,10 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             lod = _lod(cells[t]) if t in cells else None
             if lod is not None:
                 values[f"{t}_lod"] = lod
+        for key, (_, value_of) in panel.items():
+            value = next((v for v in map(value_of, cells.values()) if v is not None), None)
+            if value is not None:
+                values[key] = value
         data[sample] = values
     return {
         "id": SECTION_ID,

@@ -74,6 +74,9 @@ class CallParameters:
     qc_min_housekeeping_depth: float = 5.0  # a housekeeping gene shallower than this is not used for it
     qc_transcript_trim: int = 250  # bases at each transcript end left out of it (library geometry, not RNA)
     qc_housekeeping_genes: str = ""  # comma-separated; empty: the genes of resources/housekeeping.tsv
+    # targeted panels: off (0) by default, a panel's config sets them
+    qc_min_on_target_fraction: float = 0.0  # records in the target loci over the BAM's mapped records
+    qc_min_control_junction_reads: int = 0  # spliced first reads in the housekeeping (control) genes
     # --- 3'/5' expression imbalance of the kinase targets (imtfusion.imbalance)
     imbalance_min_z: float = 3.0  # z of the 3'/5' ratio over the reference above which a target without a call is flagged
     imbalance_min_ratio: float = 1.25  # and its 3'/5' ratio over the reference's at least this

@@ -44,7 +44,7 @@ from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
-from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
+from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes, unique_fragments
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.registry import default_targets
 from imtfusion.results import (  # noqa: F401  (the records and statuses, also named from here)
@@ -132,6 +132,11 @@ TARGET_COLUMNS = [
     "lod_known",
     "lod_exons",
     "lod_depth",
+    # panel QC (imtfusion.sampleqc): the target's unique fragments; the sample's on-target
+    # fraction and control-gene junction reads
+    "unique_fragments",
+    "on_target_fraction",
+    "control_junction_reads",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -457,6 +462,16 @@ AMP_NO_IMBALANCE = ("not assessed: an anchored multiplex PCR library (primer BED
                     "panel's primers, so the exon coverage follows the primers, not the transcript's expression")
 
 
+def mapped_records(bam) -> int | None:
+    """The BAM's mapped records from its index statistics (every alignment: secondary and
+    supplementary ones too), None when the index has none (a CRAM index)."""
+    try:
+        stats = bam.get_index_statistics()
+    except (ValueError, AttributeError, OSError, NotImplementedError):
+        return None
+    return sum(s.mapped for s in stats) or None
+
+
 def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
                      params: CallParameters, batch: "list[RatioObservation] | None",
                      housekeeping: list | None = None, primed: bool = False) -> "dict[str, ImbalanceResult]":
@@ -545,6 +560,7 @@ def run_sample(
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
         evidence = collect_evidence(bam, loci, params, threads=threads)
+        mapped = mapped_records(bam)
         house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
                                                   contigs, tags)
         house = collect_housekeeping(bam, house_loci, params, threads=threads)
@@ -652,7 +668,7 @@ def run_sample(
             "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
             "cannot be ruled out; rerun with the FASTA"
         )
-    sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params)
+    sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params, mapped)
     imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile,
                                  [q.profile for q in house.values()], primed=primer_set is not None)
     if house_missing:
@@ -745,6 +761,7 @@ def candidate_row(sample: str, c: Candidate) -> dict[str, object]:
 
 def status_rows(result: SampleResult) -> list[dict[str, object]]:
     rows = []
+    qc = result.sample_qc
     for s in result.statuses:
         rows.append(
             {
@@ -762,6 +779,9 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 **imbalance_columns(s.imbalance),
                 "sample_qc": result.sample_qc.summary() if result.sample_qc is not None else None,
                 **lod_columns(s.lod),
+                "unique_fragments": unique_fragments(s.qc),
+                "on_target_fraction": qc.on_target_fraction if qc is not None else None,
+                "control_junction_reads": qc.control_junction_reads if qc is not None else None,
             }
         )
     return rows

@@ -10,6 +10,13 @@ From the loci read anyway (the targets) and a few housekeeping genes'
 * **on-target reads**: primary, non-duplicate records on the targets' exons;
 * **median insert**: of the unspliced pairs whose mates start in the same exon (their
   TLEN is the fragment, not an intron span); paired libraries only;
+* **on-target fraction** (targeted panels): the mapped records in the target loci
+  (primary, duplicate, secondary and QC-failed; chimeric supplementary segments left
+  out) over the mapped records of the whole BAM from its index statistics (all
+  alignments); not measured when the index has none (CRAM);
+* **control junction reads** (targeted panels carry control amplicons or baits on a
+  housekeeping gene's exon junctions): fragments' first reads aligned across an intron
+  of a housekeeping gene, duplicates included: none means the RNA or the library failed;
 * **5'->3' coverage of the housekeeping genes**: mean depth on the first fifth of each
   transcript over that on its last fifth (``qc_transcript_trim`` bases at each end left
   out: how fragments and reads cover transcript ends depends on their lengths, e.g. a
@@ -67,6 +74,9 @@ class SampleQC:
     housekeeping: tuple[tuple[str, float | None], ...]  # (gene, its 5'/3' ratio or None: too shallow)
     missing_housekeeping: tuple[str, ...]  # not in the GTF or the BAM
     gates: tuple[Gate, ...]
+    on_target_fraction: float | None = None  # records in the target loci / the BAM's mapped records
+    mapped_records: int | None = None  # the BAM's mapped records (index statistics)
+    control_junction_reads: int | None = None  # spliced first reads of the housekeeping genes
 
     @property
     def passed(self) -> bool:
@@ -123,10 +133,25 @@ def _median_insert(libraries: Iterable) -> tuple[float | None, int]:
     return None, total  # pragma: no cover
 
 
+def unique_fragments(q: TargetQC) -> int | None:
+    """A target locus's fragments that are not duplicates (by flags when the BAM flags
+    any, else by start positions, as the sample's figure); None without library counts."""
+    lib = q.library
+    if lib is None:
+        return None
+    return lib.fragments - lib.flagged_duplicates if lib.flagged_duplicates else lib.distinct_starts
+
+
+def in_loci(q: TargetQC) -> int:
+    """The mapped records the scan saw in a locus (supplementary segments left out)."""
+    return q.reads + q.duplicates + q.secondary + q.qc_fail
+
+
 def assess_sample_qc(targets: Mapping[str, TargetQC], housekeeping: Mapping[str, TargetQC],
-                     missing: Iterable[str], params) -> SampleQC:
+                     missing: Iterable[str], params, mapped_records: int | None = None) -> SampleQC:
     """The sample's QC figures and gates (``params``: the qc_* parameters of
-    :class:`~imtfusion.params.CallParameters`)."""
+    :class:`~imtfusion.params.CallParameters`; ``mapped_records``: the BAM's mapped
+    records from its index, None when the index has no statistics)."""
     libraries = [q.library for q in (*targets.values(), *housekeeping.values()) if q.library is not None]
     fragments = sum(lib.fragments for lib in libraries)
     flagged = sum(lib.flagged_duplicates for lib in libraries)
@@ -147,6 +172,10 @@ def assess_sample_qc(targets: Mapping[str, TargetQC], housekeeping: Mapping[str,
         genes.append((name, round(ratio, 3) if ratio is not None else None))
     ratios = [r for _, r in genes if r is not None]
     bias = round(statistics.median(ratios), 3) if ratios else None
+    on_fraction = (round(min(1.0, sum(in_loci(q) for q in targets.values()) / mapped_records), 4)
+                   if mapped_records else None)
+    house_libs = [q.library for q in housekeeping.values() if q.library is not None]
+    control = sum(lib.spliced for lib in house_libs) if house_libs else None
 
     gates = (
         _at_least("qc_min_unique_fragments", "unique fragments", unique, params.qc_min_unique_fragments,
@@ -163,9 +192,17 @@ def assess_sample_qc(targets: Mapping[str, TargetQC], housekeeping: Mapping[str,
                   f"housekeeping genes' 5' coverage at {bias:.2f}x their 3' coverage (RNA degradation)"
                   if bias is not None else "5'->3' coverage not measured (no housekeeping gene covered at depth "
                                            f"{params.qc_min_housekeeping_depth:g})"),
+        _at_least("qc_min_on_target_fraction", "on-target fraction", on_fraction, params.qc_min_on_target_fraction,
+                  f"{on_fraction:.1%} of the BAM's mapped records in the target loci" if on_fraction is not None
+                  else "on-target fraction not measured (the BAM index holds no record counts)"),
+        _at_least("qc_min_control_junction_reads", "control junction reads", control,
+                  params.qc_min_control_junction_reads,
+                  f"{control:,} reads across an exon junction of the housekeeping (control) genes" if control is not None
+                  else "control junction reads not measured (no housekeeping gene in the annotation and the BAM)"),
     )
     return SampleQC(fragments, unique, round(duplicate_rate, 4) if duplicate_rate is not None else None, source,
-                    on_target, median_insert, bias, tuple(genes), tuple(missing), gates)
+                    on_target, median_insert, bias, tuple(genes), tuple(missing), gates, on_fraction, mapped_records,
+                    control)
 
 
 
@@ -174,7 +211,7 @@ def _at_least(name: str, label: str, value: float | None, limit: float, text: st
         return Gate(name, label, None, limit, None, text)
     ok = value >= limit
     return Gate(name, label, float(value), limit, ok, text if ok else f"{text}, fewer than the {limit:g} needed ({name})"
-                if "coverage" not in label else f"{text}, below {limit:g} ({name})")
+                if "coverage" not in label and "fraction" not in label else f"{text}, below {limit:g} ({name})")
 
 
 def _at_most(name: str, label: str, value: float | None, limit: float, text: str) -> Gate:

@@ -37,6 +37,8 @@ class SummaryRow:
     imbalance: str = ""  # the 3'/5' verdict (targets.tsv), '' for a failed sample
     imbalance_z: str = ""
     lod: str = ""  # the limit of detection (targets.tsv's lod: a fraction), '' or '.' where none
+    on_target_fraction: str = ""  # the sample's (targets.tsv), '' or '.' where not measured
+    control_junction_reads: str = ""
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -88,6 +90,8 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 imbalance=row.get("imbalance", ""),
                 imbalance_z=row.get("imbalance_z", ""),
                 lod=row.get("lod", ""),
+                on_target_fraction=row.get("on_target_fraction", ""),
+                control_junction_reads=row.get("control_junction_reads", ""),
             )
         )
     return rows
