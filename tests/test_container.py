@@ -19,7 +19,7 @@ BUILD = REPO / "workflow" / "container" / "build.sh"
 RUN = REPO / "workflow" / "container" / "run.sh"
 DEMO = REPO / "resources" / "demo"
 # names of their own, so the test neither uses nor replaces an image built by hand
-BASE = "localhost/imtfusion-test-base:bookworm"
+BASE = f"localhost/imtfusion-test-base-{os.getpid()}:bookworm"  # a run of its own: concurrent runs do not collide
 
 
 def _missing() -> str | None:
@@ -67,7 +67,7 @@ def image(tmp_path_factory):
         pytest.skip(reason)
     from imtfusion import __version__
 
-    tag = f"localhost/imtfusion-test:{__version__}"
+    tag = f"localhost/imtfusion-test-{os.getpid()}:{__version__}"
     archive = tmp_path_factory.mktemp("image") / "imtfusion.tar"
     start = time.monotonic()
     proc = subprocess.run([str(BUILD), "--tag", tag, "--base", BASE, "--rebuild-base", "--archive", str(archive)],
