@@ -432,7 +432,7 @@ def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list
         group_events(c for c, v in zip(candidates, verdicts) if v.called)
         for k, c in enumerate(candidates):
             if verdicts[k].called:
-                records[k] = features_of(c, ctx.known_pairs)  # now knows whether it is part of a call
+                records[k] = replace(records[k], part_of_call=c.main_call is not None)  # grouped now
                 verdicts[k] = replace(verdicts[k], filters=tuple(x.name for x in second if x.predicate(records[k], ctx)))
     for c, f, v in zip(candidates, records, verdicts):
         c.features, c.verdict = f, v
