@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from imtfusion.callrecord import IsoformRecord, call_record
 from imtfusion.model import Breakend
-from imtfusion.sampleqc import unique_fragments
 
 if TYPE_CHECKING:
     from imtfusion.calling import Candidate
@@ -113,7 +112,8 @@ def isoform_object(k: IsoformRecord) -> dict[str, Any]:
     }
 
 
-def target_object(s: TargetStatus) -> dict[str, Any]:
+def target_object(s: TargetStatus, qc: "SampleQC | None" = None) -> dict[str, Any]:
+    """A target's status and locus QC (``qc``: the sample's QC, whose duplicate rule counts its unique fragments)."""
     q = s.qc
     return {
         "target": s.target,
@@ -130,7 +130,7 @@ def target_object(s: TargetStatus) -> dict[str, Any]:
         "discordant_reads": q.discordant_reads,
         "clipped_reads": q.clipped_reads,
         "low_mapq": q.low_mapq,
-        "unique_fragments": unique_fragments(q),
+        "unique_fragments": qc.unique_fragments_of(q) if qc is not None else None,
         "imbalance": imbalance_object(s.imbalance),
         "lod": lod_object(s.lod),
     }
@@ -230,7 +230,7 @@ def result_object(result: SampleResult) -> dict[str, Any]:
         "contig_renames": dict(sorted(result.contig_renames.items())),
         "notes": list(result.notes),
         "sample_qc": sample_qc_object(result.sample_qc),
-        "targets": [target_object(s) for s in result.statuses],
+        "targets": [target_object(s, result.sample_qc) for s in result.statuses],
         "calls": [candidate_object(c) for c in result.called],
         "discarded": [candidate_object(c) for c in result.discarded],
     }

@@ -44,7 +44,7 @@ from imtfusion.model import GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
-from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes, unique_fragments
+from imtfusion.sampleqc import assess_sample_qc, housekeeping_genes
 from imtfusion.samplesheet import check_sample_name
 from imtfusion.registry import default_targets
 from imtfusion.results import (  # noqa: F401  (the records and statuses, also named from here)
@@ -779,7 +779,7 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 **imbalance_columns(s.imbalance),
                 "sample_qc": result.sample_qc.summary() if result.sample_qc is not None else None,
                 **lod_columns(s.lod),
-                "unique_fragments": unique_fragments(s.qc),
+                "unique_fragments": qc.unique_fragments_of(s.qc) if qc is not None else None,
                 "on_target_fraction": qc.on_target_fraction if qc is not None else None,
                 "control_junction_reads": qc.control_junction_reads if qc is not None else None,
             }

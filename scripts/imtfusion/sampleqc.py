@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from imtfusion.model import TargetQC
+from imtfusion.model import LibraryCounts, TargetQC
 
 HOUSEKEEPING_FILE = "housekeeping.tsv"
 
@@ -92,6 +92,11 @@ class SampleQC:
             return ""
         return "sample QC failed: " + "; ".join(g.text for g in self.failures)
 
+    def unique_fragments_of(self, q: TargetQC) -> int | None:
+        """One locus's unique fragments by the sample's rule (``duplicates_from``); None
+        without library counts."""
+        return None if q.library is None else _unique(q.library, self.duplicates_from == "flags")
+
     def summary(self) -> str:
         """``pass`` or ``fail: GATE, GATE`` (targets.tsv)."""
         return "pass" if self.passed else "fail: " + ", ".join(g.name for g in self.failures)
@@ -133,13 +138,10 @@ def _median_insert(libraries: Iterable) -> tuple[float | None, int]:
     return None, total  # pragma: no cover
 
 
-def unique_fragments(q: TargetQC) -> int | None:
-    """A target locus's fragments that are not duplicates (by flags when the BAM flags
-    any, else by start positions, as the sample's figure); None without library counts."""
-    lib = q.library
-    if lib is None:
-        return None
-    return lib.fragments - lib.flagged_duplicates if lib.flagged_duplicates else lib.distinct_starts
+def _unique(lib: LibraryCounts, by_flags: bool) -> int:
+    """A locus's fragments that are not duplicates: not flagged (``by_flags``: the BAM
+    flags duplicates), else of distinct start positions."""
+    return lib.fragments - lib.flagged_duplicates if by_flags else lib.distinct_starts
 
 
 def in_loci(q: TargetQC) -> int:
@@ -155,10 +157,8 @@ def assess_sample_qc(targets: Mapping[str, TargetQC], housekeeping: Mapping[str,
     libraries = [q.library for q in (*targets.values(), *housekeeping.values()) if q.library is not None]
     fragments = sum(lib.fragments for lib in libraries)
     flagged = sum(lib.flagged_duplicates for lib in libraries)
-    if flagged:
-        unique, source = fragments - flagged, "flags"
-    else:
-        unique, source = sum(lib.distinct_starts for lib in libraries), "start positions"
+    unique = sum(_unique(lib, flagged > 0) for lib in libraries)
+    source = "flags" if flagged else "start positions"
     duplicate_rate = 1 - unique / fragments if fragments else None
     on_target = sum(q.exon_reads for q in targets.values())
     paired = sum(lib.paired for lib in libraries)
