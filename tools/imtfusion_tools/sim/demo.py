@@ -159,17 +159,11 @@ def build_demo(
         (outdir / "bam").mkdir(parents=True, exist_ok=True)
         truth_rows = []
         sheet = ["sample\tbam"]
+        base = _sheet_base(outdir)
         for demo in demo_samples(seed):
-            name = demo.spec.name
-            if log:
-                print(f"simulating {name}: {demo.description}", flush=True)
-            sim = simulate_sample(genome, demo.spec)
-            fastqs = sim.write_fastqs(work / "fastq")
-            sim.write_read_truth(work / "truth" / f"{name}.reads.tsv")
-            bam = outdir / "bam" / f"{name}.bam"
-            star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
-            truth_rows.extend(sim.truth_rows())
-            sheet.append(f"{name}\t{Path(os.path.relpath(bam.resolve(), _sheet_base(outdir))).as_posix()}")
+            bam = outdir / "bam" / f"{demo.spec.name}.bam"
+            truth_rows.extend(_simulate_and_align(genome, demo, fasta, gtf, work, bam, threads, log))
+            sheet.append(f"{demo.spec.name}\t{_relative(bam, base)}")
         write_truth_table(truth_rows, outdir / "truth.tsv")
         (outdir / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
         _build_panels(genome, fasta, gtf, outdir, work, threads, seed, log)
@@ -178,6 +172,24 @@ def build_demo(
         if own_workdir:
             shutil.rmtree(work, ignore_errors=True)
     return outdir
+
+
+def _simulate_and_align(genome: Genome, demo: DemoSample, fasta: Path, gtf: Path, work: Path, bam: Path,
+                        threads: int, log: bool) -> list[dict]:
+    """Simulate one demo sample, align it with STAR into ``bam``; its truth rows."""
+    name = demo.spec.name
+    if log:
+        print(f"simulating {name}: {demo.description}", flush=True)
+    sim = simulate_sample(genome, demo.spec)
+    fastqs = sim.write_fastqs(work / "fastq")
+    sim.write_read_truth(work / "truth" / f"{name}.reads.tsv")
+    star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
+    return sim.truth_rows()
+
+
+def _relative(path: Path, base: Path) -> str:
+    """A sheet's path: relative to ``base`` (:func:`_sheet_base`), with forward slashes."""
+    return Path(os.path.relpath(path.resolve(), base)).as_posix()
 
 
 def _build_panels(genome: Genome, fasta: Path, gtf: Path, outdir: Path, work: Path, threads: int, seed: int,
@@ -189,19 +201,12 @@ def _build_panels(genome: Genome, fasta: Path, gtf: Path, outdir: Path, work: Pa
     rows, sheet = [], ["sample\tbam\tprimers"]
     for demo in panel_samples(seed):
         name = demo.spec.name
-        if log:
-            print(f"simulating {name}: {demo.description}", flush=True)
-        sim = simulate_sample(genome, demo.spec)
-        fastqs = sim.write_fastqs(work / "fastq")
-        sim.write_read_truth(work / "truth" / f"{name}.reads.tsv")
         bam = panel / f"{name}.bam"
-        star_chimeric(fastqs, fasta, gtf, work, bam, threads=threads, sample=name, clip=demo.clip)
-        rows.extend(sim.truth_rows())
+        rows.extend(_simulate_and_align(genome, demo, fasta, gtf, work, bam, threads, log))
         primers = ""
         if demo.spec.library.protocol == "amp":
-            bed = write_primer_bed(genome, demo.spec.library, panel / f"{name}.primers.bed")
-            primers = Path(os.path.relpath(bed.resolve(), base)).as_posix()
-        sheet.append(f"{name}\t{Path(os.path.relpath(bam.resolve(), base)).as_posix()}\t{primers}")
+            primers = _relative(write_primer_bed(genome, demo.spec.library, panel / f"{name}.primers.bed"), base)
+        sheet.append(f"{name}\t{_relative(bam, base)}\t{primers}")
     write_truth_table(rows, panel / "truth.tsv")
     (panel / "samples.tsv").write_text("\n".join(sheet) + "\n", encoding="ascii")
 
