@@ -308,6 +308,18 @@ def open_url(url: str) -> io.RawIOBase:
     return RangeFile(url, hold=url not in _PROXIED)
 
 
+def byte_range(asked: str, size: int) -> tuple[int, int]:
+    """The first and last byte an HTTP ``Range`` header asks of a file of ``size`` bytes
+    (``bytes=A-B``, ``bytes=A-``, ``bytes=-N``); the whole file without one. A range
+    starting at or past ``size`` is unsatisfiable (416): the caller refuses it."""
+    if not asked.startswith("bytes="):
+        return 0, size - 1
+    a, _, b = asked[len("bytes="):].partition("-")
+    start = int(a) if a else max(0, size - int(b))
+    end = min(int(b), size - 1) if a and b else size - 1
+    return start, end
+
+
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     origin = ""
     token = ""
@@ -325,14 +337,10 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
             self.send_error(502, f"the remote file cannot be read ({exc})")
             return
         asked = self.headers.get("Range", "")
-        start, end = 0, size - 1
-        if asked.startswith("bytes="):
-            a, _, b = asked[len("bytes="):].partition("-")
-            start = int(a) if a else max(0, size - int(b))
-            end = min(int(b), size - 1) if a and b else size - 1
-            if start >= size:
-                self.send_error(416, "Range not satisfiable")
-                return
+        start, end = byte_range(asked, size)
+        if asked.startswith("bytes=") and start >= size:
+            self.send_error(416, "Range not satisfiable")
+            return
         source = RangeFile(self.origin)
         source.seek(start)
         piece_size = FIRST_WINDOW

@@ -32,6 +32,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
+from imtfusion.remotefile import byte_range
+
 CHUNK = 16_384
 
 
@@ -81,12 +83,9 @@ class RangeHandler(http.server.SimpleHTTPRequestHandler):
             self._record(404, self.headers.get("Range", ""), 0)
             return
         size = os.path.getsize(path)
-        start, end = 0, size - 1
         asked = self.headers.get("Range", "")
+        start, end = byte_range(asked, size)
         if asked.startswith("bytes="):
-            a, _, b = asked[len("bytes="):].partition("-")
-            start = int(a) if a else max(0, size - int(b))
-            end = min(int(b), size - 1) if a and b else size - 1
             if start >= size:
                 self.send_error(416, "Range not satisfiable")
                 return
