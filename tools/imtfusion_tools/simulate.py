@@ -74,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     smp.add_argument("--library", choices=PROTOCOLS, default="wts", help="wts: whole transcriptome (default); amp: anchored "
                      "multiplex PCR (reads from gene-specific primers in the target exons); capture: hybrid capture of the "
                      "target genes")
+    smp.add_argument("--capture-enrichment", type=float, default=20.0, metavar="FACTOR", help="capture: the target genes' "
+                     "expression times FACTOR (default 20: about 150x on their exons; 300: about 2,000x)")
     smp.add_argument("--umi", type=int, default=0, metavar="LENGTH", help="UMI length (e.g. 8): every molecule gets a random "
                      "UMI at the end of its read names (NAME_ACGTACGT); default 0, none")
     smp.add_argument("--duplicates", type=float, default=0.0, metavar="FRACTION", help="fraction of the reads that are PCR "
@@ -150,6 +152,7 @@ def _run_sample(args: argparse.Namespace) -> None:
             umi_length=args.umi,
             duplicate_fraction=args.duplicates,
             umi_error_rate=args.umi_error_rate,
+            capture_enrichment=args.capture_enrichment,
             damage_rate=args.damage_rate if args.damage_rate is not None else (FFPE_DAMAGE if args.ffpe else 0.0),
         )
 

@@ -731,18 +731,54 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
 
 #: Targeted panels (issue #17): libraries of FFPE RNA with 8-base UMIs and 70% PCR
 #: duplicates, as the issue's bar asks.
-PANEL_PROTOCOLS = ("amp", "capture")
+PANEL_PROTOCOLS = ("amp", "capture", "deep_capture")
 PANEL_UMI_LENGTH = 8
 PANEL_DUPLICATES = 0.7
 PANEL_UMI_ERRORS = 0.005
+#: ``deep_capture`` (issue #17, item 3): hybrid capture at 1,400-4,600 reads deep on the
+#: target genes (their expression x300 instead of x20), and every look-alike whose reads
+#: the baits catch (read-through, the ALK and TPM3 paralogs and pseudogenes, the
+#: promiscuous ALK breakpoint, poly-G pairs) DEEP_SCALE times as many fragments, random
+#: single-molecule chimeras DEEP_SCALE times as many; the true fusions keep their molecules
+#: (a fusion of 2-300 molecules among thousands of wild-type ones: the harder case).
+DEEP_CAPTURE_ENRICHMENT = 300
+DEEP_SCALE = 15
+DEEP_NOISE = 100  # random chimeras per sample at most (distinct gene pairs, half with a target: ~100 such pairs)
 
 
 def panel_library(protocol: str, read_length: int = 100, paired: bool = True) -> "LibrarySpec":
     from imtfusion_tools.sim.reads import LibrarySpec
 
-    return LibrarySpec.ffpe(read_length=read_length, paired=paired, strandedness="forward", protocol=protocol,
+    deep = protocol == "deep_capture"
+    return LibrarySpec.ffpe(read_length=read_length, paired=paired, strandedness="forward",
+                            protocol="capture" if deep else protocol,
                             umi_length=PANEL_UMI_LENGTH, duplicate_fraction=PANEL_DUPLICATES,
-                            umi_error_rate=PANEL_UMI_ERRORS)
+                            umi_error_rate=PANEL_UMI_ERRORS,
+                            capture_enrichment=DEEP_CAPTURE_ENRICHMENT if deep else 20.0)
+
+
+def _deepened(genome: "Genome", seed: int, ps: PanelSample, k: int) -> PanelSample:
+    """``ps`` with its look-alikes ``k`` times deeper (:data:`DEEP_SCALE`): read-through,
+    decoy, pseudogene, promiscuous-breakpoint and poly-G fragments times ``k``, and ``k``
+    times as many single-fragment random chimeras, at most :data:`DEEP_NOISE` (drawn
+    afresh, avoiding the sample's fusions and read-through pairs)."""
+    from dataclasses import replace
+
+    from imtfusion_tools.sim.reads import PolyGSpec
+
+    def more(c):  # type: ignore[no-untyped-def]
+        return replace(c, fragments=c.fragments * k, body_fragments=c.body_fragments * k)
+
+    avoid = [(c.gene5, c.gene3) for c in (*ps.fusions, *ps.readthroughs)] + [("ETV6", "BCL2L14")]  # the read-through
+    return replace(
+        ps,
+        readthroughs=tuple(more(c) for c in ps.readthroughs),
+        noise=random_chimeras(genome, seed, ps.name, min(DEEP_NOISE, len(ps.noise) * k), avoid),
+        decoy_fragments=ps.decoy_fragments * k,
+        pseudogenes=tuple((g, n * k) for g, n in ps.pseudogenes),
+        artefacts=tuple(more(c) for c in ps.artefacts),
+        polyg=tuple(PolyGSpec(p.transcript, p.fragments * k, non_g=p.non_g, mate=p.mate) for p in ps.polyg),
+    )
 
 
 def _amp_anchored(c: "ChimeraSpec", distance: int) -> "ChimeraSpec":
@@ -783,6 +819,8 @@ def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED
     out = []
     for ps in build_panel(genome, seed, quick):
         lib = panel_library(protocol, ps.library.read_length)
+        if protocol == "deep_capture":
+            ps = _deepened(genome, seed, ps, DEEP_SCALE)
         fusions, misprimed = ps.fusions, ()
         if protocol == "amp":
             fusions = tuple(_amp_anchored(c, lib.primer_distance) for c in fusions)
@@ -1457,7 +1495,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--protocol", choices=("wts",) + PANEL_PROTOCOLS, default="wts",
         help="wts (default): whole-transcriptome libraries; amp / capture: the same samples as an anchored "
-        "multiplex PCR / hybrid-capture panel with 8-base UMIs and 70%% PCR duplicates (adds the panel columns)",
+        "multiplex PCR / hybrid-capture panel with 8-base UMIs and 70%% PCR duplicates (adds the panel columns); "
+        "deep_capture: hybrid capture 1,400-4,600 reads deep on the targets, the look-alikes 15 times deeper",
     )
 
 

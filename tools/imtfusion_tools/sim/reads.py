@@ -364,8 +364,8 @@ class LibrarySpec:
     genes' molecules are read from gene-specific primers, so every fragment of a
     target transcript ends ``primer_distance`` bases into one of its exons, read
     toward its 5' end, and off-target genes keep 2% of their reads) or
-    ``capture`` (hybrid capture: target genes' transcripts 20x, every other
-    gene 5%); ``wts`` is whole-transcriptome RNA-seq. ``umi_length`` > 0 gives
+    ``capture`` (hybrid capture: target genes' transcripts ``capture_enrichment``
+    times (default 20), every other gene 5%); ``wts`` is whole-transcriptome RNA-seq. ``umi_length`` > 0 gives
     every molecule a random UMI, written at the end of its read names
     (``NAME_ACGTACGT``, as umi-tools writes them); ``duplicate_fraction`` of the
     reads are then PCR copies of a molecule (same positions and UMI, their own
@@ -400,6 +400,7 @@ class LibrarySpec:
     umi_error_rate: float = 0.0
     degradation: float = 0.0
     damage_rate: float = 0.0
+    capture_enrichment: float = 20.0
 
     def __post_init__(self) -> None:
         if self.degradation < 0:
@@ -418,6 +419,8 @@ class LibrarySpec:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}")
         if not 0 <= self.duplicate_fraction < 1 or not 0 <= self.umi_error_rate < 0.2 or self.umi_length < 0:
             raise ValueError("duplicate_fraction must be in [0, 1), umi_error_rate in [0, 0.2), umi_length >= 0")
+        if not 1 <= self.capture_enrichment <= 2000:
+            raise ValueError("capture_enrichment must be between 1 and 2000")
         if self.protocol == "amp" and not 20 <= self.primer_distance < self.read_length:
             raise ValueError("primer_distance must be at least 20 and shorter than the reads")
 
@@ -430,7 +433,7 @@ class LibrarySpec:
 
 
 PROTOCOLS = ("wts", "amp", "capture")
-CAPTURE_ON, CAPTURE_OFF, AMP_OFF = 20, 0.05, 0.02  # expression factors of targeted panels
+CAPTURE_OFF, AMP_OFF = 0.05, 0.02  # expression factors of the genes a targeted panel does not target
 
 #: (Phred quality, probability at read start, probability at read end); rest is Q37.
 _QUAL_BINS: tuple[tuple[int, float, float], ...] = ((12, 0.005, 0.035), (25, 0.04, 0.12))
@@ -962,7 +965,7 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             seq = tx.sequence(genome)
             target = tx.gene_name in TARGET_GENES if lib.protocol != "wts" else False
             if lib.protocol == "capture":
-                count = max(1, round(count * (CAPTURE_ON if target else CAPTURE_OFF)))
+                count = max(1, round(count * (lib.capture_enrichment if target else CAPTURE_OFF)))
             elif lib.protocol == "amp" and not target:
                 count = max(1, round(count * AMP_OFF))
             primers = _primer_ends(tx, lib.primer_distance) if lib.protocol == "amp" and target else []
