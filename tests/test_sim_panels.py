@@ -101,6 +101,35 @@ def test_the_benchmark_panel_keeps_the_fusions_and_negatives(genome):
     assert bp04.offset3 == 53 and bp04.anchor3 == (103, 103)  # 53 intronic ALK bases before the exon
 
 
+def test_capture_enrichment_sets_the_target_depth(genome):
+    shallow = Counter(f.source for f in _sample(genome, LibrarySpec(protocol="capture")).fragments)
+    deep = Counter(f.source for f in _sample(genome, LibrarySpec(protocol="capture", capture_enrichment=300)).fragments)
+    alk = genome.gene("ALK").canonical.name
+    assert shallow[alk] == 20 * 40 and deep[alk] == 300 * 40
+    assert deep[genome.gene("ACTB").canonical.name] == shallow[genome.gene("ACTB").canonical.name] == 2  # 5%
+    with pytest.raises(ValueError, match="capture_enrichment"):
+        LibrarySpec(protocol="capture", capture_enrichment=0.5)
+
+
+def test_the_deep_capture_panel_deepens_the_look_alikes_not_the_fusions():
+    from imtfusion_tools.bench.accuracy import (DEEP_NOISE, DEEP_SCALE, benchmark_layout, build_targeted_panel)
+
+    g = build_genome(benchmark_layout(), 7)
+    capture, deep = build_targeted_panel(g, "capture", 7), build_targeted_panel(g, "deep_capture", 7)
+    assert all(s.library.protocol == "capture" and s.library.capture_enrichment == 300 for s in deep)
+    for a, b in zip(capture, deep):
+        assert [(c.gene5, c.gene3, c.fragments) for c in a.fusions] == [(c.gene5, c.gene3, c.fragments) for c in b.fusions]
+        assert b.decoy_fragments == DEEP_SCALE * a.decoy_fragments
+        assert [n for _, n in b.pseudogenes] == [DEEP_SCALE * n for _, n in a.pseudogenes]
+        assert [c.fragments for c in b.readthroughs] == [DEEP_SCALE * c.fragments for c in a.readthroughs]
+        assert [c.fragments for c in b.artefacts] == [DEEP_SCALE * c.fragments for c in a.artefacts]
+        assert sum(p.fragments for p in b.polyg) == DEEP_SCALE * sum(p.fragments for p in a.polyg)
+        assert len(b.noise) == min(DEEP_NOISE, DEEP_SCALE * len(a.noise))
+        pairs = [frozenset((c.gene5, c.gene3)) for c in b.noise]
+        assert len(set(pairs)) == len(pairs)  # distinct gene pairs: each false call is one pair
+        assert not set(pairs) & {frozenset((c.gene5, c.gene3)) for c in b.fusions}
+
+
 def test_ffpe_damage_turns_c_into_t_in_every_copy_of_a_molecule(genome):
     from imtfusion_tools.sim.reads import deaminate
     from imtfusion_tools.sim.genome import sub_rng

@@ -604,7 +604,11 @@ def random_chimeras(
     targets = [g for g in genes if g.name in TARGET_GENES]
     taken = {frozenset(p) for p in avoid}
     out: list[ChimeraSpec] = []
+    attempts = 0
     while len(out) < n:
+        attempts += 1
+        if attempts > 1000 * (n + 1):
+            raise ValueError(f"{n} random chimeras of distinct gene pairs (half with a target) do not fit this genome")
         a = rng.choice(targets if len(out) % 2 == 0 else genes)
         b = rng.choice(genes)
         if a.name == b.name or frozenset((a.name, b.name)) in taken:
