@@ -68,6 +68,12 @@ def test_hybrid_capture_calls_its_fusion_and_counts_its_molecules():
     assert c.fragments > 2 * c.molecules  # the copies are there, and collapsed
     assert abs(c.molecules - int(t["fragments"])) <= 0.1 * int(t["fragments"])
     assert {s.target: s.status for s in result.statuses}["ROS1"] == "detected"
+    # the targets' unique fragments are molecules too: UMI families, fewer than the fragments
+    qc = result.sample_qc
+    assert qc.duplicates_from == "UMIs"
+    for s in result.statuses:
+        lib = s.qc.library
+        assert lib.molecules == qc.unique_fragments_of(s.qc) and 0 < lib.molecules < lib.fragments / 2
 
 
 @pytest.mark.slow
@@ -96,8 +102,12 @@ def test_the_panel_batch_runs_with_its_config(tmp_path):
         assert {r["sample_qc"] for r in rows} == {"pass"}  # with the panel gates on
         assert float(rows[0]["on_target_fraction"]) >= 0.5 and int(rows[0]["control_junction_reads"]) >= 10
     mqc = yaml.safe_load((tmp_path / "out" / "imtfusion_mqc.yaml").read_text())
-    assert {"on_target_percent", "control_junction_reads"} <= set(mqc["headers"])
+    assert {"on_target_percent", "control_junction_reads", "ALK_unique", "ROS1_unique"} <= set(mqc["headers"])
     assert all(mqc["data"][s]["on_target_percent"] >= 50 for s in ("IMT07", "IMT08"))
+    targets = {r["target"]: r for r in read_tsv(tmp_path / "out" / "IMT08" / "IMT08.targets.tsv")}
+    assert mqc["data"]["IMT08"]["ROS1_unique"] == int(targets["ROS1"]["unique_fragments"]) > 0
+    report = (tmp_path / "out" / "IMT08" / "IMT08.report.html").read_text()
+    assert "unique molecules (UMI families)" in report and "duplicates by UMIs" in report
 
 
 def test_a_whole_transcriptome_sample_fails_the_panel_gates():

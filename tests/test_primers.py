@@ -198,7 +198,7 @@ def test_primer_fields_reach_every_output(tmp_path):
     assert row[head.index("primer_reads")] == "6" and row[head.index("primers")] == "ALK_e3_P1"
     assert int(row[head.index("start_sites")]) >= 6
     data = json.loads(paths["json"].read_text())
-    assert data["schema_version"] == "1.8.0" and data["inputs"]["primers"].endswith("primers.bed")
+    assert data["schema_version"] == "1.9.0" and data["inputs"]["primers"].endswith("primers.bed")
     [call] = [c for c in data["calls"] if c["fusion"] == "PARTP::ALK"]
     assert call["primer_reads"] == 6 and call["primers"] == ["ALK_e3_P1"]
     vcf = paths["vcf"].read_text()

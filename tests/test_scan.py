@@ -437,6 +437,15 @@ def test_demo_evidence_is_the_same_read_in_bulk_or_one_by_one(sample):
     assert sum(q.reads for q in bulk.qc.values()) > 0
 
 
+@pytest.mark.parametrize("sample", ["IMT07", "IMT08"])
+def test_panel_demo_evidence_and_molecules_are_the_same_read_in_bulk_or_one_by_one(sample):
+    # read-name UMIs: each target's molecules, bulk and record by record alike
+    annotation = load_annotation(DEMO / "annotation.gtf")
+    bulk, single, _ = _evidence_both_ways(DEMO / "panel" / f"{sample}.bam", annotation, ["ALK", "ROS1", "ETV6", "NTRK3"])
+    assert bulk == single
+    assert all(q.library.molecules for q in bulk.qc.values())
+
+
 def _diverse_annotation(tmp_path: Path):
     """Three genes over the diverse BAM's contigs, one across its dense cluster."""
     gtf = tmp_path / "genes.gtf"

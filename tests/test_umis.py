@@ -4,6 +4,7 @@ directional rule), and the thresholds count molecules."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from imtfusion import umis
@@ -146,3 +147,98 @@ def test_a_copy_seen_only_through_its_partner_record_joins_its_family_despite_a_
     keys = {"a": {(1, 500, True, 2, 100, "ACGTACGT")}, "b": {(1, 500, True, 2, 100, "ACGTACGT")},
             "c": {(1, 500, True, 2, 180, "ACGTACGA")}, "d": {(1, 500, True, 2, 180, "ACGTACGA")}}
     assert count_duplicates(keys) == 2
+
+
+# ----------------------------------------------------------------------------------
+# molecules of a whole target locus (sample QC, targets.tsv)
+# ----------------------------------------------------------------------------------
+
+
+def _keys(*rows):
+    from imtfusion.evidence import start_key
+
+    pos, other, rev, found = zip(*rows)
+    return (start_key(np.asarray(pos), np.asarray(other), np.asarray(rev)),
+            np.asarray([u.encode() for u in found], dtype=f"S{umis.UMI_WIDTH}"))
+
+
+def test_locus_molecules_are_umi_families_at_each_start():
+    # two molecules that start together (a deep panel's wild-type reads do): positions
+    # alone make them one, their UMIs two; a copy with a misread UMI base is its family's
+    starts, found = _keys((100, 300, False, "ACGTACGT"), (100, 300, False, "ACGTACGT"),
+                          (100, 300, False, "ACGTACTT"), (100, 300, False, "TTGCAGCA"),
+                          (100, 300, True, "TTGCAGCA"), (500, 700, False, "ACGTACGT"))
+    assert umis.molecules_at_starts(starts, found) == 4
+    assert umis.molecules_at_starts(starts, found, mismatches=0) == 5
+    # a copy whose read the aligner clipped by two bases starts two bases on: one molecule;
+    # another UMI there is another molecule, and so is the same UMI 40 bases away
+    starts, found = _keys((100, 300, False, "ACGTACGT"), (102, 300, False, "ACGTACGT"),
+                          (100, 301, False, "ACGTACGT"), (102, 300, False, "GGGAAACC"),
+                          (140, 300, False, "ACGTACGT"))
+    assert umis.molecules_at_starts(starts, found) == 3
+    assert umis.molecules_at_starts(starts, found, near=0) == 5
+    assert umis.molecules_at_starts(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype="S24")) == 0
+
+
+def _deep_locus_toy(where):
+    """ALK wild-type molecules that start at 5 places with 4 UMIs each (20 molecules),
+    every one with 2 PCR copies, one copy of each with a misread UMI base, plus one copy
+    clipped by a base: positions alone say 5 molecules."""
+    toy = make_toy()
+    add_background(toy, n=0)
+    for i in range(12):
+        toy.fragment(f"wtE{i}", [("chr3", 3000 + 5 * i, "+", 100)], [("chr3", 3090 + 5 * i, "-", 100)])
+    bases = ["ACGTACGT", "TTGCAGCA", "GATCCTAG", "CAGTTGAC"]
+    n = 0
+    for p in range(5):
+        for umi in bases:
+            for copy, u in enumerate([umi, umi, umi[:-1] + ("A" if umi[-1] != "A" else "C")]):
+                name = f"m{n}" + (f"_{u}" if where == "name" else "")
+                clip = copy == 1 and p == 0
+                read1 = [("chr2", 10001 if clip else 10000 + 20 * p, "+", 99 if clip else 100)]
+                for rec in toy.fragment(name, read1, [("chr2", 10150 + 20 * p, "-", 100)]):
+                    if where == "RX":
+                        rec.set_tag("RX", u)
+                    elif where == "MI":
+                        rec.set_tag("MI", umi)
+                n += 1
+    return toy
+
+
+@pytest.mark.parametrize("where", ["name", "RX", "MI"])
+def test_a_target_locus_counts_molecules_by_umi_bulk_and_one_by_one_alike(tmp_path, where):
+    from imtfusion.annotation import load_annotation
+    from imtfusion.bamio import open_alignment
+    from imtfusion.evidence import collect_evidence
+    from imtfusion.params import CallParameters
+    from imtfusion.targets import ContigMap, resolve_targets
+
+    toy = _deep_locus_toy(where)
+    bam_path, gtf = toy.write_bam(tmp_path / "s.bam"), toy.write_gtf(tmp_path / "a.gtf")
+    annotation = load_annotation(gtf)
+    params = CallParameters()
+    bam, info = open_alignment(bam_path)
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        loci = resolve_targets(annotation, ["ALK"], params.margin, contigs, str(bam_path))
+        bulk = collect_evidence(bam, loci, params, columnar=True).qc["ALK"].library
+        single = collect_evidence(bam, loci, params, columnar=False).qc["ALK"].library
+        off = collect_evidence(bam, loci, CallParameters(umi="no"), columnar=True).qc["ALK"].library
+    finally:
+        bam.close()
+    assert bulk == single
+    assert bulk.fragments == 60 and bulk.molecules == 20 and bulk.distinct_starts == 6  # 5 and the clipped copy
+    assert off.molecules is None and off.distinct_starts == 6
+
+
+def test_with_umis_the_sample_and_its_targets_count_molecules(tmp_path):
+    toy = _deep_locus_toy("name")
+    result = call(tmp_path, toy, qc_min_unique_fragments=1)
+    qc = result.sample_qc
+    [alk] = [s for s in result.statuses if s.target == "ALK"]
+    assert qc.duplicates_from == "UMIs" and qc.unique_fragments_of(alk.qc) == 20
+    # the decoy: the same library without UMIs is five molecules by position
+    (tmp_path / "s.bam").unlink()
+    plain = call(tmp_path, _deep_locus_toy("none"), qc_min_unique_fragments=1)
+    [alk] = [s for s in plain.statuses if s.target == "ALK"]
+    assert plain.sample_qc.duplicates_from == "start positions" and plain.sample_qc.unique_fragments_of(alk.qc) == 6

@@ -182,7 +182,7 @@ def test_every_output_carries_the_hgvs_string(toy_run, tmp_path):
     discarded = paths["discarded"].read_text().splitlines()[0].split("\t")
     assert discarded[-4:] == ["filters", "main_call", "hgvs", "exon_description"]
     data = json.loads(paths["json"].read_text())
-    assert data["schema_version"] == "1.8.0"
+    assert data["schema_version"] == "1.9.0"
     assert {c["fusion"]: c["hgvs"] for c in data["calls"]} == EXPECTED_HGVS
     assert all(c["refseq5"] is None and c["refseq3"] is None for c in data["calls"])
     for record in vcf_records(paths["vcf"].read_text()):

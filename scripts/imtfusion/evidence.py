@@ -39,6 +39,7 @@ from imtfusion.model import (
     UnmappedMate,
 )
 from imtfusion.params import CallParameters
+from imtfusion import umis
 from imtfusion.scan import SEQ_CODES, pile_up
 from imtfusion.targets import TargetLocus
 
@@ -303,7 +304,7 @@ def _clipped_end(cigar) -> bool:
     return bool(cigar) and (cigar[0][0] in (_S, _H) or cigar[-1][0] in (_S, _H))
 
 
-_NAME_UMI = re.compile(r"[_:]([ACGTN]{5,}(?:[+-][ACGTN]{5,})?)$")
+_NAME_UMI = umis.NAME_UMI
 
 
 def umi_of(read: pysam.AlignedSegment) -> str:
@@ -996,6 +997,11 @@ class _LocusScan:
         # the library (sample QC): one start key per fragment, duplicates, insert sizes
         self.start_keys: list[np.ndarray] = []
         self.read_start_keys: list[int] = []  # the same from records read one by one
+        # and their UMIs (molecules, :func:`imtfusion.umis.molecules_at_starts`), once the
+        # first fragment read shows where the reads carry them ("?": not seen yet)
+        self.umi_source: str | None = "?" if params.uses_umis else None
+        self.umi_keys: list[np.ndarray] = []
+        self.read_umis: list[bytes] = []
         self.fragments = self.flagged_duplicates = self.paired = self.spliced = 0
         self.insert_counts = np.zeros(MAX_INSERT + 1, dtype=np.int64)
         self.read_length_counts = np.zeros(MAX_READ_LENGTH + 1, dtype=np.int64)  # of the first reads (LoD)
@@ -1048,6 +1054,10 @@ class _LocusScan:
         other = read.next_reference_start if paired else (read.reference_end or pos + 1)
         self.read_start_keys.append(int(start_key(np.asarray([pos]), np.asarray([other]),
                                                   np.asarray([bool(flag & 0x10)]))[0]))
+        if self.umi_source == "?":
+            self.umi_source = umis.umi_source(read)
+        if self.umi_source is not None:
+            self.read_umis.append(umis.umi_bytes(umi_of(read)))
         self.fragments += 1
         self.flagged_duplicates += bool(flag & FLAG_DUPLICATE)
         self.paired += paired
@@ -1082,6 +1092,11 @@ class _LocusScan:
         paired = (f & 0x1) != 0
         next_pos = fixed["next_pos"][idx].astype(np.int64)
         self.start_keys.append(start_key(pos, np.where(paired, next_pos, batch.end[idx]), (f & 0x10) != 0))
+        if self.umi_source == "?":
+            [read] = scan.materialize(self.bam, batch.raw(idx[:1]))
+            self.umi_source = umis.umi_source(read)
+        if self.umi_source is not None:
+            self.umi_keys.append(umis.batch_umis(batch, idx, self.umi_source))
         self.fragments += len(idx)
         self.flagged_duplicates += int(((f & FLAG_DUPLICATE) != 0).sum())
         self.paired += int(paired.sum())
@@ -1293,12 +1308,17 @@ class _LocusScan:
         # records come by position, so the keys are nearly sorted: a radix sort counts them fast
         keys = np.sort(keys, kind="stable")
         distinct = int(len(keys) and 1 + np.count_nonzero(keys[1:] != keys[:-1]))
+        molecules = None
+        if self.umi_source not in (None, "?"):
+            keys = np.concatenate(self.start_keys + [np.asarray(self.read_start_keys, dtype=np.uint64)])
+            found = np.concatenate(self.umi_keys + [np.asarray(self.read_umis, dtype=f"S{umis.UMI_WIDTH}")])
+            molecules = umis.molecules_at_starts(keys, found, self.params.umi_mismatches)
         sizes = np.flatnonzero(self.insert_counts)
         lengths = np.flatnonzero(self.read_length_counts)
         qc.library = LibraryCounts(self.fragments, self.flagged_duplicates, distinct, self.paired,
                                    tuple((int(k), int(self.insert_counts[k])) for k in sizes),
                                    tuple((int(k), int(self.read_length_counts[k])) for k in lengths),
-                                   self.spliced)
+                                   self.spliced, molecules)
         qc.transcript_bins = transcript_bins(depth, gene.start, self.locus, self.params.qc_transcript_trim)
         qc.profile = exon_profile(depth, gene.start, gene.strand, self.locus,
                                   (self.params.ati_skip, self.params.ati_window),

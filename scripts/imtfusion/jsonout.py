@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from imtfusion.sampleqc import SampleQC
     from imtfusion.results import SampleResult, TargetStatus
 
-SCHEMA_VERSION = "1.8.0"
+SCHEMA_VERSION = "1.9.0"
 SCHEMA_FILE = "fusions.schema.json"
 
 

@@ -311,8 +311,9 @@ def library_of(qc: Iterable["TargetQC"], sample_qc: "SampleQC | None") -> Librar
             sizes[k] = sizes.get(k, 0) + n
     paired = 2 * sum(lib.paired for lib in libraries) >= fragments
     unique = 1.0
-    if sample_qc is not None and sample_qc.duplicates_from != "flags" and sample_qc.duplicate_rate is not None:
-        unique = 1.0 - sample_qc.duplicate_rate  # flagged duplicates are not in the depth already
+    flagged = any(lib.flagged_duplicates for lib in libraries)  # flagged duplicates are not in the depth already
+    if sample_qc is not None and not flagged and sample_qc.duplicate_rate is not None:
+        unique = 1.0 - sample_qc.duplicate_rate  # by UMIs or start positions
     return Library(paired, read_length, tuple(sorted(sizes.items())) if paired else (), round(unique, 4))
 
 

@@ -146,7 +146,9 @@ class LibraryCounts:
     at most 1,000 bases. ``read_lengths``: (sequenced bases, records) of those first reads
     (the limit of detection, :mod:`imtfusion.lod`). ``spliced``: those first reads aligned
     across an intron (an ``N`` in the CIGAR): in a housekeeping gene, the control gene's
-    junction reads a panel's QC asks for."""
+    junction reads a panel's QC asks for. ``molecules``: the distinct molecules among those
+    fragments, by start key and UMI family (:func:`imtfusion.umis.molecules_at_starts`),
+    None when the reads carry no UMI (or ``umi: no``)."""
 
     fragments: int
     flagged_duplicates: int
@@ -155,6 +157,7 @@ class LibraryCounts:
     insert_sizes: tuple[tuple[int, int], ...]
     read_lengths: tuple[tuple[int, int], ...] = ()
     spliced: int = 0
+    molecules: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

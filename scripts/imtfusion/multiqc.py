@@ -9,7 +9,9 @@ per kinase target with the z of its 3'/5' expression imbalance (``{target}_imbal
 no cell where it was not measured), then one per target with its limit of detection in
 percent of its transcripts (``{target}_lod``), then the panel QC figures of the sample:
 its on-target fraction in percent (``on_target_percent``) and its control genes'
-junction reads (``control_junction_reads``), where measured. Cells are
+junction reads (``control_junction_reads``), where measured, then one per target with
+its unique fragments (``{target}_unique``: molecules, UMI families, when the reads carry
+UMIs). Cells are
 coloured with MultiQC's per-column conditional formatting.
 
 The text contains no date, so the same summary gives the same bytes.
@@ -94,6 +96,11 @@ def _control(row: SummaryRow) -> int | None:
     return None if value is None else int(value)
 
 
+def _unique(row: SummaryRow) -> int | None:
+    value = _number(row.unique_fragments)
+    return None if value is None else int(value)
+
+
 def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     targets = list(targets)
     by_sample: dict[str, dict[str, SummaryRow]] = {}
@@ -143,6 +150,16 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     panel = {k: v for k, v in panel.items() if any(v[1](r) is not None for r in rows)}
     for key, (header, _) in panel.items():
         headers[key] = header
+    with_unique = [t for t in targets if any(r.target == t and _unique(r) is not None for r in rows)]
+    for t in with_unique:
+        headers[f"{t}_unique"] = {
+            "title": f"{t} unique",
+            "description": (f"unique fragments of the {t} locus: its molecules (one per UMI family at a start) when "
+                            "the reads carry UMIs, else its fragments less duplicates (flags or start positions)"),
+            "format": "{:,.0f}",
+            "min": 0,
+            "scale": "Blues",
+        }
     data: dict[str, dict] = {}
     for sample, cells in by_sample.items():
         values: dict[str, object] = {}
@@ -164,6 +181,10 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             value = next((v for v in map(value_of, cells.values()) if v is not None), None)
             if value is not None:
                 values[key] = value
+        for t in with_unique:
+            unique = _unique(cells[t]) if t in cells else None
+            if unique is not None:
+                values[f"{t}_unique"] = unique
         data[sample] = values
     return {
         "id": SECTION_ID,

@@ -588,17 +588,22 @@ def _discarded(result: "SampleResult") -> str:
 
 def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
     rows = []
+    sample_qc = result.sample_qc
     for s in result.statuses:
         q = s.qc
         total = q.reads + q.duplicates
         rate = f"{100 * q.duplicates / total:.1f}%" if total else "—"
+        unique = sample_qc.unique_fragments_of(q) if sample_qc is not None else None
         rows.append([s.target, q.locus, f"{q.reads:,}", f"{q.exon_reads:,}", f"{q.mean_exon_coverage:.1f}",
+                     "—" if unique is None else f"{unique:,}",
                      f"{q.duplicates:,}", rate, f"{q.low_mapq:,}", f"{q.chimeric_records:,}", f"{q.split_reads:,}",
                      f"{q.discordant_reads:,}", f"{q.clipped_reads:,}"])
+    by_umis = sample_qc is not None and sample_qc.duplicates_from == "UMIs"
     table = _table(
-        ["target", "locus", "reads", "reads on exons", "mean exon depth", "duplicates", "duplicate rate", "low MAPQ",
-         "chimeric records", "split-read records", "discordant records", "clipped records"],
-        rows, numeric=set(range(2, 12)), nowrap={1},
+        ["target", "locus", "reads", "reads on exons", "mean exon depth",
+         "unique molecules (UMI families)" if by_umis else "unique fragments", "duplicates", "duplicate rate",
+         "low MAPQ", "chimeric records", "split-read records", "discordant records", "clipped records"],
+        rows, numeric=set(range(2, 13)), nowrap={1},
     )
     chim_records = sum(s.qc.chimeric_records for s in result.statuses)
     if result.bam.has_chimeric_options or chim_records:

@@ -4,8 +4,10 @@ From the loci read anyway (the targets) and a few housekeeping genes'
 (``resources/housekeeping.tsv``), all through the BAM index in the same bulk pass:
 
 * **unique fragments**: fragments (a pair's first read, or an unpaired read) that are not
-  duplicates: not flagged when the BAM's duplicates are flagged, else not sharing their
-  start, mate start and strand with another (PCR duplicates, unflagged);
+  duplicates: with UMIs (read names, ``RX`` or ``MI``; ``umi`` not ``no``) the molecules,
+  one per UMI family at a start (:func:`imtfusion.umis.molecules_at_starts`); else not
+  flagged when the BAM's duplicates are flagged, else not sharing their start, mate start
+  and strand with another (PCR duplicates, unflagged);
 * **duplicate rate**: 1 - unique fragments / fragments;
 * **on-target reads**: primary, non-duplicate records on the targets' exons;
 * **median insert**: of the unspliced pairs whose mates start in the same exon (their
@@ -67,7 +69,7 @@ class SampleQC:
     fragments: int
     unique_fragments: int
     duplicate_rate: float | None
-    duplicates_from: str  # "flags" (the BAM's duplicate flags) or "start positions"
+    duplicates_from: str  # "UMIs" (UMI families), "flags" (the BAM's duplicate flags) or "start positions"
     on_target_reads: int
     median_insert: float | None
     five_to_three: float | None
@@ -95,7 +97,7 @@ class SampleQC:
     def unique_fragments_of(self, q: TargetQC) -> int | None:
         """One locus's unique fragments by the sample's rule (``duplicates_from``); None
         without library counts."""
-        return None if q.library is None else _unique(q.library, self.duplicates_from == "flags")
+        return None if q.library is None else _unique(q.library, self.duplicates_from)
 
     def summary(self) -> str:
         """``pass`` or ``fail: GATE, GATE`` (targets.tsv)."""
@@ -138,10 +140,23 @@ def _median_insert(libraries: Iterable) -> tuple[float | None, int]:
     return None, total  # pragma: no cover
 
 
-def _unique(lib: LibraryCounts, by_flags: bool) -> int:
-    """A locus's fragments that are not duplicates: not flagged (``by_flags``: the BAM
-    flags duplicates), else of distinct start positions."""
-    return lib.fragments - lib.flagged_duplicates if by_flags else lib.distinct_starts
+def duplicate_rule(libraries: Iterable[LibraryCounts]) -> str:
+    """How a sample's duplicates are told: ``UMIs`` when its reads carry them (a UMI tells
+    molecules apart that start together, which a deep panel's do), else ``flags`` when the
+    BAM flags any duplicate, else ``start positions``."""
+    libraries = list(libraries)
+    if any(lib.molecules is not None for lib in libraries):
+        return "UMIs"
+    return "flags" if any(lib.flagged_duplicates for lib in libraries) else "start positions"
+
+
+def _unique(lib: LibraryCounts, rule: str) -> int:
+    """A locus's fragments that are not duplicates by the sample's ``rule``
+    (:func:`duplicate_rule`): its molecules, its fragments not flagged, or its distinct
+    start positions."""
+    if rule == "UMIs" and lib.molecules is not None:
+        return lib.molecules
+    return lib.fragments - lib.flagged_duplicates if rule == "flags" else lib.distinct_starts
 
 
 def in_loci(q: TargetQC) -> int:
@@ -156,9 +171,8 @@ def assess_sample_qc(targets: Mapping[str, TargetQC], housekeeping: Mapping[str,
     records from its index, None when the index has no statistics)."""
     libraries = [q.library for q in (*targets.values(), *housekeeping.values()) if q.library is not None]
     fragments = sum(lib.fragments for lib in libraries)
-    flagged = sum(lib.flagged_duplicates for lib in libraries)
-    unique = sum(_unique(lib, flagged > 0) for lib in libraries)
-    source = "flags" if flagged else "start positions"
+    source = duplicate_rule(libraries)
+    unique = sum(_unique(lib, source) for lib in libraries)
     duplicate_rate = 1 - unique / fragments if fragments else None
     on_target = sum(q.exon_reads for q in targets.values())
     paired = sum(lib.paired for lib in libraries)

@@ -39,6 +39,7 @@ class SummaryRow:
     lod: str = ""  # the limit of detection (targets.tsv's lod: a fraction), '' or '.' where none
     on_target_fraction: str = ""  # the sample's (targets.tsv), '' or '.' where not measured
     control_junction_reads: str = ""
+    unique_fragments: str = ""  # the target's (targets.tsv): molecules when the reads carry UMIs
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -92,6 +93,7 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 lod=row.get("lod", ""),
                 on_target_fraction=row.get("on_target_fraction", ""),
                 control_junction_reads=row.get("control_junction_reads", ""),
+                unique_fragments=row.get("unique_fragments", ""),
             )
         )
     return rows

@@ -14,8 +14,11 @@ The umi-tools package itself is not used: its source distribution does not build
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Mapping
+
+import numpy as np
 
 UNPLACED = (-1, -1, False, -1, -1)  # the position part of the duplicate key of a read without a position
 
@@ -180,3 +183,196 @@ def start_sites(dup_keys: Mapping[str, set[tuple]], chrom_id: int, pos: int, win
             if partner_side(k[3], k[4]):
                 sites.add(k[4])
     return len(sites)
+
+
+# --------------------------------------------------------------------------
+# molecules of a whole locus (sample QC): every fragment's first read, in bulk
+# --------------------------------------------------------------------------
+
+#: a read-name UMI (umi-tools' ``READ_ACGTACGT``, bcl-convert's ``READ:...:ACGTACGT``, a duplex ``+`` pair)
+NAME_UMI = re.compile(r"[_:]([ACGTN]{5,}(?:[+-][ACGTN]{5,})?)$")
+UMI_WIDTH = 24  # bytes kept of a UMI (a duplex UMI of 2 x 11 bases and its separator fit)
+_UMI_BASES = np.zeros(256, dtype=bool)
+_UMI_BASES[list(b"ACGTN")] = True
+_FIXED_BYTES = 36  # a BAM record's block_size and its 32 bytes of fixed fields
+
+
+def umi_source(read) -> str | None:  # type: ignore[no-untyped-def]
+    """Where the reads of a BAM carry their UMI, judged by one record (:func:`imtfusion.evidence.umi_of`'s
+    order): ``MI`` or ``RX`` (tags), ``name`` (a read-name suffix), or None."""
+    if read.has_tag("MI"):
+        return "MI"
+    if read.has_tag("RX"):
+        return "RX"
+    return "name" if NAME_UMI.search(read.query_name or "") else None
+
+
+def umi_bytes(value: str) -> bytes:
+    """A UMI as :func:`batch_umis` keeps it (upper case, a duplex UMI's halves joined, at
+    most ``UMI_WIDTH`` bytes)."""
+    return value.upper().replace("-", "").replace("+", "").encode()[:UMI_WIDTH]
+
+
+def batch_umis(batch, records: np.ndarray, source: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The UMI of each of ``records`` (indexes into a :class:`imtfusion.scan.RecordBatch`)
+    as fixed-width bytes (``S24``; b"" without one): from the read name's suffix after its
+    last ``_`` or ``:`` (``name``, only when the suffix is all bases), else from the
+    ``RX`` or ``MI`` tag, read from each record's bytes (``MI`` kept as ``MI:<id>``)."""
+    records = np.asarray(records, dtype=np.int64)
+    out = np.zeros(len(records), dtype=f"S{UMI_WIDTH}")
+    if not len(records):
+        return out
+    data = batch.data
+    fixed = batch.fixed
+    offsets = batch.offsets[records]
+    l_qname = fixed["l_qname"][records].astype(np.int64)
+    if source == "name":
+        a = np.frombuffer(data, dtype=np.uint8)
+        width = UMI_WIDTH + 1
+        end = offsets + _FIXED_BYTES + l_qname - 1  # the name's NUL
+        # the last `width` bytes of each name (bytes before a shorter name belong to the
+        # fixed fields: a record's name follows 36 of them, so they are in the buffer)
+        window = a[(end - width)[:, None] + np.arange(width)[None, :]]
+        length = l_qname - 1
+        window[np.arange(width)[None, :] < (width - length)[:, None]] = 0
+        separator = (window == ord("_")) | (window == ord(":"))
+        has = separator.any(axis=1)
+        last = width - 1 - np.argmax(separator[:, ::-1], axis=1)  # the last separator
+        window[np.arange(width)[None, :] <= last[:, None]] = 0
+        window[~has] = 0
+        duplex = (window == ord("+")) | (window == ord("-"))
+        keep = (window != 0) & ~duplex
+        good = has & keep.any(axis=1) & np.all(_UMI_BASES[window] | ~keep, axis=1)
+        # the suffix, moved to the front of each row (a duplex UMI's separator taken out)
+        rows = np.flatnonzero(good & ~duplex.any(axis=1))
+        at = (last[rows] + 1)[:, None] + np.arange(UMI_WIDTH)[None, :]
+        moved = np.where(at < width, window[rows[:, None], np.minimum(at, width - 1)], 0).astype(np.uint8)
+        out[rows] = np.ascontiguousarray(moved).view(f"S{UMI_WIDTH}").reshape(-1)
+        for i in np.flatnonzero(good & duplex.any(axis=1)).tolist():
+            out[i] = window[i][keep[i]].tobytes()
+        return out
+    tag = source.encode() + b"Z"
+    n_cigar = fixed["n_cigar"][records].astype(np.int64)
+    l_seq = fixed["l_seq"][records].astype(np.int64)
+    aux = offsets + _FIXED_BYTES + l_qname + 4 * n_cigar + (l_seq + 1) // 2 + l_seq
+    ends = offsets + 4 + fixed["block_size"][records].astype(np.int64)
+    raw = bytes(data) if not isinstance(data, bytes) else data
+    for i, (s, e) in enumerate(zip(aux.tolist(), ends.tolist())):
+        at = _find_tag(raw, tag, s, e)
+        if at >= 0:
+            value = raw[at + 3:raw.index(b"\x00", at + 3)]
+            out[i] = (b"MI:" + value if source == "MI" else value.upper().replace(b"-", b"").replace(b"+", b""))[:UMI_WIDTH]
+    return out
+
+
+_AUX_SIZES = {ord(c): n for c, n in (("A", 1), ("c", 1), ("C", 1), ("s", 2), ("S", 2), ("i", 4), ("I", 4), ("f", 4))}
+
+
+def _find_tag(raw: bytes, tag: bytes, start: int, end: int) -> int:
+    """Where the aux field ``tag`` (two letters and type ``Z``) starts in a record's aux
+    bytes ``raw[start:end]``, walking the fields (a value may hold the same letters); -1."""
+    p = start
+    while p + 3 <= end:
+        kind = raw[p + 2]
+        if raw[p:p + 3] == tag:
+            return p
+        if kind in _AUX_SIZES:
+            p += 3 + _AUX_SIZES[kind]
+        elif kind in (ord("Z"), ord("H")):
+            p = raw.index(b"\x00", p + 3) + 1
+        elif kind == ord("B"):
+            sub, count = raw[p + 3], int.from_bytes(raw[p + 4:p + 8], "little")
+            p += 8 + count * _AUX_SIZES.get(sub, 1)
+        else:
+            return -1
+    return -1
+
+
+#: fragments of one UMI family whose start and mate start are this close are one molecule:
+#: a copy's read whose first bases the aligner clipped (a sequencing error there) starts a
+#: few bases on (two molecules sharing a UMI so near each other are rare: 4^8 UMIs)
+NEAR_START = 3
+
+
+_HASH_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def _umi_hashes(umis: np.ndarray) -> np.ndarray:
+    """One uint64 per UMI (``S24``): its first 8 bytes exactly, the rest mixed in (an
+    8-base UMI is its own key)."""
+    words = np.ascontiguousarray(umis).view("<u8").reshape(len(umis), UMI_WIDTH // 8)
+    return words[:, 0] ^ (words[:, 1] * _HASH_MIX[0]) ^ (words[:, 2] * _HASH_MIX[1])
+
+
+def molecules_at_starts(starts: np.ndarray, umis: np.ndarray, mismatches: int = 1,
+                        near: int = NEAR_START) -> int:
+    """Molecules among fragments given by their start keys (position, mate position or
+    end, strand: :func:`imtfusion.evidence.start_key`) and UMIs. At each start key the
+    UMIs form families by the directional rule (:func:`directional`), as umi-tools groups
+    reads starting together; then families on one strand whose starts and mate starts are
+    within ``near`` bases and whose UMIs are within ``mismatches`` are one molecule (a copy
+    whose read the aligner clipped by a base or two, its UMI misread or not)."""
+    if not len(starts):
+        return 0
+    starts = np.asarray(starts, dtype=np.uint64)
+    umis = np.ascontiguousarray(np.asarray(umis, dtype=f"S{UMI_WIDTH}"))
+    hashes = _umi_hashes(umis)
+    order = np.lexsort((hashes, starts))
+    starts, hashes, umis = starts[order], hashes[order], umis[order]
+    new = np.ones(len(starts), dtype=bool)
+    new[1:] = (starts[1:] != starts[:-1]) | (hashes[1:] != hashes[:-1])
+    first = np.flatnonzero(new)  # each distinct (start, UMI)
+    counts = np.diff(np.append(first, len(starts)))
+    key, found, hashed = starts[first], umis[first], hashes[first]
+    group = np.ones(len(first), dtype=bool)
+    group[1:] = key[1:] != key[:-1]
+    group_starts = np.flatnonzero(group)
+    sizes = np.diff(np.append(group_starts, len(first)))
+    rep, rep_hash = found.copy(), hashed.copy()
+    for g in np.flatnonzero(sizes > 1).tolist():
+        s, n = int(group_starts[g]), int(sizes[g])
+        names = [u.decode() for u in found[s:s + n].tolist()]
+        family = directional(dict(zip(names, counts[s:s + n].tolist())), mismatches)
+        index = {u: s + k for k, u in enumerate(names)}
+        for k, u in enumerate(names):
+            rep[s + k], rep_hash[s + k] = found[index[family[u]]], hashed[index[family[u]]]
+    # the families: distinct (strand, start, mate start, representative UMI)
+    reverse, pos = key & np.uint64(1), key >> np.uint64(32)
+    other = (key >> np.uint64(1)) & np.uint64(0x7FFFFFFF)
+    order = np.lexsort((rep_hash, other, pos, reverse))
+    reverse, pos, other, rep, rep_hash = reverse[order], pos[order], other[order], rep[order], rep_hash[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = ((reverse[1:] != reverse[:-1]) | (pos[1:] != pos[:-1]) | (other[1:] != other[:-1])
+               | (rep_hash[1:] != rep_hash[:-1]))
+    keep = np.flatnonzero(new)
+    clusters = np.rec.fromarrays([reverse[keep], pos[keep], other[keep], rep[keep]], names="reverse,pos,other,umi")
+    if near <= 0 or len(clusters) < 2:
+        return len(clusters)
+    # families near each other on one strand, their UMIs within `mismatches`: one molecule
+    rev = clusters["reverse"]
+    pos, other = clusters["pos"].astype(np.int64), clusters["other"].astype(np.int64)
+    bases = np.ascontiguousarray(clusters["umi"]).view(np.uint8).reshape(len(clusters), UMI_WIDTH)
+    empty = ~bases.any(axis=1)
+    pairs = []
+    for d in range(1, len(clusters)):
+        close = (rev[d:] == rev[:-d]) & (pos[d:] - pos[:-d] <= near)
+        if not close.any():
+            break
+        close &= (np.abs(other[d:] - other[:-d]) <= near) & ~empty[d:] & ~empty[:-d]
+        close[close] &= (bases[d:][close] != bases[:-d][close]).sum(axis=1) <= max(0, mismatches)
+        pairs.extend((i, i + d) for i in np.flatnonzero(close).tolist())
+    parent = list(range(len(clusters)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    merged = 0
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+            merged += 1
+    return len(clusters) - merged
