@@ -40,7 +40,7 @@ from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
 from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
-from imtfusion.model import GeneCoverage, TargetQC
+from imtfusion.model import ClippedRead, GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -313,15 +313,17 @@ def _partner_spans(loci: list[TargetLocus], partners: dict[str, list], contigs: 
             if not any(l.chrom == c and l.start <= s and e <= l.end for l in loci)]  # read with the target locus already
 
 
-def _carries_umis(evidence, params: CallParameters) -> bool:
-    """Whether the evidence reads of the target loci carry UMIs that count molecules."""
+def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
+    """Whether the evidence reads of the target loci (and ``clips``, found beside them)
+    carry UMIs that count molecules."""
     keys = itertools.chain((r.dup_key for r in evidence.split_reads), (c.dup_key for c in evidence.clipped_reads),
-                           (d.dup_key for d in evidence.discordant_reads))
+                           (c.dup_key for c in clips), (d.dup_key for d in evidence.discordant_reads))
     return params.uses_umis and any(k and k[-1] for k in keys)
 
 
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
-                   params: CallParameters, chimeric: bool, at_partners: list | None = None) -> list[str]:
+                   params: CallParameters, chimeric: bool,
+                   at_partners: list | None = None) -> tuple[list[ClippedRead], list[str]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
@@ -329,18 +331,19 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     chimeric alignments has aligned the junction reads it could, but the molecules of a
     UMI panel are counted, and STAR leaves the pairs of its shortest junction fragments
     unmapped (a panel's BAM is small). They become soft clips at exact target
-    breakends."""
+    breakends: returns (those clips, notes); ``evidence`` is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
+    found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
     placed += [(u.fragment, u.sequence, u.umi) for u in (at_partners or []) if u.fragment not in in_loci]
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
-        evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
+        found += scan_reads(placed, index, params.min_clip)
     notes: list[str] = []
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
-    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params))):
+    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params, found))):
         try:
             unplaced = max(0, bam.nocoordinate)
         except (ValueError, AttributeError):
@@ -364,18 +367,18 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     if unplaced:
         if index is None:
             index = TargetTranscripts(loci, annotation, ref.fetch)
-        evidence.clipped_reads.extend(scan_reads(unplaced_reads(), index, params.min_clip))
+        found += scan_reads(unplaced_reads(), index, params.min_clip)
         notes.append(f"{unplaced:,} unmapped reads without a position were scanned for junction reads")
     filled = index.filled() if index is not None and getattr(ref, "from_reads", False) else None
     if filled is not None:
         # without a FASTA: target bases no aligned read spells, as the junction reads just
         # matched spell them, let the other unmapped reads be matched there too (a second look)
-        done = {c.fragment for c in evidence.clipped_reads}
+        done = {c.fragment for c in itertools.chain(evidence.clipped_reads, found)}
         again = [r for r in placed if r[0] not in done]
         if unplaced:
             again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
-        evidence.clipped_reads.extend(scan_reads(again, filled, params.min_clip))
-    return notes
+        found += scan_reads(again, filled, params.min_clip)
+    return found, notes
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
@@ -581,8 +584,10 @@ def run_sample(
             evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
             notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
                          "by name with reads of the known partner genes")
-        notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
-                                _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
+        found, said = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
+                                     _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
+        evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
+        notes += said
 
         def build_boundaries():
             return boundary_index(annotation, contigs, ref)
