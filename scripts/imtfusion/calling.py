@@ -24,8 +24,9 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Iterable
 
+from imtfusion import boundaries as exon_boundaries
 from imtfusion import umis
 from imtfusion.annotate import FusionAnnotation
 
@@ -57,7 +58,7 @@ from imtfusion.model import (
 )
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
-from imtfusion.rescue import SEED, group_clips, refine_mate_pairs, rescue_clips
+from imtfusion.rescue import SEED, genome_seeds, group_clips, refine_mate_pairs, rescue_clips
 from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
@@ -651,9 +652,9 @@ def call_candidates(
     ref: Reference | None = None,
     reads: RegionReads | None = None,
     known_partners: dict[str, list[Gene]] | None = None,
-    build_boundaries: Callable[[], object] | None = None,
     lookup: GeneLookup | None = None,
-    spelled_boundaries: Callable[[list[ClippedRead]], object] | None = None,
+    genome_boundaries: bool = False,
+    spelled_boundaries: bool = False,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
@@ -661,9 +662,12 @@ def call_candidates(
     partner-anchored second pass; :class:`~imtfusion.evidence.RegionReads`, the BAM
     read by :class:`~imtfusion.evidence.BreakendReads`); ``known_partners`` maps a target gene id to the genes
     it is known to fuse with, where clipped reads are placed first; ``lookup`` (genes at
-    positions, cached) may be shared with the stages after this one. Without a FASTA,
-    ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
-    spell those clips' bases, for the clips nothing else placed."""
+    positions, cached) may be shared with the stages after this one. With
+    ``genome_boundaries`` (``ref`` is the FASTA) clips nothing else places are looked up
+    in the genome-wide exon-boundary index (:func:`imtfusion.boundaries.genome_boundaries`);
+    with ``spelled_boundaries`` (no FASTA) among the exon boundaries of the genes whose
+    reads spell their bases (``reads`` makes that pass of the BAM:
+    :meth:`~imtfusion.evidence.BreakendReads.boundaries_spelling`)."""
     lookup = lookup or GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
@@ -676,8 +680,8 @@ def call_candidates(
     # soft-clip rescue: junctions no aligner wrote as split alignments
     if ref is not None:
         boundaries = None
-        if build_boundaries is not None and _needs_boundary_index(unmatched, params):
-            boundaries = build_boundaries()
+        if genome_boundaries and _needs_boundary_index(unmatched, params):
+            boundaries = exon_boundaries.genome_boundaries(annotation, contigs, ref)
         # split reads to a pseudogene are placed as clips too: the real gene whose exon
         # boundary spells them is the partner (their pseudogene junction gives its reads
         # to that one, see features.assess_mismapping)
@@ -686,15 +690,14 @@ def call_candidates(
             unmatched + copies, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params,
             boundaries,
         )
-        if spelled_boundaries is not None:
+        if spelled_boundaries and reads is not None:
             # without a FASTA: the clips no mate or known partner placed are looked up
             # among the exon boundaries whose reads spell their bases (one pass of the BAM)
             placed = {r.fragment for r in rescued}
             left = [c for c in unmatched if c.fragment not in placed]
             if _needs_boundary_index(left, params):
-                rescued += rescue_clips(
-                    left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled_boundaries(left)
-                )
+                spelled = reads.boundaries_spelling(genome_seeds(left, params), lookup, contigs)
+                rescued += rescue_clips(left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled)
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 

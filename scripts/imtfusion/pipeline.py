@@ -18,6 +18,7 @@ from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import is_remote, open_alignment
+from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
@@ -29,7 +30,6 @@ from imtfusion.evidence import (
     collect_mates,
     lost_pairing,
     pairs_without_mate_fields,
-    reads_spelling,
     safe_fetch,
     umi_of,
 )
@@ -186,30 +186,6 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
-def boundary_key(fasta: str | Path) -> tuple[str, str]:
-    """Cache key of the exon-boundary index: the FASTA's contig names and lengths (its
-    .fai), so an index built with one assembly is never used with another."""
-    from imtfusion.annotation import file_checksum
-
-    return ("boundaries", file_checksum(str(fasta) + ".fai"))
-
-
-def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
-    """The genome-wide exon-boundary index, built once per annotation and FASTA."""
-    from imtfusion.boundaries import BoundaryIndex
-
-    key = boundary_key(ref.path)
-    cached = annotation.cached(key)
-    if cached is None:
-        def fetch_gtf(chrom: str, start: int, end: int) -> str:
-            bam_chrom = contigs.to_bam(chrom)
-            return ref.fetch(bam_chrom, start, end, remember=False) if bam_chrom else ""
-
-        cached = BoundaryIndex.build(annotation, fetch_gtf)
-        annotation.cache[key] = cached
-    return cached
-
-
 def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
 
@@ -218,39 +194,6 @@ def _whole_bam_pass_skipped(bam, mode: str) -> bool:
     """A pass over all of the BAM (or its unmapped end) is not made over the network
     unless asked for (``yes``): it would download that much of the file."""
     return is_remote(bam) and mode.strip().lower() == "auto"
-
-
-def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: ContigMap, params: CallParameters):
-    """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
-    boundaries of the genes where reads spell the bases of the clips (one pass of the
-    BAM), their bases from the reads' pile-up. Returns (index, a note for the report)."""
-    from imtfusion.boundaries import BoundaryIndex
-    from imtfusion.rescue import genome_seeds
-
-    seeds = genome_seeds(clips, params)
-    found = reads_spelling(ends.bam, seeds, params.max_partner_scan)
-    genes: dict[str, object] = {}
-    for chrom, start, end in found.stretches:
-        for pos in (start, end - 1):
-            for gene in lookup.genes_at(chrom, pos):
-                genes.setdefault(gene.gene_id, gene)
-    rows = []
-    for gene_id in sorted(genes):
-        gene = genes[gene_id]
-        rows += [(gene.chrom, pos, side, gene_id) for pos, side in sorted(lookup.splice_breakends(gene))]
-
-    def fetch_gtf(chrom: str, start: int, end: int) -> str:
-        bam_chrom = contigs.to_bam(chrom)
-        return ends.pileup.fetch(bam_chrom, start, end) if bam_chrom else ""
-
-    index = BoundaryIndex.of_breakends([rows] if rows else [], fetch_gtf)
-    scope = "the whole BAM" if found.complete else f"the first {found.records:,} records (max_partner_scan)"
-    note = (
-        f"without a FASTA, {scope} was read for the bases of the soft clips at target breakends that no mate "
-        f"or known partner placed: {len(found.stretches):,} read(s) in {len(genes)} gene(s) spell them, and "
-        "those genes' exon boundaries were tried as partners"
-    )
-    return index, note
 
 
 NO_FASTA_PRECISION = "exon-level (no FASTA)"
@@ -571,7 +514,9 @@ def run_sample(
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
-        ends = BreakendReads(bam, params)  # the later passes' reads of a region (evidence.RegionReads)
+        # the later passes' reads of a region (evidence.RegionReads), and without a FASTA
+        # the whole-BAM pass for the exon boundaries whose reads spell unplaced clips
+        ends = BreakendReads(bam, params, whole_bam_pass=not _whole_bam_pass_skipped(bam, params.partner_scan))
         # without a FASTA the reads spell the reference where they are aligned (partner
         # exons, the target's transcripts), so soft clips and unmapped reads are still
         # placed; the genome-wide exon-boundary index needs the FASTA
@@ -589,28 +534,13 @@ def run_sample(
         evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
         notes += said
 
-        def build_boundaries():
-            return boundary_index(annotation, contigs, ref)
-
         lookup = GeneLookup(annotation, contigs)
-
-        def spelled_boundaries(clips):
-            if _whole_bam_pass_skipped(bam, params.partner_scan):
-                notes.append(
-                    "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner "
-                    "places were not looked for in a pass of the whole BAM (it would download all of it); give the "
-                    "FASTA, or set partner_scan: yes, for novel partners of such clips"
-                )
-                return None
-            index, note = boundaries_spelled_by_reads(clips, ends, lookup, contigs, params)
-            notes.append(note)
-            return index
-
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, spelled, ends, partners,
-            build_boundaries if ref is not None else None, lookup,
-            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
+            evidence, loci, annotation, contigs, params, spelled, ends, partners, lookup=lookup,
+            genome_boundaries=ref is not None,
+            spelled_boundaries=ref is None and not chimeric and _partner_scan_on(params),
         )
+        notes += ends.notes
         assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
             c.duplicates = count_duplicates(c, params)
