@@ -39,7 +39,7 @@ from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
-from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
+from imtfusion.evidence_bam import breakend_base, junction_examples, collect_support, gene_coverage, write_evidence_bam
 from imtfusion.model import ClippedRead, GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
@@ -200,7 +200,7 @@ NO_FASTA_PRECISION = "exon-level (no FASTA)"
 LOOSE_CLIPS = 2  # junction reads left unplaced at a target end that make a mates-only call "exon-level"
 
 
-def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> None:
+def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> list[Candidate]:
     """Without a FASTA, a call from mates only whose target gene has junction reads (soft
     clips, two or more on the side of its target end) that could not be placed says so:
     its breakpoints are the exon boundaries next to the mates, and the partner's bases
@@ -211,17 +211,19 @@ def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> N
     for clip in clips:
         if clip.fragment not in placed:
             loose.setdefault((clip.end.chrom, clip.end.side), []).append(clip)
+    out = []
     for c in candidates:
-        if c.precision != "approximate":
-            continue
-        for end, gene in ((c.end5, c.gene5), (c.end3, c.gene3)):
-            if gene.name not in c.targets:
-                continue
-            here = [k for k in loose.get((end.chrom, end.side), ())
-                    if any(g.gene_id == gene.gene_id for g in lookup.genes_at(k.end.chrom, k.end.pos))]
-            if len({k.fragment for k in here}) >= LOOSE_CLIPS:
-                c.precision = NO_FASTA_PRECISION
-                break
+        if c.precision == "approximate":
+            for end, gene in ((c.end5, c.gene5), (c.end3, c.gene3)):
+                if gene.name not in c.targets:
+                    continue
+                here = [k for k in loose.get((end.chrom, end.side), ())
+                        if any(g.gene_id == gene.gene_id for g in lookup.genes_at(k.end.chrom, k.end.pos))]
+                if len({k.fragment for k in here}) >= LOOSE_CLIPS:
+                    c = dataclasses.replace(c, precision=NO_FASTA_PRECISION)
+                    break
+        out.append(c)
+    return out
 
 
 PARTNER_UNMAPPED_FLANK = 1_000  # bases around a known partner gene whose unmapped reads are looked at
@@ -454,6 +456,58 @@ def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     return out
 
 
+def _count_molecules(candidates: list[Candidate], bam, params: CallParameters) -> list[Candidate]:
+    """The candidates with their duplicates counted again (a pseudogene's junction may
+    have given its reads to the gene's) and their partner-side start sites."""
+    out = []
+    for c in candidates:
+        partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
+                           else (c.end5, c.end3))
+        out.append(dataclasses.replace(
+            c, duplicates=count_duplicates(c, params),
+            start_sites=umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
+                                         target=(bam.get_tid(target.chrom), target.pos))))
+    return out
+
+
+def name_calls(sample: str, called: list[Candidate], discarded: list[Candidate], annotation: Annotation,
+               contigs: ContigMap, domains: list[Domain], params: CallParameters,
+               ref: Reference | None) -> tuple[list[Candidate], list[Candidate]]:
+    """The annotated calls, as new records: transcripts, exons, frame and domains (the
+    calls' sequences from the FASTA when there is one), the call IDs (``SAMPLE_F1``, ...
+    in the order of ``called``; ``SAMPLE_D1``, ... of ``discarded``), the calls'
+    reference bases at the breakpoints, and each one's ``main_call`` (the ID of the call
+    it is part of) and ``isoforms`` (its other junctions, in the order of the discarded
+    table)."""
+    fetch = None
+    if ref is not None:
+        reference = ref
+
+        def fetch(gtf_chrom: str, start: int, end: int) -> str:
+            bam_chrom = contigs.to_bam(gtf_chrom)
+            return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+    tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+    ids = {c.key: f"{sample}_F{i}" for i, c in enumerate(called, start=1)}
+    ids.update({c.key: f"{sample}_D{i}" for i, c in enumerate(discarded, start=1)})
+    named: dict[int, Candidate] = {}
+    for c in called:
+        named[c.key] = dataclasses.replace(
+            c, annotation=annotate_candidate(c, annotation, contigs, domains, tags, fetch), call_id=ids[c.key],
+            ref_base5=breakend_base(ref, c.end5), ref_base3=breakend_base(ref, c.end3))
+    for c in discarded:
+        named[c.key] = dataclasses.replace(
+            c, annotation=annotate_candidate(c, annotation, contigs, domains, tags, None), call_id=ids[c.key])
+    for key, c in named.items():
+        if c.part_of is not None:
+            named[key] = c = dataclasses.replace(c, main_call=ids[c.part_of])
+    order = {c.key: i for i, c in enumerate(discarded)}
+    for key, c in named.items():  # members have none of their own: theirs are final now
+        if c.member_keys:
+            named[key] = dataclasses.replace(c, isoforms=tuple(named[k] for k in sorted(c.member_keys, key=order.__getitem__)))
+    return [named[c.key] for c in called], [named[c.key] for c in discarded]
+
+
 def run_sample(
     bam_path: str | Path,
     annotation: Annotation | str | Path,
@@ -541,47 +595,22 @@ def run_sample(
             spelled_boundaries=ref is None and not chimeric and _partner_scan_on(params),
         )
         notes += ends.notes
-        assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
-        for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
-            c.duplicates = count_duplicates(c, params)
-            partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
-                               else (c.end5, c.end3))
-            c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
-                                             target=(bam.get_tid(target.chrom), target.pos))
+        candidates = assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
+        candidates = _count_molecules(candidates, bam, params)
         if primer_set is not None:
-            mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
-        mark_promiscuous(candidates, params)
+            candidates = mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
+        candidates = mark_promiscuous(candidates, params)
         if ref is None:
-            _say_exon_level(candidates, evidence.clipped_reads, lookup)
+            candidates = _say_exon_level(candidates, evidence.clipped_reads, lookup)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
-        fetch = None
-        if ref is not None:
-            reference = ref
-
-            def fetch(gtf_chrom: str, start: int, end: int) -> str:
-                bam_chrom = contigs.to_bam(gtf_chrom)
-                return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
-
-        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
-        for c in called:
-            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, fetch)
-        for c in discarded:
-            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, None)
-        for i, c in enumerate(called, start=1):
-            c.call_id = f"{sample}_F{i}"
-            c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
-        for i, c in enumerate(discarded, start=1):
-            c.call_id = f"{sample}_D{i}"
+        called, discarded = name_calls(sample, called, discarded, annotation, contigs, domains, params, ref)
         accessions = {} if ref is None else {
             chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
             if (acc := ref.accession(chrom)) is not None
         }
-        order = {id(c): i for i, c in enumerate(discarded)}
-        for c in called:  # isoforms in the order of the discarded table
-            c.isoforms.sort(key=lambda k: order[id(k)])
         support = collect_support(bam, loci, called, evidence.record_names)
-        attach_examples(support, called)
+        examples = junction_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
         header = bam.header.to_dict()
     except UnicodeDecodeError:
@@ -643,6 +672,7 @@ def run_sample(
         housekeeping_profiles=[q.profile for q in house.values()],
         sequence_accessions=accessions,
         primers=str(primers) if primers else None,
+        examples=examples,
     )
 
 
