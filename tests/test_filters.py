@@ -5,6 +5,7 @@ the parameter table) must not drift from it, nor miss a filter added to it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import fields
@@ -253,23 +254,39 @@ def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others(
     mates = candidate(end3=Breakend("chr2", 11000, "L"), split_fragments=set(), precision="approximate")
     other_pair = candidate(gene5=NEIGH, end5=Breakend("chr1", 3000, "R"))
     called, discarded = apply_filters([isoform, mates, main, other_pair], context())
-    assert called == [main, other_pair]
-    assert discarded == [isoform, mates]
-    assert all(c.filters == ["same_event"] and c.main_call is main for c in discarded)
-    assert main.isoforms == [isoform, mates] and other_pair.isoforms == []
+    # new records (the candidates are frozen), numbered in the order given
+    assert [(c.end5, c.end3, c.gene5) for c in called] == [(x.end5, x.end3, x.gene5) for x in (main, other_pair)]
+    assert [(c.end5, c.end3) for c in discarded] == [(x.end5, x.end3) for x in (isoform, mates)]
+    main_call, other_call = called
+    assert all(c.filters == ["same_event"] and c.part_of == main_call.key == 2 for c in discarded)
+    assert main_call.member_keys == (0, 1) and other_call.member_keys == ()
+
+
+def test_a_candidate_is_frozen():
+    c = candidate()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        c.site5 = "exonic"
+    with pytest.raises(AttributeError):
+        c.split_fragments.add("s9")  # a frozenset
+    with pytest.raises(TypeError):
+        c.dup_keys["s0"] = frozenset()  # read-only
+    assert isinstance(c.mapqs, tuple) and c.split_fragments == frozenset(f"s{i}" for i in range(6))
+    called, _ = apply_filters([c], context())
+    assert c.verdict is None and called[0].verdict is not None  # the filters made a new record
 
 
 def test_a_candidate_discarded_in_phase_one_is_not_an_isoform():
     main = candidate()
     weak = candidate(end5=Breakend("chr1", 1500, "R"), split_fragments={"i0"}, discordant_fragments=set())
     called, discarded = apply_filters([main, weak], context())
-    assert called == [main] and weak.filters == ["min_support"] and weak.main_call is None
+    assert [c.end5 for c in called] == [main.end5] and discarded[0].filters == ["min_support"]
+    assert discarded[0].part_of is None and called[0].member_keys == ()
 
 
 def test_filters_are_switched_off_by_name():
     weak = candidate(split_fragments={"s0", "s1"}, discordant_fragments=set())
     called, _ = apply_filters([weak], context(disabled_filters="min_support,recurrent_in_batch"))
-    assert called == [weak]
+    assert [c.split_fragments for c in called] == [weak.split_fragments]
     with pytest.raises(ConfigError, match="unknown filter.*min_suport.*the filters are not_transcribable"):
         active_filters(CallParameters.from_mapping({"disabled_filters": "min_suport"}))
 

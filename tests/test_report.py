@@ -197,7 +197,7 @@ def test_toy_call_without_fasta_and_both_strands(tmp_path):
     assert "PARTP exon 2 :: ALK exon 3, out-of-frame" in text
     assert "PARTP::ALK" in text
     assert "read consensus" in text  # no FASTA: reads are compared with their consensus
-    for ex in call.examples:
+    for ex in result.examples[call.call_id]:
         assert ex.name in text
     diagram = svgs(html)[0]
     assert [n for _, n in exon_xs(diagram)] == [1, 2, 3] + [1, 2, 3, 4, 5]
@@ -216,7 +216,7 @@ def test_hostile_names_are_escaped_everywhere(tmp_path):
         toy.fragment(f"f{i}", PARTP_ALK_READ, [("chr2", 20005 + i, "+", 100)], hard=False)
     result, ann = toy_result(tmp_path, toy, fasta=True)
     [call] = result.called
-    assert bad_read in {e.name for e in call.examples}
+    assert bad_read in {e.name for e in result.examples[call.call_id]}
     sample = '<script>alert(1)</script>"\'&'
     hostile = dataclasses.replace(
         result,

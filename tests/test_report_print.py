@@ -226,9 +226,9 @@ def test_printed_report_keeps_each_call_on_one_a4_page(tmp_path, demo_ann):
     # ends of call blocks (the reads note) on each page as titles
     title_pages = []
     for c in result.called:
-        assert c.examples, c.fusion
+        assert result.examples[c.call_id], c.fusion
         [title] = page_of(f"{c.call_id} · {c.fusion}")
-        [last] = page_of(c.examples[-1].name)
+        [last] = page_of(result.examples[c.call_id][-1].name)
         assert last == title, f"{c.call_id} {c.fusion}: title on page {title + 1}, last read on page {last + 1}"
         title_pages.append(title)
     for i, text in enumerate(texts):
@@ -246,11 +246,13 @@ def test_a_call_with_many_other_junctions_still_prints_on_one_page(tmp_path, dem
     # sixty junctions of the gene pair (a highly expressed fusion with many isoforms and
     # pre-mRNA junctions): listed in full, the card was taller than an A4 page and Chromium
     # cut it over three pages, the first of them left empty under the verdict
-    c.isoforms = [dataclasses.replace(c.isoforms[0] if c.isoforms else c, call_id=f"IMT01_D{i}") for i in range(60)]
+    c = dataclasses.replace(c, isoforms=tuple(dataclasses.replace(c.isoforms[0] if c.isoforms else c, call_id=f"IMT01_D{i}")
+                                              for i in range(60)))
+    result.called = [c]
     html = render_sample_report(result, demo_ann, now=NOW)
     assert text_of(html).count("IMT01_D") == 3 and "and 57 more (all in the column isoforms of fusions.tsv)" in text_of(html)
     pages = pypdf.PdfReader(str(print_to_pdf(html, tmp_path))).pages
     texts = [re.sub(r"\s+", " ", unicodedata.normalize("NFKC", p.extract_text())) for p in pages]
     [title] = [i for i, t in enumerate(texts) if f"{c.call_id} · {c.fusion}" in t]
-    [last] = [i for i, t in enumerate(texts) if c.examples[-1].name in t]
+    [last] = [i for i, t in enumerate(texts) if result.examples[c.call_id][-1].name in t]
     assert title == last == 0

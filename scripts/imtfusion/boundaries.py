@@ -110,3 +110,29 @@ class BoundaryIndex:
              str(self.gene_names[self.genes[i]]))
             for i in range(lo, hi)
         ]
+
+
+def boundary_key(fasta) -> tuple[str, str]:
+    """Cache key of the exon-boundary index: the FASTA's contig names and lengths (its
+    .fai), so an index built with one assembly is never used with another."""
+    from imtfusion.annotation import file_checksum
+
+    return ("boundaries", file_checksum(str(fasta) + ".fai"))
+
+
+def genome_boundaries(annotation: Annotation, contigs, ref) -> BoundaryIndex:
+    """The genome-wide exon-boundary index (``contigs``: a
+    :class:`~imtfusion.targets.ContigMap`; ``ref``: the FASTA's
+    :class:`~imtfusion.reference.Reference`), built once per annotation and FASTA (kept
+    in the annotation's cache, or read from its index when ``imtfusion index-gtf`` was
+    given the FASTA)."""
+    key = boundary_key(ref.path)
+    cached = annotation.cached(key)
+    if cached is None:
+        def fetch_gtf(chrom: str, start: int, end: int) -> str:
+            bam_chrom = contigs.to_bam(chrom)
+            return ref.fetch(bam_chrom, start, end, remember=False) if bam_chrom else ""
+
+        cached = BoundaryIndex.build(annotation, fetch_gtf)
+        annotation.cache[key] = cached
+    return cached

@@ -24,8 +24,10 @@ from __future__ import annotations
 import bisect
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Iterable, Mapping
 
+from imtfusion import boundaries as exon_boundaries
 from imtfusion import umis
 from imtfusion.annotate import FusionAnnotation
 
@@ -57,7 +59,7 @@ from imtfusion.model import (
 )
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
-from imtfusion.rescue import SEED, group_clips, refine_mate_pairs, rescue_clips
+from imtfusion.rescue import SEED, genome_seeds, group_clips, refine_mate_pairs, rescue_clips
 from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
@@ -109,56 +111,84 @@ def canonical(split: SplitRead) -> SplitRead:
     return split
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """One putative fusion: two breakends in transcript order and their support."""
+    """One putative fusion: two breakends in transcript order and their support (frozen).
+
+    :func:`call_candidates` makes it complete; each later stage returns new records
+    (``dataclasses.replace``): :mod:`imtfusion.features` the measured features,
+    :mod:`imtfusion.filters` the :class:`~imtfusion.features.Features` record and the
+    :class:`~imtfusion.filters.Verdict`, :mod:`imtfusion.pipeline` the annotation, the
+    call ID and the reference bases. Sets are frozensets, lists tuples and mappings
+    read-only (given otherwise, they are converted)."""
 
     end5: Breakend
     end3: Breakend
     gene5: GeneRef
     gene3: GeneRef
-    split_fragments: set[str] = field(default_factory=set)
-    discordant_fragments: set[str] = field(default_factory=set)
-    clipped_fragments: set[str] = field(default_factory=set)  # subset of split_fragments
-    unmapped_fragments: set[str] = field(default_factory=set)  # subset: unmapped reads spelling the junction
+    split_fragments: frozenset[str] = frozenset()
+    discordant_fragments: frozenset[str] = frozenset()
+    clipped_fragments: frozenset[str] = frozenset()  # subset of split_fragments
+    unmapped_fragments: frozenset[str] = frozenset()  # subset: unmapped reads spelling the junction
     precision: str = "exact"  # exact: split reads place it; approximate: mates only
     site5: str = "."
     site3: str = "."
     oriented: bool = True  # False when no transcript can be read across the junction
     targets: tuple[str, ...] = ()
     best_anchor: int = 0  # largest min(anchor5, anchor3) over the split reads
-    anchors: dict[str, int] = field(default_factory=dict, repr=False)  # fragment -> its best min(anchor5, anchor3)
+    anchors: Mapping[str, int] = field(default_factory=dict, repr=False)  # fragment -> its best min(anchor5, anchor3)
     low_mapq_fraction: float = 0.0
     homology: int = 0  # microhomology length at the junction (with FASTA)
     shifted: int = 0  # bases the 5' gene gained (>0) or lost (<0) relative to the aligners' placement
     sequence5: str = ""  # consensus read bases of the 5' side next to the junction
     sequence3: str = ""
-    mapqs: list[int] = field(default_factory=list)
+    mapqs: tuple[int, ...] = ()
     junction: JunctionView | None = field(default=None, repr=False)
-    evidence_kinds: set[str] = field(default_factory=set)  # kinds of split evidence (supplementary, spliced, clip)
-    dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
+    evidence_kinds: frozenset[str] = frozenset()  # kinds of split evidence (supplementary, spliced, clip)
+    dup_keys: Mapping[str, frozenset[tuple]] = field(default_factory=dict, repr=False)
     duplicates: int = 0  # supporting fragments that repeat another's molecule (unflagged PCR duplicates)
     umis: bool = False  # the supporting reads carry UMIs, which told their molecules apart
     start_sites: int = 0  # distinct partner-side read positions of the supporting fragments (umis.start_sites)
     # with a primer BED (imtfusion.primers): fragment -> target bases its molecule holds beyond
     # the primer it was read from, for the fragments with a read starting at a primer
-    primed: dict[str, int] = field(default_factory=dict, repr=False)
+    primed: Mapping[str, int] = field(default_factory=dict, repr=False)
     primer_names: tuple[str, ...] = ()  # the primers those reads start at, sorted
     self_similar: float = 0.0  # how well the partner bases also match one end's own neighbourhood (FASTA)
-    junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)  # (fragment, bases beyond a, beyond b)
+    junction_reads: tuple[tuple[str, str, str], ...] = field(default=(), repr=False)  # (fragment, bases beyond a, beyond b)
     tested_reads: int = 0  # junction reads whose partner bases could be compared with the ends' own continuations
     mismapped_reads: int = 0  # of those, the ones the own continuation of an end explains as well
     promiscuous: bool = False  # an end is a hot spot joined to many genes, and this candidate does not dominate it
-    main_call: "Candidate | None" = field(default=None, repr=False)  # the call this one is part of (same gene pair)
-    isoforms: list["Candidate"] = field(default_factory=list, repr=False)  # other junctions of this call's gene pair
+    # which candidate is which, across the stages' new records: its place in call_candidates' list
+    key: int = -1
+    part_of: int | None = None  # the key of the candidate whose call this one is part of
+    member_keys: tuple[int, ...] = field(default=(), repr=False)  # keys of the other junctions of its call
+    # what the filters judged (imtfusion.filters.apply_filters): the frozen record and its outcome
+    features: "Features | None" = field(default=None, repr=False)
+    verdict: "Verdict | None" = None
+    # the annotated call (imtfusion.pipeline)
     annotation: "FusionAnnotation | None" = None  # transcript-level annotation (annotate.py)
     call_id: str = ""  # SAMPLE_F1, SAMPLE_F2, ... in the order of the fusions table (D for discarded)
     ref_base5: str = "N"  # reference base at breakpoint5 (N without FASTA), for the VCF
     ref_base3: str = "N"
-    examples: list["ReadExample"] = field(default_factory=list)  # a few junction reads, for the report
-    # what the filters judged (imtfusion.filters.apply_filters): the frozen record and its outcome
-    features: "Features | None" = field(default=None, repr=False)
-    verdict: "Verdict | None" = None
+    main_call: str | None = None  # the call ID of the call this one is part of
+    isoforms: tuple["Candidate", ...] = field(default=(), repr=False)  # other junctions of this call's gene pair
+
+    def __post_init__(self) -> None:
+        for name in ("split_fragments", "discordant_fragments", "clipped_fragments", "unmapped_fragments",
+                     "evidence_kinds"):
+            value = getattr(self, name)
+            if not isinstance(value, frozenset):
+                object.__setattr__(self, name, frozenset(value))
+        for name in ("targets", "mapqs", "junction_reads", "primer_names", "member_keys", "isoforms"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.dup_keys, MappingProxyType):
+            object.__setattr__(self, "dup_keys", MappingProxyType({f: frozenset(k) for f, k in self.dup_keys.items()}))
+        for name in ("anchors", "primed"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
 
     @property
     def filters(self) -> list[str]:
@@ -201,6 +231,64 @@ class Candidate:
     @property
     def fusion(self) -> str:
         return f"{self.gene5.name}::{self.gene3.name}"
+
+
+@dataclass
+class _Draft:
+    """A candidate while :func:`call_candidates` gathers its reads (mutable, private to
+    this module; :func:`_freeze` makes the :class:`Candidate` of it)."""
+
+    end5: Breakend
+    end3: Breakend
+    gene5: GeneRef
+    gene3: GeneRef
+    split_fragments: set[str] = field(default_factory=set)
+    discordant_fragments: set[str] = field(default_factory=set)
+    clipped_fragments: set[str] = field(default_factory=set)
+    unmapped_fragments: set[str] = field(default_factory=set)
+    precision: str = "exact"
+    oriented: bool = True
+    best_anchor: int = 0
+    anchors: dict[str, int] = field(default_factory=dict, repr=False)
+    homology: int = 0
+    shifted: int = 0
+    sequence5: str = ""
+    sequence3: str = ""
+    mapqs: list[int] = field(default_factory=list)
+    junction: JunctionView | None = field(default=None, repr=False)
+    evidence_kinds: set[str] = field(default_factory=set)
+    dup_keys: dict[str, set[tuple]] = field(default_factory=dict, repr=False)
+    junction_reads: list[tuple[str, str, str]] = field(default_factory=list, repr=False)
+
+    split_reads = Candidate.split_reads
+    discordant_pairs = Candidate.discordant_pairs
+    fragments = Candidate.fragments
+    fusion = Candidate.fusion
+
+
+def _freeze(d: _Draft, key: int, lookup: GeneLookup, loci: list[TargetLocus], params: CallParameters) -> Candidate:
+    """The complete :class:`Candidate` of a draft: its sites, targets, low-MAPQ fraction
+    and duplicates."""
+    low = sum(1 for q in d.mapqs if q < params.min_mapq)
+    return Candidate(
+        end5=d.end5, end3=d.end3, gene5=d.gene5, gene3=d.gene3,
+        split_fragments=frozenset(d.split_fragments), discordant_fragments=frozenset(d.discordant_fragments),
+        clipped_fragments=frozenset(d.clipped_fragments), unmapped_fragments=frozenset(d.unmapped_fragments),
+        precision=d.precision,
+        site5=lookup.site(d.gene5, d.end5),
+        site3=lookup.site(d.gene3, d.end3),
+        oriented=d.oriented,
+        targets=tuple(sorted({locus.name for locus in loci if locus.gene.gene_id in (d.gene5.gene_id, d.gene3.gene_id)})),
+        best_anchor=d.best_anchor, anchors=d.anchors,
+        low_mapq_fraction=low / len(d.mapqs) if d.mapqs else 0.0,
+        homology=d.homology, shifted=d.shifted, sequence5=d.sequence5, sequence3=d.sequence3,
+        mapqs=tuple(d.mapqs), junction=d.junction, evidence_kinds=frozenset(d.evidence_kinds),
+        dup_keys=d.dup_keys,
+        duplicates=count_duplicates(d, params),
+        umis=umis.has_umis(d.dup_keys) and params.uses_umis,
+        junction_reads=tuple(d.junction_reads),
+        key=key,
+    )
 
 
 @dataclass
@@ -456,9 +544,9 @@ def _junction_candidates(
     target_ids: set[str],
     params: CallParameters,
     ref: Reference | None,
-) -> list[Candidate]:
+) -> list[_Draft]:
     """One candidate per junction of the split reads."""
-    candidates: list[Candidate] = []
+    candidates: list[_Draft] = []
     for junction in _cluster_junctions(splits, params.junction_window):
         _place_junction(junction, lookup, params, ref)
         oriented = _orient(junction.a, junction.b, lookup, target_ids)
@@ -478,7 +566,7 @@ def _junction_candidates(
         if not junction.reads:
             continue
         reads = junction.reads
-        cand = Candidate(
+        cand = _Draft(
             end5=end5,
             end3=end3,
             gene5=gene5,
@@ -554,7 +642,7 @@ def _best_anchors(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
     return out
 
 
-def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -> None:
+def _add_clip(cand: _Draft, clip: ClippedRead, end: Breakend | None = None) -> None:
     if end is not None and cand.junction is not None and clip.fragment not in cand.split_fragments:
         at_a = end == cand.junction.a
         cand.junction_reads.append((clip.fragment, clip.outward if at_a else "", "" if at_a else clip.outward))
@@ -566,13 +654,13 @@ def _add_clip(cand: Candidate, clip: ClippedRead, end: Breakend | None = None) -
     cand.dup_keys.setdefault(clip.fragment, set()).add(clip.dup_key)
 
 
-def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], params: CallParameters) -> list[ClippedRead]:
+def _match_clips(clips: Iterable[ClippedRead], candidates: list[_Draft], params: CallParameters) -> list[ClippedRead]:
     """Count clipped reads whose clip spells a junction's partner; return the others.
 
     The junction ends are indexed by contig, side and position, so a clip is compared
     only with the ends within ``junction_window`` of it (the only ones it can match), in
     the candidates' order (which decides ties)."""
-    ends: dict[tuple[str, str], list[tuple[int, int, Candidate, Breakend, str]]] = defaultdict(list)
+    ends: dict[tuple[str, str], list[tuple[int, int, _Draft, Breakend, str]]] = defaultdict(list)
     for k, cand in enumerate(candidates):
         view = cand.junction
         if view is None:
@@ -604,11 +692,11 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[Candidate], para
     return unmatched
 
 
-def _merge_near_duplicates(candidates: list[Candidate], window: int = 10) -> list[Candidate]:
+def _merge_near_duplicates(candidates: list[_Draft], window: int = 10) -> list[_Draft]:
     """Fold a junction a few bases off a better-supported one of the same gene pair into
     it (an aligner's mismatch near the junction, not a second isoform)."""
     ordered = sorted(candidates, key=lambda c: (-c.split_reads, -c.fragments, c.end5, c.end3))
-    kept: list[Candidate] = []
+    kept: list[_Draft] = []
     for cand in ordered:
         host = next(
             (
@@ -651,9 +739,9 @@ def call_candidates(
     ref: Reference | None = None,
     reads: RegionReads | None = None,
     known_partners: dict[str, list[Gene]] | None = None,
-    build_boundaries: Callable[[], object] | None = None,
     lookup: GeneLookup | None = None,
-    spelled_boundaries: Callable[[list[ClippedRead]], object] | None = None,
+    genome_boundaries: bool = False,
+    spelled_boundaries: bool = False,
 ) -> list[Candidate]:
     """All candidates involving a target gene, unfiltered, in a deterministic order.
 
@@ -661,9 +749,12 @@ def call_candidates(
     partner-anchored second pass; :class:`~imtfusion.evidence.RegionReads`, the BAM
     read by :class:`~imtfusion.evidence.BreakendReads`); ``known_partners`` maps a target gene id to the genes
     it is known to fuse with, where clipped reads are placed first; ``lookup`` (genes at
-    positions, cached) may be shared with the stages after this one. Without a FASTA,
-    ``spelled_boundaries(clips)`` gives the exon-boundary index of the genes whose reads
-    spell those clips' bases, for the clips nothing else placed."""
+    positions, cached) may be shared with the stages after this one. With
+    ``genome_boundaries`` (``ref`` is the FASTA) clips nothing else places are looked up
+    in the genome-wide exon-boundary index (:func:`imtfusion.boundaries.genome_boundaries`);
+    with ``spelled_boundaries`` (no FASTA) among the exon boundaries of the genes whose
+    reads spell their bases (``reads`` makes that pass of the BAM:
+    :meth:`~imtfusion.evidence.BreakendReads.boundaries_spelling`)."""
     lookup = lookup or GeneLookup(annotation, contigs)
     target_ids = {locus.gene.gene_id for locus in loci}
     lookup.prefetch(
@@ -676,8 +767,8 @@ def call_candidates(
     # soft-clip rescue: junctions no aligner wrote as split alignments
     if ref is not None:
         boundaries = None
-        if build_boundaries is not None and _needs_boundary_index(unmatched, params):
-            boundaries = build_boundaries()
+        if genome_boundaries and _needs_boundary_index(unmatched, params):
+            boundaries = exon_boundaries.genome_boundaries(annotation, contigs, ref)
         # split reads to a pseudogene are placed as clips too: the real gene whose exon
         # boundary spells them is the partner (their pseudogene junction gives its reads
         # to that one, see features.assess_mismapping)
@@ -686,15 +777,14 @@ def call_candidates(
             unmatched + copies, evidence.discordant_reads, lookup, target_ids, known_partners or {}, ref, params,
             boundaries,
         )
-        if spelled_boundaries is not None:
+        if spelled_boundaries and reads is not None:
             # without a FASTA: the clips no mate or known partner placed are looked up
             # among the exon boundaries whose reads spell their bases (one pass of the BAM)
             placed = {r.fragment for r in rescued}
             left = [c for c in unmatched if c.fragment not in placed]
             if _needs_boundary_index(left, params):
-                rescued += rescue_clips(
-                    left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled_boundaries(left)
-                )
+                spelled = reads.boundaries_spelling(genome_seeds(left, params), lookup, contigs)
+                rescued += rescue_clips(left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled)
         if rescued:
             candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
 
@@ -717,21 +807,11 @@ def call_candidates(
             leftovers = _assign_discordants(leftovers, candidates, params)
     candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
 
-    for cand in candidates:
-        cand.site5 = lookup.site(cand.gene5, cand.end5)
-        cand.site3 = lookup.site(cand.gene3, cand.end3)
-        cand.targets = tuple(
-            sorted({locus.name for locus in loci if locus.gene.gene_id in (cand.gene5.gene_id, cand.gene3.gene_id)})
-        )
-        low = sum(1 for q in cand.mapqs if q < params.min_mapq)
-        cand.low_mapq_fraction = low / len(cand.mapqs) if cand.mapqs else 0.0
-        cand.duplicates = count_duplicates(cand, params)
-        cand.umis = umis.has_umis(cand.dup_keys) and params.uses_umis
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
-    return candidates
+    return [_freeze(d, k, lookup, loci, params) for k, d in enumerate(candidates)]
 
 
-def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candidate], params: CallParameters) -> list[DiscordantRead]:
+def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft], params: CallParameters) -> list[DiscordantRead]:
     """Give each discordant read to the best-supported junction it fits; return the rest.
 
     The junction ends are indexed by the contigs and sides a fitting pair must have and
@@ -739,7 +819,7 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[Candid
     read-side end lies within the distance a fitting pair can have (a bisection), in the
     candidates' order (which decides ties): the cost grows with the reads, not with reads
     times junctions."""
-    fitting: dict[tuple[str, str, str, str], list[tuple[int, int, Candidate, Breakend, Breakend]]] = defaultdict(list)
+    fitting: dict[tuple[str, str, str, str], list[tuple[int, int, _Draft, Breakend, Breakend]]] = defaultdict(list)
     for k, cand in enumerate(candidates):
         view = cand.junction
         if view is None:
@@ -783,7 +863,7 @@ UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner brea
 
 
 def _pseudogene_clips(
-    splits: list[SplitRead], candidates: list[Candidate], lookup: GeneLookup, target_ids: set[str],
+    splits: list[SplitRead], candidates: list[_Draft], lookup: GeneLookup, target_ids: set[str],
     params: CallParameters, ref: Reference
 ) -> list[ClippedRead]:
     """The split reads from a target gene to a place where only pseudogenes lie, each as
@@ -847,7 +927,7 @@ def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> b
 
 
 def _second_pass(
-    candidates: list[Candidate],
+    candidates: list[_Draft],
     loci: list[TargetLocus],
     evidence: Evidence,
     params: CallParameters,
@@ -915,7 +995,7 @@ class UnmappedIndex:
         return [self.reads[i] for i in sorted(found)]
 
 
-def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> int:
+def count_duplicates(cand: "Candidate | _Draft", params: CallParameters | None = None) -> int:
     """Fragments that repeat an earlier fragment's molecule (PCR duplicates the BAM did
     not flag): the same position signature and, where the reads carry UMIs (and
     ``umi`` is not ``no``), the same UMI family (:mod:`imtfusion.umis`)."""
@@ -926,7 +1006,7 @@ def count_duplicates(cand: Candidate, params: CallParameters | None = None) -> i
 
 def _mate_only_candidates(
     reads: list[DiscordantRead], lookup: GeneLookup, target_ids: set[str]
-) -> list[Candidate]:
+) -> list[_Draft]:
     """Group discordant reads that fit no junction by the gene pair they connect.
 
     Their breakpoints are approximate: the exon boundary just past the reads. When both
@@ -945,7 +1025,7 @@ def _mate_only_candidates(
             groups[second + first].append((m, r, read))
         else:
             groups[first + second].append((r, m, read))
-    out: list[Candidate] = []
+    out: list[_Draft] = []
     for key in sorted(groups):
         group = groups[key]
         ends_a = [a for a, _, _ in group]
@@ -957,7 +1037,7 @@ def _mate_only_candidates(
             continue
         gene5, gene3, end5, end3, ok = oriented
         out.append(
-            Candidate(
+            _Draft(
                 end5=end5,
                 end3=end3,
                 gene5=gene5,

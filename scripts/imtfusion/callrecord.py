@@ -164,7 +164,7 @@ def call_record(c: "Candidate") -> CallRecord:
         peptide=a.peptide if a else None,
         filters=tuple(c.filters),
         isoforms=tuple(isoform_record(k) for k in c.isoforms),
-        main_call=c.main_call.call_id if c.main_call is not None else None,
+        main_call=c.main_call,
         refseq5=a.junction5.refseq if a and a.junction5 else None,
         refseq3=a.junction3.refseq if a and a.junction3 else None,
         hgvs=a.hgvs if a else None,

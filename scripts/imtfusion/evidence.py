@@ -696,23 +696,32 @@ def reads_spelling(bam: pysam.AlignmentFile, seeds: Iterable[str], max_records: 
 class RegionReads(Protocol):
     """The reads of a region that the later passes of a call ask for (the partner-side
     passes of :mod:`imtfusion.calling` and :mod:`imtfusion.rescue`): soft-clipped records
-    and unmapped reads placed there. :class:`BreakendReads` is the one that reads a BAM;
-    the stages take this interface, not the BAM."""
+    and unmapped reads placed there, and (without a FASTA) the exon boundaries where reads
+    spell some bases. :class:`BreakendReads` is the one that reads a BAM; the stages take
+    this interface, not the BAM."""
 
     def clipped(self, chrom: str, start: int, end: int) -> list[ClippedRead]: ...
 
     def unmapped(self, chrom: str, start: int, end: int) -> list[UnmappedMate]: ...
+
+    def boundaries_spelling(self, seeds: Iterable[str], lookup, contigs): ...
 
 
 class BreakendReads:
     """What the reads at a breakend show, read once per breakend: the continuations of
     the reads aligned through it, where the reads split at it continue, and a pile-up
     that spells the reference without a FASTA; and the clipped and unmapped reads of a
-    region (:class:`RegionReads`), each block of the genome read once per call."""
+    region (:class:`RegionReads`), each block of the genome read once per call; and,
+    without a FASTA, the exon boundaries of the genes whose reads spell some bases (one
+    pass of the whole BAM, :meth:`boundaries_spelling`). ``whole_bam_pass``: whether
+    that pass may be made (not over the network unless asked for). ``notes`` say what
+    such passes read, for the report."""
 
-    def __init__(self, bam: pysam.AlignmentFile, params: CallParameters | None = None):
+    def __init__(self, bam: pysam.AlignmentFile, params: CallParameters | None = None, whole_bam_pass: bool = True):
         self.bam = bam
         self.params = params or CallParameters()
+        self.whole_bam_pass = whole_bam_pass
+        self.notes: list[str] = []
         self.pileup = PileupReference(bam)
         self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
         self._landings: dict[Breakend, list[Breakend]] = {}
@@ -743,6 +752,46 @@ class BreakendReads:
         """:func:`collect_unmapped` of a region, read by blocks as :meth:`clipped`."""
         found = self._blocks(self._unmapped, chrom, start, end, lambda lo, hi: collect_unmapped(self.bam, chrom, lo, hi))
         return [u for u in found if start <= u.pos < end]
+
+    def boundaries_spelling(self, seeds: Iterable[str], lookup, contigs):
+        """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
+        boundaries of the genes where reads spell one of ``seeds`` (one pass of the BAM,
+        :func:`reads_spelling`), their bases from the reads' pile-up; ``lookup`` is the
+        call's :class:`~imtfusion.genelookup.GeneLookup`, ``contigs`` its
+        :class:`~imtfusion.targets.ContigMap`. None, with a note, when the whole-BAM pass
+        may not be made."""
+        from imtfusion.boundaries import BoundaryIndex
+
+        if not self.whole_bam_pass:
+            self.notes.append(
+                "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner "
+                "places were not looked for in a pass of the whole BAM (it would download all of it); give the "
+                "FASTA, or set partner_scan: yes, for novel partners of such clips"
+            )
+            return None
+        found = reads_spelling(self.bam, seeds, self.params.max_partner_scan)
+        genes: dict[str, object] = {}
+        for chrom, start, end in found.stretches:
+            for pos in (start, end - 1):
+                for gene in lookup.genes_at(chrom, pos):
+                    genes.setdefault(gene.gene_id, gene)
+        rows = []
+        for gene_id in sorted(genes):
+            gene = genes[gene_id]
+            rows += [(gene.chrom, pos, side, gene_id) for pos, side in sorted(lookup.splice_breakends(gene))]
+
+        def fetch_gtf(chrom: str, start: int, end: int) -> str:
+            bam_chrom = contigs.to_bam(chrom)
+            return self.pileup.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+        index = BoundaryIndex.of_breakends([rows] if rows else [], fetch_gtf)
+        scope = "the whole BAM" if found.complete else f"the first {found.records:,} records (max_partner_scan)"
+        self.notes.append(
+            f"without a FASTA, {scope} was read for the bases of the soft clips at target breakends that no mate "
+            f"or known partner placed: {len(found.stretches):,} read(s) in {len(genes)} gene(s) spell them, and "
+            "those genes' exon boundaries were tried as partners"
+        )
+        return index
 
     def _blocks(self, cache: dict, chrom: str, start: int, end: int, read) -> list:
         out: list = []

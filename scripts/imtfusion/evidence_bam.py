@@ -168,7 +168,9 @@ def _junction_example(read: pysam.AlignedSegment, c: Candidate) -> ReadExample |
     return None
 
 
-def attach_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candidate]) -> None:
+def junction_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candidate]) -> dict[str, tuple[ReadExample, ...]]:
+    """A few junction reads of each call, for the report: call ID -> examples, the ones
+    with the longest shorter side first."""
     by_id = {c.call_id: c for c in calls}
     found: dict[str, dict[str, ReadExample]] = {c.call_id: {} for c in calls}  # the first example of each read
     for read in records:
@@ -179,9 +181,11 @@ def attach_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candida
             ex = _junction_example(read, c)
             if ex is not None:
                 found[call_id].setdefault(ex.name, ex)
+    out: dict[str, tuple[ReadExample, ...]] = {}
     for c in calls:
         ranked = sorted(found[c.call_id].values(), key=lambda e: (-min(len(e.five), len(e.three)), e.name))
-        c.examples = ranked[:MAX_EXAMPLES]
+        out[c.call_id] = tuple(ranked[:MAX_EXAMPLES])
+    return out
 
 
 def gene_coverage(bam: pysam.AlignmentFile, name: str, chrom: str, start: int, end: int, bins: int = COVERAGE_BINS) -> GeneCoverage:

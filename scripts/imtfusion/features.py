@@ -16,9 +16,10 @@
 * :func:`mark_primed` -- with a primer BED, the fragments read from a primer and the
   target bases their molecules hold beyond it (primer bases are not evidence).
 
-Each takes the sample's candidates and the reading functions it needs; it sets the
-candidates' feature fields (and, for a pseudogene's junction, moves its reads to the
-gene's junction), before the filters judge them.
+Each takes the sample's candidates and the reading functions it needs and returns new,
+frozen candidate records with those features (for a pseudogene's junction, the gene's
+junction with its reads and the copy naming it in ``part_of``), before the filters
+judge them.
 
 :func:`features_of` then takes the frozen :class:`Features` record of each candidate:
 all the filters and the confidence tiers read (:mod:`imtfusion.filters` judges it
@@ -29,7 +30,7 @@ written in the test.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
@@ -99,7 +100,7 @@ def features_of(c: Candidate, known_pairs: frozenset[tuple[str, str]] = frozense
         best_anchor=c.best_anchor, low_mapq_fraction=c.low_mapq_fraction, self_similar=c.self_similar,
         tested_reads=c.tested_reads, mismapped_reads=c.mismapped_reads, promiscuous=c.promiscuous,
         sequence5=c.sequence5, sequence3=c.sequence3, known=(c.gene5.name, c.gene3.name) in known_pairs,
-        part_of_call=c.main_call is not None, start_sites=c.start_sites, primed_fragments=len(c.primed),
+        part_of_call=c.part_of is not None, start_sites=c.start_sites, primed_fragments=len(c.primed),
         max_beyond_primer=max(c.primed.values(), default=0),
     )
 
@@ -139,8 +140,9 @@ def assess_mismapping(
     ref: Reference | None = None,
     mates: dict[tuple[str, str, int], MateRecord] | None = None,
     discordants: Iterable[DiscordantRead] = (),
-) -> None:
-    """Set ``tested_reads``, ``mismapped_reads`` and (with a FASTA) ``self_similar``;
+) -> list[Candidate]:
+    """The candidates with ``tested_reads``, ``mismapped_reads`` and (with a FASTA)
+    ``self_similar`` measured (new records, in the same order);
     ``mates`` (:func:`imtfusion.evidence.collect_mates`) of the ``discordants`` let the
     mate pairs be tested too.
 
@@ -150,7 +152,8 @@ def assess_mismapping(
     def own(end: Breakend, other: Breakend, cand: Candidate) -> list[str]:
         return _own_continuations(end, other, ends, lookup, params, ref, cand.split_fragments | cand.discordant_fragments)
 
-    exact = [c for c in candidates if c.junction is not None and c.precision == "exact"]
+    out = list(candidates)
+    exact = [i for i, c in enumerate(out) if c.junction is not None and c.precision == "exact"]
     bases = ref if ref is not None else ends.pileup
     partner_bases: dict[tuple[Breakend, Breakend], str] = {}
 
@@ -160,21 +163,24 @@ def assess_mismapping(
             partner_bases[(end, other)] = partner_outward(bases, end, other, COMPARED) if bases.has(other.chrom) else ""
         return partner_bases[(end, other)]
 
-    at_end: dict[Breakend, list[tuple[tuple, Candidate, Breakend]]] = defaultdict(list)
-    for c in exact:
-        at_end[c.junction.a].append((_rank(c), c, c.junction.b))
-        at_end[c.junction.b].append((_rank(c), c, c.junction.a))
+    # per breakend: (rank, index into out, the junction's other end) of the exact junctions there
+    at_end: dict[Breakend, list[tuple[tuple, int, Breakend]]] = defaultdict(list)
+    for i in exact:
+        c = out[i]
+        at_end[c.junction.a].append((_rank(c), i, c.junction.b))
+        at_end[c.junction.b].append((_rank(c), i, c.junction.a))
 
-    def rivals(end: Breakend, cand: Candidate) -> list[str]:
+    def rivals(end: Breakend, i: int) -> list[str]:
         """Partner bases of better junctions at the same breakend: reads of a real fusion
         whose partner part went to a pseudogene of the partner spell them too."""
-        mine = _rank(cand)
-        return [partner(end, other) for rank, rival, other in at_end[end] if rival is not cand and rank > mine]
+        mine = _rank(out[i])
+        return [partner(end, other) for rank, j, other in at_end[end] if j != i and rank > mine]
 
-    for cand in exact:
+    for i in exact:
+        cand = out[i]
         view = cand.junction
-        own_a = own(view.a, view.b, cand) + rivals(view.a, cand)
-        own_b = own(view.b, view.a, cand) + rivals(view.b, cand)
+        own_a = own(view.a, view.b, cand) + rivals(view.a, i)
+        own_b = own(view.b, view.a, cand) + rivals(view.b, i)
         # a record not seen (a hard-clipped supplementary's partner): the partner's bases
         fill_a, fill_b = partner(view.a, view.b), partner(view.b, view.a)
         tested = mismapped = 0
@@ -187,25 +193,28 @@ def assess_mismapping(
             if verdicts:
                 tested += 1
                 mismapped += any(verdicts)
-        cand.tested_reads, cand.mismapped_reads = tested, mismapped
-        if ref is not None:
-            cand.self_similar = self_similarity(ref, view, lookup, params.mismap_search_window)
-    for cand in exact:
-        _give_to_the_gene(cand, at_end, partner, params)
+        similar = self_similarity(ref, view, lookup, params.mismap_search_window) if ref is not None else cand.self_similar
+        out[i] = replace(cand, tested_reads=tested, mismapped_reads=mismapped, self_similar=similar)
+    for i in exact:
+        _give_to_the_gene(i, out, at_end, partner, params)
     if mates:
-        _assess_mates(candidates, mates, discordants, lookup, bases)
+        for i, (tested, mismapped) in _assess_mates(out, mates, discordants, lookup, bases).items():
+            c = out[i]
+            out[i] = replace(c, tested_reads=c.tested_reads + tested, mismapped_reads=c.mismapped_reads + mismapped)
+    return out
 
 
 MATE_SEED = 20  # bases of a mate looked up in the target gene's exons
 MATE_SEEDS_NEEDED = 2
 
 
-def _assess_mates(candidates: Iterable[Candidate], mates: dict[tuple[str, str, int], MateRecord], reads: Iterable[DiscordantRead],
-                  lookup: GeneLookup, bases) -> None:
+def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int], MateRecord], reads: Iterable[DiscordantRead],
+                  lookup: GeneLookup, bases) -> dict[int, tuple[int, int]]:
     """Mates whose sequence is the own gene's of the read they pair with (a normal
     fragment of that gene whose mate was aligned to a paralog or pseudogene elsewhere)
     are mismappers too: at least two of the mate's 20-base seeds lie in the exons of the
-    read's gene (the FASTA, else the reads' pile-up there)."""
+    read's gene (the FASTA, else the reads' pile-up there). Returns, per candidate
+    (index) with mates tested, (mates tested, mismappers among them)."""
     exon_text: dict[str, str] = {}
     by_fragment: dict[str, list[DiscordantRead]] = defaultdict(list)
     for read in reads:
@@ -218,7 +227,9 @@ def _assess_mates(candidates: Iterable[Candidate], mates: dict[tuple[str, str, i
             exon_text[gene_id] = "|".join(bases.fetch(end.chrom, s, e) for s, e in spans) if bases.has(end.chrom) else ""
         return exon_text[gene_id]
 
-    for cand in candidates:
+    counts: dict[int, tuple[int, int]] = {}
+    for k, cand in enumerate(candidates):
+        tested = mismapped = 0
         fragments = sorted(cand.discordant_fragments - cand.split_fragments)
         genes = {g.gene_id for g in (cand.gene5, cand.gene3) if not g.intergenic}
         for fragment in fragments[:MAX_TESTED_READS]:
@@ -234,42 +245,55 @@ def _assess_mates(candidates: Iterable[Candidate], mates: dict[tuple[str, str, i
                     break
             else:
                 continue
-            cand.tested_reads += 1
+            tested += 1
             seq = mate.sequence.upper()
             seeds = [seq[i:i + MATE_SEED] for i in range(0, len(seq) - MATE_SEED + 1, MATE_SEED // 2)]
             seeds += [complement(x)[::-1] for x in seeds]
             if any(sum(seed in text for seed in seeds) >= MATE_SEEDS_NEEDED for text in own):
-                cand.mismapped_reads += 1
+                mismapped += 1
+        if tested:
+            counts[k] = (tested, mismapped)
+    return counts
 
 
-def _give_to_the_gene(copy: Candidate, at_end, partner, params: CallParameters) -> None:
-    """A pseudogene's junction whose reads are mismappers of a real gene's junction at the
-    same breakend (the partner bases of both alike) gives its reads to that junction, and
-    names it in ``main_call``: the reads' partner part lies where gene and pseudogene are
-    the same, so they are the gene's as much as the copy's, and a pseudogene is not a
-    fusion partner. Their ambiguity between the two is what gave the reads a low MAPQ, so
-    the gene's junction is not ``multimapping`` on their account."""
+def _give_to_the_gene(i: int, out: list[Candidate], at_end, partner, params: CallParameters) -> None:
+    """A pseudogene's junction (``out[i]``) whose reads are mismappers of a real gene's
+    junction at the same breakend (the partner bases of both alike) gives its reads to
+    that junction, and names it in ``part_of``: the reads' partner part lies where gene
+    and pseudogene are the same, so they are the gene's as much as the copy's, and a
+    pseudogene is not a fusion partner. Their ambiguity between the two is what gave the
+    reads a low MAPQ, so the gene's junction is not ``multimapping`` on their account.
+    Both are replaced in ``out`` by their new records."""
+    copy = out[i]
     if _rank(copy)[0] or not copy.tested_reads or copy.mismapped_reads < params.max_mismapped_fraction * copy.tested_reads:
         return
     view = copy.junction
     for end, other in ((view.a, view.b), (view.b, view.a)):
         mine = partner(end, other)
-        for rank, gene, gene_other in sorted(at_end[end], key=lambda x: x[0], reverse=True):
-            if gene is copy or not rank[0]:
+        for rank, j, gene_other in sorted(at_end[end], key=lambda x: x[0], reverse=True):
+            if j == i or not rank[0]:
                 continue
             n, ident = identity(mine, partner(end, gene_other))
             if n >= MIN_COMPARED and ident >= params.max_self_similarity:
-                gene.split_fragments |= copy.split_fragments
-                gene.clipped_fragments |= copy.clipped_fragments
-                gene.unmapped_fragments |= copy.unmapped_fragments
-                gene.discordant_fragments |= copy.discordant_fragments
+                gene = out[j]
+                dup_keys = {f: set(k) for f, k in gene.dup_keys.items()}
                 for fragment, keys in copy.dup_keys.items():
-                    gene.dup_keys.setdefault(fragment, set()).update(keys)
-                gene.best_anchor = max(gene.best_anchor, copy.best_anchor)
+                    dup_keys.setdefault(fragment, set()).update(keys)
+                anchors = dict(gene.anchors)
                 for fragment, anchor in copy.anchors.items():
-                    gene.anchors[fragment] = max(gene.anchors.get(fragment, 0), anchor)
-                gene.low_mapq_fraction = 0.0
-                copy.main_call = gene
+                    anchors[fragment] = max(anchors.get(fragment, 0), anchor)
+                out[j] = replace(
+                    gene,
+                    split_fragments=gene.split_fragments | copy.split_fragments,
+                    clipped_fragments=gene.clipped_fragments | copy.clipped_fragments,
+                    unmapped_fragments=gene.unmapped_fragments | copy.unmapped_fragments,
+                    discordant_fragments=gene.discordant_fragments | copy.discordant_fragments,
+                    dup_keys=dup_keys,
+                    best_anchor=max(gene.best_anchor, copy.best_anchor),
+                    anchors=anchors,
+                    low_mapq_fraction=0.0,
+                )
+                out[i] = replace(copy, part_of=gene.key)
                 return
 
 
@@ -413,32 +437,36 @@ def _long_molecules(c: Candidate, params: CallParameters) -> int:
     return len(keys) - umis.count_duplicates(keys, use, params.umi_mismatches)
 
 
-def mark_promiscuous(candidates: list[Candidate], params: CallParameters) -> None:
-    """Set ``promiscuous`` on candidates at a breakpoint joined to ``max_partners`` or more
-    different genes, except a partner that dominates it with independent evidence (see
-    :func:`imtfusion.filters.promiscuous_breakpoint`). Breakends within
-    ``junction_window`` bases on the same side are one breakpoint."""
+def mark_promiscuous(candidates: list[Candidate], params: CallParameters) -> list[Candidate]:
+    """The candidates, ``promiscuous`` set on those at a breakpoint joined to
+    ``max_partners`` or more different genes, except a partner that dominates it with
+    independent evidence (see :func:`imtfusion.filters.promiscuous_breakpoint`).
+    Breakends within ``junction_window`` bases on the same side are one breakpoint."""
     ends: dict[tuple[str, str], list[tuple[int, Candidate, str]]] = defaultdict(list)
     for c in candidates:
-        if c.precision != "exact" or not c.split_reads or c.main_call is not None:
+        if c.precision != "exact" or not c.split_reads or c.part_of is not None:
             continue  # a pseudogene's junction whose reads went to the gene's is no partner of its own
         ends[(c.end5.chrom, c.end5.side)].append((c.end5.pos, c, c.gene3.gene_id))
         ends[(c.end3.chrom, c.end3.side)].append((c.end3.pos, c, c.gene5.gene_id))
+    flagged: set[int] = set()
     for key in sorted(ends):
         spots = sorted(ends[key], key=lambda x: (x[0], x[1].end5, x[1].end3))
         cluster = [spots[0]]
         for spot in spots[1:]:
             if spot[0] - cluster[-1][0] > params.junction_window:
-                _judge_hotspot(cluster, params)
+                flagged |= _judge_hotspot(cluster, params)
                 cluster = []
             cluster.append(spot)
-        _judge_hotspot(cluster, params)
+        flagged |= _judge_hotspot(cluster, params)
+    return [replace(c, promiscuous=True) if id(c) in flagged and not c.promiscuous else c for c in candidates]
 
 
-def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParameters) -> None:
+def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParameters) -> set[int]:
+    """The candidates (``id``) of a cluster at one breakpoint that are promiscuous."""
+    flagged: set[int] = set()
     partners = {partner for _, _, partner in cluster}
     if len(partners) < params.max_partners:
-        return
+        return flagged
     total = sum(c.fragments for _, c, _ in cluster)
     for _, c, _ in cluster:
         # mate pairs, or where a library has hardly any (anchored multiplex PCR reads
@@ -449,7 +477,8 @@ def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParame
         dominant = c.fragments >= params.promiscuous_dominance * total
         on_exons = c.site5 == "splice_site" and c.site3 == "splice_site"
         if not (independent and (dominant or on_exons)):
-            c.promiscuous = True
+            flagged.add(id(c))
+    return flagged
 
 
 def _primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, Breakend], primers: "PrimerSet",
@@ -470,25 +499,29 @@ def _primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, Breakend], primer
     return None if best is None else (best[1], best[0])
 
 
-def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names: dict[int, str]) -> None:
-    """Set ``primed`` and ``primer_names`` on every candidate: its supporting fragments with
-    a record starting at a primer of the BED (``contig_names``: the BAM's reference id ->
-    name), and the target bases each molecule holds between that primer and the
+def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names: dict[int, str]) -> list[Candidate]:
+    """The candidates with ``primed`` and ``primer_names`` set: their supporting fragments
+    with a record starting at a primer of the BED (``contig_names``: the BAM's reference
+    id -> name), and the target bases each molecule holds between that primer and the
     junction. A primer's bases are synthesised, not read from the RNA: a junction read's
     anchor on the primer side counts only the bases beyond the primer (``anchors``,
     ``best_anchor``), so a read whose only target-side bases are primer is not evidence of
     the junction."""
+    out = []
     for c in candidates:
         names = set()
+        primed = dict(c.primed)
+        anchors = dict(c.anchors)
         for fragment in sorted(c.split_fragments | c.discordant_fragments):
             found = _primed_bases(c.dup_keys.get(fragment, ()), (c.end5, c.end3), primers, contig_names)
             if found is None:
                 continue
             name, beyond = found
             names.add(name)
-            c.primed[fragment] = beyond
-            if fragment in c.anchors:
-                c.anchors[fragment] = min(c.anchors[fragment], beyond)
-        c.primer_names = tuple(sorted(names))
-        if c.primed and c.anchors:
-            c.best_anchor = max(c.anchors.values())
+            primed[fragment] = beyond
+            if fragment in anchors:
+                anchors[fragment] = min(anchors[fragment], beyond)
+        best_anchor = max(anchors.values()) if primed and anchors else c.best_anchor
+        out.append(replace(c, primed=primed, anchors=anchors, primer_names=tuple(sorted(names)),
+                           best_anchor=best_anchor))
+    return out

@@ -389,55 +389,56 @@ def judge(f: Features, ctx: FilterContext, chosen: Sequence[Filter] | None = Non
 EVENT_WINDOW = 50  # junctions of one gene pair this close at both ends are one junction
 
 
-@dataclass
-class _Event:
-    main: Candidate
-    members: list[Candidate] = field(default_factory=list)
-
-
-def group_events(calls: Iterable[Candidate]) -> None:
+def group_events(calls: Iterable[Candidate]) -> dict[int, tuple[int, ...]]:
     """One call per gene pair and junction family: the best-supported exact junction of
     a 5'/3' gene pair is the call; every other candidate of that pair is listed with it
-    (``isoforms``) and names it (``main_call``). Sets ``main_call`` on the others and
-    ``isoforms`` on the main one; ``call_id`` is not known yet, so ``main_call`` holds
-    the main candidate itself until ids are given."""
-    events: dict[tuple[str, str], _Event] = {}
+    and names it. Returns main candidate's ``key`` -> its members' keys (in rank order),
+    for every gene pair (members: none, when the pair has one junction); call IDs are not
+    known yet, so the candidates name each other by ``key``."""
+    events: dict[tuple[str, str], tuple[int, list[int]]] = {}
     ranked = sorted(
         calls,
         key=lambda c: (c.precision != "exact", -c.split_reads, -c.fragments, c.end5, c.end3),
     )
     for c in ranked:
-        key = (c.gene5.gene_id, c.gene3.gene_id)
-        event = events.get(key)
-        if event is None:
-            events[key] = _Event(c)
-            continue
-        event.members.append(c)
-        c.main_call = event.main
-    for event in events.values():
-        event.main.isoforms = list(event.members)
+        pair = (c.gene5.gene_id, c.gene3.gene_id)
+        if pair not in events:
+            events[pair] = (c.key, [])
+        else:
+            events[pair][1].append(c.key)
+    return {main: tuple(members) for main, members in events.values()}
 
 
 def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list[Candidate], list[Candidate]]:
-    """Split candidates into (called, discarded): each candidate's :class:`Features`
-    record is judged (:func:`judge`); the survivors are grouped into one call per gene
-    pair (:func:`group_events`) and judged by the phase-2 filters; each candidate then
-    holds its final ``features`` and ``verdict``."""
+    """Split candidates into (called, discarded), as new records: each candidate's
+    :class:`Features` record is judged (:func:`judge`); the survivors are grouped into
+    one call per gene pair (:func:`group_events`: a member's ``part_of`` names its main
+    candidate, whose ``member_keys`` name them) and judged by the phase-2 filters; each
+    candidate then holds its final ``features`` and ``verdict``. Candidates without
+    distinct keys (made by hand) are numbered in their order first."""
+    cands = list(candidates)
+    if len({c.key for c in cands}) != len(cands):
+        cands = [replace(c, key=k) for k, c in enumerate(cands)]
     chosen = active_filters(ctx.params)
     first = [f for f in chosen if f.phase == 1]
     second = [f for f in chosen if f.phase == 2]
-    records = [features_of(c, ctx.known_pairs) for c in candidates]
+    records = [features_of(c, ctx.known_pairs) for c in cands]
     verdicts = [judge(f, ctx, first) for f in records]
     if second:
-        group_events(c for c, v in zip(candidates, verdicts) if v.called)
-        for k, c in enumerate(candidates):
+        events = group_events(c for c, v in zip(cands, verdicts) if v.called)
+        main_of = {m: main for main, members in events.items() for m in members}
+        for k, c in enumerate(cands):
+            if c.key in main_of:
+                c = replace(c, part_of=main_of[c.key])
+            if c.key in events:
+                c = replace(c, member_keys=events[c.key])
+            cands[k] = c
             if verdicts[k].called:
-                records[k] = replace(records[k], part_of_call=c.main_call is not None)  # grouped now
+                records[k] = replace(records[k], part_of_call=c.part_of is not None)  # grouped now
                 verdicts[k] = replace(verdicts[k], filters=tuple(x.name for x in second if x.predicate(records[k], ctx)))
-    for c, f, v in zip(candidates, records, verdicts):
-        c.features, c.verdict = f, v
-    called = [c for c, v in zip(candidates, verdicts) if v.called]
-    discarded = [c for c, v in zip(candidates, verdicts) if not v.called]
+    judged = [replace(c, features=f, verdict=v) for c, f, v in zip(cands, records, verdicts)]
+    called = [c for c, v in zip(judged, verdicts) if v.called]
+    discarded = [c for c, v in zip(judged, verdicts) if not v.called]
     return called, discarded
 
 

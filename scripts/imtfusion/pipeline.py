@@ -18,6 +18,7 @@ from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.bamio import is_remote, open_alignment
+from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
@@ -29,7 +30,6 @@ from imtfusion.evidence import (
     collect_mates,
     lost_pairing,
     pairs_without_mate_fields,
-    reads_spelling,
     safe_fetch,
     umi_of,
 )
@@ -39,8 +39,8 @@ from imtfusion.unmapped import TargetTranscripts, scan_reads
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
-from imtfusion.evidence_bam import attach_examples, breakend_base, collect_support, gene_coverage, write_evidence_bam
-from imtfusion.model import GeneCoverage, TargetQC
+from imtfusion.evidence_bam import breakend_base, junction_examples, collect_support, gene_coverage, write_evidence_bam
+from imtfusion.model import ClippedRead, GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -186,30 +186,6 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
     return out
 
 
-def boundary_key(fasta: str | Path) -> tuple[str, str]:
-    """Cache key of the exon-boundary index: the FASTA's contig names and lengths (its
-    .fai), so an index built with one assembly is never used with another."""
-    from imtfusion.annotation import file_checksum
-
-    return ("boundaries", file_checksum(str(fasta) + ".fai"))
-
-
-def boundary_index(annotation: Annotation, contigs: ContigMap, ref: Reference):
-    """The genome-wide exon-boundary index, built once per annotation and FASTA."""
-    from imtfusion.boundaries import BoundaryIndex
-
-    key = boundary_key(ref.path)
-    cached = annotation.cached(key)
-    if cached is None:
-        def fetch_gtf(chrom: str, start: int, end: int) -> str:
-            bam_chrom = contigs.to_bam(chrom)
-            return ref.fetch(bam_chrom, start, end, remember=False) if bam_chrom else ""
-
-        cached = BoundaryIndex.build(annotation, fetch_gtf)
-        annotation.cache[key] = cached
-    return cached
-
-
 def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
 
@@ -220,44 +196,11 @@ def _whole_bam_pass_skipped(bam, mode: str) -> bool:
     return is_remote(bam) and mode.strip().lower() == "auto"
 
 
-def boundaries_spelled_by_reads(clips, ends: BreakendReads, lookup, contigs: ContigMap, params: CallParameters):
-    """Without a FASTA, the stand-in for the genome-wide exon-boundary index: the exon
-    boundaries of the genes where reads spell the bases of the clips (one pass of the
-    BAM), their bases from the reads' pile-up. Returns (index, a note for the report)."""
-    from imtfusion.boundaries import BoundaryIndex
-    from imtfusion.rescue import genome_seeds
-
-    seeds = genome_seeds(clips, params)
-    found = reads_spelling(ends.bam, seeds, params.max_partner_scan)
-    genes: dict[str, object] = {}
-    for chrom, start, end in found.stretches:
-        for pos in (start, end - 1):
-            for gene in lookup.genes_at(chrom, pos):
-                genes.setdefault(gene.gene_id, gene)
-    rows = []
-    for gene_id in sorted(genes):
-        gene = genes[gene_id]
-        rows += [(gene.chrom, pos, side, gene_id) for pos, side in sorted(lookup.splice_breakends(gene))]
-
-    def fetch_gtf(chrom: str, start: int, end: int) -> str:
-        bam_chrom = contigs.to_bam(chrom)
-        return ends.pileup.fetch(bam_chrom, start, end) if bam_chrom else ""
-
-    index = BoundaryIndex.of_breakends([rows] if rows else [], fetch_gtf)
-    scope = "the whole BAM" if found.complete else f"the first {found.records:,} records (max_partner_scan)"
-    note = (
-        f"without a FASTA, {scope} was read for the bases of the soft clips at target breakends that no mate "
-        f"or known partner placed: {len(found.stretches):,} read(s) in {len(genes)} gene(s) spell them, and "
-        "those genes' exon boundaries were tried as partners"
-    )
-    return index, note
-
-
 NO_FASTA_PRECISION = "exon-level (no FASTA)"
 LOOSE_CLIPS = 2  # junction reads left unplaced at a target end that make a mates-only call "exon-level"
 
 
-def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> None:
+def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> list[Candidate]:
     """Without a FASTA, a call from mates only whose target gene has junction reads (soft
     clips, two or more on the side of its target end) that could not be placed says so:
     its breakpoints are the exon boundaries next to the mates, and the partner's bases
@@ -268,17 +211,19 @@ def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> N
     for clip in clips:
         if clip.fragment not in placed:
             loose.setdefault((clip.end.chrom, clip.end.side), []).append(clip)
+    out = []
     for c in candidates:
-        if c.precision != "approximate":
-            continue
-        for end, gene in ((c.end5, c.gene5), (c.end3, c.gene3)):
-            if gene.name not in c.targets:
-                continue
-            here = [k for k in loose.get((end.chrom, end.side), ())
-                    if any(g.gene_id == gene.gene_id for g in lookup.genes_at(k.end.chrom, k.end.pos))]
-            if len({k.fragment for k in here}) >= LOOSE_CLIPS:
-                c.precision = NO_FASTA_PRECISION
-                break
+        if c.precision == "approximate":
+            for end, gene in ((c.end5, c.gene5), (c.end3, c.gene3)):
+                if gene.name not in c.targets:
+                    continue
+                here = [k for k in loose.get((end.chrom, end.side), ())
+                        if any(g.gene_id == gene.gene_id for g in lookup.genes_at(k.end.chrom, k.end.pos))]
+                if len({k.fragment for k in here}) >= LOOSE_CLIPS:
+                    c = dataclasses.replace(c, precision=NO_FASTA_PRECISION)
+                    break
+        out.append(c)
+    return out
 
 
 PARTNER_UNMAPPED_FLANK = 1_000  # bases around a known partner gene whose unmapped reads are looked at
@@ -313,15 +258,17 @@ def _partner_spans(loci: list[TargetLocus], partners: dict[str, list], contigs: 
             if not any(l.chrom == c and l.start <= s and e <= l.end for l in loci)]  # read with the target locus already
 
 
-def _carries_umis(evidence, params: CallParameters) -> bool:
-    """Whether the evidence reads of the target loci carry UMIs that count molecules."""
+def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
+    """Whether the evidence reads of the target loci (and ``clips``, found beside them)
+    carry UMIs that count molecules."""
     keys = itertools.chain((r.dup_key for r in evidence.split_reads), (c.dup_key for c in evidence.clipped_reads),
-                           (d.dup_key for d in evidence.discordant_reads))
+                           (c.dup_key for c in clips), (d.dup_key for d in evidence.discordant_reads))
     return params.uses_umis and any(k and k[-1] for k in keys)
 
 
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
-                   params: CallParameters, chimeric: bool, at_partners: list | None = None) -> list[str]:
+                   params: CallParameters, chimeric: bool,
+                   at_partners: list | None = None) -> tuple[list[ClippedRead], list[str]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
@@ -329,18 +276,19 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     chimeric alignments has aligned the junction reads it could, but the molecules of a
     UMI panel are counted, and STAR leaves the pairs of its shortest junction fragments
     unmapped (a panel's BAM is small). They become soft clips at exact target
-    breakends."""
+    breakends: returns (those clips, notes); ``evidence`` is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
+    found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
     placed += [(u.fragment, u.sequence, u.umi) for u in (at_partners or []) if u.fragment not in in_loci]
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
-        evidence.clipped_reads.extend(scan_reads(placed, index, params.min_clip))
+        found += scan_reads(placed, index, params.min_clip)
     notes: list[str] = []
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
-    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params))):
+    if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params, found))):
         try:
             unplaced = max(0, bam.nocoordinate)
         except (ValueError, AttributeError):
@@ -364,18 +312,18 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     if unplaced:
         if index is None:
             index = TargetTranscripts(loci, annotation, ref.fetch)
-        evidence.clipped_reads.extend(scan_reads(unplaced_reads(), index, params.min_clip))
+        found += scan_reads(unplaced_reads(), index, params.min_clip)
         notes.append(f"{unplaced:,} unmapped reads without a position were scanned for junction reads")
     filled = index.filled() if index is not None and getattr(ref, "from_reads", False) else None
     if filled is not None:
         # without a FASTA: target bases no aligned read spells, as the junction reads just
         # matched spell them, let the other unmapped reads be matched there too (a second look)
-        done = {c.fragment for c in evidence.clipped_reads}
+        done = {c.fragment for c in itertools.chain(evidence.clipped_reads, found)}
         again = [r for r in placed if r[0] not in done]
         if unplaced:
             again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
-        evidence.clipped_reads.extend(scan_reads(again, filled, params.min_clip))
-    return notes
+        found += scan_reads(again, filled, params.min_clip)
+    return found, notes
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
@@ -508,6 +456,58 @@ def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     return out
 
 
+def _count_molecules(candidates: list[Candidate], bam, params: CallParameters) -> list[Candidate]:
+    """The candidates with their duplicates counted again (a pseudogene's junction may
+    have given its reads to the gene's) and their partner-side start sites."""
+    out = []
+    for c in candidates:
+        partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
+                           else (c.end5, c.end3))
+        out.append(dataclasses.replace(
+            c, duplicates=count_duplicates(c, params),
+            start_sites=umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
+                                         target=(bam.get_tid(target.chrom), target.pos))))
+    return out
+
+
+def name_calls(sample: str, called: list[Candidate], discarded: list[Candidate], annotation: Annotation,
+               contigs: ContigMap, domains: list[Domain], params: CallParameters,
+               ref: Reference | None) -> tuple[list[Candidate], list[Candidate]]:
+    """The annotated calls, as new records: transcripts, exons, frame and domains (the
+    calls' sequences from the FASTA when there is one), the call IDs (``SAMPLE_F1``, ...
+    in the order of ``called``; ``SAMPLE_D1``, ... of ``discarded``), the calls'
+    reference bases at the breakpoints, and each one's ``main_call`` (the ID of the call
+    it is part of) and ``isoforms`` (its other junctions, in the order of the discarded
+    table)."""
+    fetch = None
+    if ref is not None:
+        reference = ref
+
+        def fetch(gtf_chrom: str, start: int, end: int) -> str:
+            bam_chrom = contigs.to_bam(gtf_chrom)
+            return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
+
+    tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+    ids = {c.key: f"{sample}_F{i}" for i, c in enumerate(called, start=1)}
+    ids.update({c.key: f"{sample}_D{i}" for i, c in enumerate(discarded, start=1)})
+    named: dict[int, Candidate] = {}
+    for c in called:
+        named[c.key] = dataclasses.replace(
+            c, annotation=annotate_candidate(c, annotation, contigs, domains, tags, fetch), call_id=ids[c.key],
+            ref_base5=breakend_base(ref, c.end5), ref_base3=breakend_base(ref, c.end3))
+    for c in discarded:
+        named[c.key] = dataclasses.replace(
+            c, annotation=annotate_candidate(c, annotation, contigs, domains, tags, None), call_id=ids[c.key])
+    for key, c in named.items():
+        if c.part_of is not None:
+            named[key] = c = dataclasses.replace(c, main_call=ids[c.part_of])
+    order = {c.key: i for i, c in enumerate(discarded)}
+    for key, c in named.items():  # members have none of their own: theirs are final now
+        if c.member_keys:
+            named[key] = dataclasses.replace(c, isoforms=tuple(named[k] for k in sorted(c.member_keys, key=order.__getitem__)))
+    return [named[c.key] for c in called], [named[c.key] for c in discarded]
+
+
 def run_sample(
     bam_path: str | Path,
     annotation: Annotation | str | Path,
@@ -568,7 +568,9 @@ def run_sample(
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
-        ends = BreakendReads(bam, params)  # the later passes' reads of a region (evidence.RegionReads)
+        # the later passes' reads of a region (evidence.RegionReads), and without a FASTA
+        # the whole-BAM pass for the exon boundaries whose reads spell unplaced clips
+        ends = BreakendReads(bam, params, whole_bam_pass=not _whole_bam_pass_skipped(bam, params.partner_scan))
         # without a FASTA the reads spell the reference where they are aligned (partner
         # exons, the target's transcripts), so soft clips and unmapped reads are still
         # placed; the genome-wide exon-boundary index needs the FASTA
@@ -581,72 +583,34 @@ def run_sample(
             evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
             notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
                          "by name with reads of the known partner genes")
-        notes += _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
-                                _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
-
-        def build_boundaries():
-            return boundary_index(annotation, contigs, ref)
+        found, said = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
+                                     _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
+        evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
+        notes += said
 
         lookup = GeneLookup(annotation, contigs)
-
-        def spelled_boundaries(clips):
-            if _whole_bam_pass_skipped(bam, params.partner_scan):
-                notes.append(
-                    "the BAM is read over the network: without a FASTA, soft clips that no mate or known partner "
-                    "places were not looked for in a pass of the whole BAM (it would download all of it); give the "
-                    "FASTA, or set partner_scan: yes, for novel partners of such clips"
-                )
-                return None
-            index, note = boundaries_spelled_by_reads(clips, ends, lookup, contigs, params)
-            notes.append(note)
-            return index
-
         candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, spelled, ends, partners,
-            build_boundaries if ref is not None else None, lookup,
-            spelled_boundaries if ref is None and not chimeric and _partner_scan_on(params) else None,
+            evidence, loci, annotation, contigs, params, spelled, ends, partners, lookup=lookup,
+            genome_boundaries=ref is not None,
+            spelled_boundaries=ref is None and not chimeric and _partner_scan_on(params),
         )
-        assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
-        for c in candidates:  # a pseudogene's junction may have given its reads to the gene's
-            c.duplicates = count_duplicates(c, params)
-            partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
-                               else (c.end5, c.end3))
-            c.start_sites = umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
-                                             target=(bam.get_tid(target.chrom), target.pos))
+        notes += ends.notes
+        candidates = assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
+        candidates = _count_molecules(candidates, bam, params)
         if primer_set is not None:
-            mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
-        mark_promiscuous(candidates, params)
+            candidates = mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
+        candidates = mark_promiscuous(candidates, params)
         if ref is None:
-            _say_exon_level(candidates, evidence.clipped_reads, lookup)
+            candidates = _say_exon_level(candidates, evidence.clipped_reads, lookup)
         called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
         called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
-        fetch = None
-        if ref is not None:
-            reference = ref
-
-            def fetch(gtf_chrom: str, start: int, end: int) -> str:
-                bam_chrom = contigs.to_bam(gtf_chrom)
-                return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
-
-        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
-        for c in called:
-            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, fetch)
-        for c in discarded:
-            c.annotation = annotate_candidate(c, annotation, contigs, domains, tags, None)
-        for i, c in enumerate(called, start=1):
-            c.call_id = f"{sample}_F{i}"
-            c.ref_base5, c.ref_base3 = breakend_base(ref, c.end5), breakend_base(ref, c.end3)
-        for i, c in enumerate(discarded, start=1):
-            c.call_id = f"{sample}_D{i}"
+        called, discarded = name_calls(sample, called, discarded, annotation, contigs, domains, params, ref)
         accessions = {} if ref is None else {
             chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
             if (acc := ref.accession(chrom)) is not None
         }
-        order = {id(c): i for i, c in enumerate(discarded)}
-        for c in called:  # isoforms in the order of the discarded table
-            c.isoforms.sort(key=lambda k: order[id(k)])
         support = collect_support(bam, loci, called, evidence.record_names)
-        attach_examples(support, called)
+        examples = junction_examples(support, called)
         coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
         header = bam.header.to_dict()
     except UnicodeDecodeError:
@@ -708,6 +672,7 @@ def run_sample(
         housekeeping_profiles=[q.profile for q in house.values()],
         sequence_accessions=accessions,
         primers=str(primers) if primers else None,
+        examples=examples,
     )
 
 

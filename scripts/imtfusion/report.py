@@ -42,6 +42,7 @@ from imtfusion.specimen import signoff_html, specimen_html
 if TYPE_CHECKING:  # pragma: no cover
     from imtfusion.calling import Candidate
     from imtfusion.knowledge import KnownFusion
+    from imtfusion.model import ReadExample
     from imtfusion.results import SampleResult
 
 __all__ = ["CSS", "STATUS_CLASS", "TranscriptSource", "esc", "headline", "render_sample_report", "status_badge"]
@@ -389,12 +390,13 @@ def _marked(read: str, ref: str, five: bool) -> str:
     return "".join(out)
 
 
-def reads_table(c: "Candidate") -> str:
-    if not c.examples:
+def reads_table(c: "Candidate", examples: "tuple[ReadExample, ...] | list[ReadExample]" = ()) -> str:
+    """The call's junction reads (``examples``: :func:`imtfusion.evidence_bam.junction_examples`)."""
+    if not examples:
         return '<p class="note">No junction read to show (the call rests on discordant mates, or its reads are hard-clipped).</p>'
     ref5, ref3, what = reference_around_junction(c)
-    w5 = min(READ_WINDOW, max(len(e.five) for e in c.examples))
-    w3 = min(READ_WINDOW, max(len(e.three) for e in c.examples))
+    w5 = min(READ_WINDOW, max(len(e.five) for e in examples))
+    w3 = min(READ_WINDOW, max(len(e.three) for e in examples))
     rows = []
     if ref5 or ref3:
         r5, r3 = ref5[-w5:], ref3[:w3]
@@ -403,7 +405,7 @@ def reads_table(c: "Candidate") -> str:
             f'<span style="color:{COLOUR_5}">{esc(r5)}</span><span class="j">|</span>'
             f'<span style="color:{COLOUR_3}">{esc(r3)}</span></td></tr>'
         )
-    for e in c.examples:
+    for e in examples:
         five, three = e.five[-w5:], e.three[:w3]
         cells = (" " * (w5 - len(five)) + _marked(five, ref5, True) + '<span class="j">|</span>'
                  + _marked(three, ref3, False) + " " * (w3 - len(three)))
@@ -510,7 +512,7 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         f"{svg}"
         f'<div class="facts"><div><h4>Evidence</h4>{evidence}</div><div><h4>Annotation</h4>{annot}</div></div>'
         f"{''.join(seqs)}"
-        f"<h4>Supporting reads at the junction</h4>{reads_table(c)}"
+        f"<h4>Supporting reads at the junction</h4>{reads_table(c, result.examples.get(c.call_id, ()))}"
         f"</section>"
     )
 

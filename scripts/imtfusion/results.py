@@ -71,3 +71,4 @@ class SampleResult:
     housekeeping_profiles: list = field(default_factory=list, repr=False)  # their ExonProfiles (RNA degradation)
     sequence_accessions: dict[str, str] = field(default_factory=dict)  # refget accession per called contig (FASTA)
     primers: str | None = None  # the primer BED of an anchored multiplex PCR panel (imtfusion.primers), if given
+    examples: dict[str, tuple] = field(default_factory=dict, repr=False)  # call ID -> a few junction ReadExamples (report)

@@ -1702,15 +1702,15 @@ class AnnotationEntry:
 # as one does with a soft clip to place on a partner that no mate points at; says so on
 # stderr. Benchmark instrumentation only: a call's worst case for memory.
 FORCE_BOUNDARY_INDEX = """import sys
+import imtfusion.boundaries as boundaries
 import imtfusion.calling as calling
-import imtfusion.pipeline as pipeline
 calling._needs_boundary_index = lambda clips, params: True
-_load = pipeline.boundary_index
+_load = boundaries.genome_boundaries
 def _loaded(*args, **kwargs):
     index = _load(*args, **kwargs)
     print(f"{BOUNDARY_MARK} {len(index)}", file=sys.stderr)
     return index
-pipeline.boundary_index = _loaded
+boundaries.genome_boundaries = _loaded
 from imtfusion.cli import main
 sys.exit(main(sys.argv[1:]))
 """
