@@ -490,3 +490,51 @@ def test_junction_reads_an_aligner_wrote_into_the_target_are_not_its_own_continu
     result = call(tmp_path, toy, fasta=True, min_fragments=3)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.mismapped_reads == 0 and "mismapping" not in c.filters
+
+
+def _two_partners_on_one_chromosome() -> "Toy":
+    """PARTP (+) with PARTQ 27 kb upstream of it on chr4 (same strand), ALK and ETV6."""
+    from toolkit import Toy
+
+    toy = Toy({"chr1": 14000, "chr2": 36000, "chr3": 20000, "chr4": 60000})
+    toy.add_gene("PARTQ", "chr4", "+", [(1000, 1200), (4000, 4150), (7000, 7300)])
+    toy.add_gene("PARTP", "chr4", "+", [(31000, 31200), (34000, 34150), (37000, 37300)])
+    toy.add_gene("ALK", "chr2", "-", [(10000, 10300), (15000, 15120), (20000, 20150), (26000, 26200), (32000, 32400)])
+    toy.add_gene("ETV6", "chr3", "+", [(3000, 3200), (6000, 6150), (9000, 9100)])
+    add_background(toy)
+    return toy
+
+
+# PARTP exon 2 (ends at 34149) joined to ALK exon 3 (first base 20149)
+UPSTREAM_READ = [("chr4", 34090, "+", 60), ("chr2", 20110, "-", 40)]
+
+
+def test_mates_in_another_gene_of_the_partners_chromosome_do_not_support_its_junction(tmp_path):
+    # the decoy (a deep capture panel's random chimeras): one PARTP::ALK junction read, and
+    # the mates of a PARTQ::ALK chimera joined to the same ALK exon, PARTQ 27 kb upstream of
+    # PARTP on its strand: they lie on the side PARTP::ALK keeps, within
+    # discordant_max_distance of its end, but in another gene, and must not make PARTP::ALK
+    # four fragments
+    toy = _two_partners_on_one_chromosome()
+    toy.fragment("split1", UPSTREAM_READ, PARTP_ALK_MATE)
+    for i in range(3):
+        toy.fragment(f"q{i}", [("chr4", 4000 + 10 * i, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=3)
+    assert not by_fusion(result, "PARTP::ALK")
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert d.fragments == 1 and "min_support" in d.filters
+    # they are PARTQ::ALK's mates, a candidate of its own
+    [q] = [c for c in result.called + result.discarded if c.fusion == "PARTQ::ALK"]
+    assert q.discordant_fragments == {"q0", "q1", "q2"}
+
+
+def test_mates_in_the_partner_gene_still_support_its_junction(tmp_path):
+    # beside it, the fusion it must keep: its own mates, anywhere in the kept part of PARTP
+    toy = _two_partners_on_one_chromosome()
+    toy.fragment("split1", UPSTREAM_READ, PARTP_ALK_MATE)
+    toy.fragment("split2", UPSTREAM_READ, [("chr2", 20010, "+", 100)])
+    for i, start in enumerate((31050, 34000, 34030)):  # exon 1 and exon 2 of PARTP
+        toy.fragment(f"p{i}", [("chr4", start, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=3)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.discordant_pairs == 3 and c.split_reads == 2

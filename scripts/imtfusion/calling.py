@@ -522,20 +522,46 @@ def _splice_of(lookup: GeneLookup, gene: GeneRef, end: Breakend) -> set[tuple[in
 DISCORDANT_TOLERANCE = 10  # bases a discordant read may lie past the junction end it fits
 
 
-def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breakend, params: CallParameters) -> int | None:
-    """Distance of a discordant pair from a junction, or None when it cannot support it."""
+def _discordant_fits(read: DiscordantRead, read_end: Breakend, mate_end: Breakend, params: CallParameters,
+                     limits: tuple[int, int] | None = None) -> int | None:
+    """Distance of a discordant pair from a junction, or None when it cannot support it.
+    ``limits``: how far from the read-side and the mate-side end the pair's reads may lie
+    (:func:`_kept_span`); ``discordant_max_distance`` without."""
     r, m = read.read_end, read.mate_end
     if (r.chrom, r.side, m.chrom, m.side) != (read_end.chrom, read_end.side, mate_end.chrom, mate_end.side):
         return None
     tol = DISCORDANT_TOLERANCE
-    limit = params.discordant_max_distance
     dist = 0
-    for obs, end in ((r, read_end), (m, mate_end)):
+    for obs, end, limit in ((r, read_end, limits[0] if limits else params.discordant_max_distance),
+                            (m, mate_end, limits[1] if limits else params.discordant_max_distance)):
         delta = end.pos - obs.pos if end.side == "L" else obs.pos - end.pos
         if delta < -tol or delta > limit:
             return None
         dist += abs(delta)
     return dist
+
+
+def _kept_span(end: Breakend, gene: GeneRef, lookup: GeneLookup, params: CallParameters) -> int:
+    """How far from a junction end the reads of its fused transcript can lie: to the end
+    of its gene on the side the fusion keeps (a mate beyond it lies in another gene, whose
+    own junction it supports: at a deep panel's depth random chimeras of a target exon with
+    several genes of one chromosome lend each other their mates), at most
+    ``discordant_max_distance``; that distance for an intergenic end."""
+    limit = params.discordant_max_distance
+    if gene.intergenic:
+        return limit
+    for g in lookup.genes_at(end.chrom, end.pos):
+        if g.gene_id == gene.gene_id:
+            return max(0, min(limit, end.pos - g.start if end.side == "L" else g.end - 1 - end.pos))
+    return limit
+
+
+def _end_gene(cand: "_Draft", end: Breakend) -> GeneRef:
+    """The candidate's gene at one of its junction ends (the 5' or the 3' end nearer it)."""
+    def off(e: Breakend) -> float:
+        return abs(e.pos - end.pos) if (e.chrom, e.side) == (end.chrom, end.side) else float("inf")
+
+    return cand.gene5 if off(cand.end5) <= off(cand.end3) else cand.gene3
 
 
 def _junction_candidates(
@@ -792,7 +818,7 @@ def call_candidates(
     candidates = _merge_near_duplicates(candidates)
 
     # discordant reads: to the best-supported junction they fit, else mate-only candidates
-    leftovers = _assign_discordants(evidence.discordant_reads, candidates, params)
+    leftovers = _assign_discordants(evidence.discordant_reads, candidates, params, lookup)
     if ref is not None and reads is not None and leftovers:
         # mates point at a gene pair but no junction read was placed yet: look for clipped
         # reads on both sides of the mates and place them on the other gene's exons
@@ -804,15 +830,17 @@ def call_candidates(
             new = _junction_candidates(refined, lookup, target_ids, params, ref)
             _second_pass(new, loci, evidence, params, reads)
             candidates = _merge_near_duplicates(candidates + new)
-            leftovers = _assign_discordants(leftovers, candidates, params)
+            leftovers = _assign_discordants(leftovers, candidates, params, lookup)
     candidates.extend(_mate_only_candidates(leftovers, lookup, target_ids))
 
     candidates.sort(key=lambda c: (-c.fragments, c.fusion, c.end5, c.end3))
     return [_freeze(d, k, lookup, loci, params) for k, d in enumerate(candidates)]
 
 
-def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft], params: CallParameters) -> list[DiscordantRead]:
-    """Give each discordant read to the best-supported junction it fits; return the rest.
+def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft], params: CallParameters,
+                        lookup: GeneLookup) -> list[DiscordantRead]:
+    """Give each discordant read to the best-supported junction it fits (both reads within
+    the genes of its ends, on the sides the fusion keeps: :func:`_kept_span`); return the rest.
 
     The junction ends are indexed by the contigs and sides a fitting pair must have and
     sorted by the read-side position, so a read is compared only with the junctions whose
@@ -824,9 +852,10 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
         view = cand.junction
         if view is None:
             continue
+        spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) for e in (view.a, view.b)}
         for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
             fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
-                (read_end.pos, 2 * k + j, cand, read_end, mate_end))
+                (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)])))
     for spots in fitting.values():
         spots.sort(key=lambda x: (x[0], x[1]))
     positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
@@ -842,8 +871,8 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
             low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
             lo = bisect.bisect_left(positions[key], low)
             hi = bisect.bisect_right(positions[key], high)
-            for _, _, cand, read_end, mate_end in sorted(spots[lo:hi], key=lambda x: x[1]):
-                dist = _discordant_fits(read, read_end, mate_end, params)
+            for _, _, cand, read_end, mate_end, limits in sorted(spots[lo:hi], key=lambda x: x[1]):
+                dist = _discordant_fits(read, read_end, mate_end, params, limits)
                 if dist is not None:
                     rank = (-cand.split_reads, dist)
                     if best is None or rank < best[0]:
