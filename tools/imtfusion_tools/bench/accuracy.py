@@ -740,11 +740,11 @@ PANEL_UMI_LENGTH = 8
 PANEL_DUPLICATES = 0.7
 PANEL_UMI_ERRORS = 0.005
 #: ``deep_capture`` (issue #17, item 3): hybrid capture at 1,400-4,600 reads deep on the
-#: target genes (their expression x300 instead of x20), and every look-alike whose reads
-#: the baits catch (read-through, the ALK and TPM3 paralogs and pseudogenes, the
-#: promiscuous ALK breakpoint, poly-G pairs) DEEP_SCALE times as many fragments, random
-#: single-molecule chimeras DEEP_SCALE times as many; the true fusions keep their molecules
-#: (a fusion of 2-300 molecules among thousands of wild-type ones: the harder case).
+#: target genes and the ALK paralogs (the baits catch them: expression x300 instead of
+#: x20, as the simulator's capture does), and every chimeric look-alike with target reads
+#: (read-through, the promiscuous ALK breakpoint, poly-G pairs) DEEP_SCALE times as many
+#: fragments, random single-molecule chimeras DEEP_SCALE times as many; the true fusions
+#: keep their molecules (a fusion of 2-300 molecules among thousands of wild-type ones).
 DEEP_CAPTURE_ENRICHMENT = 300
 DEEP_SCALE = 15
 DEEP_NOISE = 100  # random chimeras per sample at most (distinct gene pairs, half with a target: ~100 such pairs)
@@ -762,10 +762,11 @@ def panel_library(protocol: str, read_length: int = 100, paired: bool = True) ->
 
 
 def _deepened(genome: "Genome", seed: int, ps: PanelSample, k: int) -> PanelSample:
-    """``ps`` with its look-alikes ``k`` times deeper (:data:`DEEP_SCALE`): read-through,
-    decoy, pseudogene, promiscuous-breakpoint and poly-G fragments times ``k``, and ``k``
-    times as many single-fragment random chimeras, at most :data:`DEEP_NOISE` (drawn
-    afresh, avoiding the sample's fusions and read-through pairs)."""
+    """``ps`` with its chimeric look-alikes ``k`` times deeper (:data:`DEEP_SCALE`):
+    read-through, promiscuous-breakpoint and poly-G fragments times ``k``, and ``k`` times
+    as many single-fragment random chimeras, at most :data:`DEEP_NOISE` (drawn afresh,
+    avoiding the sample's fusions and read-through pairs). The paralogs are deepened by
+    the capture itself (:data:`DEEP_CAPTURE_ENRICHMENT`)."""
     from dataclasses import replace
 
     from imtfusion_tools.sim.reads import PolyGSpec
@@ -778,8 +779,6 @@ def _deepened(genome: "Genome", seed: int, ps: PanelSample, k: int) -> PanelSamp
         ps,
         readthroughs=tuple(more(c) for c in ps.readthroughs),
         noise=random_chimeras(genome, seed, ps.name, min(DEEP_NOISE, len(ps.noise) * k), avoid),
-        decoy_fragments=ps.decoy_fragments * k,
-        pseudogenes=tuple((g, n * k) for g, n in ps.pseudogenes),
         artefacts=tuple(more(c) for c in ps.artefacts),
         polyg=tuple(PolyGSpec(p.transcript, p.fragments * k, non_g=p.non_g, mate=p.mate) for p in ps.polyg),
     )
