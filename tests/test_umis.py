@@ -242,3 +242,57 @@ def test_with_umis_the_sample_and_its_targets_count_molecules(tmp_path):
     plain = call(tmp_path, _deep_locus_toy("none"), qc_min_unique_fragments=1)
     [alk] = [s for s in plain.statuses if s.target == "ALK"]
     assert plain.sample_qc.duplicates_from == "start positions" and plain.sample_qc.unique_fragments_of(alk.qc) == 6
+
+
+# ----------------------------------------------------------------------------------
+# FFPE: short clips whose UMI family reads them alike
+# ----------------------------------------------------------------------------------
+
+
+def _with_clip_bases_changed(records, changes):
+    """The soft-clipped record of a fragment with ``changes`` of its clipped bases (offsets
+    from the junction) read as another base, in every copy alike (the molecule's damage)."""
+    for rec in records:
+        ops = rec.cigartuples
+        if rec.is_supplementary or not ops or 4 not in (ops[0][0], ops[-1][0]):
+            continue
+        seq, qual = list(rec.query_sequence), rec.query_qualities
+        for k in changes:
+            i = ops[0][1] - 1 - k if ops[0][0] == 4 else len(seq) - ops[-1][1] + k
+            seq[i] = {"C": "T", "G": "A", "A": "G", "T": "C"}[seq[i]]
+        rec.query_sequence = "".join(seq)
+        rec.query_qualities = qual
+
+
+def _short_clip_fragment(toy, name, umi, changes=()):
+    # ALK part aligned; its 10 PARTP bases soft-clipped (an aligner without chimeric output)
+    records = toy.fragment(name, [("chr4", 4140, "+", 10), ("chr2", 20060, "-", 90)],
+                           [("chr2", 19990, "+", 100)], only1=1)
+    _with_clip_bases_changed(records, changes)
+    for rec in records:
+        rec.set_tag("RX", umi)
+
+
+def test_a_short_clip_with_one_mismatch_counts_when_its_umi_family_reads_it_alike(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i, umi in enumerate(("ACGTACGT", "TTGCAGCA")):  # the junction, read across by two molecules
+        for rec in toy.fragment(f"split{i}", PARTP_ALK_READ, [("chr2", 20010 + 7 * i, "+", 100)]):
+            rec.set_tag("RX", umi)
+    for copy in range(3):  # one molecule, three copies, its 10 PARTP bases with one damaged
+        _short_clip_fragment(toy, f"ffpe{copy}", "GATCCTAG", changes=(4,))
+    # the decoys: the same clip read by one fragment only (a sequencing error cannot be told
+    # from damage), and a family whose clip has two mismatches
+    _short_clip_fragment(toy, "lone", "CAGTTGAC", changes=(4,))
+    for copy in range(3):
+        _short_clip_fragment(toy, f"two{copy}", "GGTTAACC", changes=(2, 6))
+    result = call(tmp_path, toy, min_fragments=2)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"ffpe0", "ffpe1", "ffpe2"} <= c.split_fragments
+    assert not {"lone", "two0", "two1", "two2"} & (c.split_fragments | c.discordant_fragments)
+    assert c.molecules == 3
+    # without UMIs the copies are not known as one molecule's: exact matches only
+    (tmp_path / "s.bam").unlink()
+    off = call(tmp_path, toy, min_fragments=2, umi="no")
+    [d] = by_fusion(off, "PARTP::ALK")
+    assert not {"ffpe0", "ffpe1", "ffpe2"} & d.split_fragments

@@ -444,14 +444,19 @@ def _inward_at(junction: _Junction) -> tuple[str, str]:
     return consensus_of(at_a), consensus_of(at_b)
 
 
-def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters) -> bool:
+def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters,
+                  family: bool = False) -> bool:
     """A clip at ``clip.end`` supports the junction whose breakend (same side) is ``end``.
 
     The clip may sit a few bases off the junction (mismatches near the end, or homology):
     ``gained`` bases beyond ``end`` aligned before the clip starts. Up to
     ``EXTENDED_ALIGNMENT`` of them when the aligner extended the alignment through
     mismatches past the junction (STAR's local extension): then the read's bases from
-    ``end`` on, those aligned and the clip, must spell the partner."""
+    ``end`` on, those aligned and the clip, must spell the partner. A clip shorter than
+    ``min_clip`` must match exactly, unless ``family``: copies of its molecule (a UMI
+    family) read the same clip, so a mismatch in it is the molecule's (FFPE damage, a
+    variant), not a sequencing error, and one is allowed in a clip of at least
+    ``FAMILY_MIN_CLIP`` bases."""
     gained = (clip.end.pos - end.pos) * (1 if end.side == "L" else -1)
     if params.junction_window < gained <= EXTENDED_ALIGNMENT:
         if len(clip.inward) < gained:
@@ -466,8 +471,15 @@ def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: Call
         n, ident = identity(clip.outward[-gained:], consensus)
     if n < params.min_clip_match:
         return False
+    if n >= params.min_clip:
+        return ident >= params.clip_identity
+    if family and n >= FAMILY_MIN_CLIP:
+        return ident >= (n - 1) / n
     # a short clip could match by chance with a mismatch allowed: it must be exact
-    return ident >= (params.clip_identity if n >= params.min_clip else 1.0)
+    return ident >= 1.0
+
+
+FAMILY_MIN_CLIP = 10  # a clip this long may hold one mismatch when its UMI family reads it alike
 
 
 def _orient(
@@ -715,7 +727,44 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[_Draft], params:
             _add_clip(best[1], clip, best[2])
         else:
             unmatched.append(clip)
+    if params.uses_umis:
+        unmatched = _match_family_clips(unmatched, ends, positions, params)
     return unmatched
+
+
+def _match_family_clips(clips: list[ClippedRead], ends, positions, params: CallParameters) -> list[ClippedRead]:  # type: ignore[no-untyped-def]
+    """The short clips no junction took exactly, a second look (FFPE): the copies of one
+    molecule (fragments of one UMI at one clip end, reading the same clipped bases) that
+    read a junction's partner but for one base count, all of them (:func:`_clip_matches`
+    with ``family``); a clip read by one fragment only is left as it is."""
+    families: dict[tuple, list[ClippedRead]] = defaultdict(list)
+    for clip in clips:
+        umi = clip.dup_key[-1] if clip.dup_key else ""
+        if umi and FAMILY_MIN_CLIP <= len(clip.outward) < params.min_clip:
+            families[(clip.end, umi, clip.outward)].append(clip)
+    taken: set[int] = set()
+    for (end_at, _, _), members in sorted(families.items(), key=lambda x: (x[0][0], x[0][1], x[0][2])):
+        if len({c.fragment for c in members}) < 2:
+            continue
+        key = (end_at.chrom, end_at.side)
+        spots = ends.get(key)
+        if not spots:
+            continue
+        reach = max(params.junction_window, EXTENDED_ALIGNMENT)
+        lo = bisect.bisect_left(positions[key], end_at.pos - reach)
+        hi = bisect.bisect_right(positions[key], end_at.pos + reach)
+        best = None
+        for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
+            if _clip_matches(members[0], end, cons, params, family=True):
+                rank = (abs(end_at.pos - end.pos), -cand.split_reads)
+                if best is None or rank < best[0]:
+                    best = (rank, cand, end)
+        if best is None:
+            continue
+        for clip in members:
+            _add_clip(best[1], clip, best[2])
+            taken.add(id(clip))
+    return [c for c in clips if id(c) not in taken]
 
 
 def _merge_near_duplicates(candidates: list[_Draft], window: int = 10) -> list[_Draft]:
