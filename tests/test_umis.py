@@ -296,3 +296,44 @@ def test_a_short_clip_with_one_mismatch_counts_when_its_umi_family_reads_it_alik
     off = call(tmp_path, toy, min_fragments=2, umi="no")
     [d] = by_fusion(off, "PARTP::ALK")
     assert not {"ffpe0", "ffpe1", "ffpe2"} & d.split_fragments
+
+
+# ----------------------------------------------------------------------------------
+# pairs the aligner left unmapped, placed on the fused transcript
+# ----------------------------------------------------------------------------------
+
+
+def _unplaced_pair(toy, name, read1, read2, umi):
+    toy.unplaced(name, read1)
+    toy.unplaced(name, read2)
+    for rec in toy.records[-2:]:
+        rec.flag |= 0x1 | 0x8
+        rec.set_tag("RX", umi)
+    toy.records[-2].flag |= 0x40
+    toy.records[-1].flag |= 0x80
+
+
+def test_pairs_both_unmapped_count_for_the_fused_transcript_they_read(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    for i, umi in enumerate(("ACGTACGT", "TTGCAGCA")):  # the junction, read across by two molecules
+        for rec in toy.fragment(f"split{i}", PARTP_ALK_READ, [("chr2", 20010 + 7 * i, "+", 100)]):
+            rec.set_tag("RX", umi)
+    # three molecules whose junction lies between their reads (PARTP exon 2, ALK exon 3),
+    # both reads left unmapped by the aligner
+    for i, umi in enumerate(("GATCCTAG", "CAGTTGAC", "GGTTAACC")):
+        _unplaced_pair(toy, f"pair{i}", [("chr4", 4010 + 9 * i, "+", 100)], [("chr2", 20000 + 5 * i, "+", 100)], umi)
+    # the decoys: a wild-type ALK pair; the same two genes read the other way round (the
+    # ALK read first: no transcript has them so); a partner read past the breakpoint
+    # (PARTP exon 3, not in the fused transcript)
+    _unplaced_pair(toy, "wild", [("chr2", 20010, "-", 100)], [("chr2", 19950, "+", 100)], "AAAACCCC")
+    _unplaced_pair(toy, "swapped", [("chr2", 20000, "-", 100)], [("chr4", 4010, "-", 100)], "CCCCAAAA")
+    _unplaced_pair(toy, "past", [("chr4", 7050, "+", 100)], [("chr2", 20000, "+", 100)], "GGGGTTTT")
+    result = call(tmp_path, toy, fasta=True, scan_unmapped="yes")
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.unplaced_pairs == {"pair0", "pair1", "pair2"}
+    assert c.discordant_pairs == 3 and c.fragments == 5 and c.molecules == 5
+    # not without the unmapped reads' scan
+    (tmp_path / "s.bam").unlink()
+    [d] = by_fusion(call(tmp_path, toy, fasta=True, scan_unmapped="no"), "PARTP::ALK")
+    assert not d.unplaced_pairs and d.fragments == 2

@@ -130,6 +130,8 @@ class Candidate:
     discordant_fragments: frozenset[str] = frozenset()
     clipped_fragments: frozenset[str] = frozenset()  # subset of split_fragments
     unmapped_fragments: frozenset[str] = frozenset()  # subset: unmapped reads spelling the junction
+    # of discordant_fragments: pairs the aligner left unmapped, placed on the fused transcript (imtfusion.unplaced)
+    unplaced_pairs: frozenset[str] = frozenset()
     precision: str = "exact"  # exact: split reads place it; approximate: mates only
     site5: str = "."
     site3: str = "."
@@ -175,7 +177,7 @@ class Candidate:
 
     def __post_init__(self) -> None:
         for name in ("split_fragments", "discordant_fragments", "clipped_fragments", "unmapped_fragments",
-                     "evidence_kinds"):
+                     "unplaced_pairs", "evidence_kinds"):
             value = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(value))
@@ -887,9 +889,10 @@ def call_candidates(
 
 
 def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft], params: CallParameters,
-                        lookup: GeneLookup) -> list[DiscordantRead]:
+                        lookup: GeneLookup | None = None) -> list[DiscordantRead]:
     """Give each discordant read to the best-supported junction it fits (both reads within
-    the genes of its ends, on the sides the fusion keeps: :func:`_kept_span`); return the rest.
+    the genes of its ends, on the sides the fusion keeps: :func:`_kept_span`; without a
+    ``lookup`` within ``discordant_max_distance``); return the rest.
 
     The junction ends are indexed by the contigs and sides a fitting pair must have and
     sorted by the read-side position, so a read is compared only with the junctions whose
@@ -901,7 +904,8 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
         view = cand.junction
         if view is None:
             continue
-        spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) for e in (view.a, view.b)}
+        spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) if lookup is not None
+                 else params.discordant_max_distance for e in (view.a, view.b)}
         for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
             fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
                 (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)])))

@@ -61,6 +61,7 @@ class CallRecord:
     split_reads: int
     clipped_split_reads: int  # of the split-read fragments, those seen as soft clips only
     discordant_pairs: int
+    unplaced_pairs: int  # of those, pairs the aligner left unmapped, placed on the fused transcript
     fragments: int
     molecules: int
     umis: bool
@@ -135,6 +136,7 @@ def call_record(c: "Candidate") -> CallRecord:
         split_reads=c.split_reads,
         clipped_split_reads=len(c.clipped_fragments),
         discordant_pairs=c.discordant_pairs,
+        unplaced_pairs=len(c.unplaced_pairs),
         fragments=c.fragments,
         molecules=c.molecules,
         umis=bool(c.umis),

@@ -64,6 +64,7 @@ def candidate_object(c: Candidate) -> dict[str, Any]:
         "breakend3": breakend_object(r.breakend3),
         "split_reads": r.split_reads,
         "discordant_pairs": r.discordant_pairs,
+        "unplaced_pairs": r.unplaced_pairs,
         "fragments": r.fragments,
         "molecules": r.molecules,
         "umis": r.umis,

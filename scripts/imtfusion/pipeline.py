@@ -35,7 +35,8 @@ from imtfusion.evidence import (
 )
 from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
-from imtfusion.unmapped import TargetTranscripts, scan_reads
+from imtfusion.unmapped import EndFilter, TargetTranscripts, scan_reads
+from imtfusion.unplaced import PairCollector, UnplacedPair, fused_transcript, pairs_on_fused
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
@@ -268,7 +269,7 @@ def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
 
 def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool,
-                   at_partners: list | None = None) -> tuple[list[ClippedRead], list[str]]:
+                   at_partners: list | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
@@ -276,7 +277,8 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     chimeric alignments has aligned the junction reads it could, but the molecules of a
     UMI panel are counted, and STAR leaves the pairs of its shortest junction fragments
     unmapped (a panel's BAM is small). They become soft clips at exact target
-    breakends: returns (those clips, notes); ``evidence`` is not changed."""
+    breakends: returns (those clips, notes, the unplaced pairs of which a read may lie in a
+    target transcript: :mod:`imtfusion.unplaced`); ``evidence`` is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
     found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}
@@ -309,10 +311,19 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     def unplaced_reads():
         return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
 
+    pairs: list[UnplacedPair] = []
     if unplaced:
         if index is None:
             index = TargetTranscripts(loci, annotation, ref.fetch)
-        found += scan_reads(unplaced_reads(), index, params.min_clip)
+        collector = PairCollector(EndFilter(index).hits)
+
+        def collected():
+            for record in unplaced_reads():
+                collector.add(*record)
+                yield record
+
+        found += scan_reads(collected(), index, params.min_clip)
+        pairs = collector.finish()
         notes.append(f"{unplaced:,} unmapped reads without a position were scanned for junction reads")
     filled = index.filled() if index is not None and getattr(ref, "from_reads", False) else None
     if filled is not None:
@@ -323,7 +334,36 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         if unplaced:
             again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
         found += scan_reads(again, filled, params.min_clip)
-    return found, notes
+    return found, notes, pairs
+
+
+def _place_unplaced_pairs(candidates: list[Candidate], pairs: list[UnplacedPair], annotation: Annotation,
+                          ref) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    """The candidates with the unplaced pairs their fused transcripts explain added as
+    discordant pairs (:mod:`imtfusion.unplaced`; the reads of a pair that spelled a
+    junction were clips already), each with its UMI and no position as its duplicate key."""
+    if not pairs:
+        return candidates
+    taken = {f for c in candidates for f in c.split_fragments | c.discordant_fragments}
+    pairs = [p for p in pairs if p.fragment not in taken]
+    fused = [t for c in candidates if c.precision == "exact" and c.oriented
+             if (t := fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, annotation,
+                                       ref.fetch)) is not None]
+    found = pairs_on_fused(pairs, fused) if pairs and fused else {}
+    out = []
+    for c in candidates:
+        mine = found.get(c.key)
+        if not mine:
+            out.append(c)
+            continue
+        names = frozenset(p.fragment for p in mine)
+        keys = dict(c.dup_keys)
+        for p in mine:
+            keys[p.fragment] = frozenset({umis.UNPLACED + (p.umi,)})
+        out.append(dataclasses.replace(c, discordant_fragments=c.discordant_fragments | names,
+                                       unmapped_fragments=c.unmapped_fragments | names,
+                                       unplaced_pairs=c.unplaced_pairs | names, dup_keys=keys))
+    return out
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
@@ -583,8 +623,9 @@ def run_sample(
             evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
             notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
                          "by name with reads of the known partner genes")
-        found, said = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
-                                     _unmapped_at_partners(ends, loci, partners, contigs, params, chimeric))
+        found, said, unplaced_pairs = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
+                                                     _unmapped_at_partners(ends, loci, partners, contigs, params,
+                                                                           chimeric))
         evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
         notes += said
 
@@ -596,6 +637,7 @@ def run_sample(
         )
         notes += ends.notes
         candidates = assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
+        candidates = _place_unplaced_pairs(candidates, unplaced_pairs, annotation, spelled)
         candidates = _count_molecules(candidates, bam, params)
         if primer_set is not None:
             candidates = mark_primed(candidates, primer_set, dict(enumerate(bam.references)))

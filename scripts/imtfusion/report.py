@@ -469,7 +469,9 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
                       + f", read from {r.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
         ("split reads", f"{r.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")),
-        ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"),
+        ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"
+         + (f" ({r.unplaced_pairs} of them left unmapped by the aligner, both reads placed on the fused transcript)"
+            if r.unplaced_pairs else "")),
         ("confidence", f"{confidence_badge(r.confidence)} "
                        f"{esc(r.confidence_reason)}"),
         ("best anchor", f"{r.best_anchor} bp on the shorter side of the best junction read"),

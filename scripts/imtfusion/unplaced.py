@@ -1,0 +1,198 @@
+"""Junction fragments whose two reads the aligner left unmapped: read-pairs placed on the
+fused transcript.
+
+A fragment whose junction lies between its two reads has one read wholly in the partner
+and one wholly in the target. An aligner that cannot pair mates across two genes (STAR
+without chimeric output, HISAT2) leaves both unmapped, without a position; no read spells
+the junction, so no soft clip shows it. In a panel whose molecules are counted, those
+fragments are missing from the count (a fifth to a third of a hybrid-capture fusion's
+molecules with STAR's defaults). Each candidate junction defines its fused transcript
+(the 5' gene's spliced exons up to the breakpoint, the 3' gene's from it); a pair from
+the BAM's unplaced reads counts for the junction when its reads align to that sequence
+ungapped, as a forward/reverse pair around the junction with a read on each side.
+
+Pure: (name, sequence, UMI) records and candidates in, fragment names per candidate out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from imtfusion.annotation import Annotation, Transcript
+from imtfusion.evidence import reverse_complement
+from imtfusion.model import Breakend
+
+SEED = 20  # exact bases a read's alignment on a fused transcript starts from
+FLANK = 700  # fused-transcript bases kept on each side of the junction (a fragment fits in)
+MAX_FRAGMENT = 1000  # a pair's reads this far apart at most, on the fused transcript
+MIN_SIDE = 20  # bases of the fragment on each side of the junction at least
+PAIR_BATCH = 20_000  # pairs checked against the target K-mers at a time
+
+
+@dataclass(frozen=True, slots=True)
+class UnplacedPair:
+    """Two unmapped reads of one fragment, as sequenced."""
+
+    fragment: str
+    read1: str
+    read2: str
+    umi: str = ""
+
+
+class PairCollector:
+    """The pairs among a stream of unplaced records (mates adjacent, as aligners write
+    them and a stable sort keeps them) of which a read may lie in a target transcript:
+    ``keep(sequences)`` returns the indices of the sequences to keep (the target K-mer
+    filter, :class:`imtfusion.unmapped.EndFilter`)."""
+
+    def __init__(self, keep: Callable[[list[str]], Iterable[int]]):
+        self._keep = keep
+        self._last: tuple[str, str, str] | None = None
+        self._batch: list[UnplacedPair] = []
+        self.pairs: list[UnplacedPair] = []
+
+    def add(self, name: str, sequence: str, umi: str = "") -> None:
+        last = self._last
+        if last is not None and last[0] == name:
+            self._batch.append(UnplacedPair(name, last[1], sequence, umi or last[2]))
+            self._last = None
+            if len(self._batch) >= PAIR_BATCH:
+                self._flush()
+            return
+        self._last = (name, sequence, umi)
+
+    def _flush(self) -> None:
+        batch = self._batch
+        if batch:
+            hits = {int(i) % len(batch) for i in self._keep([p.read1 for p in batch] + [p.read2 for p in batch])}
+            self.pairs.extend(batch[i] for i in sorted(hits))
+        self._batch = []
+
+    def finish(self) -> list[UnplacedPair]:
+        self._flush()
+        return self.pairs
+
+
+@dataclass(frozen=True, slots=True)
+class FusedTranscript:
+    """The sequence around one junction, 5' gene first, in transcript orientation;
+    ``junction`` is the offset of the 3' gene's first base."""
+
+    key: int
+    sequence: str
+    junction: int
+
+
+def _spliced(t: Transcript, fetch: Callable[[str, int, int], str], chrom: str, exons: Sequence[tuple[int, int]]) -> str:
+    parts = []
+    for s, e in exons:
+        bases = fetch(chrom, s, e).upper()
+        if len(bases) != e - s:
+            return ""
+        parts.append(bases if t.strand == "+" else reverse_complement(bases))
+    return "".join(parts)
+
+
+def _five_part(end: Breakend, transcripts: list[Transcript], fetch, flank: int) -> str:  # type: ignore[no-untyped-def]
+    """The 5' gene's bases up to and with the breakpoint, transcript orientation: its
+    spliced exons when the breakpoint ends an exon, else the genomic bases."""
+    for t in transcripts:
+        for k, (s, e) in enumerate(t.exons):
+            if (t.strand == "+" and e - 1 == end.pos) or (t.strand == "-" and s == end.pos):
+                seq = _spliced(t, fetch, end.chrom, t.exons[:k + 1])
+                if seq:
+                    return seq[-flank:]
+    strand = transcripts[0].strand if transcripts else "+"
+    if strand == "+":
+        return fetch(end.chrom, max(0, end.pos + 1 - flank), end.pos + 1).upper()
+    return reverse_complement(fetch(end.chrom, end.pos, end.pos + flank).upper())
+
+
+def _three_part(end: Breakend, transcripts: list[Transcript], fetch, flank: int) -> str:  # type: ignore[no-untyped-def]
+    """The 3' gene's bases from the breakpoint on, transcript orientation."""
+    for t in transcripts:
+        for k, (s, e) in enumerate(t.exons):
+            if (t.strand == "+" and s == end.pos) or (t.strand == "-" and e - 1 == end.pos):
+                seq = _spliced(t, fetch, end.chrom, t.exons[k:])
+                if seq:
+                    return seq[:flank]
+    strand = transcripts[0].strand if transcripts else "+"
+    if strand == "+":
+        return fetch(end.chrom, end.pos, end.pos + flank).upper()
+    return reverse_complement(fetch(end.chrom, max(0, end.pos + 1 - flank), end.pos + 1).upper())
+
+
+def fused_transcript(key: int, end5: Breakend, end3: Breakend, gene_id5: str, gene_id3: str,
+                     annotation: Annotation, fetch: Callable[[str, int, int], str],
+                     flank: int = FLANK) -> FusedTranscript | None:
+    """The fused transcript of a junction (``fetch`` reads BAM-named contigs), or None
+    when either side has no bases to read."""
+    five = _five_part(end5, annotation.transcripts_of(gene_id5), fetch, flank)
+    three = _three_part(end3, annotation.transcripts_of(gene_id3), fetch, flank)
+    if len(five) < MIN_SIDE + SEED or len(three) < MIN_SIDE + SEED:
+        return None
+    return FusedTranscript(key, five + three, len(five))
+
+
+def _mismatches_allowed(length: int) -> int:
+    return max(2, length // 25)
+
+
+def _placements(read: str, fused: list[FusedTranscript], index: dict[str, list[tuple[int, int]]]
+                ) -> dict[int, tuple[int, int, bool]]:
+    """Where a read aligns ungapped on each fused transcript: key -> (start, end, as
+    sequenced (True) or reverse-complemented)."""
+    out: dict[int, tuple[int, int, bool]] = {}
+    for forward, seq in ((True, read.upper()), (False, reverse_complement(read.upper()))):
+        n = len(seq)
+        if n < SEED:
+            continue
+        tried: set[tuple[int, int]] = set()
+        for at in sorted({0, (n - SEED) // 2, n - SEED}):
+            for k, off in index.get(seq[at:at + SEED], ()):
+                start = off - at
+                t = fused[k]
+                if (k, start) in tried or start < 0 or start + n > len(t.sequence):
+                    continue
+                tried.add((k, start))
+                ref = t.sequence[start:start + n]
+                bad = sum(1 for a, b in zip(seq, ref) if a != b and b != "N")
+                unknown = ref.count("N")
+                if bad <= _mismatches_allowed(n) and 3 * unknown <= n and t.key not in out:
+                    out[t.key] = (start, start + n, forward)
+    return out
+
+
+def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) -> dict[int, list[UnplacedPair]]:
+    """The pairs each fused transcript explains: both reads aligned on it, one as
+    sequenced and one reverse-complemented, the forward one first, at most
+    ``MAX_FRAGMENT`` apart, the fragment reaching ``MIN_SIDE`` bases past the junction on
+    both sides; a pair that fits several goes to the one where its fragment is shortest
+    (then the first given)."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for k, t in enumerate(fused):
+        seq = t.sequence
+        for o in range(len(seq) - SEED + 1):
+            kmer = seq[o:o + SEED]
+            if "N" not in kmer:
+                index.setdefault(kmer, []).append((k, o))
+    by_key = {t.key: t for t in fused}
+    out: dict[int, list[UnplacedPair]] = {}
+    for pair in pairs:
+        one, two = _placements(pair.read1, fused, index), _placements(pair.read2, fused, index)
+        best: tuple[int, int] | None = None
+        for key in one.keys() & two.keys():
+            (s1, e1, f1), (s2, e2, f2) = one[key], two[key]
+            if f1 == f2:
+                continue
+            (fs, _fe), (_rs, re) = ((s1, e1), (s2, e2)) if f1 else ((s2, e2), (s1, e1))
+            length = re - fs
+            j = by_key[key].junction
+            if not (0 < length <= MAX_FRAGMENT and fs <= j - MIN_SIDE and re >= j + MIN_SIDE and fs <= _rs):
+                continue
+            if best is None or (length, key) < best:
+                best = (length, key)
+        if best is not None:
+            out.setdefault(best[1], []).append(pair)
+    return out
