@@ -740,8 +740,8 @@ PANEL_UMI_LENGTH = 8
 PANEL_DUPLICATES = 0.7
 PANEL_UMI_ERRORS = 0.005
 #: ``deep_capture`` (issue #17, item 3): hybrid capture at 1,400-4,600 reads deep on the
-#: target genes and the ALK paralogs (the baits catch them: expression x300 instead of
-#: x20, as the simulator's capture does), and every chimeric look-alike with target reads
+#: target genes (expression x300 instead of x20) and the ALK paralogs (the baits catch
+#: them a fifth as well: x60 instead of x4, as the simulator's capture does), and every chimeric look-alike with target reads
 #: (read-through, the promiscuous ALK breakpoint, poly-G pairs) DEEP_SCALE times as many
 #: fragments, random single-molecule chimeras DEEP_SCALE times as many; the true fusions
 #: keep their molecules (a fusion of 2-300 molecules among thousands of wild-type ones).

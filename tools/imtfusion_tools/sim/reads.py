@@ -364,9 +364,9 @@ class LibrarySpec:
     genes' molecules are read from gene-specific primers, so every fragment of a
     target transcript ends ``primer_distance`` bases into one of its exons, read
     toward its 5' end, and off-target genes keep 2% of their reads) or
-    ``capture`` (hybrid capture: target genes' transcripts, and their paralogs' (decoys
-    copied from a target), ``capture_enrichment`` times (default 20), every other gene
-    5%); ``wts`` is whole-transcriptome RNA-seq. ``umi_length`` > 0 gives
+    ``capture`` (hybrid capture: target genes' transcripts ``capture_enrichment`` times
+    (default 20), their paralogs' (decoys copied from a target) a fifth of that, every
+    other gene 5%); ``wts`` is whole-transcriptome RNA-seq. ``umi_length`` > 0 gives
     every molecule a random UMI, written at the end of its read names
     (``NAME_ACGTACGT``, as umi-tools writes them); ``duplicate_fraction`` of the
     reads are then PCR copies of a molecule (same positions and UMI, their own
@@ -435,6 +435,7 @@ class LibrarySpec:
 
 PROTOCOLS = ("wts", "amp", "capture")
 CAPTURE_OFF, AMP_OFF = 0.05, 0.02  # expression factors of the genes a targeted panel does not target
+PARALOG_BAITING = 0.2  # a target's paralog (92-98% identical) is caught by its baits a fifth as well as the target
 
 #: (Phred quality, probability at read start, probability at read end); rest is Q37.
 _QUAL_BINS: tuple[tuple[int, float, float], ...] = ((12, 0.005, 0.035), (25, 0.04, 0.12))
@@ -960,8 +961,8 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             raw.append((kind, source, start, end, r1_sense, c1, cq1, c2, cq2, where))
             umis.append(_misread(umi_rng, umi, lib.umi_error_rate) if umi else "")
 
-    # hybrid capture: the baits of a target's exons catch its paralogs' RNA as well
-    baited = set(TARGET_GENES) | {d.name for d in genome.layout.decoys if d.source in TARGET_GENES}
+    # hybrid capture: the baits of a target's exons catch its paralogs' RNA as well, less well
+    paralogs = {d.name for d in genome.layout.decoys if d.source in TARGET_GENES}
 
     def express(counts: Sequence[tuple[str, int]]) -> None:
         for tx_name, count in counts:
@@ -969,7 +970,9 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
             seq = tx.sequence(genome)
             target = tx.gene_name in TARGET_GENES if lib.protocol != "wts" else False
             if lib.protocol == "capture":
-                count = max(1, round(count * (lib.capture_enrichment if tx.gene_name in baited else CAPTURE_OFF)))
+                factor = (lib.capture_enrichment if target else PARALOG_BAITING * lib.capture_enrichment
+                          if tx.gene_name in paralogs else CAPTURE_OFF)
+                count = max(1, round(count * factor))
             elif lib.protocol == "amp" and not target:
                 count = max(1, round(count * AMP_OFF))
             primers = _primer_ends(tx, lib.primer_distance) if lib.protocol == "amp" and target else []
