@@ -42,7 +42,6 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import pysam
 
-from imtfusion import remotefile
 from imtfusion.bamio import is_url
 
 try:  # ISA-L inflates BGZF (a multi-member gzip stream) 2-3x faster than zlib; same bytes
@@ -530,7 +529,13 @@ def _batches(path: str, tid: int, start: int, end: int, voffset: int, max_read: 
     size = min(FIRST_READ_BYTES, max_read)  # decompressed bytes read at a time
     # a BAM at a URL: its blocks by range requests (imtfusion.remotefile; unbuffered: a read
     # returns what one request brought, so a small locus asks for little)
-    with (remotefile.open_url(path) if is_url(path) else open(path, "rb")) as fh:
+    if is_url(path):
+        from imtfusion import remotefile  # (http.client: only for a URL)
+
+        fh = remotefile.open_url(path)
+    else:
+        fh = open(path, "rb")
+    with fh:
         fh.seek(voffset >> 16)
         if threads > 1 and _threaded_open is not None:
             # a second thread inflates ahead (ISA-L lets go of the GIL) while this one

@@ -50,7 +50,7 @@ class TargetTranscripts:
 
     def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str]):
         self.spliced: list[_Spliced] = []
-        self.kmers: dict[str, list[tuple[int, int]]] = {}
+        self._kmers: dict[str, list[tuple[int, int]]] | None = None  # built on the first look-up
         self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
         for locus in loci:
             for t in annotation.transcripts_of(locus.gene.gene_id):
@@ -75,12 +75,27 @@ class TargetTranscripts:
                     starts = frozenset(offsets[1:])
                     ends = frozenset(o - 1 for o in offsets[1:])
                     self.spliced.append(_Spliced(t, locus.chrom, seq, tuple(positions), starts, ends))
-                    self._index(idx)
 
-    def _index(self, idx: int) -> None:
-        seq = self.spliced[idx].sequence
-        for o in range(len(seq) - K + 1):
-            self.kmers.setdefault(seq[o:o + K], []).append((idx, o))
+    @property
+    def kmers(self) -> dict[str, list[tuple[int, int]]]:
+        """Every ``K``-mer of the transcripts: its (transcript index, offset) places, in
+        transcript and offset order. Built when first looked up: most reads never pass
+        :class:`EndFilter`, which needs only :meth:`kmer_codes`."""
+        if self._kmers is None:
+            self._kmers = {}
+            for idx, t in enumerate(self.spliced):
+                seq = t.sequence
+                for o in range(len(seq) - K + 1):
+                    self._kmers.setdefault(seq[o:o + K], []).append((idx, o))
+        return self._kmers
+
+    def kmer_codes(self) -> np.ndarray:
+        """The 2-bit codes (:func:`imtfusion.boundaries.encode`) of the transcripts'
+        ``K``-mers without an ``N``, sorted and unique."""
+        from imtfusion.boundaries import encode_all
+
+        codes = [encode_all(t.sequence) for t in self.spliced]
+        return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
 
     def filled(self) -> "TargetTranscripts | None":
         """The transcripts with their unknown bases spelled by the target parts of the reads
@@ -97,7 +112,6 @@ class TargetTranscripts:
                     base = max(sorted(votes), key=lambda b: votes[b])
                     seq[k] = base if plus else base.translate(_COMP)
             out.spliced.append(_Spliced(t.transcript, t.chrom, "".join(seq), t.genomic, t.exon_starts, t.exon_ends))
-            out._index(len(out.spliced) - 1)
         return out
 
     def _learn(self, t: _Spliced, read: str, start: int, tx_start: int, length: int) -> None:
@@ -234,8 +248,7 @@ class EndFilter:
         from imtfusion.boundaries import encode
 
         self._encode = encode
-        keys, ok = encode(sorted(index.kmers))
-        self.keys = sorted_unique(keys[ok])
+        self.keys = index.kmer_codes()
 
     def hits(self, sequences: list[str]) -> np.ndarray:
         """Indices of the sequences whose first or last K bases (either strand) are
