@@ -256,8 +256,10 @@ def test_the_compiled_walk_stops_at_the_region_end_and_at_a_cut_record():
     cut = data[:rest - 3]  # the last record of the region cut short
     offsets, rest2, ended, fixed, _ = scan._records(cut, 1, 0, 25)
     assert not ended and fixed["pos"].tolist() == [10] and rest2 == offsets[0] + 4 + fixed["block_size"][0]
-    _, ends, ops, summary = scan._columns(data, offsets, fixed)
-    assert ops[1].tolist() == [0] and ops[2].tolist() == [10] and ops[3].tolist() == [10] and ends.tolist() == [20]
+    fixed, ends, ops, summary = scan._columns(data, offsets, fixed)
+    batch = scan.RecordBatch(data, offsets, fixed, ends, *ops, None, summary)  # operations written when asked for
+    assert batch.op_code.tolist() == [0] and batch.op_length.tolist() == [10] and batch.op_ref_start.tolist() == [10]
+    assert ends.tolist() == [20]
     assert summary.tolist() == [[0, 10, 0, 10, 1]]
 
 
@@ -794,13 +796,15 @@ def test_gene_depth_is_the_same_compiled_or_in_numpy_and_by_hand(diverse_bam, mo
         for batch in batches:
             selected = rng.random(len(batch)) < 0.7
             results = []
-            for reader in (native, None):
+            # compiled from the CIGARs, in numpy (which writes the operation columns), compiled
+            # from those columns
+            for reader in (native, None, native):
                 monkeypatch.setattr(scan, "_native", reader)
                 diff = np.zeros(end - start + 1, dtype=np.int64)
                 results.append((scan.gene_depth(batch, selected, diff, start, end, exon_starts, exon_ends), diff))
             monkeypatch.setattr(scan, "_native", native)
-            assert results[0][0] == results[1][0]
-            assert np.array_equal(results[0][1], results[1][1])
+            assert results[0][0] == results[1][0] == results[2][0]
+            assert np.array_equal(results[0][1], results[1][1]) and np.array_equal(results[0][1], results[2][1])
             by_hand = np.zeros(end - start, dtype=np.int64)
             touching = 0
             for read in scan.materialize(bam, batch.raw(np.flatnonzero(selected))):
@@ -848,7 +852,6 @@ def test_the_compiled_reader_survives_damaged_bytes(diverse_bam):
             continue
         assert 0 <= rest <= len(damaged) and len(offsets) == len(fixed) == len(keys)
         _, ends, ops, summary = scan._columns(bytes(damaged), offsets, fixed)
-        assert len(ends) == len(offsets) and len(ops[0]) == int(fixed["n_cigar"].sum())
         # and sorting them and piling up their depth stay inside the data and the arrays
         batch = scan.RecordBatch(bytes(damaged), offsets, fixed, ends, *ops, keys, summary)
         in_gene, look, counts = scan.classify(batch, settings, ADAPTER_CODES)
@@ -856,4 +859,6 @@ def test_the_compiled_reader_survives_damaged_bytes(diverse_bam):
         diff = np.zeros(gene_end - gene_start + 1, dtype=np.int64)
         touched = scan.gene_depth(batch, in_gene, diff, gene_start, gene_end, exon_starts, exon_ends)
         assert 0 <= touched <= int(in_gene.sum())
+        # (the operation columns, written only now: the depth was read from the CIGARs)
+        assert len(ends) == len(offsets) and len(batch.op_record) == int(fixed["n_cigar"].sum())
     assert errors > 0

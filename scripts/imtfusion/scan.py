@@ -105,17 +105,47 @@ class RecordBatch:
     offsets: np.ndarray  # int64: where each record (its block_size field) starts in data
     fixed: np.ndarray  # structured array of the fixed fields (_FIXED)
     end: np.ndarray  # int64: one past the last reference base (pos + 1 when unmapped / no CIGAR)
-    # the CIGAR operations of every record, flattened in record order
-    op_record: np.ndarray  # int64: index of the record owning the operation
-    op_code: np.ndarray  # int64
-    op_length: np.ndarray  # int64
-    op_ref_start: np.ndarray  # int64: reference position where the operation starts
+    # the CIGAR operations of every record, flattened in record order (op_record, op_code,
+    # op_length, op_ref_start); None from the compiled reader, which writes them only when
+    # they are asked for (most batches are classified and piled up from their CIGARs)
+    _op_record: np.ndarray | None  # int64: index of the record owning the operation
+    _op_code: np.ndarray | None  # int64
+    _op_length: np.ndarray | None  # int64
+    _op_ref_start: np.ndarray | None  # int64: reference position where the operation starts
     # from the compiled reader (None from the numpy one, which computes them on demand):
     keys: np.ndarray | None = None  # uint64: name_suffix_keys()
     summary: np.ndarray | None = None  # int64 (records, 5): first op code, length, last op code, length, op mask
 
     def __len__(self) -> int:
         return len(self.offsets)
+
+    def _ops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        if self._op_record is None:
+            if _native is None:
+                _, _, ops, _ = _columns(self.data, self.offsets, self.fixed)
+            else:
+                total = int(self.fixed["n_cigar"].sum(dtype=np.int64))
+                ops = tuple(np.empty(total, dtype=np.int64) for _ in range(4))
+                _native.cigar_columns(self.data, np.ascontiguousarray(self.offsets, dtype=np.int64), *ops,
+                                      np.empty(len(self), dtype=np.int64), np.empty((len(self), 5), dtype=np.int64))
+            self._op_record, self._op_code, self._op_length, self._op_ref_start = ops
+        return self._op_record, self._op_code, self._op_length, self._op_ref_start
+
+    @property
+    def op_record(self) -> np.ndarray:
+        return self._ops()[0]
+
+    @property
+    def op_code(self) -> np.ndarray:
+        return self._ops()[1]
+
+    @property
+    def op_length(self) -> np.ndarray:
+        return self._ops()[2]
+
+    @property
+    def op_ref_start(self) -> np.ndarray:
+        return self._ops()[3]
 
     def raw(self, indexes: np.ndarray) -> list[bytes]:
         """The BAM bytes of the records at ``indexes``."""
@@ -405,12 +435,10 @@ def _columns(data: bytes, offsets: np.ndarray, fixed: np.ndarray | None = None
     if fixed is None:
         fixed = _gather(data, offsets, _FIXED_BYTES).view(_FIXED)
     if _native is not None:
-        total = int(fixed["n_cigar"].sum(dtype=np.int64))
-        ops = tuple(np.empty(total, dtype=np.int64) for _ in range(4))
         ends = np.empty(len(offsets), dtype=np.int64)
         summary = np.empty((len(offsets), 5), dtype=np.int64)
-        _native.cigar_columns(data, np.ascontiguousarray(offsets, dtype=np.int64), *ops, ends, summary)
-        return fixed, ends, ops, summary
+        _native.cigar_summary(data, np.ascontiguousarray(offsets, dtype=np.int64), ends, summary)
+        return fixed, ends, (None, None, None, None), summary
     n = fixed["n_cigar"].astype(np.int64)
     m = len(offsets)
     total = int(n.sum())
@@ -621,6 +649,9 @@ def _select(data, offsets, fixed, ends, ops, keep, keys=None, summary=None) -> R
     record, code, length, ref_start = ops
     if keep.all():
         return RecordBatch(data, offsets, fixed, ends, record, code, length, ref_start, keys, summary)
+    if record is None:  # (the compiled reader's operations are written when asked for)
+        return RecordBatch(data, offsets[keep], fixed[keep], ends[keep], None, None, None, None,
+                           None if keys is None else keys[keep], None if summary is None else summary[keep])
     renumber = np.cumsum(keep) - 1
     op_keep = keep[record]
     return RecordBatch(data, offsets[keep], fixed[keep], ends[keep], renumber[record[op_keep]], code[op_keep],
@@ -730,6 +761,10 @@ def gene_depth(batch: RecordBatch, records: np.ndarray, diff: np.ndarray, start:
     if (_native is not None and diff.dtype == np.int64 and diff.flags.c_contiguous
             and exon_starts.dtype == np.int64 and exon_ends.dtype == np.int64):
         selected = np.ascontiguousarray(records, dtype=bool).view(np.uint8)
+        if batch._op_record is None:  # from the CIGARs (the operation columns were not written)
+            return _native.record_depth(batch.data, np.ascontiguousarray(batch.offsets, dtype=np.int64), selected,
+                                        diff, start, end, np.ascontiguousarray(exon_starts),
+                                        np.ascontiguousarray(exon_ends))
         return _native.gene_depth(batch.op_record, batch.op_code, batch.op_length, batch.op_ref_start, selected,
                                   diff, start, end, np.ascontiguousarray(exon_starts), np.ascontiguousarray(exon_ends))
     record, b_start, b_end = aligned_blocks(batch, records)
