@@ -5,10 +5,17 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pysam
+import pytest
 
+from imtfusion import scan
+from imtfusion.bamio import open_alignment
 from imtfusion.boundaries import K, encode, encode_all
+from imtfusion.params import CallParameters
 from imtfusion.scan import sorted_unique
+from imtfusion.targets import ContigMap, resolve_targets
 from imtfusion.unmapped import FIND_LOOKUPS, TargetTranscripts, _Spliced
+from test_scan import _diverse_annotation
 
 
 def test_encode_all_is_encode_of_every_kmer():
@@ -48,3 +55,50 @@ def test_kmer_places_found_by_search_are_those_of_the_index():
     expected = TargetTranscripts([], None, lambda *a: "")  # type: ignore[arg-type]
     expected.spliced = index.spliced
     assert len(asked) > FIND_LOOKUPS and searched == [expected.kmers.get(k, ()) for k in asked]
+
+
+@pytest.fixture
+def compiled():
+    if scan._native is None:
+        pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+
+
+def test_insert_sizes_stop_at_the_same_pair_in_bulk_and_record_by_record(tmp_path, compiled):
+    """A deep locus has more pairs than the median insert needs (MAX_INSERT_PAIRS): both
+    ways count the first ones in file order, whatever the batches (the bulk path counted
+    its whole last batch)."""
+    from imtfusion.evidence import MAX_INSERT_PAIRS, collect_evidence
+
+    header = pysam.AlignmentHeader.from_dict({"HD": {"VN": "1.6", "SO": "coordinate"},
+                                              "SQ": [{"SN": c, "LN": n} for c, n in (("chrA", 300_000), ("chrB", 200_000), ("chrC", 5_000))]})
+    rng = random.Random(3)
+    records = []
+    for i in range(MAX_INSERT_PAIRS + 3_000):
+        pos = rng.randint(100_000, 100_900)
+        size = rng.randint(120, 1_500 - (pos - 100_000))
+        for first in (True, False):
+            rec = pysam.AlignedSegment(header)
+            rec.query_name = f"p{i}"
+            rec.flag = 0x1 | 0x2 | (0x40 | 0x20 if first else 0x80 | 0x10)
+            rec.reference_id = rec.next_reference_id = 0
+            rec.reference_start = pos if first else pos + size - 60
+            rec.next_reference_start = pos + size - 60 if first else pos
+            rec.template_length = size if first else -size
+            rec.mapping_quality, rec.cigartuples = 60, [(0, 60)]
+            rec.query_sequence = "ACGTTGCAAC" * 6
+            records.append(rec)
+    from test_scan import _sorted_bam
+
+    path = _sorted_bam(tmp_path / "pairs.bam", header, records)
+    annotation = _diverse_annotation(tmp_path)
+    params = CallParameters()
+    bam, info = open_alignment(path)
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        loci = resolve_targets(annotation, ["GENEA"], params.margin, contigs, str(path))
+        bulk = collect_evidence(bam, loci, params, columnar=True)
+        single = collect_evidence(bam, loci, params, columnar=False)
+    finally:
+        bam.close()
+    assert sum(n for _, n in bulk.qc["GENEA"].library.insert_sizes) == MAX_INSERT_PAIRS
+    assert bulk == single

@@ -1104,7 +1104,9 @@ class _LocusScan:
                                # the fragment ends in that exon too: a spliced mate's TLEN spans the intron
                                & (np.minimum(pos, next_pos)[inside] + size[inside] <= ends[k1[inside]]))
             ok &= inside
-            self.insert_counts += np.bincount(size[ok], minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
+            # the first pairs up to the cap, in file order, as record by record (_library_read)
+            sizes = size[ok][:MAX_INSERT_PAIRS - int(self.insert_counts.sum())]
+            self.insert_counts += np.bincount(sizes, minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
 
     def add_unmapped(self, read: pysam.AlignedSegment) -> None:
         """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
