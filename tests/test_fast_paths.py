@@ -1,21 +1,34 @@
-"""Fast paths beside their one definition: each gives the definition's results."""
+"""Fast paths beside their one definition: each gives the definition's results.
+
+The BAM's records are classified (counts, depth, the records that may carry evidence) by
+the record-by-record code on pysam objects in imtfusion.evidence: the definition, and
+what runs where the compiled extension is not built. The compiled walk of imtfusion.scan
+is the one fast path beside it."""
 
 from __future__ import annotations
 
 import random
+import re
+from pathlib import Path
 
 import numpy as np
 import pysam
 import pytest
 
 from imtfusion import scan
+from imtfusion.annotation import load_annotation
 from imtfusion.bamio import open_alignment
 from imtfusion.boundaries import K, encode, encode_all
 from imtfusion.params import CallParameters
 from imtfusion.scan import sorted_unique
 from imtfusion.targets import ContigMap, resolve_targets
 from imtfusion.unmapped import FIND_LOOKUPS, TargetTranscripts, _Spliced
-from test_scan import _diverse_annotation
+from test_scan import DIVERSE_PARAMS, _diverse_annotation, check_against_the_definition, random_bam
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "resources" / "demo"
+DEMO_BAMS = {**{f"IMT0{i}": DEMO / "bam" / f"IMT0{i}.bam" for i in range(1, 7)},
+             "IMT07": DEMO / "panel" / "IMT07.bam", "IMT08": DEMO / "panel" / "IMT08.bam"}
 
 
 def test_encode_all_is_encode_of_every_kmer():
@@ -57,10 +70,70 @@ def test_kmer_places_found_by_search_are_those_of_the_index():
     assert len(asked) > FIND_LOOKUPS and searched == [expected.kmers.get(k, ()) for k in asked]
 
 
+# ----------------------------------------------------------------------------------
+# record classification: the compiled walk (imtfusion.scan, the fast path) against the
+# record-by-record code on pysam objects (imtfusion.evidence, the definition)
+# ----------------------------------------------------------------------------------
+
 @pytest.fixture
 def compiled():
     if scan._native is None:
         pytest.skip("the compiled reader is not built here (no C compiler at install time)")
+
+
+@pytest.mark.parametrize("sample", sorted(DEMO_BAMS))
+def test_the_fast_path_classifies_the_demo_loci_as_the_definition(sample, compiled):
+    annotation = load_annotation(DEMO / "annotation.gtf")
+    params = CallParameters()
+    bam, info = open_alignment(DEMO_BAMS[sample])
+    compared = chosen = 0
+    try:
+        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+        targets = ["ALK", "ROS1", "ETV6", "NTRK3", "NTRK1", "ACTB"]  # the kinases, and a housekeeping gene
+        for locus in resolve_targets(annotation, targets, params.margin, contigs, str(DEMO_BAMS[sample])):
+            for max_read in (40_000, scan.MAX_READ_BYTES):
+                n, c = check_against_the_definition(bam, locus, params, max_read)
+                compared, chosen = compared + n, chosen + c
+    finally:
+        bam.close()
+    assert compared > 500 and 0 < chosen < compared
+
+
+@pytest.mark.parametrize("seed", [12, 13])
+def test_the_fast_path_classifies_more_diverse_records_as_the_definition(tmp_path, seed, compiled):
+    path = random_bam(tmp_path / f"diverse{seed}.bam", seed=seed, n=4000)
+    annotation = _diverse_annotation(tmp_path)
+    with pysam.AlignmentFile(str(path)) as bam:
+        contigs = ContigMap.build(annotation.contigs, dict(zip(bam.references, bam.lengths)))
+        for params in DIVERSE_PARAMS:
+            for locus in resolve_targets(annotation, ["GENEA", "GENEB", "GENEC"], params.margin, contigs, str(path)):
+                check_against_the_definition(bam, locus, params, 25_000)
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    """Every file a call wrote, its dates masked."""
+    date = re.compile(rb"20\d\d-\d\d-\d\d \d\d:\d\d( UTC)?")
+    return {p.name: date.sub(b"DATE", p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("sample, extra", [("IMT01", []), ("IMT04", []), ("IMT06", ["--targets", "imt-extended"]),
+                                           ("IMT07", ["--primers", str(DEMO / "panel" / "IMT07.primers.bed")]),
+                                           ("IMT08", [])])
+def test_a_call_writes_the_same_files_with_the_fast_path_or_with_pysam_alone(sample, extra, tmp_path, monkeypatch,
+                                                                             compiled):
+    """Where the extension is not built, pysam reads the loci record by record (the
+    definition): every output file is the same."""
+    from imtfusion.cli import main
+
+    args = ["call", "--bam", str(DEMO_BAMS[sample]), "--gtf", str(DEMO / "annotation.gtf"), "--fasta",
+            str(DEMO / "genome.fa"), "--sample", sample, "--outdir", str(tmp_path / "out"), *extra]
+    assert main(args) == 0
+    fast = _outputs(tmp_path / "out")
+    monkeypatch.setattr(scan, "_native", None)
+    assert scan.reader_kind() == "pysam"
+    assert main(args) == 0
+    assert _outputs(tmp_path / "out") == fast
+    assert len(fast) == 9
 
 
 def test_insert_sizes_stop_at_the_same_pair_in_bulk_and_record_by_record(tmp_path, compiled):

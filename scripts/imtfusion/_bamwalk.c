@@ -2,12 +2,13 @@
  * imtfusion._bamwalk: the per-record loops of imtfusion.scan and imtfusion.evidence, compiled.
  *
  * scan.py finds the records of a decompressed stretch of a BAM file and reads their
- * fixed fields and CIGAR operations into numpy arrays; evidence.py then sorts them
- * (counts, depth, and the few records worth a closer look). Both can do so with numpy
- * alone (vectorised searches, gathers and masks), which costs about a microsecond a
- * record; one pass in C costs a few nanoseconds. The module is optional: when it is not
- * built (no C compiler at install time), or on a big-endian machine, the numpy code runs
- * and gives the same results (tests compare them).
+ * fixed fields and CIGAR summaries into numpy arrays; evidence.py then sorts them
+ * (counts, depth, and the few records worth a closer look) with these loops. This is
+ * the one fast path beside the definition of what a record means: the record-by-record
+ * code on pysam objects in evidence.py (about ten microseconds a record; one pass here
+ * costs a few nanoseconds), which the tests hold this module to. The module is
+ * optional: when it is not built (no C compiler at install time), or on a big-endian
+ * machine, pysam reads the records and the results are the same.
  *
  * No function allocates: the caller passes numpy arrays (as writable buffers) that are
  * large enough (checked), and every length read from the data is checked against it.
@@ -495,9 +496,9 @@ static PyObject *gene_depth(PyObject *self, PyObject *args)
  * classify(data, offsets, ends, summary, settings, adapters, out, counts) -> None
  *
  * What imtfusion.evidence does with each record of a batch of a target locus, in one
- * pass (evidence.py holds the same rules in numpy, for when this module is not built;
- * the tests compare the two). For the records at ``offsets`` (int64, as given by walk),
- * with ``ends`` and ``summary`` from cigar_columns, writes a byte per record to ``out``:
+ * pass (evidence._LocusScan.add_read is the definition, on pysam objects; the tests
+ * compare the two record by record). For the records at ``offsets`` (int64, as given by walk),
+ * with ``ends`` and ``summary`` from cigar_summary (or cigar_columns), writes a byte per record to ``out``:
  *   bit 0  worth a closer look: a usable record that is spliced beyond the gene, has a
  *          soft clip long enough to match a partner (unless every such clip reads as an
  *          adapter, possibly after a base or two), is discordant from its mate, or has
