@@ -2,12 +2,13 @@
  * imtfusion._bamwalk: the per-record loops of imtfusion.scan and imtfusion.evidence, compiled.
  *
  * scan.py finds the records of a decompressed stretch of a BAM file and reads their
- * fixed fields and CIGAR operations into numpy arrays; evidence.py then sorts them
- * (counts, depth, and the few records worth a closer look). Both can do so with numpy
- * alone (vectorised searches, gathers and masks), which costs about a microsecond a
- * record; one pass in C costs a few nanoseconds. The module is optional: when it is not
- * built (no C compiler at install time), or on a big-endian machine, the numpy code runs
- * and gives the same results (tests compare them).
+ * fixed fields and CIGAR summaries into numpy arrays; evidence.py then sorts them
+ * (counts, depth, and the few records worth a closer look) with these loops. This is
+ * the one fast path beside the definition of what a record means: the record-by-record
+ * code on pysam objects in evidence.py (about ten microseconds a record; one pass here
+ * costs a few nanoseconds), which the tests hold this module to. The module is
+ * optional: when it is not built (no C compiler at install time), or on a big-endian
+ * machine, pysam reads the records and the results are the same.
  *
  * No function allocates: the caller passes numpy arrays (as writable buffers) that are
  * large enough (checked), and every length read from the data is checked against it.
@@ -214,6 +215,138 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
 }
 
 /*
+ * cigar_summary(data, offsets, end, summary) -> None
+ *
+ * cigar_columns without the operation columns: per record at ``offsets`` only ``end``
+ * and the row of ``summary`` (the same values). The columns of a batch are written only
+ * when asked for (scan.RecordBatch); the classification and the depth read the CIGARs
+ * from ``data``.
+ */
+static PyObject *cigar_summary(PyObject *self, PyObject *args)
+{
+    Py_buffer views[4];
+    const int writable[4] = {0, 0, 1, 1};
+    if (buffer_args("cigar_summary", args, views, 4, writable) < 0) return NULL;
+    const uint8_t *data = (const uint8_t *)views[0].buf;
+    Py_ssize_t n = views[0].len;
+    const int64_t *offsets = (const int64_t *)views[1].buf;
+    Py_ssize_t m = views[1].len / (Py_ssize_t)sizeof(int64_t);
+    int64_t *end = (int64_t *)views[2].buf, *summary = (int64_t *)views[3].buf;
+    if (views[2].len / 8 < m || views[3].len / 8 < 5 * m) {
+        release_buffers(views, 4);
+        PyErr_SetString(PyExc_ValueError, "cigar_summary: end or summary array shorter than the records");
+        return NULL;
+    }
+    const char *error = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < m; i++) {
+        int64_t o = offsets[i];
+        if (o < 0 || o + FIXED_BYTES > n) { error = "cigar_summary: a record offset outside the data"; break; }
+        const uint8_t *r = data + o;
+        int64_t pos = i32_at(r + 8), l_qname = r[12], n_cigar = u16_at(r + 16);
+        uint16_t flag = u16_at(r + 18);
+        if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "cigar_summary: a CIGAR beyond the data"; break; }
+        const uint8_t *ops = r + FIXED_BYTES + l_qname;
+        int64_t ref = pos, mask = 0;
+        for (int64_t j = 0; j < n_cigar; j++) {
+            uint32_t raw = u32_at(ops + 4 * j);
+            unsigned op = raw & 0xF;
+            mask |= (int64_t)1 << op;
+            if ((REF_CONSUMING >> op) & 1u) ref += raw >> 4;
+        }
+        end[i] = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
+        int64_t *row = summary + 5 * i;
+        if (n_cigar > 0) {
+            uint32_t first = u32_at(ops), last = u32_at(ops + 4 * (n_cigar - 1));
+            row[0] = first & 0xF; row[1] = first >> 4; row[2] = last & 0xF; row[3] = last >> 4;
+        } else {
+            row[0] = -1; row[1] = 0; row[2] = -1; row[3] = 0;
+        }
+        row[4] = mask;
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(views, 4);
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/*
+ * record_depth(data, offsets, selected, diff, start, end, exon_starts, exon_ends) -> count
+ *
+ * gene_depth reading each selected record's CIGAR from ``data`` (records at ``offsets``,
+ * as given by walk) instead of from the operation columns: the same blocks, the same
+ * depth and the same count.
+ */
+static PyObject *record_depth(PyObject *self, PyObject *args)
+{
+    PyObject *objs[6];
+    long long start, end;
+    if (!PyArg_ParseTuple(args, "OOOOLLOO", &objs[0], &objs[1], &objs[2], &objs[3], &start, &end, &objs[4],
+                          &objs[5]))
+        return NULL;
+    Py_buffer views[6];
+    const int writable[6] = {0, 0, 0, 1, 0, 0};
+    if (get_buffers(views, 6, objs, writable) < 0) return NULL;
+    const uint8_t *data = views[0].buf;
+    Py_ssize_t n = views[0].len;
+    const int64_t *offsets = views[1].buf;
+    const uint8_t *selected = views[2].buf;
+    int64_t *diff = views[3].buf;
+    const int64_t *exon_starts = views[4].buf, *exon_ends = views[5].buf;
+    Py_ssize_t m = views[1].len / 8, n_exons = views[4].len / 8, count = 0;
+    const char *error = NULL;
+    if (views[2].len < m || end < start || views[3].len / 8 < (Py_ssize_t)(end - start) + 1
+        || views[5].len / 8 != n_exons)
+        error = "record_depth: arrays of different lengths, or a depth array that does not cover the gene";
+    if (!error) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < m; i++) {
+            if (!selected[i]) continue;
+            int64_t o = offsets[i];
+            if (o < 0 || o + FIXED_BYTES > n) { error = "record_depth: a record offset outside the data"; break; }
+            const uint8_t *r = data + o;
+            int64_t ref = i32_at(r + 8), l_qname = r[12], n_cigar = u16_at(r + 16);
+            if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "record_depth: a CIGAR beyond the data"; break; }
+            const uint8_t *ops = r + FIXED_BYTES + l_qname;
+            int in_exon = 0;
+            for (int64_t j = 0; j < n_cigar; j++) {
+                uint32_t raw = u32_at(ops + 4 * j);
+                unsigned op = raw & 0xF;
+                int64_t len = raw >> 4;
+                if (op == 0 || op == 7 || op == 8) {
+                    int64_t b_start = ref, b_end = ref + len;
+                    int64_t lo = b_start > start ? b_start : start, hi = b_end < end ? b_end : end;
+                    if (hi > lo) {
+                        diff[lo - start] += 1;
+                        diff[hi - start] -= 1;
+                    }
+                    if (!in_exon) {
+                        Py_ssize_t a = 0, b = n_exons; /* the first exon ending after b_start */
+                        while (a < b) {
+                            Py_ssize_t mid = (a + b) / 2;
+                            if (exon_ends[mid] <= b_start) a = mid + 1; else b = mid;
+                        }
+                        in_exon = a < n_exons && exon_starts[a] < b_end;
+                    }
+                }
+                if ((REF_CONSUMING >> op) & 1u) ref += len;
+            }
+            count += in_exon;
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, 6);
+    if (error) {
+        PyErr_SetString(PyExc_ValueError, error);
+        return NULL;
+    }
+    return PyLong_FromSsize_t(count);
+}
+
+/*
  * aligned_blocks(op_record, op_code, op_length, op_ref_start, selected, out_record, out_start, out_end) -> count
  *
  * The aligned blocks (M, = and X operations) of the records whose ``selected`` byte is
@@ -363,9 +496,9 @@ static PyObject *gene_depth(PyObject *self, PyObject *args)
  * classify(data, offsets, ends, summary, settings, adapters, out, counts) -> None
  *
  * What imtfusion.evidence does with each record of a batch of a target locus, in one
- * pass (evidence.py holds the same rules in numpy, for when this module is not built;
- * the tests compare the two). For the records at ``offsets`` (int64, as given by walk),
- * with ``ends`` and ``summary`` from cigar_columns, writes a byte per record to ``out``:
+ * pass (evidence._LocusScan.add_read is the definition, on pysam objects; the tests
+ * compare the two record by record). For the records at ``offsets`` (int64, as given by walk),
+ * with ``ends`` and ``summary`` from cigar_summary (or cigar_columns), writes a byte per record to ``out``:
  *   bit 0  worth a closer look: a usable record that is spliced beyond the gene, has a
  *          soft clip long enough to match a partner (unless every such clip reads as an
  *          adapter, possibly after a base or two), is discordant from its mate, or has
@@ -531,6 +664,8 @@ static PyObject *classify(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Follow the chain of BAM records of one contig region in decompressed data."},
     {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
+    {"cigar_summary", cigar_summary, METH_VARARGS, "Reference ends and CIGAR summaries of BAM records."},
+    {"record_depth", record_depth, METH_VARARGS, "Depth and exon overlap of selected records, from their CIGARs."},
     {"aligned_blocks", aligned_blocks, METH_VARARGS, "Aligned blocks of selected records."},
     {"pile_up", pile_up, METH_VARARGS, "Add blocks to a depth difference array."},
     {"gene_depth", gene_depth, METH_VARARGS, "Depth and exon overlap of the aligned blocks of selected records."},

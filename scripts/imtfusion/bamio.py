@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pysam
 
-from imtfusion import remotefile
 from imtfusion.errors import AlignmentFileError, AlignmentFileNotIndexedError
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
@@ -234,6 +233,8 @@ def _open_remote(url: str, index: str | Path | None, reference: str | None, thre
             local_index, shown_index = _remote_index(url, index, is_cram, scratch)
             # htslib reads the file through a local proxy that fetches by bounded ranges and
             # keeps what it fetched (imtfusion.remotefile); directly if it cannot start
+            from imtfusion import remotefile  # (http.client and http.server: only for a URL)
+
             try:
                 proxy = remotefile.start_proxy(url)
             except OSError:
@@ -278,6 +279,10 @@ class _RemoteAlignmentFile(pysam.AlignmentFile):
 def _filename(bam: pysam.AlignmentFile) -> str:
     """The name the file was opened by: a URL, not the local proxy htslib reads it through."""
     name = bam.filename.decode() if isinstance(bam.filename, bytes) else str(bam.filename)
+    if not is_url(name):  # a local file is nobody's proxy
+        return name
+    from imtfusion import remotefile
+
     return remotefile.origin_of(name)
 
 

@@ -33,6 +33,17 @@ def encode(kmers: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return values, ok
 
 
+def encode_all(sequence: str) -> np.ndarray:
+    """The codes (:func:`encode`) of every ``K``-mer of ``sequence`` without an N (or other
+    letter), in order of position, found with one rolling pass instead of a string each."""
+    if len(sequence) < K:
+        return np.zeros(0, dtype=np.uint64)
+    codes = _CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+    windows = np.lib.stride_tricks.sliding_window_view(codes, K)
+    ok = (windows != 255).all(axis=1)
+    return (windows[ok].astype(np.uint64) * _POW).sum(axis=1, dtype=np.uint64)
+
+
 class BoundaryIndex:
     """Look up exon-boundary breakends by the ``K`` bases they keep next to a junction.
 

@@ -1168,7 +1168,9 @@ class _LocusScan:
                                # the fragment ends in that exon too: a spliced mate's TLEN spans the intron
                                & (np.minimum(pos, next_pos)[inside] + size[inside] <= ends[k1[inside]]))
             ok &= inside
-            self.insert_counts += np.bincount(size[ok], minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
+            # the first pairs up to the cap, in file order, as record by record (_library_read)
+            sizes = size[ok][:MAX_INSERT_PAIRS - int(self.insert_counts.sum())]
+            self.insert_counts += np.bincount(sizes, minlength=MAX_INSERT + 1)[:MAX_INSERT + 1]
 
     def add_unmapped(self, read: pysam.AlignedSegment) -> None:
         """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
@@ -1246,8 +1248,7 @@ class _LocusScan:
         qc, gene = self.qc, self.gene
         self.name_keys.append(batch.name_suffix_keys())
         self.name_positions.append(batch.fixed["pos"].astype(np.int64))
-        classified = scan.classify(batch, self.settings, ADAPTER_CODES)
-        in_gene, chosen, counts = classified if classified is not None else self._classify(batch)
+        in_gene, chosen, counts = scan.classify(batch, self.settings, ADAPTER_CODES)
         duplicates, secondary, qc_fail, reads, low_mapq = (int(c) for c in counts)
         qc.duplicates += duplicates
         qc.secondary += secondary
@@ -1267,62 +1268,6 @@ class _LocusScan:
         gene, locus, params = self.gene, self.locus, self.params
         return np.asarray([self.chrom_id, gene.start, gene.end, locus.start, locus.end, params.min_mapq,
                            params.min_clip_match, TINY_BLOCK, ADAPTER_SHIFT], dtype=np.int64)
-
-    def _classify(self, batch) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-        """(primary alignments overlapping the gene, records to examine one by one, counts of
-        duplicates, secondary, QC-failed, primary and low-MAPQ alignments) of a batch, in
-        numpy. _bamwalk.c's classify applies the same rules in one compiled pass."""
-        from imtfusion import scan
-
-        gene, locus, params = self.gene, self.locus, self.params
-        fixed = batch.fixed
-        pos = fixed["pos"].astype(np.int64)
-        flag = fixed["flag"]  # uint16: the masks below fit
-        excluded = (flag & EXCLUDED_FLAGS) != 0
-        duplicate = excluded & ((flag & FLAG_DUPLICATE) != 0)
-        secondary = excluded & ~duplicate & ((flag & FLAG_SECONDARY) != 0)
-        qc_fail = excluded & ~duplicate & ~secondary & ((flag & FLAG_QCFAIL) != 0)
-        placed_unmapped = (excluded & ~duplicate & ~secondary & ~qc_fail & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
-                           & (fixed["l_seq"] > 0))
-        included = ~excluded
-        end = batch.end
-        primary = included & ((flag & FLAG_SUPPLEMENTARY) == 0)
-        in_gene = primary & (pos < gene.end) & (end > gene.start)
-        low = included & (fixed["mapq"] < params.min_mapq)
-        usable = included & ~low
-        # a superset of the records examine() takes anything from; it decides exactly
-        has_gap = batch.has_op(scan.OP_N)
-        spliced = has_gap & ((pos < gene.start) | (end > gene.end))
-        first_code, first_length, last_code, last_length = batch.edge_ops()
-        lead = np.where(first_code == scan.OP_S, first_length, 0)
-        trail = np.where(last_code == scan.OP_S, last_length, 0)
-        left_slack, right_slack = _tiny_edge_blocks(batch, lead, trail, has_gap)
-        clipped = ((lead > 0) | (trail > 0)) & ((lead + left_slack >= params.min_clip_match)
-                                                | (trail + right_slack >= params.min_clip_match))
-        reverse = (flag & 0x10) != 0
-        mate_reverse = (flag & 0x20) != 0
-        next_pos = fixed["next_pos"].astype(np.int64)
-        pair = ((flag & FLAG_SUPPLEMENTARY) == 0) & ((flag & 0x1) != 0) & ((flag & 0x8) == 0)
-        discordant = pair & (
-            (fixed["next_tid"] != self.chrom_id) | (next_pos < locus.start) | (next_pos >= locus.end)
-            | (reverse == mate_reverse) | (reverse & (next_pos > end)) | (~reverse & (next_pos < pos))
-        )
-        candidate = usable & (spliced | clipped | discordant)
-        clip_only = np.flatnonzero(candidate & ~(spliced | discordant))
-        if len(clip_only) and params.min_clip_match > TINY_BLOCK:
-            # adapter read-through (short inserts) clips most records of a deep library:
-            # those whose every long soft clip starts with adapter give nothing (clips_of)
-            near_left = lead[clip_only] + left_slack[clip_only] >= params.min_clip_match
-            near_right = trail[clip_only] + right_slack[clip_only] >= params.min_clip_match
-            adapter_left, adapter_right = _adapter_clips(batch, clip_only, lead[clip_only], trail[clip_only])
-            candidate[clip_only[(~near_left | adapter_left) & (~near_right | adapter_right)]] = False
-        # examine() follows the SA tag of a clipped record: search the tag in the clipped
-        # records not chosen yet (a byte search of the few, not of the whole batch)
-        clip_end = ((first_code == scan.OP_S) | (first_code == scan.OP_H) | (last_code == scan.OP_S)
-                    | (last_code == scan.OP_H))
-        candidate |= batch.tag_hits(b"SAZ", usable & clip_end & ~candidate)
-        counts = (duplicate.sum(), secondary.sum(), qc_fail.sum(), primary.sum(), low.sum())
-        return in_gene, candidate | placed_unmapped, counts
 
     def examine_chosen(self) -> None:
         from imtfusion import scan
@@ -1374,54 +1319,10 @@ class _LocusScan:
                                   exon_bases / qc.exon_reads if qc.exon_reads else 0.0)
 
 
-_ADAPTER_CODES = [np.frombuffer(text.encode(), dtype=np.uint8)
-                  for adapter in _ADAPTERS for text in (adapter, complement(adapter))]
-# the same, as the 4-bit base codes of BAM sequences, one after the other (scan.classify)
+# the adapters and their complements as the 4-bit base codes of BAM sequences, one after
+# the other (scan.classify)
 ADAPTER_CODES = np.asarray([SEQ_CODES.index(base) for adapter in _ADAPTERS
                             for text in (adapter, complement(adapter)) for base in text], dtype=np.uint8)
-
-
-def _tiny_edge_blocks(batch, lead: np.ndarray, trail: np.ndarray, has_gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per record, the bases :func:`clip_geometry` adds to its left and to its right clip:
-    an aligned block of at most ``TINY_BLOCK`` bases between the end's soft clip (``lead``,
-    ``trail``; 0 for none) and an intron gap."""
-    out = []
-    code, length = batch.op_code, batch.op_length
-    starts, n = batch._op_starts
-    stop = starts + n
-    for block, gap in ((starts + (lead > 0), starts + (lead > 0) + 1), (stop - 1 - (trail > 0), stop - 2 - (trail > 0))):
-        ok = has_gap & (block >= starts) & (block < stop) & (gap >= starts) & (gap < stop)
-        if not ok.any():
-            out.append(np.zeros(len(lead), dtype=np.int64))
-            continue
-        block, gap = np.where(ok, block, 0), np.where(ok, gap, 0)
-        op = code[block]
-        tiny = ok & ((op == _M) | (op == _EQ) | (op == _X)) & (length[block] <= TINY_BLOCK) & (code[gap] == _N)
-        out.append(np.where(tiny, length[block], 0))
-    return out[0], out[1]
-
-
-def _adapter_clips(batch, records: np.ndarray, lead: np.ndarray, trail: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Whether the left soft clip (``lead`` bases) and the right one (``trail``) of each
-    record reads, outward from the alignment, as an adapter's start after at most
-    ``ADAPTER_SHIFT`` bases: exactly what :func:`looks_like_adapter` says of the soft clip
-    itself, so a record skipped here is one :func:`clips_of` takes nothing from. Both
-    sides in one pass."""
-    width = 12
-    span = width + ADAPTER_SHIFT
-    n = len(records)
-    starts = np.concatenate([lead - span, batch.fixed["l_seq"][records].astype(np.int64) - trail])
-    bases = batch.bases(np.concatenate([records, records]), starts, span)
-    bases[:n] = bases[:n, ::-1]  # outward from the alignment: a left clip read backwards
-    clip = np.concatenate([lead, trail])
-    found = np.zeros(2 * n, dtype=bool)
-    for shift in range(ADAPTER_SHIFT + 1):
-        head = np.clip(clip - shift, 0, width)
-        considered = np.arange(width)[None, :] < head[:, None]
-        window = bases[:, shift:shift + width]
-        for code in _ADAPTER_CODES:
-            found |= ((window == code[None, :]) | ~considered).all(axis=1) & (head >= 8)
-    return found[:n], found[n:]
 
 
 MAX_INSERT = 1000  # longer |TLEN| of a fragment within one exon is not counted (sample QC)

@@ -27,6 +27,8 @@ from imtfusion.umis import UNPLACED
 K = 20  # bases of a read end looked up in the target transcripts
 SNAP = 10  # a match running this few bases past an exon boundary is cut back to it
 UNMAPPED_MAPQ = 60  # the target part matches the transcript exactly over >= K bases
+FIND_LOOKUPS = 32  # K-mer look-ups done by searching the transcripts before their index is built (a search of
+# the 7 default transcripts costs about a 200th of building the index)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class TargetTranscripts:
 
     def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str]):
         self.spliced: list[_Spliced] = []
-        self.kmers: dict[str, list[tuple[int, int]]] = {}
+        self._kmers: dict[str, list[tuple[int, int]]] | None = None  # built after FIND_LOOKUPS look-ups
+        self._lookups = 0
         self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
         for locus in loci:
             for t in annotation.transcripts_of(locus.gene.gene_id):
@@ -75,12 +78,42 @@ class TargetTranscripts:
                     starts = frozenset(offsets[1:])
                     ends = frozenset(o - 1 for o in offsets[1:])
                     self.spliced.append(_Spliced(t, locus.chrom, seq, tuple(positions), starts, ends))
-                    self._index(idx)
 
-    def _index(self, idx: int) -> None:
-        seq = self.spliced[idx].sequence
-        for o in range(len(seq) - K + 1):
-            self.kmers.setdefault(seq[o:o + K], []).append((idx, o))
+    def places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
+        """``kmers.get(kmer, ())``. The first FIND_LOOKUPS look-ups search the transcripts
+        instead (a few reads pass :class:`EndFilter` in most samples, and the index of every
+        K-mer costs more than thousands of searches); then the index is built."""
+        if self._kmers is None and self._lookups < FIND_LOOKUPS:
+            self._lookups += 1
+            found = []
+            for idx, t in enumerate(self.spliced):
+                at = t.sequence.find(kmer)
+                while at >= 0:
+                    found.append((idx, at))
+                    at = t.sequence.find(kmer, at + 1)
+            return found or ()
+        return self.kmers.get(kmer, ())
+
+    @property
+    def kmers(self) -> dict[str, list[tuple[int, int]]]:
+        """Every ``K``-mer of the transcripts: its (transcript index, offset) places, in
+        transcript and offset order. Built when first asked for: most reads never pass
+        :class:`EndFilter`, which needs only :meth:`kmer_codes`."""
+        if self._kmers is None:
+            self._kmers = {}
+            for idx, t in enumerate(self.spliced):
+                seq = t.sequence
+                for o in range(len(seq) - K + 1):
+                    self._kmers.setdefault(seq[o:o + K], []).append((idx, o))
+        return self._kmers
+
+    def kmer_codes(self) -> np.ndarray:
+        """The 2-bit codes (:func:`imtfusion.boundaries.encode`) of the transcripts'
+        ``K``-mers without an ``N``, sorted and unique."""
+        from imtfusion.boundaries import encode_all
+
+        codes = [encode_all(t.sequence) for t in self.spliced]
+        return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
 
     def filled(self) -> "TargetTranscripts | None":
         """The transcripts with their unknown bases spelled by the target parts of the reads
@@ -97,7 +130,6 @@ class TargetTranscripts:
                     base = max(sorted(votes), key=lambda b: votes[b])
                     seq[k] = base if plus else base.translate(_COMP)
             out.spliced.append(_Spliced(t.transcript, t.chrom, "".join(seq), t.genomic, t.exon_starts, t.exon_ends))
-            out._index(len(out.spliced) - 1)
         return out
 
     def _learn(self, t: _Spliced, read: str, start: int, tx_start: int, length: int) -> None:
@@ -118,7 +150,7 @@ class TargetTranscripts:
         for read in (seq, reverse_complement(seq)):
             if len(read) < K + min_clip:
                 continue
-            for hit_idx, hit_off in self.kmers.get(read[-K:], ()):
+            for hit_idx, hit_off in self.places(read[-K:]):
                 t = self.spliced[hit_idx]
                 d = _extend(read, len(read) - K - 1, t.sequence, hit_off - 1, -1, t.exon_starts)
                 i, j = len(read) - K - d, hit_off - d
@@ -136,7 +168,7 @@ class TargetTranscripts:
                 if best is None or len(read) - i > best[0]:
                     best = (len(read) - i, clip)
                     taught = (t, read, i, j, len(read) - i)
-            for hit_idx, hit_off in self.kmers.get(read[:K], ()):
+            for hit_idx, hit_off in self.places(read[:K]):
                 t = self.spliced[hit_idx]
                 d = _extend(read, K, t.sequence, hit_off + K, 1, t.exon_ends)
                 i, j = K + d, hit_off + K + d
@@ -234,8 +266,7 @@ class EndFilter:
         from imtfusion.boundaries import encode
 
         self._encode = encode
-        keys, ok = encode(sorted(index.kmers))
-        self.keys = sorted_unique(keys[ok])
+        self.keys = index.kmer_codes()
 
     def hits(self, sequences: list[str]) -> np.ndarray:
         """Indices of the sequences whose first or last K bases (either strand) are
