@@ -560,6 +560,20 @@ def test_simulated_rows_get_their_own_table_and_bars_per_aligner_and_fasta():
     assert speed.chimeric_table(CHIMERIC_ROWS) in report and table.splitlines()[2] in report
 
 
+def test_rows_on_dense_target_content_get_their_own_table_and_bars():
+    rows = [dataclasses.replace(r, dense=1_000_000, samtools_s=0.4, call_s=r.call_s + 0.8) for r in CHIMERIC_ROWS]
+    bars = speed.evaluate_bars(ROWS, BATCH, chimeric_rows=CHIMERIC_ROWS + rows)
+    names = [b.name for b in bars]
+    assert ("call with 10,000 chimeric fragments (on 1,000,000 dense target fragments) <= 3x samtools view -c of the "
+            "same regions") in names
+    [on_dense] = [b for b in bars if b.name.startswith("call with 10,000 chimeric fragments (on 1,000,000") and "samtools" in b.name]
+    assert on_dense.verdict == "FAIL" and on_dense.measured.startswith("5.0x")  # 2.0 s against 0.4 s
+    report = speed.render_report({}, "cmd", "date", ROWS, [], None, 3, BATCH, None, bars,
+                                 chimeric_rows=CHIMERIC_ROWS + rows)
+    assert report.index("## Chimeric evidence density:") < report.index("in a panel's loci") < report.index("## Bars")
+    assert speed.chimeric_table(rows) in report and speed.chimeric_table(CHIMERIC_ROWS) in report
+
+
 # --------------------------------------------------------------------------
 # regions compared with samtools
 # --------------------------------------------------------------------------

@@ -1348,6 +1348,7 @@ class ChimericRow:
     at_truth: bool = False  # called at the truth breakpoints
     aligner: str = ""  # "": the synthetic STAR WithinBAM records on the 1x background; else the simulator's aligner
     with_fasta: bool = True  # the call was given the genome FASTA
+    dense: int = 0  # read pairs of dense non-chimeric target content beneath (--chimeric-on-target-fragments)
 
     @property
     def ratio(self) -> float:
@@ -1368,16 +1369,18 @@ def fusion_call(fusions_tsv: Path, spec: FusionSpec) -> tuple[int | None, int | 
 
 def measure_chimeric(built: BuiltBam, fragments: int, spec: FusionSpec, index: Path, fasta: Path | None,
                      regions: Sequence[str], targets: Sequence[str], outdir: Path, runs: int,
-                     env: dict[str, str] | None = None, threads: int = 1, aligner: str = "") -> ChimericRow:
+                     env: dict[str, str] | None = None, threads: int = 1, aligner: str = "",
+                     dense: int = 0) -> ChimericRow:
     """One chimeric cell: :func:`measure_size` on ``built``, then the call of the fusion
-    (``aligner``: a simulated and aligned BAM, called with ``fasta`` or without one)."""
+    (``aligner``: a simulated and aligned BAM, called with ``fasta`` or without one;
+    ``dense``: the BAM's dense target content beneath the chimeric fragments)."""
     sample = (f"SPEEDSIM_{aligner}_{'fa' if fasta else 'nofa'}_{fragments}" if aligner
-              else f"SPEEDCHIM{fragments}")
+              else f"SPEEDCHIM{fragments}" + (f"_T{dense}" if dense else ""))
     row = measure_size(built, 1, index, fasta, regions, targets, outdir, runs, env, threads=threads, sample=sample)
     split, supporting, at_truth = fusion_call(outdir / sample / f"{sample}.fusions.tsv", spec)
     return ChimericRow(fragments, row.records, row.megabytes, built.chimeric, row.target_records, row.samtools_s,
                        row.call_s, row.peak_rss_mb, row.calls, spec.fusion, split, supporting, at_truth,
-                       aligner, fasta is not None)
+                       aligner, fasta is not None, dense)
 
 
 @dataclass
@@ -1941,11 +1944,12 @@ def evaluate_bars(size_rows: Sequence[SizeRow], batch_rows: Sequence[BatchRow],
         peak = max(r.peak_rss_mb for r in size_rows)
         bars.append(Bar(f"call peak memory <= {MAX_PEAK_RSS_MB:g} MB at every size", f"{peak:.0f} MB (max)",
                         f"<= {MAX_PEAK_RSS_MB:g} MB", peak <= MAX_PEAK_RSS_MB))
-    groups: dict[tuple[str, bool], list[ChimericRow]] = {}
-    for r in chimeric_rows:  # the synthetic rows, then each simulated aligner with and without the FASTA
-        groups.setdefault((r.aligner, r.with_fasta), []).append(r)
-    for (aligner, with_fasta), rows in groups.items():
-        label = f" ({aligner}, {'FASTA' if with_fasta else 'no FASTA'})" if aligner else ""
+    groups: dict[tuple[str, bool, int], list[ChimericRow]] = {}
+    for r in chimeric_rows:  # the synthetic rows (each dense content), then each simulated aligner with and without the FASTA
+        groups.setdefault((r.aligner, r.with_fasta, r.dense), []).append(r)
+    for (aligner, with_fasta, dense), rows in groups.items():
+        label = (f" ({aligner}, {'FASTA' if with_fasta else 'no FASTA'})" if aligner
+                 else f" (on {dense:,} dense target fragments)" if dense else "")
         bars += chimeric_bars(rows, label)
     bars += target_set_bars(target_set_rows)
     if len(annotation_rows) > 1:
@@ -1997,7 +2001,8 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
             notes.append(f"`imtfusion call --help` (interpreter start + the imports of a call, no work): {startup_s:.2f} s.")
         parts.append("\n".join(notes) + "\n")
     simulated = [r for r in chimeric_rows if r.aligner]
-    chimeric_rows = [r for r in chimeric_rows if not r.aligner]
+    on_dense = [r for r in chimeric_rows if not r.aligner and r.dense]
+    chimeric_rows = [r for r in chimeric_rows if not r.aligner and not r.dense]
     if chimeric_rows:
         fusion = chimeric_rows[0].fusion
         parts.append(f"## Chimeric evidence density: `imtfusion call` vs `samtools view -c` with N {fusion} "
@@ -2008,6 +2013,14 @@ def render_report(info: dict[str, str], command: str, date: str, size_rows: Sequ
                      f"WithinBAM output ({kinds}; {CHIMERIC_READ_PREFIX}* reads, 0.3% substitutions), on top of the "
                      f"source sample's own records and its own support for {fusion}, which the 0 row gives; the "
                      f"regions are the size table's.\n")
+    if on_dense:
+        fusion, dense = on_dense[0].fusion, on_dense[0].dense
+        parts.append(f"## Chimeric evidence density in a panel's loci: the same N {fusion} fragments on {dense:,} "
+                     f"read pairs of dense target content (1x background; median of {runs} runs)\n")
+        parts.append(chimeric_table(on_dense))
+        parts.append("The BAMs of the table above with the dense target content of the size table's largest depth "
+                     "beneath (a targeted panel's loci, where a fusion of thousands of fragments is found): the "
+                     "call's time per samtools' time where both read what a panel holds.\n")
     if target_set_rows:
         parts.append(f"## Target sets: `imtfusion call --targets SET` vs `samtools view -c` of that set's loci, on "
                      f"one BAM (median of {runs} runs, the sets taking turns)\n")
@@ -2122,6 +2135,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "soft clips, discordant pairs) added to its loci, each timed on the 1x background without "
                         "dense target content, the largest also profiled (default: 0 10 100 1000 10000; 0 alone "
                         "skips the part)")
+    parser.add_argument("--chimeric-on-target-fragments", type=int, default=0, metavar="N",
+                        help="also time every chimeric density on N read pairs of dense target content (a panel's "
+                        "loci: 1000000 is the size table's largest depth, ~2 M records), the 1x background "
+                        "(default: 0, not timed)")
     parser.add_argument("--target-sets", nargs="+", default=list(DEFAULT_TARGET_SETS), metavar="SET",
                         help="target sets of resources/targets.tsv timed against each other on one BAM of the largest "
                         "background and target depth, its dense content spread over all their genes (default: "
@@ -2159,6 +2176,7 @@ def command_line(args: argparse.Namespace) -> str:
     words = ["imtfusion", "benchmark", "speed", "--base", str(args.base), "--scales", *map(str, args.scales),
              "--target-fragments", *map(str, args.target_fragments),
              "--chimeric-fragments", *map(str, args.chimeric_fragments),
+             "--chimeric-on-target-fragments", str(args.chimeric_on_target_fragments),
              "--target-sets", *args.target_sets,
              "--chimeric-aligners", *(args.chimeric_aligners or ["none"]),
              "--contig-mb", str(args.contig_mb), "--unmapped-fraction", f"{args.unmapped_fraction:g}",
@@ -2183,6 +2201,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--target-fragments must be at least 0")
     if any(c < 0 for c in args.chimeric_fragments):
         raise ConfigError("--chimeric-fragments must be at least 0")
+    if args.chimeric_on_target_fragments < 0:
+        raise ConfigError("--chimeric-on-target-fragments must be at least 0")
     from imtfusion_tools.sim.align import ALIGNERS
     from imtfusion_tools.sim.demo import DEMO_SEED
 
@@ -2280,6 +2300,15 @@ def main(args: argparse.Namespace) -> None:
             _log(f"timing {c:,} chimeric fragments of {spec.fusion}, 1x ({chimeric_built[c].records:,} records)")
             chimeric_rows.append(measure_chimeric(chimeric_built[c], c, spec, index, genome, regions, targets,
                                                   work / "calls", args.runs, env, threads=args.call_threads))
+        dense = args.chimeric_on_target_fragments
+        for c in densities if dense else []:
+            on = cached_bam(source, work / "bams" / f"c{c}_t{dense}_bg1x.bam", args.base, args.seed, args.threads,
+                            unmapped_count(args.base, args.unmapped_fraction), contigs, target_fragments=dense,
+                            annotation=gtf, fasta=fasta, targets=targets, chimeric_fragments=c, fusion=spec)
+            _log(f"timing {c:,} chimeric fragments of {spec.fusion} on {dense:,} target fragments, 1x "
+                 f"({on.records:,} records)")
+            chimeric_rows.append(measure_chimeric(on, c, spec, index, genome, regions, targets, work / "calls",
+                                                  args.runs, env, threads=args.call_threads, dense=dense))
         target_set_rows: list[TargetSetRow] = []
         target_set_bam = ""
         if len(target_sets) > 1:
