@@ -538,3 +538,28 @@ def test_mates_in_the_partner_gene_still_support_its_junction(tmp_path):
     result = call(tmp_path, toy, min_fragments=3)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.discordant_pairs == 3 and c.split_reads == 2
+
+
+def test_mates_of_an_isoform_go_to_the_isoform_not_to_the_main_junction_of_its_pair(tmp_path):
+    # PARTP exon 2 is 1,500 bases long: the mates in exon 1 lie on the kept side of the main
+    # junction (exon 2 :: ALK exon 3) but 1,600 transcript bases from it, too far for its
+    # fragments; they are the isoform's (exon 1 :: ALK exon 3)
+    from toolkit import Toy
+
+    toy = Toy({"chr1": 14000, "chr2": 36000, "chr3": 20000, "chr4": 20000})
+    toy.add_gene("PARTP", "chr4", "+", [(1000, 1200), (4000, 5500), (7000, 7300)])
+    toy.add_gene("ALK", "chr2", "-", [(10000, 10300), (15000, 15120), (20000, 20150), (26000, 26200), (32000, 32400)])
+    toy.add_gene("ETV6", "chr3", "+", [(3000, 3200), (6000, 6150), (9000, 9100)])
+    add_background(toy)
+    for i in range(5):
+        toy.fragment(f"main{i}", [("chr4", 5440, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20000 + 3 * i, "+", 100)])
+    for i in range(2):
+        toy.fragment(f"iso{i}", [("chr4", 1140, "+", 60), ("chr2", 20110, "-", 40)], [("chr2", 20010 + 3 * i, "+", 100)])
+    for i in range(3):
+        toy.fragment(f"mate{i}", [("chr4", 1050 + 10 * i, "+", 100)], [("chr2", 20040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy, min_fragments=2)
+    every = result.called + result.discarded
+    [main] = [c for c in every if c.fusion == "PARTP::ALK" and c.end5.label() == "chr4:5500"]
+    [iso] = [c for c in every if c.fusion == "PARTP::ALK" and c.end5.label() == "chr4:1200"]
+    assert iso.discordant_fragments - iso.split_fragments == {"mate0", "mate1", "mate2"}
+    assert main.discordant_pairs == 0 and main.fragments == 5 and iso.fragments == 5

@@ -570,6 +570,28 @@ def _kept_span(end: Breakend, gene: GeneRef, lookup: GeneLookup, params: CallPar
     return limit
 
 
+FRAGMENT_REACH = 1_000  # transcript bases a discordant pair's two reads span at most around a junction
+
+
+def _end_exons(end: Breakend, gene: GeneRef, lookup: GeneLookup) -> list[tuple[int, int]] | None:
+    """The exons (all transcripts') of a junction end's gene, None for an intergenic end."""
+    if gene.intergenic:
+        return None
+    for g in lookup.genes_at(end.chrom, end.pos):
+        if g.gene_id == gene.gene_id:
+            return sorted(lookup.exons(g))
+    return None
+
+
+def _exonic_between(exons: list[tuple[int, int]] | None, a: int, b: int) -> int:
+    """Exon bases from position ``a`` to ``b`` (either order; 0 without exons): how far
+    apart two places of a gene are in its transcripts."""
+    if not exons:
+        return 0
+    lo, hi = min(a, b), max(a, b) + 1
+    return sum(min(e, hi) - max(s, lo) for s, e in exons if s < hi and e > lo)
+
+
 def _end_gene(cand: "_Draft", end: Breakend) -> GeneRef:
     """The candidate's gene at one of its junction ends (the 5' or the 3' end nearer it)."""
     def off(e: Breakend) -> float:
@@ -892,7 +914,11 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
                         lookup: GeneLookup | None = None) -> list[DiscordantRead]:
     """Give each discordant read to the best-supported junction it fits (both reads within
     the genes of its ends, on the sides the fusion keeps: :func:`_kept_span`; without a
-    ``lookup`` within ``discordant_max_distance``); return the rest.
+    ``lookup`` within ``discordant_max_distance``); return the rest. A junction whose
+    fused transcript holds the pair within ``FRAGMENT_REACH`` bases (exon bases between
+    each read and its end) goes first: the mates of an isoform's fragments (EML4 exon 6
+    joined to ALK) also lie on the kept side of the main junction (EML4 exon 13), but too
+    far from it in the transcript to be its fragments.
 
     The junction ends are indexed by the contigs and sides a fitting pair must have and
     sorted by the read-side position, so a read is compared only with the junctions whose
@@ -906,9 +932,12 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
             continue
         spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) if lookup is not None
                  else params.discordant_max_distance for e in (view.a, view.b)}
+        exons = {id(e): _end_exons(e, _end_gene(cand, e), lookup) if lookup is not None else None
+                 for e in (view.a, view.b)}
         for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
             fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
-                (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)])))
+                (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)]),
+                 (exons[id(read_end)], exons[id(mate_end)])))
     for spots in fitting.values():
         spots.sort(key=lambda x: (x[0], x[1]))
     positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
@@ -924,10 +953,12 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
             low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
             lo = bisect.bisect_left(positions[key], low)
             hi = bisect.bisect_right(positions[key], high)
-            for _, _, cand, read_end, mate_end, limits in sorted(spots[lo:hi], key=lambda x: x[1]):
+            for _, _, cand, read_end, mate_end, limits, exons in sorted(spots[lo:hi], key=lambda x: x[1]):
                 dist = _discordant_fits(read, read_end, mate_end, params, limits)
                 if dist is not None:
-                    rank = (-cand.split_reads, dist)
+                    spliced = (_exonic_between(exons[0], r.pos, read_end.pos)
+                               + _exonic_between(exons[1], m.pos, mate_end.pos))
+                    rank = (spliced > FRAGMENT_REACH, -cand.split_reads, dist)
                     if best is None or rank < best[0]:
                         best = (rank, cand)
         if best is None:
