@@ -102,10 +102,13 @@ def test_the_panel_batch_runs_with_its_config(tmp_path):
         assert {r["sample_qc"] for r in rows} == {"pass"}  # with the panel gates on
         assert float(rows[0]["on_target_fraction"]) >= 0.5 and int(rows[0]["control_junction_reads"]) >= 10
     mqc = yaml.safe_load((tmp_path / "out" / "imtfusion_mqc.yaml").read_text())
-    assert {"on_target_percent", "control_junction_reads", "ALK_unique", "ROS1_unique"} <= set(mqc["headers"])
+    assert {"on_target_percent", "control_junction_reads", "duplicate_percent", "median_insert", "ALK_unique",
+            "ROS1_unique"} <= set(mqc["headers"])
     assert all(mqc["data"][s]["on_target_percent"] >= 50 for s in ("IMT07", "IMT08"))
     targets = {r["target"]: r for r in read_tsv(tmp_path / "out" / "IMT08" / "IMT08.targets.tsv")}
     assert mqc["data"]["IMT08"]["ROS1_unique"] == int(targets["ROS1"]["unique_fragments"]) > 0
+    assert 50 < mqc["data"]["IMT08"]["duplicate_percent"] == round(100 * float(targets["ROS1"]["duplicate_rate"]), 1) < 90
+    assert mqc["data"]["IMT08"]["median_insert"] == float(targets["ALK"]["median_insert"]) > 0
     report = (tmp_path / "out" / "IMT08" / "IMT08.report.html").read_text()
     assert "unique molecules (UMI families)" in report and "duplicates by UMIs" in report
 

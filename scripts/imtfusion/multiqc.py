@@ -8,8 +8,9 @@ status, and for a detected target the fusion names and confidence tiers, then on
 per kinase target with the z of its 3'/5' expression imbalance (``{target}_imbalance_z``;
 no cell where it was not measured), then one per target with its limit of detection in
 percent of its transcripts (``{target}_lod``), then the panel QC figures of the sample:
-its on-target fraction in percent (``on_target_percent``) and its control genes'
-junction reads (``control_junction_reads``), where measured, then one per target with
+its on-target fraction in percent (``on_target_percent``), its control genes'
+junction reads (``control_junction_reads``), its duplicate rate in percent
+(``duplicate_percent``) and median insert (``median_insert``), where measured, then one per target with
 its unique fragments (``{target}_unique``: molecules, UMI families, when the reads carry
 UMIs). Cells are
 coloured with MultiQC's per-column conditional formatting.
@@ -96,6 +97,15 @@ def _control(row: SummaryRow) -> int | None:
     return None if value is None else int(value)
 
 
+def _duplicates(row: SummaryRow) -> float | None:
+    value = _number(row.duplicate_rate)
+    return None if value is None else round(100 * value, 1)
+
+
+def _insert(row: SummaryRow) -> float | None:
+    return _number(row.median_insert)
+
+
 def _unique(row: SummaryRow) -> int | None:
     value = _number(row.unique_fragments)
     return None if value is None else int(value)
@@ -146,6 +156,12 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
         "control_junction_reads": ({"title": "Control junctions", "description": "reads across an exon junction "
                                     "of the housekeeping (control) genes", "format": "{:,.0f}", "min": 0,
                                     "scale": "Greens"}, _control),
+        "duplicate_percent": ({"title": "Duplicates %", "description": "the sample's duplicate rate in the target "
+                               "and housekeeping loci (UMI families with UMIs, else duplicate flags or start "
+                               "positions)", "format": "{:,.1f}", "min": 0, "max": 100, "scale": "RdYlGn-rev"},
+                              _duplicates),
+        "median_insert": ({"title": "Median insert", "description": "median fragment length of the pairs whose mates "
+                           "start in one exon (bases)", "format": "{:,.0f}", "min": 0, "scale": "Blues"}, _insert),
     }
     panel = {k: v for k, v in panel.items() if any(v[1](r) is not None for r in rows)}
     for key, (header, _) in panel.items():

@@ -134,10 +134,12 @@ TARGET_COLUMNS = [
     "lod_exons",
     "lod_depth",
     # panel QC (imtfusion.sampleqc): the target's unique fragments; the sample's on-target
-    # fraction and control-gene junction reads
+    # fraction, control-gene junction reads, duplicate rate and median insert
     "unique_fragments",
     "on_target_fraction",
     "control_junction_reads",
+    "duplicate_rate",
+    "median_insert",
 ]
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, ".": 3}
 
@@ -789,6 +791,8 @@ def status_rows(result: SampleResult) -> list[dict[str, object]]:
                 "unique_fragments": qc.unique_fragments_of(s.qc) if qc is not None else None,
                 "on_target_fraction": qc.on_target_fraction if qc is not None else None,
                 "control_junction_reads": qc.control_junction_reads if qc is not None else None,
+                "duplicate_rate": qc.duplicate_rate if qc is not None else None,
+                "median_insert": qc.median_insert if qc is not None else None,
             }
         )
     return rows

@@ -40,6 +40,8 @@ class SummaryRow:
     on_target_fraction: str = ""  # the sample's (targets.tsv), '' or '.' where not measured
     control_junction_reads: str = ""
     unique_fragments: str = ""  # the target's (targets.tsv): molecules when the reads carry UMIs
+    duplicate_rate: str = ""  # the sample's (targets.tsv), '' or '.' where not measured
+    median_insert: str = ""
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
@@ -94,6 +96,8 @@ def sample_rows(outdir: Path, sample: str, targets: list[str]) -> list[SummaryRo
                 on_target_fraction=row.get("on_target_fraction", ""),
                 control_junction_reads=row.get("control_junction_reads", ""),
                 unique_fragments=row.get("unique_fragments", ""),
+                duplicate_rate=row.get("duplicate_rate", ""),
+                median_insert=row.get("median_insert", ""),
             )
         )
     return rows
