@@ -17,22 +17,11 @@ from typing import TYPE_CHECKING
 from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
-from imtfusion.bamio import is_remote, open_alignment
 from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
-from imtfusion.evidence import (
-    BreakendReads,
-    PileupReference,
-    collect_evidence,
-    collect_housekeeping,
-    collect_mates,
-    lost_pairing,
-    pairs_without_mate_fields,
-    safe_fetch,
-    umi_of,
-)
+from imtfusion.evidence import BreakendReads, EvidenceSource, PileupReference
 from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import EndFilter, TargetTranscripts, scan_reads
@@ -166,7 +155,7 @@ def annotate_candidate(
     )
 
 
-def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: list[TargetLocus],
+def _call_gene_coverage(source: EvidenceSource, annotation: Annotation, contigs: ContigMap, loci: list[TargetLocus],
                         qc: dict[str, TargetQC], called: list[Candidate]) -> dict[str, GeneCoverage]:
     """Depth along every gene of a called fusion (targets from the first pass)."""
     out: dict[str, GeneCoverage] = {}
@@ -183,18 +172,12 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
             chrom = contigs.to_bam(gene.chrom) if gene else None
             if gene is None or chrom is None:
                 continue
-            out[ref.name] = gene_coverage(bam, ref.name, chrom, gene.start, gene.end)
+            out[ref.name] = gene_coverage(source, ref.name, chrom, gene.start, gene.end)
     return out
 
 
 def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
-
-
-def _whole_bam_pass_skipped(bam, mode: str) -> bool:
-    """A pass over all of the BAM (or its unmapped end) is not made over the network
-    unless asked for (``yes``): it would download that much of the file."""
-    return is_remote(bam) and mode.strip().lower() == "auto"
 
 
 NO_FASTA_PRECISION = "exon-level (no FASTA)"
@@ -267,7 +250,7 @@ def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
     return params.uses_umis and any(k and k[-1] for k in keys)
 
 
-def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
+def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool,
                    at_partners: list | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
@@ -291,25 +274,19 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
     if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params, found))):
-        try:
-            unplaced = max(0, bam.nocoordinate)
-        except (ValueError, AttributeError):
-            unplaced = 0
+        unplaced = source.unplaced_count()
         if unplaced > params.max_unmapped_scan:
             notes.append(
                 f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
                 f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
             )
             unplaced = 0
-        elif unplaced and _whole_bam_pass_skipped(bam, mode):
+        elif unplaced and source.whole_bam_pass_skipped(mode):
             notes.append(
                 f"{unplaced:,} unmapped reads without a position were not scanned for junction reads: the BAM is "
                 "read over the network and they would be downloaded (scan_unmapped: yes reads them)"
             )
             unplaced = 0
-
-    def unplaced_reads():
-        return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
 
     pairs: list[UnplacedPair] = []
     if unplaced:
@@ -318,7 +295,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         collector = PairCollector(EndFilter(index).hits)
 
         def collected():
-            for record in unplaced_reads():
+            for record in source.unplaced_reads():
                 collector.add(*record)
                 yield record
 
@@ -332,7 +309,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         done = {c.fragment for c in itertools.chain(evidence.clipped_reads, found)}
         again = [r for r in placed if r[0] not in done]
         if unplaced:
-            again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
+            again = itertools.chain(again, (r for r in source.unplaced_reads() if r[0] not in done))
         found += scan_reads(again, filled, params.min_clip)
     return found, notes, pairs
 
@@ -450,16 +427,6 @@ AMP_NO_IMBALANCE = ("not assessed: an anchored multiplex PCR library (primer BED
                     "panel's primers, so the exon coverage follows the primers, not the transcript's expression")
 
 
-def mapped_records(bam) -> int | None:
-    """The BAM's mapped records from its index statistics (every alignment: secondary and
-    supplementary ones too), None when the index has none (a CRAM index)."""
-    try:
-        stats = bam.get_index_statistics()
-    except (ValueError, AttributeError, OSError, NotImplementedError):
-        return None
-    return sum(s.mapped for s in stats) or None
-
-
 def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
                      params: CallParameters, batch: "list[RatioObservation] | None",
                      housekeeping: list | None = None, primed: bool = False) -> "dict[str, ImbalanceResult]":
@@ -496,17 +463,18 @@ def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     return out
 
 
-def _count_molecules(candidates: list[Candidate], bam, params: CallParameters) -> list[Candidate]:
+def _count_molecules(candidates: list[Candidate], contig_ids: dict[str, int], params: CallParameters) -> list[Candidate]:
     """The candidates with their duplicates counted again (a pseudogene's junction may
-    have given its reads to the gene's) and their partner-side start sites."""
+    have given its reads to the gene's) and their partner-side start sites (``contig_ids``:
+    the BAM's contig name -> id)."""
     out = []
     for c in candidates:
         partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
                            else (c.end5, c.end3))
         out.append(dataclasses.replace(
             c, duplicates=count_duplicates(c, params),
-            start_sites=umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
-                                         target=(bam.get_tid(target.chrom), target.pos))))
+            start_sites=umis.start_sites(c.dup_keys, contig_ids.get(partner.chrom, -1), partner.pos,
+                                         target=(contig_ids.get(target.chrom, -1), target.pos))))
     return out
 
 
@@ -585,7 +553,7 @@ def run_sample(
         annotation = load_annotation(annotation)
     known = load_known_fusions(known_partners)
     domains = load_domains(domains_file)
-    bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
+    source, info = EvidenceSource.open(bam_path, bam_index, str(fasta) if fasta else None, params, threads=threads)
     ref = None
     notes: list[str] = list(annotation.notes)
     try:
@@ -599,31 +567,31 @@ def run_sample(
         loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
         if fasta:
             ref = Reference(fasta, info.contig_lengths)
-        evidence = collect_evidence(bam, loci, params, threads=threads)
-        mapped = mapped_records(bam)
+        evidence = source.target_evidence(loci)
+        mapped = source.mapped_records()
         house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
                                                   contigs, tags)
-        house = collect_housekeeping(bam, house_loci, params, threads=threads)
-        mates = collect_mates(bam, evidence.discordant_reads)
+        house = source.housekeeping(house_loci)
+        mates = source.mates(evidence.discordant_reads)
         evidence = dataclasses.replace(
             evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
         )
         # the later passes' reads of a region (evidence.RegionReads), and without a FASTA
         # the whole-BAM pass for the exon boundaries whose reads spell unplaced clips
-        ends = BreakendReads(bam, params, whole_bam_pass=not _whole_bam_pass_skipped(bam, params.partner_scan))
+        ends = source
         # without a FASTA the reads spell the reference where they are aligned (partner
         # exons, the target's transcripts), so soft clips and unmapped reads are still
         # placed; the genome-wide exon-boundary index needs the FASTA
         spelled = ref if ref is not None else ends.pileup
         chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
         partners = _known_partner_genes(annotation, loci, known)
-        if lost_pairing(bam, loci):
+        if source.lost_pairing(loci):
             # no mate fields: the known partners' reads name the target reads' mates
-            found = pairs_without_mate_fields(bam, loci, _partner_spans(loci, partners, contigs), params)
+            found = source.pairs_without_mate_fields(loci, _partner_spans(loci, partners, contigs))
             evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
             notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
                          "by name with reads of the known partner genes")
-        found, said, unplaced_pairs = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
+        found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
                                                      _unmapped_at_partners(ends, loci, partners, contigs, params,
                                                                            chimeric))
         evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
@@ -638,9 +606,9 @@ def run_sample(
         notes += ends.notes
         candidates = assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
         candidates = _place_unplaced_pairs(candidates, unplaced_pairs, annotation, spelled)
-        candidates = _count_molecules(candidates, bam, params)
+        candidates = _count_molecules(candidates, {c: i for i, c in enumerate(info.contig_lengths)}, params)
         if primer_set is not None:
-            candidates = mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
+            candidates = mark_primed(candidates, primer_set, dict(enumerate(info.contig_lengths)))
         candidates = mark_promiscuous(candidates, params)
         if ref is None:
             candidates = _say_exon_level(candidates, evidence.clipped_reads, lookup)
@@ -651,10 +619,10 @@ def run_sample(
             chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
             if (acc := ref.accession(chrom)) is not None
         }
-        support = collect_support(bam, loci, called, evidence.record_names)
+        support = collect_support(source, loci, called, evidence.record_names)
         examples = junction_examples(support, called)
-        coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
-        header = bam.header.to_dict()
+        coverage = _call_gene_coverage(source, annotation, contigs, loci, evidence.qc, called)
+        header = source.header()
     except UnicodeDecodeError:
         raise AlignmentFileError(
             f"{info.path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
@@ -662,7 +630,7 @@ def run_sample(
     finally:
         # closing a damaged file can raise too; the reading error is the one to report
         with contextlib.suppress(OSError):
-            bam.close()
+            source.close()
         if ref is not None:
             ref.close()
     blind = None
