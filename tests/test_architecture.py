@@ -313,3 +313,96 @@ def test_a_relative_import_beyond_the_package_is_an_error(tmp_path):
     root = make_package(tmp_path, {"__init__.py": "", "a.py": "from ... import b\n"})
     with pytest.raises(ValueError, match="beyond the top-level package"):
         import_graph(root)
+
+
+# -- one evidence source reads the BAM --------------------------------------------------
+#
+# Only the evidence source (imtfusion.evidence: EvidenceSource and the readers it calls)
+# reads records or index figures of the BAM; bamio opens files (and checks an unsorted
+# one from its start), scan is the source's bulk reader (with the compiled _bamwalk). The
+# other modules get records and figures from the source. Read from the source with ast:
+# a call of ``safe_fetch`` or of scan's bulk readers, an ``AlignmentFile(...)`` not opened for writing, a
+# ``.fetch(...)`` of the BAM (its receiver named like one -- bam, handle, aln, alignment --
+# or a whole-file / unmapped-end fetch: ``until_eof``, ``"*"``), or the file's index and
+# pile-up methods (``get_index_statistics``, ``nocoordinate``, ``count_coverage``, ...).
+BAM_READERS = {"imtfusion.evidence", "imtfusion.bamio", "imtfusion.scan"}
+BAM_ONLY_ATTRIBUTES = {"get_index_statistics", "nocoordinate", "mapped", "count_coverage", "find_introns",
+                       "check_index", "get_tid"}
+BULK_READERS = {"safe_fetch", "scan_region", "fetch_selected", "materialize", "reads_spelling"}  # evidence's and scan's
+BAM_LIKE_NAME = ("bam", "handle", "aln", "alignment")
+
+
+def _receiver_name(node: ast.expr) -> str:
+    """The last name of a call's receiver: ``bam`` of ``self.bam.fetch``."""
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Call):
+        return _receiver_name(node.func)
+    return ""
+
+
+def _written(call: ast.Call) -> bool:
+    """``AlignmentFile(path, "wb", ...)``: a file opened for writing (an output)."""
+    modes = [call.args[1]] if len(call.args) > 1 else []
+    modes += [k.value for k in call.keywords if k.arg == "mode"]
+    return any(isinstance(m, ast.Constant) and isinstance(m.value, str) and m.value.startswith("w") for m in modes)
+
+
+def bam_reads(path: Path) -> list[str]:
+    """``path:line what`` for every place the module reads a BAM itself."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        where = f"{path.name}:{getattr(node, 'lineno', 0)}"
+        if isinstance(node, ast.Attribute) and node.attr in BAM_ONLY_ATTRIBUTES:
+            out.append(f"{where} .{node.attr}")
+        if not isinstance(node, ast.Call):
+            continue
+        name = _receiver_name(node.func)
+        if name in BULK_READERS:
+            out.append(f"{where} {name}(")
+        elif name == "AlignmentFile" and not _written(node):
+            out.append(f"{where} AlignmentFile(")
+        elif name == "fetch" and isinstance(node.func, ast.Attribute):
+            receiver = _receiver_name(node.func.value).lower()
+            whole = any(k.arg in ("until_eof", "multiple_iterators") for k in node.keywords) or any(
+                isinstance(a, ast.Constant) and a.value == "*" for a in node.args)
+            if whole or any(word in receiver for word in BAM_LIKE_NAME):
+                out.append(f"{where} {receiver}.fetch(")
+    return out
+
+
+def test_only_the_evidence_source_reads_the_bam():
+    found = {name: bam_reads(path) for name, path in module_names(PACKAGE).items() if name not in BAM_READERS}
+    found = {name: places for name, places in found.items() if places}
+    assert not found, "modules other than the evidence source read the BAM:\n" + "\n".join(
+        f"  {name}: {', '.join(places)}" for name, places in sorted(found.items()))
+
+
+def test_the_bam_reader_scan_finds_the_readers():
+    """The scan is not blind: it sees the evidence source's own reads, and each kind."""
+    files = module_names(PACKAGE)
+    seen = " ".join(bam_reads(files["imtfusion.evidence"]))
+    assert "safe_fetch(" in seen and "bam.fetch(" in seen and ".get_index_statistics" in seen and ".nocoordinate" in seen
+    assert "AlignmentFile(" in " ".join(bam_reads(files["imtfusion.bamio"]))
+
+
+def test_the_bam_reader_scan_tells_reading_from_writing(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(textwrap.dedent("""
+        import pysam
+        def f(path, bam, ref, handle):
+            pysam.AlignmentFile(path, "wb", header={})      # an output: allowed
+            pysam.AlignmentFile(path, mode="w")              # allowed
+            ref.fetch("chr1", 0, 10)                         # a FASTA: allowed
+            pysam.AlignmentFile(path)                        # 1
+            bam.fetch("chr1", 0, 10)                         # 2
+            handle.fetch(until_eof=True)                     # 3
+            x.fetch("*")                                     # 4
+            safe_fetch(bam, "chr1", 0, 1)                    # 5
+            scan.fetch_selected(bam, "chr1", 0, 1, keep)     # 6
+            bam.get_index_statistics()                       # 7
+            return bam.nocoordinate                          # 8
+    """))
+    assert len(bam_reads(module)) == 8

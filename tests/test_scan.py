@@ -682,6 +682,7 @@ def test_a_damaged_bam_is_still_an_error_naming_the_file(diverse_bam, tmp_path):
 def test_supporting_reads_found_from_the_name_index_equal_a_full_reread(sample):
     """collect_support with the loci's name keys (no re-read of the loci) gives the same
     records as reading every region again."""
+    from imtfusion.evidence import EvidenceSource
     from imtfusion.evidence_bam import collect_support
     from imtfusion.pipeline import run_sample
 
@@ -692,8 +693,9 @@ def test_supporting_reads_found_from_the_name_index_equal_a_full_reread(sample):
         params = CallParameters()
         evidence = collect_evidence(bam, result.loci, params)
         assert evidence.record_names
-        indexed = [r.to_string() for r in collect_support(bam, result.loci, result.called, evidence.record_names)]
-        reread = [r.to_string() for r in collect_support(bam, result.loci, result.called, None)]
+        source = EvidenceSource(bam, params)
+        indexed = [r.to_string() for r in collect_support(source, result.loci, result.called, evidence.record_names)]
+        reread = [r.to_string() for r in collect_support(source, result.loci, result.called, None)]
     finally:
         bam.close()
     assert indexed == reread

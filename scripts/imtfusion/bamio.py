@@ -74,6 +74,23 @@ def find_index(path: Path, index: str | Path | None) -> Path | None:
     return None
 
 
+def first_unsorted(bam: str | Path) -> str | None:
+    """Where the BAM's records go out of coordinate order, if they do (read from the start,
+    without an index: ``imtfusion index-bam`` says why a BAM cannot be indexed)."""
+    try:
+        with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
+            last = (-1, -1)
+            for n, read in enumerate(handle.fetch(until_eof=True), start=1):
+                tid = read.reference_id if read.reference_id >= 0 else 1 << 30
+                here = (tid, read.reference_start)
+                if here < last:
+                    return f"record {n} ({read.query_name}) comes after a later position"
+                last = here
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def check_bam_file(path: Path) -> bool:
     """Cheap checks before pysam sees the file; returns whether it is a CRAM."""
     if not path.exists():

@@ -1463,3 +1463,137 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
                                       read.reference_start, read.reference_end,
                                       key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
     return out
+
+
+class EvidenceSource(BreakendReads):
+    """The one reader of a call's BAM: it owns the opened file (:meth:`open`), and every
+    record or index figure a call uses comes from it -- the target loci's evidence and
+    QC (:meth:`target_evidence`), the housekeeping genes' (:meth:`housekeeping`), the
+    discordant reads' mates, the pairing of a BAM without mate fields, the unmapped reads
+    without a position (:meth:`unplaced_reads`), the mapped records of the index
+    statistics, the supporting records for the evidence BAM (:meth:`records_named`) and a
+    gene's depth (:meth:`depth`); and, as a :class:`BreakendReads`, the reads at a
+    breakend and of a region the later passes ask for. The stages get records and figures
+    from it, never the file."""
+
+    def __init__(self, bam: pysam.AlignmentFile, params: CallParameters | None = None, whole_bam_pass: bool = True,
+                 threads: int = 1):
+        super().__init__(bam, params, whole_bam_pass)
+        self.threads = threads
+        self.contig_lengths = dict(zip(bam.references, bam.lengths))
+
+    @classmethod
+    def open(cls, path, index=None, reference: str | None = None, params: CallParameters | None = None,
+             threads: int = 1):
+        """The source of the BAM/CRAM at ``path`` and its :class:`~imtfusion.bamio.AlignmentInfo`
+        (:func:`~imtfusion.bamio.open_alignment`); without a FASTA the whole-BAM pass for
+        the exon boundaries is not made over the network unless asked for."""
+        from imtfusion.bamio import open_alignment
+
+        bam, info = open_alignment(path, index, reference, threads=threads)
+        source = cls(bam, params, threads=threads)
+        source.whole_bam_pass = not source.whole_bam_pass_skipped(source.params.partner_scan)
+        return source, info
+
+    def close(self) -> None:
+        self.bam.close()
+
+    def whole_bam_pass_skipped(self, mode: str) -> bool:
+        """A pass over all of the BAM (or its unmapped end) is not made over the network
+        unless asked for (``yes``): it would download that much of the file."""
+        from imtfusion.bamio import is_remote
+
+        return is_remote(self.bam) and mode.strip().lower() == "auto"
+
+    def header(self) -> dict:
+        return self.bam.header.to_dict()
+
+    def target_evidence(self, loci: Iterable[TargetLocus]) -> Evidence:
+        """:func:`collect_evidence` of the target loci."""
+        return collect_evidence(self.bam, loci, self.params, threads=self.threads)
+
+    def housekeeping(self, loci: Iterable[TargetLocus]) -> dict[str, TargetQC]:
+        """:func:`collect_housekeeping` of the housekeeping genes' loci."""
+        return collect_housekeeping(self.bam, loci, self.params, threads=self.threads)
+
+    def mates(self, reads: Iterable[DiscordantRead]) -> dict[tuple[str, str, int], MateRecord]:
+        """:func:`collect_mates` of discordant reads."""
+        return collect_mates(self.bam, reads)
+
+    def lost_pairing(self, loci: list[TargetLocus]) -> bool:
+        """:func:`lost_pairing`."""
+        return lost_pairing(self.bam, loci)
+
+    def pairs_without_mate_fields(self, loci: list[TargetLocus], spans: list[tuple[str, int, int]]) -> list[DiscordantRead]:
+        """:func:`pairs_without_mate_fields` with the call's parameters."""
+        return pairs_without_mate_fields(self.bam, loci, spans, self.params)
+
+    def mapped_records(self) -> int | None:
+        """The BAM's mapped records from its index statistics (every alignment: secondary and
+        supplementary ones too), None when the index has none (a CRAM index)."""
+        try:
+            stats = self.bam.get_index_statistics()
+        except (ValueError, AttributeError, OSError, NotImplementedError):
+            return None
+        return sum(s.mapped for s in stats) or None
+
+    def unplaced_count(self) -> int:
+        """The unmapped reads without a position, from the index (0 when it does not say)."""
+        try:
+            return max(0, self.bam.nocoordinate)
+        except (ValueError, AttributeError):
+            return 0
+
+    def unplaced_reads(self) -> Iterable[tuple[str, str, str]]:
+        """(name, sequence, UMI) of every read without a position that has a sequence, in
+        file order (one pass of the BAM's unmapped end each time it is iterated)."""
+        return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(self.bam, "*", 0, 0) if r.query_sequence)
+
+    def records_named(self, regions: Iterable[tuple[str, int, int]], names: Iterable[str]) -> Iterable[pysam.AlignedSegment]:
+        """The records of each region in turn (file order) worth looking at for reads of
+        ``names``: read in bulk, only records whose name key is among the names' and that
+        are neither secondary nor QC-failed are decoded (and each region's first record);
+        the caller compares names exactly. Record by record where the file cannot be read
+        in bulk."""
+        from imtfusion import scan
+
+        wanted = np.asarray(sorted({scan.name_key(name) for name in names}), dtype=np.uint64)
+
+        def select(batch: scan.RecordBatch) -> np.ndarray:
+            # names are compared exactly by the caller; this picks the few records worth decoding
+            keys = batch.name_suffix_keys()
+            return scan.among(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
+
+        for chrom, start, end in regions:
+            # in bulk even for a small window: at a deep locus it holds thousands of records
+            records = scan.fetch_selected(self.bam, chrom, start, end, select)
+            yield from records if records is not None else safe_fetch(self.bam, chrom, start, end)
+
+    def depth(self, chrom: str, start: int, end: int) -> np.ndarray:
+        """Depth per base of ``[start, end)`` (at least one base) from primary,
+        non-duplicate records."""
+        from imtfusion import scan
+
+        span = max(1, end - start)
+        skipped = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | 0x400 | 0x800
+        diff = np.zeros(span + 1, dtype=np.int64)
+        reads: Iterable[pysam.AlignedSegment] = ()
+        try:
+            first, batches = scan.scan_region(self.bam, chrom, start, end)
+            partial = np.zeros_like(diff)
+            for batch in batches:
+                _, b_start, b_end = scan.aligned_blocks(batch, (batch.fixed["flag"] & skipped) == 0)
+                pile_up(partial, start, end, b_start, b_end)
+            diff = partial
+            reads = [first] if first is not None else []
+        except (scan.ScanError, OSError, ValueError):
+            reads = safe_fetch(self.bam, chrom, start, end)  # not readable in bulk: one record at a time
+        for read in reads:
+            if read.flag & skipped:
+                continue
+            for b_start, b_end in read.get_blocks():
+                lo, hi = max(b_start, start) - start, min(b_end, end) - start
+                if hi > lo:
+                    diff[lo] += 1
+                    diff[hi] -= 1
+        return np.cumsum(diff[:-1])

@@ -17,7 +17,7 @@ import pysam
 
 from imtfusion import __version__, scan
 from imtfusion.calling import Candidate
-from imtfusion.evidence import RecordNames, FLAG_QCFAIL, FLAG_SECONDARY, FLAG_UNMAPPED, pile_up, reverse_complement, safe_fetch
+from imtfusion.evidence import FLAG_QCFAIL, FLAG_SECONDARY, EvidenceSource, RecordNames, reverse_complement
 from imtfusion.model import Breakend, GeneCoverage, ReadExample
 from imtfusion.outputs import atomic_path
 from imtfusion.targets import TargetLocus
@@ -66,10 +66,11 @@ def _position_windows(names: RecordNames, wanted: np.ndarray, gap: int = 1000) -
 
 
 def collect_support(
-    bam: pysam.AlignmentFile, loci: list[TargetLocus], calls: list[Candidate],
+    source: EvidenceSource, loci: list[TargetLocus], calls: list[Candidate],
     record_names: dict[str, RecordNames] | None = None,
 ) -> list[pysam.AlignedSegment]:
-    """Tagged records of every call's supporting fragments, sorted by position.
+    """Tagged records of every call's supporting fragments, sorted by position, read from
+    the call's :class:`~imtfusion.evidence.EvidenceSource`.
 
     ``record_names`` (from :func:`collect_evidence`) says where in each target locus the
     records with a given name start, so those loci are not read again: only small windows
@@ -82,37 +83,27 @@ def collect_support(
             owners.setdefault(name, []).append((c, "discordant"))
     if not owners:
         return []
-    lengths = dict(zip(bam.references, bam.lengths))
     wanted = np.asarray(sorted({scan.name_key(name) for name in owners}), dtype=np.uint64)
-
-    def select(batch: scan.RecordBatch) -> np.ndarray:
-        # names are compared exactly below; this picks the few records worth decoding
-        keys = batch.name_suffix_keys()
-        return scan.among(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
-
     known = [record_names[l.name] for l in loci if record_names and l.name in record_names]
-    regions = [piece for region in _regions(loci, calls, lengths) for piece in _subtract(region, known)]
+    regions = [piece for region in _regions(loci, calls, source.contig_lengths) for piece in _subtract(region, known)]
     regions += [window for names in known for window in _position_windows(names, wanted)]
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []
-    for chrom, start, end in regions:
-        # in bulk even for a small window: at a deep locus it holds thousands of records
-        records = scan.fetch_selected(bam, chrom, start, end, select)
-        for read in records if records is not None else safe_fetch(bam, chrom, start, end):
-            if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
-                continue
-            who = owners.get(read.query_name)
-            if not who:
-                continue
-            key = (read.query_name, read.flag, read.reference_id, read.reference_start, read.cigarstring)
-            if key in seen:
-                continue
-            seen.add(key)
-            call, kind = who[0]
-            read.set_tag("XI", ",".join(c.call_id for c, _ in who), "Z")
-            read.set_tag("XF", ",".join(c.fusion for c, _ in who), "Z")
-            read.set_tag("XE", kind, "Z")
-            out.append(read)
+    for read in source.records_named(regions, owners):
+        if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
+            continue
+        who = owners.get(read.query_name)
+        if not who:
+            continue
+        key = (read.query_name, read.flag, read.reference_id, read.reference_start, read.cigarstring)
+        if key in seen:
+            continue
+        seen.add(key)
+        call, kind = who[0]
+        read.set_tag("XI", ",".join(c.call_id for c, _ in who), "Z")
+        read.set_tag("XF", ",".join(c.fusion for c, _ in who), "Z")
+        read.set_tag("XE", kind, "Z")
+        out.append(read)
     out.sort(key=lambda r: (r.reference_id, r.reference_start, r.query_name, r.flag))
     return out
 
@@ -188,31 +179,12 @@ def junction_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candi
     return out
 
 
-def gene_coverage(bam: pysam.AlignmentFile, name: str, chrom: str, start: int, end: int, bins: int = COVERAGE_BINS) -> GeneCoverage:
-    """Mean depth per bin over ``[start, end)`` from primary, non-duplicate records."""
+def gene_coverage(source: EvidenceSource, name: str, chrom: str, start: int, end: int,
+                  bins: int = COVERAGE_BINS) -> GeneCoverage:
+    """Mean depth per bin over ``[start, end)`` from primary, non-duplicate records
+    (:meth:`~imtfusion.evidence.EvidenceSource.depth`)."""
     span = max(1, end - start)
-    skipped = FLAG_UNMAPPED | FLAG_SECONDARY | FLAG_QCFAIL | 0x400 | 0x800
-    diff = np.zeros(span + 1, dtype=np.int64)
-    reads: Iterable[pysam.AlignedSegment] = ()
-    try:
-        first, batches = scan.scan_region(bam, chrom, start, end)
-        partial = np.zeros_like(diff)
-        for batch in batches:
-            _, b_start, b_end = scan.aligned_blocks(batch, (batch.fixed["flag"] & skipped) == 0)
-            pile_up(partial, start, end, b_start, b_end)
-        diff = partial
-        reads = [first] if first is not None else []
-    except (scan.ScanError, OSError, ValueError):
-        reads = safe_fetch(bam, chrom, start, end)  # not readable in bulk: one record at a time
-    for read in reads:
-        if read.flag & skipped:
-            continue
-        for b_start, b_end in read.get_blocks():
-            lo, hi = max(b_start, start) - start, min(b_end, end) - start
-            if hi > lo:
-                diff[lo] += 1
-                diff[hi] -= 1
-    depth = np.cumsum(diff[:-1])
+    depth = source.depth(chrom, start, end)
     edges = np.linspace(0, span, bins + 1).astype(int)
     values = tuple(round(float(depth[a:b].mean()), 2) if b > a else 0.0 for a, b in zip(edges[:-1], edges[1:]))
     return GeneCoverage(name, chrom, start, end, values)

@@ -17,22 +17,12 @@ from typing import TYPE_CHECKING
 from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
 from imtfusion.annotation import Annotation, load_annotation
-from imtfusion.bamio import is_remote, open_alignment
 from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates, count_duplicates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
-from imtfusion.evidence import (
-    BreakendReads,
-    PileupReference,
-    collect_evidence,
-    collect_housekeeping,
-    collect_mates,
-    lost_pairing,
-    pairs_without_mate_fields,
-    safe_fetch,
-    umi_of,
-)
+from imtfusion.bamio import AlignmentInfo
+from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import EndFilter, TargetTranscripts, scan_reads
@@ -168,7 +158,7 @@ def annotate_candidate(
     )
 
 
-def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: list[TargetLocus],
+def _call_gene_coverage(source: EvidenceSource, annotation: Annotation, contigs: ContigMap, loci: list[TargetLocus],
                         qc: dict[str, TargetQC], called: list[Candidate]) -> dict[str, GeneCoverage]:
     """Depth along every gene of a called fusion (targets from the first pass)."""
     out: dict[str, GeneCoverage] = {}
@@ -185,18 +175,12 @@ def _call_gene_coverage(bam, annotation: Annotation, contigs: ContigMap, loci: l
             chrom = contigs.to_bam(gene.chrom) if gene else None
             if gene is None or chrom is None:
                 continue
-            out[ref.name] = gene_coverage(bam, ref.name, chrom, gene.start, gene.end)
+            out[ref.name] = gene_coverage(source, ref.name, chrom, gene.start, gene.end)
     return out
 
 
 def _partner_scan_on(params: CallParameters) -> bool:
     return params.partner_scan.strip().lower() not in ("no", "false", "0")
-
-
-def _whole_bam_pass_skipped(bam, mode: str) -> bool:
-    """A pass over all of the BAM (or its unmapped end) is not made over the network
-    unless asked for (``yes``): it would download that much of the file."""
-    return is_remote(bam) and mode.strip().lower() == "auto"
 
 
 NO_FASTA_PRECISION = "exon-level (no FASTA)"
@@ -269,7 +253,7 @@ def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
     return params.uses_umis and any(k and k[-1] for k in keys)
 
 
-def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
+def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool,
                    at_partners: list | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
@@ -293,25 +277,19 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
     if not (mode in ("no", "false", "0") or (mode == "auto" and chimeric and not _carries_umis(evidence, params, found))):
-        try:
-            unplaced = max(0, bam.nocoordinate)
-        except (ValueError, AttributeError):
-            unplaced = 0
+        unplaced = source.unplaced_count()
         if unplaced > params.max_unmapped_scan:
             notes.append(
                 f"{unplaced:,} unmapped reads without a position were not scanned for junction reads "
                 f"(more than max_unmapped_scan={params.max_unmapped_scan:,})"
             )
             unplaced = 0
-        elif unplaced and _whole_bam_pass_skipped(bam, mode):
+        elif unplaced and source.whole_bam_pass_skipped(mode):
             notes.append(
                 f"{unplaced:,} unmapped reads without a position were not scanned for junction reads: the BAM is "
                 "read over the network and they would be downloaded (scan_unmapped: yes reads them)"
             )
             unplaced = 0
-
-    def unplaced_reads():
-        return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(bam, "*", 0, 0) if r.query_sequence)
 
     pairs: list[UnplacedPair] = []
     if unplaced:
@@ -320,7 +298,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         collector = PairCollector(EndFilter(index).hits)
 
         def collected():
-            for record in unplaced_reads():
+            for record in source.unplaced_reads():
                 collector.add(*record)
                 yield record
 
@@ -334,7 +312,7 @@ def _scan_unmapped(bam, loci: list[TargetLocus], annotation: Annotation, ref: "R
         done = {c.fragment for c in itertools.chain(evidence.clipped_reads, found)}
         again = [r for r in placed if r[0] not in done]
         if unplaced:
-            again = itertools.chain(again, (r for r in unplaced_reads() if r[0] not in done))
+            again = itertools.chain(again, (r for r in source.unplaced_reads() if r[0] not in done))
         found += scan_reads(again, filled, params.min_clip)
     return found, notes, pairs
 
@@ -452,16 +430,6 @@ AMP_NO_IMBALANCE = ("not assessed: an anchored multiplex PCR library (primer BED
                     "panel's primers, so the exon coverage follows the primers, not the transcript's expression")
 
 
-def mapped_records(bam) -> int | None:
-    """The BAM's mapped records from its index statistics (every alignment: secondary and
-    supplementary ones too), None when the index has none (a CRAM index)."""
-    try:
-        stats = bam.get_index_statistics()
-    except (ValueError, AttributeError, OSError, NotImplementedError):
-        return None
-    return sum(s.mapped for s in stats) or None
-
-
 def assess_imbalance(sample: str, loci: list[TargetLocus], qc: dict[str, TargetQC], candidates: list[Candidate],
                      params: CallParameters, batch: "list[RatioObservation] | None",
                      housekeeping: list | None = None, primed: bool = False) -> "dict[str, ImbalanceResult]":
@@ -498,17 +466,18 @@ def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     return out
 
 
-def _count_molecules(candidates: list[Candidate], bam, params: CallParameters) -> list[Candidate]:
+def _count_molecules(candidates: list[Candidate], contig_ids: dict[str, int], params: CallParameters) -> list[Candidate]:
     """The candidates with their duplicates counted again (a pseudogene's junction may
-    have given its reads to the gene's) and their partner-side start sites."""
+    have given its reads to the gene's) and their partner-side start sites (``contig_ids``:
+    the BAM's contig name -> id)."""
     out = []
     for c in candidates:
         partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
                            else (c.end5, c.end3))
         out.append(dataclasses.replace(
             c, duplicates=count_duplicates(c, params),
-            start_sites=umis.start_sites(c.dup_keys, bam.get_tid(partner.chrom), partner.pos,
-                                         target=(bam.get_tid(target.chrom), target.pos))))
+            start_sites=umis.start_sites(c.dup_keys, contig_ids.get(partner.chrom, -1), partner.pos,
+                                         target=(contig_ids.get(target.chrom, -1), target.pos))))
     return out
 
 
@@ -550,6 +519,288 @@ def name_calls(sample: str, called: list[Candidate], discarded: list[Candidate],
     return [named[c.key] for c in called], [named[c.key] for c in discarded]
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a call is asked to do: parameters, target genes, annotation and curated tables."""
+
+    params: CallParameters
+    targets: tuple[str, ...]
+    annotation: Annotation
+    known: list[KnownFusion]
+    domains: list[Domain]
+
+
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """The opened inputs beside the BAM's evidence source: the loci of the targets in the
+    BAM's contig names, the FASTA (None without one) and the primers of a panel."""
+
+    settings: Settings
+    info: AlignmentInfo
+    contigs: ContigMap
+    loci: list[TargetLocus]
+    primer_set: object | None
+    ref: Reference | None
+
+    @property
+    def params(self) -> CallParameters:
+        return self.settings.params
+
+    @property
+    def annotation(self) -> Annotation:
+        return self.settings.annotation
+
+
+@dataclasses.dataclass(frozen=True)
+class Gathered:
+    """The sample's evidence: that of the target loci (discordant reads judged by their
+    mates, pairs of a BAM without mate fields, junction reads among the unmapped reads
+    added), the housekeeping genes' QC, the mapped records, the known partner genes, the
+    unplaced pairs, the bases the reads are placed on (the FASTA, or without it the reads'
+    pile-up) and what was said on the way."""
+
+    evidence: Evidence
+    mates: dict
+    mapped_records: int | None
+    house: dict[str, TargetQC]
+    house_missing: list[str]
+    chimeric: bool
+    partners: dict[str, list]
+    unplaced_pairs: list[UnplacedPair]
+    spelled: "Reference | PileupReference"
+    notes: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """The candidates of a sample (before their features) and the gene lookup they were
+    placed with; ``notes``: what the evidence source's passes read."""
+
+    candidates: list[Candidate]
+    lookup: GeneLookup
+    notes: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Named:
+    """The judged calls, annotated and named, and what shows them: supporting records of
+    the evidence BAM, example reads, gene coverage, the BAM header, the sequences' accessions."""
+
+    called: list[Candidate]
+    discarded: list[Candidate]
+    accessions: dict[str, str]
+    support: list
+    examples: dict
+    coverage: dict[str, GeneCoverage]
+    header: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    """The sample's QC, every target's status, and the notes of the assessment."""
+
+    sample_qc: object
+    statuses: list[TargetStatus]
+    notes: tuple[str, ...]
+
+
+def check_settings(sample: str, annotation: Annotation | str | Path, targets, params: CallParameters | None,
+                   known_partners, domains_file) -> Settings:
+    """The call's settings, checked (sample name, target genes) and loaded (annotation,
+    known fusions, domains)."""
+    check_sample_name(sample)
+    params = params or CallParameters()
+    if targets is None:
+        targets = default_targets()
+    if not targets:
+        raise ConfigError(f"no target genes given; list at least one (e.g. {' '.join(default_targets())})")
+    if len(set(targets)) != len(targets):
+        raise ConfigError(f"target genes listed twice: {', '.join(targets)}")
+    if not isinstance(annotation, Annotation):
+        annotation = load_annotation(annotation)
+    return Settings(params, tuple(targets), annotation, load_known_fusions(known_partners), load_domains(domains_file))
+
+
+def _tags(params: CallParameters) -> tuple[str, ...]:
+    return tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+
+
+def open_inputs(settings: Settings, info: AlignmentInfo, fasta: str | Path | None,
+                primers: str | Path | None) -> Inputs:
+    """The target loci in the BAM's contig names, the primers and the FASTA (opened last:
+    an error before leaves nothing open)."""
+    annotation, params = settings.annotation, settings.params
+    contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
+    primer_set = None
+    if primers:  # imported only for a panel with a primer BED (a call without one does not pay for it)
+        from imtfusion.primers import read_primer_bed
+
+        primer_set = read_primer_bed(primers, info.contig_lengths)
+    loci = resolve_targets(annotation, list(settings.targets), params.margin, contigs, info.path, _tags(params))
+    ref = Reference(fasta, info.contig_lengths) if fasta else None
+    return Inputs(settings, info, contigs, loci, primer_set, ref)
+
+
+def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
+    """The sample's evidence from the source: the target loci, the mapped records, the
+    housekeeping genes, the discordant reads' mates, pairs by name where the BAM lost its
+    pairing, and the junction reads among the unmapped reads."""
+    annotation, params, loci, contigs, ref = inputs.annotation, inputs.params, inputs.loci, inputs.contigs, inputs.ref
+    notes: list[str] = []
+    evidence = source.target_evidence(loci)
+    mapped_records = source.mapped_records()
+    house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
+                                              contigs, _tags(params))
+    house = source.housekeeping(house_loci)
+    mates = source.mates(evidence.discordant_reads)
+    evidence = dataclasses.replace(
+        evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
+    )
+    # without a FASTA the reads spell the reference where they are aligned (partner
+    # exons, the target's transcripts), so soft clips and unmapped reads are still
+    # placed; the genome-wide exon-boundary index needs the FASTA
+    spelled = ref if ref is not None else source.pileup
+    chimeric = inputs.info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
+    partners = _known_partner_genes(annotation, loci, inputs.settings.known)
+    if source.lost_pairing(loci):
+        # no mate fields: the known partners' reads name the target reads' mates
+        found = source.pairs_without_mate_fields(loci, _partner_spans(loci, partners, contigs))
+        evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
+        notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
+                     "by name with reads of the known partner genes")
+    found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
+                                                 _unmapped_at_partners(source, loci, partners, contigs, params,
+                                                                       chimeric))
+    evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
+    return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
+                    tuple(notes + said))
+
+
+def find_candidates(inputs: Inputs, gathered: Gathered, source: EvidenceSource) -> Found:
+    """The candidates of the evidence (:func:`imtfusion.calling.call_candidates`; the
+    partner-side passes read the source's regions)."""
+    ref = inputs.ref
+    lookup = GeneLookup(inputs.annotation, inputs.contigs)
+    candidates = call_candidates(
+        gathered.evidence, inputs.loci, inputs.annotation, inputs.contigs, inputs.params, gathered.spelled, source,
+        gathered.partners, lookup=lookup,
+        genome_boundaries=ref is not None,
+        spelled_boundaries=ref is None and not gathered.chimeric and _partner_scan_on(inputs.params),
+    )
+    return Found(candidates, lookup, tuple(source.notes))
+
+
+def measure_candidates(inputs: Inputs, gathered: Gathered, found: Found, source: EvidenceSource) -> list[Candidate]:
+    """The candidates with their features: mismapping, the unplaced pairs their fused
+    transcripts explain, molecules and start sites, primer reads, hot spots, and without a
+    FASTA the mates-only calls whose junction reads could not be placed."""
+    params, ref, lookup = inputs.params, inputs.ref, found.lookup
+    contig_ids = {c: i for i, c in enumerate(inputs.info.contig_lengths)}
+    candidates = assess_mismapping(found.candidates, source, lookup, params, ref, gathered.mates,
+                                   gathered.evidence.discordant_reads)
+    candidates = _place_unplaced_pairs(candidates, gathered.unplaced_pairs, inputs.annotation, gathered.spelled)
+    candidates = _count_molecules(candidates, contig_ids, params)
+    if inputs.primer_set is not None:
+        candidates = mark_primed(candidates, inputs.primer_set, dict(enumerate(inputs.info.contig_lengths)))
+    candidates = mark_promiscuous(candidates, params)
+    if ref is None:
+        candidates = _say_exon_level(candidates, gathered.evidence.clipped_reads, lookup)
+    return candidates
+
+
+def judge_candidates(candidates: list[Candidate], inputs: Inputs,
+                     artefacts: "Artefacts | None") -> tuple[list[Candidate], list[Candidate]]:
+    """(called, discarded) by the filters; the calls in the order of their confidence."""
+    called, discarded = apply_filters(candidates, FilterContext(inputs.params, known_pairs(inputs.settings.known),
+                                                                artefacts))
+    called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
+    return called, discarded
+
+
+def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
+                  source: EvidenceSource) -> Named:
+    """The calls annotated and named (:func:`name_calls`), and what shows them: the
+    sequences' accessions, the evidence BAM's records, example reads and gene coverage."""
+    ref = inputs.ref
+    called, discarded = name_calls(sample, *judged, inputs.annotation, inputs.contigs, inputs.settings.domains,
+                                   inputs.params, ref)
+    accessions = {} if ref is None else {
+        chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
+        if (acc := ref.accession(chrom)) is not None
+    }
+    support = collect_support(source, inputs.loci, called, gathered.evidence.record_names)
+    examples = junction_examples(support, called)
+    coverage = _call_gene_coverage(source, inputs.annotation, inputs.contigs, inputs.loci, gathered.evidence.qc,
+                                   called)
+    return Named(called, discarded, accessions, support, examples, coverage, source.header())
+
+
+def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
+           imbalance_profile: "list[RatioObservation] | None") -> Assessment:
+    """The sample QC gates, the 3'/5' imbalance, the limits of detection and every
+    target's status, with the notes they give."""
+    params, loci, qc, house = inputs.params, inputs.loci, gathered.evidence.qc, gathered.house
+    notes: list[str] = []
+    blind = None
+    if not gathered.chimeric and inputs.ref is None:
+        # junction reads are then soft clips or unmapped reads, placed without the genome
+        # sequence only where other reads spell the partner: a negative cannot be signed
+        blind = (
+            "the BAM has no chimeric (SA) alignments and no genome FASTA was given, so soft-clipped and "
+            "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
+            "cannot be ruled out; rerun with the FASTA"
+        )
+    sample_qc = assess_sample_qc(qc, house, gathered.house_missing, params, gathered.mapped_records)
+    imbalance = assess_imbalance(sample, loci, qc, [*named.called, *named.discarded], params, imbalance_profile,
+                                 [q.profile for q in house.values()], primed=inputs.primer_set is not None)
+    if gathered.house_missing:
+        notes.append(f"housekeeping gene(s) {', '.join(gathered.house_missing)} not in the annotation or the BAM: "
+                     "left out of the sample QC")
+    lod = assess_lod(qc, house, sample_qc, params)
+    statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod)
+    renames = inputs.contigs.renamed
+    if renames:
+        shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
+        notes.append(f"GTF contig names were matched to the BAM's by adding/removing 'chr' ({shown}, ...)")
+    if not gathered.chimeric:
+        notes.append(
+            "the BAM carries no chimeric (SA-tagged) alignments in the target loci; calls rely on "
+            "discordant mates, soft clips, unmapped reads and spliced alignments"
+            + ("" if inputs.ref is not None else " and, without a FASTA, targets without a call are not assessable")
+        )
+    return Assessment(sample_qc, statuses, tuple(notes))
+
+
+def sample_result(sample: str, inputs: Inputs, gathered: Gathered, found: Found, named: Named,
+                  assessment: Assessment, fasta, primers) -> SampleResult:
+    """The sample's :class:`SampleResult`; its notes in the order the stages gave them."""
+    annotation = inputs.annotation
+    return SampleResult(
+        sample=sample,
+        bam=inputs.info,
+        annotation_source=annotation.source,
+        annotation_checksum=annotation.checksum,
+        fasta=str(fasta) if fasta else None,
+        loci=inputs.loci,
+        called=named.called,
+        discarded=named.discarded,
+        statuses=assessment.statuses,
+        params=inputs.params,
+        contig_renames=inputs.contigs.renamed,
+        known=inputs.settings.known,
+        notes=[*annotation.notes, *gathered.notes, *found.notes, *assessment.notes],
+        evidence_records=named.support,
+        bam_header=named.header,
+        gene_coverage=named.coverage,
+        annotation=annotation,
+        sample_qc=assessment.sample_qc,
+        housekeeping_profiles=[q.profile for q in gathered.house.values()],
+        sequence_accessions=named.accessions,
+        primers=str(primers) if primers else None,
+        examples=named.examples,
+    )
+
+
 def run_sample(
     bam_path: str | Path,
     annotation: Annotation | str | Path,
@@ -575,88 +826,17 @@ def run_sample(
     BED of an anchored multiplex PCR panel (:mod:`imtfusion.primers`): reads starting at a
     primer are anchored reads, their primer bases no evidence, and distinct partner-side
     start sites stand in for the mate pairs such a library does not have."""
-    check_sample_name(sample)
-    params = params or CallParameters()
-    if targets is None:
-        targets = default_targets()
-    if not targets:
-        raise ConfigError(f"no target genes given; list at least one (e.g. {' '.join(default_targets())})")
-    if len(set(targets)) != len(targets):
-        raise ConfigError(f"target genes listed twice: {', '.join(targets)}")
-    if not isinstance(annotation, Annotation):
-        annotation = load_annotation(annotation)
-    known = load_known_fusions(known_partners)
-    domains = load_domains(domains_file)
-    bam, info = open_alignment(bam_path, bam_index, str(fasta) if fasta else None, threads=threads)
-    ref = None
-    notes: list[str] = list(annotation.notes)
+    settings = check_settings(sample, annotation, targets, params, known_partners, domains_file)
+    source, info = EvidenceSource.open(bam_path, bam_index, str(fasta) if fasta else None, settings.params,
+                                       threads=threads)
+    inputs = None
     try:
-        contigs = ContigMap.build(annotation.contigs, info.contig_lengths)
-        primer_set = None
-        if primers:  # imported only for a panel with a primer BED (a call without one does not pay for it)
-            from imtfusion.primers import read_primer_bed
-
-            primer_set = read_primer_bed(primers, info.contig_lengths)
-        tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
-        loci = resolve_targets(annotation, list(targets), params.margin, contigs, info.path, tags)
-        if fasta:
-            ref = Reference(fasta, info.contig_lengths)
-        evidence = collect_evidence(bam, loci, params, threads=threads)
-        mapped = mapped_records(bam)
-        house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
-                                                  contigs, tags)
-        house = collect_housekeeping(bam, house_loci, params, threads=threads)
-        mates = collect_mates(bam, evidence.discordant_reads)
-        evidence = dataclasses.replace(
-            evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
-        )
-        # the later passes' reads of a region (evidence.RegionReads), and without a FASTA
-        # the whole-BAM pass for the exon boundaries whose reads spell unplaced clips
-        ends = BreakendReads(bam, params, whole_bam_pass=not _whole_bam_pass_skipped(bam, params.partner_scan))
-        # without a FASTA the reads spell the reference where they are aligned (partner
-        # exons, the target's transcripts), so soft clips and unmapped reads are still
-        # placed; the genome-wide exon-boundary index needs the FASTA
-        spelled = ref if ref is not None else ends.pileup
-        chimeric = info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
-        partners = _known_partner_genes(annotation, loci, known)
-        if lost_pairing(bam, loci):
-            # no mate fields: the known partners' reads name the target reads' mates
-            found = pairs_without_mate_fields(bam, loci, _partner_spans(loci, partners, contigs), params)
-            evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
-            notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
-                         "by name with reads of the known partner genes")
-        found, said, unplaced_pairs = _scan_unmapped(bam, loci, annotation, spelled, evidence, params, chimeric,
-                                                     _unmapped_at_partners(ends, loci, partners, contigs, params,
-                                                                           chimeric))
-        evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
-        notes += said
-
-        lookup = GeneLookup(annotation, contigs)
-        candidates = call_candidates(
-            evidence, loci, annotation, contigs, params, spelled, ends, partners, lookup=lookup,
-            genome_boundaries=ref is not None,
-            spelled_boundaries=ref is None and not chimeric and _partner_scan_on(params),
-        )
-        notes += ends.notes
-        candidates = assess_mismapping(candidates, ends, lookup, params, ref, mates, evidence.discordant_reads)
-        candidates = _place_unplaced_pairs(candidates, unplaced_pairs, annotation, spelled)
-        candidates = _count_molecules(candidates, bam, params)
-        if primer_set is not None:
-            candidates = mark_primed(candidates, primer_set, dict(enumerate(bam.references)))
-        candidates = mark_promiscuous(candidates, params)
-        if ref is None:
-            candidates = _say_exon_level(candidates, evidence.clipped_reads, lookup)
-        called, discarded = apply_filters(candidates, FilterContext(params, known_pairs(known), artefacts))
-        called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
-        called, discarded = name_calls(sample, called, discarded, annotation, contigs, domains, params, ref)
-        accessions = {} if ref is None else {
-            chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
-            if (acc := ref.accession(chrom)) is not None
-        }
-        support = collect_support(bam, loci, called, evidence.record_names)
-        examples = junction_examples(support, called)
-        coverage = _call_gene_coverage(bam, annotation, contigs, loci, evidence.qc, called)
-        header = bam.header.to_dict()
+        inputs = open_inputs(settings, info, fasta, primers)
+        gathered = gather_evidence(inputs, source)
+        found = find_candidates(inputs, gathered, source)
+        candidates = measure_candidates(inputs, gathered, found, source)
+        judged = judge_candidates(candidates, inputs, artefacts)
+        named = name_and_show(sample, judged, inputs, gathered, source)
     except UnicodeDecodeError:
         raise AlignmentFileError(
             f"{info.path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
@@ -664,60 +844,11 @@ def run_sample(
     finally:
         # closing a damaged file can raise too; the reading error is the one to report
         with contextlib.suppress(OSError):
-            bam.close()
-        if ref is not None:
-            ref.close()
-    blind = None
-    if not chimeric and ref is None:
-        # junction reads are then soft clips or unmapped reads, placed without the genome
-        # sequence only where other reads spell the partner: a negative cannot be signed
-        blind = (
-            "the BAM has no chimeric (SA) alignments and no genome FASTA was given, so soft-clipped and "
-            "unmapped junction reads are placed only on partners whose exons other reads cover: a fusion "
-            "cannot be ruled out; rerun with the FASTA"
-        )
-    sample_qc = assess_sample_qc(evidence.qc, house, house_missing, params, mapped)
-    imbalance = assess_imbalance(sample, loci, evidence.qc, [*called, *discarded], params, imbalance_profile,
-                                 [q.profile for q in house.values()], primed=primer_set is not None)
-    if house_missing:
-        notes.append(f"housekeeping gene(s) {', '.join(house_missing)} not in the annotation or the BAM: "
-                     "left out of the sample QC")
-    lod = assess_lod(evidence.qc, house, sample_qc, params)
-    statuses = target_statuses(loci, evidence.qc, called, params, blind, imbalance, sample_qc.reason(), lod)
-    renames = contigs.renamed
-    if renames:
-        shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
-        notes.append(f"GTF contig names were matched to the BAM's by adding/removing 'chr' ({shown}, ...)")
-    if not chimeric:
-        notes.append(
-            "the BAM carries no chimeric (SA-tagged) alignments in the target loci; calls rely on "
-            "discordant mates, soft clips, unmapped reads and spliced alignments"
-            + ("" if ref is not None else " and, without a FASTA, targets without a call are not assessable")
-        )
-    return SampleResult(
-        sample=sample,
-        bam=info,
-        annotation_source=annotation.source,
-        annotation_checksum=annotation.checksum,
-        fasta=str(fasta) if fasta else None,
-        loci=loci,
-        called=called,
-        discarded=discarded,
-        statuses=statuses,
-        params=params,
-        contig_renames=renames,
-        known=known,
-        notes=notes,
-        evidence_records=support,
-        bam_header=header,
-        gene_coverage=coverage,
-        annotation=annotation,
-        sample_qc=sample_qc,
-        housekeeping_profiles=[q.profile for q in house.values()],
-        sequence_accessions=accessions,
-        primers=str(primers) if primers else None,
-        examples=examples,
-    )
+            source.close()
+        if inputs is not None and inputs.ref is not None:
+            inputs.ref.close()
+    assessment = assess(sample, inputs, gathered, named, imbalance_profile)
+    return sample_result(sample, inputs, gathered, found, named, assessment, fasta, primers)
 
 
 def candidate_row(sample: str, c: Candidate) -> dict[str, object]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pysam
 
-from imtfusion.bamio import check_bam_file, is_url, redact_url
+from imtfusion.bamio import check_bam_file, first_unsorted, is_url, redact_url
 from imtfusion.errors import AlignmentFileError, ImtfusionError
 from imtfusion.outputs import atomic_path, write_text
 
@@ -19,22 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", help="with --record-failure: sample whose error record to write")
     parser.add_argument("--outdir", help="with --record-failure: results folder")
     parser.add_argument("--record-failure", action="store_true", help="write OUTDIR/SAMPLE/SAMPLE.error.txt on failure")
-
-
-def _first_unsorted(bam: str | Path) -> str | None:
-    """Where the BAM's records go out of coordinate order, if they do."""
-    try:
-        with pysam.AlignmentFile(str(bam), "rb", check_sq=False) as handle:
-            last = (-1, -1)
-            for n, read in enumerate(handle.fetch(until_eof=True), start=1):
-                tid = read.reference_id if read.reference_id >= 0 else 1 << 30
-                here = (tid, read.reference_start)
-                if here < last:
-                    return f"record {n} ({read.query_name}) comes after a later position"
-                last = here
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def index_bam(bam: str | Path, output: str | Path) -> None:
@@ -48,7 +32,7 @@ def index_bam(bam: str | Path, output: str | Path) -> None:
         try:
             pysam.index(str(bam), "-o", str(tmp))
         except pysam.SamtoolsError as exc:
-            unsorted = _first_unsorted(bam)
+            unsorted = first_unsorted(bam)
             if unsorted:
                 raise AlignmentFileError(
                     f"{bam}: not sorted by coordinate ({unsorted}); sort it with "
