@@ -184,3 +184,13 @@ def test_the_command_line_simulates_each_panel_kind(tmp_path):
     assert row["fusion"] == "TPM3::ALK"
     assert main(["simulate", "sample", "--outdir", str(tmp_path / "X"), "--library", "amp", "--duplicates", "1.5",
                  "--aligner", "none"]) == 1
+
+
+def test_the_panel_duplicate_rate_is_the_benchmarks_to_choose():
+    from imtfusion_tools.bench.accuracy import benchmark_layout, build_targeted_panel, command_line
+
+    g = build_genome(benchmark_layout(), 7)
+    assert {s.library.duplicate_fraction for s in build_targeted_panel(g, "capture", 7, quick=True)} == {0.7}
+    assert {s.library.duplicate_fraction for s in build_targeted_panel(g, "amp", 7, quick=True, duplicates=0.9)} == {0.9}
+    assert command_line("o", ["star_chimeric"], 2, False, 7, True, False, "amp", 0.5).endswith("--protocol amp --duplicates 0.5")
+    assert "--duplicates" not in command_line("o", ["star_chimeric"], 2, False, 7, True, False, "amp")

@@ -750,13 +750,14 @@ DEEP_SCALE = 15
 DEEP_NOISE = 100  # random chimeras per sample at most (distinct gene pairs, half with a target: ~100 such pairs)
 
 
-def panel_library(protocol: str, read_length: int = 100, paired: bool = True) -> "LibrarySpec":
+def panel_library(protocol: str, read_length: int = 100, paired: bool = True,
+                  duplicates: float = PANEL_DUPLICATES) -> "LibrarySpec":
     from imtfusion_tools.sim.reads import LibrarySpec
 
     deep = protocol == "deep_capture"
     return LibrarySpec.ffpe(read_length=read_length, paired=paired, strandedness="forward",
                             protocol="capture" if deep else protocol,
-                            umi_length=PANEL_UMI_LENGTH, duplicate_fraction=PANEL_DUPLICATES,
+                            umi_length=PANEL_UMI_LENGTH, duplicate_fraction=duplicates,
                             umi_error_rate=PANEL_UMI_ERRORS,
                             capture_enrichment=DEEP_CAPTURE_ENRICHMENT if deep else 20.0)
 
@@ -807,7 +808,7 @@ AMP_MISPRIMING = ("ALK", 20, "ACTB", 6)
 
 
 def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED,
-                         quick: bool = False) -> tuple[PanelSample, ...]:
+                         quick: bool = False, duplicates: float = PANEL_DUPLICATES) -> tuple[PanelSample, ...]:
     """The benchmark's samples as a targeted panel sequences them: the same fusions,
     negatives and decoys, in FFPE libraries of ``protocol`` (``amp`` or ``capture``)
     with UMIs and 70% PCR duplicates; ``amp`` junction fragments end at a primer 50
@@ -821,7 +822,7 @@ def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED
 
     out = []
     for ps in build_panel(genome, seed, quick):
-        lib = panel_library(protocol, ps.library.read_length)
+        lib = panel_library(protocol, ps.library.read_length, duplicates=duplicates)
         if protocol == "deep_capture":
             ps = _deepened(genome, seed, ps, DEEP_SCALE)
         fusions, misprimed = ps.fusions, ()
@@ -1174,6 +1175,7 @@ def run_accuracy(
     without_fasta: bool = False,
     command: str = "",
     protocol: str = "wts",
+    duplicates: float = PANEL_DUPLICATES,
 ) -> AccuracyResult:
     """Simulate the panel, align it with every aligner, call, score; write OUTDIR files.
     ``protocol`` ``amp`` or ``capture``: the same samples as a targeted panel
@@ -1198,7 +1200,8 @@ def run_accuracy(
     fasta = write_fasta(genome, work / "genome" / "genome.fa")
     gtf = write_gtf(genome, work / "genome" / "annotation.gtf")
     annotation = load_annotation(gtf)
-    panel = build_panel(genome, seed, quick) if protocol == "wts" else build_targeted_panel(genome, protocol, seed, quick)
+    panel = (build_panel(genome, seed, quick) if protocol == "wts"
+             else build_targeted_panel(genome, protocol, seed, quick, duplicates))
     data = _simulate(genome, panel, seed, work)
     primers = None
     if protocol == "amp":  # the run reads the panel's primers, as a lab gives its panel's BED
@@ -1501,15 +1504,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "multiplex PCR / hybrid-capture panel with 8-base UMIs and 70%% PCR duplicates (adds the panel columns); "
         "deep_capture: hybrid capture 1,400-4,600 reads deep on the targets, the look-alikes 15 times deeper",
     )
+    parser.add_argument(
+        "--duplicates", type=float, default=PANEL_DUPLICATES, metavar="FRACTION",
+        help=f"targeted panels: the fraction of the reads that are PCR copies (default {PANEL_DUPLICATES:g}; the "
+        "issue's range 0.5-0.9)",
+    )
 
 
 def command_line(outdir: str, aligners: Sequence[str], threads: int, quick: bool, seed: int,
-                 with_fasta: bool, without_fasta: bool, protocol: str = "wts") -> str:
+                 with_fasta: bool, without_fasta: bool, protocol: str = "wts",
+                 duplicates: float = PANEL_DUPLICATES) -> str:
     """The command that reproduces a run (all options spelled out), for the report."""
     words = ["imtfusion", "benchmark", "accuracy", "--outdir", str(outdir), "--threads", str(threads),
              "--aligners", *aligners, "--seed", str(seed)]
     words += ["--quick"] * quick + ["--with-fasta"] * with_fasta + ["--without-fasta"] * without_fasta
     words += ["--protocol", protocol] if protocol != "wts" else []
+    words += ["--duplicates", f"{duplicates:g}"] if protocol != "wts" and duplicates != PANEL_DUPLICATES else []
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -1520,11 +1530,14 @@ def main(args: argparse.Namespace) -> None:
     if args.threads < 1:
         raise ConfigError("--threads must be at least 1")
     aligners = list(dict.fromkeys(args.aligners))
+    if not 0 <= args.duplicates < 1:
+        raise ConfigError("--duplicates must be at least 0 and below 1")
     command = command_line(args.outdir, aligners, args.threads, args.quick, args.seed, args.with_fasta,
-                           args.without_fasta, args.protocol)
+                           args.without_fasta, args.protocol, args.duplicates)
     result = run_accuracy(
         args.outdir, aligners, threads=args.threads, quick=args.quick, seed=args.seed,
         with_fasta=args.with_fasta, without_fasta=args.without_fasta, command=command, protocol=args.protocol,
+        duplicates=args.duplicates,
     )
     sys.stdout.write(result.table)
     sys.stdout.flush()
