@@ -94,33 +94,53 @@ def _spliced(t: Transcript, fetch: Callable[[str, int, int], str], chrom: str, e
     return "".join(parts)
 
 
-def _five_part(end: Breakend, transcripts: list[Transcript], fetch, flank: int) -> str:  # type: ignore[no-untyped-def]
-    """The 5' gene's bases up to and with the breakpoint, transcript orientation: its
-    spliced exons when the breakpoint ends an exon, else the genomic bases."""
-    for t in transcripts:
-        for k, (s, e) in enumerate(t.exons):
-            if (t.strand == "+" and e - 1 == end.pos) or (t.strand == "-" and s == end.pos):
-                seq = _spliced(t, fetch, end.chrom, t.exons[:k + 1])
-                if seq:
-                    return seq[-flank:]
-    strand = transcripts[0].strand if transcripts else "+"
-    if strand == "+":
-        return fetch(end.chrom, max(0, end.pos + 1 - flank), end.pos + 1).upper()
-    return reverse_complement(fetch(end.chrom, end.pos, end.pos + flank).upper())
+def _kept_intervals(t: Transcript, pos: int, three: bool) -> list[tuple[int, int]] | None:
+    """The genomic intervals, in transcript order, of what a fused transcript keeps of
+    ``t`` at breakpoint ``pos``: its exons before (5') or after (3') the breakpoint, and
+    the exon or intron bases between the breakpoint and the nearest of them (intronic bases
+    a fusion keeps, as EML4::ALK often keeps some of ALK intron 19); None when ``pos`` lies
+    outside the transcript's exons' reach."""
+    exons = list(t.exons)  # transcript order
+    plus = t.strand == "+"
+    if three:
+        # the first exon (transcript order) that ends past the breakpoint (+), begins at or
+        # before it (-): the kept part runs from the breakpoint through it
+        for k, (s, e) in enumerate(exons):
+            if (plus and e > pos) or (not plus and s <= pos):
+                return [(pos, e) if plus else (s, pos + 1)] + exons[k + 1:]
+        return None
+    for k in range(len(exons) - 1, -1, -1):
+        s, e = exons[k]
+        if (plus and s <= pos) or (not plus and e > pos):
+            return exons[:k] + [(s, pos + 1) if plus else (pos, e)]
+    return None
 
 
-def _three_part(end: Breakend, transcripts: list[Transcript], fetch, flank: int) -> str:  # type: ignore[no-untyped-def]
-    """The 3' gene's bases from the breakpoint on, transcript orientation."""
-    for t in transcripts:
-        for k, (s, e) in enumerate(t.exons):
-            if (t.strand == "+" and s == end.pos) or (t.strand == "-" and e - 1 == end.pos):
-                seq = _spliced(t, fetch, end.chrom, t.exons[k:])
-                if seq:
-                    return seq[:flank]
+def _part(end: Breakend, transcripts: list[Transcript], fetch, flank: int, three: bool) -> str:  # type: ignore[no-untyped-def]
+    """The bases a fused transcript keeps of a gene at its breakpoint, transcript
+    orientation: the 3' gene's from the breakpoint on (``three``), the 5' gene's up to and
+    with it; ``flank`` bases next to the junction at most. A transcript with an exon
+    boundary at the breakpoint is taken first, else one whose span holds it; without one,
+    the genomic bases on the kept side."""
+    def boundary(t: Transcript) -> bool:
+        starts = {s if t.strand == "+" else e - 1 for s, e in t.exons}
+        ends = {e - 1 if t.strand == "+" else s for s, e in t.exons}
+        return end.pos in (starts if three else ends)
+
+    def spans(t: Transcript) -> bool:
+        return min(s for s, _ in t.exons) <= end.pos < max(e for _, e in t.exons)
+
+    for t in sorted((t for t in transcripts if t.exons and spans(t)), key=lambda t: not boundary(t)):
+        kept = _kept_intervals(t, end.pos, three)
+        seq = _spliced(t, fetch, end.chrom, kept) if kept else ""
+        if seq:
+            return seq[:flank] if three else seq[-flank:]
     strand = transcripts[0].strand if transcripts else "+"
-    if strand == "+":
-        return fetch(end.chrom, end.pos, end.pos + flank).upper()
-    return reverse_complement(fetch(end.chrom, max(0, end.pos + 1 - flank), end.pos + 1).upper())
+    if (strand == "+") == three:
+        bases = fetch(end.chrom, end.pos, end.pos + flank).upper()
+        return bases if strand == "+" else reverse_complement(bases)
+    bases = fetch(end.chrom, max(0, end.pos + 1 - flank), end.pos + 1).upper()
+    return bases if strand == "+" else reverse_complement(bases)
 
 
 def fused_transcript(key: int, end5: Breakend, end3: Breakend, gene_id5: str, gene_id3: str,
@@ -128,8 +148,8 @@ def fused_transcript(key: int, end5: Breakend, end3: Breakend, gene_id5: str, ge
                      flank: int = FLANK) -> FusedTranscript | None:
     """The fused transcript of a junction (``fetch`` reads BAM-named contigs), or None
     when either side has no bases to read."""
-    five = _five_part(end5, annotation.transcripts_of(gene_id5), fetch, flank)
-    three = _three_part(end3, annotation.transcripts_of(gene_id3), fetch, flank)
+    five = _part(end5, annotation.transcripts_of(gene_id5), fetch, flank, three=False)
+    three = _part(end3, annotation.transcripts_of(gene_id3), fetch, flank, three=True)
     if len(five) < MIN_SIDE + SEED or len(three) < MIN_SIDE + SEED:
         return None
     return FusedTranscript(key, five + three, len(five))
