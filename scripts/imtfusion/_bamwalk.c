@@ -139,6 +139,32 @@ static PyObject *walk(PyObject *self, PyObject *args)
 }
 
 /*
+ * The summary of one record's CIGAR (``n_cigar`` operations at ``ops``, the record at
+ * ``pos`` with ``flag``): one past its last reference base (pos + 1 when unmapped or
+ * without a CIGAR) into ``*end``, and its row of five (first op code, length, last op code,
+ * length, mask of the codes) into ``row``. cigar_columns and cigar_summary share it.
+ */
+static void summarize_cigar(const uint8_t *ops, int64_t n_cigar, int64_t pos, uint16_t flag, int64_t *end,
+                            int64_t *row)
+{
+    int64_t ref = pos, mask = 0;
+    for (int64_t j = 0; j < n_cigar; j++) {
+        uint32_t raw = u32_at(ops + 4 * j);
+        unsigned op = raw & 0xF;
+        mask |= (int64_t)1 << op;
+        if ((REF_CONSUMING >> op) & 1u) ref += raw >> 4;
+    }
+    *end = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
+    if (n_cigar > 0) {
+        uint32_t first = u32_at(ops), last = u32_at(ops + 4 * (n_cigar - 1));
+        row[0] = first & 0xF; row[1] = first >> 4; row[2] = last & 0xF; row[3] = last >> 4;
+    } else {
+        row[0] = -1; row[1] = 0; row[2] = -1; row[3] = 0;
+    }
+    row[4] = mask;
+}
+
+/*
  * cigar_columns(data, offsets, record, code, length, ref_start, end, summary) -> None
  *
  * For the records at ``offsets`` (int64; as given by walk, so their fields fit), writes
@@ -183,7 +209,7 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
         if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "cigar_columns: a CIGAR beyond the data"; break; }
         if (k + n_cigar > capacity) { error = "cigar_columns: operation arrays too small"; break; }
         const uint8_t *ops = r + FIXED_BYTES + l_qname;
-        int64_t ref = pos, mask = 0;
+        int64_t ref = pos;
         for (int64_t j = 0; j < n_cigar; j++, k++) {
             uint32_t raw = u32_at(ops + 4 * j);
             unsigned op = raw & 0xF;
@@ -192,18 +218,9 @@ static PyObject *cigar_columns(PyObject *self, PyObject *args)
             code[k] = op;
             length[k] = len;
             ref_start[k] = ref;
-            mask |= (int64_t)1 << op;
             if ((REF_CONSUMING >> op) & 1u) ref += len;
         }
-        end[i] = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
-        int64_t *row = summary + 5 * i;
-        if (n_cigar > 0) {
-            uint32_t first = u32_at(ops), last = u32_at(ops + 4 * (n_cigar - 1));
-            row[0] = first & 0xF; row[1] = first >> 4; row[2] = last & 0xF; row[3] = last >> 4;
-        } else {
-            row[0] = -1; row[1] = 0; row[2] = -1; row[3] = 0;
-        }
-        row[4] = mask;
+        summarize_cigar(ops, n_cigar, pos, flag, end + i, summary + 5 * i);
     }
     Py_END_ALLOW_THREADS
     release_buffers(views, 8);
@@ -246,23 +263,7 @@ static PyObject *cigar_summary(PyObject *self, PyObject *args)
         int64_t pos = i32_at(r + 8), l_qname = r[12], n_cigar = u16_at(r + 16);
         uint16_t flag = u16_at(r + 18);
         if (o + FIXED_BYTES + l_qname + 4 * n_cigar > n) { error = "cigar_summary: a CIGAR beyond the data"; break; }
-        const uint8_t *ops = r + FIXED_BYTES + l_qname;
-        int64_t ref = pos, mask = 0;
-        for (int64_t j = 0; j < n_cigar; j++) {
-            uint32_t raw = u32_at(ops + 4 * j);
-            unsigned op = raw & 0xF;
-            mask |= (int64_t)1 << op;
-            if ((REF_CONSUMING >> op) & 1u) ref += raw >> 4;
-        }
-        end[i] = ((flag & 0x4) == 0 && n_cigar > 0 && ref > pos) ? ref : pos + 1;
-        int64_t *row = summary + 5 * i;
-        if (n_cigar > 0) {
-            uint32_t first = u32_at(ops), last = u32_at(ops + 4 * (n_cigar - 1));
-            row[0] = first & 0xF; row[1] = first >> 4; row[2] = last & 0xF; row[3] = last >> 4;
-        } else {
-            row[0] = -1; row[1] = 0; row[2] = -1; row[3] = 0;
-        }
-        row[4] = mask;
+        summarize_cigar(r + FIXED_BYTES + l_qname, n_cigar, pos, flag, end + i, summary + 5 * i);
     }
     Py_END_ALLOW_THREADS
     release_buffers(views, 4);

@@ -128,18 +128,16 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     }
     for t in targets:
         headers[t] = _target_header(t)
-    measured = [t for t in targets if any(r.target == t and _z(r) is not None for r in rows)]
-    for t in measured:
-        headers[f"{t}_imbalance_z"] = {
+    # per target: (column suffix, value of a row, header of a target), where measured
+    first = [
+        ("imbalance_z", _z, lambda t: {
             "title": f"{t} 3'/5' z",
             "description": (f"z of {t}'s 3'/5' exon-coverage ratio over the reference (batch or shipped "
                             "profile); high values: the kinase part is over-expressed"),
             "format": "{:,.1f}",
             "scale": "RdBu-rev",
-        }
-    with_lod = [t for t in targets if any(r.target == t and _lod(r) is not None for r in rows)]
-    for t in with_lod:
-        headers[f"{t}_lod"] = {
+        }),
+        ("lod", _lod, lambda t: {
             "title": f"{t} LoD %",
             "description": (f"limit of detection of {t}: the share of its transcripts (%) a fusion must reach to "
                             "be detected with 95% probability (lod_probability); above lod_max_fraction a target "
@@ -148,7 +146,29 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
             "min": 0,
             "max": 100,
             "scale": "RdYlGn-rev",
-        }
+        }),
+    ]
+    last = [
+        ("unique", _unique, lambda t: {
+            "title": f"{t} unique",
+            "description": (f"unique fragments of the {t} locus: its molecules (one per UMI family at a start) when "
+                            "the reads carry UMIs, else its fragments less duplicates (flags or start positions)"),
+            "format": "{:,.0f}",
+            "min": 0,
+            "scale": "Blues",
+        }),
+    ]
+
+    def measured(columns):  # type: ignore[no-untyped-def]
+        out = []
+        for suffix, value_of, header_of in columns:
+            with_value = [t for t in targets if any(r.target == t and value_of(r) is not None for r in rows)]
+            for t in with_value:
+                headers[f"{t}_{suffix}"] = header_of(t)
+            out.append((suffix, value_of, with_value))
+        return out
+
+    per_target = measured(first)
     panel = {
         "on_target_percent": ({"title": "On target %", "description": "share of the BAM's mapped records in the "
                                "target loci (index statistics; a targeted panel most, a whole transcriptome a few)",
@@ -166,16 +186,14 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
     panel = {k: v for k, v in panel.items() if any(v[1](r) is not None for r in rows)}
     for key, (header, _) in panel.items():
         headers[key] = header
-    with_unique = [t for t in targets if any(r.target == t and _unique(r) is not None for r in rows)]
-    for t in with_unique:
-        headers[f"{t}_unique"] = {
-            "title": f"{t} unique",
-            "description": (f"unique fragments of the {t} locus: its molecules (one per UMI family at a start) when "
-                            "the reads carry UMIs, else its fragments less duplicates (flags or start positions)"),
-            "format": "{:,.0f}",
-            "min": 0,
-            "scale": "Blues",
-        }
+    per_target += measured(last)
+
+    def put(values: dict, cells: dict, columns) -> None:  # type: ignore[no-untyped-def]
+        for suffix, value_of, with_value in columns:
+            for t in with_value:
+                value = value_of(cells[t]) if t in cells else None
+                if value is not None:
+                    values[f"{t}_{suffix}"] = value
     data: dict[str, dict] = {}
     for sample, cells in by_sample.items():
         values: dict[str, object] = {}
@@ -185,22 +203,12 @@ def multiqc_object(rows: list[SummaryRow], targets: Iterable[str]) -> dict:
         for t in targets:
             if t in cells:
                 values[t] = cell_text(cells[t])
-        for t in measured:
-            z = _z(cells[t]) if t in cells else None
-            if z is not None:
-                values[f"{t}_imbalance_z"] = z
-        for t in with_lod:
-            lod = _lod(cells[t]) if t in cells else None
-            if lod is not None:
-                values[f"{t}_lod"] = lod
+        put(values, cells, per_target[:len(first)])
         for key, (_, value_of) in panel.items():
             value = next((v for v in map(value_of, cells.values()) if v is not None), None)
             if value is not None:
                 values[key] = value
-        for t in with_unique:
-            unique = _unique(cells[t]) if t in cells else None
-            if unique is not None:
-                values[f"{t}_unique"] = unique
+        put(values, cells, per_target[len(first):])
         data[sample] = values
     return {
         "id": SECTION_ID,
