@@ -2158,7 +2158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--annotation-genes", type=int, default=DEFAULT_ANNOTATION_GENES, metavar="N",
                         help=f"also time the call with the demo GTF plus N synthetic genes (default: "
                         f"{DEFAULT_ANNOTATION_GENES}, about GENCODE; 0 to skip)")
-    parser.add_argument("--batch-samples", type=int, default=50, help="samples in the Snakemake batch (default: 50)")
+    parser.add_argument("--batch-samples", type=int, default=50, help="samples in the Snakemake batch (default: 50; "
+                        "0 skips the batch, as --batch-runs 0 does)")
     parser.add_argument("--batch-runs", type=int, default=3, help="Snakemake batch runs, 0 to skip (default: 3)")
     parser.add_argument("--cores", type=int, default=2, help="Snakemake --cores (default: 2)")
     parser.add_argument("--threads", type=int, default=2, help="samtools threads while building BAMs (default: 2)")
@@ -2201,8 +2202,8 @@ def main(args: argparse.Namespace) -> None:
         raise ConfigError("--target-fragments must be at least 0")
     if any(c < 0 for c in args.chimeric_fragments):
         raise ConfigError("--chimeric-fragments must be at least 0")
-    if args.chimeric_on_target_fragments < 0:
-        raise ConfigError("--chimeric-on-target-fragments must be at least 0")
+    if args.chimeric_on_target_fragments < 0 or args.batch_samples < 0:
+        raise ConfigError("--chimeric-on-target-fragments and --batch-samples must be at least 0")
     from imtfusion_tools.sim.align import ALIGNERS
     from imtfusion_tools.sim.demo import DEMO_SEED
 
@@ -2351,7 +2352,7 @@ def main(args: argparse.Namespace) -> None:
                 largest, genome, targets, work / "calls", args.runs, env)
         batch_rows: list[BatchRow] = []
         standalone = None
-        if args.batch_runs > 0:
+        if args.batch_runs > 0 and args.batch_samples > 0:  # either 0: the batch part is not run
             if repo is None:
                 raise ConfigError("the Snakemake batch needs a checkout with workflow/: give --repo or --batch-runs 0")
             demo_bams = sorted((repo / "resources" / "demo" / "bam").glob("*.bam"))
