@@ -178,6 +178,9 @@ def test_locus_molecules_are_umi_families_at_each_start():
     assert umis.molecules_at_starts(starts, found) == 3
     assert umis.molecules_at_starts(starts, found, near=0) == 5
     assert umis.molecules_at_starts(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype="S24")) == 0
+    # molecule ids (MI tags) a byte apart are two molecules, near each other or not
+    starts, found = _keys((100, 300, False, "MI:12"), (101, 300, False, "MI:13"), (100, 300, False, "MI:12"))
+    assert umis.molecules_at_starts(starts, found) == 2
 
 
 def _deep_locus_toy(where):

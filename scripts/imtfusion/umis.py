@@ -353,13 +353,16 @@ def molecules_at_starts(starts: np.ndarray, umis: np.ndarray, mismatches: int = 
     pos, other = clusters["pos"].astype(np.int64), clusters["other"].astype(np.int64)
     bases = np.ascontiguousarray(clusters["umi"]).view(np.uint8).reshape(len(clusters), UMI_WIDTH)
     empty = ~bases.any(axis=1)
+    # molecule ids (MI tags) are grouped already: the same id only, never one a byte apart
+    exact = np.all(bases[:, :3] == np.frombuffer(b"MI:", dtype=np.uint8), axis=1)
     pairs = []
     for d in range(1, len(clusters)):
         close = (rev[d:] == rev[:-d]) & (pos[d:] - pos[:-d] <= near)
         if not close.any():
             break
         close &= (np.abs(other[d:] - other[:-d]) <= near) & ~empty[d:] & ~empty[:-d]
-        close[close] &= (bases[d:][close] != bases[:-d][close]).sum(axis=1) <= max(0, mismatches)
+        allowed = np.where(exact[d:] | exact[:-d], 0, max(0, mismatches))
+        close[close] &= (bases[d:][close] != bases[:-d][close]).sum(axis=1) <= allowed[close]
         pairs.extend((i, i + d) for i in np.flatnonzero(close).tolist())
     parent = list(range(len(clusters)))
 
