@@ -314,3 +314,40 @@ def test_filter_parameters_and_tests_exist():
             assert re.search(rf"def {func}\(", (REPO / "tests" / module).read_text()), test
     for name in names:  # every parameter in the README's parameter table
         assert f"| `{name}` |" in readme, name
+
+
+def test_a_filter_can_read_the_annotation_and_only_then_is_it_made(tmp_path, monkeypatch):
+    """A filter declaring reads_annotation gets each candidate's transcript annotation in
+    its Features record (here: discard what joins ALK exon 3); without such a filter no
+    candidate is annotated before the filters."""
+    import imtfusion.filters as filters
+    from test_calling import PARTP_ALK_MATE, PARTP_ALK_READ, add_background, by_fusion, call, make_toy
+
+    def into_alk_exon_3(f: Features, ctx: FilterContext) -> bool:
+        """The 3' gene joins at exon 3: a dummy filter of this test."""
+        return f.annotation is not None and f.annotation.exon3 == 3
+
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"split{i}", PARTP_ALK_READ, [("chr2", 20010 + 7 * i, "+", 100)])
+    asked = []
+    real = filters.apply_filters
+
+    def counting(candidates, ctx):  # type: ignore[no-untyped-def]
+        annotate = ctx.annotate
+        wrapped = dataclasses.replace(ctx, annotate=lambda c: asked.append(c.key) or annotate(c))
+        return real(candidates, wrapped)
+
+    import imtfusion.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "apply_filters", counting)
+    assert by_fusion(call(tmp_path, toy), "PARTP::ALK") and not asked  # no filter reads it: none made
+    dummy = Filter("dummy_exon3", into_alk_exon_3, reads_annotation=True, decoy="none", tests=(filters.UNIT,))
+    monkeypatch.setattr(filters, "FILTERS", filters.FILTERS + (dummy,))
+    monkeypatch.setattr(filters, "FILTER_NAMES", filters.FILTER_NAMES + ("dummy_exon3",))
+    (tmp_path / "s.bam").unlink()
+    result = call(tmp_path, toy)
+    assert not by_fusion(result, "PARTP::ALK") and asked
+    [d] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert d.filters == ["dummy_exon3"] and d.features.annotation.exon3 == 3

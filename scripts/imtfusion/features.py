@@ -43,6 +43,7 @@ from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 
 if TYPE_CHECKING:
+    from imtfusion.annotate import FusionAnnotation
     from imtfusion.evidence import BreakendReads
     from imtfusion.primers import PrimerSet
 
@@ -77,6 +78,9 @@ class Features:
     start_sites: int = 0  # distinct partner-side read starts of the supporting fragments
     primed_fragments: int = 0  # supporting fragments read from a primer (primer BED)
     max_beyond_primer: int = 0  # most target bases one of them holds beyond its primer
+    # the transcript-level annotation (frame, domains, exons), for the filters that read it
+    # (Filter.reads_annotation; None when no active filter does)
+    annotation: "FusionAnnotation | None" = None
 
     @property
     def primed(self) -> bool:

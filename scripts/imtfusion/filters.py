@@ -15,7 +15,9 @@ Filters run in two phases. Phase 1 looks at one candidate at a time; every faili
 filter is recorded, so a discarded candidate lists all its reasons. Phase 2 looks at the
 survivors of phase 1 together (one call per gene pair and junction family): it needs to
 know which candidates are calls. Any filter can be switched off by name with the
-``disabled_filters`` parameter.
+``disabled_filters`` parameter. A filter that needs the transcript-level annotation
+(reading frame, retained domains, exons) says so (``reads_annotation``): its records then
+carry it (``Features.annotation``, from the context's ``annotate``; no other call pays for it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from imtfusion.features import Features, features_of
 from imtfusion.params import CallParameters
 
 if TYPE_CHECKING:  # the batch table is read only when a batch gives one
+    from imtfusion.annotate import FusionAnnotation
     from imtfusion.batch import Artefacts
 
 
@@ -39,6 +42,9 @@ class FilterContext:
     params: CallParameters
     known_pairs: frozenset[tuple[str, str]]  # (gene5, gene3) pairs from the curated table
     artefacts: "Artefacts | None" = None  # recurrent junctions of the batch and known artefacts
+    # a candidate's transcript-level annotation (frame, domains): asked for only when an
+    # active filter reads it (Filter.reads_annotation), then given in Features.annotation
+    annotate: "Callable[[Candidate], FusionAnnotation] | None" = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Filter:
     parameters: tuple[str, ...] = ()
     needs: str = ""  # an input the filter needs to act at all (shown in the README table)
     phase: int = 1
+    reads_annotation: bool = False  # its predicate reads Features.annotation (frame, domains, exons)
     decoy: str = ""  # what in the accuracy benchmark's simulated panel it must remove
     tests: tuple[str, ...] = ()  # tests/FILE::TEST of a candidate it must discard beside one it must keep
 
@@ -423,6 +430,8 @@ def apply_filters(candidates: list[Candidate], ctx: FilterContext) -> tuple[list
     first = [f for f in chosen if f.phase == 1]
     second = [f for f in chosen if f.phase == 2]
     records = [features_of(c, ctx.known_pairs) for c in cands]
+    if ctx.annotate is not None and any(f.reads_annotation for f in chosen):
+        records = [replace(r, annotation=ctx.annotate(c)) for r, c in zip(records, cands)]
     verdicts = [judge(f, ctx, first) for f in records]
     if second:
         events = group_events(c for c, v in zip(cands, verdicts) if v.called)

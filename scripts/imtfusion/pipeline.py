@@ -711,8 +711,13 @@ def measure_candidates(inputs: Inputs, gathered: Gathered, found: Found, source:
 def judge_candidates(candidates: list[Candidate], inputs: Inputs,
                      artefacts: "Artefacts | None") -> tuple[list[Candidate], list[Candidate]]:
     """(called, discarded) by the filters; the calls in the order of their confidence."""
+    tags = tuple(t.strip() for t in inputs.params.transcript_tags.split(",") if t.strip())
+
+    def annotate(c: Candidate) -> FusionAnnotation:  # for a filter that reads frame or domains
+        return annotate_candidate(c, inputs.annotation, inputs.contigs, inputs.settings.domains, tags, None)
+
     called, discarded = apply_filters(candidates, FilterContext(inputs.params, known_pairs(inputs.settings.known),
-                                                                artefacts))
+                                                                artefacts, annotate))
     called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
     return called, discarded
 
