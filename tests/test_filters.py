@@ -316,6 +316,18 @@ def test_filter_parameters_and_tests_exist():
         assert f"| `{name}` |" in readme, name
 
 
+def test_the_readme_parameter_table_gives_every_default_as_the_code_has_it():
+    """The README's parameter table does not drift from CallParameters: each row's default
+    is the dataclass default (`auto` for "auto", (none) / (empty) for "")."""
+    readme = (REPO / "README.md").read_text()
+    for f in fields(CallParameters):
+        m = re.search(rf"^\| `{f.name}` \| ([^|]*) \|", readme, re.M)
+        assert m, f"{f.name} has no row in the README's parameter table"
+        cell = m.group(1).strip().strip("`")
+        shown = "" if cell in ("(none)", "(empty)") else cell
+        assert shown in (str(f.default), repr(f.default)), f"{f.name}: README says {cell}, the code {f.default!r}"
+
+
 def test_a_filter_can_read_the_annotation_and_only_then_is_it_made(tmp_path, monkeypatch):
     """A filter declaring reads_annotation gets each candidate's transcript annotation in
     its Features record (here: discard what joins ALK exon 3); without such a filter no
