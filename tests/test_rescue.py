@@ -311,6 +311,26 @@ def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_
     assert c.split_reads == 3 and c.discordant_pairs == 0 and not by_fusion(alone, "PARTP::ALK")
 
 
+def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_across_two_target_loci(tmp_path):
+    # ETV6 (exon 2) joined to ALK (exon 3), both targets: four fragments with one read in
+    # each, written unpaired; no known-partner locus names them, the other target's does
+    toy = make_toy()
+    for i in range(12):
+        unpair(toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)]))
+        unpair(toy.fragment(f"wtE{i}", [("chr3", 3000 + 5 * i, "+", 100)], [("chr3", 3090 + 5 * i, "-", 100)]))
+    for i in range(3):
+        unpair(toy.fragment(f"s{i}", [("chr3", 6090, "+", 60), ("chr2", 20110, "-", 40)],
+                            [("chr2", 20000 + 7 * i, "+", 100)]))
+    for i in range(4):
+        unpair(toy.fragment(f"d{i}", [("chr3", 6000 + 9 * i, "+", 100)], [("chr2", 20030 + 5 * i, "+", 100)]))
+    # the decoy: a wild-type ETV6 pair, both reads in the ETV6 locus, is no discordant pair
+    unpair(toy.fragment("wt", [("chr3", 6000, "+", 100)], [("chr3", 9000, "-", 100)]))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "ETV6::ALK")
+    assert c.discordant_fragments - c.split_fragments == {"d0", "d1", "d2", "d3"}
+    assert "wt" not in c.discordant_fragments and any("paired by name" in n for n in result.notes)
+
+
 def test_unplaced_reads_of_a_umi_panel_are_scanned_even_with_chimeric_alignments(tmp_path):
     # STAR's chimeric mode: three junction fragments written as split reads with SA tags,
     # and two more molecules (other UMIs) whose reads it left unmapped without a position

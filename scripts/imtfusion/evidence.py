@@ -1435,28 +1435,40 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
                               spans: list[tuple[str, int, int]], params: CallParameters) -> list[DiscordantRead]:
     """Discordant pairs of a BAM that lost its pairing: a target locus's unpaired primary
     record whose name is on an unpaired primary record in one of ``spans`` (the known
-    partner genes, outside the target loci) is a read whose mate lies there, as mate
-    fields would have said. Both need ``min_discordant_mapq`` and no low-complexity
-    sequence (the rule of the other mate pairs); the duplicate key holds the partner
-    read's start where a mate's would be."""
+    partner genes, outside the target loci), or in another target locus (ETV6::NTRK3 joins
+    two targets), is a read whose mate lies there, as mate fields would have said (a pair
+    of two target loci gives one for each of its reads, as mate fields do). Both need
+    ``min_discordant_mapq`` and no low-complexity sequence (the rule of the other mate
+    pairs); the duplicate key holds the other read's start where a mate's would be."""
+    def usable(read: pysam.AlignedSegment) -> bool:
+        return (not read.flag & (_NOT_PRIMARY | 0x1) and read.mapping_quality >= params.min_discordant_mapq
+                and not is_low_complexity(read.query_sequence or ""))
+
     partner: dict[str, pysam.AlignedSegment] = {}
     for chrom, start, end in spans:
         for read in safe_fetch(bam, chrom, start, end):
-            if read.flag & (_NOT_PRIMARY | 0x1) or read.mapping_quality < params.min_discordant_mapq:
-                continue
-            if not is_low_complexity(read.query_sequence or ""):
+            if usable(read):
                 partner.setdefault(read.query_name, read)
-    out: list[DiscordantRead] = []
-    if not partner:
-        return out
-    for locus in loci:
+    # the target loci's usable reads by name, with the locus each lies in
+    in_loci: dict[str, list[tuple[int, pysam.AlignedSegment]]] = {}
+    for k, locus in enumerate(loci):
         for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
-            mate = partner.get(read.query_name)
-            if mate is None or read.flag & (_NOT_PRIMARY | 0x1) or read.mapping_quality < params.min_discordant_mapq:
-                continue
-            if is_low_complexity(read.query_sequence or ""):
-                continue
-            read_end = _pair_end(read, locus.chrom)
+            if usable(read):
+                seen = in_loci.setdefault(read.query_name, [])
+                if all(other.reference_start != read.reference_start or other.reference_id != read.reference_id
+                       for _, other in seen):  # a read in two overlapping loci once
+                    seen.append((k, read))
+    out: list[DiscordantRead] = []
+    for name in sorted(in_loci):
+        reads = in_loci[name]
+        for k, read in reads:
+            mate = partner.get(name)
+            if mate is None:  # the other read in another target locus
+                others = [r for j, r in reads if j != k and r is not read]
+                if len(others) != 1:
+                    continue
+                mate = others[0]
+            read_end = _pair_end(read, loci[k].chrom)
             mate_end = Breakend(mate.reference_name, mate.reference_start, "R" if mate.is_reverse else "L")
             key = dup_key(read)
             out.append(DiscordantRead(read.query_name, read_end, mate_end, min(read.mapping_quality, mate.mapping_quality),
