@@ -1449,12 +1449,22 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
         for read in safe_fetch(bam, chrom, start, end):
             if usable(read):
                 partner.setdefault(read.query_name, read)
-    # the target loci's usable reads by name, with the locus each lies in
+    # the names on usable reads of two target loci, found by their hashes first (a deep
+    # panel's loci hold millions of reads: 8 bytes each, not a record each), then the reads
+    hashes = []
+    for locus in loci:
+        names = [hash(r.query_name) for r in safe_fetch(bam, locus.chrom, locus.start, locus.end) if usable(r)]
+        hashes.append(np.unique(np.asarray(names, dtype=np.int64)))
+    crossing: set[int] = set()
+    if len(loci) > 1 and hashes:
+        values, counts = np.unique(np.concatenate(hashes), return_counts=True)
+        crossing = set(values[counts > 1].tolist())
     in_loci: dict[str, list[tuple[int, pysam.AlignedSegment]]] = {}
     for k, locus in enumerate(loci):
         for read in safe_fetch(bam, locus.chrom, locus.start, locus.end):
-            if usable(read):
-                seen = in_loci.setdefault(read.query_name, [])
+            name = read.query_name
+            if (name in partner or hash(name) in crossing) and usable(read):
+                seen = in_loci.setdefault(name, [])
                 if all(other.reference_start != read.reference_start or other.reference_id != read.reference_id
                        for _, other in seen):  # a read in two overlapping loci once
                     seen.append((k, read))
