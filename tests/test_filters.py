@@ -262,6 +262,20 @@ def test_same_event_keeps_the_best_junction_of_a_gene_pair_and_lists_the_others(
     assert main_call.member_keys == (0, 1) and other_call.member_keys == ()
 
 
+def test_of_two_junctions_the_same_reads_support_the_aligners_own_split_at_exon_boundaries_is_the_call():
+    # the decoy: the same five fragments also make a junction 16 bases off (the aligner
+    # extended one read's alignment through mismatches and clipped the rest), earlier in
+    # coordinate order, exonic and intronic, every one of its reads a clip
+    reads = {f"s{i}" for i in range(5)}
+    true = candidate(end5=Breakend("chr1", 1016, "R"), end3=Breakend("chr2", 5000, "L"), split_fragments=reads,
+                     clipped_fragments={"s3", "s4"}, discordant_fragments=set())
+    shifted = candidate(end5=Breakend("chr1", 1000, "R"), end3=Breakend("chr2", 5016, "L"), split_fragments=reads,
+                        clipped_fragments=reads, discordant_fragments=set(), site5="exonic", site3="intronic")
+    called, discarded = apply_filters([shifted, true], context())
+    assert [c.end5 for c in called] == [true.end5] and [c.end5 for c in discarded] == [shifted.end5]
+    assert discarded[0].filters == ["same_event"]
+
+
 def test_a_candidate_is_frozen():
     c = candidate()
     with pytest.raises(dataclasses.FrozenInstanceError):
