@@ -286,13 +286,20 @@ def unpair(records):
         rec.next_reference_id, rec.next_reference_start = -1, -1
 
 
-def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_partner(tmp_path):
-    # every fragment's reads written unpaired: three junction reads clipped in ALK and four
-    # fragments with one read in PARTP and the other in ALK (mates the BAM cannot name)
+def unpaired_toy(etv6_start: int, etv6_step: int, etv6_mate: int) -> "Toy":
+    """The toy genes with 12 wild-type pairs in ALK and 12 in ETV6, written unpaired."""
     toy = make_toy()
     for i in range(12):
         unpair(toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)]))
-        unpair(toy.fragment(f"wtE{i}", [("chr3", 2000 + 10 * i, "+", 100)], [("chr3", 2150 + 10 * i, "-", 100)]))
+        unpair(toy.fragment(f"wtE{i}", [("chr3", etv6_start + etv6_step * i, "+", 100)],
+                            [("chr3", etv6_start + etv6_mate + etv6_step * i, "-", 100)]))
+    return toy
+
+
+def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_partner(tmp_path):
+    # every fragment's reads written unpaired: three junction reads clipped in ALK and four
+    # fragments with one read in PARTP and the other in ALK (mates the BAM cannot name)
+    toy = unpaired_toy(2000, 10, 150)
     for i in range(3):
         unpair(toy.fragment(f"c{i}", JUNCTION, [("chr2", 19990 - i, "+", 100)], only1=1))
     for i in range(4):
@@ -314,10 +321,7 @@ def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_
 def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_across_two_target_loci(tmp_path):
     # ETV6 (exon 2) joined to ALK (exon 3), both targets: four fragments with one read in
     # each, written unpaired; no known-partner locus names them, the other target's does
-    toy = make_toy()
-    for i in range(12):
-        unpair(toy.fragment(f"wtA{i}", [("chr2", 10000 + 10 * i, "+", 100)], [("chr2", 10150 + 10 * i, "-", 100)]))
-        unpair(toy.fragment(f"wtE{i}", [("chr3", 3000 + 5 * i, "+", 100)], [("chr3", 3090 + 5 * i, "-", 100)]))
+    toy = unpaired_toy(3000, 5, 90)
     for i in range(3):
         unpair(toy.fragment(f"s{i}", [("chr3", 6090, "+", 60), ("chr2", 20110, "-", 40)],
                             [("chr2", 20000 + 7 * i, "+", 100)]))

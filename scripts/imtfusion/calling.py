@@ -562,25 +562,27 @@ def _kept_span(end: Breakend, gene: GeneRef, lookup: GeneLookup, params: CallPar
     several genes of one chromosome lend each other their mates), at most
     ``discordant_max_distance``; that distance for an intergenic end."""
     limit = params.discordant_max_distance
-    if gene.intergenic:
+    g = _annotated_gene(end, gene, lookup)
+    if g is None:
         return limit
-    for g in lookup.genes_at(end.chrom, end.pos):
-        if g.gene_id == gene.gene_id:
-            return max(0, min(limit, end.pos - g.start if end.side == "L" else g.end - 1 - end.pos))
-    return limit
+    return max(0, min(limit, end.pos - g.start if end.side == "L" else g.end - 1 - end.pos))
 
 
 FRAGMENT_REACH = 1_000  # transcript bases a discordant pair's two reads span at most around a junction
 
 
-def _end_exons(end: Breakend, gene: GeneRef, lookup: GeneLookup) -> list[tuple[int, int]] | None:
-    """The exons (all transcripts') of a junction end's gene, None for an intergenic end."""
+def _annotated_gene(end: Breakend, gene: GeneRef, lookup: GeneLookup) -> Gene | None:
+    """The annotated gene of a junction end (``gene``, where it lies), None for an
+    intergenic end."""
     if gene.intergenic:
         return None
-    for g in lookup.genes_at(end.chrom, end.pos):
-        if g.gene_id == gene.gene_id:
-            return sorted(lookup.exons(g))
-    return None
+    return next((g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id == gene.gene_id), None)
+
+
+def _end_exons(end: Breakend, gene: GeneRef, lookup: GeneLookup) -> list[tuple[int, int]] | None:
+    """The exons (all transcripts') of a junction end's gene, None for an intergenic end."""
+    g = _annotated_gene(end, gene, lookup)
+    return None if g is None else sorted(lookup.exons(g))
 
 
 def _exonic_between(exons: list[tuple[int, int]] | None, a: int, b: int) -> int:
@@ -735,25 +737,35 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[_Draft], params:
     positions = {key: [x[0] for x in spots] for key, spots in ends.items()}
     unmatched = []
     for clip in clips:
-        key = (clip.end.chrom, clip.end.side)
-        spots = ends.get(key)
-        best = None
-        if spots:
-            reach = max(params.junction_window, EXTENDED_ALIGNMENT)
-            lo = bisect.bisect_left(positions[key], clip.end.pos - reach)
-            hi = bisect.bisect_right(positions[key], clip.end.pos + reach)
-            for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
-                if _clip_matches(clip, end, cons, params):
-                    rank = (abs(clip.end.pos - end.pos), -cand.split_reads)
-                    if best is None or rank < best[0]:
-                        best = (rank, cand, end)
+        best = _best_junction(clip, ends, positions, params)
         if best is not None:
-            _add_clip(best[1], clip, best[2])
+            _add_clip(best[0], clip, best[1])
         else:
             unmatched.append(clip)
     if params.uses_umis:
         unmatched = _match_family_clips(unmatched, ends, positions, params)
     return unmatched
+
+
+def _best_junction(clip: ClippedRead, ends, positions, params: CallParameters,  # type: ignore[no-untyped-def]
+                   family: bool = False) -> tuple[_Draft, Breakend] | None:
+    """The junction end (of the indexed ``ends``) a clip supports: of those within reach
+    that it matches (:func:`_clip_matches`), the nearest, then the best-supported; in the
+    candidates' order on ties."""
+    key = (clip.end.chrom, clip.end.side)
+    spots = ends.get(key)
+    if not spots:
+        return None
+    reach = max(params.junction_window, EXTENDED_ALIGNMENT)
+    lo = bisect.bisect_left(positions[key], clip.end.pos - reach)
+    hi = bisect.bisect_right(positions[key], clip.end.pos + reach)
+    best = None
+    for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
+        if _clip_matches(clip, end, cons, params, family=family):
+            rank = (abs(clip.end.pos - end.pos), -cand.split_reads)
+            if best is None or rank < best[0]:
+                best = (rank, cand, end)
+    return None if best is None else (best[1], best[2])
 
 
 def _match_family_clips(clips: list[ClippedRead], ends, positions, params: CallParameters) -> list[ClippedRead]:  # type: ignore[no-untyped-def]
@@ -767,26 +779,14 @@ def _match_family_clips(clips: list[ClippedRead], ends, positions, params: CallP
         if umi and FAMILY_MIN_CLIP <= len(clip.outward) < params.min_clip:
             families[(clip.end, umi, clip.outward)].append(clip)
     taken: set[int] = set()
-    for (end_at, _, _), members in sorted(families.items(), key=lambda x: (x[0][0], x[0][1], x[0][2])):
+    for _, members in sorted(families.items(), key=lambda x: x[0]):
         if len({c.fragment for c in members}) < 2:
             continue
-        key = (end_at.chrom, end_at.side)
-        spots = ends.get(key)
-        if not spots:
-            continue
-        reach = max(params.junction_window, EXTENDED_ALIGNMENT)
-        lo = bisect.bisect_left(positions[key], end_at.pos - reach)
-        hi = bisect.bisect_right(positions[key], end_at.pos + reach)
-        best = None
-        for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
-            if _clip_matches(members[0], end, cons, params, family=True):
-                rank = (abs(end_at.pos - end.pos), -cand.split_reads)
-                if best is None or rank < best[0]:
-                    best = (rank, cand, end)
+        best = _best_junction(members[0], ends, positions, params, family=True)
         if best is None:
             continue
         for clip in members:
-            _add_clip(best[1], clip, best[2])
+            _add_clip(best[0], clip, best[1])
             taken.add(id(clip))
     return [c for c in clips if id(c) not in taken]
 
