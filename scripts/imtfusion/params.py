@@ -136,6 +136,11 @@ class CallParameters:
         return out
 
     @property
+    def transcript_tag_list(self) -> tuple[str, ...]:
+        """The tags of ``transcript_tags``, in order, blanks left out."""
+        return tuple(t.strip() for t in self.transcript_tags.split(",") if t.strip())
+
+    @property
     def uses_umis(self) -> bool:
         """Whether UMIs tell molecules apart (``umi`` is not ``no``)."""
         return self.umi.strip().lower() not in ("no", "false", "0")

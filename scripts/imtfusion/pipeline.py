@@ -498,7 +498,7 @@ def name_calls(sample: str, called: list[Candidate], discarded: list[Candidate],
             bam_chrom = contigs.to_bam(gtf_chrom)
             return reference.fetch(bam_chrom, start, end) if bam_chrom else ""
 
-    tags = tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
+    tags = params.transcript_tag_list
     ids = {c.key: f"{sample}_F{i}" for i, c in enumerate(called, start=1)}
     ids.update({c.key: f"{sample}_D{i}" for i, c in enumerate(discarded, start=1)})
     named: dict[int, Candidate] = {}
@@ -621,10 +621,6 @@ def check_settings(sample: str, annotation: Annotation | str | Path, targets, pa
     return Settings(params, tuple(targets), annotation, load_known_fusions(known_partners), load_domains(domains_file))
 
 
-def _tags(params: CallParameters) -> tuple[str, ...]:
-    return tuple(t.strip() for t in params.transcript_tags.split(",") if t.strip())
-
-
 def open_inputs(settings: Settings, info: AlignmentInfo, fasta: str | Path | None,
                 primers: str | Path | None) -> Inputs:
     """The target loci in the BAM's contig names, the primers and the FASTA (opened last:
@@ -636,7 +632,8 @@ def open_inputs(settings: Settings, info: AlignmentInfo, fasta: str | Path | Non
         from imtfusion.primers import read_primer_bed
 
         primer_set = read_primer_bed(primers, info.contig_lengths)
-    loci = resolve_targets(annotation, list(settings.targets), params.margin, contigs, info.path, _tags(params))
+    loci = resolve_targets(annotation, list(settings.targets), params.margin, contigs, info.path,
+                           params.transcript_tag_list)
     ref = Reference(fasta, info.contig_lengths) if fasta else None
     return Inputs(settings, info, contigs, loci, primer_set, ref)
 
@@ -650,7 +647,7 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
     evidence = source.target_evidence(loci)
     mapped_records = source.mapped_records()
     house_loci, house_missing = resolve_genes(annotation, housekeeping_genes(params.qc_housekeeping_genes),
-                                              contigs, _tags(params))
+                                              contigs, params.transcript_tag_list)
     house = source.housekeeping(house_loci)
     mates = source.mates(evidence.discordant_reads)
     evidence = dataclasses.replace(
@@ -711,7 +708,7 @@ def measure_candidates(inputs: Inputs, gathered: Gathered, found: Found, source:
 def judge_candidates(candidates: list[Candidate], inputs: Inputs,
                      artefacts: "Artefacts | None") -> tuple[list[Candidate], list[Candidate]]:
     """(called, discarded) by the filters; the calls in the order of their confidence."""
-    tags = tuple(t.strip() for t in inputs.params.transcript_tags.split(",") if t.strip())
+    tags = inputs.params.transcript_tag_list
 
     def annotate(c: Candidate) -> FusionAnnotation:  # for a filter that reads frame or domains
         return annotate_candidate(c, inputs.annotation, inputs.contigs, inputs.settings.domains, tags, None)

@@ -634,7 +634,7 @@ def _qc(result: "SampleResult", source: TranscriptSource | None) -> str:
         cov = result.gene_coverage.get(locus.name)
         transcript = None
         if source is not None:
-            tags = tuple(t.strip() for t in result.params.transcript_tags.split(",") if t.strip())
+            tags = result.params.transcript_tag_list
             try:
                 transcript = source.canonical_transcript(locus.gene.gene_id, tags)
             except Exception:
