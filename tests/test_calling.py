@@ -115,6 +115,25 @@ def test_discordant_pairs_join_the_junction(tmp_path):
     assert c.confidence == "high"
 
 
+def test_a_discordant_read_ends_before_a_tiny_block_spliced_far_away():
+    # HISAT2 splices the last base of an ALK read 6,500 bases on (98M6500N1M1S): the read's
+    # end, which places its pair, is where its 98 bases end, not out of the gene; a block of
+    # 10 bases after the gap is a splice and keeps the read's end there (the decoy)
+    import pysam
+
+    from imtfusion.evidence import _aligned_span, _pair_end
+
+    header = pysam.AlignmentHeader.from_dict({"SQ": [{"SN": "chr2", "LN": 100_000}]})
+    for cigar, end in (("98M6500N1M1S", 57411 + 98), ("90M6500N10M", 57411 + 90 + 6500 + 10)):
+        read = pysam.AlignedSegment(header)
+        read.query_name, read.reference_id, read.reference_start, read.cigarstring = "r", 0, 57411, cigar
+        read.query_sequence = "A" * 100
+        assert _aligned_span(read) == (57411, end)
+        assert _pair_end(read, "chr2").pos == end - 1
+        read.is_reverse = True
+        assert _pair_end(read, "chr2").pos == 57411
+
+
 def test_discordant_only_candidate_is_approximate_and_needs_support(tmp_path):
     toy = make_toy()
     add_background(toy)

@@ -939,12 +939,24 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
     return mate_pos + length < read.reference_start
 
 
+def _aligned_span(read: pysam.AlignedSegment) -> tuple[int, int]:
+    """The record's first aligned base and one past its last, without a tiny block spliced
+    to a chance match at either end (:func:`clip_geometry`: HISAT2's ``98M6500N1M1S`` ends
+    where its 98 bases do, not 6,501 bases further on, out of its gene)."""
+    cigar = read.cigartuples or []
+    if len(cigar) < 2:
+        return read.reference_start, read.reference_end
+    _, _, start, end = clip_geometry(cigar, read.reference_start, read.reference_end)
+    return start, end
+
+
 def _pair_end(read: pysam.AlignedSegment, chrom: str) -> Breakend:
     """A mate pair's read as a breakend: its base nearest to the junction, which lies
     beyond the read's 3' end."""
+    start, end = _aligned_span(read)
     if read.is_reverse:
-        return Breakend(chrom, read.reference_start, "R")
-    return Breakend(chrom, read.reference_end - 1, "L")
+        return Breakend(chrom, start, "R")
+    return Breakend(chrom, end - 1, "L")
 
 
 def safe_fetch(bam: pysam.AlignmentFile, chrom: str, start: int, end: int):
@@ -1217,8 +1229,8 @@ class _LocusScan:
                 read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
             )
             self.discordant_reads.append(
-                DiscordantRead(read.query_name, read_end, mate_end, read.mapping_quality, read.reference_start,
-                               read.reference_end, dup_key(read))
+                DiscordantRead(read.query_name, read_end, mate_end, read.mapping_quality, *_aligned_span(read),
+                               dup_key(read))
             )
 
     # -- in bulk (imtfusion.scan) -------------------------------------------------------
@@ -1482,8 +1494,7 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
             mate_end = Breakend(mate.reference_name, mate.reference_start, "R" if mate.is_reverse else "L")
             key = dup_key(read)
             out.append(DiscordantRead(read.query_name, read_end, mate_end, min(read.mapping_quality, mate.mapping_quality),
-                                      read.reference_start, read.reference_end,
-                                      key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
+                                      *_aligned_span(read), key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
     return out
 
 

@@ -25,7 +25,7 @@ from imtfusion.bamio import AlignmentInfo
 from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
-from imtfusion.unmapped import EndFilter, TargetTranscripts, scan_reads
+from imtfusion.unmapped import EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
 from imtfusion.unplaced import PairCollector, UnplacedPair, fused_transcript, pairs_on_fused
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
@@ -295,7 +295,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     if unplaced:
         if index is None:
             index = TargetTranscripts(loci, annotation, ref.fetch)
-        collector = PairCollector(EndFilter(index).hits)
+        collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
 
         def collected():
             for record in source.unplaced_reads():
@@ -328,7 +328,7 @@ def _place_unplaced_pairs(candidates: list[Candidate], pairs: list[UnplacedPair]
     pairs = [p for p in pairs if p.fragment not in taken]
     fused = [t for c in candidates if c.precision == "exact" and c.oriented
              if (t := fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, annotation,
-                                       ref.fetch)) is not None]
+                                       ref.fetch, support=len(c.split_fragments))) is not None]
     found = pairs_on_fused(pairs, fused) if pairs and fused else {}
     out = []
     for c in candidates:

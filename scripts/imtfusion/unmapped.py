@@ -262,11 +262,13 @@ class EndFilter:
     a ``K``-mer of the target transcripts? Only reads that pass go to
     :meth:`TargetTranscripts.clip_of`."""
 
-    def __init__(self, index: TargetTranscripts):
+    def __init__(self, index: TargetTranscripts, also: np.ndarray | None = None):
+        """``also``: more K-mer codes to pass (:func:`exon_flank_codes`)."""
         from imtfusion.boundaries import encode
 
         self._encode = encode
-        self.keys = index.kmer_codes()
+        keys = index.kmer_codes()
+        self.keys = keys if also is None or not len(also) else sorted_unique(np.concatenate([keys, also]))
 
     def hits(self, sequences: list[str]) -> np.ndarray:
         """Indices of the sequences whose first or last K bases (either strand) are
@@ -280,6 +282,31 @@ class EndFilter:
             values, ok = self._encode(kmers)
             found |= ok & among(values, self.keys)
         return np.flatnonzero(found)
+
+
+INTRON_FLANK = 300  # intron bases next to each target exon whose K-mers also mark a read of a target
+
+
+def exon_flank_codes(loci: list[TargetLocus], fetch: Callable[[str, int, int], str],
+                     flank: int = INTRON_FLANK) -> np.ndarray:
+    """The ``K``-mer codes of the target genes' exons with ``flank`` intron bases on each
+    side (genome strand; :class:`EndFilter` reads both strands). A fused transcript may
+    keep intron bases of a target next to an exon (EML4::ALK often keeps some of ALK
+    intron 19), which the spliced transcripts do not hold: a read of a pair that lies
+    there has no exonic K-mer at its ends."""
+    from imtfusion.boundaries import encode_all
+
+    codes = []
+    for locus in loci:
+        merged: list[list[int]] = []
+        for s, e in sorted(locus.exons):
+            s, e = max(0, s - flank), e + flank
+            if merged and s <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        codes.extend(encode_all(fetch(locus.chrom, s, e).upper()) for s, e in merged)
+    return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
 
 
 def scan_reads(records: Iterable[tuple[str, str] | tuple[str, str, str]], index: TargetTranscripts, min_clip: int,

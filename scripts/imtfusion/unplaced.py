@@ -82,6 +82,7 @@ class FusedTranscript:
     key: int
     sequence: str
     junction: int
+    support: int = 0  # split-read fragments of the junction: a pair several junctions explain goes to the best supported
 
 
 def _spliced(t: Transcript, fetch: Callable[[str, int, int], str], chrom: str, exons: Sequence[tuple[int, int]]) -> str:
@@ -145,14 +146,14 @@ def _part(end: Breakend, transcripts: list[Transcript], fetch, flank: int, three
 
 def fused_transcript(key: int, end5: Breakend, end3: Breakend, gene_id5: str, gene_id3: str,
                      annotation: Annotation, fetch: Callable[[str, int, int], str],
-                     flank: int = FLANK) -> FusedTranscript | None:
-    """The fused transcript of a junction (``fetch`` reads BAM-named contigs), or None
-    when either side has no bases to read."""
+                     flank: int = FLANK, support: int = 0) -> FusedTranscript | None:
+    """The fused transcript of a junction (``fetch`` reads BAM-named contigs; ``support``
+    its split-read fragments), or None when either side has no bases to read."""
     five = _part(end5, annotation.transcripts_of(gene_id5), fetch, flank, three=False)
     three = _part(end3, annotation.transcripts_of(gene_id3), fetch, flank, three=True)
     if len(five) < MIN_SIDE + SEED or len(three) < MIN_SIDE + SEED:
         return None
-    return FusedTranscript(key, five + three, len(five))
+    return FusedTranscript(key, five + three, len(five), support)
 
 
 def _mismatches_allowed(length: int) -> int:
@@ -188,8 +189,10 @@ def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) 
     """The pairs each fused transcript explains: both reads aligned on it, one as
     sequenced and one reverse-complemented, the forward one first, at most
     ``MAX_FRAGMENT`` apart, the fragment reaching ``MIN_SIDE`` bases past the junction on
-    both sides; a pair that fits several goes to the one where its fragment is shortest
-    (then the first given)."""
+    both sides. A pair that fits several goes to the best-supported junction (its
+    ``support``), as a mapped discordant pair does: a pair's junction lies between its
+    reads, where any of the junctions that fit may be; then to the one where its fragment
+    is shortest (an isoform of equal support), then the first given."""
     index: dict[str, list[tuple[int, int]]] = {}
     for k, t in enumerate(fused):
         seq = t.sequence
@@ -201,7 +204,7 @@ def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) 
     out: dict[int, list[UnplacedPair]] = {}
     for pair in pairs:
         one, two = _placements(pair.read1, fused, index), _placements(pair.read2, fused, index)
-        best: tuple[int, int] | None = None
+        best: tuple[int, int, int] | None = None
         for key in one.keys() & two.keys():
             (s1, e1, f1), (s2, e2, f2) = one[key], two[key]
             if f1 == f2:
@@ -211,8 +214,9 @@ def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) 
             j = by_key[key].junction
             if not (0 < length <= MAX_FRAGMENT and fs <= j - MIN_SIDE and re >= j + MIN_SIDE and fs <= _rs):
                 continue
-            if best is None or (length, key) < best:
-                best = (length, key)
+            rank = (-by_key[key].support, length, key)
+            if best is None or rank < best:
+                best = rank
         if best is not None:
-            out.setdefault(best[1], []).append(pair)
+            out.setdefault(best[2], []).append(pair)
     return out
