@@ -1582,15 +1582,13 @@ class EvidenceSource(BreakendReads):
         file order (one pass of the BAM's unmapped end each time it is iterated)."""
         return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(self.bam, "*", 0, 0) if r.query_sequence)
 
-    def records_named(self, regions: Iterable[tuple[str, int, int]], names: Iterable[str]) -> Iterable[pysam.AlignedSegment]:
-        """The records of each region in turn (file order) worth looking at for reads of
-        ``names``: read in bulk, only records whose name key is among the names' and that
-        are neither secondary nor QC-failed are decoded (and each region's first record);
-        the caller compares names exactly. Record by record where the file cannot be read
-        in bulk."""
+    def records_named(self, regions: Iterable[tuple[str, int, int]], wanted: np.ndarray) -> Iterable[pysam.AlignedSegment]:
+        """The records of each region in turn (file order) worth looking at for reads
+        whose name keys (:func:`imtfusion.scan.name_key`, uint64) are ``wanted``: read in
+        bulk, only records whose name key is among them and that are neither secondary nor
+        QC-failed are decoded (and each region's first record); the caller compares names
+        exactly. Record by record where the file cannot be read in bulk."""
         from imtfusion import scan
-
-        wanted = np.asarray(sorted({scan.name_key(name) for name in names}), dtype=np.uint64)
 
         def select(batch: scan.RecordBatch) -> np.ndarray:
             # names are compared exactly by the caller; this picks the few records worth decoding

@@ -83,25 +83,29 @@ def collect_support(
             owners.setdefault(name, []).append((c, "discordant"))
     if not owners:
         return []
+    # the tags of a fragment's records (XI, XF, XE), once per fragment, not per record
+    tags = {name: (",".join(c.call_id for c, _ in who), ",".join(c.fusion for c, _ in who), who[0][1])
+            for name, who in owners.items()}
     wanted = np.asarray(sorted({scan.name_key(name) for name in owners}), dtype=np.uint64)
     known = [record_names[l.name] for l in loci if record_names and l.name in record_names]
     regions = [piece for region in _regions(loci, calls, source.contig_lengths) for piece in _subtract(region, known)]
     regions += [window for names in known for window in _position_windows(names, wanted)]
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []
-    for read in source.records_named(regions, owners):
+    for read in source.records_named(regions, wanted):
         if read.flag & (FLAG_SECONDARY | FLAG_QCFAIL):
             continue
-        who = owners.get(read.query_name)
-        if not who:
+        name = read.query_name
+        found = tags.get(name)
+        if found is None:
             continue
-        key = (read.query_name, read.flag, read.reference_id, read.reference_start, read.cigarstring)
+        key = (name, read.flag, read.reference_id, read.reference_start, read.cigarstring)
         if key in seen:
             continue
         seen.add(key)
-        call, kind = who[0]
-        read.set_tag("XI", ",".join(c.call_id for c, _ in who), "Z")
-        read.set_tag("XF", ",".join(c.fusion for c, _ in who), "Z")
+        call_ids, fusions, kind = found
+        read.set_tag("XI", call_ids, "Z")
+        read.set_tag("XF", fusions, "Z")
         read.set_tag("XE", kind, "Z")
         out.append(read)
     out.sort(key=lambda r: (r.reference_id, r.reference_start, r.query_name, r.flag))
@@ -125,9 +129,10 @@ def write_evidence_bam(records: list[pysam.AlignedSegment], header: dict, path: 
             pysam.index(str(tmp_bam), "-o", str(tmp_index))
 
 
-def _junction_example(read: pysam.AlignedSegment, c: Candidate) -> ReadExample | None:
-    """Cut a soft-clipped junction record at the call's breakpoint, in transcript
-    orientation; None when the record does not end at either breakend."""
+def _junction_cut(read: pysam.AlignedSegment, c: Candidate) -> tuple[int, Breakend, int] | None:
+    """Where a soft-clipped junction record is cut at the call's breakpoint: (index in its
+    stored sequence, the breakend, 5 or 3 for the gene there); None when the record does
+    not end at either breakend."""
     cigar = read.cigartuples or []
     seq = read.query_sequence
     if not cigar or not seq:
@@ -140,42 +145,53 @@ def _junction_example(read: pysam.AlignedSegment, c: Candidate) -> ReadExample |
             continue
         if end.side == "L" and trail and abs(read.reference_end - 1 - end.pos) <= 10:
             cut = qend - (read.reference_end - 1 - end.pos)
-            left, right = seq[:cut], seq[cut:]
         elif end.side == "R" and lead and abs(read.reference_start - end.pos) <= 10:
             cut = qstart + (end.pos - read.reference_start)
-            left, right = seq[:cut], seq[cut:]
         else:
             continue
         if not (0 < cut < len(seq)):
             continue
-        # genomic + orientation -> transcript orientation of the gene at this end
-        plus = (role == 5 and end.side == "L") or (role == 3 and end.side == "R")
-        if plus:
-            five, three = left, right
-        else:
-            five, three = reverse_complement(right), reverse_complement(left)
-        kind = "split" if read.has_tag("SA") else "clipped"
-        return ReadExample(read.query_name, five, three, kind)
+        return cut, end, role
     return None
+
+
+def _junction_example(read: pysam.AlignedSegment, cut: int, end: Breakend, role: int) -> ReadExample:
+    """A junction record cut at ``cut`` (:func:`_junction_cut`), in transcript orientation."""
+    seq = read.query_sequence
+    left, right = seq[:cut], seq[cut:]
+    # genomic + orientation -> transcript orientation of the gene at this end
+    plus = (role == 5 and end.side == "L") or (role == 3 and end.side == "R")
+    if plus:
+        five, three = left, right
+    else:
+        five, three = reverse_complement(right), reverse_complement(left)
+    kind = "split" if read.has_tag("SA") else "clipped"
+    return ReadExample(read.query_name, five, three, kind)
 
 
 def junction_examples(records: Iterable[pysam.AlignedSegment], calls: list[Candidate]) -> dict[str, tuple[ReadExample, ...]]:
     """A few junction reads of each call, for the report: call ID -> examples, the ones
-    with the longest shorter side first."""
+    with the longest shorter side first. Every junction record is ranked (by where it is
+    cut: the sides' lengths), only the few shown are cut into examples."""
     by_id = {c.call_id: c for c in calls}
-    found: dict[str, dict[str, ReadExample]] = {c.call_id: {} for c in calls}  # the first example of each read
+    # the first junction record of each read: (shorter side, record, cut, breakend, role)
+    found: dict[str, dict[str, tuple]] = {c.call_id: {} for c in calls}
     for read in records:
+        if read.get_tag("XE") != "split":
+            continue
+        name = read.query_name
         for call_id in read.get_tag("XI").split(","):
             c = by_id.get(call_id)
-            if c is None or read.get_tag("XE") != "split":
+            if c is None or name in found[call_id]:
                 continue
-            ex = _junction_example(read, c)
-            if ex is not None:
-                found[call_id].setdefault(ex.name, ex)
+            place = _junction_cut(read, c)
+            if place is not None:
+                cut = place[0]
+                found[call_id][name] = (min(cut, len(read.query_sequence) - cut), read) + place
     out: dict[str, tuple[ReadExample, ...]] = {}
     for c in calls:
-        ranked = sorted(found[c.call_id].values(), key=lambda e: (-min(len(e.five), len(e.three)), e.name))
-        out[c.call_id] = tuple(ranked[:MAX_EXAMPLES])
+        ranked = sorted(found[c.call_id].items(), key=lambda item: (-item[1][0], item[0]))
+        out[c.call_id] = tuple(_junction_example(*place[1:]) for _, place in ranked[:MAX_EXAMPLES])
     return out
 
 
