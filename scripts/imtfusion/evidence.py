@@ -145,6 +145,12 @@ def parse_sa_tag(tag: str) -> list[Segment]:
     """Segments of an ``SA:Z`` tag (``rname,pos,strand,CIGAR,mapQ,NM;`` entries).
 
     Malformed entries are skipped: a damaged tag must not lose the rest of the read."""
+    return list(_sa_segments(tag))
+
+
+@functools.lru_cache(maxsize=8_192)
+def _sa_segments(tag: str) -> tuple[Segment, ...]:
+    # the reads of one junction repeat a few tags (same partner alignment): parsed once each
     out: list[Segment] = []
     for entry in tag.split(";"):
         if not entry:
@@ -161,7 +167,7 @@ def parse_sa_tag(tag: str) -> list[Segment]:
         if pos < 0:
             continue
         out.append(make_segment(parts[0], pos, parts[2] == "-", ops, mapq))
-    return out
+    return tuple(out)
 
 
 def outward_bases(seq: str | None, lead_hard: int, read_length: int, reverse: bool, junction_read_pos: int, side: str) -> str:
@@ -255,6 +261,7 @@ def _split_from_record(
     segments = [this] + [s for s in others if s.read_length == this.read_length and s != this]
     segments.sort(key=lambda s: (s.read_start, s.read_end, s.chrom, s.ref_start))
     seq = read.query_sequence
+    key = dup_key(read)
     out: list[SplitRead] = []
     for first, second in zip(segments, segments[1:]):
         if first is not this and second is not this:
@@ -292,7 +299,7 @@ def _split_from_record(
                 outward_b=out_b,
                 inward_a=in_a[:INWARD_BASES],
                 inward_b=in_b[:INWARD_BASES],
-                dup_key=dup_key(read),
+                dup_key=key,
             )
         )
     return out

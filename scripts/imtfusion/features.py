@@ -212,6 +212,17 @@ MATE_SEED = 20  # bases of a mate looked up in the target gene's exons
 MATE_SEEDS_NEEDED = 2
 
 
+def _holds(text: str, seeds: list[str], needed: int) -> bool:
+    """Whether at least ``needed`` of ``seeds`` occur in ``text`` (looked for until that many are found)."""
+    found = 0
+    for seed in seeds:
+        if seed in text:
+            found += 1
+            if found >= needed:
+                return True
+    return False
+
+
 def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int], MateRecord], reads: Iterable[DiscordantRead],
                   lookup: GeneLookup, bases) -> dict[int, tuple[int, int]]:
     """Mates whose sequence is the own gene's of the read they pair with (a normal
@@ -253,7 +264,7 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
             seq = mate.sequence.upper()
             seeds = [seq[i:i + MATE_SEED] for i in range(0, len(seq) - MATE_SEED + 1, MATE_SEED // 2)]
             seeds += [complement(x)[::-1] for x in seeds]
-            if any(sum(seed in text for seed in seeds) >= MATE_SEEDS_NEEDED for text in own):
+            if any(_holds(text, seeds, MATE_SEEDS_NEEDED) for text in own):
                 mismapped += 1
         if tested:
             counts[k] = (tested, mismapped)

@@ -417,7 +417,8 @@ def _bam_header_bytes(bam: pysam.AlignmentFile) -> bytes:
 def _bgzf_blocks(payload: bytes) -> Iterator[bytes]:
     for i in range(0, len(payload), 0xFF00):
         piece = payload[i:i + 0xFF00]
-        compressor = zlib.compressobj(1, zlib.DEFLATED, -15)
+        # stored, not compressed: the file is read back at once and deleted
+        compressor = zlib.compressobj(0, zlib.DEFLATED, -15)
         body = compressor.compress(piece) + compressor.flush()
         yield (BGZF_MAGIC + b"\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00" + struct.pack("<H", len(body) + 25)
                + body + struct.pack("<II", zlib.crc32(piece) & 0xFFFFFFFF, len(piece)))
