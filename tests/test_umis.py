@@ -340,3 +340,24 @@ def test_pairs_both_unmapped_count_for_the_fused_transcript_they_read(tmp_path):
     (tmp_path / "s.bam").unlink()
     [d] = by_fusion(call(tmp_path, toy, fasta=True, scan_unmapped="no"), "PARTP::ALK")
     assert not d.unplaced_pairs and d.fragments == 2
+
+
+def test_one_ended_copies_read_from_the_two_ends_are_one_molecule():
+    # a BAM that lost the pairing (no mate fields): one PCR copy seen through its
+    # partner-side read (TFG, contig 2), the others through the target-side read (ROS1,
+    # contig 3), the same UMI: one molecule, not two
+    keys = {"a": {(3, 106421, False, -1, -1, "TCGTTAGT")}, "b": {(3, 106421, False, -1, -1, "TCGTTAGT")},
+            "c": {(2, 45784, True, -1, -1, "TCGTTAGT")}}
+    assert count_duplicates(keys) == 2
+    # read from the same end at another position: another molecule with the same UMI
+    keys["d"] = {(3, 106500, False, -1, -1, "TCGTTAGT")}
+    assert count_duplicates(keys) == 2
+    # the copy from the other end joins one molecule only: "d" conflicts with the
+    # molecule of "a" and "b", which "c" joined
+    assert count_duplicates({**keys, "e": {(2, 45784, True, -1, -1, "TCGTTAGT")}}) == 3
+    # another UMI, or a UMI one base off (no place shared for the directional rule): kept apart
+    assert count_duplicates({"a": {(3, 106421, False, -1, -1, "TCGTTAGT")},
+                             "c": {(2, 45784, True, -1, -1, "TCGTTAGA")}}) == 0
+    # a fragment whose keys know the mate is not one-ended: the places decide as before
+    assert count_duplicates({"a": {(3, 106421, False, 2, 45900, "TCGTTAGT")},
+                             "c": {(2, 45784, True, -1, -1, "TCGTTAGT")}}) == 0

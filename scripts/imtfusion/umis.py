@@ -132,6 +132,7 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
                 union(f, first[link])
             else:
                 first[link] = f
+    _join_one_ended(placed_fragments, keys, find, union)
     molecules = len({find(f) for f in placed_fragments})
     # position-less fragments: by UMI alone, against every other fragment's UMIs
     known = sorted({k[-1] for f in placed_fragments for k in keys[f]})
@@ -144,6 +145,53 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
         known.append(umi)
     without_keys = sum(1 for f in keys if not keys[f] and f not in unplaced)
     return len(keys) - molecules - without_keys
+
+
+def _join_one_ended(fragments: list[str], keys: Mapping[str, set[tuple]], find, union) -> None:  # type: ignore[no-untyped-def]
+    """Join molecules of one-ended fragments (no key knows a mate: the BAM lost the
+    pairing, or the mate is unmapped) that carry the same UMI exactly and were read from
+    different ends: one PCR copy seen through its target-side read, another through its
+    partner-side read, share no place, yet are one molecule. Read from the same end
+    (a record on the same contig and strand) at different positions they are two. Every
+    member of a molecule is compared, so a molecule never takes in a fragment that
+    conflicts with one of its members."""
+    one_ended: dict[str, list[str]] = defaultdict(list)
+    for f in fragments:
+        ks = keys[f]
+        umi = next(iter(ks))[-1]
+        if umi and not umi.startswith("MI:") and all(k[3] < 0 and k[-1] == umi for k in ks):
+            one_ended[umi].append(f)
+
+    def ends(f: str) -> dict[tuple, set[int]]:
+        out: dict[tuple, set[int]] = defaultdict(set)
+        for k in keys[f]:
+            out[(k[0], k[2])].add(k[1])
+        return out
+
+    for umi in sorted(one_ended):
+        group = one_ended[umi]
+        if len(group) < 2:
+            continue
+        members: dict[str, dict[tuple, set[int]]] = {}  # molecule root -> its members' ends
+        for f in group:
+            root = find(f)
+            mine = members.setdefault(root, defaultdict(set))
+            for end, positions in ends(f).items():
+                mine[end] |= positions
+        roots = sorted(members)
+        for i, a in enumerate(roots):
+            for b in roots[i + 1:]:
+                ra, rb = find(a), find(b)
+                if ra == rb:
+                    continue
+                ea, eb = members[ra], members[rb]
+                if any(ea[end] != eb[end] for end in ea.keys() & eb.keys()):
+                    continue  # read from one end at other positions: other molecules
+                union(ra, rb)
+                joined = find(ra)
+                other = rb if joined == ra else ra
+                for end, positions in members.pop(other).items():
+                    members[joined].setdefault(end, set()).update(positions)
 
 
 def has_umis(dup_keys: Mapping[str, set[tuple]]) -> bool:
