@@ -455,3 +455,18 @@ def test_a_clip_the_aligner_extended_past_the_junction_still_matches_it():
     assert _clip_matches(ClippedRead("u", end, partner, 50, 255, inward="ACGT" * 10), end, partner, params)
     far = ClippedRead("v", Breakend("chr2", end.pos + 30, "L"), partner[30:], 80, 255, inward=partner[:30][::-1])
     assert not _clip_matches(far, end, partner, params)
+    # STAR extended 20 partner bases into the intron, then clipped 10 (65M10S)
+    star = ClippedRead("w", Breakend("chr2", end.pos + 20, "L"), partner[20:30], 65, 255,
+                       inward=partner[:20][::-1] + "ACGT" * 10)
+    assert _clip_matches(star, end, partner, params)
+    # minimap2 aligned 14 partner bases over 15 reference bases (a deletion in the
+    # extension, 53M1D9M10S): the read's bases past the junction are one fewer
+    deleted = ClippedRead("x", Breakend("chr2", end.pos + 15, "L"), partner[14:24], 62, 255,
+                          inward=partner[:14][::-1] + "ACGT" * 10)
+    assert _clip_matches(deleted, end, partner, params)
+    # the decoy beside it: the same shape where the extension holds the gene's own intron
+    # (a clip of another junction 15 bases on): no shift of a few bases makes it the partner
+    intron = "GTAAGTTCACTTTGAACTCC"
+    decoy = ClippedRead("y", Breakend("chr2", end.pos + 15, "L"), partner[14:24], 62, 255,
+                        inward=intron[:14][::-1] + "ACGT" * 10)
+    assert not _clip_matches(decoy, end, partner, params)

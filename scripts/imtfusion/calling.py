@@ -64,7 +64,8 @@ from imtfusion.targets import ContigMap, TargetLocus
 
 HOMOLOGY_SCAN = 30  # longest microhomology looked for with a FASTA
 PARTNER_PASS_WINDOW = 300  # clipped reads fetched on each side of a partner breakpoint
-EXTENDED_ALIGNMENT = 16  # partner bases an aligner may align past a junction through mismatches before clipping
+EXTENDED_ALIGNMENT = 24  # partner bases an aligner may align past a junction through mismatches before clipping
+EXTENDED_INDEL = 2  # bases an indel in that extension may shift the read against the reference
 
 
 def shift_sign_first(side: str) -> int:
@@ -453,18 +454,25 @@ def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: Call
     The clip may sit a few bases off the junction (mismatches near the end, or homology):
     ``gained`` bases beyond ``end`` aligned before the clip starts. Up to
     ``EXTENDED_ALIGNMENT`` of them when the aligner extended the alignment through
-    mismatches past the junction (STAR's local extension): then the read's bases from
-    ``end`` on, those aligned and the clip, must spell the partner. A clip shorter than
+    mismatches past the junction (STAR's local extension; an indel in it shifts the read
+    by up to ``EXTENDED_INDEL`` bases): then the read's bases from ``end`` on, those
+    aligned and the clip, must spell the partner. A clip shorter than
     ``min_clip`` must match exactly, unless ``family``: copies of its molecule (a UMI
     family) read the same clip, so a mismatch in it is the molecule's (FFPE damage, a
     variant), not a sequencing error, and one is allowed in a clip of at least
     ``FAMILY_MIN_CLIP`` bases."""
     gained = (clip.end.pos - end.pos) * (1 if end.side == "L" else -1)
     if params.junction_window < gained <= EXTENDED_ALIGNMENT:
-        if len(clip.inward) < gained:
-            return False
-        n, ident = identity(clip.inward[:gained][::-1] + clip.outward, consensus)
-        return n >= params.min_clip and ident >= params.clip_identity
+        # the read bases aligned past ``end``: ``gained``, or a few more or fewer where the
+        # extension holds an indel (minimap2's 53M1D9M10S), the nearest count first
+        for shift in sorted(range(-EXTENDED_INDEL, EXTENDED_INDEL + 1), key=lambda d: (abs(d), d)):
+            taken = gained + shift
+            if taken <= 0 or len(clip.inward) < taken:
+                continue
+            n, ident = identity(clip.inward[:taken][::-1] + clip.outward, consensus)
+            if n >= params.min_clip and ident >= params.clip_identity:
+                return True
+        return False
     if abs(gained) > params.junction_window:
         return False
     if gained >= 0:
