@@ -234,29 +234,24 @@ def test_the_evidence_source_reads_each_block_once_however_many_ask(monkeypatch)
     import pysam
 
     reads = Counter()
-    real_clipped, real_unmapped = evidence.collect_clipped, evidence.collect_unmapped
+    real_region = evidence.collect_region
 
-    def clipped(bam, chrom, start, end, params):
-        reads["clipped", chrom, start, end] += 1
-        return real_clipped(bam, chrom, start, end, params)
+    def region(bam, chrom, start, end, params):  # one pass of a block: its clipped and unmapped reads
+        reads[chrom, start, end] += 1
+        return real_region(bam, chrom, start, end, params)
 
-    def unmapped(bam, chrom, start, end):
-        reads["unmapped", chrom, start, end] += 1
-        return real_unmapped(bam, chrom, start, end)
-
-    monkeypatch.setattr(evidence, "collect_clipped", clipped)
-    monkeypatch.setattr(evidence, "collect_unmapped", unmapped)
+    monkeypatch.setattr(evidence, "collect_region", region)
     params = CallParameters()
     with pysam.AlignmentFile(str(DEMO / "bam" / "IMT01.bam")) as bam:
         ends = BreakendReads(bam)
-        once = {(c.fragment, c.end) for c in real_clipped(bam, "chr2", 50_000, 65_000, params)}
+        once = {(c.fragment, c.end) for c in real_region(bam, "chr2", 50_000, 65_000, params)[0]}
         for k in range(200):  # 200 candidates near one junction ask for overlapping windows
             lo = 50_000 + 37 * k % 9_000
             got = ends.clipped("chr2", lo, lo + 6_000, params)
             assert {(c.fragment, c.end) for c in got} == {x for x in once if lo <= x[1].pos < lo + 6_000}
             ends.unmapped("chr2", lo, lo + 6_000)
     assert reads and max(reads.values()) == 1
-    blocks = [(s, e) for (_, _, s, e) in reads]
+    blocks = [(s, e) for (_, s, e) in reads]
     assert all(e - s == BreakendReads.REGION_BLOCK and s % BreakendReads.REGION_BLOCK == 0 for s, e in blocks)
 
 
@@ -272,18 +267,13 @@ def test_a_call_reads_no_partner_region_twice(monkeypatch, tmp_path):
     built = speed.simulated_chimeric_bam(tmp_path, "star_default", 300, spec, (7, 20), DEMO / "genome.fa",
                                          DEMO / "annotation.gtf", 20240611)
     reads = Counter()
-    real_clipped, real_unmapped = evidence.collect_clipped, evidence.collect_unmapped
+    real_region = evidence.collect_region
 
-    def clipped(bam, chrom, start, end, params):
-        reads["clipped", chrom, start] += 1
-        return real_clipped(bam, chrom, start, end, params)
+    def region(bam, chrom, start, end, params):
+        reads[chrom, start] += 1
+        return real_region(bam, chrom, start, end, params)
 
-    def unmapped(bam, chrom, start, end):
-        reads["unmapped", chrom, start] += 1
-        return real_unmapped(bam, chrom, start, end)
-
-    monkeypatch.setattr(evidence, "collect_clipped", clipped)
-    monkeypatch.setattr(evidence, "collect_unmapped", unmapped)
+    monkeypatch.setattr(evidence, "collect_region", region)
     for fasta in (DEMO / "genome.fa", None):
         reads.clear()
         result = run_sample(built.path, DEMO / "annotation.gtf", "S", fasta=fasta)

@@ -353,3 +353,35 @@ def test_unplaced_reads_of_a_umi_panel_are_scanned_even_with_chimeric_alignments
     (tmp_path / "s.bam").unlink()
     [c] = by_fusion(run(tmp_path, toy), "PARTP::ALK")
     assert c.split_fragments == {"s0", "s1", "s2"}
+
+
+def test_junction_reads_soft_clipped_in_the_known_partner_count(tmp_path):
+    # STAR's defaults and HISAT2 clip the target side of a junction read whose mate lies
+    # in the partner: three molecules read only in PARTP, 50 ALK bases clipped off each
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"p{i}", [("chr2", 20100 - i, "+", 50 + i), ("chr4", 4100 + i, "-", 50 - i)],
+                     [("chr4", 3950 + 5 * i, "+", 100)], only1=1)
+    # the decoy beside them: PARTP reads whose clips are PART1 bases, not ALK's
+    for i in range(3):
+        toy.fragment(f"x{i}", [("chr1", 8000 - i, "+", 50 + i), ("chr4", 4100 + i, "-", 50 - i)],
+                     [("chr4", 3960 + 5 * i, "+", 100)], only1=1)
+    known = tmp_path / "known.tsv"
+    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert c.split_fragments == {"p0", "p1", "p2"} and c.molecules == 3
+    assert not by_fusion(result, "PART1::ALK")
+    # not a known partner: its reads are not read, nothing is called from them
+    (tmp_path / "s.bam").unlink()
+    alone = run(tmp_path, toy)
+    assert not by_fusion(alone, "PARTP::ALK")
+    # the partner-side clips of a junction that a split read makes (chimeric alignments in
+    # the BAM: this scan is off) count through the second pass, as before
+    (tmp_path / "s.bam").unlink()
+    toy.fragment("sa", JUNCTION, [("chr2", 19990, "+", 100)])
+    split = run(tmp_path, toy, known=known)
+    [c] = by_fusion(split, "PARTP::ALK")
+    assert c.split_fragments == {"sa", "p0", "p1", "p2"}

@@ -403,22 +403,31 @@ def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[Clip
 
 def collect_unmapped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> list[UnmappedMate]:
     """Unmapped reads placed next to their mapped mates in a small region."""
-    out: list[UnmappedMate] = []
-    for read in safe_fetch(bam, chrom, max(0, start), end):
-        flag = read.flag
-        if flag & FLAG_UNMAPPED and not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8) and read.query_sequence:
-            out.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start, umi_of(read)))
-    return out
+    return collect_region(bam, chrom, start, end, CallParameters())[1]
 
 
 def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
     """Clipped reads of a small region (the partner side of a candidate)."""
-    out: list[ClippedRead] = []
+    return collect_region(bam, chrom, start, end, params)[0]
+
+
+def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
+                   params: CallParameters) -> tuple[list[ClippedRead], list[UnmappedMate]]:
+    """The clipped reads (:func:`collect_clipped`) and the unmapped reads placed next to
+    their mates (:func:`collect_unmapped`) of a small region, in one pass of its records."""
+    clipped: list[ClippedRead] = []
+    unmapped: list[UnmappedMate] = []
     for read in safe_fetch(bam, chrom, max(0, start), end):
-        if read.flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
+        flag = read.flag
+        if flag & FLAG_UNMAPPED:
+            if not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8) and read.query_sequence:
+                unmapped.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start,
+                                             umi_of(read)))
             continue
-        out.extend(c for c in clips_of(read, chrom, params.min_clip_match) if start <= c.end.pos < end)
-    return out
+        if flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
+            continue
+        clipped.extend(c for c in clips_of(read, chrom, params.min_clip_match) if start <= c.end.pos < end)
+    return clipped, unmapped
 
 
 CONTINUATION_READS = 64  # reads through a breakend looked at: enough for a consensus, bounded at 5,000x
@@ -750,14 +759,13 @@ class BreakendReads:
     def clipped(self, chrom: str, start: int, end: int, params: CallParameters | None = None) -> list[ClippedRead]:
         """:func:`collect_clipped` of a region (with the call's parameters unless given),
         each block of the genome read once per call however many candidates ask for it."""
-        params = params or self.params
-        found = self._blocks(self._clipped, chrom, start, end,
-                             lambda lo, hi: collect_clipped(self.bam, chrom, lo, hi, params))
+        found = self._blocks(self._clipped, chrom, start, end, params or self.params)
         return [c for c in found if start <= c.end.pos < end]
 
     def unmapped(self, chrom: str, start: int, end: int) -> list[UnmappedMate]:
-        """:func:`collect_unmapped` of a region, read by blocks as :meth:`clipped`."""
-        found = self._blocks(self._unmapped, chrom, start, end, lambda lo, hi: collect_unmapped(self.bam, chrom, lo, hi))
+        """:func:`collect_unmapped` of a region, read by blocks as :meth:`clipped` (a block
+        read for one is read for the other)."""
+        found = self._blocks(self._unmapped, chrom, start, end, self.params)
         return [u for u in found if start <= u.pos < end]
 
     def boundaries_spelling(self, seeds: Iterable[str], lookup, contigs):
@@ -800,12 +808,14 @@ class BreakendReads:
         )
         return index
 
-    def _blocks(self, cache: dict, chrom: str, start: int, end: int, read) -> list:
+    def _blocks(self, cache: dict, chrom: str, start: int, end: int, params: CallParameters) -> list:
         out: list = []
         for k in range(max(0, start) // self.REGION_BLOCK, (max(start, end - 1)) // self.REGION_BLOCK + 1):
             key = (chrom, k)
             if key not in cache:
-                cache[key] = read(k * self.REGION_BLOCK, (k + 1) * self.REGION_BLOCK)
+                lo = k * self.REGION_BLOCK
+                self._clipped[key], self._unmapped[key] = collect_region(self.bam, chrom, lo, lo + self.REGION_BLOCK,
+                                                                         params)
             out.extend(cache[key])
         return out
 

@@ -25,13 +25,13 @@ from imtfusion.bamio import AlignmentInfo
 from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
 from imtfusion.genelookup import GeneLookup
-from imtfusion.unmapped import EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
+from imtfusion.unmapped import K as UNMAPPED_K, EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
 from imtfusion.unplaced import PairCollector, UnplacedPair, fused_transcript, pairs_on_fused
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
 from imtfusion.evidence_bam import breakend_base, junction_examples, collect_support, gene_coverage, write_evidence_bam
-from imtfusion.model import ClippedRead, GeneCoverage, TargetQC
+from imtfusion.model import Breakend, ClippedRead, GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -232,6 +232,34 @@ def _unmapped_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners
     return list(out.values())
 
 
+def _clips_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap,
+                       params: CallParameters, chimeric: bool) -> list[ClippedRead]:
+    """Soft-clipped reads of the targets' known partner genes whose clip may be target
+    bases (``K`` of them at least), in a BAM without chimeric alignments (as
+    :func:`_unmapped_at_partners`): STAR's defaults and HISAT2 soft-clip the target side
+    of a junction read whose mate lies in the partner too, so nothing of that molecule is
+    aligned in the target locus (YWHAE::ROS1 read 39S36M in YWHAE)."""
+    mode = params.scan_unmapped.strip().lower()
+    if chimeric and mode != "yes" or mode in ("no", "false", "0"):
+        return []
+    out: dict[tuple[str, Breakend], ClippedRead] = {}
+    for chrom, start, end in _partner_spans(loci, partners, contigs):
+        for c in ends.clipped(chrom, start, end):
+            if len(c.outward) >= UNMAPPED_K:
+                out.setdefault((c.fragment, c.end), c)
+    return [out[k] for k in sorted(out, key=lambda k: (k[0], k[1].chrom, k[1].pos, k[1].side))]
+
+
+def _partner_clip_reads(clips: list[ClippedRead]) -> list[tuple[str, str, str]]:
+    """(name, bases, UMI) of partner-side clipped reads as :func:`~imtfusion.unmapped.scan_reads`
+    takes them: the clip and the aligned bases beside it in the read's order (genome strand)."""
+    out = []
+    for c in clips:
+        bases = c.inward[::-1] + c.outward if c.end.side == "L" else c.outward[::-1] + c.inward
+        out.append((c.fragment, bases, c.dup_key[-1] if c.dup_key else ""))
+    return out
+
+
 def _partner_spans(loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap) -> list[tuple[str, int, int]]:
     """The known partner genes' regions (``PARTNER_UNMAPPED_FLANK`` around each) that the
     target loci do not hold, in BAM contig names, sorted."""
@@ -255,9 +283,11 @@ def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
 
 def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool,
-                   at_partners: list | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
+                   at_partners: list | None = None,
+                   partner_clips: list[ClippedRead] | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
-    target loci (always) and in the known partners (``at_partners``), and those without
+    target loci (always) and in the known partners (``at_partners``), the soft-clipped
+    reads of the known partners whose clips spell the target (``partner_clips``), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
     alignments and its reads no UMIs (``scan_unmapped: auto``): an aligner that writes
     chimeric alignments has aligned the junction reads it could, but the molecules of a
@@ -273,6 +303,16 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
         found += scan_reads(placed, index, params.min_clip)
+    if partner_clips:
+        # a partner-side read whose clip spells the target: a clip at the target breakend,
+        # with the partner read's own position and UMI as its duplicate key
+        if index is None:
+            index = TargetTranscripts(loci, annotation, ref.fetch)
+        keys = {c.fragment: c.dup_key for c in partner_clips}
+        done = {c.fragment for c in found}
+        found += [dataclasses.replace(c, dup_key=keys[c.fragment])
+                  for c in scan_reads(_partner_clip_reads(partner_clips), index, params.min_clip)
+                  if c.fragment not in done]
     notes: list[str] = []
     mode = params.scan_unmapped.strip().lower()
     unplaced = 0
@@ -667,7 +707,8 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                      "by name with reads of the known partner genes")
     found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
                                                  _unmapped_at_partners(source, loci, partners, contigs, params,
-                                                                       chimeric))
+                                                                       chimeric),
+                                                 _clips_at_partners(source, loci, partners, contigs, params, chimeric))
     evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
                     tuple(notes + said))
