@@ -123,7 +123,7 @@ def mispriming(toy, name: str, adapter_start: int) -> None:
     toy.fragment(name, read1, read2)
 
 
-def amp_call(tmp_path, toy, primers: bool = True, **params):
+def amp_call(tmp_path, toy, primers: bool = True, fasta: bool = False, **params):
     params.setdefault("min_fragments", 2)
     params.setdefault("qc_min_unique_fragments", 10)
     params.setdefault("qc_min_on_target_reads", 10)
@@ -132,7 +132,7 @@ def amp_call(tmp_path, toy, primers: bool = True, **params):
     gtf = toy.write_gtf(tmp_path / "a.gtf")
     bed = _bed(tmp_path, PRIMER_BED) if primers else None
     return run_sample(bam, gtf, "S1", targets=["ALK", "ETV6"], params=CallParameters.from_mapping(params),
-                      primers=bed)
+                      primers=bed, fasta=toy.write_fasta(tmp_path / "g.fa") if fasta else None)
 
 
 def amp_toy():
@@ -265,3 +265,31 @@ def test_the_simulated_primer_bed_holds_every_primer_the_amp_reads_start_at(tmp_
     # samples without the decoy are simulated exactly as before it existed
     plain = simulate_sample(genome, SampleSpec("P1", 5, lib, expression=spec.expression))
     assert plain.fragments == tuple(f for f in sim.fragments if f.kind != "mispriming")
+
+
+def test_primer_reads_left_unmapped_beside_a_partner_nobody_knows_count(tmp_path):
+    # HISAT2 on an anchored multiplex PCR panel: the primer read of each molecule (ALK
+    # exon 3 into PART1, no known partner of ALK) left unmapped beside its mate, the
+    # adapter read in PART1; nothing of these molecules is aligned in the ALK locus
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.unmapped_pair(f"u{i}", [("chr2", 20040, "+", 110), ("chr1", 8000, "+", 40)], ("chr1", 8060 + 10 * i, "-", 100))
+    # the decoy beside them: unmapped reads of other genes (PART1 into PARTP) beside mates in PART1
+    for i in range(3):
+        toy.unmapped_pair(f"x{i}", [("chr1", 7900, "+", 100), ("chr4", 4100, "-", 50)], ("chr1", 8070 + 10 * i, "-", 100))
+    result = amp_call(tmp_path, toy, fasta=True)
+    [c] = by_fusion(result, "PART1::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr1:8001", "chr2:20150")
+    assert c.split_fragments == {"u0", "u1", "u2", "u3"} and c.molecules == 4
+    assert any("outside the target loci were scanned" in n for n in result.notes)
+    # without the primer BED (not a primer panel) the BAM is not read beyond the loci and
+    # the known partners: nothing names these reads
+    (tmp_path / "s.bam").unlink()
+    plain = amp_call(tmp_path, toy, primers=False, fasta=True)
+    assert not [k for k in plain.called + plain.discarded if k.fusion == "PART1::ALK"]
+    # nor with more such reads than max_unmapped_scan: a note says they were left out
+    (tmp_path / "s.bam").unlink()
+    capped = amp_call(tmp_path, toy, fasta=True, max_unmapped_scan=3)
+    assert not by_fusion(capped, "PART1::ALK")
+    assert any("were not scanned for junction reads outside the target loci" in n for n in capped.notes)

@@ -1587,6 +1587,35 @@ class EvidenceSource(BreakendReads):
             return None
         return sum(s.mapped for s in stats) or None
 
+    def placed_unmapped_count(self) -> int:
+        """The unmapped reads placed next to their mates, from the index (0 when it does not say)."""
+        try:
+            return sum(s.unmapped for s in self.bam.get_index_statistics())
+        except (ValueError, AttributeError, OSError, NotImplementedError):
+            return 0
+
+    def placed_unmapped(self, skip: Iterable[tuple[str, int, int]] = ()) -> Iterable[tuple[str, str, str]]:
+        """(name, sequence, UMI) of every unmapped read placed next to its mapped mate,
+        outside the ``skip`` regions (contig, start, end), in file order: one pass of the
+        BAM's placed records, in bulk (only the unmapped ones decoded) where it can be."""
+        from imtfusion import scan
+
+        def select(batch: scan.RecordBatch) -> np.ndarray:
+            flag = batch.fixed["flag"]
+            return ((flag & FLAG_UNMAPPED) != 0) & ((flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8)) == 0)
+
+        skipped: dict[str, list[tuple[int, int]]] = {}
+        for chrom, start, end in skip:
+            skipped.setdefault(chrom, []).append((start, end))
+        for chrom, length in zip(self.bam.references, self.bam.lengths):
+            records = scan.fetch_selected(self.bam, chrom, 0, length, select)
+            for read in records if records is not None else safe_fetch(self.bam, chrom, 0, length):
+                flag = read.flag
+                if (flag & FLAG_UNMAPPED and not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8)
+                        and read.query_sequence
+                        and not any(s <= read.reference_start < e for s, e in skipped.get(chrom, ()))):
+                    yield read.query_name, read.query_sequence, umi_of(read)
+
     def unplaced_count(self) -> int:
         """The unmapped reads without a position, from the index (0 when it does not say)."""
         try:

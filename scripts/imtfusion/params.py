@@ -53,7 +53,7 @@ class CallParameters:
     # (SA) alignments and is not read over the network, "yes" always, "no" never (placed
     # ones are always looked at)
     scan_unmapped: str = "auto"
-    max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more
+    max_unmapped_scan: int = 5_000_000  # skip the scan (with a note) when the BAM has more (unpositioned; for a primer panel also placed)
     # without a FASTA and chimeric alignments, soft clips at target breakends that no mate
     # or known partner places are looked for in one pass of the whole BAM ("auto": for a local
     # BAM, not one read over the network; "yes": for either), or not ("no")

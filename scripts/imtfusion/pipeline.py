@@ -232,6 +232,32 @@ def _unmapped_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners
     return list(out.values())
 
 
+def _unmapped_genome_wide(source: EvidenceSource, loci: list[TargetLocus], primed: bool, params: CallParameters,
+                          chimeric: bool) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The unmapped reads placed next to their mates anywhere outside the target loci, for
+    an anchored multiplex PCR panel (``primed``: a primer BED) in a BAM without chimeric
+    alignments (``scan_unmapped`` not ``no``; ``yes`` also with them): every junction read
+    starts at a target primer, and one whose target part is too short to align lies
+    unmapped beside its mate in the partner, known or not (HISAT2's DES::ALK: all five
+    molecules). One pass of the BAM's placed records (a panel's BAM is small); (reads,
+    notes)."""
+    mode = params.scan_unmapped.strip().lower()
+    if not primed or mode in ("no", "false", "0") or (chimeric and mode != "yes"):
+        return [], []
+    count = source.placed_unmapped_count()
+    if not count:
+        return [], []
+    if count > params.max_unmapped_scan:
+        return [], [f"{count:,} unmapped reads placed beside their mates were not scanned for junction reads "
+                    f"outside the target loci (more than max_unmapped_scan={params.max_unmapped_scan:,})"]
+    if source.whole_bam_pass_skipped(mode):
+        return [], [f"{count:,} unmapped reads placed beside their mates outside the target loci were not scanned "
+                    "for junction reads: the BAM is read over the network (scan_unmapped: yes reads them)"]
+    reads = list(source.placed_unmapped([(l.chrom, l.start, l.end) for l in loci]))
+    return reads, [f"{len(reads):,} unmapped reads placed beside their mates outside the target loci were scanned "
+                   "for junction reads (a primer panel's partners need not be known)"]
+
+
 def _clips_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap,
                        params: CallParameters, chimeric: bool) -> list[ClippedRead]:
     """Soft-clipped reads of the targets' known partner genes whose clip may be target
@@ -284,10 +310,13 @@ def _carries_umis(evidence, params: CallParameters, clips: list = ()) -> bool:
 def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: Annotation, ref: "Reference | PileupReference", evidence,
                    params: CallParameters, chimeric: bool,
                    at_partners: list | None = None,
-                   partner_clips: list[ClippedRead] | None = None) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
+                   partner_clips: list[ClippedRead] | None = None,
+                   genome_wide: list[tuple[str, str, str]] | None = None
+                   ) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), the soft-clipped
-    reads of the known partners whose clips spell the target (``partner_clips``), and those without
+    reads of the known partners whose clips spell the target (``partner_clips``), those placed
+    anywhere else that a primer panel gives (``genome_wide``: (name, sequence, UMI)), and those without
     a position (both mates unmapped, or single-end reads) unless the BAM has chimeric
     alignments and its reads no UMIs (``scan_unmapped: auto``): an aligner that writes
     chimeric alignments has aligned the junction reads it could, but the molecules of a
@@ -300,6 +329,9 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
     placed += [(u.fragment, u.sequence, u.umi) for u in (at_partners or []) if u.fragment not in in_loci]
+    if genome_wide:
+        have = {r[0] for r in placed}
+        placed += [r for r in genome_wide if r[0] not in have]
     if placed:
         index = TargetTranscripts(loci, annotation, ref.fetch)
         found += scan_reads(placed, index, params.min_clip)
@@ -705,10 +737,13 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
         evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
         notes.append(f"the BAM's reads are unpaired (no mate fields): {len(found)} target read(s) were paired "
                      "by name with reads of the known partner genes")
+    genome_wide, wide_notes = _unmapped_genome_wide(source, loci, inputs.primer_set is not None, params, chimeric)
+    notes += wide_notes
     found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
                                                  _unmapped_at_partners(source, loci, partners, contigs, params,
                                                                        chimeric),
-                                                 _clips_at_partners(source, loci, partners, contigs, params, chimeric))
+                                                 _clips_at_partners(source, loci, partners, contigs, params, chimeric),
+                                                 genome_wide)
     evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
                     tuple(notes + said))
