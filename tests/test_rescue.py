@@ -385,3 +385,28 @@ def test_junction_reads_soft_clipped_in_the_known_partner_count(tmp_path):
     split = run(tmp_path, toy, known=known)
     [c] = by_fusion(split, "PARTP::ALK")
     assert c.split_fragments == {"sa", "p0", "p1", "p2"}
+
+
+def test_a_clip_the_aligner_extended_past_a_rescued_junction_counts_for_it(tmp_path):
+    import pysam
+
+    # no split alignments (STAR's defaults): the junction is the rescue's, from three
+    # clipped reads and three mate pairs; a fourth molecule's read was aligned 20 bases
+    # past the junction, PARTP bases on ALK's intron through mismatches, the last 10
+    # clipped: too short a clip for a consensus of its own, it must still count
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    [ext, _] = toy.fragment("e0", JUNCTION, [("chr2", 19980, "+", 100)], only1=1)
+    assert ext.cigarstring == "70M30S" and ext.reference_start == 20080
+    ext.cigarstring = "90M10S"
+    # the decoy beside it: a read of ALK's own intron past the exon, 10 other bases clipped
+    seq = toy.bases(("chr2", 20080, "+", 90)) + "TTTTTTTTTT"
+    [own, _] = toy.fragment("o0", [("chr2", 20080, "+", 90)], [("chr2", 19970, "+", 100)])
+    own.query_sequence, own.cigarstring = seq, "90M10S"
+    own.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
+    assert "e0" in c.split_fragments and "o0" not in c.split_fragments

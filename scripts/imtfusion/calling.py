@@ -893,7 +893,14 @@ def call_candidates(
                 spelled = reads.boundaries_spelling(genome_seeds(left, params), lookup, contigs)
                 rescued += rescue_clips(left, evidence.discordant_reads, lookup, target_ids, {}, ref, params, spelled)
         if rescued:
-            candidates += _junction_candidates(rescued, lookup, target_ids, params, ref)
+            new = _junction_candidates(rescued, lookup, target_ids, params, ref)
+            # the clips the rescue did not place (too short for a consensus of their own,
+            # or a few bases past the junction where the aligner extended through it)
+            # count for the rescued junctions as for the aligner's own (STAR defaults:
+            # TPM4::ALK read 65M10S, 20 bases past the junction)
+            placed = {r.fragment for r in rescued}
+            _match_clips([c for c in unmatched if c.fragment not in placed], new, params)
+            candidates += new
 
     _second_pass(candidates, loci, evidence, params, reads)
     candidates = _merge_near_duplicates(candidates)
