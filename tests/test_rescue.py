@@ -410,3 +410,24 @@ def test_a_clip_the_aligner_extended_past_a_rescued_junction_counts_for_it(tmp_p
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
     assert "e0" in c.split_fragments and "o0" not in c.split_fragments
+
+
+def test_an_unmapped_junction_read_beside_its_mate_an_intron_upstream_in_the_partner_counts(tmp_path):
+    # HISAT2: the junction read has 15 ALK bases (too few to place it by themselves) and
+    # lies unmapped beside its mate in PARTP exon 1, 3 kb before the breakpoint (beyond
+    # the 2 kb the second pass reads around the partner's breakpoint itself)
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, 3)
+    discordant(toy, 3)
+    for i in range(2):
+        toy.unmapped_pair(f"v{i}", [("chr4", 4100 - 5 * i, "+", 50 + 5 * i), ("chr2", 20135, "-", 15)],
+                          ("chr4", 1050 + 10 * i, "+", 100))
+    # the decoy beside them: PARTP exon 2 into 15 bases of PART1, beside a mate in exon 1
+    toy.unmapped_pair("y0", [("chr4", 4100, "+", 50), ("chr1", 8000, "-", 15)], ("chr4", 1040, "+", 100))
+    known = tmp_path / "known.tsv"
+    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    result = run(tmp_path, toy, known=known)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"v0", "v1"} <= c.split_fragments and "y0" not in c.split_fragments
+    assert {"v0", "v1"} <= c.unmapped_fragments

@@ -739,12 +739,19 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                      "by name with reads of the known partner genes")
     genome_wide, wide_notes = _unmapped_genome_wide(source, loci, inputs.primer_set is not None, params, chimeric)
     notes += wide_notes
+    at_partners = _unmapped_at_partners(source, loci, partners, contigs, params, chimeric)
     found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
-                                                 _unmapped_at_partners(source, loci, partners, contigs, params,
-                                                                       chimeric),
+                                                 at_partners,
                                                  _clips_at_partners(source, loci, partners, contigs, params, chimeric),
                                                  genome_wide)
-    evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found)
+    # the unmapped reads read in the known partners join those of the loci for the
+    # junction probes of the second pass (which looks only 2 kb around a partner's
+    # breakpoint itself: a mate across an intron upstream lies farther, HISAT2's TFG::ROS1
+    # read 33M2899N42M 3 kb before it, its unmapped junction read beside it)
+    in_loci = {u.fragment for u in evidence.unmapped_reads}
+    evidence = dataclasses.replace(evidence, clipped_reads=evidence.clipped_reads + found,
+                                   unmapped_reads=evidence.unmapped_reads
+                                   + [u for u in at_partners if u.fragment not in in_loci])
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
                     tuple(notes + said))
 
