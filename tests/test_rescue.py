@@ -310,8 +310,18 @@ def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.split_reads == 3 and c.discordant_fragments == {"d0", "d1", "d2", "d3"} and c.fragments == 7
     assert any("paired by name" in n for n in result.notes)
-    # without the known partner nothing names the mates: the junction reads alone (which
-    # start together, so without UMIs they are one molecule: too few to call)
+    # without the known partner the junction the clipped reads make names it: its reads
+    # are paired by name then (minimap2's EEF1A1::ETV6, a partner no list holds)
+    (tmp_path / "s.bam").unlink()
+    found = run(tmp_path, toy)
+    [c] = by_fusion(found, "PARTP::ALK")
+    assert c.split_reads == 3 and c.discordant_fragments == {"d0", "d1", "d2", "d3"}
+    assert any("partner genes the junction reads found (PARTP)" in n for n in found.notes)
+    # the junction reads alone, without the pairs (the decoy: a junction of one molecule,
+    # its reads starting together, no UMIs): nothing pairs with them, too few to call
+    toy = unpaired_toy(2000, 10, 150)
+    for i in range(3):
+        unpair(toy.fragment(f"c{i}", JUNCTION, [("chr2", 19990 - i, "+", 100)], only1=1))
     (tmp_path / "s.bam").unlink()
     alone = run(tmp_path, toy)
     [c] = [k for k in alone.called + alone.discarded if k.fusion == "PARTP::ALK"]

@@ -641,6 +641,7 @@ class Gathered:
     unplaced_pairs: list[UnplacedPair]
     spelled: "Reference | PileupReference"
     notes: tuple[str, ...]
+    paired_by_name: bool = False  # the BAM lost its pairing: reads were paired by name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -731,7 +732,8 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
     spelled = ref if ref is not None else source.pileup
     chimeric = inputs.info.has_chimeric_options or any(q.chimeric_records for q in evidence.qc.values())
     partners = _known_partner_genes(annotation, loci, inputs.settings.known)
-    if source.lost_pairing(loci):
+    paired_by_name = source.lost_pairing(loci)
+    if paired_by_name:
         # no mate fields: the known partners' reads name the target reads' mates
         found = source.pairs_without_mate_fields(loci, _partner_spans(loci, partners, contigs))
         evidence = dataclasses.replace(evidence, discordant_reads=evidence.discordant_reads + found)
@@ -753,7 +755,44 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                                    unmapped_reads=evidence.unmapped_reads
                                    + [u for u in at_partners if u.fragment not in in_loci])
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
-                    tuple(notes + said))
+                    tuple(notes + said), paired_by_name)
+
+
+NAME_PAIRED_PARTNERS = 20  # partner genes at most (the best-supported junctions') read again to pair by name
+
+
+def pair_with_found_partners(inputs: Inputs, gathered: Gathered, found: Found, source: EvidenceSource) -> Gathered | None:
+    """In a BAM that lost its pairing: the gathered evidence with the target reads paired
+    by name with reads of the partner genes of the exact junctions found (the known
+    partners' were paired already), or None when there is nothing new. A partner the
+    known-partner list does not hold (EEF1A1::ETV6, minimap2 on two FASTQs: five of 40
+    molecules were only pairs) has its pairs counted then, as mate fields would have."""
+    if not gathered.paired_by_name:
+        return None
+    target_ids = {locus.gene.gene_id for locus in inputs.loci}
+    known = {g.gene_id for genes in gathered.partners.values() for g in genes}
+    support: dict[str, int] = {}
+    for c in found.candidates:
+        if c.precision != "exact" or c.split_reads < 2:
+            continue
+        for g in (c.gene5, c.gene3):
+            if not g.intergenic and g.gene_id not in target_ids and g.gene_id not in known:
+                support[g.gene_id] = max(support.get(g.gene_id, 0), c.split_reads)
+    if not support:
+        return None
+    ranked = sorted(support, key=lambda gid: (-support[gid], gid))[:NAME_PAIRED_PARTNERS]
+    genes = [inputs.annotation.find_gene(gid, by_id=True) for gid in ranked]
+    spans = _partner_spans(inputs.loci, {"": genes}, inputs.contigs)
+    have = {(d.fragment, d.read_end) for d in gathered.evidence.discordant_reads}
+    new = [d for d in source.pairs_without_mate_fields(inputs.loci, spans)
+           if (d.fragment, d.read_end) not in have
+           and any(c == d.mate_end.chrom and s <= d.mate_end.pos < e for c, s, e in spans)]
+    if not new:
+        return None
+    evidence = dataclasses.replace(gathered.evidence, discordant_reads=gathered.evidence.discordant_reads + new)
+    note = (f"{len(new)} more target read(s) were paired by name with reads of the partner genes the junction "
+            f"reads found ({', '.join(g.name for g in genes)})")
+    return dataclasses.replace(gathered, evidence=evidence, notes=gathered.notes + (note,))
 
 
 def find_candidates(inputs: Inputs, gathered: Gathered, source: EvidenceSource) -> Found:
@@ -919,6 +958,9 @@ def run_sample(
         inputs = open_inputs(settings, info, fasta, primers)
         gathered = gather_evidence(inputs, source)
         found = find_candidates(inputs, gathered, source)
+        repaired = pair_with_found_partners(inputs, gathered, found, source)
+        if repaired is not None:  # a BAM without mate fields: the new pairs are placed with the rest
+            gathered, found = repaired, find_candidates(inputs, repaired, source)
         candidates = measure_candidates(inputs, gathered, found, source)
         judged = judge_candidates(candidates, inputs, artefacts)
         named = name_and_show(sample, judged, inputs, gathered, source)
