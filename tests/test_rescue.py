@@ -14,6 +14,8 @@ from imtfusion.params import CallParameters
 from imtfusion.pipeline import run_sample
 
 JUNCTION = [("chr4", 4120, "+", 30), ("chr2", 20080, "-", 70)]  # 30 PARTP bases, 70 ALK bases
+# a known-partner table naming PARTP::ALK (the shipped one does not)
+KNOWN_PARTP = "target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n"
 
 
 def run(tmp_path, toy, fasta=True, known=None, **params):
@@ -65,7 +67,7 @@ def test_known_partner_places_clips_without_any_mate(tmp_path):
     add_background(toy)
     clipped_in_alk(toy, 3)
     known = tmp_path / "known.tsv"
-    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    known.write_text(KNOWN_PARTP)
     result = run(tmp_path, toy, known=known)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
@@ -215,9 +217,6 @@ def test_unmapped_reads_turn_mates_into_an_exact_junction(tmp_path):
     assert {"u0", "u1"} <= c.split_fragments and c.discordant_pairs == 3
 
 
-KNOWN_PARTP = "target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n"
-
-
 @pytest.mark.parametrize("strand", ["+", "-"])
 def test_unplaced_unmapped_reads_are_scanned_for_junctions(tmp_path, strand):
     toy = make_toy()
@@ -305,7 +304,7 @@ def test_reads_of_a_bam_that_lost_its_pairing_are_paired_by_name_with_the_known_
     for i in range(4):
         unpair(toy.fragment(f"d{i}", [("chr4", 4000 + 7 * i, "+", 100)], [("chr2", 20030 + 5 * i, "+", 100)]))
     known = tmp_path / "known.tsv"
-    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    known.write_text(KNOWN_PARTP)
     result = run(tmp_path, toy, known=known)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.split_reads == 3 and c.discordant_fragments == {"d0", "d1", "d2", "d3"} and c.fragments == 7
@@ -378,7 +377,7 @@ def test_junction_reads_soft_clipped_in_the_known_partner_count(tmp_path):
         toy.fragment(f"x{i}", [("chr1", 8000 - i, "+", 50 + i), ("chr4", 4100 + i, "-", 50 - i)],
                      [("chr4", 3960 + 5 * i, "+", 100)], only1=1)
     known = tmp_path / "known.tsv"
-    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    known.write_text(KNOWN_PARTP)
     result = run(tmp_path, toy, known=known)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
@@ -436,7 +435,7 @@ def test_an_unmapped_junction_read_beside_its_mate_an_intron_upstream_in_the_par
     # the decoy beside them: PARTP exon 2 into 15 bases of PART1, beside a mate in exon 1
     toy.unmapped_pair("y0", [("chr4", 4100, "+", 50), ("chr1", 8000, "-", 15)], ("chr4", 1040, "+", 100))
     known = tmp_path / "known.tsv"
-    known.write_text("target\tfusion\tgene5\tgene3\ttumour_types\tsource\nALK\tPARTP::ALK\tPARTP\tALK\ttest\ttest\n")
+    known.write_text(KNOWN_PARTP)
     result = run(tmp_path, toy, known=known)
     [c] = by_fusion(result, "PARTP::ALK")
     assert {"v0", "v1"} <= c.split_fragments and "y0" not in c.split_fragments
