@@ -361,3 +361,18 @@ def test_one_ended_copies_read_from_the_two_ends_are_one_molecule():
     # a fragment whose keys know the mate is not one-ended: the places decide as before
     assert count_duplicates({"a": {(3, 106421, False, 2, 45900, "TCGTTAGT")},
                              "c": {(2, 45784, True, -1, -1, "TCGTTAGT")}}) == 0
+
+
+def test_copies_without_a_position_form_umi_families_among_themselves():
+    # five copies of one molecule left unmapped on both reads (no position): UMI TGTACGTG,
+    # one copy misread at its third base, another at its second: one family, one molecule
+    unplaced = (-1, -1, False, -1, -1)
+    umis_read = ["TGTCCGTG", "TGTACGTG", "TATACGTG", "TGTACGTG", "TGTACGTG", "TGTACGTG"]
+    keys = {f"u{i}": {unplaced + (u,)} for i, u in enumerate(umis_read)}
+    assert count_duplicates(keys) == 5
+    # two molecules: another UMI far from the first, and as often
+    keys.update({f"v{i}": {unplaced + ("CCAAGGTT",)} for i in range(5)})
+    assert count_duplicates(keys) == 9
+    # a family within a mismatch of a placed fragment's UMI is that molecule
+    keys["p"] = {(3, 106421, False, 2, 45700, "CCAAGGTA")}
+    assert count_duplicates(keys) == 10  # 12 fragments, 2 molecules

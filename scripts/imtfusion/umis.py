@@ -134,15 +134,25 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
                 first[link] = f
     _join_one_ended(placed_fragments, keys, find, union)
     molecules = len({find(f) for f in placed_fragments})
-    # position-less fragments: by UMI alone, against every other fragment's UMIs
+    # position-less fragments: by UMI alone. Their UMIs form families among themselves
+    # first (the directional rule: a copy's misread UMI, and a misread of that misread,
+    # stay with their molecule), and a family is a molecule of its own unless one of its
+    # UMIs is within ``mismatches`` of a placed fragment's
     known = sorted({k[-1] for f in placed_fragments for k in keys[f]})
-    for f in sorted(unplaced):
-        umi = unplaced[f]
-        if umi and any(_hamming_within(umi, other, max(0, mismatches)) for other in known
-                       if not (umi.startswith("MI:") or other.startswith("MI:")) or umi == other):
-            continue
-        molecules += 1
-        known.append(umi)
+
+    def counted(umi: str) -> bool:
+        return any(_hamming_within(umi, other, max(0, mismatches)) for other in known
+                   if not (umi.startswith("MI:") or other.startswith("MI:")) or umi == other)
+
+    families: dict[str, list[str]] = defaultdict(list)
+    umi_counts: dict[str, int] = defaultdict(int)
+    for umi in unplaced.values():
+        if umi:
+            umi_counts[umi] += 1
+    for umi, rep in directional(umi_counts, mismatches).items():
+        families[rep].append(umi)
+    molecules += sum(1 for members in families.values() if not any(counted(u) for u in members))
+    molecules += sum(1 for umi in unplaced.values() if not umi)
     without_keys = sum(1 for f in keys if not keys[f] and f not in unplaced)
     return len(keys) - molecules - without_keys
 
