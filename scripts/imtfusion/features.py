@@ -212,15 +212,22 @@ MATE_SEED = 20  # bases of a mate looked up in the target gene's exons
 MATE_SEEDS_NEEDED = 2
 
 
-def _holds(text: str, seeds: list[str], needed: int) -> bool:
-    """Whether at least ``needed`` of ``seeds`` occur in ``text`` (looked for until that many are found)."""
+def _holds(words: frozenset[str], seeds: list[str], needed: int) -> bool:
+    """Whether at least ``needed`` of ``seeds`` are among ``words`` (a text's substrings of
+    the seeds' length: :func:`_words`), looked for until that many are found."""
     found = 0
     for seed in seeds:
-        if seed in text:
+        if seed in words:
             found += 1
             if found >= needed:
                 return True
     return False
+
+
+def _words(text: str, length: int) -> frozenset[str]:
+    """Every substring of ``text`` ``length`` long: a seed of that length occurs in the
+    text exactly when it is one of them, looked up at once however long the text."""
+    return frozenset(text[i:i + length] for i in range(len(text) - length + 1))
 
 
 def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int], MateRecord], reads: Iterable[DiscordantRead],
@@ -231,6 +238,7 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
     read's gene (the FASTA, else the reads' pile-up there). Returns, per candidate
     (index) with mates tested, (mates tested, mismappers among them)."""
     exon_text: dict[str, str] = {}
+    exon_words: dict[str, frozenset[str]] = {}
     by_fragment: dict[str, list[DiscordantRead]] = defaultdict(list)
     for read in reads:
         by_fragment[read.fragment].append(read)
@@ -252,10 +260,14 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
                 mate = mate_of(read, mates)
                 if mate is None or len(mate.sequence) < MATE_SEED * 2:
                     continue
-                own = [exons_of(read.read_end, g.gene_id) for g in lookup.genes_at(read.read_end.chrom, read.read_end.pos)
-                       if g.gene_id in genes and not (read.mate_end.chrom == read.read_end.chrom
-                                                      and g.start <= read.mate_end.pos < g.end)]
-                own = [t for t in own if t]
+                own_ids = [g.gene_id for g in lookup.genes_at(read.read_end.chrom, read.read_end.pos)
+                           if g.gene_id in genes and not (read.mate_end.chrom == read.read_end.chrom
+                                                          and g.start <= read.mate_end.pos < g.end)
+                           and exons_of(read.read_end, g.gene_id)]
+                for gid in own_ids:
+                    if gid not in exon_words:
+                        exon_words[gid] = _words(exon_text[gid], MATE_SEED)
+                own = [exon_words[gid] for gid in own_ids]
                 if own:
                     break
             else:
@@ -264,7 +276,7 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
             seq = mate.sequence.upper()
             seeds = [seq[i:i + MATE_SEED] for i in range(0, len(seq) - MATE_SEED + 1, MATE_SEED // 2)]
             seeds += [complement(x)[::-1] for x in seeds]
-            if any(_holds(text, seeds, MATE_SEEDS_NEEDED) for text in own):
+            if any(_holds(words, seeds, MATE_SEEDS_NEEDED) for words in own):
                 mismapped += 1
         if tested:
             counts[k] = (tested, mismapped)
