@@ -401,20 +401,12 @@ def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[Clip
     return out
 
 
-def collect_unmapped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int) -> list[UnmappedMate]:
-    """Unmapped reads placed next to their mapped mates in a small region."""
-    return collect_region(bam, chrom, start, end, CallParameters())[1]
-
-
-def collect_clipped(bam: pysam.AlignmentFile, chrom: str, start: int, end: int, params: CallParameters) -> list[ClippedRead]:
-    """Clipped reads of a small region (the partner side of a candidate)."""
-    return collect_region(bam, chrom, start, end, params)[0]
-
-
 def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
                    params: CallParameters) -> tuple[list[ClippedRead], list[UnmappedMate]]:
-    """The clipped reads (:func:`collect_clipped`) and the unmapped reads placed next to
-    their mates (:func:`collect_unmapped`) of a small region, in one pass of its records."""
+    """The clipped reads of a small region (soft clips of ``min_clip_match`` bases or more,
+    :func:`clips_of`, of primary records with ``min_mapq`` and no SA tag: the partner side
+    of a candidate) and its unmapped reads placed next to their mapped mates, in one pass
+    of its records."""
     clipped: list[ClippedRead] = []
     unmapped: list[UnmappedMate] = []
     for read in safe_fetch(bam, chrom, max(0, start), end):
@@ -757,13 +749,13 @@ class BreakendReads:
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
 
     def clipped(self, chrom: str, start: int, end: int, params: CallParameters | None = None) -> list[ClippedRead]:
-        """:func:`collect_clipped` of a region (with the call's parameters unless given),
+        """The clipped reads of a region (:func:`collect_region`; with the call's parameters unless given),
         each block of the genome read once per call however many candidates ask for it."""
         found = self._blocks(self._clipped, chrom, start, end, params or self.params)
         return [c for c in found if start <= c.end.pos < end]
 
     def unmapped(self, chrom: str, start: int, end: int) -> list[UnmappedMate]:
-        """:func:`collect_unmapped` of a region, read by blocks as :meth:`clipped` (a block
+        """The unmapped reads of a region (:func:`collect_region`), read by blocks as :meth:`clipped` (a block
         read for one is read for the other)."""
         found = self._blocks(self._unmapped, chrom, start, end, self.params)
         return [u for u in found if start <= u.pos < end]

@@ -216,14 +216,21 @@ def _say_exon_level(candidates: list[Candidate], clips, lookup: GeneLookup) -> l
 PARTNER_UNMAPPED_FLANK = 1_000  # bases around a known partner gene whose unmapped reads are looked at
 
 
+def _scans_partners(params: CallParameters, chimeric: bool) -> bool:
+    """Whether the reads outside the target loci are scanned for junction reads
+    (``scan_unmapped``): not with ``no``, and with ``auto`` only in a BAM without chimeric
+    alignments (an aligner that writes them has split the junction reads it could)."""
+    mode = params.scan_unmapped.strip().lower()
+    return mode not in ("no", "false", "0") and (not chimeric or mode == "yes")
+
+
 def _unmapped_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners: dict[str, list], contigs: ContigMap,
                           params: CallParameters, chimeric: bool) -> list:
     """Unmapped reads placed next to their mates in the targets' known partner genes, in
     a BAM without chimeric alignments (``scan_unmapped`` not ``no``): HISAT2 and STAR
     defaults leave a junction read unmapped whose mate lies in the partner, outside the
     target loci (anchored multiplex PCR reads every junction from a target primer so)."""
-    mode = params.scan_unmapped.strip().lower()
-    if chimeric and mode != "yes" or mode in ("no", "false", "0"):
+    if not _scans_partners(params, chimeric):
         return []
     out: dict[str, object] = {}
     for chrom, start, end in _partner_spans(loci, partners, contigs):
@@ -241,8 +248,7 @@ def _unmapped_genome_wide(source: EvidenceSource, loci: list[TargetLocus], prime
     unmapped beside its mate in the partner, known or not (HISAT2's DES::ALK: all five
     molecules). One pass of the BAM's placed records (a panel's BAM is small); (reads,
     notes)."""
-    mode = params.scan_unmapped.strip().lower()
-    if not primed or mode in ("no", "false", "0") or (chimeric and mode != "yes"):
+    if not primed or not _scans_partners(params, chimeric):
         return [], []
     count = source.placed_unmapped_count()
     if not count:
@@ -250,7 +256,7 @@ def _unmapped_genome_wide(source: EvidenceSource, loci: list[TargetLocus], prime
     if count > params.max_unmapped_scan:
         return [], [f"{count:,} unmapped reads placed beside their mates were not scanned for junction reads "
                     f"outside the target loci (more than max_unmapped_scan={params.max_unmapped_scan:,})"]
-    if source.whole_bam_pass_skipped(mode):
+    if source.whole_bam_pass_skipped(params.scan_unmapped):
         return [], [f"{count:,} unmapped reads placed beside their mates outside the target loci were not scanned "
                     "for junction reads: the BAM is read over the network (scan_unmapped: yes reads them)"]
     reads = list(source.placed_unmapped([(l.chrom, l.start, l.end) for l in loci]))
@@ -265,8 +271,7 @@ def _clips_at_partners(ends: BreakendReads, loci: list[TargetLocus], partners: d
     :func:`_unmapped_at_partners`): STAR's defaults and HISAT2 soft-clip the target side
     of a junction read whose mate lies in the partner too, so nothing of that molecule is
     aligned in the target locus (YWHAE::ROS1 read 39S36M in YWHAE)."""
-    mode = params.scan_unmapped.strip().lower()
-    if chimeric and mode != "yes" or mode in ("no", "false", "0"):
+    if not _scans_partners(params, chimeric):
         return []
     out: dict[tuple[str, Breakend], ClippedRead] = {}
     for chrom, start, end in _partner_spans(loci, partners, contigs):
