@@ -237,18 +237,18 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
     are mismappers too: at least two of the mate's 20-base seeds lie in the exons of the
     read's gene (the FASTA, else the reads' pile-up there). Returns, per candidate
     (index) with mates tested, (mates tested, mismappers among them)."""
-    exon_text: dict[str, str] = {}
-    exon_words: dict[str, frozenset[str]] = {}
+    exon_words: dict[str, frozenset[str] | None] = {}  # gene -> its exons' MATE_SEED-mers (None: no bases)
     by_fragment: dict[str, list[DiscordantRead]] = defaultdict(list)
     for read in reads:
         by_fragment[read.fragment].append(read)
 
-    def exons_of(end: Breakend, gene_id: str) -> str:
-        if gene_id not in exon_text:
+    def exons_of(end: Breakend, gene_id: str) -> frozenset[str] | None:
+        if gene_id not in exon_words:
             gene = next((g for g in lookup.genes_at(end.chrom, end.pos) if g.gene_id == gene_id), None)
             spans = lookup.exons(gene) if gene is not None else []
-            exon_text[gene_id] = "|".join(bases.fetch(end.chrom, s, e) for s, e in spans) if bases.has(end.chrom) else ""
-        return exon_text[gene_id]
+            text = "|".join(bases.fetch(end.chrom, s, e) for s, e in spans) if bases.has(end.chrom) else ""
+            exon_words[gene_id] = _words(text, MATE_SEED) if text else None
+        return exon_words[gene_id]
 
     counts: dict[int, tuple[int, int]] = {}
     for k, cand in enumerate(candidates):
@@ -260,14 +260,10 @@ def _assess_mates(candidates: list[Candidate], mates: dict[tuple[str, str, int],
                 mate = mate_of(read, mates)
                 if mate is None or len(mate.sequence) < MATE_SEED * 2:
                     continue
-                own_ids = [g.gene_id for g in lookup.genes_at(read.read_end.chrom, read.read_end.pos)
-                           if g.gene_id in genes and not (read.mate_end.chrom == read.read_end.chrom
-                                                          and g.start <= read.mate_end.pos < g.end)
-                           and exons_of(read.read_end, g.gene_id)]
-                for gid in own_ids:
-                    if gid not in exon_words:
-                        exon_words[gid] = _words(exon_text[gid], MATE_SEED)
-                own = [exon_words[gid] for gid in own_ids]
+                own = [exons_of(read.read_end, g.gene_id) for g in lookup.genes_at(read.read_end.chrom, read.read_end.pos)
+                       if g.gene_id in genes and not (read.mate_end.chrom == read.read_end.chrom
+                                                      and g.start <= read.mate_end.pos < g.end)]
+                own = [w for w in own if w is not None]
                 if own:
                     break
             else:
