@@ -33,16 +33,23 @@ def clipped_in_alk(toy, n, prefix="c"):
         toy.fragment(f"{prefix}{i}", JUNCTION, [("chr2", 19990 - i, "+", 100)], only1=1)
 
 
+def junction_toy(clips: int, pairs: int):
+    """The toy genes with wild-type background, ``clips`` PARTP::ALK junction reads clipped
+    in ALK and ``pairs`` PARTP::ALK mate pairs: a junction the soft-clip rescue makes."""
+    toy = make_toy()
+    add_background(toy)
+    clipped_in_alk(toy, clips)
+    discordant(toy, pairs)
+    return toy
+
+
 def discordant(toy, n):
     for i in range(n):
         toy.fragment(f"d{i}", [("chr4", 4000 + 7 * i, "+", 100)], [("chr2", 20030 + 5 * i, "+", 100)])
 
 
 def test_clips_are_placed_on_the_exon_boundary_the_mates_point_to(tmp_path):
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 3)
-    discordant(toy, 3)
+    toy = junction_toy(3, 3)
     result = run(tmp_path, toy)
     [c] = by_fusion(result, "PARTP::ALK")
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150")
@@ -53,10 +60,7 @@ def test_clips_are_placed_on_the_exon_boundary_the_mates_point_to(tmp_path):
 def test_without_a_fasta_the_same_reads_give_an_exon_level_call(tmp_path):
     # PARTP's exon end is read by no other read: the clips cannot be placed without the
     # FASTA, the mates make the call, which says why it is not exact
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 3)
-    discordant(toy, 3)
+    toy = junction_toy(3, 3)
     result = run(tmp_path, toy, fasta=False)
     [c] = by_fusion(result, "PARTP::ALK")
     assert c.precision == "exon-level (no FASTA)" and c.split_reads == 0 and c.discordant_pairs == 3
@@ -88,10 +92,7 @@ def test_a_single_clip_is_not_placed_genome_wide(tmp_path):
 
 
 def test_partner_side_clips_are_found_in_the_second_pass(tmp_path):
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 2)
-    discordant(toy, 2)
+    toy = junction_toy(2, 2)
     # junction reads aligned to PARTP with the ALK bases clipped (outside every target locus)
     for i in range(3):
         toy.fragment(f"p{i}", [("chr4", 4080 + i, "+", 70 - i), ("chr2", 20120 - i, "-", 30 + i)], [("chr4", 3900 - i, "-", 100)], only1=0)
@@ -154,10 +155,7 @@ def test_a_tiny_block_spliced_after_a_gap_is_part_of_the_clip():
 
 
 def test_two_partners_clipped_at_the_same_target_base_are_two_fusions(tmp_path):
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 3)
-    discordant(toy, 3)
+    toy = junction_toy(3, 3)
     # PART1 (minus) exon 2 ends at 8000 (transcript order) and joins the same ALK base
     for i in range(3):
         toy.fragment(f"q{i}", [("chr1", 8000, "-", 30), ("chr2", 20080, "-", 70)], [("chr2", 19985 - i, "+", 100)], only1=1)
@@ -171,10 +169,7 @@ def test_two_partners_clipped_at_the_same_target_base_are_two_fusions(tmp_path):
 
 
 def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 2)
-    discordant(toy, 2)
+    toy = junction_toy(2, 2)
     # junction reads the aligner left unmapped, placed next to their mates in ALK or PARTP
     for i in range(3):
         toy.unmapped_pair(f"u{i}", [("chr4", 4100 + i, "+", 50 - i), ("chr2", 20100 - i, "-", 50 + i)],
@@ -403,10 +398,7 @@ def test_a_clip_the_aligner_extended_past_a_rescued_junction_counts_for_it(tmp_p
     # clipped reads and three mate pairs; a fourth molecule's read was aligned 20 bases
     # past the junction, PARTP bases on ALK's intron through mismatches, the last 10
     # clipped: too short a clip for a consensus of its own, it must still count
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 3)
-    discordant(toy, 3)
+    toy = junction_toy(3, 3)
     [ext, _] = toy.fragment("e0", JUNCTION, [("chr2", 19980, "+", 100)], only1=1)
     assert ext.cigarstring == "70M30S" and ext.reference_start == 20080
     ext.cigarstring = "90M10S"
@@ -425,10 +417,7 @@ def test_an_unmapped_junction_read_beside_its_mate_an_intron_upstream_in_the_par
     # HISAT2: the junction read has 15 ALK bases (too few to place it by themselves) and
     # lies unmapped beside its mate in PARTP exon 1, 3 kb before the breakpoint (beyond
     # the 2 kb the second pass reads around the partner's breakpoint itself)
-    toy = make_toy()
-    add_background(toy)
-    clipped_in_alk(toy, 3)
-    discordant(toy, 3)
+    toy = junction_toy(3, 3)
     for i in range(2):
         toy.unmapped_pair(f"v{i}", [("chr4", 4100 - 5 * i, "+", 50 + 5 * i), ("chr2", 20135, "-", 15)],
                           ("chr4", 1050 + 10 * i, "+", 100))
