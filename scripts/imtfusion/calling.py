@@ -131,6 +131,9 @@ class Candidate:
     discordant_fragments: frozenset[str] = frozenset()
     clipped_fragments: frozenset[str] = frozenset()  # subset of split_fragments
     unmapped_fragments: frozenset[str] = frozenset()  # subset: unmapped reads spelling the junction
+    # subset: split reads the aligner placed below min_mapq, counted once the call was made
+    # (imtfusion.features.add_ambiguous_support)
+    ambiguous_fragments: frozenset[str] = frozenset()
     # of discordant_fragments: pairs the aligner left unmapped, placed on the fused transcript (imtfusion.unplaced)
     unplaced_pairs: frozenset[str] = frozenset()
     precision: str = "exact"  # exact: split reads place it; approximate: mates only
@@ -178,7 +181,7 @@ class Candidate:
 
     def __post_init__(self) -> None:
         for name in ("split_fragments", "discordant_fragments", "clipped_fragments", "unmapped_fragments",
-                     "unplaced_pairs", "evidence_kinds"):
+                     "ambiguous_fragments", "unplaced_pairs", "evidence_kinds"):
             value = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(value))

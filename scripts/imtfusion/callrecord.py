@@ -60,6 +60,7 @@ class CallRecord:
     breakend3: Breakend
     split_reads: int
     clipped_split_reads: int  # of the split-read fragments, those seen as soft clips only
+    ambiguous_split_reads: int  # of them, those placed below min_mapq, counted once the call was made
     discordant_pairs: int
     unplaced_pairs: int  # of those, pairs the aligner left unmapped, placed on the fused transcript
     fragments: int
@@ -135,6 +136,7 @@ def call_record(c: "Candidate") -> CallRecord:
         breakend3=c.end3,
         split_reads=c.split_reads,
         clipped_split_reads=len(c.clipped_fragments),
+        ambiguous_split_reads=len(c.ambiguous_fragments),
         discordant_pairs=c.discordant_pairs,
         unplaced_pairs=len(c.unplaced_pairs),
         fragments=c.fragments,

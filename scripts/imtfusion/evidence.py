@@ -644,6 +644,28 @@ def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
     return out
 
 
+AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records at a call's breakend looked at: bounded at any depth
+
+
+def ambiguous_splits(bam: pysam.AlignmentFile, end: Breakend, locus: TargetLocus, params: CallParameters) -> list[SplitRead]:
+    """The split reads through ``end`` that the aligner placed below ``min_mapq`` (a
+    pseudogene or paralog shares the bases), as :func:`_split_from_record` reads the
+    others: of the first ``AMBIGUOUS_READS`` such SA-tagged records there. They never
+    make a call (:func:`imtfusion.features.add_ambiguous_support` counts those split
+    exactly at a call's junction for it)."""
+    out: list[SplitRead] = []
+    looked = 0
+    for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
+        if (read.flag & EXCLUDED_FLAGS or read.mapping_quality >= params.min_mapq
+                or not _clipped_end(read.cigartuples) or not read.has_tag("SA")):
+            continue
+        looked += 1
+        if looked > AMBIGUOUS_READS:
+            break
+        out.extend(_split_from_record(read, end.chrom, read.get_tag("SA"), locus))
+    return out
+
+
 SPELL_WORD = 12  # bases of a seed looked up per read window; seeds are longer
 SPELL_STRETCHES = 100_000  # distinct aligned stretches kept (memory bound at any depth)
 
@@ -733,6 +755,7 @@ class BreakendReads:
         self.pileup = PileupReference(bam)
         self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
         self._landings: dict[Breakend, list[Breakend]] = {}
+        self._ambiguous: dict[Breakend, list[SplitRead]] = {}
         self._clipped: dict[tuple[str, int], list[ClippedRead]] = {}
         self._unmapped: dict[tuple[str, int], list[UnmappedMate]] = {}
 
@@ -745,6 +768,12 @@ class BreakendReads:
         if end not in self._landings:
             self._landings[end] = split_landings(self.bam, end)
         return self._landings[end]
+
+    def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
+        """:func:`ambiguous_splits` at ``end`` (of the target ``locus``), read once per breakend."""
+        if end not in self._ambiguous:
+            self._ambiguous[end] = ambiguous_splits(self.bam, end, locus, self.params)
+        return self._ambiguous[end]
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
 

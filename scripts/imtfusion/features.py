@@ -34,11 +34,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
-from imtfusion.calling import Candidate, JunctionView
+from imtfusion.calling import Candidate, JunctionView, canonical, junction_invariant
 from imtfusion.evidence import MateRecord, complement, is_low_complexity
 from imtfusion.genelookup import GeneLookup, GeneRef
 from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
-from imtfusion.model import Breakend, DiscordantRead
+from imtfusion.model import Breakend, DiscordantRead, SplitRead
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 
@@ -548,3 +548,71 @@ def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names:
         out.append(replace(c, primed=primed, anchors=anchors, primer_names=tuple(sorted(names)),
                            best_anchor=best_anchor))
     return out
+
+
+def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitRead]],
+                          params: CallParameters) -> list[Candidate]:
+    """The calls with the split reads the aligner placed below ``min_mapq`` counted for
+    them (``splits``: candidate key -> those read at its target breakend,
+    :meth:`imtfusion.evidence.BreakendReads.ambiguous`), where a read splits at the
+    call's own junction: both ends on its two contigs and sides, the same fused sequence
+    and within ``junction_window`` bases, as the calling joins the uniquely placed ones.
+    A processed pseudogene or a paralog that shares a partner's or the target's exon
+    gives the junction's reads MAPQ 0 (BWA-MEM's TPM3::ALK: TPM3P1 and the ALK
+    paralogs); once uniquely placed reads made the call, they are its molecules too
+    (:func:`molecule_keys`). They are added after the filters, so they never make a call or raise its tier; a read
+    split elsewhere (the pseudogene's own position, another junction) is not counted."""
+    out: list[Candidate] = []
+    for c in called:
+        reads = splits.get(c.key, ())
+        if not reads or c.precision != "exact":
+            out.append(c)
+            continue
+        own = canonical(SplitRead("", c.end5, c.end3, 0, 0, 0, 0, ""))
+        shape = (own.end_a.chrom, own.end_a.side, own.end_b.chrom, own.end_b.side)
+        invariant = junction_invariant(own.end_a, own.end_b)
+        have = c.split_fragments | c.discordant_fragments
+        found: dict[str, set] = {}
+        for read in reads:
+            s = canonical(read)
+            if ((s.end_a.chrom, s.end_a.side, s.end_b.chrom, s.end_b.side) != shape
+                    or junction_invariant(s.end_a, s.end_b) != invariant
+                    or abs(s.end_a.pos - own.end_a.pos) > params.junction_window or read.fragment in have):
+                continue
+            found.setdefault(read.fragment, set()).add(read.dup_key)
+        if not found:
+            out.append(c)
+            continue
+        keys = dict(c.dup_keys)
+        for fragment, k in found.items():
+            keys[fragment] = frozenset(k)
+        out.append(replace(c, split_fragments=c.split_fragments | found.keys(),
+                           ambiguous_fragments=c.ambiguous_fragments | found.keys(), dup_keys=keys))
+    return out
+
+
+def molecule_keys(c: Candidate, lookup: GeneLookup, contig_names: list[str]) -> dict[str, set[tuple]]:
+    """The candidate's duplicate keys as its molecules are counted: where the reads carry
+    UMIs, a key of an ambiguous fragment (:func:`add_ambiguous_support`) or with its
+    record or mate in pseudogenes only is its UMI alone (``umis.UNPLACED``). Such a
+    place is the aligner's pick among the copies (one PCR copy's TPM3 part on TPM3,
+    another's on TPM3P1, their mates likewise), so positions would split one molecule in
+    several; its UMI tells it from the junction's other molecules, as for a copy without
+    a position (:func:`imtfusion.umis.count_duplicates`). Without UMIs the keys are the
+    candidate's own."""
+    keys = {f: set(k) for f, k in c.dup_keys.items()}
+    if not umis.has_umis(keys):
+        return keys
+
+    def in_copy(ref_id: int, pos: int) -> bool:
+        if not 0 <= ref_id < len(contig_names):
+            return False
+        genes = lookup.genes_at(contig_names[ref_id], pos)
+        return bool(genes) and all("pseudogene" in g.gene_type for g in genes)
+
+    for f, ks in keys.items():
+        keys[f] = {umis.UNPLACED + k[-1:]
+                   if k and k[-1] and k[0] >= 0 and (f in c.ambiguous_fragments or in_copy(k[0], k[1])
+                                                     or in_copy(k[3], k[4]))
+                   else k for k in ks}
+    return keys

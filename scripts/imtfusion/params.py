@@ -17,7 +17,7 @@ from imtfusion.errors import ConfigError
 class CallParameters:
     # --- evidence extraction
     margin: int = 10_000  # bases fetched on both sides of each target gene
-    min_mapq: int = 1  # reads below are counted as low-MAPQ and used for nothing else
+    min_mapq: int = 1  # reads below are counted as low-MAPQ; a junction read below counts only for a call at its own junction
     min_clip: int = 12  # shortest soft-clip consensus placed on a partner (clip rescue)
     min_clip_match: int = 8  # shortest clip counted when it spells a known junction exactly
     # --- calling

@@ -19,11 +19,18 @@ from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_d
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
-from imtfusion.calling import Candidate, call_candidates, count_duplicates
+from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.bamio import AlignmentInfo
 from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
-from imtfusion.features import assess_mismapping, mark_primed, mark_promiscuous, usable_discordants
+from imtfusion.features import (
+    add_ambiguous_support,
+    assess_mismapping,
+    molecule_keys,
+    mark_primed,
+    mark_promiscuous,
+    usable_discordants,
+)
 from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import K as UNMAPPED_K, EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
 from imtfusion.unplaced import PairCollector, UnplacedPair, fused_transcript, pairs_on_fused
@@ -543,16 +550,20 @@ def imbalance_observations(result: SampleResult) -> "list[RatioObservation]":
     return out
 
 
-def _count_molecules(candidates: list[Candidate], contig_ids: dict[str, int], params: CallParameters) -> list[Candidate]:
+def _count_molecules(candidates: list[Candidate], contig_ids: dict[str, int], params: CallParameters,
+                     lookup: GeneLookup) -> list[Candidate]:
     """The candidates with their duplicates counted again (a pseudogene's junction may
-    have given its reads to the gene's) and their partner-side start sites (``contig_ids``:
-    the BAM's contig name -> id)."""
+    have given its reads to the gene's; a copy's places are UMIs alone there,
+    :func:`imtfusion.features.molecule_keys`) and their partner-side start sites
+    (``contig_ids``: the BAM's contig name -> id)."""
+    names = sorted(contig_ids, key=contig_ids.__getitem__)
     out = []
     for c in candidates:
         partner, target = ((c.end3, c.end5) if c.gene5.name in c.targets and c.gene3.name not in c.targets
                            else (c.end5, c.end3))
         out.append(dataclasses.replace(
-            c, duplicates=count_duplicates(c, params),
+            c, duplicates=umis.count_duplicates(molecule_keys(c, lookup, names), params.uses_umis,
+                                                params.umi_mismatches),
             start_sites=umis.start_sites(c.dup_keys, contig_ids.get(partner.chrom, -1), partner.pos,
                                          target=(contig_ids.get(target.chrom, -1), target.pos))))
     return out
@@ -823,7 +834,7 @@ def measure_candidates(inputs: Inputs, gathered: Gathered, found: Found, source:
     candidates = assess_mismapping(found.candidates, source, lookup, params, ref, gathered.mates,
                                    gathered.evidence.discordant_reads)
     candidates = _place_unplaced_pairs(candidates, gathered.unplaced_pairs, inputs.annotation, gathered.spelled)
-    candidates = _count_molecules(candidates, contig_ids, params)
+    candidates = _count_molecules(candidates, contig_ids, params, lookup)
     if inputs.primer_set is not None:
         candidates = mark_primed(candidates, inputs.primer_set, dict(enumerate(inputs.info.contig_lengths)))
     candidates = mark_promiscuous(candidates, params)
@@ -844,6 +855,32 @@ def judge_candidates(candidates: list[Candidate], inputs: Inputs,
                                                                 artefacts, annotate))
     called.sort(key=lambda c: (CONFIDENCE_ORDER[c.confidence], -c.fragments, c.fusion, c.end5, c.end3))
     return called, discarded
+
+
+def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, found: Found,
+                    source: EvidenceSource) -> tuple[list[Candidate], list[Candidate]]:
+    """The calls with the junction reads placed below ``min_mapq`` at their target
+    breakend counted for them (:func:`imtfusion.features.add_ambiguous_support`), their
+    molecules and start sites counted again; the discarded candidates as they were."""
+    called, discarded = judged
+    loci = {locus.gene.gene_id: locus for locus in inputs.loci}
+    splits = {}
+    for c in called:
+        if c.precision != "exact":
+            continue
+        locus = loci.get(c.gene5.gene_id) or loci.get(c.gene3.gene_id)
+        if locus is None:
+            continue
+        end = c.end5 if locus.gene.gene_id == c.gene5.gene_id else c.end3
+        splits[c.key] = source.ambiguous(end, locus)
+    counted = add_ambiguous_support(called, splits, inputs.params)
+    lookup = found.lookup
+    changed = [c for c, was in zip(counted, called) if c is not was]
+    if changed:
+        contig_ids = {c: i for i, c in enumerate(inputs.info.contig_lengths)}
+        recounted = iter(_count_molecules(changed, contig_ids, inputs.params, lookup))
+        counted = [next(recounted) if c is not was else c for c, was in zip(counted, called)]
+    return counted, discarded
 
 
 def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
@@ -967,7 +1004,7 @@ def run_sample(
         if repaired is not None:  # a BAM without mate fields: the new pairs are placed with the rest
             gathered, found = repaired, find_candidates(inputs, repaired, source)
         candidates = measure_candidates(inputs, gathered, found, source)
-        judged = judge_candidates(candidates, inputs, artefacts)
+        judged = count_ambiguous(judge_candidates(candidates, inputs, artefacts), inputs, found, source)
         named = name_and_show(sample, judged, inputs, gathered, source)
     except UnicodeDecodeError:
         raise AlignmentFileError(

@@ -1,0 +1,118 @@
+"""Junction reads the aligner placed below ``min_mapq`` (a processed pseudogene or a
+paralog shares their bases): counted for a call made by uniquely placed reads when they
+split at its very junction, never making one (features.add_ambiguous_support), and with
+UMIs told apart by their UMI alone (features.molecule_keys).
+
+The toy genome is the one of test_calling.py: PARTP exon 2 (chr4, ends at 4149) joined
+to ALK exon 3 (chr2, minus strand, first base 20149).
+"""
+
+from __future__ import annotations
+
+from test_calling import add_background, by_fusion, call, make_toy
+
+from imtfusion.calling import Candidate
+from imtfusion.features import molecule_keys
+from imtfusion.genelookup import GeneRef
+from imtfusion.model import Breakend
+from imtfusion.report import render_sample_report
+from imtfusion.umis import UNPLACED
+
+
+def unique_reads(toy, n: int = 3, umi: str = "") -> None:
+    """PARTP::ALK junction reads placed uniquely (MAPQ 60), each with its own mate."""
+    for i in range(n):
+        toy.fragment(f"uniq{i}{umi and '_' + umi[i]}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20110, "-", 40)],
+                     [("chr2", 20000 + 7 * i, "+", 100)])
+
+
+def ambiguous_reads(toy, n: int, partner_end: int = 4150, name: str = "amb", umis: list[str] | None = None,
+                    mate: int = 20060) -> None:
+    """Junction reads whose two parts (PARTP up to ``partner_end``, ALK exon 3) and mate
+    all have MAPQ 0: the aligner had a second place for each of them."""
+    for i in range(n):
+        label = f"{name}{i}" + (f"_{umis[i]}" if umis else "")
+        toy.fragment(label, [("chr4", partner_end - 50 - i, "+", 50 + i), ("chr2", 20100 + i, "-", 50 - i)],
+                     [("chr2", mate + 5 * i, "+", 100)], mapq=0, part_mapqs1=[0, 0])
+
+
+def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    ambiguous_reads(toy, 4)
+    result = call(tmp_path, toy)
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert real.ambiguous_fragments == {f"amb{i}" for i in range(4)}
+    assert real.split_reads == before.split_reads + 4 and real.molecules == before.molecules + 4
+    assert (real.end5, real.end3) == (before.end5, before.end3)
+    # they never make the call: its tier is what the uniquely placed reads gave it
+    assert real.confidence == before.confidence and real.features == before.features
+    page = render_sample_report(result)
+    assert "4 of them placed ambiguously by the aligner (MAPQ below 1" in page
+
+
+def test_reads_split_ambiguously_make_no_call_on_their_own(tmp_path):
+    # the decoy: the same reads without a uniquely placed one are no fusion
+    toy = make_toy()
+    add_background(toy)
+    ambiguous_reads(toy, 6)
+    result = call(tmp_path, toy)
+    assert not by_fusion(result, "PARTP::ALK")
+    assert all(not c.ambiguous_fragments for c in result.called + result.discarded)
+
+
+def test_reads_split_ambiguously_elsewhere_are_not_counted(tmp_path):
+    # the decoy: MAPQ-0 reads from ALK exon 3 into PARTP 40 bases before the called
+    # exon end (another junction, a paralog's copy placed there) are not this call's
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    ambiguous_reads(toy, 4, partner_end=4110)
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert not real.ambiguous_fragments and real.split_reads == 3
+
+
+def test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi(tmp_path):
+    # with UMIs: the ambiguous copy of uniq0's molecule (same UMI) has its mate placed
+    # elsewhere (the aligner's pick among the copies): still one molecule; a UMI the call
+    # has not seen is a molecule of its own
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy, umi=["AACCGGTT", "CAGTCAGT", "GTCAGTCA"])
+    ambiguous_reads(toy, 2, umis=["AACCGGTT", "TTTTGGGG"], mate=20300)
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert real.umis and real.fragments == 5
+    assert real.molecules == 4
+
+
+class _Lookup:
+    """genes_at for molecule_keys: chr5 holds only a processed pseudogene."""
+
+    def genes_at(self, chrom, pos):
+        return [GeneRef("PSEUDO", "G5", "+", "processed_pseudogene")] if chrom == "chr5" else []
+
+
+def _candidate(keys, ambiguous=()):
+    gene = GeneRef("A", "G1", "+", "protein_coding")
+    return Candidate(Breakend("chr1", 10, "L"), Breakend("chr2", 20, "R"), gene, gene,
+                     split_fragments=frozenset(keys), ambiguous_fragments=frozenset(ambiguous), dup_keys=keys)
+
+
+def test_molecule_keys_place_pseudogene_and_ambiguous_copies_by_umi():
+    names = ["chr1", "chr2", "chr5"]
+    keys = {
+        "gene": {(0, 100, False, 1, 500, "ACGT")},
+        "copy": {(2, 300, False, 1, 500, "ACGT")},  # its record on the pseudogene
+        "mate_on_copy": {(0, 100, False, 2, 900, "ACGT")},  # its mate there
+        "ambiguous": {(0, 120, True, 0, 50, "GGGG")},
+    }
+    out = molecule_keys(_candidate(keys, ["ambiguous"]), _Lookup(), names)
+    assert out["gene"] == keys["gene"]
+    assert out["copy"] == out["mate_on_copy"] == {UNPLACED + ("ACGT",)}
+    assert out["ambiguous"] == {UNPLACED + ("GGGG",)}
+    # without UMIs positions are all there is: the keys stay
+    plain = {f: {k[:-1] + ("",) for k in ks} for f, ks in keys.items()}
+    assert molecule_keys(_candidate(plain, ["ambiguous"]), _Lookup(), names) == plain
