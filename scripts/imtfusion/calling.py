@@ -905,6 +905,10 @@ def call_candidates(
             _match_clips([c for c in unmatched if c.fragment not in placed], new, params)
             candidates += new
 
+    # a short block spliced between the target and a soft clip (block_clips_of) counts
+    # for a junction the other reads made when block and clip spell its partner; alone
+    # it is no junction (a target exon spliced to its own next exon spells none)
+    _match_clips(evidence.block_clips, candidates, params)
     _second_pass(candidates, loci, evidence, params, reads)
     candidates = _merge_near_duplicates(candidates)
 

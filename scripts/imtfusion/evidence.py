@@ -227,6 +227,8 @@ class Evidence:
     clipped_reads: list[ClippedRead] = field(default_factory=list)
     qc: dict[str, TargetQC] = field(default_factory=dict)
     unmapped_reads: list[UnmappedMate] = field(default_factory=list)
+    # clips that count only for a junction other reads made (block_clips_of)
+    block_clips: list[ClippedRead] = field(default_factory=list)
     # per target locus read in bulk: where its records start, by read-name key
     # (:func:`imtfusion.scan.name_key`), so supporting reads are found again without a re-read
     record_names: dict[str, "RecordNames"] = field(default_factory=dict, compare=False)
@@ -348,31 +350,60 @@ def dup_key(read: pysam.AlignedSegment) -> tuple:
 TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact
 
 
-def clip_geometry(cigar: list[tuple[int, int]], ref_start: int, ref_end: int) -> tuple[int, int, int, int]:
+SPLICED_BLOCK = 24  # a block up to this long between an intron gap and a soft clip may be partner bases too
+
+
+def clip_geometry(cigar: list[tuple[int, int]], ref_start: int, ref_end: int,
+                  tiny: int = TINY_BLOCK) -> tuple[int, int, int, int]:
     """(left clip, right clip, first aligned base, one past the last) of a record.
 
-    A block of at most ``TINY_BLOCK`` bases hanging after an ``N`` gap at either end
-    (HISAT2's ``85M6500N1M14S``) is a few partner bases spliced to a chance match: it is
-    counted as part of the clip, and the breakend is the base before the gap."""
+    A block of at most ``tiny`` (``TINY_BLOCK``) bases hanging after an ``N`` gap at
+    either end (HISAT2's ``85M6500N1M14S``) is a few partner bases spliced to a chance
+    match: it is counted as part of the clip, and the breakend is the base before the
+    gap."""
     left = cigar[0][1] if cigar[0][0] == _S else 0
     right = cigar[-1][1] if cigar[-1][0] == _S else 0
     j = 1 if left else 0
-    if j + 1 < len(cigar) and cigar[j][0] in (_M, _EQ, _X) and cigar[j][1] <= TINY_BLOCK and cigar[j + 1][0] == _N:
+    if j + 1 < len(cigar) and cigar[j][0] in (_M, _EQ, _X) and cigar[j][1] <= tiny and cigar[j + 1][0] == _N:
         left += cigar[j][1]
         ref_start += cigar[j][1] + cigar[j + 1][1]
     k = len(cigar) - (1 if right else 0)
-    if k >= 2 and cigar[k - 1][0] in (_M, _EQ, _X) and cigar[k - 1][1] <= TINY_BLOCK and cigar[k - 2][0] == _N:
+    if k >= 2 and cigar[k - 1][0] in (_M, _EQ, _X) and cigar[k - 1][1] <= tiny and cigar[k - 2][0] == _N:
         right += cigar[k - 1][1]
         ref_end -= cigar[k - 1][1] + cigar[k - 2][1]
     return left, right, ref_start, ref_end
 
 
-def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[ClippedRead]:
-    """Soft clips of at least ``min_clip`` bases that do not look like adapter."""
+def block_clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[ClippedRead]:
+    """The clips a record would have if a block of ``TINY_BLOCK`` + 1 to
+    ``SPLICED_BLOCK`` bases between an intron gap and a soft clip at an end were clip
+    too (STAR's defaults: YWHAE::ROS1 read ``35M43139N17M23S``, 17 bases of YWHAE
+    spliced to a chance match in a ROS1 exon 43 kb away). Such a clip is no evidence of
+    a junction of its own: it counts only where it spells the partner of one that other
+    reads made (:func:`imtfusion.calling.call_candidates`), as a spliced read of the
+    target's own exons spells none."""
+    cigar = read.cigartuples
+    if not cigar or len(cigar) < 3 or not (cigar[0][0] == _S or cigar[-1][0] == _S):
+        return []
+    plain = clip_geometry(cigar, read.reference_start, read.reference_end)
+    wide = clip_geometry(cigar, read.reference_start, read.reference_end, SPLICED_BLOCK)
+    if plain == wide:
+        return []
+    # only the ends the wider block changed, and only where a soft clip of ``min_clip``
+    # follows the block (the records the bulk reader chooses for their clips: scan.classify)
+    left_changed = plain[0] != wide[0] and cigar[0][0] == _S and cigar[0][1] >= min_clip
+    right_changed = plain[1] != wide[1] and cigar[-1][0] == _S and cigar[-1][1] >= min_clip
+    return [c for c in clips_of(read, chrom, min_clip, SPLICED_BLOCK)
+            if (c.end.side == "L" and right_changed) or (c.end.side == "R" and left_changed)]
+
+
+def clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int, tiny: int = TINY_BLOCK) -> list[ClippedRead]:
+    """Soft clips of at least ``min_clip`` bases that do not look like adapter (a block of
+    at most ``tiny`` bases after an intron gap at an end counted in, :func:`clip_geometry`)."""
     cigar = read.cigartuples
     if not cigar:
         return []
-    left, right, ref_start, ref_end = clip_geometry(cigar, read.reference_start, read.reference_end)
+    left, right, ref_start, ref_end = clip_geometry(cigar, read.reference_start, read.reference_end, tiny)
     if left < min_clip and right < min_clip:
         return []
     seq = read.query_sequence or ""
@@ -1090,6 +1121,7 @@ class _LocusScan:
         self.clipped_reads: list[ClippedRead] = []
         self.discordant_reads: list[DiscordantRead] = []
         self.unmapped_reads: list[UnmappedMate] = []
+        self.block_clips: list[ClippedRead] = []
         self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
         self.name_keys: list[np.ndarray] = []
         self.name_positions: list[np.ndarray] = []
@@ -1256,6 +1288,7 @@ class _LocusScan:
                 clips = clips_of(read, chrom, self.params.min_clip_match)
                 self.clipped_reads.extend(clips)
                 qc.clipped_reads += len(clips)
+                self.block_clips.extend(block_clips_of(read, chrom, self.params.min_clip_match))
         if flag & FLAG_SUPPLEMENTARY or not (flag & 0x1) or (flag & 0x8):
             return
         if _is_discordant(read, self.chrom_id, locus):
@@ -1336,6 +1369,7 @@ class _LocusScan:
         evidence.clipped_reads.extend(self.clipped_reads)
         evidence.discordant_reads.extend(self.discordant_reads)
         evidence.unmapped_reads.extend(self.unmapped_reads)
+        evidence.block_clips.extend(self.block_clips)
         if self.name_keys:
             evidence.record_names[self.locus.name] = RecordNames(
                 self.chrom, self.locus.start, self.locus.end, np.concatenate(self.name_keys),

@@ -297,6 +297,17 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
       "test_ambiguous.py::test_reads_split_ambiguously_make_no_call_on_their_own",
       "test_ambiguous.py::test_reads_split_ambiguously_elsewhere_are_not_counted",
       "test_ambiguous.py::test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi")),
+    ("spliced_block_clips",
+     "A block of 6 to 24 bases between an intron gap and a soft clip of at least `min_clip_match` at a read's end "
+     "(STAR's defaults splice a few partner bases to a chance match in an exon far away) is read as clip too, from the "
+     "base before the gap; such a clip makes no junction and goes to no rescue: it counts only for a junction other "
+     "reads made whose partner its block and clip spell (`clip_identity`).",
+     ("min_clip_match", "clip_identity"),
+     "the target's own exon spliced to it and then clipped (`test_block_clips.py`); capture YWHAE::ROS1 "
+     "`35M43139N17M23S` with STAR defaults (`--protocol capture`) is the read it must keep",
+     ("test_block_clips.py::test_block_clips_spelling_a_calls_partner_count_for_it",
+      "test_block_clips.py::test_block_clips_of_the_targets_own_exons_do_not_count",
+      "test_block_clips.py::test_block_clips_alone_make_no_junction")),
 )
 
 
