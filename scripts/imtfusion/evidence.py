@@ -467,28 +467,23 @@ def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> di
     Keys: ``("c",)`` for reads aligned contiguously past ``end``, ``("n", pos)`` for reads
     spliced from ``end`` to ``pos`` (the first base past the intron). Values: (read name,
     the read bases beyond ``end``, adjacent base first, as :func:`outward_bases` orients
-    them). Reads clipped at ``end`` (junction reads themselves) or with an indel there say
-    nothing and are left out."""
-    out: dict[tuple, list[tuple[str, str]]] = {}
-    seen = 0
-    pos = end.pos
-    for read in safe_fetch(bam, end.chrom, max(0, pos), pos + 1):
-        if read.flag & EXCLUDED_FLAGS or not read.cigartuples:
-            continue
-        seq = read.query_sequence
-        if not seq:
-            continue
-        found = _continuation(read.cigartuples, read.reference_start, pos, end.side, seq, n)
-        if found is None:
-            continue
-        key, bases = found
-        if len(bases) < MIN_CONTINUATION:
-            continue  # too few aligned bases past the breakend to compare
-        out.setdefault(key, []).append((read.query_name, bases))
-        seen += 1
-        if seen >= CONTINUATION_READS:
-            break
-    return out
+    them), of the first ``CONTINUATION_READS`` reads that show one. Reads clipped at
+    ``end`` (junction reads themselves) or with an indel there say nothing and are left
+    out. (:func:`reads_at` reads this with the breakend's other views in one pass.)"""
+    return reads_at(bam, end, CallParameters(), n).continuations
+
+
+def _continuation_of(read: pysam.AlignedSegment, end: Breakend, n: int) -> tuple[tuple, str] | None:
+    """(key, bases) a record shows past ``end`` for :func:`continuations_at`, or None."""
+    if read.flag & EXCLUDED_FLAGS or not read.cigartuples:
+        return None
+    seq = read.query_sequence
+    if not seq:
+        return None
+    found = _continuation(read.cigartuples, read.reference_start, end.pos, end.side, seq, n)
+    if found is None or len(found[1]) < MIN_CONTINUATION:
+        return None  # too few aligned bases past the breakend to compare
+    return found
 
 
 def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, seq: str, n: int):
@@ -652,27 +647,24 @@ def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
     """Where the reads split at ``end`` (clipped there, with an SA tag) continue: the
     breakend of the neighbouring segment in the read, one per read (of the first
     ``SPLIT_LANDING_READS`` SA-tagged records there)."""
-    out: list[Breakend] = []
-    looked = 0
-    for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
-        if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
-            continue
-        looked += 1
-        if looked > SPLIT_LANDING_READS:
-            break
-        cigar = read.cigartuples
-        this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
-        if this.junction_after() == end:
-            following = [o for o in parse_sa_tag(read.get_tag("SA"))
-                         if o.read_length == this.read_length and o.read_start >= this.read_end - 5]
-            if following:
-                out.append(min(following, key=lambda o: o.read_start).junction_before())
-        elif this.junction_before() == end:
-            preceding = [o for o in parse_sa_tag(read.get_tag("SA"))
-                         if o.read_length == this.read_length and o.read_end <= this.read_start + 5]
-            if preceding:
-                out.append(max(preceding, key=lambda o: o.read_end).junction_after())
-    return out
+    return reads_at(bam, end, CallParameters()).landings
+
+
+def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> Breakend | None:
+    """Where an SA-tagged record split at ``end`` continues (:func:`split_landings`), or None."""
+    cigar = read.cigartuples
+    this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
+    if this.junction_after() == end:
+        following = [o for o in parse_sa_tag(read.get_tag("SA"))
+                     if o.read_length == this.read_length and o.read_start >= this.read_end - 5]
+        if following:
+            return min(following, key=lambda o: o.read_start).junction_before()
+    elif this.junction_before() == end:
+        preceding = [o for o in parse_sa_tag(read.get_tag("SA"))
+                     if o.read_length == this.read_length and o.read_end <= this.read_start + 5]
+        if preceding:
+            return max(preceding, key=lambda o: o.read_end).junction_after()
+    return None
 
 
 AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records at a call's breakend looked at: bounded at any depth
@@ -684,17 +676,53 @@ def ambiguous_splits(bam: pysam.AlignmentFile, end: Breakend, locus: TargetLocus
     others: of the first ``AMBIGUOUS_READS`` such SA-tagged records there. They never
     make a call (:func:`imtfusion.features.add_ambiguous_support` counts those split
     exactly at a call's junction for it)."""
-    out: list[SplitRead] = []
-    looked = 0
+    return splits_of_records(reads_at(bam, end, params).ambiguous, end.chrom, locus)
+
+
+def splits_of_records(records: Iterable[pysam.AlignedSegment], chrom: str, locus: TargetLocus) -> list[SplitRead]:
+    """The split reads of SA-tagged records of ``chrom`` (:func:`_split_from_record`)."""
+    return [split for read in records for split in _split_from_record(read, chrom, read.get_tag("SA"), locus)]
+
+
+@dataclass(frozen=True)
+class AtBreakend:
+    """What the records through a breakend show, from one pass of them (:func:`reads_at`)."""
+
+    continuations: dict[tuple, list[tuple[str, str]]]  # continuations_at
+    landings: list[Breakend]  # split_landings
+    ambiguous: list[pysam.AlignedSegment]  # SA-tagged clipped records below min_mapq (ambiguous_splits)
+
+
+def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n: int = 40) -> AtBreakend:
+    """:func:`continuations_at`, :func:`split_landings` and the records of
+    :func:`ambiguous_splits` of one breakend, each as alone, from one pass of the records
+    through it: at a deep locus a point fetch reads up to an index window (16 kb) of
+    records before it, so each breakend is read once, until all three have what they take."""
+    continuations: dict[tuple, list[tuple[str, str]]] = {}
+    landings: list[Breakend] = []
+    ambiguous: list[pysam.AlignedSegment] = []
+    shown = looked = low = 0
     for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
-        if (read.flag & EXCLUDED_FLAGS or read.mapping_quality >= params.min_mapq
-                or not _clipped_end(read.cigartuples) or not read.has_tag("SA")):
+        if shown < CONTINUATION_READS:
+            found = _continuation_of(read, end, n)
+            if found is not None:
+                continuations.setdefault(found[0], []).append((read.query_name, found[1]))
+                shown += 1
+        if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
+            if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:
+                break
             continue
-        looked += 1
-        if looked > AMBIGUOUS_READS:
+        if looked < SPLIT_LANDING_READS:
+            looked += 1
+            landing = _landing_of(read, end)
+            if landing is not None:
+                landings.append(landing)
+        if low < AMBIGUOUS_READS and read.mapping_quality < params.min_mapq and _clipped_end(read.cigartuples):
+            low += 1
+            ambiguous.append(read)
+        if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:
             break
-        out.extend(_split_from_record(read, end.chrom, read.get_tag("SA"), locus))
-    return out
+    return AtBreakend(continuations, landings, ambiguous)
 
 
 SPELL_WORD = 12  # bases of a seed looked up per read window; seeds are longer
@@ -784,27 +812,27 @@ class BreakendReads:
         self.whole_bam_pass = whole_bam_pass
         self.notes: list[str] = []
         self.pileup = PileupReference(bam)
-        self._continuations: dict[Breakend, dict[tuple, list[str]]] = {}
-        self._landings: dict[Breakend, list[Breakend]] = {}
-        self._ambiguous: dict[Breakend, list[SplitRead]] = {}
+        self._reads_at: dict[Breakend, AtBreakend] = {}
         self._clipped: dict[tuple[str, int], list[ClippedRead]] = {}
         self._unmapped: dict[tuple[str, int], list[UnmappedMate]] = {}
 
-    def continuations(self, end: Breakend) -> dict[tuple, list[str]]:
-        if end not in self._continuations:
-            self._continuations[end] = continuations_at(self.bam, end)
-        return self._continuations[end]
+    def _at(self, end: Breakend) -> AtBreakend:
+        """:func:`reads_at` of ``end``, read once per breakend."""
+        if end not in self._reads_at:
+            self._reads_at[end] = reads_at(self.bam, end, self.params)
+        return self._reads_at[end]
+
+    def continuations(self, end: Breakend) -> dict[tuple, list[tuple[str, str]]]:
+        """:func:`continuations_at` of ``end``."""
+        return self._at(end).continuations
 
     def landings(self, end: Breakend) -> list[Breakend]:
-        if end not in self._landings:
-            self._landings[end] = split_landings(self.bam, end)
-        return self._landings[end]
+        """:func:`split_landings` of ``end``."""
+        return self._at(end).landings
 
     def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
-        """:func:`ambiguous_splits` at ``end`` (of the target ``locus``), read once per breakend."""
-        if end not in self._ambiguous:
-            self._ambiguous[end] = ambiguous_splits(self.bam, end, locus, self.params)
-        return self._ambiguous[end]
+        """:func:`ambiguous_splits` at ``end`` (of the target ``locus``)."""
+        return splits_of_records(self._at(end).ambiguous, end.chrom, locus)
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
 

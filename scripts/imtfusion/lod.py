@@ -41,6 +41,7 @@ as one, so its LoD errs on the high side). The simulator's check: ``imtfusion be
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping
@@ -188,12 +189,27 @@ def detection_probability(expected: Windows, known: bool, params: "CallParameter
     cap = max(params.min_fragments, params.min_fragments_known, 2 * SHORT_ANCHOR_READS)
     pl, ps, pd = (_poisson(m, cap) for m in (expected.split_long, expected.split_short, expected.discordant))
     fail = 0.0
-    for i in range(cap + 1):
-        for j in range(cap + 1):
-            for k in range(cap + 1):
-                if not passes(i, j, k, known, params):
-                    fail += pl[i] * ps[j] * pd[k]
+    for i, j, k in _failing(cap, known, params.min_fragments, params.min_fragments_known):
+        fail += pl[i] * ps[j] * pd[k]
     return max(0.0, 1.0 - fail)
+
+
+@functools.lru_cache(maxsize=64)
+def _failing(cap: int, known: bool, min_fragments: int, min_fragments_known: int) -> tuple[tuple[int, int, int], ...]:
+    """The molecule counts up to ``cap`` that :func:`passes` fails, in the order the
+    probabilities are summed (the bisection of :func:`limit_of_detection` asks hundreds
+    of times with the same thresholds)."""
+    params = _Thresholds(min_fragments, min_fragments_known)
+    return tuple((i, j, k) for i in range(cap + 1) for j in range(cap + 1) for k in range(cap + 1)
+                 if not passes(i, j, k, known, params))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Thresholds:
+    """The parameters :func:`passes` reads."""
+
+    min_fragments: int
+    min_fragments_known: int
 
 
 def _scaled(w: Windows, factor: float) -> Windows:
