@@ -16,7 +16,7 @@ from imtfusion.features import molecule_keys
 from imtfusion.genelookup import GeneRef
 from imtfusion.model import Breakend
 from imtfusion.report import render_sample_report
-from imtfusion.umis import UNPLACED
+from imtfusion.umis import COPY_PLACED, UNPLACED, count_duplicates
 
 
 def unique_reads(toy, n: int = 3, umi: str = "") -> None:
@@ -27,13 +27,14 @@ def unique_reads(toy, n: int = 3, umi: str = "") -> None:
 
 
 def ambiguous_reads(toy, n: int, partner_end: int = 4150, name: str = "amb", umis: list[str] | None = None,
-                    mate: int = 20060) -> None:
+                    mate_on: tuple[str, int] = ("chr2", 20060)) -> None:
     """Junction reads whose two parts (PARTP up to ``partner_end``, ALK exon 3) and mate
-    all have MAPQ 0: the aligner had a second place for each of them."""
+    (at ``mate_on``) all have MAPQ 0: the aligner had a second place for each of them."""
+    chrom, mate = mate_on
     for i in range(n):
         label = f"{name}{i}" + (f"_{umis[i]}" if umis else "")
         toy.fragment(label, [("chr4", partner_end - 50 - i, "+", 50 + i), ("chr2", 20100 + i, "-", 50 - i)],
-                     [("chr2", mate + 5 * i, "+", 100)], mapq=0, part_mapqs1=[0, 0])
+                     [(chrom, mate + 5 * i, "+", 100)], mapq=0, part_mapqs1=[0, 0])
 
 
 def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path):
@@ -76,13 +77,14 @@ def test_reads_split_ambiguously_elsewhere_are_not_counted(tmp_path):
 
 
 def test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi(tmp_path):
-    # with UMIs: the ambiguous copy of uniq0's molecule (same UMI) has its mate placed
-    # elsewhere (the aligner's pick among the copies): still one molecule; a UMI the call
-    # has not seen is a molecule of its own
+    # with UMIs: the ambiguous copy of uniq0's molecule (same UMI) has its mate on a
+    # processed pseudogene (the aligner's pick among the copies): still one molecule; a
+    # UMI the call has not seen is a molecule of its own
     toy = make_toy()
+    toy.add_gene("COPYP", "chr1", "+", [(12_400, 12_900)], coding=False, gene_type="processed_pseudogene")
     add_background(toy)
     unique_reads(toy, umi=["AACCGGTT", "CAGTCAGT", "GTCAGTCA"])
-    ambiguous_reads(toy, 2, umis=["AACCGGTT", "TTTTGGGG"], mate=20300)
+    ambiguous_reads(toy, 2, umis=["AACCGGTT", "TTTTGGGG"], mate_on=("chr1", 12_500))
     [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
     assert real.umis and real.fragments == 5
     assert real.molecules == 4
@@ -107,12 +109,26 @@ def test_molecule_keys_place_pseudogene_and_ambiguous_copies_by_umi():
         "gene": {(0, 100, False, 1, 500, "ACGT")},
         "copy": {(2, 300, False, 1, 500, "ACGT")},  # its record on the pseudogene
         "mate_on_copy": {(0, 100, False, 2, 900, "ACGT")},  # its mate there
-        "ambiguous": {(0, 120, True, 0, 50, "GGGG")},
+        "ambiguous": {(0, 120, True, 0, 50, "GGGG")},  # at the call's junction: the gene's place
+        "ambiguous_mate_on_copy": {(0, 120, True, 2, 950, "TTTT")},
     }
-    out = molecule_keys(_candidate(keys, ["ambiguous"]), _Lookup(), names)
-    assert out["gene"] == keys["gene"]
-    assert out["copy"] == out["mate_on_copy"] == {UNPLACED + ("ACGT",)}
-    assert out["ambiguous"] == {UNPLACED + ("GGGG",)}
+    out = molecule_keys(_candidate(keys, ["ambiguous", "ambiguous_mate_on_copy"]), _Lookup(), names)
+    assert out["gene"] == keys["gene"] and out["ambiguous"] == keys["ambiguous"]
+    assert out["copy"] == out["mate_on_copy"] == {COPY_PLACED + ("ACGT",)}
+    assert out["ambiguous_mate_on_copy"] == {COPY_PLACED + ("TTTT",)}
     # without UMIs positions are all there is: the keys stay
     plain = {f: {k[:-1] + ("",) for k in ks} for f, ks in keys.items()}
     assert molecule_keys(_candidate(plain, ["ambiguous"]), _Lookup(), names) == plain
+
+
+def test_a_fragment_placed_on_copies_joins_a_molecule_only_by_its_exact_umi():
+    placed = {"a": {(0, 100, False, 1, 500, "AAAACCCC")}, "b": {(0, 130, False, 1, 530, "GGGGTTTT")}}
+    same = {"c": {COPY_PLACED + ("AAAACCCC",)}}
+    near = {"d": {COPY_PLACED + ("AAAACCCA",)}}  # one mismatch from a's: another molecule
+    assert count_duplicates({**placed, **same}) == 1
+    assert count_duplicates({**placed, **near}) == 0
+    # a read without any position (unmapped) joins within one mismatch, as before
+    assert count_duplicates({**placed, "e": {UNPLACED + ("AAAACCCA",)}}) == 1
+    # among themselves copies form directional families: a misread UMI stays with its molecule
+    copies = {f"c{i}": {COPY_PLACED + ("TTTTAAAA",)} for i in range(3)} | {"c3": {COPY_PLACED + ("TTTTAAAC",)}}
+    assert count_duplicates({**placed, **copies}) == 3

@@ -593,12 +593,13 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
 
 def molecule_keys(c: Candidate, lookup: GeneLookup, contig_names: list[str]) -> dict[str, set[tuple]]:
     """The candidate's duplicate keys as its molecules are counted: where the reads carry
-    UMIs, a key of an ambiguous fragment (:func:`add_ambiguous_support`) or with its
-    record or mate in pseudogenes only is its UMI alone (``umis.UNPLACED``). Such a
+    UMIs, a key with its record or mate in pseudogenes only is its UMI alone
+    (``umis.COPY_PLACED``; an ambiguous fragment's, :func:`add_ambiguous_support`, too
+    where it lies there, its place at the call's junction being the gene's). Such a
     place is the aligner's pick among the copies (one PCR copy's TPM3 part on TPM3,
     another's on TPM3P1, their mates likewise), so positions would split one molecule in
-    several; its UMI tells it from the junction's other molecules, as for a copy without
-    a position (:func:`imtfusion.umis.count_duplicates`). Without UMIs the keys are the
+    several; its UMI, matched exactly, tells it from the junction's other molecules
+    (:func:`imtfusion.umis.count_duplicates`). Without UMIs the keys are the
     candidate's own."""
     keys = {f: set(k) for f, k in c.dup_keys.items()}
     if not umis.has_umis(keys):
@@ -611,8 +612,7 @@ def molecule_keys(c: Candidate, lookup: GeneLookup, contig_names: list[str]) -> 
         return bool(genes) and all("pseudogene" in g.gene_type for g in genes)
 
     for f, ks in keys.items():
-        keys[f] = {umis.UNPLACED + k[-1:]
-                   if k and k[-1] and k[0] >= 0 and (f in c.ambiguous_fragments or in_copy(k[0], k[1])
-                                                     or in_copy(k[3], k[4]))
+        keys[f] = {umis.COPY_PLACED + k[-1:]
+                   if k and k[-1] and k[0] >= 0 and (in_copy(k[0], k[1]) or in_copy(k[3], k[4]))
                    else k for k in ks}
     return keys

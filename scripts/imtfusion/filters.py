@@ -288,8 +288,8 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      "A junction read the aligner placed with MAPQ below `min_mapq` (a pseudogene or paralog shares its bases) makes "
      "no candidate and raises no tier; once uniquely placed reads made a call it counts for it (`split_reads`, "
      "`fragments`, `molecules`) only when it splits at that call's own junction: the same fused sequence, within "
-     "`junction_window` bases. With UMIs such a read, and one placed on a pseudogene, is told from the call's other "
-     "molecules by its UMI alone: its positions are the aligner's pick among the copies.",
+     "`junction_window` bases. With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
+     "molecules by its UMI alone, matched exactly: that position is the aligner's pick among the copies.",
      ("min_mapq", "junction_window"),
      "BWA-MEM's TPM3::ALK reads with MAPQ 0 on TPM3P1 and the ALK paralogs (`--protocol amp|capture`); the paralog "
      "chimeras of the negatives",

@@ -21,6 +21,9 @@ from typing import Mapping
 import numpy as np
 
 UNPLACED = (-1, -1, False, -1, -1)  # the position part of the duplicate key of a read without a position
+# the same for a read whose position is the aligner's pick among copies (a pseudogene, a
+# paralog: imtfusion.features.molecule_keys): its UMI alone tells its molecule, exactly
+COPY_PLACED = (-2, -1, False, -1, -1)
 
 
 def _hamming_within(a: str, b: str, limit: int) -> bool:
@@ -76,7 +79,10 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
     ``mismatches`` and one has at most half the other's fragments. A fragment whose reads
     have no position (an unmapped copy) is a molecule already counted when its UMI is
     within ``mismatches`` of another fragment's: one junction's molecules rarely share a
-    UMI by chance."""
+    UMI by chance. A fragment placed only on copies (``COPY_PLACED``: its positions the
+    aligner's pick among a gene and its pseudogene) is one already counted only when its
+    UMI equals another fragment's exactly: such fragments come at any depth, and at a
+    thousand molecules most UMIs lie within one mismatch of one of them."""
     keys = {f: {k for k in ks if k} for f, ks in dup_keys.items()}
     if not use_umis or not has_umis(keys):
         seen: set = set()
@@ -88,10 +94,13 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
             seen |= mine
         return dups
     unplaced: dict[str, str] = {}
+    on_copies: set[str] = set()  # of those, the fragments placed only on copies
     for f, ks in list(keys.items()):
         placed = {k for k in ks if k[0] >= 0}
         if not placed and ks:
             unplaced[f] = sorted(k[-1] for k in ks)[0]
+            if all(k[0] == COPY_PLACED[0] for k in ks):
+                on_copies.add(f)
         keys[f] = placed
     placed_fragments = sorted(f for f in keys if keys[f])
 
@@ -139,8 +148,13 @@ def count_duplicates(dup_keys: Mapping[str, set[tuple]], use_umis: bool = True, 
     # stay with their molecule), and a family is a molecule of its own unless one of its
     # UMIs is within ``mismatches`` of a placed fragment's
     known = sorted({k[-1] for f in placed_fragments for k in keys[f]})
+    known_set = set(known)
+    # a UMI every position-less fragment of which lies on copies is matched exactly
+    exact = {umi for umi in unplaced.values()} - {umi for f, umi in unplaced.items() if f not in on_copies}
 
     def counted(umi: str) -> bool:
+        if umi in exact:
+            return umi in known_set
         return any(_hamming_within(umi, other, max(0, mismatches)) for other in known
                    if not (umi.startswith("MI:") or other.startswith("MI:")) or umi == other)
 
