@@ -469,9 +469,10 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
                       + f", read from {r.start_sites} partner-side position(s) (a PCR artefact has one or two)"),
         ("split reads", f"{r.split_reads} fragment(s) with a read across the junction"
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")
-                        + (f"; {r.ambiguous_split_reads} of them placed ambiguously by the aligner (MAPQ below "
-                           f"{result.params.min_mapq}: a pseudogene or paralog shares the bases), counted because "
-                           "they split at this very junction; they did not make the call"
+                        + (f"; {r.ambiguous_split_reads} of them placed ambiguously by the aligner (MAPQ "
+                           + ("0" if result.params.min_mapq == 1 else f"below {result.params.min_mapq}")
+                           + ": a pseudogene or paralog shares the bases), counted because they split at this "
+                           "very junction; they did not make the call"
                            if r.ambiguous_split_reads else "")),
         ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"
          + (f" ({r.unplaced_pairs} of them left unmapped by the aligner, both reads placed on the fused transcript)"
