@@ -461,20 +461,8 @@ MIN_CONTINUATION = 15  # aligned bases a read needs past a breakend to show what
 SPLICED_BEFORE_CLIP = 20
 
 
-def continuations_at(bam: pysam.AlignmentFile, end: Breakend, n: int = 40) -> dict[tuple, list[tuple[str, str]]]:
-    """What the reads aligned through a breakend show beyond it, without a junction there.
-
-    Keys: ``("c",)`` for reads aligned contiguously past ``end``, ``("n", pos)`` for reads
-    spliced from ``end`` to ``pos`` (the first base past the intron). Values: (read name,
-    the read bases beyond ``end``, adjacent base first, as :func:`outward_bases` orients
-    them), of the first ``CONTINUATION_READS`` reads that show one. Reads clipped at
-    ``end`` (junction reads themselves) or with an indel there say nothing and are left
-    out. (:func:`reads_at` reads this with the breakend's other views in one pass.)"""
-    return reads_at(bam, end, CallParameters(), n).continuations
-
-
 def _continuation_of(read: pysam.AlignedSegment, end: Breakend, n: int) -> tuple[tuple, str] | None:
-    """(key, bases) a record shows past ``end`` for :func:`continuations_at`, or None."""
+    """(key, bases) a record shows past ``end`` (:attr:`AtBreakend.continuations`), or None."""
     if read.flag & EXCLUDED_FLAGS or not read.cigartuples:
         return None
     seq = read.query_sequence
@@ -487,7 +475,7 @@ def _continuation_of(read: pysam.AlignedSegment, end: Breakend, n: int) -> tuple
 
 
 def _continuation(cigar: list[tuple[int, int]], ref: int, pos: int, side: str, seq: str, n: int):
-    """(key, bases) of one record at ``pos`` (see :func:`continuations_at`), or None.
+    """(key, bases) of one record at ``pos`` (see :attr:`AtBreakend.continuations`), or None.
 
     Soft-clipped bases are not the reference's continuation (a junction read aligned a few
     bases past its junction by chance): the bases stop where the clip starts."""
@@ -643,15 +631,8 @@ class PileupExcluding:
 SPLIT_LANDING_READS = 256  # SA-tagged records at a breakend looked at: a sample, bounded at any depth
 
 
-def split_landings(bam: pysam.AlignmentFile, end: Breakend) -> list[Breakend]:
-    """Where the reads split at ``end`` (clipped there, with an SA tag) continue: the
-    breakend of the neighbouring segment in the read, one per read (of the first
-    ``SPLIT_LANDING_READS`` SA-tagged records there)."""
-    return reads_at(bam, end, CallParameters()).landings
-
-
 def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> Breakend | None:
-    """Where an SA-tagged record split at ``end`` continues (:func:`split_landings`), or None."""
+    """Where an SA-tagged record split at ``end`` continues (:attr:`AtBreakend.landings`), or None."""
     cigar = read.cigartuples
     this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
     if this.junction_after() == end:
@@ -670,15 +651,6 @@ def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> Breakend | None:
 AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records at a call's breakend looked at: bounded at any depth
 
 
-def ambiguous_splits(bam: pysam.AlignmentFile, end: Breakend, locus: TargetLocus, params: CallParameters) -> list[SplitRead]:
-    """The split reads through ``end`` that the aligner placed below ``min_mapq`` (a
-    pseudogene or paralog shares the bases), as :func:`_split_from_record` reads the
-    others: of the first ``AMBIGUOUS_READS`` such SA-tagged records there. They never
-    make a call (:func:`imtfusion.features.add_ambiguous_support` counts those split
-    exactly at a call's junction for it)."""
-    return splits_of_records(reads_at(bam, end, params).ambiguous, end.chrom, locus)
-
-
 def splits_of_records(records: Iterable[pysam.AlignedSegment], chrom: str, locus: TargetLocus) -> list[SplitRead]:
     """The split reads of SA-tagged records of ``chrom`` (:func:`_split_from_record`)."""
     return [split for read in records for split in _split_from_record(read, chrom, read.get_tag("SA"), locus)]
@@ -686,18 +658,34 @@ def splits_of_records(records: Iterable[pysam.AlignedSegment], chrom: str, locus
 
 @dataclass(frozen=True)
 class AtBreakend:
-    """What the records through a breakend show, from one pass of them (:func:`reads_at`)."""
+    """What the records through a breakend show, from one pass of them (:func:`reads_at`).
 
-    continuations: dict[tuple, list[tuple[str, str]]]  # continuations_at
-    landings: list[Breakend]  # split_landings
-    ambiguous: list[pysam.AlignedSegment]  # SA-tagged clipped records below min_mapq (ambiguous_splits)
+    ``continuations``: what the reads aligned through it show beyond it, without a
+    junction there. Keys ``("c",)`` for reads aligned contiguously past it, ``("n", pos)``
+    for reads spliced from it to ``pos`` (the first base past the intron); values (read
+    name, the read bases beyond it, adjacent base first, as :func:`outward_bases` orients
+    them), of the first ``CONTINUATION_READS`` reads that show one. Reads clipped there
+    (junction reads themselves) or with an indel there say nothing and are left out.
+
+    ``landings``: where the reads split at it (clipped there, with an SA tag) continue:
+    the breakend of the neighbouring segment in the read, one per read, of the first
+    ``SPLIT_LANDING_READS`` SA-tagged records.
+
+    ``ambiguous``: the first ``AMBIGUOUS_READS`` SA-tagged clipped records placed below
+    ``min_mapq`` (a pseudogene or paralog shares their bases); they never make a call
+    (:func:`imtfusion.features.add_ambiguous_support` counts those split exactly at a
+    call's junction for it)."""
+
+    continuations: dict[tuple, list[tuple[str, str]]]
+    landings: list[Breakend]
+    ambiguous: list[pysam.AlignedSegment]
 
 
 def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n: int = 40) -> AtBreakend:
-    """:func:`continuations_at`, :func:`split_landings` and the records of
-    :func:`ambiguous_splits` of one breakend, each as alone, from one pass of the records
-    through it: at a deep locus a point fetch reads up to an index window (16 kb) of
-    records before it, so each breakend is read once, until all three have what they take."""
+    """The :class:`AtBreakend` of ``end`` (``n``: continuation bases kept), each of its
+    three views as if read alone, from one pass of the records through it: at a deep
+    locus a point fetch reads up to an index window (16 kb) of records before it, so a
+    breakend is read once, until all three have what they take."""
     continuations: dict[tuple, list[tuple[str, str]]] = {}
     landings: list[Breakend] = []
     ambiguous: list[pysam.AlignedSegment] = []
@@ -823,15 +811,15 @@ class BreakendReads:
         return self._reads_at[end]
 
     def continuations(self, end: Breakend) -> dict[tuple, list[tuple[str, str]]]:
-        """:func:`continuations_at` of ``end``."""
+        """:attr:`AtBreakend.continuations` of ``end``."""
         return self._at(end).continuations
 
     def landings(self, end: Breakend) -> list[Breakend]:
-        """:func:`split_landings` of ``end``."""
+        """:attr:`AtBreakend.landings` of ``end``."""
         return self._at(end).landings
 
     def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
-        """:func:`ambiguous_splits` at ``end`` (of the target ``locus``)."""
+        """The split reads of :attr:`AtBreakend.ambiguous` at ``end`` (of the target ``locus``)."""
         return splits_of_records(self._at(end).ambiguous, end.chrom, locus)
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
