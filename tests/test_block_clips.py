@@ -53,28 +53,29 @@ def test_a_block_clip_is_read_with_the_block_as_clip():
     assert block_clips_of(rec, "chr2", 8) == []
 
 
-@pytest.mark.parametrize("fasta", [False, True])
-def test_block_clips_spelling_a_calls_partner_count_for_it(tmp_path, fasta):
+def call_beside_split_reads(tmp_path, partner, fasta: bool):
+    """The PARTP::ALK call of three reads the aligner split and two block reads of ``partner``."""
     toy = make_toy()
     add_background(toy)
     junction_reads(toy)
     for i in range(2):
-        block_read(toy, f"blk{i}", PARTP_BASES, block=15 + 2 * i, mate=20030 + 9 * i)
+        block_read(toy, f"blk{i}", partner, block=15 + 2 * i, mate=20030 + 9 * i)
     [real] = by_fusion(call(tmp_path, toy, fasta=fasta), "PARTP::ALK")
     assert (real.end3.chrom, real.end3.pos + 1) == ("chr2", 20150)
+    return real
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_block_clips_spelling_a_calls_partner_count_for_it(tmp_path, fasta):
+    real = call_beside_split_reads(tmp_path, PARTP_BASES, fasta)
     assert {"blk0", "blk1"} <= real.split_fragments and real.split_reads == 5
 
 
 @pytest.mark.parametrize("fasta", [False, True])
 def test_block_clips_of_the_targets_own_exons_do_not_count(tmp_path, fasta):
     # the decoy: block and clip spell ALK's own exon 2 (an ordinary splice with a clip)
-    toy = make_toy()
-    add_background(toy)
-    junction_reads(toy)
-    for i in range(2):
-        block_read(toy, f"own{i}", ALK_OWN, mate=20030 + 9 * i)
-    [real] = by_fusion(call(tmp_path, toy, fasta=fasta), "PARTP::ALK")
-    assert real.split_reads == 3 and not {"own0", "own1"} & real.split_fragments
+    real = call_beside_split_reads(tmp_path, ALK_OWN, fasta)
+    assert real.split_reads == 3 and not {"blk0", "blk1"} & real.split_fragments
 
 
 def test_block_clips_alone_make_no_junction(tmp_path):
