@@ -648,7 +648,15 @@ def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> Breakend | None:
     return None
 
 
-AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records at a call's breakend looked at: bounded at any depth
+AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records split at a breakend kept: bounded at any depth
+
+
+def _split_near(read: pysam.AlignedSegment, end: Breakend, window: int) -> bool:
+    """Whether the record's alignment stops within ``window`` bases of ``end``, on its side
+    (where a junction read of ``end`` continues elsewhere)."""
+    this = make_segment(end.chrom, read.reference_start, read.is_reverse, read.cigartuples, read.mapping_quality)
+    return any(e.side == end.side and abs(e.pos - end.pos) <= window
+               for e in (this.junction_after(), this.junction_before()))
 
 
 def splits_of_records(records: Iterable[pysam.AlignedSegment], chrom: str, locus: TargetLocus) -> list[SplitRead]:
@@ -672,7 +680,9 @@ class AtBreakend:
     ``SPLIT_LANDING_READS`` SA-tagged records.
 
     ``ambiguous``: the first ``AMBIGUOUS_READS`` SA-tagged clipped records placed below
-    ``min_mapq`` (a pseudogene or paralog shares their bases); they never make a call
+    ``min_mapq`` (a pseudogene or paralog shares their bases) whose alignment stops within
+    ``junction_window`` of it, on its side (the others of a paralog's deep exon are not
+    kept: they cannot be a call's junction reads here); they never make a call
     (:func:`imtfusion.features.add_ambiguous_support` counts those split exactly at a
     call's junction for it)."""
 
@@ -705,7 +715,8 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
             landing = _landing_of(read, end)
             if landing is not None:
                 landings.append(landing)
-        if low < AMBIGUOUS_READS and read.mapping_quality < params.min_mapq and _clipped_end(read.cigartuples):
+        if (low < AMBIGUOUS_READS and read.mapping_quality < params.min_mapq and _clipped_end(read.cigartuples)
+                and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
         if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:

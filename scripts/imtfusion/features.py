@@ -560,8 +560,9 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
     A processed pseudogene or a paralog that shares a partner's or the target's exon
     gives the junction's reads MAPQ 0 (BWA-MEM's TPM3::ALK: TPM3P1 and the ALK
     paralogs); once uniquely placed reads made the call, they are its molecules too
-    (:func:`molecule_keys`). They are added after the filters, so they never make a call or raise its tier; a read
-    split elsewhere (the pseudogene's own position, another junction) is not counted."""
+    (:func:`molecule_keys`). They are added after the filters, so they never make a call
+    or raise its tier; a read split elsewhere (the pseudogene's own position, another
+    junction) is not counted."""
     out: list[Candidate] = []
     for c in called:
         reads = splits.get(c.key, ())
