@@ -189,27 +189,18 @@ def detection_probability(expected: Windows, known: bool, params: "CallParameter
     cap = max(params.min_fragments, params.min_fragments_known, 2 * SHORT_ANCHOR_READS)
     pl, ps, pd = (_poisson(m, cap) for m in (expected.split_long, expected.split_short, expected.discordant))
     fail = 0.0
-    for i, j, k in _failing(cap, known, params.min_fragments, params.min_fragments_known):
+    for i, j, k in _failing(cap, known, params):
         fail += pl[i] * ps[j] * pd[k]
     return max(0.0, 1.0 - fail)
 
 
 @functools.lru_cache(maxsize=64)
-def _failing(cap: int, known: bool, min_fragments: int, min_fragments_known: int) -> tuple[tuple[int, int, int], ...]:
+def _failing(cap: int, known: bool, params: "CallParameters") -> tuple[tuple[int, int, int], ...]:
     """The molecule counts up to ``cap`` that :func:`passes` fails, in the order the
     probabilities are summed (the bisection of :func:`limit_of_detection` asks hundreds
-    of times with the same thresholds)."""
-    params = _Thresholds(min_fragments, min_fragments_known)
+    of times with the same parameters, a frozen record)."""
     return tuple((i, j, k) for i in range(cap + 1) for j in range(cap + 1) for k in range(cap + 1)
-                 if not passes(i, j, k, known, params))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class _Thresholds:
-    """The parameters :func:`passes` reads."""
-
-    min_fragments: int
-    min_fragments_known: int
+                 if not passes(i, j, k, known, params))
 
 
 def _scaled(w: Windows, factor: float) -> Windows:

@@ -21,8 +21,8 @@ from typing import Mapping
 import numpy as np
 
 UNPLACED = (-1, -1, False, -1, -1)  # the position part of the duplicate key of a read without a position
-# the same for a read whose position is the aligner's pick among copies (a pseudogene, a
-# paralog: imtfusion.features.molecule_keys): its UMI alone tells its molecule, exactly
+# the same for a read whose position is the aligner's pick among copies (a gene and its
+# pseudogene: imtfusion.features.molecule_keys): its UMI alone tells its molecule, exactly
 COPY_PLACED = (-2, -1, False, -1, -1)
 
 
