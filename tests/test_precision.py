@@ -165,6 +165,37 @@ def test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_
 
 
 @pytest.mark.parametrize("fasta", [False, True])
+def test_a_pseudogene_junction_split_past_the_copys_end_is_placed_at_its_end(tmp_path, fasta):
+    # the decoy: the base after PARTPP's end (chr5:75071) happens to be the first ALK base
+    # of the fused transcript, so the aligner splits the reads one base later, outside the
+    # copy (intergenic); left there the junction escaped pseudogene_partner and, its ALK end
+    # one base off the real junction's, was no rival of it: a PARTPP::ALK call (seen with
+    # BWA-MEM and TPM3P1, seed 31337). Placed at the copy's end (a processed pseudogene's
+    # ends are its parent's exon boundaries) it is the pseudogene's, its reads PARTP's.
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
+    seq = list(toy.seq["chr5"])
+    seq[75_070] = revcomp(toy.seq["chr2"][20_149])
+    toy.seq["chr5"] = "".join(seq)
+    add_background(toy)
+    for i in range(6):
+        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
+        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
+    real_partp_alk(toy, 3)
+    for i in range(4):  # split one base past the copy: chr5 to 75070 (0-based), ALK from 20148
+        toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 39 - i), ("chr2", 20_088, "-", 61)],
+                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    assert not [c for c in result.called if "PARTPP" in c.fusion]
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert (real.end5.chrom, real.end5.pos + 1, real.end3.pos + 1) == ("chr4", 4150, 20150)
+    [pseudo] = discarded(result, "PARTPP::ALK")
+    assert (pseudo.end5.pos + 1, pseudo.end3.pos + 1) == (75_070, 20_150)  # the copy's last base
+    assert "pseudogene_partner" in pseudo.filters and pseudo.main_call == real.call_id
+    assert {f"pp{i}" for i in range(4)} <= real.split_fragments
+
+
+@pytest.mark.parametrize("fasta", [False, True])
 def test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes(tmp_path, fasta):
     # the decoy: PARTPP diverged (83% identity), so the reads' partner bases are its own
     # and not PARTP's: they must not be given to PARTP, however a mate points there

@@ -405,10 +405,19 @@ class Annotation:
 
     def splice_breakends(self, gene_id: str) -> set[tuple[int, str]]:
         """Breakends ``(pos, side)`` that fall exactly on an internal exon boundary of any
-        transcript of the gene. A fusion joining exons has both its breakends here."""
+        transcript of the gene. A fusion joining exons has both its breakends here.
+
+        A processed pseudogene's transcript (one exon, a retrocopy of its parent's spliced
+        mRNA) has its two ends here too: they are where the parent's copied exons begin
+        and end (TPM3P1 ends where TPM3 exon 7 does), so reads of the parent's junction
+        placed on the copy are placed at its end, beside the parent's junction, however
+        far the copy's next base lets a microhomology shift them."""
         out: set[tuple[int, str]] = set()
         for t in self.transcripts_of(gene_id):
             ordered = sorted(t.exons)
+            if len(ordered) == 1 and "pseudogene" in t.transcript_type:
+                out.update(((ordered[0][0], "R"), (ordered[0][1] - 1, "L")))
+                continue
             for i, (s, e) in enumerate(ordered):
                 if i > 0:
                     out.add((s, "R"))

@@ -378,8 +378,6 @@ def _place_junction(
     ref: Reference | None,
 ) -> None:
     a, b = junction.a, junction.b
-    splice_a = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(a.chrom, a.pos)] or [set()])
-    splice_b = set().union(*[lookup.splice_breakends(g) for g in lookup.genes_at(b.chrom, b.pos)] or [set()])
     if ref is not None and not ref.from_reads and ref.has(a.chrom) and ref.has(b.chrom):
         minus, plus = homology_range(ref, a, b)
         junction.homology = minus + plus
@@ -388,6 +386,14 @@ def _place_junction(
     else:
         lo, hi = -params.max_snap, params.max_snap
         verified = False
+    # the genes the shifted ends can fall in (a read split past a gene's end, a homology
+    # base later, is still at its boundary)
+    reach = max(-lo, hi)
+    splice_a, splice_b = set(), set()
+    for end, splice in ((a, splice_a), (b, splice_b)):
+        genes = {g.gene_id: g for p in {end.pos - reach, end.pos, end.pos + reach} for g in lookup.genes_at(end.chrom, p)}
+        for g in genes.values():
+            splice |= lookup.splice_breakends(g)
     for d in sorted(range(lo, hi + 1), key=lambda x: (abs(x), x)):
         na, nb = shift_junction(a, b, d)
         if (na.pos, na.side) in splice_a and (nb.pos, nb.side) in splice_b:
