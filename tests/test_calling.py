@@ -470,3 +470,26 @@ def test_a_clip_the_aligner_extended_past_the_junction_still_matches_it():
     decoy = ClippedRead("y", Breakend("chr2", end.pos + 15, "L"), partner[14:24], 62, 255,
                         inward=intron[:14][::-1] + "ACGT" * 10)
     assert not _clip_matches(decoy, end, partner, params)
+
+
+@pytest.mark.parametrize("mate_bases", [100, 10])
+def test_a_mate_placed_by_a_few_bases_is_no_discordant_evidence(tmp_path, mate_bases):
+    # the decoy (STAR's chimeric output, seed 31337 capture panel: ETV6::NTRK3 mates
+    # written as 10M65S beside KRAS, their 65 NTRK3 bases a supplementary): a mate whose
+    # primary record aligns fewer than min_anchor bases is not placed there, so the pair
+    # is no evidence of a fusion with that place. Kept: the same pairs with whole mates.
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        mate = [("chr4", 4000 + 10 * i, "+", mate_bases)]
+        if mate_bases < 100:  # the rest of the read is ALK's own (exon 4), a supplementary
+            mate.append(("chr2", 26_050 + 5 * i, "+", 100 - mate_bases))
+        toy.fragment(f"disc{i}", mate, [("chr2", 20_040 + 5 * i, "+", 100)])
+    result = call(tmp_path, toy)
+    found = by_fusion(result, "PARTP::ALK")
+    if mate_bases == 100:
+        [c] = found
+        assert c.discordant_pairs == 4 and c.precision == "approximate"
+    else:
+        assert not found
+        assert not [c for c in result.discarded if c.fusion == "PARTP::ALK" and c.discordant_pairs]

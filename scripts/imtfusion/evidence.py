@@ -905,6 +905,7 @@ class MateRecord:
 
     mapq: int
     sequence: str
+    aligned: int  # bases of the record aligned there (M, = and X)
 
 
 def collect_mates(
@@ -935,7 +936,8 @@ def collect_mates(
                 if spots is None or read.reference_start not in spots:
                     continue
                 out.setdefault((read.query_name, chrom, read.reference_start),
-                               MateRecord(read.mapping_quality, read.query_sequence or ""))
+                               MateRecord(read.mapping_quality, read.query_sequence or "",
+                                          sum(n for op, n in read.cigartuples or () if op in (0, 7, 8))))
     return out
 
 

@@ -124,13 +124,18 @@ def mate_of(read: DiscordantRead, mates: dict[tuple[str, str, int], MateRecord])
 def usable_discordants(
     reads: Iterable[DiscordantRead], mates: dict[tuple[str, str, int], MateRecord], params: CallParameters
 ) -> list[DiscordantRead]:
-    """The discordant reads whose pair can count as evidence of a junction."""
+    """The discordant reads whose pair can count as evidence of a junction: both mates
+    placed well (``min_discordant_mapq``), the mate not a low-complexity sequence, and
+    placed by at least ``min_anchor`` aligned bases (STAR's chimeric output may write a
+    mate as ``10M65S`` at a chance match, its 65 bases a supplementary elsewhere: the
+    pair says nothing of the place of those 10)."""
     out = []
     for read in reads:
         if read.mapq < params.min_discordant_mapq:
             continue
         mate = mate_of(read, mates)
-        if mate is not None and (mate.mapq < params.min_discordant_mapq or is_low_complexity(mate.sequence)):
+        if mate is not None and (mate.mapq < params.min_discordant_mapq or is_low_complexity(mate.sequence)
+                                 or mate.aligned < params.min_anchor):
             continue
         out.append(read)
     return out

@@ -275,10 +275,14 @@ def active_filters(params: CallParameters) -> tuple[Filter, ...]:
 #: README's filter table lists them after the filters.
 EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ...] = (
     ("unusable_mates",
-     "A mate pair counts as discordant evidence only when both mates map with MAPQ >= `min_discordant_mapq` and "
-     "neither read is of low complexity (poly-G reads of two-colour sequencers, microsatellites).",
-     ("min_discordant_mapq",), "poly-G mates placed on the G-rich stretch",
-     ("test_precision.py::test_discordant_mates_of_low_complexity_or_low_mapq_do_not_count",)),
+     "A mate pair counts as discordant evidence only when both mates map with MAPQ >= `min_discordant_mapq`, "
+     "neither read is of low complexity (poly-G reads of two-colour sequencers, microsatellites), and the mate "
+     "is placed by at least `min_anchor` aligned bases (STAR's chimeric output can write a mate as `10M65S` at a "
+     "chance match, its other 65 bases a supplementary elsewhere).",
+     ("min_discordant_mapq", "min_anchor"),
+     "poly-G mates placed on the G-rich stretch; STAR's 10-base ETV6::NTRK3 mates beside KRAS (capture, seed 31337)",
+     ("test_precision.py::test_discordant_mates_of_low_complexity_or_low_mapq_do_not_count",
+      "test_calling.py::test_a_mate_placed_by_a_few_bases_is_no_discordant_evidence")),
     ("unplaceable_reads",
      "A junction read that keeps fewer than `min_clip_match` bases on a side placed off the exon boundaries (after "
      "the junction is placed) does not place the junction: an aligner writes a few bases wherever they match.",
