@@ -493,3 +493,24 @@ def test_a_mate_placed_by_a_few_bases_is_no_discordant_evidence(tmp_path, mate_b
     else:
         assert not found
         assert not [c for c in result.discarded if c.fusion == "PARTP::ALK" and c.discordant_pairs]
+
+
+def test_a_discordant_read_ends_before_a_block_spliced_out_of_its_gene():
+    # STAR's chimeric output wrote a ROS1 mate 69M65396N6M (seed 31337 capture, YWHAE::ROS1):
+    # 6 YWHAE bases on a chance match 65 kb on, past ROS1's end. With the gene known, the
+    # read ends where its 69 bases do; a block of up to 24 bases spliced within the gene
+    # (the decoy: a real short exon piece) keeps the read's end there
+    import pysam
+
+    from imtfusion.annotation import Gene
+    from imtfusion.evidence import _aligned_span, _pair_end
+
+    header = pysam.AlignmentHeader.from_dict({"SQ": [{"SN": "chr6", "LN": 200_000}]})
+    gene = Gene("g", "ROS1", "chr6", 88_076, 150_139, "-", "protein_coding")
+    for cigar, end in (("69M65396N6M", 98_521 + 69), ("69M30000N20M", 98_521 + 69 + 30_000 + 20)):
+        read = pysam.AlignedSegment(header)
+        read.query_name, read.reference_id, read.reference_start, read.cigarstring = "r", 0, 98_521, cigar
+        read.query_sequence = "A" * sum(n for op, n in read.cigartuples if op == 0)
+        assert _aligned_span(read, gene) == (98_521, end)
+        assert _pair_end(read, "chr6", gene).pos == end - 1
+    assert _aligned_span(read) == (98_521, 98_521 + 69 + 30_000 + 20)  # without the gene: as before

@@ -21,7 +21,7 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 import numpy as np
 import pysam
@@ -42,6 +42,9 @@ from imtfusion.params import CallParameters
 from imtfusion import umis
 from imtfusion.scan import SEQ_CODES, pile_up
 from imtfusion.targets import TargetLocus
+
+if TYPE_CHECKING:
+    from imtfusion.annotation import Gene
 
 # Records never used: secondary alignments (the primary/supplementary carry the read),
 # QC failures, PCR/optical duplicates (counted for QC) and unmapped records.
@@ -1037,21 +1040,30 @@ def _is_discordant(read: pysam.AlignedSegment, chrom_id: int, locus: TargetLocus
     return mate_pos + length < read.reference_start
 
 
-def _aligned_span(read: pysam.AlignedSegment) -> tuple[int, int]:
+def _aligned_span(read: pysam.AlignedSegment, gene: "Gene | None" = None) -> tuple[int, int]:
     """The record's first aligned base and one past its last, without a tiny block spliced
     to a chance match at either end (:func:`clip_geometry`: HISAT2's ``98M6500N1M1S`` ends
-    where its 98 bases do, not 6,501 bases further on, out of its gene)."""
+    where its 98 bases do, not 6,501 bases further on, out of its gene). With the ``gene``
+    the record lies in, an end block of up to ``SPLICED_BLOCK`` bases spliced out of the
+    gene is such a chance match too (STAR's ``69M65396N6M``: 6 partner bases 65 kb away,
+    past the gene's end); one spliced within the gene is a splice."""
     cigar = read.cigartuples or []
     if len(cigar) < 2:
         return read.reference_start, read.reference_end
     _, _, start, end = clip_geometry(cigar, read.reference_start, read.reference_end)
+    if gene is not None and (start < gene.start or end > gene.end):
+        _, _, inner_start, inner_end = clip_geometry(cigar, read.reference_start, read.reference_end, SPLICED_BLOCK)
+        if start < gene.start <= inner_start:
+            start = inner_start
+        if inner_end <= gene.end < end:
+            end = inner_end
     return start, end
 
 
-def _pair_end(read: pysam.AlignedSegment, chrom: str) -> Breakend:
+def _pair_end(read: pysam.AlignedSegment, chrom: str, gene: "Gene | None" = None) -> Breakend:
     """A mate pair's read as a breakend: its base nearest to the junction, which lies
-    beyond the read's 3' end."""
-    start, end = _aligned_span(read)
+    beyond the read's 3' end (:func:`_aligned_span`)."""
+    start, end = _aligned_span(read, gene)
     if read.is_reverse:
         return Breakend(chrom, start, "R")
     return Breakend(chrom, end - 1, "L")
@@ -1324,12 +1336,12 @@ class _LocusScan:
             qc.discordant_reads += 1
             if is_low_complexity(read.query_sequence or ""):
                 return  # poly-G (no signal on two-colour sequencers) and repeats place anywhere
-            read_end = _pair_end(read, chrom)
+            read_end = _pair_end(read, chrom, gene)
             mate_end = Breakend(
                 read.next_reference_name, read.next_reference_start, "R" if read.mate_is_reverse else "L"
             )
             self.discordant_reads.append(
-                DiscordantRead(read.query_name, read_end, mate_end, read.mapping_quality, *_aligned_span(read),
+                DiscordantRead(read.query_name, read_end, mate_end, read.mapping_quality, *_aligned_span(read, gene),
                                dup_key(read))
             )
 
@@ -1591,11 +1603,12 @@ def pairs_without_mate_fields(bam: pysam.AlignmentFile, loci: list[TargetLocus],
                 if len(others) != 1:
                     continue
                 mate = others[0]
-            read_end = _pair_end(read, loci[k].chrom)
+            read_end = _pair_end(read, loci[k].chrom, loci[k].gene)
             mate_end = Breakend(mate.reference_name, mate.reference_start, "R" if mate.is_reverse else "L")
             key = dup_key(read)
             out.append(DiscordantRead(read.query_name, read_end, mate_end, min(read.mapping_quality, mate.mapping_quality),
-                                      *_aligned_span(read), key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
+                                      *_aligned_span(read, loci[k].gene),
+                                      key[:3] + (mate.reference_id, mate.reference_start, key[-1])))
     return out
 
 
