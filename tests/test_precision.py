@@ -594,3 +594,32 @@ def test_mates_of_an_isoform_go_to_the_isoform_not_to_the_main_junction_of_its_p
     [iso] = [c for c in every if c.fusion == "PARTP::ALK" and c.end5.label() == "chr4:1200"]
     assert iso.discordant_fragments - iso.split_fragments == {"mate0", "mate1", "mate2"}
     assert main.discordant_pairs == 0 and main.fragments == 5 and iso.fragments == 5
+
+
+@pytest.mark.parametrize("partner", ["PARTP", "PARTPP"])
+def test_a_target_whose_junction_reads_all_placed_ambiguously_is_not_assessable(tmp_path, partner):
+    # PARTP::ALK junction reads that the aligner placed with MAPQ 0 on both parts (BWA-MEM
+    # when a paralog shares the target's bases: seed 31337's ALKP1 and ALK exon 20): no
+    # uniquely placed read makes a call, and ALK must not be signed "not detected". The
+    # decoy: the same reads whose other part lies on a pseudogene only (the copy's own
+    # chimeras) leave ALK not detected.
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
+    add_background(toy)
+    if partner == "PARTP":
+        for i in range(4):
+            toy.fragment(f"amb{i}", [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
+                         [("chr2", 20_030 + 5 * i, "+", 100)], part_mapqs1=[0, 0])
+    else:
+        pseudogene_junction_reads(toy, 4)  # PARTPP part MAPQ 0, ALK part 60: made MAPQ 0 too
+        for rec in toy.records:
+            if rec.query_name.startswith("pp") and rec.is_read1:
+                rec.mapping_quality = 0
+    result = call(tmp_path, toy, fasta=True)
+    assert not [c for c in result.called if "ALK" in c.fusion]
+    [alk] = [s for s in result.statuses if s.target == "ALK"]
+    if partner == "PARTP":
+        assert alk.status == "not assessable" and "4 molecules have junction reads from ALK" in alk.reason
+        assert "PARTP" in alk.reason and "MAPQ below 1" in alk.reason
+    else:
+        assert alk.status.startswith("not detected"), alk.reason

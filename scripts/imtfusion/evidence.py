@@ -350,6 +350,8 @@ def dup_key(read: pysam.AlignedSegment) -> tuple:
     return (read.reference_id, five, read.is_reverse, -1, -1, umi)
 
 
+AMBIGUOUS_BIN = 1000  # bases: junction reads placed below min_mapq are grouped by their SA's place to this
+MAX_AMBIGUOUS_JUNCTIONS = 5  # kept per target, the most fragments first
 TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact
 
 
@@ -1164,6 +1166,9 @@ class _LocusScan:
         self.unmapped_reads: list[UnmappedMate] = []
         self.block_clips: list[ClippedRead] = []
         self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
+        self.ambiguous_raw: list[bytes] = []  # its clipped records placed below min_mapq
+        # (note_ambiguous) junction -> its molecules and the first base of its SA places
+        self.ambiguous: dict[tuple[int, str, str, int], tuple[set[tuple[int, int]], list[int]]] = {}
         self.name_keys: list[np.ndarray] = []
         self.name_positions: list[np.ndarray] = []
         # the library (sample QC): one start key per fragment, duplicates, insert sizes
@@ -1214,9 +1219,39 @@ class _LocusScan:
                     qc.exon_reads += 1
         if read.mapping_quality < self.params.min_mapq:
             qc.low_mapq += 1
+            if self.collect:
+                self.note_ambiguous(read)
             return
         if self.collect:
             self.examine(read)
+
+    def note_ambiguous(self, read: pysam.AlignedSegment) -> None:
+        """A record placed below ``min_mapq`` that looks like a junction read (a soft clip
+        (or hard clip) of ``min_clip_match`` bases or more at an end, an SA tag to another place than its
+        own gene): counted by its clip breakend and the SA's place (to the kb), so that a
+        target whose junction reads a paralog or pseudogene made ambiguous (its molecules
+        told apart by their reads' places, as PCR copies share them) is not signed
+        *not detected* (:func:`imtfusion.pipeline.target_statuses`). Never evidence."""
+        cigar = read.cigartuples
+        if not cigar or not read.has_tag("SA"):
+            return
+        lead = cigar[0][1] if cigar[0][0] in (_S, _H) else 0
+        trail = cigar[-1][1] if cigar[-1][0] in (_S, _H) else 0
+        if max(lead, trail) < self.params.min_clip_match:
+            return
+        pos, side = (read.reference_end - 1, "L") if trail >= lead else (read.reference_start, "R")
+        fields = read.get_tag("SA").split(";", 1)[0].split(",")
+        if len(fields) < 2 or not fields[1].isdigit():
+            return
+        chrom, at = fields[0], int(fields[1]) - 1
+        if chrom == self.chrom and self.gene.start - AMBIGUOUS_BIN <= at < self.gene.end + AMBIGUOUS_BIN:
+            return  # within its own gene: a splice written as a split (BWA-MEM), not a fusion
+        # a molecule by its reads' places (PCR copies share them; both reads of a fragment too)
+        mate = read.next_reference_start if read.flag & 0x1 else read.reference_end
+        molecule = (min(read.reference_start, mate), max(read.reference_start, mate))
+        molecules, first = self.ambiguous.setdefault((pos, side, chrom, at // AMBIGUOUS_BIN), (set(), [at]))
+        molecules.add(molecule)
+        first[0] = min(first[0], at)
 
     def _library_read(self, read: pysam.AlignedSegment) -> None:
         """A fragment's first read (or an unpaired read), as :meth:`_library_batch` counts them."""
@@ -1385,6 +1420,13 @@ class _LocusScan:
         self._library_batch(batch)
         if self.collect:
             self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
+            fixed, min_clip = batch.fixed, self.params.min_clip_match
+            low = (fixed["mapq"] < self.params.min_mapq) & ((fixed["flag"] & EXCLUDED_FLAGS) == 0)
+            if low.any():  # clipped records placed below min_mapq: note_ambiguous
+                first, first_len, last, last_len = batch.edge_ops()
+                clips = (scan.OP_S, scan.OP_H)
+                clipped = (np.isin(first, clips) & (first_len >= min_clip)) | (np.isin(last, clips) & (last_len >= min_clip))
+                self.ambiguous_raw.extend(batch.raw(np.flatnonzero(low & clipped)))
 
     @functools.cached_property
     def settings(self) -> np.ndarray:
@@ -1402,10 +1444,17 @@ class _LocusScan:
             else:
                 self.examine(read)
         self.chosen = []
+        for read in scan.materialize(self.bam, self.ambiguous_raw):
+            self.note_ambiguous(read)
+        self.ambiguous_raw = []
 
     def finish(self) -> None:
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
+        qc.ambiguous_junctions = tuple(sorted(
+            ((len(molecules), pos, side, chrom, first[0])
+             for (pos, side, chrom, _), (molecules, first) in self.ambiguous.items()),
+            key=lambda j: (-j[0], j[1:]))[:MAX_AMBIGUOUS_JUNCTIONS])
         evidence.split_reads.extend(self.split_reads)
         evidence.clipped_reads.extend(self.clipped_reads)
         evidence.discordant_reads.extend(self.discordant_reads)

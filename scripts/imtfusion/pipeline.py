@@ -454,6 +454,7 @@ def target_statuses(
     imbalance: "dict[str, ImbalanceResult] | None" = None,
     qc_failure: str = "",
     lod: "dict[str, LodResult] | None" = None,
+    ambiguous: "dict[str, str] | None" = None,
 ) -> list[TargetStatus]:
     """Status per target. ``blind`` is the reason a fusion cannot be ruled out whatever
     the coverage (e.g. no chimeric alignments and no FASTA): targets without a call are
@@ -465,11 +466,15 @@ def target_statuses(
     is *not assessable* for that reason; a call stands, its reason naming the failure.
     ``lod`` (target -> :class:`~imtfusion.lod.LodResult`): a target that would otherwise be
     *not detected* is ``not detected (LoD 3.4% of ALK transcripts)``, or ``not assessable
-    (LoD above 25%)`` when its limit of detection is above ``lod_max_fraction``."""
+    (LoD above 25%)`` when its limit of detection is above ``lod_max_fraction``.
+    ``ambiguous`` (target -> reason, :func:`ambiguous_junctions`): a target that would be
+    *not detected* but holds a junction whose reads were all placed ambiguously is *not
+    assessable* for that reason."""
     from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
 
     imbalance = imbalance or {}
     lod = lod or {}
+    ambiguous = ambiguous or {}
     out = []
     for locus in loci:
         q = qc[locus.name]
@@ -498,6 +503,8 @@ def target_statuses(
             if verdict is not None and verdict.verdict == VERDICT_ATI:
                 reason = f"{verdict.reason}; but {blind}"
             out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], reason, q, verdict))
+        elif locus.name in ambiguous:
+            out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], ambiguous[locus.name], q, verdict))
         else:
             reason = (f"no fusion passed the filters; {q.exon_reads} reads on {locus.name} exons"
                       + (f"; {limit.sentence()}" if limit is not None else "")
@@ -506,6 +513,34 @@ def target_statuses(
             out.append(TargetStatus(locus.name, status, [], reason, q, verdict))
     for s in out:
         s.lod = lod.get(s.target)
+    return out
+
+
+def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters) -> dict[str, str]:
+    """Target -> why it is not assessable, for the targets whose locus holds a junction
+    with at least ``ambiguous_junction_fragments`` molecules (distinct read places: PCR
+    copies are one) whose junction reads were
+    all placed below ``min_mapq`` (:meth:`imtfusion.evidence._LocusScan.note_ambiguous`):
+    a paralog or pseudogene shares their bases, so the aligner could not say whether the
+    target is fused, and no uniquely placed read made a call to count them for. A
+    junction whose other side lies in a pseudogene only (the copy's own chimeric
+    transcripts) does not count. Such a target is no negative a lab can sign."""
+    out: dict[str, str] = {}
+    if params.ambiguous_junction_fragments <= 0:
+        return out
+    for target, q in qc.items():
+        for fragments, pos, side, chrom, at in q.ambiguous_junctions:
+            if fragments < params.ambiguous_junction_fragments:
+                break
+            genes = lookup.genes_at(chrom, at)
+            if genes and all("pseudogene" in g.gene_type for g in genes):
+                continue
+            partner = "/".join(sorted({g.name for g in genes})) or f"{chrom}:{at + 1:,}"
+            out[target] = (f"{fragments} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
+                           f"{pos + 1:,}) to {partner} that the aligner placed with MAPQ below {params.min_mapq} "
+                           "(a paralog or pseudogene shares their bases), so a fusion cannot be ruled out; "
+                           "confirm with another method")
+            break
     return out
 
 
@@ -923,7 +958,8 @@ def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
         notes.append(f"housekeeping gene(s) {', '.join(gathered.house_missing)} not in the annotation or the BAM: "
                      "left out of the sample QC")
     lod = assess_lod(qc, house, sample_qc, params)
-    statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod)
+    ambiguous = ambiguous_junctions(qc, GeneLookup(inputs.annotation, inputs.contigs), params)
+    statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod, ambiguous)
     renames = inputs.contigs.renamed
     if renames:
         shown = ", ".join(f"{g}->{b}" for g, b in sorted(renames.items())[:4])
