@@ -351,7 +351,7 @@ def dup_key(read: pysam.AlignedSegment) -> tuple:
 
 
 AMBIGUOUS_BIN = 1000  # bases: junction reads placed below min_mapq are grouped by their SA's place to this
-MAX_AMBIGUOUS_JUNCTIONS = 5  # kept per target, the most fragments first
+MAX_AMBIGUOUS_JUNCTIONS = 5  # kept per target, the most molecules first
 TINY_BLOCK = 5  # an aligned block this short after an intron gap is a spliced-in artefact
 
 
@@ -1226,12 +1226,12 @@ class _LocusScan:
             self.examine(read)
 
     def note_ambiguous(self, read: pysam.AlignedSegment) -> None:
-        """A record placed below ``min_mapq`` that looks like a junction read (a soft clip
-        (or hard clip) of ``min_clip_match`` bases or more at an end, an SA tag to another place than its
-        own gene): counted by its clip breakend and the SA's place (to the kb), so that a
-        target whose junction reads a paralog or pseudogene made ambiguous (its molecules
-        told apart by their reads' places, as PCR copies share them) is not signed
-        *not detected* (:func:`imtfusion.pipeline.target_statuses`). Never evidence."""
+        """A record placed below ``min_mapq`` that looks like a junction read (a soft or
+        hard clip of ``min_clip_match`` bases or more at an end, an SA tag to a place
+        outside its own gene): its molecule (its reads' places: PCR copies share them) is
+        counted for its clip breakend and the SA's place (to ``AMBIGUOUS_BIN``), so that a
+        target whose junction reads a paralog or pseudogene made ambiguous is not signed
+        *not detected* (:func:`imtfusion.pipeline.ambiguous_junctions`). Never evidence."""
         cigar = read.cigartuples
         if not cigar or not read.has_tag("SA"):
             return
