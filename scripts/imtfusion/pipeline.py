@@ -518,25 +518,24 @@ def target_statuses(
 
 def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters) -> dict[str, str]:
     """Target -> why it is not assessable, for the targets whose locus holds a junction
-    with at least ``ambiguous_junction_fragments`` molecules (distinct read places: PCR
-    copies are one) whose junction reads were
-    all placed below ``min_mapq`` (:meth:`imtfusion.evidence._LocusScan.note_ambiguous`):
+    with at least ``ambiguous_junction_molecules`` molecules (distinct read places: PCR
+    copies are one) whose junction reads were all placed below ``min_mapq`` (:meth:`imtfusion.evidence._LocusScan.note_ambiguous`):
     a paralog or pseudogene shares their bases, so the aligner could not say whether the
     target is fused, and no uniquely placed read made a call to count them for. A
     junction whose other side lies in a pseudogene only (the copy's own chimeric
     transcripts) does not count. Such a target is no negative a lab can sign."""
     out: dict[str, str] = {}
-    if params.ambiguous_junction_fragments <= 0:
+    if params.ambiguous_junction_molecules <= 0:
         return out
     for target, q in qc.items():
-        for fragments, pos, side, chrom, at in q.ambiguous_junctions:
-            if fragments < params.ambiguous_junction_fragments:
+        for molecules, pos, side, chrom, at in q.ambiguous_junctions:
+            if molecules < params.ambiguous_junction_molecules:
                 break
             genes = lookup.genes_at(chrom, at)
             if genes and all("pseudogene" in g.gene_type for g in genes):
                 continue
             partner = "/".join(sorted({g.name for g in genes})) or f"{chrom}:{at + 1:,}"
-            out[target] = (f"{fragments} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
+            out[target] = (f"{molecules} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
                            f"{pos + 1:,}) to {partner} that the aligner placed with MAPQ below {params.min_mapq} "
                            "(a paralog or pseudogene shares their bases), so a fusion cannot be ruled out; "
                            "confirm with another method")
