@@ -276,6 +276,19 @@ def test_of_two_junctions_the_same_reads_support_the_aligners_own_split_at_exon_
     assert discarded[0].filters == ["same_event"]
 
 
+@pytest.mark.parametrize("premrna_reads", [6, 7])
+def test_of_two_junctions_with_as_many_junction_reads_the_pre_mrnas_comes_second(premrna_reads):
+    # the fused transcript's exon junction and its pre-mRNA's intronic junction, the latter
+    # with three mates more (seed 31337 capture TPM3::ALK, BWA-MEM); kept: a pre-mRNA
+    # junction with more junction reads is still the call
+    spliced = candidate(split_fragments={f"s{i}" for i in range(6)}, discordant_fragments=set())
+    premrna = candidate(end5=Breakend("chr1", 1500, "L"), end3=Breakend("chr2", 4000, "R"),
+                        split_fragments={f"p{i}" for i in range(premrna_reads)}, discordant_fragments={"d0", "d1", "d2"},
+                        site5="intronic", site3="intronic")
+    called, _ = apply_filters([premrna, spliced], context())
+    assert [c.end5 for c in called] == [(spliced if premrna_reads == 6 else premrna).end5]
+
+
 def test_a_candidate_is_frozen():
     c = candidate()
     with pytest.raises(dataclasses.FrozenInstanceError):
