@@ -1039,8 +1039,7 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
         end, other = (split.end_a, split.end_b) if first else (split.end_b, split.end_a)
         if not any(g.gene_id in target_ids for g in lookup.genes_at(end.chrom, end.pos)):
             continue
-        there = lookup.genes_at(other.chrom, other.pos)
-        if not there or not all("pseudogene" in g.gene_type for g in there):
+        if not lookup.in_pseudogenes_only(other.chrom, other.pos):
             continue
         outward = split.outward_a if first else split.outward_b
         if not outward:

@@ -1168,7 +1168,7 @@ class _LocusScan:
         self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
         self.ambiguous_raw: list[bytes] = []  # its clipped records placed below min_mapq
         # (note_ambiguous) junction -> its molecules and the first base of its SA places
-        self.ambiguous: dict[tuple[int, str, str, int], tuple[set[tuple[int, int]], list[int]]] = {}
+        self.ambiguous: dict[tuple[int, str, str, int], tuple[set[tuple[int, int]], int]] = {}
         self.name_keys: list[np.ndarray] = []
         self.name_positions: list[np.ndarray] = []
         # the library (sample QC): one start key per fragment, duplicates, insert sizes
@@ -1240,18 +1240,19 @@ class _LocusScan:
         if max(lead, trail) < self.params.min_clip_match:
             return
         pos, side = (read.reference_end - 1, "L") if trail >= lead else (read.reference_start, "R")
-        fields = read.get_tag("SA").split(";", 1)[0].split(",")
-        if len(fields) < 2 or not fields[1].isdigit():
+        segments = parse_sa_tag(read.get_tag("SA"))
+        if not segments:
             return
-        chrom, at = fields[0], int(fields[1]) - 1
+        chrom, at = segments[0].chrom, segments[0].ref_start
         if chrom == self.chrom and self.gene.start - AMBIGUOUS_BIN <= at < self.gene.end + AMBIGUOUS_BIN:
             return  # within its own gene: a splice written as a split (BWA-MEM), not a fusion
         # a molecule by its reads' places (PCR copies share them; both reads of a fragment too)
         mate = read.next_reference_start if read.flag & 0x1 else read.reference_end
         molecule = (min(read.reference_start, mate), max(read.reference_start, mate))
-        molecules, first = self.ambiguous.setdefault((pos, side, chrom, at // AMBIGUOUS_BIN), (set(), [at]))
+        key = (pos, side, chrom, at // AMBIGUOUS_BIN)
+        molecules, first = self.ambiguous.get(key, (set(), at))
         molecules.add(molecule)
-        first[0] = min(first[0], at)
+        self.ambiguous[key] = (molecules, min(first, at))
 
     def _library_read(self, read: pysam.AlignedSegment) -> None:
         """A fragment's first read (or an unpaired read), as :meth:`_library_batch` counts them."""
@@ -1452,7 +1453,7 @@ class _LocusScan:
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
         qc.ambiguous_junctions = tuple(sorted(
-            ((len(molecules), pos, side, chrom, first[0])
+            ((len(molecules), pos, side, chrom, first)
              for (pos, side, chrom, _), (molecules, first) in self.ambiguous.items()),
             key=lambda j: (-j[0], j[1:]))[:MAX_AMBIGUOUS_JUNCTIONS])
         evidence.split_reads.extend(self.split_reads)

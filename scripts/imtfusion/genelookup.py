@@ -58,6 +58,12 @@ class GeneLookup:
         self._genes_cache[(chrom, pos)] = genes
         return genes
 
+    def in_pseudogenes_only(self, chrom: str, pos: int) -> bool:
+        """Whether ``pos`` lies in genes and all of them are pseudogenes (GTF gene type
+        ``*pseudogene``): a copy's place, not a gene's."""
+        genes = self.genes_at(chrom, pos)
+        return bool(genes) and all("pseudogene" in g.gene_type for g in genes)
+
     def splice_breakends(self, gene: Gene) -> set[tuple[int, str]]:
         if gene.gene_id not in self._splice:
             self._splice[gene.gene_id] = self.annotation.splice_breakends(gene.gene_id)

@@ -531,10 +531,9 @@ def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: Cal
         for molecules, pos, side, chrom, at in q.ambiguous_junctions:
             if molecules < params.ambiguous_junction_molecules:
                 break
-            genes = lookup.genes_at(chrom, at)
-            if genes and all("pseudogene" in g.gene_type for g in genes):
+            if lookup.in_pseudogenes_only(chrom, at):
                 continue
-            partner = "/".join(sorted({g.name for g in genes})) or f"{chrom}:{at + 1:,}"
+            partner = "/".join(sorted({g.name for g in lookup.genes_at(chrom, at)})) or f"{chrom}:{at + 1:,}"
             out[target] = (f"{molecules} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
                            f"{pos + 1:,}) to {partner} that the aligner placed with MAPQ below {params.min_mapq} "
                            "(a paralog or pseudogene shares their bases), so a fusion cannot be ruled out; "
@@ -936,7 +935,7 @@ def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], 
 
 
 def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
-           imbalance_profile: "list[RatioObservation] | None") -> Assessment:
+           imbalance_profile: "list[RatioObservation] | None", lookup: GeneLookup) -> Assessment:
     """The sample QC gates, the 3'/5' imbalance, the limits of detection and every
     target's status, with the notes they give."""
     params, loci, qc, house = inputs.params, inputs.loci, gathered.evidence.qc, gathered.house
@@ -957,7 +956,7 @@ def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
         notes.append(f"housekeeping gene(s) {', '.join(gathered.house_missing)} not in the annotation or the BAM: "
                      "left out of the sample QC")
     lod = assess_lod(qc, house, sample_qc, params)
-    ambiguous = ambiguous_junctions(qc, GeneLookup(inputs.annotation, inputs.contigs), params)
+    ambiguous = ambiguous_junctions(qc, lookup, params)
     statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod, ambiguous)
     renames = inputs.contigs.renamed
     if renames:
@@ -1051,7 +1050,7 @@ def run_sample(
             source.close()
         if inputs is not None and inputs.ref is not None:
             inputs.ref.close()
-    assessment = assess(sample, inputs, gathered, named, imbalance_profile)
+    assessment = assess(sample, inputs, gathered, named, imbalance_profile, found.lookup)
     return sample_result(sample, inputs, gathered, found, named, assessment, fasta, primers)
 
 
