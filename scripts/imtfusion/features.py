@@ -614,7 +614,8 @@ def molecule_keys(c: Candidate, lookup: GeneLookup, contig_names: list[str]) -> 
     def in_copy(ref_id: int, pos: int) -> bool:
         if not 0 <= ref_id < len(contig_names):
             return False
-        return lookup.in_pseudogenes_only(contig_names[ref_id], pos)
+        genes = lookup.genes_at(contig_names[ref_id], pos)
+        return bool(genes) and all("pseudogene" in g.gene_type for g in genes)
 
     for f, ks in keys.items():
         keys[f] = {umis.COPY_PLACED + k[-1:]
