@@ -183,6 +183,52 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
     assert c.split_reads == 6
 
 
+def test_unmapped_reads_of_a_junction_that_kept_intron_bases_count(tmp_path):
+    # EML4::ALK often keeps ALK intron bases before exon 20; an end-to-end aligner (HISAT2)
+    # leaves such junction reads unmapped beside their mates in ALK. Here PARTP exon 2 joins
+    # 40 bases of ALK intron 2 before exon 3 (chr2:20151-20190, minus strand): reads with 10-12
+    # exon bases (their ALK end lies in no transcript) and reads with 60 (it does)
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.unmapped_pair(f"u{i}", [("chr4", 4100 + i, "+", 50 - i), ("chr2", 20140 - i, "-", 50 + i)],
+                          ("chr2", 19950 - 3 * i, "+", 100))
+    for i in range(2):  # the other strand, the ALK part first
+        toy.unmapped_pair(f"w{i}", [("chr2", 20090 + i, "+", 100 - i), ("chr4", 4150 - 30 + i, "-", 30 - i)],
+                          ("chr2", 19900 - 3 * i, "+", 100))
+    # look-alikes it must not count: pre-mRNA of ALK (intron and exon, contiguous), and
+    # intron bases beside bases of no gene
+    toy.unmapped_pair("x0", [("chr2", 20100, "-", 100)], ("chr2", 19940, "+", 100))
+    toy.unmapped_pair("x1", [("chr3", 12000, "+", 40), ("chr2", 20140, "-", 50)], ("chr2", 19945, "+", 100))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20190")
+    assert c.split_fragments == {"u0", "u1", "u2", "w0", "w1"}
+    assert [f.fusion for f in result.called] == ["PARTP::ALK"]
+
+
+def test_unmapped_reads_of_a_5prime_target_that_kept_intron_bases_count(tmp_path):
+    # ETV6 exon 2 (chr3:6001-6150, plus strand), 30 bases of intron 2, then PARTP exon 3
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.unmapped_pair(f"u{i}", [("chr3", 6110 + i, "+", 70 - i), ("chr4", 7000, "+", 30 + i)],
+                          ("chr3", 3050 + 3 * i, "+", 100))
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "ETV6::PARTP")
+    assert (c.end5.label(), c.end3.label()) == ("chr3:6180", "chr4:7001")
+    assert c.split_fragments == {"u0", "u1", "u2"}
+    (tmp_path / "s.bam").unlink()
+    # without the intron bases the same reads' junction is the exon's end, as before
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.unmapped_pair(f"u{i}", [("chr3", 6110 + i, "+", 40 - i), ("chr4", 7000, "+", 60 + i)],
+                          ("chr3", 3050 + 3 * i, "+", 100))
+    [c] = by_fusion(run(tmp_path, toy), "ETV6::PARTP")
+    assert (c.end5.label(), c.end3.label()) == ("chr3:6150", "chr4:7001")
+
+
 def test_junction_probes_find_reads_across_the_junction_on_either_strand():
     from imtfusion.junctions import junction_probes, reads_spanning
     from imtfusion.model import UnmappedMate

@@ -312,6 +312,19 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      ("test_block_clips.py::test_block_clips_spelling_a_calls_partner_count_for_it",
       "test_block_clips.py::test_block_clips_of_the_targets_own_exons_do_not_count",
       "test_block_clips.py::test_block_clips_alone_make_no_junction")),
+    ("intron_flank_reads",
+     "An unmapped read (or a known partner's clip) whose target part runs from an exon into the intron beside it, "
+     "within 300 bases of the exon (a fused transcript that kept intron bases of the target: EML4::ALK often keeps "
+     "some of ALK intron 19), becomes a clip at the intron base where its match ends, as an aligned read clipped "
+     "there would; the match must go more than 10 bases into the intron (fewer are partner bases that happen to "
+     "match it: the junction is the exon's edge), and a read of exon and intron bases alone (pre-mRNA) is no "
+     "junction read.",
+     ("min_clip",),
+     "unmapped reads of target pre-mRNA and of intron bases beside bases of no gene (`test_rescue.py`); HISAT2's "
+     "capture EML4::ALK junction reads with 53 bases of ALK intron 19 (`--seed 31337 --protocol capture`, BP04) are "
+     "the reads it must keep",
+     ("test_rescue.py::test_unmapped_reads_of_a_junction_that_kept_intron_bases_count",
+      "test_rescue.py::test_unmapped_reads_of_a_5prime_target_that_kept_intron_bases_count")),
 )
 
 

@@ -41,6 +41,20 @@ class _Spliced:
     exon_ends: frozenset[int]  # transcript offsets where an exon ends (before the last)
 
 
+@dataclass(frozen=True)
+class _Flank:
+    """The ``INTRON_FLANK`` bases of a target intron next to one of its exons, with the
+    transcript's first ``K - 1`` bases past that edge (transcript orientation): where a
+    fused transcript that kept intron bases of a target (EML4::ALK often keeps some of ALK
+    intron 19) is target sequence that no spliced transcript holds."""
+
+    spliced: int  # index of its transcript in TargetTranscripts.spliced
+    three_prime: bool  # the intron's end before an exon (a 3' target's junction); else its start after one
+    sequence: str
+    genomic: tuple[int, ...]
+    edge: int  # offset of the transcript's first base past the intron (3') or last before it (5')
+
+
 class TargetTranscripts:
     """The spliced transcripts of the target genes and an index of their ``K``-mers.
 
@@ -78,6 +92,15 @@ class TargetTranscripts:
                     starts = frozenset(offsets[1:])
                     ends = frozenset(o - 1 for o in offsets[1:])
                     self.spliced.append(_Spliced(t, locus.chrom, seq, tuple(positions), starts, ends))
+        self.flanks: list[_Flank] = []
+        # (transcript index, offset of an exon's first base / last base) -> its intron flank
+        self._flank_at: dict[tuple[int, int, bool], _Flank] = {}
+        for idx, t in enumerate(self.spliced):
+            for offset, flank in _intron_flanks(idx, t, fetch):
+                self.flanks.append(flank)
+                self._flank_at[(idx, offset, flank.three_prime)] = flank
+        self._flank_kmers: dict[str, list[tuple[int, int]]] | None = None
+        self._flank_lookups = 0
 
     def places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
         """``kmers.get(kmer, ())``. The first FIND_LOOKUPS look-ups search the transcripts
@@ -107,12 +130,30 @@ class TargetTranscripts:
                     self._kmers.setdefault(seq[o:o + K], []).append((idx, o))
         return self._kmers
 
+    def flank_places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
+        """(flank index, offset) places of ``kmer`` in the intron flanks, found as :meth:`places` finds them."""
+        if self._flank_kmers is None and self._flank_lookups < FIND_LOOKUPS:
+            self._flank_lookups += 1
+            found = []
+            for idx, f in enumerate(self.flanks):
+                at = f.sequence.find(kmer)
+                while at >= 0:
+                    found.append((idx, at))
+                    at = f.sequence.find(kmer, at + 1)
+            return found or ()
+        if self._flank_kmers is None:
+            self._flank_kmers = {}
+            for idx, f in enumerate(self.flanks):
+                for o in range(len(f.sequence) - K + 1):
+                    self._flank_kmers.setdefault(f.sequence[o:o + K], []).append((idx, o))
+        return self._flank_kmers.get(kmer, ())
+
     def kmer_codes(self) -> np.ndarray:
         """The 2-bit codes (:func:`imtfusion.boundaries.encode`) of the transcripts'
         ``K``-mers without an ``N``, sorted and unique."""
         from imtfusion.boundaries import encode_all
 
-        codes = [encode_all(t.sequence) for t in self.spliced]
+        codes = [encode_all(t.sequence) for t in self.spliced] + [encode_all(f.sequence) for f in self.flanks]
         return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
 
     def filled(self) -> "TargetTranscripts | None":
@@ -130,6 +171,7 @@ class TargetTranscripts:
                     base = max(sorted(votes), key=lambda b: votes[b])
                     seq[k] = base if plus else base.translate(_COMP)
             out.spliced.append(_Spliced(t.transcript, t.chrom, "".join(seq), t.genomic, t.exon_starts, t.exon_ends))
+        out.flanks, out._flank_at = self.flanks, self._flank_at
         return out
 
     def _learn(self, t: _Spliced, read: str, start: int, tx_start: int, length: int) -> None:
@@ -143,14 +185,20 @@ class TargetTranscripts:
 
     def clip_of(self, fragment: str, sequence: str, min_clip: int) -> ClippedRead | None:
         """The read as a soft-clipped target alignment, or None when it does not start or
-        end with target transcript sequence followed by at least ``min_clip`` other bases."""
+        end with target transcript sequence followed by at least ``min_clip`` other bases.
+        A junction that kept intron bases of the target is found from the intron flanks:
+        past an exon's edge the match goes on into its intron (when more than ``SNAP``
+        bases match there), and a read whose target end lies in a flank and in no
+        transcript is matched there."""
         seq = sequence.upper()
         best: tuple[int, ClippedRead] | None = None
         taught: tuple | None = None  # (transcript, read, read start, transcript start, length) of the best
+        hit = False
         for read in (seq, reverse_complement(seq)):
             if len(read) < K + min_clip:
                 continue
             for hit_idx, hit_off in self.places(read[-K:]):
+                hit = True
                 t = self.spliced[hit_idx]
                 d = _extend(read, len(read) - K - 1, t.sequence, hit_off - 1, -1, t.exon_starts)
                 i, j = len(read) - K - d, hit_off - d
@@ -164,11 +212,20 @@ class TargetTranscripts:
                     i, j = i - n, j - n
                 if i < min_clip:
                     continue  # the read is (nearly) all target: an ordinary read
-                clip = self._clip(fragment, t, read[:i], read[i:], j, three_prime=True)
+                pos, kept = None, i  # kept: where the transcript's bases begin in the read
+                flank = self._flank_at.get((hit_idx, j, True))
+                if flank is not None:
+                    more = _extend(read, i - 1, flank.sequence, flank.edge - 1, -1, frozenset())
+                    if more > SNAP:
+                        if i - more < min_clip:
+                            continue  # the exon and its intron, contiguous: pre-mRNA
+                        pos = flank.genomic[flank.edge - more]
+                        i -= more
                 if best is None or len(read) - i > best[0]:
-                    best = (len(read) - i, clip)
-                    taught = (t, read, i, j, len(read) - i)
+                    best = (len(read) - i, self._clip(fragment, t, read[:i], read[i:], j, three_prime=True, pos=pos))
+                    taught = (t, read, kept, j, len(read) - kept)
             for hit_idx, hit_off in self.places(read[:K]):
+                hit = True
                 t = self.spliced[hit_idx]
                 d = _extend(read, K, t.sequence, hit_off + K, 1, t.exon_ends)
                 i, j = K + d, hit_off + K + d
@@ -180,19 +237,68 @@ class TargetTranscripts:
                     i, j = i + n, j + n
                 if len(read) - i < min_clip:
                     continue
-                clip = self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False)
+                pos = None
+                kept = i
+                flank = self._flank_at.get((hit_idx, j - 1, False))
+                if flank is not None:
+                    more = _extend(read, i, flank.sequence, flank.edge + 1, 1, frozenset())
+                    if more > SNAP:
+                        if len(read) - i - more < min_clip:
+                            continue
+                        pos = flank.genomic[flank.edge + more]
+                        i += more
                 if best is None or i > best[0]:
-                    best = (i, clip)
-                    taught = (t, read, 0, j - i, i)
-        if taught is not None:
+                    best = (i, self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False, pos=pos))
+                    taught = (t, read, 0, j - kept, kept)
+        if best is None and not hit:
+            best = self._flank_clip(fragment, seq, min_clip)
+        if taught is not None and best is not None:
             self._learn(*taught)
         return best[1] if best else None
 
+    def _flank_clip(self, fragment: str, seq: str, min_clip: int) -> tuple[int, ClippedRead] | None:
+        """A read whose target end lies in an intron flank (and in no transcript): the
+        target part is intron bases, maybe with the first or last few of the exon."""
+        best: tuple[int, ClippedRead] | None = None
+        for read in (seq, reverse_complement(seq)):
+            if len(read) < K + min_clip:
+                continue
+            for f_idx, off in self.flank_places(read[-K:]):
+                f = self.flanks[f_idx]
+                if not f.three_prime:
+                    continue
+                d = _extend(read, len(read) - K - 1, f.sequence, off - 1, -1, frozenset())
+                i, j = len(read) - K - d, off - d
+                if 0 < f.edge - j <= SNAP:
+                    i, j = i + (f.edge - j), f.edge  # partner bases that happen to match the intron's end
+                if i < min_clip:
+                    continue
+                if best is None or len(read) - i > best[0]:
+                    t = self.spliced[f.spliced]
+                    best = (len(read) - i, self._clip(fragment, t, read[:i], read[i:], 0, three_prime=True,
+                                                      pos=f.genomic[j]))
+            for f_idx, off in self.flank_places(read[:K]):
+                f = self.flanks[f_idx]
+                if f.three_prime:
+                    continue
+                d = _extend(read, K, f.sequence, off + K, 1, frozenset())
+                i, j = K + d, off + K + d
+                if 0 < (j - 1) - f.edge <= SNAP:
+                    i, j = i - (j - 1 - f.edge), f.edge + 1
+                if len(read) - i < min_clip:
+                    continue
+                if best is None or i > best[0]:
+                    t = self.spliced[f.spliced]
+                    best = (i, self._clip(fragment, t, read[i:], read[:i], 0, three_prime=False, pos=f.genomic[j - 1]))
+        return best
+
     @staticmethod
-    def _clip(fragment: str, t: _Spliced, partner: str, target: str, offset: int, three_prime: bool) -> ClippedRead:
+    def _clip(fragment: str, t: _Spliced, partner: str, target: str, offset: int, three_prime: bool,
+              pos: int | None = None) -> ClippedRead:
         """``target`` bases (transcript orientation) join ``partner`` bases at transcript
-        ``offset`` (the first kept base for a 3' target, the last for a 5' target)."""
-        pos = t.genomic[offset]
+        ``offset`` (the first kept base for a 3' target, the last for a 5' target), or at
+        genomic ``pos`` (an intron base) when given."""
+        pos = t.genomic[offset] if pos is None else pos
         plus = t.transcript.strand == "+"
         if three_prime:  # partner, then target
             side = "R" if plus else "L"
@@ -255,6 +361,38 @@ def _unknown_to_boundary(transcript: str, j: int, step: int, boundaries: frozens
 
 
 _COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+def _intron_flanks(idx: int, t: _Spliced, fetch: Callable[[str, int, int], str]) -> list[tuple[int, _Flank]]:
+    """The intron flanks of transcript ``t`` (index ``idx``), each with the transcript offset
+    of the exon base at its edge: for every intron, its last ``INTRON_FLANK`` bases with the
+    next exon's first ``K - 1`` transcript bases, and its first ``INTRON_FLANK`` bases after
+    the previous exon's last ``K - 1``."""
+    tx = t.transcript
+    plus = tx.strand == "+"
+    starts = sorted(t.exon_starts)  # transcript offset of exon k + 1's first base
+    out = []
+    for k, first in enumerate(starts, start=1):
+        lo, hi = (tx.exons[k - 1][1], tx.exons[k][0]) if plus else (tx.exons[k][1], tx.exons[k - 1][0])
+        n = min(INTRON_FLANK, hi - lo)
+        if n <= 0:
+            continue
+        for three in (True, False):
+            gs, ge = (hi - n, hi) if plus == three else (lo, lo + n)
+            bases = fetch(t.chrom, gs, ge)
+            if len(bases) != ge - gs:
+                continue
+            intron = bases.upper() if plus else reverse_complement(bases).upper()
+            where = tuple(range(gs, ge)) if plus else tuple(range(ge - 1, gs - 1, -1))
+            if three:  # the intron's end, then the transcript from the next exon on
+                a, b = first, min(len(t.sequence), first + K - 1)
+                flank = _Flank(idx, True, intron + t.sequence[a:b], where + t.genomic[a:b], n)
+                out.append((first, flank))
+            else:  # the transcript up to the previous exon's end, then the intron's start
+                a, b = max(0, first - K + 1), first
+                flank = _Flank(idx, False, t.sequence[a:b] + intron, t.genomic[a:b] + where, b - a - 1)
+                out.append((first - 1, flank))
+    return out
 
 
 class EndFilter:
