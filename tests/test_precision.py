@@ -596,6 +596,51 @@ def test_mates_of_an_isoform_go_to_the_isoform_not_to_the_main_junction_of_its_p
     assert main.discordant_pairs == 0 and main.fragments == 5 and iso.fragments == 5
 
 
+def test_the_molecules_of_a_junction_placed_ambiguously_are_told_apart_by_their_umis(tmp_path):
+    # single-end primer reads (minimap2 aligns a panel's reads unpaired): every junction
+    # read starts at the primer and ends at the same base, so only the UMIs tell the five
+    # molecules apart; two PCR copies of each (one with a misread UMI base) are one molecule
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
+    add_background(toy)
+    umis = ["ACGTACGT", "TTGCAAGC", "GACTGACT", "CCATCCAT", "TGTGCACA"]
+    for i, umi in enumerate(umis):
+        for copy, u in enumerate((umi, umi[:-1] + ("A" if umi[-1] != "A" else "C"))):
+            toy.fragment(f"amb{i}c{copy}_{u}", [("chr4", 4112, "+", 38), ("chr2", 20_088, "-", 62)],
+                         part_mapqs1=[0, 0])
+    result = call(tmp_path, toy, fasta=True)
+    [alk] = [s for s in result.statuses if s.target == "ALK"]
+    assert alk.status == "not assessable" and alk.reason.startswith("5 molecules have junction reads from ALK")
+
+
+@pytest.mark.parametrize("ambiguous_at", ["PARTP", "PART1"])
+def test_a_detected_target_names_another_partners_junction_placed_ambiguously(tmp_path, ambiguous_at):
+    # PART1::ALK is called from uniquely placed reads; 4 molecules of PARTP::ALK junction
+    # reads placed with MAPQ 0 (minimap2's EML4::ALK beside a called TPM3::ALK, seed 31337
+    # AMP BP12: 100 molecules) make no call, and the ALK reason says another fusion cannot
+    # be ruled out. The decoy: MAPQ-0 reads of the called junction itself add no such note.
+    toy = make_toy()
+    add_background(toy)
+    for i in range(3):
+        toy.fragment(f"q{i}", [("chr1", 8000, "-", 40 + i), ("chr2", 20090 + i, "-", 60 - i)],
+                     [("chr2", 19985 - 5 * i, "+", 100)])
+    for i in range(4):
+        if ambiguous_at == "PARTP":
+            parts = [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)]
+        else:
+            parts = [("chr1", 8000, "-", 36 - i), ("chr2", 20086 + i, "-", 64 - i)]
+        toy.fragment(f"amb{i}", parts, [("chr2", 20_030 + 5 * i, "+", 100)], part_mapqs1=[0, 0])
+    result = call(tmp_path, toy, fasta=True)
+    assert [c.fusion for c in result.called if "ALK" in c.fusion] == ["PART1::ALK"]
+    [alk] = [s for s in result.statuses if s.target == "ALK"]
+    assert alk.status == "detected"
+    if ambiguous_at == "PARTP":
+        assert "; also 4 molecules have junction reads from ALK" in alk.reason and "to PARTP " in alk.reason
+        assert "another fusion of ALK cannot be ruled out" in alk.reason
+    else:
+        assert "also" not in alk.reason and "MAPQ" not in alk.reason, alk.reason
+
+
 @pytest.mark.parametrize("partner", ["PARTP", "PARTPP"])
 def test_a_target_whose_junction_reads_all_placed_ambiguously_is_not_assessable(tmp_path, partner):
     # PARTP::ALK junction reads that the aligner placed with MAPQ 0 on both parts (BWA-MEM

@@ -1167,8 +1167,8 @@ class _LocusScan:
         self.block_clips: list[ClippedRead] = []
         self.chosen: list[bytes] = []  # records of the columnar pass to examine one by one
         self.ambiguous_raw: list[bytes] = []  # its clipped records placed below min_mapq
-        # (note_ambiguous) junction -> its molecules and the first base of its SA places
-        self.ambiguous: dict[tuple[int, str, str, int], tuple[set[tuple[int, int]], int]] = {}
+        # (note_ambiguous) junction -> its fragments' duplicate keys and the first base of its SA places
+        self.ambiguous: dict[tuple[int, str, str, int], tuple[dict[str, set[tuple]], int]] = {}
         self.name_keys: list[np.ndarray] = []
         self.name_positions: list[np.ndarray] = []
         # the library (sample QC): one start key per fragment, duplicates, insert sizes
@@ -1228,8 +1228,9 @@ class _LocusScan:
     def note_ambiguous(self, read: pysam.AlignedSegment) -> None:
         """A record placed below ``min_mapq`` that looks like a junction read (a soft or
         hard clip of ``min_clip_match`` bases or more at an end, an SA tag to a place
-        outside its own gene): its molecule (its reads' places: PCR copies share them) is
-        counted for its clip breakend and the SA's place (to ``AMBIGUOUS_BIN``), so that a
+        outside its own gene): its fragment is counted for its clip breakend and the SA's
+        place (to ``AMBIGUOUS_BIN``), in molecules as a call's are (its UMI and places:
+        :func:`imtfusion.umis.count_duplicates`; PCR copies are one), so that a
         target whose junction reads a paralog or pseudogene made ambiguous is not signed
         *not detected* (:func:`imtfusion.pipeline.ambiguous_junctions`). Never evidence."""
         cigar = read.cigartuples
@@ -1246,13 +1247,11 @@ class _LocusScan:
         chrom, at = segments[0].chrom, segments[0].ref_start
         if chrom == self.chrom and self.gene.start - AMBIGUOUS_BIN <= at < self.gene.end + AMBIGUOUS_BIN:
             return  # within its own gene: a splice written as a split (BWA-MEM), not a fusion
-        # a molecule by its reads' places (PCR copies share them; both reads of a fragment too)
-        mate = read.next_reference_start if read.flag & 0x1 else read.reference_end
-        molecule = (min(read.reference_start, mate), max(read.reference_start, mate))
+        # its fragment's duplicate key: molecules are counted as a call's are (umis.count_duplicates)
         key = (pos, side, chrom, at // AMBIGUOUS_BIN)
-        molecules, first = self.ambiguous.get(key, (set(), at))
-        molecules.add(molecule)
-        self.ambiguous[key] = (molecules, min(first, at))
+        fragments, first = self.ambiguous.get(key, ({}, at))
+        fragments.setdefault(read.query_name, set()).add(dup_key(read))
+        self.ambiguous[key] = (fragments, min(first, at))
 
     def _library_read(self, read: pysam.AlignedSegment) -> None:
         """A fragment's first read (or an unpaired read), as :meth:`_library_batch` counts them."""
@@ -1452,9 +1451,10 @@ class _LocusScan:
     def finish(self) -> None:
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
+        use_umis = self.params.uses_umis
         qc.ambiguous_junctions = tuple(sorted(
-            ((len(molecules), pos, side, chrom, first)
-             for (pos, side, chrom, _), (molecules, first) in self.ambiguous.items()),
+            ((len(fragments) - umis.count_duplicates(fragments, use_umis), pos, side, chrom, first)
+             for (pos, side, chrom, _), (fragments, first) in self.ambiguous.items()),
             key=lambda j: (-j[0], j[1:]))[:MAX_AMBIGUOUS_JUNCTIONS])
         evidence.split_reads.extend(self.split_reads)
         evidence.clipped_reads.extend(self.clipped_reads)

@@ -469,7 +469,8 @@ def target_statuses(
     (LoD above 25%)`` when its limit of detection is above ``lod_max_fraction``.
     ``ambiguous`` (target -> reason, :func:`ambiguous_junctions`): a target that would be
     *not detected* but holds a junction whose reads were all placed ambiguously is *not
-    assessable* for that reason."""
+    assessable* for that reason; a detected target's reason adds it (another partner's
+    junction)."""
     from imtfusion.imbalance import VERDICT_ATI, VERDICT_IMBALANCE
 
     imbalance = imbalance or {}
@@ -484,7 +485,8 @@ def target_statuses(
         if fusions:
             best = min((CONFIDENCE_ORDER[c.confidence] for c in called if locus.name in c.targets))
             tier = [k for k, v in CONFIDENCE_ORDER.items() if v == best][0]
-            reason = f"{tier} confidence call" + (f"; {qc_failure}" if qc_failure else "")
+            reason = (f"{tier} confidence call" + (f"; {qc_failure}" if qc_failure else "")
+                      + (f"; also {ambiguous[locus.name]}" if locus.name in ambiguous else ""))
             out.append(TargetStatus(locus.name, STATUS_DETECTED, fusions, reason, q, verdict))
         elif qc_failure:
             out.append(TargetStatus(locus.name, STATUS_NOT_ASSESSABLE, [], qc_failure, q, verdict))
@@ -516,27 +518,38 @@ def target_statuses(
     return out
 
 
-def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters) -> dict[str, str]:
-    """Target -> why it is not assessable, for the targets whose locus holds a junction
-    with at least ``ambiguous_junction_molecules`` molecules (distinct read places: PCR
-    copies are one) whose junction reads were all placed below ``min_mapq`` (:meth:`imtfusion.evidence._LocusScan.note_ambiguous`):
-    a paralog or pseudogene shares their bases, so the aligner could not say whether the
-    target is fused, and no uniquely placed read made a call to count them for. A
-    junction whose other side lies in a pseudogene only (the copy's own chimeric
-    transcripts) does not count. Such a target is no negative a lab can sign."""
+def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters,
+                        called: "dict[str, set[str]] | None" = None) -> dict[str, str]:
+    """Target -> why a fusion of it cannot be ruled out, for the targets whose locus holds a
+    junction with at least ``ambiguous_junction_molecules`` molecules (by UMI and read
+    places, PCR copies one) whose junction reads were all placed below ``min_mapq``
+    (:meth:`imtfusion.evidence._LocusScan.note_ambiguous`): a paralog or pseudogene shares
+    their bases, so the aligner could not say whether the target is fused, and no uniquely
+    placed read made a call to count them for. A junction whose other side lies in a
+    pseudogene only (the copy's own chimeric transcripts) does not count. Such a target is
+    no negative a lab can sign. ``called`` (target -> the genes of its calls' partners): a
+    target with a call gets the reason too, as another fusion that cannot be ruled out,
+    when the junction's partner is none of those (the reads of a call's own junction
+    placed ambiguously are counted for it)."""
     out: dict[str, str] = {}
     if params.ambiguous_junction_molecules <= 0:
         return out
+    called = called or {}
     for target, q in qc.items():
         for molecules, pos, side, chrom, at in q.ambiguous_junctions:
             if molecules < params.ambiguous_junction_molecules:
                 break
             if lookup.in_pseudogenes_only(chrom, at):
                 continue
-            partner = "/".join(sorted({g.name for g in lookup.genes_at(chrom, at)})) or f"{chrom}:{at + 1:,}"
+            genes = {g.name for g in lookup.genes_at(chrom, at)}
+            if target in called and (genes & called[target] or not genes):
+                continue
+            partner = "/".join(sorted(genes)) or f"{chrom}:{at + 1:,}"
+            what = (f"another fusion of {target} cannot be ruled out" if target in called
+                    else "a fusion cannot be ruled out")
             out[target] = (f"{molecules} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
                            f"{pos + 1:,}) to {partner} that the aligner placed with MAPQ below {params.min_mapq} "
-                           "(a paralog or pseudogene shares their bases), so a fusion cannot be ruled out; "
+                           f"(a paralog or pseudogene shares their bases), so {what}; "
                            "confirm with another method")
             break
     return out
@@ -956,7 +969,11 @@ def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
         notes.append(f"housekeeping gene(s) {', '.join(gathered.house_missing)} not in the annotation or the BAM: "
                      "left out of the sample QC")
     lod = assess_lod(qc, house, sample_qc, params)
-    ambiguous = ambiguous_junctions(qc, lookup, params)
+    partners: dict[str, set[str]] = {}
+    for c in named.called:
+        for target in c.targets:
+            partners.setdefault(target, set()).update({c.gene5.name, c.gene3.name} - {target})
+    ambiguous = ambiguous_junctions(qc, lookup, params, partners)
     statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod, ambiguous)
     renames = inputs.contigs.renamed
     if renames:
