@@ -183,6 +183,41 @@ def test_unmapped_reads_that_spell_the_junction_count(tmp_path):
     assert c.split_reads == 6
 
 
+def _clipped_after_a_gap(toy, name: str, gap: int, block: int, length: int) -> None:
+    """A PARTP::ALK junction read aligned in ALK as minimap2 writes some: 70 ALK bases,
+    a one-base deletion (``gap`` 2) or insertion (1), ``block`` PARTP bases matched by
+    chance, the rest of the PARTP bases soft-clipped; its mate in ALK."""
+    from toolkit import revcomp
+
+    partp = revcomp(toy.seq["chr4"][4120:4150])
+    [rec, mate] = toy.fragment(name, [("chr2", 20080, "+", 100)], [("chr2", 19900, "-", 100)])
+    rec.query_sequence = toy.seq["chr2"][20080:20150] + partp
+    rec.cigartuples = [(0, 70), (gap, 1), (0, block), (4, 30 - block - (1 if gap == 1 else 0))]
+    rec.query_qualities = pysam.qualitystring_to_array("I" * 100)
+
+
+def test_a_few_partner_bases_after_an_indel_at_a_clip_are_clip(tmp_path):
+    # minimap2's 14S4M1D57M / 57M1I4M14S: partner bases matched by chance a base past the
+    # exon, bridged to it by a one-base gap; the clip starts at the exon's edge (seed 31337
+    # capture EEF1A1::ETV6 was one base off). The decoy: a block of 6 bases after the gap
+    # is alignment, and the clip stays where it is
+    from imtfusion.evidence import clip_geometry
+
+    toy = junction_toy(0, 3)
+    for i in range(3):
+        _clipped_after_a_gap(toy, f"d{i}x", 2, 4, 100)
+    for i in range(2):
+        _clipped_after_a_gap(toy, f"i{i}x", 1, 3, 100)
+    result = run(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20150") and c.precision == "exact"
+    assert {"d0x", "d1x", "d2x", "i0x", "i1x"} <= c.split_fragments
+    assert clip_geometry([(4, 14), (0, 4), (2, 1), (0, 57)], 100, 162) == (18, 0, 105, 162)
+    assert clip_geometry([(0, 57), (1, 1), (0, 4), (4, 14)], 100, 161) == (0, 19, 100, 157)
+    assert clip_geometry([(4, 14), (0, 6), (2, 1), (0, 57)], 100, 164) == (14, 0, 100, 164)  # alignment
+    assert clip_geometry([(0, 4), (2, 1), (0, 57)], 100, 162) == (0, 0, 100, 162)  # no clip: alignment
+
+
 def test_unmapped_reads_of_a_junction_that_kept_intron_bases_count(tmp_path):
     # EML4::ALK often keeps ALK intron bases before exon 20; an end-to-end aligner (HISAT2)
     # leaves such junction reads unmapped beside their mates in ALK. Here PARTP exon 2 joins
@@ -205,6 +240,39 @@ def test_unmapped_reads_of_a_junction_that_kept_intron_bases_count(tmp_path):
     assert (c.end5.label(), c.end3.label()) == ("chr4:4150", "chr2:20190")
     assert c.split_fragments == {"u0", "u1", "u2", "w0", "w1"}
     assert [f.fusion for f in result.called] == ["PARTP::ALK"]
+
+
+def test_without_a_fasta_the_intron_flanks_are_not_used(tmp_path, monkeypatch):
+    # the decoy of the intron flanks: without a FASTA the pile-up spells an intron from the
+    # reads aligned there, and a junction read whose partner bases the aligner wrote as
+    # mismatches into the intron (STAR's defaults, seed 20240611 BP14 TPM4::ALK: 67M8S, nM 9)
+    # makes it spell partner bases: every other junction read would match them and its
+    # junction move into the intron (BP14's moved 19 bases; the call 3 bases off)
+    from imtfusion.annotation import load_annotation
+    from imtfusion.targets import ContigMap, resolve_targets
+    import imtfusion.pipeline as pipeline
+    from imtfusion.unmapped import TargetTranscripts
+    from toolkit import revcomp
+
+    toy = make_toy()
+    annotation = load_annotation(toy.write_gtf(tmp_path / "a.gtf"))
+    [locus] = resolve_targets(annotation, ["ALK"], 1000, ContigMap.build(annotation.contigs, toy.contigs), "toy")
+    spelled = toy.seq["chr2"][:20150] + revcomp(toy.seq["chr4"][4122:4150])[:20] + "N" * 20000
+    fetch = lambda chrom, s, e: spelled[s:e] if chrom == "chr2" else ""  # noqa: E731
+    read = toy.seq["chr4"][4100:4150] + revcomp(toy.seq["chr2"][20100:20150])  # PARTP exon 2 | ALK exon 3
+    with_flanks = TargetTranscripts([locus], annotation, fetch, flanks=True).clip_of("u", read, 12)
+    without = TargetTranscripts([locus], annotation, fetch).clip_of("u", read, 12)
+    assert with_flanks.end.pos == 20169 and without.end.pos == 20149  # 20 bases in, or the exon's edge
+    # and a call without a FASTA builds them so, with a FASTA with its flanks
+    built = []
+    real = pipeline.TargetTranscripts
+    monkeypatch.setattr(pipeline, "TargetTranscripts", lambda *a, **k: built.append(k.get("flanks")) or real(*a, **k))
+    toy = junction_toy(2, 2)
+    toy.unmapped_pair("u0", [("chr4", 4100, "+", 50), ("chr2", 20100, "-", 50)], ("chr2", 19950, "+", 100))
+    run(tmp_path, toy, fasta=False)
+    (tmp_path / "s.bam").unlink()
+    run(tmp_path, toy, fasta=True)
+    assert built and built[0] is False and built[-1] is True
 
 
 def test_unmapped_reads_of_a_5prime_target_that_kept_intron_bases_count(tmp_path):

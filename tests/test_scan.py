@@ -58,6 +58,13 @@ def _random_record(rng: random.Random, header: pysam.AlignmentHeader, i: int, co
         lead, trail = rng.randint(0, min(40, length // 3)), rng.randint(0, min(40, length // 3))
         middle = length - lead - trail
         ops = ([(4, lead)] if lead else []) + [(0, middle)] + ([(4, trail)] if trail else [])
+        if middle > 20 and rng.random() < 0.4:  # a tiny block beside a gap at an end (minimap2's 14S4M1D57M)
+            b, g, op = rng.randint(1, 7), rng.randint(1, 3), rng.choice([1, 2, 3])
+            rest = middle - b - (g if op == 1 else 0)
+            if rng.random() < 0.5:
+                ops = ([(4, lead)] if lead else []) + [(0, b), (op, g), (0, rest)] + ([(4, trail)] if trail else [])
+            else:
+                ops = ([(4, lead)] if lead else []) + [(0, rest), (op, g), (0, b)] + ([(4, trail)] if trail else [])
         rec.cigartuples = ops
         if rng.random() < 0.6:  # adapter read-through, sometimes a few bases into the clip
             shift = rng.choice([0, 0, 1, 2, 3])

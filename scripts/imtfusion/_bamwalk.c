@@ -543,13 +543,18 @@ static int adapter_clip(const uint8_t *seq, int64_t l_seq, int64_t clip, int lef
     return 0;
 }
 
-/* The length of ``block`` when it is an aligned block (M = X) of at most ``tiny`` bases
- * and ``gap`` an intron gap (N); 0 otherwise. */
-static int64_t tiny_block(uint32_t block, uint32_t gap, int64_t tiny)
+/* The read bases an end ``block`` and the ``gap`` beside it add to that end's clip
+ * (evidence.clip_geometry): an aligned block (M = X) of at most ``tiny`` bases before an
+ * intron gap (N), or, when the end is soft-clipped (``clipped``), before a deletion (D)
+ * or an insertion (I, whose bases count too); 0 otherwise. */
+static int64_t tiny_block(uint32_t block, uint32_t gap, int64_t tiny, int clipped)
 {
-    unsigned op = block & 0xF;
+    unsigned op = block & 0xF, gap_op = gap & 0xF;
     int64_t length = block >> 4;
-    return (op == 0 || op == 7 || op == 8) && length <= tiny && (gap & 0xF) == 3 ? length : 0;
+    if (!(op == 0 || op == 7 || op == 8) || length > tiny) return 0;
+    if (gap_op == 3 || (clipped && gap_op == 2)) return length;
+    if (clipped && gap_op == 1) return length + (int64_t)(gap >> 4);
+    return 0;
 }
 
 static int has_sa_tag(const uint8_t *aux, const uint8_t *stop)
@@ -617,14 +622,16 @@ static PyObject *classify(PyObject *self, PyObject *args)
             int spliced = ((row[4] >> 3) & 1) && (pos < gene_start || end > gene_end);
             int64_t lead = first_code == 4 ? first_length : 0, trail = last_code == 4 ? last_length : 0;
             int64_t longest = lead > trail ? lead : trail;
-            /* a tiny aligned block between an end's clip and an intron gap counts into
-             * the clip (evidence.clip_geometry) */
+            /* a tiny aligned block between an end's clip and an intron gap, deletion or
+             * insertion counts into the clip (evidence.clip_geometry) */
             int64_t left_slack = 0, right_slack = 0;
-            if ((row[4] >> 3) & 1) {
+            if (row[4] & ((1 << 1) | (1 << 2) | (1 << 3))) {
                 const uint8_t *ops = data + o + FIXED_BYTES + l_qname;
                 int64_t j = lead > 0 ? 1 : 0, k = n_cigar - 1 - (trail > 0 ? 1 : 0);
-                if (j + 1 < n_cigar) left_slack = tiny_block(u32_at(ops + 4 * j), u32_at(ops + 4 * (j + 1)), tiny);
-                if (k >= 1) right_slack = tiny_block(u32_at(ops + 4 * k), u32_at(ops + 4 * (k - 1)), tiny);
+                if (j + 1 < n_cigar)
+                    left_slack = tiny_block(u32_at(ops + 4 * j), u32_at(ops + 4 * (j + 1)), tiny, lead > 0);
+                if (k >= 1)
+                    right_slack = tiny_block(u32_at(ops + 4 * k), u32_at(ops + 4 * (k - 1)), tiny, trail > 0);
             }
             int clipped = longest > 0 && (lead + left_slack >= min_clip || trail + right_slack >= min_clip);
             int discordant = 0;

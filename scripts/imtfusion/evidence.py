@@ -365,18 +365,32 @@ def clip_geometry(cigar: list[tuple[int, int]], ref_start: int, ref_end: int,
     A block of at most ``tiny`` (``TINY_BLOCK``) bases hanging after an ``N`` gap at
     either end (HISAT2's ``85M6500N1M14S``) is a few partner bases spliced to a chance
     match: it is counted as part of the clip, and the breakend is the base before the
-    gap."""
+    gap. So is a block of at most ``TINY_BLOCK`` bases between a soft clip and a deletion
+    or insertion (minimap2's ``14S4M1D57M``: 4 partner bases matched by chance a base
+    before the exon, the gap bridging them to it), an insertion's bases with it."""
     left = cigar[0][1] if cigar[0][0] == _S else 0
     right = cigar[-1][1] if cigar[-1][0] == _S else 0
     j = 1 if left else 0
-    if j + 1 < len(cigar) and cigar[j][0] in (_M, _EQ, _X) and cigar[j][1] <= tiny and cigar[j + 1][0] == _N:
-        left += cigar[j][1]
-        ref_start += cigar[j][1] + cigar[j + 1][1]
+    if j + 1 < len(cigar) and (slack := _end_block(cigar[j], cigar[j + 1], tiny, left > 0)) is not None:
+        left += slack[0]
+        ref_start += slack[1]
     k = len(cigar) - (1 if right else 0)
-    if k >= 2 and cigar[k - 1][0] in (_M, _EQ, _X) and cigar[k - 1][1] <= tiny and cigar[k - 2][0] == _N:
-        right += cigar[k - 1][1]
-        ref_end -= cigar[k - 1][1] + cigar[k - 2][1]
+    if k >= 2 and (slack := _end_block(cigar[k - 1], cigar[k - 2], tiny, right > 0)) is not None:
+        right += slack[0]
+        ref_end -= slack[1]
     return left, right, ref_start, ref_end
+
+
+def _end_block(block: tuple[int, int], gap: tuple[int, int], tiny: int, clipped: bool) -> tuple[int, int] | None:
+    """(read bases, reference bases) that an end block and the gap beside it add to the
+    clip (:func:`clip_geometry`), or None when they are alignment."""
+    if block[0] not in (_M, _EQ, _X):
+        return None
+    if gap[0] == _N and block[1] <= tiny:
+        return block[1], block[1] + gap[1]
+    if clipped and block[1] <= TINY_BLOCK and gap[0] in (_D, _I):
+        return (block[1], block[1] + gap[1]) if gap[0] == _D else (block[1] + gap[1], block[1])
+    return None
 
 
 def block_clips_of(read: pysam.AlignedSegment, chrom: str, min_clip: int) -> list[ClippedRead]:

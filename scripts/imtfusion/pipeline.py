@@ -337,6 +337,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     breakends: returns (those clips, notes, the unplaced pairs of which a read may lie in a
     target transcript: :mod:`imtfusion.unplaced`); ``evidence`` is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
+    from_reads = getattr(ref, "from_reads", False)  # no FASTA: the reads' pile-up spells the target
     found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
@@ -345,13 +346,13 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
         have = {r[0] for r in placed}
         placed += [r for r in genome_wide if r[0] not in have]
     if placed:
-        index = TargetTranscripts(loci, annotation, ref.fetch)
+        index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
         found += scan_reads(placed, index, params.min_clip)
     if partner_clips:
         # a partner-side read whose clip spells the target: a clip at the target breakend,
         # with the partner read's own position and UMI as its duplicate key
         if index is None:
-            index = TargetTranscripts(loci, annotation, ref.fetch)
+            index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
         keys = {c.fragment: c.dup_key for c in partner_clips}
         done = {c.fragment for c in found}
         found += [dataclasses.replace(c, dup_key=keys[c.fragment])
@@ -378,7 +379,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     pairs: list[UnplacedPair] = []
     if unplaced:
         if index is None:
-            index = TargetTranscripts(loci, annotation, ref.fetch)
+            index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
         collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
 
         def collected():
@@ -389,7 +390,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
         found += scan_reads(collected(), index, params.min_clip)
         pairs = collector.finish()
         notes.append(f"{unplaced:,} unmapped reads without a position were scanned for junction reads")
-    filled = index.filled() if index is not None and getattr(ref, "from_reads", False) else None
+    filled = index.filled() if index is not None and from_reads else None
     if filled is not None:
         # without a FASTA: target bases no aligned read spells, as the junction reads just
         # matched spell them, let the other unmapped reads be matched there too (a second look)

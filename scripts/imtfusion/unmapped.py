@@ -64,7 +64,12 @@ class TargetTranscripts:
     reads that matched nothing (junction reads whose target part lies where only other
     unmapped junction reads are)."""
 
-    def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str]):
+    def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str],
+                 flanks: bool = False):
+        """``flanks``: also the targets' intron flanks (:class:`_Flank`), from a genome
+        FASTA only: in an intron next to an exon the reads' pile-up may spell partner
+        bases that an aligner extended into it (STAR's defaults: seed 20240611 TPM4::ALK,
+        BP14, whose junction moved 19 bases into ALK intron 19)."""
         self.spliced: list[_Spliced] = []
         self._kmers: dict[str, list[tuple[int, int]]] | None = None  # built after FIND_LOOKUPS look-ups
         self._lookups = 0
@@ -95,7 +100,7 @@ class TargetTranscripts:
         self.flanks: list[_Flank] = []
         # (transcript index, offset of an exon's first base / last base) -> its intron flank
         self._flank_at: dict[tuple[int, int, bool], _Flank] = {}
-        for idx, t in enumerate(self.spliced):
+        for idx, t in enumerate(self.spliced if flanks else ()):
             for offset, flank in _intron_flanks(idx, t, fetch):
                 self.flanks.append(flank)
                 self._flank_at[(idx, offset, flank.three_prime)] = flank
