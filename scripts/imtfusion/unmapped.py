@@ -113,13 +113,7 @@ class TargetTranscripts:
         K-mer costs more than thousands of searches); then the index is built."""
         if self._kmers is None and self._lookups < FIND_LOOKUPS:
             self._lookups += 1
-            found = []
-            for idx, t in enumerate(self.spliced):
-                at = t.sequence.find(kmer)
-                while at >= 0:
-                    found.append((idx, at))
-                    at = t.sequence.find(kmer, at + 1)
-            return found or ()
+            return _search(kmer, [t.sequence for t in self.spliced])
         return self.kmers.get(kmer, ())
 
     @property
@@ -128,29 +122,16 @@ class TargetTranscripts:
         transcript and offset order. Built when first asked for: most reads never pass
         :class:`EndFilter`, which needs only :meth:`kmer_codes`."""
         if self._kmers is None:
-            self._kmers = {}
-            for idx, t in enumerate(self.spliced):
-                seq = t.sequence
-                for o in range(len(seq) - K + 1):
-                    self._kmers.setdefault(seq[o:o + K], []).append((idx, o))
+            self._kmers = _index([t.sequence for t in self.spliced])
         return self._kmers
 
     def flank_places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
         """(flank index, offset) places of ``kmer`` in the intron flanks, found as :meth:`places` finds them."""
         if self._flank_kmers is None and self._flank_lookups < FIND_LOOKUPS:
             self._flank_lookups += 1
-            found = []
-            for idx, f in enumerate(self.flanks):
-                at = f.sequence.find(kmer)
-                while at >= 0:
-                    found.append((idx, at))
-                    at = f.sequence.find(kmer, at + 1)
-            return found or ()
+            return _search(kmer, [f.sequence for f in self.flanks])
         if self._flank_kmers is None:
-            self._flank_kmers = {}
-            for idx, f in enumerate(self.flanks):
-                for o in range(len(f.sequence) - K + 1):
-                    self._flank_kmers.setdefault(f.sequence[o:o + K], []).append((idx, o))
+            self._flank_kmers = _index([f.sequence for f in self.flanks])
         return self._flank_kmers.get(kmer, ())
 
     def kmer_codes(self) -> np.ndarray:
@@ -366,6 +347,26 @@ def _unknown_to_boundary(transcript: str, j: int, step: int, boundaries: frozens
 
 
 _COMP = str.maketrans("ACGTN", "TGCAN")
+
+
+def _search(kmer: str, sequences: list[str]) -> list[tuple[int, int]] | tuple[()]:
+    """(sequence index, offset) of every place of ``kmer`` in ``sequences``, in order; () when none."""
+    found = []
+    for idx, seq in enumerate(sequences):
+        at = seq.find(kmer)
+        while at >= 0:
+            found.append((idx, at))
+            at = seq.find(kmer, at + 1)
+    return found or ()
+
+
+def _index(sequences: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """Every ``K``-mer of ``sequences`` -> its (sequence index, offset) places, in order."""
+    out: dict[str, list[tuple[int, int]]] = {}
+    for idx, seq in enumerate(sequences):
+        for o in range(len(seq) - K + 1):
+            out.setdefault(seq[o:o + K], []).append((idx, o))
+    return out
 
 
 def _intron_flanks(idx: int, t: _Spliced, fetch: Callable[[str, int, int], str]) -> list[tuple[int, _Flank]]:
