@@ -47,11 +47,14 @@ def test_the_kmer_codes_of_the_target_transcripts_are_those_of_their_kmer_index(
     for n in (5, 19, 20, 21, 400, 1500):
         seq = "".join(rng.choice("ACGTN" if n == 400 else "ACGT") for _ in range(n))
         index.spliced.append(_Spliced(None, "chr1", seq, tuple(range(n)), frozenset(), frozenset()))
-    values, ok = encode(sorted(index.kmers))
+    kmers = {t.sequence[o:o + K] for t in index.spliced for o in range(len(t.sequence) - K + 1)}
+    values, ok = encode(sorted(kmers))
     assert np.array_equal(index.kmer_codes(), sorted_unique(values[ok]))
-    # the index lists every place of a K-mer, in transcript and offset order
-    places = [(i, o) for i, t in enumerate(index.spliced) for o in range(len(t.sequence) - K + 1)]
-    assert sorted(p for v in index.kmers.values() for p in v) == places
+    # the index lists every place of a K-mer without an N, in transcript and offset order
+    places = [(i, o) for i, t in enumerate(index.spliced) for o in range(len(t.sequence) - K + 1)
+              if "N" not in t.sequence[o:o + K]]
+    assert sorted(p for k in kmers for p in index.index.places(k)) == places
+    assert all(list(index.index.places(k)) == sorted(index.index.places(k)) for k in kmers)
 
 
 def test_kmer_places_found_by_search_are_those_of_the_index():
@@ -67,7 +70,10 @@ def test_kmer_places_found_by_search_are_those_of_the_index():
     searched = [index.places(k) for k in asked]  # the first FIND_LOOKUPS by search, then by the index
     expected = TargetTranscripts([], None, lambda *a: "")  # type: ignore[arg-type]
     expected.spliced = index.spliced
-    assert len(asked) > FIND_LOOKUPS and searched == [expected.kmers.get(k, ()) for k in asked]
+    assert len(asked) > FIND_LOOKUPS and searched == [expected.index.places(k) for k in asked]
+    by_hand = [[(i, o) for i, t in enumerate(index.spliced) for o in range(len(t.sequence) - K + 1)
+                if t.sequence[o:o + K] == k] if "N" not in k else [] for k in asked]
+    assert [list(p) for p in searched] == by_hand
 
 
 # ----------------------------------------------------------------------------------

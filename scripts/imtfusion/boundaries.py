@@ -36,12 +36,18 @@ def encode(kmers: list[str]) -> tuple[np.ndarray, np.ndarray]:
 def encode_all(sequence: str) -> np.ndarray:
     """The codes (:func:`encode`) of every ``K``-mer of ``sequence`` without an N (or other
     letter), in order of position, found with one rolling pass instead of a string each."""
+    return encode_at(sequence)[1]
+
+
+def encode_at(sequence: str) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, codes) of the ``K``-mers of ``sequence`` without an N (or other letter),
+    in order of position (:func:`encode_all` with where each one starts)."""
     if len(sequence) < K:
-        return np.zeros(0, dtype=np.uint64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     codes = _CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
     windows = np.lib.stride_tricks.sliding_window_view(codes, K)
     ok = (windows != 255).all(axis=1)
-    return (windows[ok].astype(np.uint64) * _POW).sum(axis=1, dtype=np.uint64)
+    return np.flatnonzero(ok), (windows[ok].astype(np.uint64) * _POW).sum(axis=1, dtype=np.uint64)
 
 
 class BoundaryIndex:

@@ -71,7 +71,7 @@ class TargetTranscripts:
         bases that an aligner extended into it (STAR's defaults: seed 20240611 TPM4::ALK,
         BP14, whose junction moved 19 bases into ALK intron 19)."""
         self.spliced: list[_Spliced] = []
-        self._kmers: dict[str, list[tuple[int, int]]] | None = None  # built after FIND_LOOKUPS look-ups
+        self._index: _KmerIndex | None = None  # built after FIND_LOOKUPS look-ups
         self._lookups = 0
         self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
         for locus in loci:
@@ -104,43 +104,45 @@ class TargetTranscripts:
             for offset, flank in _intron_flanks(idx, t, fetch):
                 self.flanks.append(flank)
                 self._flank_at[(idx, offset, flank.three_prime)] = flank
-        self._flank_kmers: dict[str, list[tuple[int, int]]] | None = None
-        self._flank_lookups = 0
+        self._flank_index: _KmerIndex | None = None  # built when first asked for
+        self._codes: np.ndarray | None = None
 
     def places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
-        """``kmers.get(kmer, ())``. The first FIND_LOOKUPS look-ups search the transcripts
-        instead (a few reads pass :class:`EndFilter` in most samples, and the index of every
-        K-mer costs more than thousands of searches); then the index is built."""
-        if self._kmers is None and self._lookups < FIND_LOOKUPS:
+        """(transcript index, offset) of every place of ``kmer`` (without an N) in the
+        transcripts, in order. The first FIND_LOOKUPS look-ups search the transcripts (a
+        few reads pass :class:`EndFilter` in most samples); then the index is built."""
+        if self._index is None and self._lookups < FIND_LOOKUPS:
             self._lookups += 1
-            return _search(kmer, [t.sequence for t in self.spliced])
-        return self.kmers.get(kmer, ())
+            return () if "N" in kmer else _search(kmer, [t.sequence for t in self.spliced])
+        return self.index.places(kmer)
 
     @property
-    def kmers(self) -> dict[str, list[tuple[int, int]]]:
-        """Every ``K``-mer of the transcripts: its (transcript index, offset) places, in
-        transcript and offset order. Built when first asked for: most reads never pass
-        :class:`EndFilter`, which needs only :meth:`kmer_codes`."""
-        if self._kmers is None:
-            self._kmers = _index([t.sequence for t in self.spliced])
-        return self._kmers
+    def index(self) -> "_KmerIndex":
+        """Every ``K``-mer of the transcripts and its places (:class:`_KmerIndex`), built when
+        first asked for: most reads never pass :class:`EndFilter`."""
+        if self._index is None:
+            self._index = _KmerIndex([t.sequence for t in self.spliced])
+        return self._index
 
     def flank_places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
-        """(flank index, offset) places of ``kmer`` in the intron flanks, found as :meth:`places` finds them."""
-        if self._flank_kmers is None and self._flank_lookups < FIND_LOOKUPS:
-            self._flank_lookups += 1
-            return _search(kmer, [f.sequence for f in self.flanks])
-        if self._flank_kmers is None:
-            self._flank_kmers = _index([f.sequence for f in self.flanks])
-        return self._flank_kmers.get(kmer, ())
+        """(flank index, offset) places of ``kmer`` in the intron flanks, in order."""
+        if self._flank_index is None:
+            self._flank_index = _KmerIndex([f.sequence for f in self.flanks])
+        return self._flank_index.places(kmer)
 
     def kmer_codes(self) -> np.ndarray:
         """The 2-bit codes (:func:`imtfusion.boundaries.encode`) of the transcripts'
         ``K``-mers without an ``N``, sorted and unique."""
         from imtfusion.boundaries import encode_all
 
-        codes = [encode_all(t.sequence) for t in self.spliced] + [encode_all(f.sequence) for f in self.flanks]
-        return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
+        if self._codes is None:
+            codes = [self.index.values] if self._index is not None else [encode_all(t.sequence) for t in self.spliced]
+            if self.flanks:
+                if self._flank_index is None:
+                    self._flank_index = _KmerIndex([f.sequence for f in self.flanks])
+                codes.append(self._flank_index.values)
+            self._codes = sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
+        return self._codes
 
     def filled(self) -> "TargetTranscripts | None":
         """The transcripts with their unknown bases spelled by the target parts of the reads
@@ -360,13 +362,33 @@ def _search(kmer: str, sequences: list[str]) -> list[tuple[int, int]] | tuple[()
     return found or ()
 
 
-def _index(sequences: list[str]) -> dict[str, list[tuple[int, int]]]:
-    """Every ``K``-mer of ``sequences`` -> its (sequence index, offset) places, in order."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    for idx, seq in enumerate(sequences):
-        for o in range(len(seq) - K + 1):
-            out.setdefault(seq[o:o + K], []).append((idx, o))
-    return out
+class _KmerIndex:
+    """Every ``K``-mer (without an N) of many short sequences, as sorted 2-bit codes
+    (:func:`imtfusion.boundaries.encode_at`) with where each lies: built in a few numpy
+    passes over the sequences joined by an ``N``, where a dict of them would take a
+    Python step per base (the intron flanks of the targets hold some 10^5)."""
+
+    def __init__(self, sequences: list[str]):
+        from imtfusion.boundaries import encode_at
+
+        self.starts = np.cumsum([0] + [len(s) + 1 for s in sequences[:-1]], dtype=np.int64)
+        at, values = encode_at("N".join(sequences))
+        order = np.argsort(values, kind="stable")  # equal K-mers keep their order of place
+        self.values, self.at = values[order], at[order]
+
+    def places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
+        """(sequence index, offset) of every place of ``kmer``, in order; () when none."""
+        from imtfusion.boundaries import encode
+
+        codes, ok = encode([kmer])
+        if not ok[0]:
+            return ()
+        lo, hi = np.searchsorted(self.values, codes[0], "left"), np.searchsorted(self.values, codes[0], "right")
+        if lo == hi:
+            return ()
+        where = self.at[lo:hi]
+        idx = np.searchsorted(self.starts, where, "right") - 1
+        return [(int(i), int(w - self.starts[i])) for i, w in zip(idx, where)]
 
 
 def _intron_flanks(idx: int, t: _Spliced, fetch: Callable[[str, int, int], str]) -> list[tuple[int, _Flank]]:
