@@ -45,9 +45,18 @@ def encode_at(sequence: str) -> tuple[np.ndarray, np.ndarray]:
     if len(sequence) < K:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
     codes = _CODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
-    windows = np.lib.stride_tricks.sliding_window_view(codes, K)
-    ok = (windows != 255).all(axis=1)
-    return np.flatnonzero(ok), (windows[ok].astype(np.uint64) * _POW).sum(axis=1, dtype=np.uint64)
+    n = len(codes) - K + 1
+    # a window is usable when it holds no unusable letter: counted with a running sum
+    bad = np.concatenate(([0], np.cumsum(codes == 255, dtype=np.int64)))
+    ok = np.flatnonzero(bad[K:] == bad[:n])
+    # the codes, in K passes over the windows (no K-wide copy of every window)
+    wide = codes.astype(np.uint64)
+    values = np.zeros(n, dtype=np.uint64)
+    four = np.uint64(4)
+    for j in range(K):
+        values *= four
+        values += wide[j:j + n]
+    return ok, values[ok]
 
 
 class BoundaryIndex:
