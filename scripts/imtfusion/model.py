@@ -128,7 +128,8 @@ class TargetQC:
     library: "LibraryCounts | None" = None  # fragments, duplicates, insert sizes (sample QC)
     transcript_bins: tuple[float, ...] = ()  # mean depth in 10 equal bins along the transcript, 5' first
     # junction reads of the locus placed below min_mapq (a copy shares their bases), by
-    # junction: (molecules by read places, clip breakend pos, side, SA contig, its first SA pos), most first
+    # junction: (molecules, counted as a call's: UMIs and read places; clip breakend pos, side, SA contig,
+    # its first SA pos), most first
     ambiguous_junctions: tuple[tuple[int, int, str, str, int], ...] = ()
 
     @property

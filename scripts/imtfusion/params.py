@@ -27,7 +27,7 @@ class CallParameters:
     clip_identity: float = 0.85  # clip vs junction sequence identity needed to count a clipped read
     # --- filters
     min_fragments: int = 3  # supporting fragments (split + discordant) to report a novel fusion
-    ambiguous_junction_molecules: int = 3  # a target without a call holding a junction of this many molecules placed below min_mapq is not assessable (0: off)
+    ambiguous_junction_molecules: int = 3  # a target without a call holding a junction of this many molecules placed below min_mapq is not assessable; a detected one's reason names such a junction to another partner (0: off)
     min_fragments_known: int = 2  # the same for a known partner of the target
     max_self_similarity: float = 0.9  # partner bases matching an end's own neighbourhood this well: mismapping
     # UMIs: "auto" takes a fragment's UMI from the MI tag (a molecule id), else the RX tag,

@@ -338,6 +338,10 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     target transcript: :mod:`imtfusion.unplaced`); ``evidence`` is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
     from_reads = getattr(ref, "from_reads", False)  # no FASTA: the reads' pile-up spells the target
+
+    def transcripts() -> TargetTranscripts:
+        return index if index is not None else TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
+
     found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}
     placed = [(u.fragment, u.sequence, u.umi) for u in evidence.unmapped_reads]
@@ -346,13 +350,12 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
         have = {r[0] for r in placed}
         placed += [r for r in genome_wide if r[0] not in have]
     if placed:
-        index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
+        index = transcripts()
         found += scan_reads(placed, index, params.min_clip)
     if partner_clips:
         # a partner-side read whose clip spells the target: a clip at the target breakend,
         # with the partner read's own position and UMI as its duplicate key
-        if index is None:
-            index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
+        index = transcripts()
         keys = {c.fragment: c.dup_key for c in partner_clips}
         done = {c.fragment for c in found}
         found += [dataclasses.replace(c, dup_key=keys[c.fragment])
@@ -378,8 +381,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
 
     pairs: list[UnplacedPair] = []
     if unplaced:
-        if index is None:
-            index = TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
+        index = transcripts()
         collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
 
         def collected():

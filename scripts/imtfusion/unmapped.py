@@ -28,7 +28,7 @@ K = 20  # bases of a read end looked up in the target transcripts
 SNAP = 10  # a match running this few bases past an exon boundary is cut back to it
 UNMAPPED_MAPQ = 60  # the target part matches the transcript exactly over >= K bases
 FIND_LOOKUPS = 32  # K-mer look-ups done by searching the transcripts before their index is built (a search of
-# the 7 default transcripts costs about a 200th of building the index)
+# the 7 default transcripts costs about a 30th of building the index: 0.1 ms against 3 ms)
 
 
 @dataclass(frozen=True)
@@ -124,11 +124,16 @@ class TargetTranscripts:
             self._index = _KmerIndex([t.sequence for t in self.spliced])
         return self._index
 
-    def flank_places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
-        """(flank index, offset) places of ``kmer`` in the intron flanks, in order."""
+    @property
+    def flank_index(self) -> "_KmerIndex":
+        """Every ``K``-mer of the intron flanks and its places, built when first asked for."""
         if self._flank_index is None:
             self._flank_index = _KmerIndex([f.sequence for f in self.flanks])
-        return self._flank_index.places(kmer)
+        return self._flank_index
+
+    def flank_places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
+        """(flank index, offset) places of ``kmer`` in the intron flanks, in order."""
+        return self.flank_index.places(kmer)
 
     def kmer_codes(self) -> np.ndarray:
         """The 2-bit codes (:func:`imtfusion.boundaries.encode`) of the transcripts'
@@ -138,9 +143,7 @@ class TargetTranscripts:
         if self._codes is None:
             codes = [self.index.values] if self._index is not None else [encode_all(t.sequence) for t in self.spliced]
             if self.flanks:
-                if self._flank_index is None:
-                    self._flank_index = _KmerIndex([f.sequence for f in self.flanks])
-                codes.append(self._flank_index.values)
+                codes.append(self.flank_index.values)
             self._codes = sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, dtype=np.uint64)
         return self._codes
 
