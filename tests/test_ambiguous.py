@@ -1,7 +1,8 @@
-"""Junction reads the aligner placed below ``min_mapq`` (a processed pseudogene or a
-paralog shares their bases): counted for a call made by uniquely placed reads when they
-split at its very junction, never making one (features.add_ambiguous_support), and with
-UMIs told apart by their UMI alone (features.molecule_keys).
+"""Junction reads the aligner placed below ``min_mapq`` or as a secondary alignment (a
+processed pseudogene or a paralog shares their bases): counted for a call made by
+uniquely placed reads when they split at its very junction, never making one
+(features.add_ambiguous_support), and with UMIs told apart by their UMI alone
+(features.molecule_keys).
 
 The toy genome is the one of test_calling.py: PARTP exon 2 (chr4, ends at 4149) joined
 to ALK exon 3 (chr2, minus strand, first base 20149).
@@ -9,6 +10,7 @@ to ALK exon 3 (chr2, minus strand, first base 20149).
 
 from __future__ import annotations
 
+import pysam
 from test_calling import add_background, by_fusion, call, make_toy
 
 from imtfusion.calling import Candidate
@@ -37,6 +39,23 @@ def ambiguous_reads(toy, n: int, partner_end: int = 4150, name: str = "amb", umi
                      [(chrom, mate + 5 * i, "+", 100)], mapq=0, part_mapqs1=[0, 0])
 
 
+def secondary_reads(toy, n: int, partner_end: int = 4150, name: str = "sec") -> None:
+    """Junction reads as STAR's chimeric output writes a read whose target part has two
+    places (``--chimMultimapNmax``, MAPQ 3): the partner part primary, the target part's
+    chosen place a supplementary on a copy (chr1, outside the loci) and its place in ALK
+    exon 3 a secondary supplementary (flag 0x900) with the SA tag to the primary."""
+    chrom_copy = "chr1"
+    for i in range(n):
+        label = f"{name}{i}"
+        recs = toy.fragment(label, [("chr4", partner_end - 50 - i, "+", 50 + i), ("chr2", 20100 + i, "-", 50 - i)],
+                            [("chr2", 20060 + 5 * i, "+", 100)], mapq=3, part_mapqs1=[3, 3])
+        in_alk = next(r for r in recs if r.is_supplementary)
+        copy = pysam.AlignedSegment.fromstring(in_alk.to_string(), in_alk.header)
+        copy.reference_name, copy.reference_start = chrom_copy, 12_500 + i
+        in_alk.is_secondary = True
+        toy.records.append(copy)
+
+
 def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path):
     toy = make_toy()
     add_background(toy)
@@ -52,7 +71,7 @@ def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path)
     # they never make the call: its tier is what the uniquely placed reads gave it
     assert real.confidence == before.confidence and real.features == before.features
     page = render_sample_report(result)
-    assert "4 of them placed ambiguously by the aligner (MAPQ 0: a pseudogene" in page
+    assert "4 of them placed ambiguously by the aligner (MAPQ 0 or as a secondary alignment: a pseudogene" in page
 
 
 def test_reads_split_ambiguously_make_no_call_on_their_own(tmp_path):
@@ -76,6 +95,59 @@ def test_reads_split_ambiguously_elsewhere_are_not_counted(tmp_path):
     [real] = by_fusion(result, "PARTP::ALK")
     assert not real.ambiguous_fragments and real.split_reads == 3
     assert "placed ambiguously" not in render_sample_report(result)
+
+
+def test_secondary_alignments_at_a_calls_junction_are_its_molecules(tmp_path):
+    # STAR (chimeric multimappers) writes the ALK place of a read shared with a copy as a
+    # secondary supplementary: once unique reads made the call, it is one of its molecules
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    secondary_reads(toy, 4)
+    result = call(tmp_path, toy)
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert real.ambiguous_fragments == {f"sec{i}" for i in range(4)}
+    assert real.split_reads == before.split_reads + 4 and real.molecules == before.molecules + 4
+    assert real.confidence == before.confidence and real.features == before.features
+    assert "4 of them placed ambiguously by the aligner (MAPQ 0 or as a secondary alignment" in render_sample_report(result)
+
+
+def test_secondary_alignments_make_no_call_and_elsewhere_are_not_counted(tmp_path):
+    # the decoys: secondary junction reads alone are no fusion (the copy's own chimera
+    # may have made them), and those split 40 bases before the called exon end are not its
+    toy = make_toy()
+    add_background(toy)
+    secondary_reads(toy, 6)
+    result = call(tmp_path, toy)
+    assert not by_fusion(result, "PARTP::ALK")
+    assert all(not c.ambiguous_fragments for c in result.called + result.discarded)
+    (tmp_path / "s.bam").unlink()
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    secondary_reads(toy, 4, partner_end=4110)
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert not real.ambiguous_fragments and real.split_reads == 3
+
+
+def test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice(tmp_path):
+    # a uniquely counted junction read whose aligner also wrote a secondary place at the
+    # junction (a second record of the same fragment) stays one fragment
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    for r in [r for r in toy.records if r.query_name == "uniq0" and r.is_supplementary]:
+        twin = pysam.AlignedSegment.fromstring(r.to_string(), r.header)
+        twin.is_secondary = True
+        twin.reference_start += 1
+        toy.records.append(twin)
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert not real.ambiguous_fragments
+    assert (real.split_reads, real.molecules) == (before.split_reads, before.molecules)
 
 
 def test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi(tmp_path):

@@ -60,7 +60,7 @@ class CallRecord:
     breakend3: Breakend
     split_reads: int
     clipped_split_reads: int  # of the split-read fragments, those seen as soft clips only
-    ambiguous_split_reads: int  # of them, those placed below min_mapq, counted once the call was made
+    ambiguous_split_reads: int  # of them, those placed below min_mapq or as secondary alignments, counted once the call was made
     discordant_pairs: int
     unplaced_pairs: int  # of those, pairs the aligner left unmapped, placed on the fused transcript
     fragments: int

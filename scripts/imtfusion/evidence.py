@@ -699,7 +699,9 @@ class AtBreakend:
     ``SPLIT_LANDING_READS`` SA-tagged records.
 
     ``ambiguous``: the first ``AMBIGUOUS_READS`` SA-tagged clipped records placed below
-    ``min_mapq`` (a pseudogene or paralog shares their bases) whose alignment stops within
+    ``min_mapq`` or written as secondary alignments (a pseudogene or paralog shares their
+    bases: STAR's chimeric multimappers put the place it chose on the copy and this one
+    as a secondary supplementary) whose alignment stops within
     ``junction_window`` of it, on its side (the others of a paralog's deep exon are not
     kept: they cannot be a call's junction reads here); they never make a call
     (:func:`imtfusion.features.add_ambiguous_support` counts those split exactly at a
@@ -708,6 +710,9 @@ class AtBreakend:
     continuations: dict[tuple, list[tuple[str, str]]]
     landings: list[Breakend]
     ambiguous: list[pysam.AlignedSegment]
+
+
+_NOT_A_COPY = EXCLUDED_FLAGS & ~FLAG_SECONDARY  # a secondary alignment is one of a copy's places
 
 
 def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n: int = 40) -> AtBreakend:
@@ -725,17 +730,19 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
             if found is not None:
                 continuations.setdefault(found[0], []).append((read.query_name, found[1]))
                 shown += 1
-        if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
+        secondary = read.flag & FLAG_SECONDARY
+        if (read.flag & _NOT_A_COPY or not read.cigartuples or not read.has_tag("SA")
+                or secondary and not read.query_sequence):
             if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:
                 break
             continue
-        if looked < SPLIT_LANDING_READS:
+        if looked < SPLIT_LANDING_READS and not secondary:
             looked += 1
             landing = _landing_of(read, end)
             if landing is not None:
                 landings.append(landing)
-        if (low < AMBIGUOUS_READS and read.mapping_quality < params.min_mapq and _clipped_end(read.cigartuples)
-                and _split_near(read, end, params.junction_window)):
+        if (low < AMBIGUOUS_READS and (secondary or read.mapping_quality < params.min_mapq)
+                and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
         if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:

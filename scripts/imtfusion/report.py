@@ -471,7 +471,8 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
                         + (f" ({clipped} of them soft-clipped only)" if clipped else "")
                         + (f"; {r.ambiguous_split_reads} of them placed ambiguously by the aligner (MAPQ "
                            + ("0" if result.params.min_mapq == 1 else f"below {result.params.min_mapq}")
-                           + ": a pseudogene or paralog shares the bases), counted because they split at this "
+                           + " or as a secondary alignment: a pseudogene or paralog shares the bases), counted "
+                           "because they split at this "
                            "very junction; they did not make the call"
                            if r.ambiguous_split_reads else "")),
         ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"
