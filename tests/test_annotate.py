@@ -66,6 +66,32 @@ def test_intronic_breakpoints_keep_intron_bases_in_the_frame(toy_annotation):
     assert a.reading_frame == "in-frame"
 
 
+def test_a_junction_intronic_on_both_sides_is_read_as_its_spliced_mrna(toy_annotation):
+    # PARTP intron 2 (after exon 2, ends at 4149) :: ALK intron 2 (before exon 3, first base
+    # 20149): a genomic breakpoint read in pre-mRNA. As kept bases the 3' side would start
+    # 851 intronic bases before ALK's CDS index 600 (no frame); the mRNA splices PARTP exon 2
+    # to ALK exon 3, as the exon-boundary junction does (350 % 3 == 2, 600 % 3 == 0)
+    toy, ann = toy_annotation
+    domains = [Domain("ALK", "kinase", "kinase", 220, 250, "test"), Domain("PARTP", "head", "other", 1, 50, "test")]
+
+    def fetch(chrom, start, end):
+        return toy.seq[chrom][max(0, start):end]
+
+    deep = annotate(ann, 4500, "L", 21000, "L", domains, fetch=fetch)
+    at_exons = annotate(ann, 4149, "L", 20149, "L", domains, fetch=fetch)
+    assert (deep.site5, deep.site3, deep.exon5, deep.exon3) == ("intronic", "intronic", 2, 3)
+    assert deep.reading_frame == at_exons.reading_frame == "out-of-frame"
+    assert deep.peptide == at_exons.peptide and deep.peptide
+    assert deep.retained_domains == at_exons.retained_domains and deep.kinase_domain == "retained"
+    # the junction as read keeps the intronic bases; its description says where it lies
+    left, right = deep.fusion_transcript.split("|")
+    assert left == toy.seq["chr4"][4500 + 1 - 60:4501].lower()
+    assert "intron" in deep.exon_description
+    # one intronic side is bases the mRNA keeps (a cryptic splice site), as before
+    kept = annotate(ann, 4149, "L", 21000, "L", domains, fetch=fetch)
+    assert kept.reading_frame == "unknown" and kept.site5 == "splice_site"
+
+
 def test_minus_strand_five_prime_partner(toy_annotation):
     _, ann = toy_annotation
     # PART1 (minus): exon 2 in transcript order is [8000,8120); its last base is 8000
@@ -206,3 +232,23 @@ def test_the_gene_table_holds_each_contig_strand_and_gene_type_once():
     loose = {name: [f"{v}!"[:-1] if isinstance(v, str) else v for v in col] for name, col in table.columns.items()}
     assert loose == table.columns
     assert len(pickle.dumps(table.columns)) < len(pickle.dumps(loose))
+
+
+def test_the_report_says_a_both_sides_intronic_call_is_read_as_spliced(tmp_path):
+    # pre-mRNA junction reads of PARTP intron 2 :: ALK intron 2 make an intronic call; its
+    # card gives the spliced mRNA's frame and says which exons it joins
+    from test_calling import add_background, by_fusion, call
+
+    from imtfusion.report import render_sample_report
+
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        toy.fragment(f"dna{i}", [("chr4", 4440 + i, "+", 60 - i), ("chr2", 20960, "-", 40 + i)],
+                     [("chr2", 20700 + 7 * i, "+", 100)])
+    result = call(tmp_path, toy, fasta=True)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert (c.end5.pos, c.end3.pos) == (4499, 20999)
+    assert (c.annotation.site5, c.annotation.site3, c.annotation.reading_frame) == ("intronic", "intronic", "out-of-frame")
+    page = render_sample_report(result)
+    assert "those of the mRNA spliced across it, PARTP exon 2 :: ALK exon 3)" in page

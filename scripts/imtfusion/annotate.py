@@ -223,6 +223,15 @@ def annotate_fusion(
     g3 = TranscriptGeometry(t3) if t3 else None
     loc5 = g5.locate_5prime(pos5) if g5 else None
     loc3 = g3.locate_3prime(pos3) if g3 else None
+    # the protein's view: a junction intronic on both sides is a genomic breakpoint read in
+    # pre-mRNA, which splices the 5' exon's donor to the 3' exon's acceptor (both kept):
+    # frame, domains and peptide are those of that mRNA (exon5 :: exon3)
+    here5, here3 = loc5, loc3
+    ppos5, ppos3, spliced = pos5, pos3, False
+    if (g5 is not None and g3 is not None and loc5 is not None and loc3 is not None
+            and loc5.exon is not None and loc3.exon is not None and loc5.site == loc3.site == "intronic"):
+        ppos5, ppos3, spliced = g5.exon_last_base(loc5.exon), g3.exon_first_base(loc3.exon), True
+        loc5, loc3 = g5.locate_5prime(ppos5), g3.locate_3prime(ppos3)
     frame = reading_frame(loc5, loc3)
     retained: list[str] = []
     kinase_states: list[str] = []
@@ -253,7 +262,11 @@ def annotate_fusion(
         part5, cds5 = _part5(g5, pos5, fetch)
         part3 = _part3(g3, pos3, fetch)
         if part5 and part3:
-            fusion_seq = f"{part5[-flank:]}|{part3[:flank]}"
+            fusion_seq = f"{part5[-flank:]}|{part3[:flank]}"  # the junction as read (pre-mRNA if spliced)
+        if spliced:
+            part5, cds5 = _part5(g5, ppos5, fetch)
+            part3 = _part3(g3, ppos3, fetch)
+        if part5 and part3:
             if cds5 is not None and loc5 is not None and loc5.coding is not None and 0 < loc5.coding <= loc5.cds_length:
                 coding5 = part5[cds5:]
                 start = (len(coding5) % 3)
@@ -264,6 +277,7 @@ def annotate_fusion(
                 across = _translate((coding5[len(coding5) - start:] + part3)[: 3 * (peptide_flank + 1)])
                 # a stop codon before the junction (e.g. in kept intronic bases) ends it there
                 peptide = before[-peptide_flank:] if before.endswith("*") else f"{before[-peptide_flank:]}|{across}"
+    loc5, loc3 = here5, here3  # the junction's own place: its exon numbers, sites and description
     end5 = junction_end(g5, pos5, "5", gene5, loc5.site) if g5 is not None and loc5 is not None else None
     end3 = junction_end(g3, pos3, "3", gene3, loc3.site) if g3 is not None and loc3 is not None else None
     return FusionAnnotation(

@@ -486,6 +486,9 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
         ("other junctions", _other_junctions(c)),
     ])
     frame = esc(frame_phrase(r.reading_frame)) if a else "unknown"
+    if a and r.site5 == r.site3 == "intronic" and r.exon5 is not None and r.exon3 is not None:
+        frame += (f" (a genomic breakpoint read in pre-mRNA, intronic on both sides: frame, domains and peptide are "
+                  f"those of the mRNA spliced across it, {esc(r.gene5)} exon {r.exon5} :: {esc(r.gene3)} exon {r.exon3})")
     annot = _rows([
         ("5′ breakpoint", f"<b>{esc(r.breakpoint5)}</b> ({esc(r.strand5)} strand), {esc(r.site5.replace('_', ' '))}"),
         ("3′ breakpoint", f"<b>{esc(r.breakpoint3)}</b> ({esc(r.strand3)} strand), {esc(r.site3.replace('_', ' '))}"),

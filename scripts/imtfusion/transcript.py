@@ -107,6 +107,16 @@ class TranscriptGeometry:
             return Location(tid, None, "upstream", None, self.cds_length(), self.frame_shift)
         return Location(tid, n, "downstream", None, self.cds_length(), self.frame_shift)
 
+    def exon_last_base(self, exon: int) -> int:
+        """Genomic position of the last base (transcript order) of exon number ``exon``."""
+        s, e = self.exons[exon - 1]
+        return e - 1 if self.t.strand == "+" else s
+
+    def exon_first_base(self, exon: int) -> int:
+        """Genomic position of the first base (transcript order) of exon number ``exon``."""
+        s, e = self.exons[exon - 1]
+        return s if self.t.strand == "+" else e - 1
+
     def locate_3prime(self, pos: int) -> Location:
         kind, i, a, b = self.locate(pos)
         tid = self.t.transcript_id
