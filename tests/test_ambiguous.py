@@ -150,6 +150,48 @@ def test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice(tmp_pa
     assert (real.split_reads, real.molecules) == (before.split_reads, before.molecules)
 
 
+def ambiguous_clips(toy, n: int, partner: tuple[str, int] = ("chr4", 4130), clip: int = 20, name: str = "clip") -> None:
+    """Reads of ALK exon 3 soft-clipped at its first base (20149) with MAPQ 0 and no SA tag
+    (minimap2's ``70M20S`` of a read shared with a copy); the clip spells ``clip`` bases
+    from ``partner`` on (PARTP exon 2's last 20 bases by default)."""
+    chrom, start = partner
+    for i in range(n):
+        toy.fragment(f"{name}{i}", [(chrom, start + 20 - clip, "+", clip), ("chr2", 20080 - 3 * i, "-", 70 + 3 * i)],
+                     [("chr2", 20000 + 9 * i, "+", 100)], mapq=0, only1=1)
+
+
+def test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules(tmp_path):
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    ambiguous_clips(toy, 3)
+    ambiguous_clips(toy, 2, clip=10, name="short")  # shorter than min_clip: exact, as a unique clip
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert real.ambiguous_fragments == {"clip0", "clip1", "clip2", "short0", "short1"}
+    assert real.clipped_fragments >= real.ambiguous_fragments
+    assert real.split_reads == before.split_reads + 5 and real.molecules == before.molecules + 5
+    assert real.confidence == before.confidence and real.features == before.features
+
+
+def test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call(tmp_path):
+    # the decoys: MAPQ-0 clips at the same ALK base spelling NEIGH (chr3), or a 10-base
+    # clip one base off PARTP's, are not this call's; alone, clips that spell PARTP make none
+    toy = make_toy()
+    add_background(toy)
+    ambiguous_clips(toy, 6)
+    assert not by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    (tmp_path / "s.bam").unlink()
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    ambiguous_clips(toy, 3, partner=("chr3", 14020), name="other")
+    ambiguous_clips(toy, 2, partner=("chr4", 4129), clip=10, name="off")  # 4139..4148: PARTP bases one off its end
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert not real.ambiguous_fragments and real.split_reads == 3
+
+
 def test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi(tmp_path):
     # with UMIs: the ambiguous copy of uniq0's molecule (same UMI) has its mate on a
     # processed pseudogene (the aligner's pick among the copies): still one molecule; a

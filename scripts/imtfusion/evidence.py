@@ -705,11 +705,17 @@ class AtBreakend:
     ``junction_window`` of it, on its side (the others of a paralog's deep exon are not
     kept: they cannot be a call's junction reads here); they never make a call
     (:func:`imtfusion.features.add_ambiguous_support` counts those split exactly at a
-    call's junction for it)."""
+    call's junction for it).
+
+    ``ambiguous_clips``: the same without an SA tag, soft-clipped within
+    ``AMBIGUOUS_CLIP_REACH`` bases of it on its side (an aligner without chimeric
+    output, minimap2's MAPQ-0 ``87M13S``); counted for a call only where the clip spells
+    its partner (:func:`imtfusion.features.add_ambiguous_support`)."""
 
     continuations: dict[tuple, list[tuple[str, str]]]
     landings: list[Breakend]
     ambiguous: list[pysam.AlignedSegment]
+    ambiguous_clips: list[pysam.AlignedSegment] = ()  # type: ignore[assignment]
 
 
 _NOT_A_COPY = EXCLUDED_FLAGS & ~FLAG_SECONDARY  # a secondary alignment is one of a copy's places
@@ -723,7 +729,13 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
     continuations: dict[tuple, list[tuple[str, str]]] = {}
     landings: list[Breakend] = []
     ambiguous: list[pysam.AlignedSegment] = []
-    shown = looked = low = 0
+    clips: list[pysam.AlignedSegment] = []
+    shown = looked = low = clipped = 0
+
+    def done() -> bool:
+        return (shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS
+                and clipped >= AMBIGUOUS_READS)
+
     for read in safe_fetch(bam, end.chrom, max(0, end.pos), end.pos + 1):
         if shown < CONTINUATION_READS:
             found = _continuation_of(read, end, n)
@@ -731,9 +743,14 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
                 continuations.setdefault(found[0], []).append((read.query_name, found[1]))
                 shown += 1
         secondary = read.flag & FLAG_SECONDARY
-        if (read.flag & _NOT_A_COPY or not read.cigartuples or not read.has_tag("SA")
-                or secondary and not read.query_sequence):
-            if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:
+        if (read.flag & _NOT_A_COPY or not read.cigartuples or secondary and not read.query_sequence
+                or not read.has_tag("SA")):
+            if (clipped < AMBIGUOUS_READS and not read.flag & _NOT_A_COPY and read.cigartuples
+                    and (secondary or read.mapping_quality < params.min_mapq) and read.query_sequence
+                    and _soft_clipped_near(read, end, params.min_clip_match)):
+                clipped += 1
+                clips.append(read)
+            if done():
                 break
             continue
         if looked < SPLIT_LANDING_READS and not secondary:
@@ -745,9 +762,25 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
                 and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
-        if shown >= CONTINUATION_READS and looked >= SPLIT_LANDING_READS and low >= AMBIGUOUS_READS:
+        if done():
             break
-    return AtBreakend(continuations, landings, ambiguous)
+    return AtBreakend(continuations, landings, ambiguous, clips)
+
+
+AMBIGUOUS_CLIP_REACH = 24  # bases past a breakend an ambiguous clip may start (calling.EXTENDED_ALIGNMENT)
+
+
+def _soft_clipped_near(read: pysam.AlignedSegment, end: Breakend, min_clip: int) -> bool:
+    """Whether the record has a soft clip of ``min_clip`` bases or more on ``end``'s side
+    starting within ``AMBIGUOUS_CLIP_REACH`` bases of it."""
+    cigar = read.cigartuples
+    if end.side == "L":
+        op, length = cigar[-1]
+        at = (read.reference_end or 0) - 1
+    else:
+        op, length = cigar[0]
+        at = read.reference_start
+    return op == _S and length >= min_clip and abs(at - end.pos) <= AMBIGUOUS_CLIP_REACH
 
 
 SPELL_WORD = 12  # bases of a seed looked up per read window; seeds are longer
@@ -858,6 +891,12 @@ class BreakendReads:
     def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
         """The split reads of :attr:`AtBreakend.ambiguous` at ``end`` (of the target ``locus``)."""
         return splits_of_records(self._at(end).ambiguous, end.chrom, locus)
+
+    def ambiguous_clips(self, end: Breakend) -> list[ClippedRead]:
+        """The clips on ``end``'s side of :attr:`AtBreakend.ambiguous_clips` (:func:`clips_of`,
+        down to ``min_clip_match`` bases)."""
+        return [c for read in self._at(end).ambiguous_clips
+                for c in clips_of(read, end.chrom, self.params.min_clip_match) if c.end.side == end.side]
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once
 

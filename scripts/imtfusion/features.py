@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
 from imtfusion.calling import Candidate, JunctionView, canonical, junction_invariant
-from imtfusion.evidence import MateRecord, complement, is_low_complexity
+from imtfusion.evidence import ClippedRead, MateRecord, complement, is_low_complexity
 from imtfusion.genelookup import GeneLookup, GeneRef
 from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
 from imtfusion.model import Breakend, DiscordantRead, SplitRead
@@ -556,7 +556,8 @@ def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names:
 
 
 def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitRead]],
-                          params: CallParameters) -> list[Candidate]:
+                          params: CallParameters, clips: "dict[int, list[ClippedRead]] | None" = None
+                          ) -> list[Candidate]:
     """The calls with the split reads the aligner placed below ``min_mapq`` counted for
     them (``splits``: candidate key -> those read at its target breakend,
     :meth:`imtfusion.evidence.BreakendReads.ambiguous`), where a read splits at the
@@ -567,11 +568,19 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
     paralogs); once uniquely placed reads made the call, they are its molecules too
     (:func:`molecule_keys`). They are added after the filters, so they never make a call
     or raise its tier; a read split elsewhere (the pseudogene's own position, another
-    junction) is not counted."""
+    junction) is not counted.
+
+    ``clips`` (candidate key -> clips at its target breakend,
+    :meth:`imtfusion.evidence.BreakendReads.ambiguous_clips`): such reads without an SA
+    tag, counted where the clip spells the call's partner as a uniquely placed clip must
+    (:func:`imtfusion.calling._clip_matches`: exactly when shorter than ``min_clip``)."""
+    from imtfusion.calling import _clip_matches
+
+    clips = clips or {}
     out: list[Candidate] = []
     for c in called:
-        reads = splits.get(c.key, ())
-        if not reads or c.precision != "exact":
+        reads, clipped = splits.get(c.key, ()), clips.get(c.key, ())
+        if not (reads or clipped) or c.precision != "exact":
             out.append(c)
             continue
         own = canonical(SplitRead("", c.end5, c.end3, 0, 0, 0, 0, ""))
@@ -586,6 +595,17 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
                     or abs(s.end_a.pos - own.end_a.pos) > params.junction_window or read.fragment in have):
                 continue
             found.setdefault(read.fragment, set()).add(read.dup_key)
+        view = c.junction
+        by_clip: set[str] = set()
+        for clip in clipped:
+            if clip.fragment in have or clip.fragment in found or view is None:
+                continue
+            for end, consensus in ((view.a, view.outward_a), (view.b, view.outward_b)):
+                if (consensus and (end.chrom, end.side) == (clip.end.chrom, clip.end.side)
+                        and _clip_matches(clip, end, consensus, params)):
+                    found.setdefault(clip.fragment, set()).add(clip.dup_key)
+                    by_clip.add(clip.fragment)
+                    break
         if not found:
             out.append(c)
             continue
@@ -593,6 +613,7 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
         for fragment, k in found.items():
             keys[fragment] = frozenset(k)
         out.append(replace(c, split_fragments=c.split_fragments | found.keys(),
+                           clipped_fragments=c.clipped_fragments | by_clip,
                            ambiguous_fragments=c.ambiguous_fragments | found.keys(), dup_keys=keys))
     return out
 

@@ -293,11 +293,13 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      "or paralog shares its bases; STAR's chimeric multimappers put its chosen place on the copy) makes "
      "no candidate and raises no tier; once uniquely placed reads made a call it counts for it (`split_reads`, "
      "`fragments`, `molecules`) only when it splits at that call's own junction: the same fused sequence, within "
-     "`junction_window` bases. With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
+     "`junction_window` bases; such a read soft-clipped there without an SA tag counts where its clip spells the call's "
+     "partner as a uniquely placed clip must (exactly when shorter than `min_clip`). With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
      "molecules by its UMI alone, matched exactly: that position is the aligner's pick among the copies.",
      ("min_mapq", "junction_window"),
      "BWA-MEM's TPM3::ALK reads with MAPQ 0 on TPM3P1 and the ALK paralogs (`--protocol amp|capture`); STAR's "
-     "EML4::ALK reads with their ALK part chosen on ALKP1 (`--protocol capture --seed 31337`); the paralog "
+     "EML4::ALK reads with their ALK part chosen on ALKP1 and minimap2's MAPQ-0 `87M13S` ones (`--protocol capture "
+     "--seed 31337`); the paralog "
      "chimeras of the negatives",
      ("test_ambiguous.py::test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules",
       "test_ambiguous.py::test_reads_split_ambiguously_make_no_call_on_their_own",
@@ -305,6 +307,8 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
       "test_ambiguous.py::test_secondary_alignments_at_a_calls_junction_are_its_molecules",
       "test_ambiguous.py::test_secondary_alignments_make_no_call_and_elsewhere_are_not_counted",
       "test_ambiguous.py::test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice",
+      "test_ambiguous.py::test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules",
+      "test_ambiguous.py::test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call",
       "test_ambiguous.py::test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi")),
     ("spliced_block_clips",
      "A block of 6 to 24 bases between an intron gap and a soft clip of at least `min_clip_match` at a read's end "

@@ -913,7 +913,7 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
     molecules and start sites counted again; the discarded candidates as they were."""
     called, discarded = judged
     loci = {locus.gene.gene_id: locus for locus in inputs.loci}
-    splits = {}
+    splits, clips = {}, {}
     for c in called:
         if c.precision != "exact":
             continue
@@ -922,7 +922,8 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
             continue
         end = c.end5 if locus.gene.gene_id == c.gene5.gene_id else c.end3
         splits[c.key] = source.ambiguous(end, locus)
-    counted = add_ambiguous_support(called, splits, inputs.params)
+        clips[c.key] = source.ambiguous_clips(end)
+    counted = add_ambiguous_support(called, splits, inputs.params, clips)
     lookup = found.lookup
     changed = [c for c, was in zip(counted, called) if c is not was]
     if changed:
