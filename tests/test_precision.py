@@ -641,7 +641,7 @@ def test_a_detected_target_names_another_partners_junction_placed_ambiguously(tm
         assert "also" not in alk.reason and "MAPQ" not in alk.reason, alk.reason
 
 
-@pytest.mark.parametrize("partner", ["PARTP", "PARTPP"])
+@pytest.mark.parametrize("partner", ["PARTP", "PARTP secondary", "PARTPP"])
 def test_a_target_whose_junction_reads_all_placed_ambiguously_is_not_assessable(tmp_path, partner):
     # PARTP::ALK junction reads that the aligner placed with MAPQ 0 on both parts (BWA-MEM
     # when a paralog shares the target's bases: seed 31337's ALKP1 and ALK exon 20): no
@@ -655,6 +655,13 @@ def test_a_target_whose_junction_reads_all_placed_ambiguously_is_not_assessable(
         for i in range(4):
             toy.fragment(f"amb{i}", [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
                          [("chr2", 20_030 + 5 * i, "+", 100)], part_mapqs1=[0, 0])
+    elif partner == "PARTP secondary":
+        # STAR's chimeric multimappers: MAPQ 3, the ALK part's chosen place on a copy
+        # elsewhere, its ALK place a secondary supplementary (flag 0x900)
+        for i in range(4):
+            recs = toy.fragment(f"amb{i}", [("chr4", 4112 + i, "+", 38 - i), ("chr2", 20_088, "-", 62)],
+                                [("chr2", 20_030 + 5 * i, "+", 100)], mapq=3, part_mapqs1=[3, 3])
+            next(r for r in recs if r.is_supplementary).is_secondary = True
     else:
         pseudogene_junction_reads(toy, 4)  # PARTPP part MAPQ 0, ALK part 60: made MAPQ 0 too
         for rec in toy.records:
@@ -663,7 +670,10 @@ def test_a_target_whose_junction_reads_all_placed_ambiguously_is_not_assessable(
     result = call(tmp_path, toy, fasta=True)
     assert not [c for c in result.called if "ALK" in c.fusion]
     [alk] = [s for s in result.statuses if s.target == "ALK"]
-    if partner == "PARTP":
+    if partner.startswith("PARTP "):
+        assert alk.status == "not assessable" and "4 molecules have junction reads from ALK" in alk.reason
+        assert "PARTP" in alk.reason and "MAPQ below 1 or as secondary alignments" in alk.reason
+    elif partner == "PARTP":
         assert alk.status == "not assessable" and "4 molecules have junction reads from ALK" in alk.reason
         assert "PARTP" in alk.reason and "MAPQ below 1" in alk.reason
     else:

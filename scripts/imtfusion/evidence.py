@@ -1255,6 +1255,8 @@ class _LocusScan:
                 qc.duplicates += 1
             elif flag & FLAG_SECONDARY:
                 qc.secondary += 1
+                if self.collect and not flag & _NOT_A_COPY:
+                    self.note_ambiguous(read)  # one of a copy's places (STAR's chimeric multimappers)
             elif flag & FLAG_QCFAIL:
                 qc.qc_fail += 1
             elif flag & 0x1 and not flag & 0x8 and read.query_sequence and self.collect:
@@ -1286,9 +1288,10 @@ class _LocusScan:
             self.examine(read)
 
     def note_ambiguous(self, read: pysam.AlignedSegment) -> None:
-        """A record placed below ``min_mapq`` that looks like a junction read (a soft or
-        hard clip of ``min_clip_match`` bases or more at an end, an SA tag to a place
-        outside its own gene): its fragment is counted for its clip breakend and the SA's
+        """A record placed below ``min_mapq`` or written as a secondary alignment (STAR's
+        chimeric multimappers put the place they chose on a copy) that looks like a
+        junction read (a soft or hard clip of ``min_clip_match`` bases or more at an end,
+        an SA tag to a place outside its own gene): its fragment is counted for its clip breakend and the SA's
         place (to ``AMBIGUOUS_BIN``), in molecules as a call's are (its UMI and places:
         :func:`imtfusion.umis.count_duplicates`; PCR copies are one), so that a
         target whose junction reads a paralog or pseudogene made ambiguous is not signed
@@ -1481,8 +1484,10 @@ class _LocusScan:
         if self.collect:
             self.chosen.extend(batch.raw(np.flatnonzero(chosen)))
             fixed, min_clip = batch.fixed, self.params.min_clip_match
-            low = (fixed["mapq"] < self.params.min_mapq) & ((fixed["flag"] & EXCLUDED_FLAGS) == 0)
-            if low.any():  # clipped records placed below min_mapq: note_ambiguous
+            flag = fixed["flag"]
+            low = (((fixed["mapq"] < self.params.min_mapq) & ((flag & EXCLUDED_FLAGS) == 0))
+                   | (((flag & FLAG_SECONDARY) != 0) & ((flag & _NOT_A_COPY) == 0)))
+            if low.any():  # clipped records placed below min_mapq or as secondaries: note_ambiguous
                 first, first_len, last, last_len = batch.edge_ops()
                 clips = (scan.OP_S, scan.OP_H)
                 clipped = (np.isin(first, clips) & (first_len >= min_clip)) | (np.isin(last, clips) & (last_len >= min_clip))

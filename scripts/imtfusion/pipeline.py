@@ -552,7 +552,7 @@ def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: Cal
                     else "a fusion cannot be ruled out")
             out[target] = (f"{molecules} molecules have junction reads from {target} ({q.locus.split(':')[0]}:"
                            f"{pos + 1:,}) to {partner} that the aligner placed with MAPQ below {params.min_mapq} "
-                           f"(a paralog or pseudogene shares their bases), so {what}; "
+                           f"or as secondary alignments (a paralog or pseudogene shares their bases), so {what}; "
                            "confirm with another method")
             break
     return out
