@@ -192,6 +192,27 @@ def test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call(tmp_pat
     assert not real.ambiguous_fragments and real.split_reads == 3
 
 
+def test_ambiguous_reads_split_to_a_copy_of_the_partner_count_by_their_clip(tmp_path):
+    # BWA-MEM's TPM3::ALK read with its TPM3 part on the processed pseudogene TPM3P1 (here
+    # chr1): MAPQ 0, an SA tag to the copy, so no split at the call's junction; its soft
+    # clip at the ALK exon spells PARTP's bases, as the call's own reads do
+    toy = make_toy()
+    toy.add_gene("COPYP", "chr1", "+", [(12_400, 12_900)], coding=False, gene_type="processed_pseudogene")
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    for i in range(3):
+        recs = toy.fragment(f"copy{i}", [("chr4", 4100 - i, "+", 50 + i), ("chr2", 20100 + i, "-", 50 - i)],
+                            [("chr2", 20040 + 5 * i, "+", 100)], hard=False, mapq=0, part_mapqs1=[0, 0])
+        partner, in_alk = recs[0], recs[1]
+        partner.reference_name, partner.reference_start = "chr1", 12_500 + i
+        in_alk.set_tag("SA", f"chr1,{12_501 + i},+,{partner.cigarstring},0,0;")
+    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert real.ambiguous_fragments == {"copy0", "copy1", "copy2"}
+    assert real.split_reads == before.split_reads + 3 and real.confidence == before.confidence
+
+
 def test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi(tmp_path):
     # with UMIs: the ambiguous copy of uniq0's molecule (same UMI) has its mate on a
     # processed pseudogene (the aligner's pick among the copies): still one molecule; a

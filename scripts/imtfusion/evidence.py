@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Protocol
@@ -893,9 +894,12 @@ class BreakendReads:
         return splits_of_records(self._at(end).ambiguous, end.chrom, locus)
 
     def ambiguous_clips(self, end: Breakend) -> list[ClippedRead]:
-        """The clips on ``end``'s side of :attr:`AtBreakend.ambiguous_clips` (:func:`clips_of`,
-        down to ``min_clip_match`` bases)."""
-        return [c for read in self._at(end).ambiguous_clips
+        """The soft clips on ``end``'s side of :attr:`AtBreakend.ambiguous_clips` and
+        :attr:`AtBreakend.ambiguous` (:func:`clips_of`, down to ``min_clip_match`` bases):
+        an SA-tagged read whose other part the aligner put on a copy of the partner
+        (BWA-MEM's TPM3::ALK read on TPM3P1) still spells the partner in its clip."""
+        at = self._at(end)
+        return [c for read in itertools.chain(at.ambiguous, at.ambiguous_clips)
                 for c in clips_of(read, end.chrom, self.params.min_clip_match) if c.end.side == end.side]
 
     REGION_BLOCK = 4_096  # the partner-side passes read the BAM in blocks this long, each once

@@ -293,8 +293,8 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      "or paralog shares its bases; STAR's chimeric multimappers put its chosen place on the copy) makes "
      "no candidate and raises no tier; once uniquely placed reads made a call it counts for it (`split_reads`, "
      "`fragments`, `molecules`) only when it splits at that call's own junction: the same fused sequence, within "
-     "`junction_window` bases; such a read soft-clipped there without an SA tag counts where its clip spells the call's "
-     "partner as a uniquely placed clip must (exactly when shorter than `min_clip`). With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
+     "`junction_window` bases; such a read soft-clipped there without an SA tag, or with one to a copy of the partner, counts "
+     "where its clip spells the call's partner as a uniquely placed clip must (exactly when shorter than `min_clip`). With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
      "molecules by its UMI alone, matched exactly: that position is the aligner's pick among the copies.",
      ("min_mapq", "junction_window"),
      "BWA-MEM's TPM3::ALK reads with MAPQ 0 on TPM3P1 and the ALK paralogs (`--protocol amp|capture`); STAR's "
@@ -309,6 +309,7 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
       "test_ambiguous.py::test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice",
       "test_ambiguous.py::test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules",
       "test_ambiguous.py::test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call",
+      "test_ambiguous.py::test_ambiguous_reads_split_to_a_copy_of_the_partner_count_by_their_clip",
       "test_ambiguous.py::test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi")),
     ("spliced_block_clips",
      "A block of 6 to 24 bases between an intron gap and a soft clip of at least `min_clip_match` at a read's end "
