@@ -13,7 +13,8 @@ from __future__ import annotations
 import pysam
 from test_calling import add_background, by_fusion, call, make_toy
 
-from imtfusion.calling import Candidate
+from imtfusion.calling import EXTENDED_ALIGNMENT, Candidate
+from imtfusion.evidence import AMBIGUOUS_CLIP_REACH
 from imtfusion.features import molecule_keys
 from imtfusion.genelookup import GeneRef
 from imtfusion.model import Breakend
@@ -161,6 +162,8 @@ def ambiguous_clips(toy, n: int, partner: tuple[str, int] = ("chr4", 4130), clip
 
 
 def test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules(tmp_path):
+    # the reads kept at a breakend reach as far as the clip matching looks
+    assert AMBIGUOUS_CLIP_REACH == EXTENDED_ALIGNMENT
     toy = make_toy()
     add_background(toy)
     unique_reads(toy)

@@ -716,7 +716,7 @@ class AtBreakend:
     continuations: dict[tuple, list[tuple[str, str]]]
     landings: list[Breakend]
     ambiguous: list[pysam.AlignedSegment]
-    ambiguous_clips: list[pysam.AlignedSegment] = ()  # type: ignore[assignment]
+    ambiguous_clips: list[pysam.AlignedSegment]
 
 
 _NOT_A_COPY = EXCLUDED_FLAGS & ~FLAG_SECONDARY  # a secondary alignment is one of a copy's places
@@ -768,7 +768,7 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
     return AtBreakend(continuations, landings, ambiguous, clips)
 
 
-AMBIGUOUS_CLIP_REACH = 24  # bases past a breakend an ambiguous clip may start (calling.EXTENDED_ALIGNMENT)
+AMBIGUOUS_CLIP_REACH = 24  # bases past a breakend an ambiguous clip may start: calling.EXTENDED_ALIGNMENT (tested)
 
 
 def _soft_clipped_near(read: pysam.AlignedSegment, end: Breakend, min_clip: int) -> bool:
@@ -1295,8 +1295,8 @@ class _LocusScan:
         """A record placed below ``min_mapq`` or written as a secondary alignment (STAR's
         chimeric multimappers put the place they chose on a copy) that looks like a
         junction read (a soft or hard clip of ``min_clip_match`` bases or more at an end,
-        an SA tag to a place outside its own gene): its fragment is counted for its clip breakend and the SA's
-        place (to ``AMBIGUOUS_BIN``), in molecules as a call's are (its UMI and places:
+        an SA tag to a place outside its own gene): its fragment is counted for its clip
+        breakend and the SA's place (to ``AMBIGUOUS_BIN``), in molecules as a call's are (its UMI and places:
         :func:`imtfusion.umis.count_duplicates`; PCR copies are one), so that a
         target whose junction reads a paralog or pseudogene made ambiguous is not signed
         *not detected* (:func:`imtfusion.pipeline.ambiguous_junctions`). Never evidence."""
