@@ -293,3 +293,32 @@ def test_primer_reads_left_unmapped_beside_a_partner_nobody_knows_count(tmp_path
     capped = amp_call(tmp_path, toy, fasta=True, max_unmapped_scan=3)
     assert not by_fusion(capped, "PART1::ALK")
     assert any("were not scanned for junction reads outside the target loci" in n for n in capped.notes)
+
+
+def test_an_ambiguous_mispriming_junction_leaves_the_target_assessable(tmp_path):
+    # the mispriming chimera's reads placed with MAPQ 0 (a copy shares the primer's exon):
+    # their ALK side is the primer's own bases, so they say nothing of ALK RNA and ALK is
+    # not made "not assessable" by them; the same junction read beyond the primer is
+    # (the decoy: without the BED the primer bases pass for ALK RNA)
+    def ambiguous(toy, name, read1, read2):
+        toy.fragment(name, read1, read2, mapq=0, part_mapqs1=[0, 0])
+
+    def statuses(toy, primers):
+        result = amp_call(tmp_path, toy, primers=primers, fasta=True)
+        (tmp_path / "s.bam").unlink()
+        assert not [c for c in result.called if "ALK" in c.fusion]
+        return {s.target: s for s in result.statuses}
+
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        ambiguous(toy, f"mis{i}", [("chr2", 26100, "+", 20), ("chr1", 8000, "+", 60)], [("chr1", 8060 + 3 * i, "-", 50)])
+    alk = statuses(toy, True)["ALK"]
+    assert alk.status.startswith("not detected") and "junction reads from ALK" not in alk.reason, alk.reason
+    assert "4 molecules have junction reads from ALK" in statuses(toy, False)["ALK"].reason
+    toy = make_toy()
+    add_background(toy)
+    for i in range(4):
+        ambiguous(toy, f"amb{i}", [("chr2", 20040, "+", 110), ("chr4", 4110, "-", 40)], [("chr4", 4000 + 10 * i, "+", 100)])
+    alk = statuses(toy, True)["ALK"]
+    assert alk.status == "not assessable" and "4 molecules have junction reads from ALK" in alk.reason

@@ -1522,9 +1522,10 @@ class _LocusScan:
         evidence.qc[self.locus.name] = qc
         use_umis = self.params.uses_umis
         qc.ambiguous_junctions = tuple(sorted(
-            ((len(fragments) - umis.count_duplicates(fragments, use_umis), pos, side, chrom, first)
+            ((len(fragments) - umis.count_duplicates(fragments, use_umis), pos, side, chrom, first,
+              tuple((name, tuple(sorted(keys))) for name, keys in sorted(fragments.items())))
              for (pos, side, chrom, _), (fragments, first) in self.ambiguous.items()),
-            key=lambda j: (-j[0], j[1:]))[:MAX_AMBIGUOUS_JUNCTIONS])
+            key=lambda j: (-j[0], j[1:5]))[:MAX_AMBIGUOUS_JUNCTIONS])
         evidence.split_reads.extend(self.split_reads)
         evidence.clipped_reads.extend(self.clipped_reads)
         evidence.discordant_reads.extend(self.discordant_reads)

@@ -127,10 +127,11 @@ class TargetQC:
     profile: "ExonProfile | None" = None  # exon-level coverage of the reported transcript
     library: "LibraryCounts | None" = None  # fragments, duplicates, insert sizes (sample QC)
     transcript_bins: tuple[float, ...] = ()  # mean depth in 10 equal bins along the transcript, 5' first
-    # junction reads of the locus placed below min_mapq (a copy shares their bases), by
-    # junction: (molecules, counted as a call's: UMIs and read places; clip breakend pos, side, SA contig,
-    # its first SA pos), most first
-    ambiguous_junctions: tuple[tuple[int, int, str, str, int], ...] = ()
+    # junction reads of the locus placed below min_mapq or as secondaries (a copy shares their
+    # bases), by junction: (molecules, counted as a call's: UMIs and read places; clip breakend
+    # pos, side, SA contig, its first SA pos, (fragment, its records' duplicate keys) sorted),
+    # most first
+    ambiguous_junctions: tuple[tuple[int, int, str, str, int, tuple[tuple[str, tuple[tuple, ...]], ...]], ...] = ()
 
     @property
     def mean_exon_coverage(self) -> float:

@@ -12,7 +12,7 @@ import dataclasses
 import datetime as _dt
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
@@ -58,6 +58,7 @@ from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_tar
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
+    from imtfusion.primers import PrimerSet
     from imtfusion.lod import LodResult
 
 
@@ -521,8 +522,22 @@ def target_statuses(
     return out
 
 
+def _primer_only(keys: Iterable[tuple], end: Breakend, primers: "PrimerSet", contig_names: dict[int, str],
+                 min_beyond: int) -> bool:
+    """Whether a fragment (its records' duplicate keys) was read from a primer running toward
+    ``end`` with fewer than ``min_beyond`` target bases beyond the primer."""
+    for key in keys:
+        hit = primers.primer_of_key(key, contig_names)
+        if hit is not None:
+            beyond = hit[0].bases_beyond(end, hit[1])
+            if beyond is not None and beyond < min_beyond:
+                return True
+    return False
+
+
 def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters,
-                        called: "dict[str, set[str]] | None" = None) -> dict[str, str]:
+                        called: "dict[str, set[str]] | None" = None, primers: "PrimerSet | None" = None,
+                        contig_names: "dict[int, str] | None" = None) -> dict[str, str]:
     """Target -> why a fusion of it cannot be ruled out, for the targets whose locus holds a
     junction with at least ``ambiguous_junction_molecules`` molecules (by UMI and read
     places, PCR copies one) whose junction reads were all placed below ``min_mapq``
@@ -533,13 +548,24 @@ def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: Cal
     no negative a lab can sign. ``called`` (target -> the genes of its calls' partners): a
     target with a call gets the reason too, as another fusion that cannot be ruled out,
     when the junction's partner is none of those (the reads of a call's own junction
-    placed ambiguously are counted for it)."""
+    placed ambiguously are counted for it). With a primer BED (``primers``; ``contig_names``
+    the BAM's reference id -> name), a fragment read from a primer that holds fewer than
+    ``min_beyond_primer`` target bases beyond it does not count, as for a call
+    (``primer_only_anchor``: the primer misprimed on the partner's RNA)."""
     out: dict[str, str] = {}
     if params.ambiguous_junction_molecules <= 0:
         return out
     called = called or {}
     for target, q in qc.items():
-        for molecules, pos, side, chrom, at in q.ambiguous_junctions:
+        junctions = []
+        for molecules, pos, side, chrom, at, fragments in q.ambiguous_junctions:
+            if primers is not None:
+                end = Breakend(q.locus.split(":")[0], pos, side)
+                kept = {name: set(keys) for name, keys in fragments
+                        if not _primer_only(keys, end, primers, contig_names or {}, params.min_beyond_primer)}
+                molecules = len(kept) - umis.count_duplicates(kept, params.uses_umis)
+            junctions.append((molecules, pos, side, chrom, at))
+        for molecules, pos, side, chrom, at in sorted(junctions, key=lambda j: (-j[0], j[1:])):
             if molecules < params.ambiguous_junction_molecules:
                 break
             if lookup.in_pseudogenes_only(chrom, at):
@@ -977,7 +1003,8 @@ def assess(sample: str, inputs: Inputs, gathered: Gathered, named: Named,
     for c in named.called:
         for target in c.targets:
             partners.setdefault(target, set()).update({c.gene5.name, c.gene3.name} - {target})
-    ambiguous = ambiguous_junctions(qc, lookup, params, partners)
+    ambiguous = ambiguous_junctions(qc, lookup, params, partners, inputs.primer_set,
+                                    dict(enumerate(inputs.info.contig_lengths)))
     statuses = target_statuses(loci, qc, named.called, params, blind, imbalance, sample_qc.reason(), lod, ambiguous)
     renames = inputs.contigs.renamed
     if renames:
