@@ -11,6 +11,7 @@ to ALK exon 3 (chr2, minus strand, first base 20149).
 from __future__ import annotations
 
 import pysam
+import pytest
 from test_calling import add_background, by_fusion, call, make_toy
 
 from imtfusion.calling import EXTENDED_ALIGNMENT, Candidate
@@ -57,16 +58,25 @@ def secondary_reads(toy, n: int, partner_end: int = 4150, name: str = "sec") -> 
         toy.records.append(copy)
 
 
-def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path):
+def _written(written):
+    """The reads of ``written``: MAPQ 0 (BWA-MEM) or secondary (STAR's chimeric multimappers)."""
+    return ambiguous_reads if written == "MAPQ 0" else secondary_reads
+
+
+@pytest.mark.parametrize("written", ["MAPQ 0", "secondary"])
+def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path, written):
+    # MAPQ 0 on both parts (BWA-MEM), or STAR's chimeric multimappers: the ALK place of a
+    # read shared with a copy written as a secondary supplementary
     toy = make_toy()
     add_background(toy)
     unique_reads(toy)
     before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
     (tmp_path / "s.bam").unlink()
-    ambiguous_reads(toy, 4)
+    _written(written)(toy, 4)
+    name = "amb" if written == "MAPQ 0" else "sec"
     result = call(tmp_path, toy)
     [real] = by_fusion(result, "PARTP::ALK")
-    assert real.ambiguous_fragments == {f"amb{i}" for i in range(4)}
+    assert real.ambiguous_fragments == {f"{name}{i}" for i in range(4)}
     assert real.split_reads == before.split_reads + 4 and real.molecules == before.molecules + 4
     assert (real.end5, real.end3) == (before.end5, before.end3)
     # they never make the call: its tier is what the uniquely placed reads gave it
@@ -75,62 +85,30 @@ def test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules(tmp_path)
     assert "4 of them placed ambiguously by the aligner (MAPQ 0 or as a secondary alignment: a pseudogene" in page
 
 
-def test_reads_split_ambiguously_make_no_call_on_their_own(tmp_path):
-    # the decoy: the same reads without a uniquely placed one are no fusion
+@pytest.mark.parametrize("written", ["MAPQ 0", "secondary"])
+def test_reads_split_ambiguously_make_no_call_on_their_own(tmp_path, written):
+    # the decoy: the same reads without a uniquely placed one are no fusion (the copy's
+    # own chimera may have made them)
     toy = make_toy()
     add_background(toy)
-    ambiguous_reads(toy, 6)
+    _written(written)(toy, 6)
     result = call(tmp_path, toy)
     assert not by_fusion(result, "PARTP::ALK")
     assert all(not c.ambiguous_fragments for c in result.called + result.discarded)
 
 
-def test_reads_split_ambiguously_elsewhere_are_not_counted(tmp_path):
-    # the decoy: MAPQ-0 reads from ALK exon 3 into PARTP 40 bases before the called
-    # exon end (another junction, a paralog's copy placed there) are not this call's
+@pytest.mark.parametrize("written", ["MAPQ 0", "secondary"])
+def test_reads_split_ambiguously_elsewhere_are_not_counted(tmp_path, written):
+    # the decoy: such reads from ALK exon 3 into PARTP 40 bases before the called exon
+    # end (another junction, a paralog's copy placed there) are not this call's
     toy = make_toy()
     add_background(toy)
     unique_reads(toy)
-    ambiguous_reads(toy, 4, partner_end=4110)
+    _written(written)(toy, 4, partner_end=4110)
     result = call(tmp_path, toy)
     [real] = by_fusion(result, "PARTP::ALK")
     assert not real.ambiguous_fragments and real.split_reads == 3
     assert "placed ambiguously" not in render_sample_report(result)
-
-
-def test_secondary_alignments_at_a_calls_junction_are_its_molecules(tmp_path):
-    # STAR (chimeric multimappers) writes the ALK place of a read shared with a copy as a
-    # secondary supplementary: once unique reads made the call, it is one of its molecules
-    toy = make_toy()
-    add_background(toy)
-    unique_reads(toy)
-    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
-    (tmp_path / "s.bam").unlink()
-    secondary_reads(toy, 4)
-    result = call(tmp_path, toy)
-    [real] = by_fusion(result, "PARTP::ALK")
-    assert real.ambiguous_fragments == {f"sec{i}" for i in range(4)}
-    assert real.split_reads == before.split_reads + 4 and real.molecules == before.molecules + 4
-    assert real.confidence == before.confidence and real.features == before.features
-    assert "4 of them placed ambiguously by the aligner (MAPQ 0 or as a secondary alignment" in render_sample_report(result)
-
-
-def test_secondary_alignments_make_no_call_and_elsewhere_are_not_counted(tmp_path):
-    # the decoys: secondary junction reads alone are no fusion (the copy's own chimera
-    # may have made them), and those split 40 bases before the called exon end are not its
-    toy = make_toy()
-    add_background(toy)
-    secondary_reads(toy, 6)
-    result = call(tmp_path, toy)
-    assert not by_fusion(result, "PARTP::ALK")
-    assert all(not c.ambiguous_fragments for c in result.called + result.discarded)
-    (tmp_path / "s.bam").unlink()
-    toy = make_toy()
-    add_background(toy)
-    unique_reads(toy)
-    secondary_reads(toy, 4, partner_end=4110)
-    [real] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
-    assert not real.ambiguous_fragments and real.split_reads == 3
 
 
 def test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice(tmp_path):

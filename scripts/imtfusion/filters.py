@@ -304,8 +304,6 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      ("test_ambiguous.py::test_reads_split_ambiguously_at_a_calls_junction_are_its_molecules",
       "test_ambiguous.py::test_reads_split_ambiguously_make_no_call_on_their_own",
       "test_ambiguous.py::test_reads_split_ambiguously_elsewhere_are_not_counted",
-      "test_ambiguous.py::test_secondary_alignments_at_a_calls_junction_are_its_molecules",
-      "test_ambiguous.py::test_secondary_alignments_make_no_call_and_elsewhere_are_not_counted",
       "test_ambiguous.py::test_a_secondary_alignment_of_a_counted_fragment_is_not_counted_twice",
       "test_ambiguous.py::test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules",
       "test_ambiguous.py::test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call",
