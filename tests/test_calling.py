@@ -436,7 +436,7 @@ def test_consensus_takes_each_columns_most_common_base():
 
 
 def test_a_clip_the_aligner_extended_past_the_junction_still_matches_it():
-    from imtfusion.calling import _clip_matches
+    from imtfusion.calling import clip_matches
     from imtfusion.model import Breakend, ClippedRead
 
     params = CallParameters()
@@ -446,30 +446,30 @@ def test_a_clip_the_aligner_extended_past_the_junction_still_matches_it():
     # STAR aligned 11 partner bases past the exon end through mismatches, then clipped the rest
     extended = ClippedRead("s", Breakend("chr2", end.pos + 11, "L"), partner[11:], 61, 255,
                            inward=partner[:11][::-1] + "ACGT" * 10)
-    assert _clip_matches(extended, end, partner, params)
+    assert clip_matches(extended, end, partner, params)
     # the same clip where the 11 aligned bases are the gene's own: another junction, not this one
     own_bases = ClippedRead("t", Breakend("chr2", end.pos + 11, "L"), partner[11:], 61, 255,
                             inward=(own + "A")[::-1] + "ACGT" * 10)
-    assert not _clip_matches(own_bases, end, partner, params)
+    assert not clip_matches(own_bases, end, partner, params)
     # a clip exactly at the junction matches as before; past the reach of an extension it does not
-    assert _clip_matches(ClippedRead("u", end, partner, 50, 255, inward="ACGT" * 10), end, partner, params)
+    assert clip_matches(ClippedRead("u", end, partner, 50, 255, inward="ACGT" * 10), end, partner, params)
     far = ClippedRead("v", Breakend("chr2", end.pos + 30, "L"), partner[30:], 80, 255, inward=partner[:30][::-1])
-    assert not _clip_matches(far, end, partner, params)
+    assert not clip_matches(far, end, partner, params)
     # STAR extended 20 partner bases into the intron, then clipped 10 (65M10S)
     star = ClippedRead("w", Breakend("chr2", end.pos + 20, "L"), partner[20:30], 65, 255,
                        inward=partner[:20][::-1] + "ACGT" * 10)
-    assert _clip_matches(star, end, partner, params)
+    assert clip_matches(star, end, partner, params)
     # minimap2 aligned 14 partner bases over 15 reference bases (a deletion in the
     # extension, 53M1D9M10S): the read's bases past the junction are one fewer
     deleted = ClippedRead("x", Breakend("chr2", end.pos + 15, "L"), partner[14:24], 62, 255,
                           inward=partner[:14][::-1] + "ACGT" * 10)
-    assert _clip_matches(deleted, end, partner, params)
+    assert clip_matches(deleted, end, partner, params)
     # the decoy beside it: the same shape where the extension holds the gene's own intron
     # (a clip of another junction 15 bases on): no shift of a few bases makes it the partner
     intron = "GTAAGTTCACTTTGAACTCC"
     decoy = ClippedRead("y", Breakend("chr2", end.pos + 15, "L"), partner[14:24], 62, 255,
                         inward=intron[:14][::-1] + "ACGT" * 10)
-    assert not _clip_matches(decoy, end, partner, params)
+    assert not clip_matches(decoy, end, partner, params)
 
 
 @pytest.mark.parametrize("mate_bases", [100, 10])

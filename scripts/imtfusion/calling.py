@@ -456,7 +456,7 @@ def _inward_at(junction: _Junction) -> tuple[str, str]:
     return consensus_of(at_a), consensus_of(at_b)
 
 
-def _clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters,
+def clip_matches(clip: ClippedRead, end: Breakend, consensus: str, params: CallParameters,
                   family: bool = False) -> bool:
     """A clip at ``clip.end`` supports the junction whose breakend (same side) is ``end``.
 
@@ -767,7 +767,7 @@ def _match_clips(clips: Iterable[ClippedRead], candidates: list[_Draft], params:
 def _best_junction(clip: ClippedRead, ends, positions, params: CallParameters,  # type: ignore[no-untyped-def]
                    family: bool = False) -> tuple[_Draft, Breakend] | None:
     """The junction end (of the indexed ``ends``) a clip supports: of those within reach
-    that it matches (:func:`_clip_matches`), the nearest, then the best-supported; in the
+    that it matches (:func:`clip_matches`), the nearest, then the best-supported; in the
     candidates' order on ties."""
     key = (clip.end.chrom, clip.end.side)
     spots = ends.get(key)
@@ -778,7 +778,7 @@ def _best_junction(clip: ClippedRead, ends, positions, params: CallParameters,  
     hi = bisect.bisect_right(positions[key], clip.end.pos + reach)
     best = None
     for _, _, cand, end, cons in sorted(spots[lo:hi], key=lambda x: x[1]):
-        if _clip_matches(clip, end, cons, params, family=family):
+        if clip_matches(clip, end, cons, params, family=family):
             rank = (abs(clip.end.pos - end.pos), -cand.split_reads)
             if best is None or rank < best[0]:
                 best = (rank, cand, end)
@@ -788,7 +788,7 @@ def _best_junction(clip: ClippedRead, ends, positions, params: CallParameters,  
 def _match_family_clips(clips: list[ClippedRead], ends, positions, params: CallParameters) -> list[ClippedRead]:  # type: ignore[no-untyped-def]
     """The short clips no junction took exactly, a second look (FFPE): the copies of one
     molecule (fragments of one UMI at one clip end, reading the same clipped bases) that
-    read a junction's partner but for one base count, all of them (:func:`_clip_matches`
+    read a junction's partner but for one base count, all of them (:func:`clip_matches`
     with ``family``); a clip read by one fragment only is left as it is."""
     families: dict[tuple, list[ClippedRead]] = defaultdict(list)
     for clip in clips:
@@ -1084,7 +1084,7 @@ def _second_pass(
                 if not cons or any(l.contains(end.chrom, end.pos) for l in loci):
                     continue
                 for clip in reads.clipped(end.chrom, end.pos - PARTNER_PASS_WINDOW, end.pos + PARTNER_PASS_WINDOW + 1):
-                    if clip.end.side == end.side and clip.fragment not in cand.split_fragments and _clip_matches(clip, end, cons, params):
+                    if clip.end.side == end.side and clip.fragment not in cand.split_fragments and clip_matches(clip, end, cons, params):
                         _add_clip(cand, clip, end)
     near = UnmappedIndex(evidence.unmapped_reads)
     for cand in candidates:

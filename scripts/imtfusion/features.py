@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 from imtfusion import umis
-from imtfusion.calling import Candidate, JunctionView, canonical, junction_invariant
+from imtfusion.calling import Candidate, JunctionView, canonical, clip_matches, junction_invariant
 from imtfusion.evidence import ClippedRead, MateRecord, complement, is_low_complexity
 from imtfusion.genelookup import GeneLookup, GeneRef
 from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
@@ -558,10 +558,10 @@ def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names:
 def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitRead]],
                           params: CallParameters, clips: "dict[int, list[ClippedRead]] | None" = None
                           ) -> list[Candidate]:
-    """The calls with the split reads the aligner placed below ``min_mapq`` counted for
-    them (``splits``: candidate key -> those read at its target breakend,
-    :meth:`imtfusion.evidence.BreakendReads.ambiguous`), where a read splits at the
-    call's own junction: both ends on its two contigs and sides, the same fused sequence
+    """The calls with the split reads the aligner placed below ``min_mapq`` or as
+    secondary alignments counted for them (``splits``: candidate key -> those read at its
+    target breakend, :meth:`imtfusion.evidence.BreakendReads.ambiguous`), where a read
+    splits at the call's own junction: both ends on its two contigs and sides, the same fused sequence
     and within ``junction_window`` bases, as the calling joins the uniquely placed ones.
     A processed pseudogene or a paralog that shares a partner's or the target's exon
     gives the junction's reads MAPQ 0 (BWA-MEM's TPM3::ALK: TPM3P1 and the ALK
@@ -573,9 +573,7 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
     ``clips`` (candidate key -> clips at its target breakend,
     :meth:`imtfusion.evidence.BreakendReads.ambiguous_clips`): such reads without an SA
     tag, counted where the clip spells the call's partner as a uniquely placed clip must
-    (:func:`imtfusion.calling._clip_matches`: exactly when shorter than ``min_clip``)."""
-    from imtfusion.calling import _clip_matches
-
+    (:func:`imtfusion.calling.clip_matches`: exactly when shorter than ``min_clip``)."""
     clips = clips or {}
     out: list[Candidate] = []
     for c in called:
@@ -602,7 +600,7 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
                 continue
             for end, consensus in ((view.a, view.outward_a), (view.b, view.outward_b)):
                 if (consensus and (end.chrom, end.side) == (clip.end.chrom, clip.end.side)
-                        and _clip_matches(clip, end, consensus, params)):
+                        and clip_matches(clip, end, consensus, params)):
                     found.setdefault(clip.fragment, set()).add(clip.dup_key)
                     by_clip.add(clip.fragment)
                     break

@@ -58,8 +58,8 @@ from imtfusion.targets import ContigMap, TargetLocus, resolve_genes, resolve_tar
 if TYPE_CHECKING:
     from imtfusion.batch import Artefacts
     from imtfusion.imbalance import ImbalanceResult, RatioObservation
-    from imtfusion.primers import PrimerSet
     from imtfusion.lod import LodResult
+    from imtfusion.primers import PrimerSet
 
 
 FUSION_COLUMNS = [
