@@ -744,10 +744,11 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
                 continuations.setdefault(found[0], []).append((read.query_name, found[1]))
                 shown += 1
         secondary = read.flag & FLAG_SECONDARY
+        # one of a copy's places: placed below min_mapq, or a secondary alignment
+        copy_place = not read.flag & _NOT_A_COPY and (secondary or read.mapping_quality < params.min_mapq)
         if (read.flag & _NOT_A_COPY or not read.cigartuples or secondary and not read.query_sequence
                 or not read.has_tag("SA")):
-            if (clipped < AMBIGUOUS_READS and not read.flag & _NOT_A_COPY and read.cigartuples
-                    and (secondary or read.mapping_quality < params.min_mapq) and read.query_sequence
+            if (clipped < AMBIGUOUS_READS and copy_place and read.cigartuples and read.query_sequence
                     and _soft_clipped_near(read, end, params.min_clip_match)):
                 clipped += 1
                 clips.append(read)
@@ -759,8 +760,7 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
             landing = _landing_of(read, end)
             if landing is not None:
                 landings.append(landing)
-        if (low < AMBIGUOUS_READS and (secondary or read.mapping_quality < params.min_mapq)
-                and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
+        if (low < AMBIGUOUS_READS and copy_place and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
         if done():
@@ -1296,8 +1296,8 @@ class _LocusScan:
         chimeric multimappers put the place they chose on a copy) that looks like a
         junction read (a soft or hard clip of ``min_clip_match`` bases or more at an end,
         an SA tag to a place outside its own gene): its fragment is counted for its clip
-        breakend and the SA's place (to ``AMBIGUOUS_BIN``), in molecules as a call's are (its UMI and places:
-        :func:`imtfusion.umis.count_duplicates`; PCR copies are one), so that a
+        breakend and the SA's place (to ``AMBIGUOUS_BIN``), in molecules as a call's are
+        (its UMI and places: :func:`imtfusion.umis.count_duplicates`; PCR copies are one), so that a
         target whose junction reads a paralog or pseudogene made ambiguous is not signed
         *not detected* (:func:`imtfusion.pipeline.ambiguous_junctions`). Never evidence."""
         cigar = read.cigartuples
@@ -1521,11 +1521,14 @@ class _LocusScan:
         qc, gene, evidence = self.qc, self.gene, self.evidence
         evidence.qc[self.locus.name] = qc
         use_umis = self.params.uses_umis
-        qc.ambiguous_junctions = tuple(sorted(
-            ((len(fragments) - umis.count_duplicates(fragments, use_umis), pos, side, chrom, first,
-              tuple((name, tuple(sorted(keys))) for name, keys in sorted(fragments.items())))
+        ranked = sorted(
+            ((len(fragments) - umis.count_duplicates(fragments, use_umis), pos, side, chrom, first, fragments)
              for (pos, side, chrom, _), (fragments, first) in self.ambiguous.items()),
-            key=lambda j: (-j[0], j[1:5]))[:MAX_AMBIGUOUS_JUNCTIONS])
+            key=lambda j: (-j[0], j[1:5]))[:MAX_AMBIGUOUS_JUNCTIONS]
+        qc.ambiguous_junctions = tuple(
+            (molecules, pos, side, chrom, first,
+             tuple((name, tuple(sorted(keys))) for name, keys in sorted(fragments.items())))
+            for molecules, pos, side, chrom, first, fragments in ranked)
         evidence.split_reads.extend(self.split_reads)
         evidence.clipped_reads.extend(self.clipped_reads)
         evidence.discordant_reads.extend(self.discordant_reads)

@@ -509,7 +509,7 @@ def _judge_hotspot(cluster: list[tuple[int, Candidate, str]], params: CallParame
     return flagged
 
 
-def _primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, Breakend], primers: "PrimerSet",
+def primed_bases(keys: Iterable[tuple], ends: tuple[Breakend, ...], primers: "PrimerSet",
                   contig_names: dict[int, str]) -> tuple[str, int] | None:
     """(primer name, target bases beyond it) of a fragment whose record starts at a
     primer and runs toward one of the junction's ends (the nearer one if both), else
@@ -541,7 +541,7 @@ def mark_primed(candidates: list[Candidate], primers: "PrimerSet", contig_names:
         primed = dict(c.primed)
         anchors = dict(c.anchors)
         for fragment in sorted(c.split_fragments | c.discordant_fragments):
-            found = _primed_bases(c.dup_keys.get(fragment, ()), (c.end5, c.end3), primers, contig_names)
+            found = primed_bases(c.dup_keys.get(fragment, ()), (c.end5, c.end3), primers, contig_names)
             if found is None:
                 continue
             name, beyond = found

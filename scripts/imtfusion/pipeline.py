@@ -12,7 +12,7 @@ import dataclasses
 import datetime as _dt
 import itertools
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from imtfusion import umis
 from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_domains
@@ -28,6 +28,7 @@ from imtfusion.features import (
     assess_mismapping,
     molecule_keys,
     mark_primed,
+    primed_bases,
     mark_promiscuous,
     usable_discordants,
 )
@@ -522,19 +523,6 @@ def target_statuses(
     return out
 
 
-def _primer_only(keys: Iterable[tuple], end: Breakend, primers: "PrimerSet", contig_names: dict[int, str],
-                 min_beyond: int) -> bool:
-    """Whether a fragment (its records' duplicate keys) was read from a primer running toward
-    ``end`` with fewer than ``min_beyond`` target bases beyond the primer."""
-    for key in keys:
-        hit = primers.primer_of_key(key, contig_names)
-        if hit is not None:
-            beyond = hit[0].bases_beyond(end, hit[1])
-            if beyond is not None and beyond < min_beyond:
-                return True
-    return False
-
-
 def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: CallParameters,
                         called: "dict[str, set[str]] | None" = None, primers: "PrimerSet | None" = None,
                         contig_names: "dict[int, str] | None" = None) -> dict[str, str]:
@@ -561,8 +549,11 @@ def ambiguous_junctions(qc: dict[str, TargetQC], lookup: GeneLookup, params: Cal
         for molecules, pos, side, chrom, at, fragments in q.ambiguous_junctions:
             if primers is not None:
                 end = Breakend(q.locus.split(":")[0], pos, side)
-                kept = {name: set(keys) for name, keys in fragments
-                        if not _primer_only(keys, end, primers, contig_names or {}, params.min_beyond_primer)}
+                kept = {}
+                for name, keys in fragments:
+                    primed = primed_bases(keys, (end,), primers, contig_names or {})
+                    if primed is None or primed[1] >= params.min_beyond_primer:
+                        kept[name] = set(keys)
                 molecules = len(kept) - umis.count_duplicates(kept, params.uses_umis)
             junctions.append((molecules, pos, side, chrom, at))
         for molecules, pos, side, chrom, at in sorted(junctions, key=lambda j: (-j[0], j[1:])):
