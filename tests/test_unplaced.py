@@ -84,3 +84,143 @@ def test_the_pair_filter_knows_the_intron_bases_next_to_a_target_exon():
     far = "T" * 30 + genome[2000 + 100 + INTRON_FLANK + 10:2000 + 100 + INTRON_FLANK + 50]
     assert list(exonic_only.hits([near])) == []
     assert list(flanked.hits([near, far, near.translate(rc)[::-1]])) == [0, 2]  # either strand
+
+
+# ----------------------------------------------------------------------------------
+# reads without a position whose target side at the junction is 10-19 bases
+# ----------------------------------------------------------------------------------
+
+
+def test_the_short_side_filter_keeps_reads_ending_in_a_target_exons_first_or_last_bases():
+    from imtfusion.evidence import reverse_complement
+    from imtfusion.unplaced import ShortSideFilter
+
+    exon = "ACGTTGCAAGCTTGGACCATGTCAGTACCGATGCAT"  # a target exon, transcript orientation
+    other = "TTTTGGGGCCCCAAAATTTTGGGGCCCCAAAATTTTGGGGCCCCAAAA"[:40]
+    keep = ShortSideFilter([exon])
+    for n in range(10, 20):
+        assert keep(other + exon[:n])  # ends in the exon's first n bases (the 3' gene's)
+        assert keep(exon[-n:] + other)  # starts with its last n (the 5' gene's)
+        assert keep(reverse_complement(other + exon[:n]))  # either strand
+    assert not keep(other + exon[:9]) and not keep(exon[-9:] + other)  # fewer than 10
+    assert not keep(other + exon[:20])  # 20 or more: the 20-base K-mers find those
+    assert not keep(other + other)
+    assert not keep(exon[:15])  # too short a read to hold both sides
+
+
+def test_own_continuations_are_the_neighbouring_bases_of_the_gene_itself_read_away_from_the_breakpoint():
+    from imtfusion.evidence import reverse_complement
+    from imtfusion.model import Breakend
+    from imtfusion.unplaced import own_continuations
+
+    genome = "".join("ACGT"[(i * 7 + i // 5) % 4] for i in range(700))
+
+    def fetch(chrom, s, e):
+        return genome[s:e]
+
+    # + strand 5' gene ending at exon 2's last base (399): the intron after it, and exon 3's start
+    got = own_continuations(Breakend("chr1", 399, "L"), [PLUS], fetch, 6, three=False)
+    assert sorted(got) == sorted({genome[400:406], genome[500:506]})
+    # + strand 3' gene starting at exon 2's first base (300): the bases before it, nearest first
+    got = own_continuations(Breakend("chr1", 300, "R"), [PLUS], fetch, 6, three=True)
+    assert sorted(got) == sorted({genome[294:300][::-1], genome[194:200][::-1]})
+    # - strand 5' gene ending at transcript exon 2's last base (genome 300): transcript
+    # order continues down the genome, complemented
+    got = own_continuations(Breakend("chr1", 300, "R"), [MINUS], fetch, 6, three=False)
+    assert sorted(got) == sorted({reverse_complement(genome[294:300]), reverse_complement(genome[194:200])})
+    # - strand 3' gene starting at transcript exon 2's first base (genome 399): the bases
+    # after it in the genome are before it in the transcript
+    comp = reverse_complement
+    got = own_continuations(Breakend("chr1", 399, "L"), [MINUS], fetch, 6, three=True)
+    assert sorted(got) == sorted({comp(genome[400:406])[::-1], comp(genome[500:506])[::-1]})
+
+
+def _short_side_toy():
+    from test_calling import PARTP_ALK_READ, add_background, make_toy
+
+    toy = make_toy()
+    # PARTP exon 3 (its wild-type mRNA continues there after exon 2) begins with the 15
+    # bases ALK exon 3 begins with (transcript order), and then differs from it
+    alk = toy.bases(("chr2", 20132, "-", 18))
+    seq = list(toy.seq["chr4"])
+    seq[7000:7015] = alk[:15]
+    seq[7015:7018] = ["T" if b != "T" else "G" for b in alk[15:18]]
+    toy.seq["chr4"] = "".join(seq)
+    add_background(toy)
+    for i, umi in enumerate(("ACGTACGT", "TTGCAGCA", "GATTACAG")):  # the call, by three molecules
+        for rec in toy.fragment(f"split{i}", PARTP_ALK_READ, [("chr2", 20010 + 7 * i, "+", 100)]):
+            rec.set_tag("RX", umi)
+    return toy
+
+
+def _unplaced_read(toy, name, parts, umi, flip=False):
+    from test_calling import flip as flipped
+
+    toy.unplaced(name, flipped(parts) if flip else parts)
+    toy.records[-1].set_tag("RX", umi)
+
+
+def test_reads_without_a_position_with_10_to_19_target_bases_count_for_the_call(tmp_path):
+    """An FFPE junction read the aligner left without a position, whose ALK side is 10-19
+    bases: no 20-base K-mer of a target finds it, no pair rule places it. Kept while the
+    unplaced reads are scanned (it ends in ALK exon 3's first bases), it counts for the
+    PARTP::ALK call once made, with its UMI as its molecule's key, read from either
+    strand. Beside the reads it must leave: a wild-type PARTP read whose exon 3 begins as
+    ALK exon 3 does (its 15 bases are PARTP's own continuation), and a junction read whose
+    12 ALK bases PARTP has there too (no read can tell them apart), the short side with one
+    mismatch, 9 ALK bases."""
+    from test_calling import by_fusion, call
+
+    toy = _short_side_toy()
+    _unplaced_read(toy, "short18", [("chr4", 4075, "+", 75), ("chr2", 20132, "-", 18)], "CCATGGTA")
+    _unplaced_read(toy, "short18r", [("chr4", 4070, "+", 80), ("chr2", 20132, "-", 18)], "GGCATTAC", flip=True)
+    # the decoys
+    _unplaced_read(toy, "short12", [("chr4", 4075, "+", 75), ("chr2", 20138, "-", 12)], "TGCATGCA")
+    _unplaced_read(toy, "wild", [("chr4", 4075, "+", 75), ("chr4", 7000, "+", 15)], "TTACGGAC")
+    _unplaced_read(toy, "nine", [("chr4", 4075, "+", 75), ("chr2", 20141, "-", 9)], "AACCGGTT")
+    toy.unplaced("damaged", [("chr4", 4075, "+", 75), ("chr2", 20132, "-", 18)])
+    rec = toy.records[-1]
+    bases = list(rec.query_sequence)
+    bases[-3] = "A" if bases[-3] != "A" else "C"  # a base of its ALK side misread
+    quals = rec.query_qualities
+    rec.query_sequence, rec.query_qualities = "".join(bases), quals
+    rec.set_tag("RX", "CTCTGAGA")
+    result = call(tmp_path, toy, fasta=True, scan_unmapped="yes")
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert {"short18", "short18r"} <= c.unmapped_fragments <= c.split_fragments
+    assert not {"wild", "short12", "nine", "damaged"} & (c.split_fragments | c.discordant_fragments)
+    assert c.molecules == 5 and c.fragments == 5
+    # the same without the FASTA: not placed (the genes' own bases are not known)
+    (tmp_path / "s.bam").unlink()
+    [d] = by_fusion(call(tmp_path, toy, fasta=False, scan_unmapped="yes"), "PARTP::ALK")
+    assert not {"short18", "short18r"} & d.split_fragments and d.molecules == 3
+
+
+def test_ten_target_bases_unlike_the_partners_own_count(tmp_path):
+    """Without such homology 10 ALK bases are enough (its first 10 bases, PARTP's own
+    continuations differing from them)."""
+    from test_calling import PARTP_ALK_READ, add_background, by_fusion, call, make_toy
+
+    toy = make_toy()
+    add_background(toy)
+    for i, umi in enumerate(("ACGTACGT", "TTGCAGCA")):
+        for rec in toy.fragment(f"split{i}", PARTP_ALK_READ, [("chr2", 20010 + 7 * i, "+", 100)]):
+            rec.set_tag("RX", umi)
+    _unplaced_read(toy, "short10", [("chr4", 4070, "+", 80), ("chr2", 20140, "-", 10)], "CCATGGTA")
+    [c] = by_fusion(call(tmp_path, toy, fasta=True, scan_unmapped="yes"), "PARTP::ALK")
+    assert "short10" in c.unmapped_fragments and c.molecules == 3
+
+
+def test_reads_with_a_short_target_side_make_no_call_of_their_own(tmp_path):
+    """Such reads count only for a call other reads made: five of them, and one split
+    fragment (PARTP::ALK needs two here), give no call."""
+    from test_calling import PARTP_ALK_READ, add_background, call, make_toy
+
+    toy = make_toy()
+    add_background(toy)
+    for rec in toy.fragment("split0", PARTP_ALK_READ, [("chr2", 20010, "+", 100)]):
+        rec.set_tag("RX", "ACGTACGT")
+    for i, umi in enumerate(("CCATGGTA", "GGCATTAC", "TTAGGCCA", "CAGTCAGT", "GTGTACAC")):
+        _unplaced_read(toy, f"short{i}", [("chr4", 4070 + i, "+", 80 - i), ("chr2", 20134, "-", 16)], umi)
+    result = call(tmp_path, toy, fasta=True, scan_unmapped="yes")
+    assert not [c for c in result.called if c.fusion == "PARTP::ALK"]

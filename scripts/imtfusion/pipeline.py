@@ -22,7 +22,7 @@ from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.bamio import AlignmentInfo
-from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
+from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference, reverse_complement
 from imtfusion.features import (
     add_ambiguous_support,
     assess_mismapping,
@@ -34,7 +34,8 @@ from imtfusion.features import (
 )
 from imtfusion.genelookup import GeneLookup
 from imtfusion.unmapped import K as UNMAPPED_K, EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
-from imtfusion.unplaced import PairCollector, UnplacedPair, fused_transcript, pairs_on_fused
+from imtfusion.unplaced import (PairCollector, ShortSideFilter, UnplacedPair, fused_transcript, own_continuations,
+                               pairs_on_fused, short_side_reads)
 from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
@@ -326,7 +327,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
                    at_partners: list | None = None,
                    partner_clips: list[ClippedRead] | None = None,
                    genome_wide: list[tuple[str, str, str]] | None = None
-                   ) -> tuple[list[ClippedRead], list[str], list[UnplacedPair]]:
+                   ) -> tuple[list[ClippedRead], list[str], list[UnplacedPair], list[tuple[str, str, str]]]:
     """Junction reads among the unmapped reads: those placed next to their mates in the
     target loci (always) and in the known partners (``at_partners``), the soft-clipped
     reads of the known partners whose clips spell the target (``partner_clips``), those placed
@@ -337,7 +338,9 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     UMI panel are counted, and STAR leaves the pairs of its shortest junction fragments
     unmapped (a panel's BAM is small). They become soft clips at exact target
     breakends: returns (those clips, notes, the unplaced pairs of which a read may lie in a
-    target transcript: :mod:`imtfusion.unplaced`); ``evidence`` is not changed."""
+    target transcript: :mod:`imtfusion.unplaced`, and with the FASTA the reads without a
+    position that may end in 10-19 bases of a target exon: ShortSideFilter); ``evidence``
+    is not changed."""
     index: TargetTranscripts | None = None  # built only when there are reads to scan
     from_reads = getattr(ref, "from_reads", False)  # no FASTA: the reads' pile-up spells the target
 
@@ -382,13 +385,17 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
             unplaced = 0
 
     pairs: list[UnplacedPair] = []
+    short: list[tuple[str, str, str]] = []
     if unplaced:
         index = transcripts()
         collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
+        ends = None if from_reads else ShortSideFilter(_target_exon_bases(loci, annotation, ref.fetch))
 
         def collected():
             for record in source.unplaced_reads():
                 collector.add(*record)
+                if ends is not None and len(short) < MAX_SHORT_SIDE_READS and ends(record[1]):
+                    short.append(record)
                 yield record
 
         found += scan_reads(collected(), index, params.min_clip)
@@ -403,7 +410,22 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
         if unplaced:
             again = itertools.chain(again, (r for r in source.unplaced_reads() if r[0] not in done))
         found += scan_reads(again, filled, params.min_clip)
-    return found, notes, pairs
+    return found, notes, pairs, short
+
+
+MAX_SHORT_SIDE_READS = 100_000  # reads without a position kept for short_side_reads (memory bound)
+
+
+def _target_exon_bases(loci: list[TargetLocus], annotation: Annotation, fetch) -> list[str]:  # type: ignore[no-untyped-def]
+    """The exons of the target genes' transcripts, transcript orientation (BAM contig names)."""
+    out = []
+    for locus in loci:
+        for t in annotation.transcripts_of(locus.gene.gene_id):
+            for s, e in t.exons:
+                bases = fetch(locus.chrom, s, e).upper()
+                if len(bases) == e - s:
+                    out.append(bases if t.strand == "+" else reverse_complement(bases))
+    return out
 
 
 def _place_unplaced_pairs(candidates: list[Candidate], pairs: list[UnplacedPair], annotation: Annotation,
@@ -724,6 +746,9 @@ class Gathered:
     spelled: "Reference | PileupReference"
     notes: tuple[str, ...]
     paired_by_name: bool = False  # the BAM lost its pairing: reads were paired by name
+    # reads without a position that may end in 10-19 bases of a target exon (name, sequence,
+    # UMI; with the FASTA): placed on the calls' fused transcripts (count_short_sides)
+    short_side_reads: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -824,7 +849,7 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
     genome_wide, wide_notes = _unmapped_genome_wide(source, loci, inputs.primer_set is not None, params, chimeric)
     notes += wide_notes
     at_partners = _unmapped_at_partners(source, loci, partners, contigs, params, chimeric)
-    found, said, unplaced_pairs = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
+    found, said, unplaced_pairs, short_side = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
                                                  at_partners,
                                                  _clips_at_partners(source, loci, partners, contigs, params, chimeric),
                                                  genome_wide)
@@ -837,7 +862,7 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                                    unmapped_reads=evidence.unmapped_reads
                                    + [u for u in at_partners if u.fragment not in in_loci])
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
-                    tuple(notes + said), paired_by_name)
+                    tuple(notes + said), paired_by_name, tuple(short_side))
 
 
 NAME_PAIRED_PARTNERS = 20  # partner genes at most (the best-supported junctions') read again to pair by name
@@ -948,6 +973,55 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
         recounted = iter(_count_molecules(changed, contig_ids, inputs.params, lookup))
         counted = [next(recounted) if c is not was else c for c, was in zip(counted, called)]
     return counted, discarded
+
+
+def count_short_sides(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
+                      lookup: GeneLookup) -> tuple[list[Candidate], list[Candidate]]:
+    """The calls with the reads without a position that spell their junction with only
+    10-19 bases on one side (:func:`imtfusion.unplaced.short_side_reads`; kept while the
+    unplaced reads were scanned, with the FASTA) counted for them: junction reads of their
+    fragments (``split_fragments``, ``unmapped_fragments``), each with its UMI and no
+    position as its duplicate key, the molecules counted again. Counted only once the
+    call was made (they never make one nor raise its tier); the discarded as they were."""
+    called, discarded = judged
+    ref = inputs.ref
+    if not gathered.short_side_reads or ref is None:
+        return judged
+    exact = [c for c in called if c.precision == "exact" and c.oriented]
+    fused, own = [], {}
+    flank = max(len(r[1]) for r in gathered.short_side_reads)
+    for c in exact:
+        t = fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, inputs.annotation, ref.fetch,
+                             support=len(c.split_fragments))
+        if t is None:
+            continue
+        fused.append(t)
+        own[c.key] = (own_continuations(c.end5, inputs.annotation.transcripts_of(c.gene5.gene_id), ref.fetch, flank,
+                                        three=False),
+                      own_continuations(c.end3, inputs.annotation.transcripts_of(c.gene3.gene_id), ref.fetch, flank,
+                                        three=True))
+    found = short_side_reads(gathered.short_side_reads, fused, own) if fused else {}
+    changed = []
+    out = []
+    for c in called:
+        have = c.split_fragments | c.discordant_fragments
+        mine = [r for r in found.get(c.key, ()) if r.fragment not in have]
+        if not mine:
+            out.append(c)
+            continue
+        names = frozenset(r.fragment for r in mine)
+        keys = dict(c.dup_keys)
+        for r in mine:
+            keys[r.fragment] = frozenset({umis.UNPLACED + (r.umi,)})
+        new = dataclasses.replace(c, split_fragments=c.split_fragments | names,
+                                  unmapped_fragments=c.unmapped_fragments | names, dup_keys=keys)
+        changed.append(new)
+        out.append(new)
+    if changed:
+        contig_ids = {name: i for i, name in enumerate(inputs.info.contig_lengths)}
+        recounted = {id(c): r for c, r in zip(changed, _count_molecules(changed, contig_ids, inputs.params, lookup))}
+        out = [recounted.get(id(c), c) for c in out]
+    return out, discarded
 
 
 def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
@@ -1078,6 +1152,7 @@ def run_sample(
             gathered, found = repaired, find_candidates(inputs, repaired, source)
         candidates = measure_candidates(inputs, gathered, found, source)
         judged = count_ambiguous(judge_candidates(candidates, inputs, artefacts), inputs, found, source)
+        judged = count_short_sides(judged, inputs, gathered, found.lookup)
         named = name_and_show(sample, judged, inputs, gathered, source)
     except UnicodeDecodeError:
         raise AlignmentFileError(

@@ -220,3 +220,142 @@ def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) 
         if best is not None:
             out.setdefault(best[2], []).append(pair)
     return out
+
+
+# ----------------------------------------------------------------------------------
+# reads without a position whose target side at the junction is short (10-19 bases)
+# ----------------------------------------------------------------------------------
+#
+# A read the aligner left without a position is looked at by its target bases: a
+# 20-base K-mer of a target transcript (imtfusion.unmapped.EndFilter), or a pair placed
+# with 20 bases on each side of the junction (above). An FFPE junction read whose target
+# side is 10-19 bases has neither. Such a read ends in the first bases of a target exon,
+# or starts with its last ones: the reads whose ends are such bases are kept while the
+# unplaced reads are scanned (ShortSideFilter), and once a call is made they are placed
+# on its fused transcript (short_side_reads).
+
+SHORT_SIDE = 10  # target bases of a junction read without a position, at least (exact)
+_END_WORD = 10  # bases of a read's end looked up in the target exons' boundary bases
+
+
+class ShortSideFilter:
+    """Whether a read may hold a junction with 10-19 bases of a target exon at one of its
+    ends: in transcript orientation (the read as sequenced or reverse-complemented) its
+    last ``_END_WORD`` bases are those before the L-th base of a target exon (the read
+    ends in the exon's first L bases), or its first ones start L bases before the exon's
+    end, for some L from ``SHORT_SIDE`` to ``MIN_SIDE - 1``. ``exons``: the target
+    transcripts' exon sequences, transcript orientation."""
+
+    def __init__(self, exons: Iterable[str]):
+        self.tails: set[str] = set()
+        self.heads: set[str] = set()
+        for seq in exons:
+            seq = seq.upper()
+            for length in range(SHORT_SIDE, MIN_SIDE):
+                if len(seq) >= length:
+                    self.tails.add(seq[length - _END_WORD:length])
+                    self.heads.add(seq[len(seq) - length:len(seq) - length + _END_WORD])
+        self.tails.discard("")
+        self.heads.discard("")
+
+    def __call__(self, sequence: str) -> bool:
+        if len(sequence) < SHORT_SIDE + MIN_SIDE:
+            return False
+        seq = sequence.upper()
+        for s in (seq, reverse_complement(seq)):
+            if s[-_END_WORD:] in self.tails or s[:_END_WORD] in self.heads:
+                return True
+        return False
+
+
+def own_continuations(end: Breakend, transcripts: Sequence[Transcript], fetch: Callable[[str, int, int], str],
+                      n: int, three: bool) -> list[str]:
+    """What a gene itself has next to its breakpoint on the side a fusion gives to the
+    other gene, ``n`` bases in transcript orientation read away from the breakpoint: for
+    the 5' gene (``three`` False) the bases after it, for the 3' gene those before it
+    (nearest first), both in the pre-mRNA (the genome) and, for each transcript with an
+    exon boundary at the breakpoint, in the spliced mRNA (the neighbouring exon). A wild-
+    type read of the gene would show these bases where a junction read shows the other
+    gene's."""
+    out: list[str] = []
+    plus = (transcripts[0].strand if transcripts else "+") == "+"
+    pos = end.pos
+    after = plus != three  # genome direction of the bases wanted: True = to the right
+    if after:
+        bases = fetch(end.chrom, pos + 1, pos + 1 + n).upper()
+    else:
+        bases = fetch(end.chrom, max(0, pos - n), pos).upper()[::-1]  # nearest first
+    out.append(bases if plus else _complement(bases))
+    for t in transcripts:
+        exons = list(t.exons)  # transcript order
+        for k, (s, e) in enumerate(exons):
+            last, first = (e - 1, s) if plus else (s, e - 1)  # the exon's last and first base (transcript order)
+            if not three and last == pos and k + 1 < len(exons):
+                ns, ne = exons[k + 1]
+                seq = fetch(end.chrom, ns, min(ne, ns + n)) if plus else reverse_complement(fetch(end.chrom, max(ns, ne - n), ne))
+                out.append(seq.upper())
+            elif three and first == pos and k > 0:
+                ps, pe = exons[k - 1]
+                seq = fetch(end.chrom, max(ps, pe - n), pe)[::-1] if plus else _complement(fetch(end.chrom, ps, min(pe, ps + n)))
+                out.append(seq.upper())
+    return sorted({x for x in out if x})
+
+
+def _complement(seq: str) -> str:
+    return reverse_complement(seq)[::-1]
+
+
+@dataclass(frozen=True, slots=True)
+class ShortSideRead:
+    """A read without a position placed across a call's junction (:func:`short_side_reads`)."""
+
+    fragment: str
+    umi: str
+    short: int  # bases on its shorter side of the junction
+
+
+def short_side_reads(reads: Iterable[tuple[str, str, str]], fused: list[FusedTranscript],
+                     own: dict[int, tuple[list[str], list[str]]]) -> dict[int, list[ShortSideRead]]:
+    """The reads (name, sequence, UMI) that spell each fused transcript's junction: aligned
+    ungapped on it (as :func:`pairs_on_fused` aligns a pair's reads), at least
+    ``SHORT_SIDE`` bases on each side, the shorter side exactly as the fused transcript
+    has it and unlike what the other side's gene itself has there (``own[key]``: the 5'
+    gene's own bases after its breakpoint, the 3' gene's before it, from
+    :func:`own_continuations`; two differences at least against each): a wild-type read
+    of that gene is no junction read. A read that fits several goes to the best-supported
+    junction; one fragment counts once per junction."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for k, t in enumerate(fused):
+        seq = t.sequence
+        for o in range(len(seq) - SEED + 1):
+            kmer = seq[o:o + SEED]
+            if "N" not in kmer:
+                index.setdefault(kmer, []).append((k, o))
+    by_key = {t.key: t for t in fused}
+    out: dict[int, dict[str, ShortSideRead]] = {}
+    for name, sequence, umi in reads:
+        best: tuple | None = None
+        for key, (start, end, forward) in _placements(sequence, fused, index).items():
+            t = by_key[key]
+            j = t.junction
+            left, right = j - start, end - j
+            if min(left, right) < SHORT_SIDE:
+                continue
+            read = sequence.upper() if forward else reverse_complement(sequence.upper())
+            short_left = left <= right
+            side = read[:left] if short_left else read[left:]
+            expected = t.sequence[start:j] if short_left else t.sequence[j:end]
+            if side != expected:
+                continue  # the short side exactly, or not at all
+            fives, threes = own.get(key, ([], []))
+            # short left side (5' gene's bases): against the 3' gene's own bases before its
+            # breakpoint, nearest first; short right side against the 5' gene's after it
+            wild = [x[:left][::-1] for x in threes] if short_left else [x[:right] for x in fives]
+            if any(len(w) == len(side) and sum(a != b for a, b in zip(side, w)) < 2 for w in wild):
+                continue
+            rank = (-t.support, key)
+            if best is None or rank < best[0]:
+                best = (rank, key, ShortSideRead(name, umi, min(left, right)))
+        if best is not None:
+            out.setdefault(best[1], {}).setdefault(name, best[2])
+    return {key: list(found.values()) for key, found in out.items()}
