@@ -22,7 +22,7 @@ import functools
 import itertools
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Container, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol
 
 import numpy as np
 import pysam
@@ -1848,47 +1848,23 @@ class EvidenceSource(BreakendReads):
         file order (one pass of the BAM's unmapped end each time it is iterated)."""
         return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(self.bam, "*", 0, 0) if r.query_sequence)
 
-    def records_named(self, regions: Iterable[tuple[str, int, int]], wanted: np.ndarray,
-                      names: Container[str]) -> list[bytes]:
-        """The BAM bytes of the records of each region in turn (file order) whose read
-        name is one of ``names`` (their name keys, :func:`imtfusion.scan.name_key`, uint64,
-        are ``wanted``), neither secondary nor QC-failed. Read in bulk: only the records
-        whose name key is wanted are looked at; record by record where the file cannot
-        be read in bulk (their bytes written by htslib, :func:`imtfusion.scan.encode`)."""
+    def records_named(self, regions: Iterable[tuple[str, int, int]], wanted: np.ndarray) -> Iterable[pysam.AlignedSegment]:
+        """The records of each region in turn (file order) worth looking at for reads
+        whose name keys (:func:`imtfusion.scan.name_key`, uint64) are ``wanted``: read in
+        bulk, only records whose name key is among them and that are neither secondary nor
+        QC-failed are decoded (and each region's first record); the caller compares names
+        exactly. Record by record where the file cannot be read in bulk."""
         from imtfusion import scan
 
         def select(batch: scan.RecordBatch) -> np.ndarray:
+            # names are compared exactly by the caller; this picks the few records worth decoding
             keys = batch.name_suffix_keys()
             return scan.among(keys, wanted) & ((batch.fixed["flag"] & (FLAG_SECONDARY | FLAG_QCFAIL)) == 0)
 
-        def named(read: pysam.AlignedSegment) -> bool:
-            return not read.flag & (FLAG_SECONDARY | FLAG_QCFAIL) and read.query_name in names
-
-        out: list[bytes | int] = []
-        decoded: list[pysam.AlignedSegment] = []  # the records pysam read, turned into bytes at once
         for chrom, start, end in regions:
             # in bulk even for a small window: at a deep locus it holds thousands of records
-            selected = scan.selected_raw(self.bam, chrom, start, end, select)
-            if selected is None:
-                reads = [read for read in safe_fetch(self.bam, chrom, start, end) if named(read)]
-                raw: list[bytes] = []
-            else:
-                first, raw = selected
-                reads = [first] if first is not None and named(first) else []
-                raw = [r for r in raw if scan.record_name(r) in names]  # the keys' few look-alikes out
-            out.extend(range(len(decoded), len(decoded) + len(reads)))
-            decoded.extend(reads)
-            out.extend(raw)
-        if not decoded:
-            return out  # type: ignore[return-value]
-        encoded = scan.encode(self.bam, decoded)
-        return [encoded[r] if isinstance(r, int) else r for r in out]
-
-    def decode(self, raw: Sequence[bytes]) -> list[pysam.AlignedSegment]:
-        """Records given as BAM bytes (:meth:`records_named`) as pysam objects, in order."""
-        from imtfusion import scan
-
-        return scan.materialize(self.bam, raw)
+            records = scan.fetch_selected(self.bam, chrom, start, end, select)
+            yield from records if records is not None else safe_fetch(self.bam, chrom, start, end)
 
     def depth(self, chrom: str, start: int, end: int) -> np.ndarray:
         """Depth per base of ``[start, end)`` (at least one base) from primary,

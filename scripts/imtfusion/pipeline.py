@@ -1036,7 +1036,7 @@ def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], 
         if (acc := ref.accession(chrom)) is not None
     }
     support = collect_support(source, inputs.loci, called, gathered.evidence.record_names)
-    examples = junction_examples(support, called, source)
+    examples = junction_examples(support, called)
     coverage = _call_gene_coverage(source, inputs.annotation, inputs.contigs, inputs.loci, gathered.evidence.qc,
                                    called)
     return Named(called, discarded, accessions, support, examples, coverage, source.header())

@@ -450,136 +450,14 @@ def fetch_selected(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
     """The records of a region that ``select`` (a boolean per record of a batch) keeps, as
     pysam objects in file order; the region's first record is always included (the caller
     filters exactly). None when the file cannot be read in bulk: use ``bam.fetch`` then."""
-    selected = selected_raw(bam, chrom, start, end, select)
-    if selected is None:
-        return None
-    first, raw = selected
-    return ([first] if first is not None else []) + materialize(bam, raw)
-
-
-def selected_raw(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
-                 select: Callable[[RecordBatch], np.ndarray]
-                 ) -> tuple[pysam.AlignedSegment | None, list[bytes]] | None:
-    """(the region's first record as a pysam object or None, the BAM bytes of the other
-    records ``select`` keeps, in file order); None when the file cannot be read in bulk."""
     try:
         first, batches = scan_region(bam, chrom, start, end)
         raw: list[bytes] = []
         for batch in batches:
             raw.extend(batch.raw(np.flatnonzero(select(batch))))
-        return first, raw
+        return ([first] if first is not None else []) + materialize(bam, raw)
     except (ScanError, OSError, ValueError):
         return None
-
-
-# ----------------------------------------------------------------------------------
-# records as BAM bytes: pysam objects turned into them, and a BAM written from them
-# ----------------------------------------------------------------------------------
-
-#: the fixed fields after block_size: refID, pos, l_read_name, mapq, bin, n_cigar_op, flag,
-#: l_seq, next_refID, next_pos, tlen
-RECORD_FIELDS = struct.Struct("<iiBBHHHiiii")
-
-
-def record_name(raw: bytes) -> str:
-    """The read name of a record given as its BAM bytes."""
-    return raw[36:35 + raw[12]].decode()
-
-
-def encode(bam: pysam.AlignmentFile, records: Sequence[pysam.AlignedSegment]) -> list[bytes]:
-    """The BAM bytes of pysam records of ``bam`` (the inverse of :func:`materialize`):
-    htslib writes them to a small uncompressed BAM, read back and cut into records."""
-    if not records:
-        return []
-    fd, tmp = tempfile.mkstemp(prefix="imtfusion-", suffix=".bam")
-    os.close(fd)
-    try:
-        with pysam.AlignmentFile(tmp, "wbu", template=bam) as out:
-            for record in records:
-                out.write(record)
-        with open(tmp, "rb") as fh:
-            data = _inflate_all(fh.read())
-    finally:
-        os.unlink(tmp)
-    at = _after_header(data)
-    out_records = []
-    while at < len(data):
-        size = struct.unpack_from("<i", data, at)[0]
-        out_records.append(bytes(data[at:at + 4 + size]))
-        at += 4 + size
-    if len(out_records) != len(records):
-        raise ScanError(f"{len(records)} records written, {len(out_records)} read back")
-    return out_records
-
-
-def _inflate_all(blob: bytes) -> bytes:
-    import gzip
-
-    return gzip.decompress(blob)
-
-
-def _after_header(data: bytes) -> int:
-    """Where the records of an uncompressed BAM stream start."""
-    if data[:4] != b"BAM\x01":
-        raise ScanError("not a BAM stream")
-    l_text = struct.unpack_from("<i", data, 4)[0]
-    at = 8 + l_text
-    n_ref = struct.unpack_from("<i", data, at)[0]
-    at += 4
-    for _ in range(n_ref):
-        l_name = struct.unpack_from("<i", data, at)[0]
-        at += 4 + l_name + 4
-    return at
-
-
-def header_bytes(text: str, references: Sequence[tuple[str, int]]) -> bytes:
-    """The binary header of a BAM: its text and its reference sequences."""
-    raw_text = text.encode()
-    parts = [b"BAM\x01", struct.pack("<i", len(raw_text)), raw_text, struct.pack("<i", len(references))]
-    for name, length in references:
-        raw = name.encode() + b"\x00"
-        parts.append(struct.pack("<i", len(raw)) + raw + struct.pack("<i", length))
-    return b"".join(parts)
-
-
-#: what :func:`write_bam` deflates its blocks with: ISA-L at level 2, 10x faster than
-#: htslib's default level and files about 1.6x larger (the evidence BAM of a fusion of
-#: 10,000 fragments: 9 ms and 0.96 MB, against 85 ms and 0.58 MB)
-_DEFLATE_LEVEL = 2
-_BLOCK_PAYLOAD = 0xFF00  # uncompressed bytes per BGZF block, as htslib fills them
-
-
-def write_bam(path: str | os.PathLike, header: bytes, records: Sequence[bytes]) -> None:
-    """A BGZF-compressed BAM of ``header`` (:func:`header_bytes`) and ``records`` (BAM
-    bytes, in the order given) with the end-of-file block. A record does not span blocks
-    unless it is longer than one (as htslib writes them), so an index points at records'
-    starts in block boundaries where it can."""
-    try:
-        from isal import isal_zlib as deflater
-    except ImportError:  # pragma: no cover - isal is a dependency
-        deflater = zlib
-    with open(path, "wb") as out:
-        def flush(piece: bytes) -> None:
-            for i in range(0, len(piece), _BLOCK_PAYLOAD):
-                chunk = piece[i:i + _BLOCK_PAYLOAD]
-                compressor = deflater.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -15)
-                body = compressor.compress(chunk) + compressor.flush()
-                out.write(BGZF_MAGIC + b"\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00"
-                          + struct.pack("<H", len(body) + 25) + body
-                          + struct.pack("<II", zlib.crc32(chunk) & 0xFFFFFFFF, len(chunk)))
-
-        flush(header)  # the header in blocks of its own, as htslib writes it
-        pending: list[bytes] = []
-        size = 0
-        for record in records:
-            if size + len(record) > _BLOCK_PAYLOAD and pending:
-                flush(b"".join(pending))
-                pending, size = [], 0
-            pending.append(record)
-            size += len(record)
-        if pending:
-            flush(b"".join(pending))
-        out.write(BGZF_EOF)
 
 
 def aligned_blocks(batch: RecordBatch, records: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
