@@ -437,24 +437,33 @@ def _place_unplaced_pairs(candidates: list[Candidate], pairs: list[UnplacedPair]
         return candidates
     taken = {f for c in candidates for f in c.split_fragments | c.discordant_fragments}
     pairs = [p for p in pairs if p.fragment not in taken]
-    fused = [t for c in candidates if c.precision == "exact" and c.oriented
-             if (t := fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, annotation,
-                                       ref.fetch, support=len(c.split_fragments))) is not None]
+    fused = _fused_transcripts(candidates, annotation, ref)
     found = pairs_on_fused(pairs, fused) if pairs and fused else {}
-    out = []
-    for c in candidates:
-        mine = found.get(c.key)
-        if not mine:
-            out.append(c)
-            continue
-        names = frozenset(p.fragment for p in mine)
-        keys = dict(c.dup_keys)
-        for p in mine:
-            keys[p.fragment] = frozenset({umis.UNPLACED + (p.umi,)})
-        out.append(dataclasses.replace(c, discordant_fragments=c.discordant_fragments | names,
-                                       unmapped_fragments=c.unmapped_fragments | names,
-                                       unplaced_pairs=c.unplaced_pairs | names, dup_keys=keys))
-    return out
+    return [_with_unplaced(c, found[c.key], pairs=True) if found.get(c.key) else c for c in candidates]
+
+
+def _fused_transcripts(candidates: list[Candidate], annotation: Annotation, ref) -> list:  # type: ignore[no-untyped-def]
+    """The fused transcripts (:func:`imtfusion.unplaced.fused_transcript`) of the exact,
+    oriented candidates, each with its split-read fragments as its support."""
+    return [t for c in candidates if c.precision == "exact" and c.oriented
+            if (t := fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, annotation,
+                                      ref.fetch, support=len(c.split_fragments))) is not None]
+
+
+def _with_unplaced(c: Candidate, found, pairs: bool) -> Candidate:  # type: ignore[no-untyped-def]
+    """The candidate with fragments that have no position (``found``: their ``fragment``
+    and ``umi``) added, each with its UMI and no position as its duplicate key: as
+    discordant pairs (``pairs``, :mod:`imtfusion.unplaced`'s pairs) or as junction reads."""
+    names = frozenset(f.fragment for f in found)
+    keys = dict(c.dup_keys)
+    for f in found:
+        keys[f.fragment] = frozenset({umis.UNPLACED + (f.umi,)})
+    if pairs:
+        return dataclasses.replace(c, discordant_fragments=c.discordant_fragments | names,
+                                   unmapped_fragments=c.unmapped_fragments | names,
+                                   unplaced_pairs=c.unplaced_pairs | names, dup_keys=keys)
+    return dataclasses.replace(c, split_fragments=c.split_fragments | names,
+                               unmapped_fragments=c.unmapped_fragments | names, dup_keys=keys)
 
 
 def _known_partner_genes(annotation: Annotation, loci: list[TargetLocus], known: list[KnownFusion]) -> dict[str, list]:
@@ -987,36 +996,23 @@ def count_short_sides(judged: tuple[list[Candidate], list[Candidate]], inputs: I
     ref = inputs.ref
     if not gathered.short_side_reads or ref is None:
         return judged
-    exact = [c for c in called if c.precision == "exact" and c.oriented]
-    fused, own = [], {}
+    fused = _fused_transcripts(called, inputs.annotation, ref)
     flank = max(len(r[1]) for r in gathered.short_side_reads)
-    for c in exact:
-        t = fused_transcript(c.key, c.end5, c.end3, c.gene5.gene_id, c.gene3.gene_id, inputs.annotation, ref.fetch,
-                             support=len(c.split_fragments))
-        if t is None:
-            continue
-        fused.append(t)
-        own[c.key] = (own_continuations(c.end5, inputs.annotation.transcripts_of(c.gene5.gene_id), ref.fetch, flank,
-                                        three=False),
-                      own_continuations(c.end3, inputs.annotation.transcripts_of(c.gene3.gene_id), ref.fetch, flank,
-                                        three=True))
+    placed = {t.key for t in fused}
+    transcripts = inputs.annotation.transcripts_of
+    own = {c.key: (own_continuations(c.end5, transcripts(c.gene5.gene_id), ref.fetch, flank, three=False),
+                   own_continuations(c.end3, transcripts(c.gene3.gene_id), ref.fetch, flank, three=True))
+           for c in called if c.key in placed}
     found = short_side_reads(gathered.short_side_reads, fused, own) if fused else {}
     changed = []
     out = []
     for c in called:
         have = c.split_fragments | c.discordant_fragments
         mine = [r for r in found.get(c.key, ()) if r.fragment not in have]
-        if not mine:
-            out.append(c)
-            continue
-        names = frozenset(r.fragment for r in mine)
-        keys = dict(c.dup_keys)
-        for r in mine:
-            keys[r.fragment] = frozenset({umis.UNPLACED + (r.umi,)})
-        new = dataclasses.replace(c, split_fragments=c.split_fragments | names,
-                                  unmapped_fragments=c.unmapped_fragments | names, dup_keys=keys)
-        changed.append(new)
-        out.append(new)
+        if mine:
+            c = _with_unplaced(c, mine, pairs=False)
+            changed.append(c)
+        out.append(c)
     if changed:
         contig_ids = {name: i for i, name in enumerate(inputs.info.contig_lengths)}
         recounted = {id(c): r for c, r in zip(changed, _count_molecules(changed, contig_ids, inputs.params, lookup))}

@@ -156,6 +156,18 @@ def fused_transcript(key: int, end5: Breakend, end3: Breakend, gene_id5: str, ge
     return FusedTranscript(key, five + three, len(five), support)
 
 
+def _seed_index(fused: list[FusedTranscript]) -> dict[str, list[tuple[int, int]]]:
+    """Every ``SEED``-base K-mer (without N) of the fused transcripts -> (index, offset)."""
+    index: dict[str, list[tuple[int, int]]] = {}
+    for k, t in enumerate(fused):
+        seq = t.sequence
+        for o in range(len(seq) - SEED + 1):
+            kmer = seq[o:o + SEED]
+            if "N" not in kmer:
+                index.setdefault(kmer, []).append((k, o))
+    return index
+
+
 def _mismatches_allowed(length: int) -> int:
     return max(2, length // 25)
 
@@ -193,13 +205,7 @@ def pairs_on_fused(pairs: Iterable[UnplacedPair], fused: list[FusedTranscript]) 
     ``support``), as a mapped discordant pair does: a pair's junction lies between its
     reads, where any of the junctions that fit may be; then to the one where its fragment
     is shortest (an isoform of equal support), then the first given."""
-    index: dict[str, list[tuple[int, int]]] = {}
-    for k, t in enumerate(fused):
-        seq = t.sequence
-        for o in range(len(seq) - SEED + 1):
-            kmer = seq[o:o + SEED]
-            if "N" not in kmer:
-                index.setdefault(kmer, []).append((k, o))
+    index = _seed_index(fused)
     by_key = {t.key: t for t in fused}
     out: dict[int, list[UnplacedPair]] = {}
     for pair in pairs:
@@ -324,13 +330,7 @@ def short_side_reads(reads: Iterable[tuple[str, str, str]], fused: list[FusedTra
     :func:`own_continuations`; two differences at least against each): a wild-type read
     of that gene is no junction read. A read that fits several goes to the best-supported
     junction; one fragment counts once per junction."""
-    index: dict[str, list[tuple[int, int]]] = {}
-    for k, t in enumerate(fused):
-        seq = t.sequence
-        for o in range(len(seq) - SEED + 1):
-            kmer = seq[o:o + SEED]
-            if "N" not in kmer:
-                index.setdefault(kmer, []).append((k, o))
+    index = _seed_index(fused)
     by_key = {t.key: t for t in fused}
     out: dict[int, dict[str, ShortSideRead]] = {}
     for name, sequence, umi in reads:
