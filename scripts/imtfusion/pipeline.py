@@ -389,6 +389,8 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     if unplaced:
         index = transcripts()
         collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
+        # reads that may hold 10-19 target bases at a junction (count_short_sides; those
+        # placed beside their mates are looked at around each breakpoint by the second pass)
         ends = None if from_reads else ShortSideFilter(_target_exon_bases(loci, annotation, ref.fetch))
 
         def collected():
