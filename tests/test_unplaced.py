@@ -224,3 +224,23 @@ def test_reads_with_a_short_target_side_make_no_call_of_their_own(tmp_path):
         _unplaced_read(toy, f"short{i}", [("chr4", 4070 + i, "+", 80 - i), ("chr2", 20134, "-", 16)], umi)
     result = call(tmp_path, toy, fasta=True, scan_unmapped="yes")
     assert not [c for c in result.called if c.fusion == "PARTP::ALK"]
+
+
+def test_a_short_side_is_compared_with_a_neighbouring_exon_shorter_than_it_where_the_exon_reaches():
+    """The 5' gene's next exon is 6 bases long (then another exon or its intron follows):
+    a read whose 15 3'-gene bases begin as that exon does is left; one whose bases differ
+    from it at two of those six is a junction read."""
+    from imtfusion.unplaced import FusedTranscript, short_side_reads
+
+    five = "ACGTTGCAAGCTTGGACCATGTCAGTACCGATGCATTGCA"
+    three = "GGATCCTTAGCAAGTCGATCCGATAGGCTTAACGGTCAGC"
+    fused = [FusedTranscript(1, five + three, len(five), support=3)]
+    read = five[10:] + three[:15]
+    assert short_side_reads([("r", read, "")], fused, {1: ([three[:6]], [])}) == {}
+    other = ("T" if three[0] != "T" else "A") + three[1] + ("T" if three[2] != "T" else "A") + three[3:6]
+    [got] = short_side_reads([("r", read, "")], fused, {1: ([other], [])})[1]
+    assert got.fragment == "r"
+    # no own bases known: counted; a misread short side: not
+    assert short_side_reads([("r", read, "")], fused, {})[1][0].fragment == "r"
+    bad = read[:-1] + ("A" if read[-1] != "A" else "C")
+    assert short_side_reads([("r", bad, "")], fused, {}) == {}

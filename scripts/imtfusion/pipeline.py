@@ -860,10 +860,9 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
     genome_wide, wide_notes = _unmapped_genome_wide(source, loci, inputs.primer_set is not None, params, chimeric)
     notes += wide_notes
     at_partners = _unmapped_at_partners(source, loci, partners, contigs, params, chimeric)
-    found, said, unplaced_pairs, short_side = _scan_unmapped(source, loci, annotation, spelled, evidence, params, chimeric,
-                                                 at_partners,
-                                                 _clips_at_partners(source, loci, partners, contigs, params, chimeric),
-                                                 genome_wide)
+    found, said, unplaced_pairs, short_side = _scan_unmapped(
+        source, loci, annotation, spelled, evidence, params, chimeric, at_partners,
+        _clips_at_partners(source, loci, partners, contigs, params, chimeric), genome_wide)
     # the unmapped reads read in the known partners join those of the loci for the
     # junction probes of the second pass (which looks only 2 kb around a partner's
     # breakpoint itself: a mate across an intron upstream lies farther, HISAT2's TFG::ROS1

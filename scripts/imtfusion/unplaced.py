@@ -296,13 +296,15 @@ def own_continuations(end: Breakend, transcripts: Sequence[Transcript], fetch: C
         exons = list(t.exons)  # transcript order
         for k, (s, e) in enumerate(exons):
             last, first = (e - 1, s) if plus else (s, e - 1)  # the exon's last and first base (transcript order)
-            if not three and last == pos and k + 1 < len(exons):
+            if not three and last == pos and k + 1 < len(exons):  # the next exon's first bases
                 ns, ne = exons[k + 1]
-                seq = fetch(end.chrom, ns, min(ne, ns + n)) if plus else reverse_complement(fetch(end.chrom, max(ns, ne - n), ne))
+                seq = (fetch(end.chrom, ns, min(ne, ns + n)) if plus
+                       else reverse_complement(fetch(end.chrom, max(ns, ne - n), ne)))
                 out.append(seq.upper())
-            elif three and first == pos and k > 0:
+            elif three and first == pos and k > 0:  # the previous exon's last bases, nearest first
                 ps, pe = exons[k - 1]
-                seq = fetch(end.chrom, max(ps, pe - n), pe)[::-1] if plus else _complement(fetch(end.chrom, ps, min(pe, ps + n)))
+                seq = (fetch(end.chrom, max(ps, pe - n), pe)[::-1] if plus
+                       else _complement(fetch(end.chrom, ps, min(pe, ps + n))))
                 out.append(seq.upper())
     return sorted({x for x in out if x})
 
@@ -317,7 +319,6 @@ class ShortSideRead:
 
     fragment: str
     umi: str
-    short: int  # bases on its shorter side of the junction
 
 
 def short_side_reads(reads: Iterable[tuple[str, str, str]], fused: list[FusedTranscript],
@@ -350,12 +351,14 @@ def short_side_reads(reads: Iterable[tuple[str, str, str]], fused: list[FusedTra
             fives, threes = own.get(key, ([], []))
             # short left side (5' gene's bases): against the 3' gene's own bases before its
             # breakpoint, nearest first; short right side against the 5' gene's after it
+            # (a neighbouring exon shorter than the side: compared where it reaches)
             wild = [x[:left][::-1] for x in threes] if short_left else [x[:right] for x in fives]
-            if any(len(w) == len(side) and sum(a != b for a, b in zip(side, w)) < 2 for w in wild):
+            near = (lambda w: side[len(side) - len(w):]) if short_left else (lambda w: side[:len(w)])
+            if any(w and sum(a != b for a, b in zip(near(w), w)) < 2 for w in wild):
                 continue
             rank = (-t.support, key)
             if best is None or rank < best[0]:
-                best = (rank, key, ShortSideRead(name, umi, min(left, right)))
+                best = (rank, key, ShortSideRead(name, umi))
         if best is not None:
             out.setdefault(best[1], {}).setdefault(name, best[2])
     return {key: list(found.values()) for key, found in out.items()}
