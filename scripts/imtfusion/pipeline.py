@@ -22,7 +22,7 @@ from imtfusion.callrecord import call_record
 from imtfusion.calling import Candidate, call_candidates
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.bamio import AlignmentInfo
-from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference, reverse_complement
+from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import (
     add_ambiguous_support,
     assess_mismapping,
@@ -391,7 +391,7 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
         collector = PairCollector(EndFilter(index, also=exon_flank_codes(loci, ref.fetch)).hits)
         # reads that may hold 10-19 target bases at a junction (count_short_sides; those
         # placed beside their mates are looked at around each breakpoint by the second pass)
-        ends = None if from_reads else ShortSideFilter(_target_exon_bases(loci, annotation, ref.fetch))
+        ends = None if from_reads else ShortSideFilter(index.exon_sequences())
 
         def collected():
             for record in source.unplaced_reads():
@@ -416,18 +416,6 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
 
 
 MAX_SHORT_SIDE_READS = 100_000  # reads without a position kept for short_side_reads (memory bound)
-
-
-def _target_exon_bases(loci: list[TargetLocus], annotation: Annotation, fetch) -> list[str]:  # type: ignore[no-untyped-def]
-    """The exons of the target genes' transcripts, transcript orientation (BAM contig names)."""
-    out = []
-    for locus in loci:
-        for t in annotation.transcripts_of(locus.gene.gene_id):
-            for s, e in t.exons:
-                bases = fetch(locus.chrom, s, e).upper()
-                if len(bases) == e - s:
-                    out.append(bases if t.strand == "+" else reverse_complement(bases))
-    return out
 
 
 def _place_unplaced_pairs(candidates: list[Candidate], pairs: list[UnplacedPair], annotation: Annotation,
@@ -976,13 +964,18 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
         splits[c.key] = source.ambiguous(end, locus)
         clips[c.key] = source.ambiguous_clips(end)
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
-    lookup = found.lookup
-    changed = [c for c, was in zip(counted, called) if c is not was]
-    if changed:
-        contig_ids = {c: i for i, c in enumerate(inputs.info.contig_lengths)}
-        recounted = iter(_count_molecules(changed, contig_ids, inputs.params, lookup))
-        counted = [next(recounted) if c is not was else c for c, was in zip(counted, called)]
-    return counted, discarded
+    return _recounted(counted, called, inputs, found.lookup), discarded
+
+
+def _recounted(new: list[Candidate], old: list[Candidate], inputs: Inputs, lookup: GeneLookup) -> list[Candidate]:
+    """``new`` (the calls ``old`` with support added to some) with the molecules and start
+    sites of those that changed counted again (:func:`_count_molecules`)."""
+    changed = [c for c, was in zip(new, old) if c is not was]
+    if not changed:
+        return new
+    contig_ids = {c: i for i, c in enumerate(inputs.info.contig_lengths)}
+    recounted = iter(_count_molecules(changed, contig_ids, inputs.params, lookup))
+    return [next(recounted) if c is not was else c for c, was in zip(new, old)]
 
 
 def count_short_sides(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
@@ -1005,20 +998,12 @@ def count_short_sides(judged: tuple[list[Candidate], list[Candidate]], inputs: I
                    own_continuations(c.end3, transcripts(c.gene3.gene_id), ref.fetch, flank, three=True))
            for c in called if c.key in placed}
     found = short_side_reads(gathered.short_side_reads, fused, own) if fused else {}
-    changed = []
     out = []
     for c in called:
         have = c.split_fragments | c.discordant_fragments
         mine = [r for r in found.get(c.key, ()) if r.fragment not in have]
-        if mine:
-            c = _with_unplaced(c, mine, pairs=False)
-            changed.append(c)
-        out.append(c)
-    if changed:
-        contig_ids = {name: i for i, name in enumerate(inputs.info.contig_lengths)}
-        recounted = {id(c): r for c, r in zip(changed, _count_molecules(changed, contig_ids, inputs.params, lookup))}
-        out = [recounted.get(id(c), c) for c in out]
-    return out, discarded
+        out.append(_with_unplaced(c, mine, pairs=False) if mine else c)
+    return _recounted(out, called, inputs, lookup), discarded
 
 
 def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,

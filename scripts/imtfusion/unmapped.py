@@ -107,6 +107,14 @@ class TargetTranscripts:
         self._flank_index: _KmerIndex | None = None  # built when first asked for
         self._codes: np.ndarray | None = None
 
+    def exon_sequences(self) -> list[str]:
+        """The exons of the spliced transcripts, transcript orientation, upper case."""
+        out = []
+        for t in self.spliced:
+            cuts = [0, *sorted(t.exon_starts), len(t.sequence)]
+            out.extend(t.sequence[a:b] for a, b in zip(cuts, cuts[1:]))
+        return out
+
     def places(self, kmer: str) -> list[tuple[int, int]] | tuple[()]:
         """(transcript index, offset) of every place of ``kmer`` (without an N) in the
         transcripts, in order. The first FIND_LOOKUPS look-ups search the transcripts (a

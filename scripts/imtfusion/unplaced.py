@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
 from imtfusion.annotation import Annotation, Transcript
-from imtfusion.evidence import reverse_complement
+from imtfusion.evidence import complement, reverse_complement
 from imtfusion.model import Breakend
 
 SEED = 20  # exact bases a read's alignment on a fused transcript starts from
@@ -291,7 +291,7 @@ def own_continuations(end: Breakend, transcripts: Sequence[Transcript], fetch: C
         bases = fetch(end.chrom, pos + 1, pos + 1 + n).upper()
     else:
         bases = fetch(end.chrom, max(0, pos - n), pos).upper()[::-1]  # nearest first
-    out.append(bases if plus else _complement(bases))
+    out.append(bases if plus else complement(bases))
     for t in transcripts:
         exons = list(t.exons)  # transcript order
         for k, (s, e) in enumerate(exons):
@@ -304,13 +304,9 @@ def own_continuations(end: Breakend, transcripts: Sequence[Transcript], fetch: C
             elif three and first == pos and k > 0:  # the previous exon's last bases, nearest first
                 ps, pe = exons[k - 1]
                 seq = (fetch(end.chrom, max(ps, pe - n), pe)[::-1] if plus
-                       else _complement(fetch(end.chrom, ps, min(pe, ps + n))))
+                       else complement(fetch(end.chrom, ps, min(pe, ps + n))))
                 out.append(seq.upper())
     return sorted({x for x in out if x})
-
-
-def _complement(seq: str) -> str:
-    return reverse_complement(seq)[::-1]
 
 
 @dataclass(frozen=True, slots=True)
