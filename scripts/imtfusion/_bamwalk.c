@@ -669,6 +669,73 @@ static PyObject *classify(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/*
+ * kmer_hits(seq, offset, k, keys, table, counts, places)
+ *
+ * Every ``k``-mer (k <= 32) of the genome bases ``seq`` (bytes; a letter other than
+ * ACGT, either case, ends the K-mers across it) whose 2-bit code (first base most
+ * significant, A C G T = 0 1 2 3: imtfusion.boundaries.encode) is one of the sorted
+ * uint64 ``keys``: its count in ``counts`` (uint32, one a key, saturating) goes up, and
+ * while the count is below ``cap`` = len(places) / len(keys) its position (``offset``
+ * plus its start in ``seq``) is stored in ``places`` (int64, ``cap`` a key). ``table``
+ * (uint8, 2**21 bytes: a bit a 24-bit hash, imtfusion.copies builds it) holds the keys'
+ * hashes, so most K-mers cost one look-up; the others are searched in ``keys``.
+ */
+#define KMER_TABLE_BITS 24
+static PyObject *kmer_hits(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    long long offset;
+    int k;
+    if (!PyArg_ParseTuple(args, "OLiOOOO", &objs[0], &offset, &k, &objs[1], &objs[2], &objs[3], &objs[4])) return NULL;
+    Py_buffer views[5];
+    const int writable[5] = {0, 0, 0, 1, 1};
+    if (get_buffers(views, 5, objs, writable) < 0) return NULL;
+    const uint8_t *seq = views[0].buf;
+    const uint64_t *keys = views[1].buf;
+    const uint8_t *table = views[2].buf;
+    uint32_t *counts = views[3].buf;
+    int64_t *places = views[4].buf;
+    Py_ssize_t n = views[0].len, n_keys = views[1].len / 8;
+    Py_ssize_t cap = n_keys ? views[4].len / 8 / n_keys : 0;
+    int bad = k < 1 || k > 32 || views[2].len != ((Py_ssize_t)1 << (KMER_TABLE_BITS - 3)) || views[3].len / 4 < n_keys;
+    if (!bad && n_keys) {
+        Py_BEGIN_ALLOW_THREADS
+        static const uint64_t MULT = 0x9E3779B97F4A7C15ull;
+        uint8_t code[256];
+        memset(code, 255, sizeof code);
+        code['A'] = code['a'] = 0; code['C'] = code['c'] = 1; code['G'] = code['g'] = 2; code['T'] = code['t'] = 3;
+        const uint64_t mask = k == 32 ? ~0ull : ((1ull << (2 * k)) - 1);
+        uint64_t value = 0;
+        int run = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint8_t c = code[seq[i]];
+            if (c == 255) { run = 0; value = 0; continue; }
+            value = ((value << 2) | c) & mask;
+            if (++run < k) continue;
+            uint64_t h = (value * MULT) >> (64 - KMER_TABLE_BITS);
+            if (!(table[h >> 3] & (1u << (h & 7)))) continue;
+            Py_ssize_t lo = 0, hi = n_keys;
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (keys[mid] < value) lo = mid + 1; else hi = mid;
+            }
+            if (lo < n_keys && keys[lo] == value) {
+                uint32_t seen = counts[lo];
+                if (seen < cap) places[lo * cap + seen] = offset + i - k + 1;
+                if (seen != UINT32_MAX) counts[lo] = seen + 1;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    release_buffers(views, 5);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "kmer_hits: bad K, table size or counts array");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"walk", walk, METH_VARARGS, "Follow the chain of BAM records of one contig region in decompressed data."},
     {"cigar_columns", cigar_columns, METH_VARARGS, "CIGAR operations of BAM records as columns."},
@@ -677,6 +744,7 @@ static PyMethodDef methods[] = {
     {"aligned_blocks", aligned_blocks, METH_VARARGS, "Aligned blocks of selected records."},
     {"pile_up", pile_up, METH_VARARGS, "Add blocks to a depth difference array."},
     {"gene_depth", gene_depth, METH_VARARGS, "Depth and exon overlap of the aligned blocks of selected records."},
+    {"kmer_hits", kmer_hits, METH_VARARGS, "Count and place the genome's K-mers that are keys."},
     {"classify", classify, METH_VARARGS, "Sort the records of a target locus: counts, depth, and the few to examine."},
     {NULL, NULL, 0, NULL},
 };

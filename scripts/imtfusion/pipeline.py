@@ -345,7 +345,8 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     from_reads = getattr(ref, "from_reads", False)  # no FASTA: the reads' pile-up spells the target
 
     def transcripts() -> TargetTranscripts:
-        return index if index is not None else TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads)
+        return index if index is not None else TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads,
+                                                                 genome=None if from_reads else ref.chunks)
 
     found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}

@@ -54,6 +54,7 @@ class Reference:
         names = set(self._fasta.references)
         lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self._names: dict[str, str] = {}
+        self._lengths = dict(bam_lengths)
         for bam_name, bam_len in bam_lengths.items():
             for alias in _aliases(bam_name):
                 if alias in names:
@@ -77,6 +78,14 @@ class Reference:
 
     def has(self, chrom: str) -> bool:
         return chrom in self._names
+
+    def chunks(self):  # type: ignore[no-untyped-def]
+        """The genome the reads were aligned to (the BAM's contigs in the FASTA), in
+        overlapping chunks: :func:`imtfusion.copies.genome_chunks`."""
+        from imtfusion.copies import genome_chunks
+
+        contigs = [(b, self._lengths[b]) for b in self._names]
+        return genome_chunks(lambda c, s, e: self.fetch(c, s, e, remember=False), contigs)
 
     def fetch(self, chrom: str, start: int, end: int, remember: bool = True) -> str:
         """Bases ``[start, end)``; positions outside the contig are dropped.

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from imtfusion.annotation import Annotation, Transcript
+from imtfusion.copies import COPY, SHARED, UNIQUE, UNIQUE_MAPQ, find_copies, mapq_of, placement
 from imtfusion.evidence import reverse_complement
 from imtfusion.model import Breakend, ClippedRead, UnmappedMate
 from imtfusion.scan import among, sorted_unique
@@ -26,7 +27,7 @@ from imtfusion.umis import UNPLACED
 
 K = 20  # bases of a read end looked up in the target transcripts
 SNAP = 10  # a match running this few bases past an exon boundary is cut back to it
-UNMAPPED_MAPQ = 60  # the target part matches the transcript exactly over >= K bases
+UNMAPPED_MAPQ = UNIQUE_MAPQ  # the target part matches the transcript exactly over >= K bases (and no copy as well)
 FIND_LOOKUPS = 32  # K-mer look-ups done by searching the transcripts before their index is built (a search of
 # the 7 default transcripts costs about a 30th of building the index: 0.1 ms against 3 ms)
 
@@ -65,12 +66,18 @@ class TargetTranscripts:
     unmapped junction reads are)."""
 
     def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str],
-                 flanks: bool = False):
+                 flanks: bool = False, genome: Callable[[], Iterable[tuple[str, int, bytes]]] | None = None):
         """``flanks``: also the targets' intron flanks (:class:`_Flank`), from a genome
         FASTA only: in an intron next to an exon the reads' pile-up may spell partner
         bases that an aligner extended into it (STAR's defaults: seed 20240611 TPM4::ALK,
-        BP14, whose junction moved 19 bases into ALK intron 19)."""
+        BP14, whose junction moved 19 bases into ALK intron 19). ``genome``: the genome's
+        bases (:func:`imtfusion.copies.genome_chunks`, from a FASTA), read when the first
+        read is placed, so that a read whose target part a copy elsewhere spells as well
+        is weighed as an aligner weighs it (:func:`imtfusion.copies.placement`)."""
         self.spliced: list[_Spliced] = []
+        self._fetch = fetch
+        self._genome = genome
+        self._copies: list | None = None  # imtfusion.copies.TranscriptCopies a transcript, once read
         self._index: _KmerIndex | None = None  # built after FIND_LOOKUPS look-ups
         self._lookups = 0
         self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
@@ -221,7 +228,8 @@ class TargetTranscripts:
                         pos = flank.genomic[flank.edge - more]
                         i -= more
                 if best is None or len(read) - i > best[0]:
-                    best = (len(read) - i, self._clip(fragment, t, read[:i], read[i:], j, three_prime=True, pos=pos))
+                    best = (len(read) - i, self._clip(fragment, t, read[:i], read[i:], j, three_prime=True, pos=pos),
+                            (hit_idx, read[i:], j) if pos is None else None)
                     taught = (t, read, kept, j, len(read) - kept)
             for hit_idx, hit_off in self.places(read[:K]):
                 hit = True
@@ -247,13 +255,35 @@ class TargetTranscripts:
                         pos = flank.genomic[flank.edge + more]
                         i += more
                 if best is None or i > best[0]:
-                    best = (i, self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False, pos=pos))
+                    best = (i, self._clip(fragment, t, read[i:], read[:i], j - 1, three_prime=False, pos=pos),
+                            (hit_idx, read[:i], j - i) if pos is None else None)
                     taught = (t, read, 0, j - kept, kept)
         if best is None and not hit:
-            best = self._flank_clip(fragment, seq, min_clip)
+            flank = self._flank_clip(fragment, seq, min_clip)
+            best = (*flank, None) if flank else None
         if taught is not None and best is not None:
             self._learn(*taught)
-        return best[1] if best else None
+        if best is None:
+            return None
+        clip, placed = best[1], best[2]
+        if placed is not None and self._genome is not None:
+            where, places = self.placement(*placed)
+            if where == COPY:  # a copy elsewhere spells the read's target part better: a mismapping here
+                clip = replace(clip, mapq=0)
+            elif where == SHARED:  # as well: n places, MAPQ as the SAM specification defines it
+                clip = replace(clip, mapq=mapq_of(places))
+        return clip
+
+    def placement(self, idx: int, part: str, start: int) -> tuple[str, int]:
+        """(UNIQUE, SHARED or COPY; equally good places) (:func:`imtfusion.copies.placement`)
+        for target bases ``part`` placed at ``start`` of spliced transcript ``idx``; (UNIQUE,
+        1) without a genome."""
+        if self._genome is None:
+            return UNIQUE, 1
+        if self._copies is None:
+            self._copies = find_copies([(t.chrom, t.transcript.strand, t.sequence, t.genomic) for t in self.spliced],
+                                       self._genome())
+        return placement(part, self.spliced[idx].sequence, start, self._copies[idx], self._fetch)
 
     def _flank_clip(self, fragment: str, seq: str, min_clip: int) -> tuple[int, ClippedRead] | None:
         """A read whose target end lies in an intron flank (and in no transcript): the

@@ -1,0 +1,227 @@
+"""Where else the genome spells the target transcripts: copies of a read's target part.
+
+An aligner gives a read whose target part a paralog or pseudogene spells as well a low
+MAPQ (two equally good places), and ``multimapping`` then keeps the junction from being
+called; the reads it left unmapped are placed on the target transcripts by imtfusion
+itself (:mod:`imtfusion.unmapped`), which without this module never asked whether a copy
+holds the same bases. So that both kinds of read are weighed alike, the genome (the
+BAM's contigs in the FASTA, ``_alt`` contigs left out as alt-aware aligners do) is read
+once for every ``K``-mer of the target transcripts (both strands), and a read placed on
+a target transcript is compared, base for base, with each copy that shares a K-mer of its
+target part. A copy that matches it better makes it a read an aligner would have placed
+on the copy: at the target it is a mismapping, MAPQ 0 (so that a junction of a copy's
+chimera, whose reads imtfusion could place on the target only with mismatches, is
+``multimapping``, and a call never rests on such reads). Copies that match it as well
+make it a read of ``n`` equally good places, whose MAPQ is
+then what the SAM specification defines, -10 log10 Pr{the place is wrong} =
+-10 log10(1 - 1/n), rounded down: 3 for two places, 1 for three or four, 0 beyond (STAR's
+values; BWA-MEM and minimap2 write 0 for any tie). ``min_mapq`` then weighs such a read as
+it weighs an aligned one with the same MAPQ (:func:`placement`, :func:`mapq_of`).
+
+The genome pass takes a few nanoseconds a base in the compiled module
+(``imtfusion._bamwalk.kmer_hits``; numpy otherwise) and is made at most once a sample,
+when the first read is placed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from imtfusion.boundaries import K, encode_at
+from imtfusion.evidence import reverse_complement
+
+CAP = 8  # genome places kept a K-mer; a K-mer found more often is a repeat (places unknown)
+MAX_ANCHORS = 16  # copies compared for one read at most (the nearest K-mers' first)
+CHUNK = 8_000_000  # genome bases read at a time
+TABLE_BITS = 24  # the hash table of the compiled pass (2 MB)
+UNIQUE, SHARED, COPY = "unique", "shared", "copy"
+UNIQUE_MAPQ = 60  # MAPQ of a read placed on one target transcript and nowhere else as well
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+_MASK = np.uint64((1 << (2 * K)) - 1)
+
+
+def reverse_codes(codes: np.ndarray) -> np.ndarray:
+    """The codes of the reverse complements of ``K``-mer codes."""
+    comp = np.asarray(codes, dtype=np.uint64) ^ _MASK
+    out = np.zeros(len(comp), dtype=np.uint64)
+    three, two = np.uint64(3), np.uint64(2)
+    for _ in range(K):
+        out = (out << two) | (comp & three)
+        comp = comp >> two
+    return out
+
+
+@dataclass(frozen=True)
+class Place:
+    """A genome place of a transcript K-mer outside its own exon: ``pos`` is the 0-based
+    leftmost base; ``forward``: the genome's + strand spells the K-mer (transcript
+    orientation) there, else its reverse complement."""
+
+    chrom: str
+    pos: int
+    forward: bool
+
+
+@dataclass(frozen=True)
+class TranscriptCopies:
+    """The copies of one spliced transcript's K-mers: offset -> places elsewhere (an
+    empty tuple: a repeat, found more than ``CAP`` times)."""
+
+    places: dict[int, tuple[Place, ...]]
+
+
+def genome_chunks(fetch: Callable[[str, int, int], str], contigs: Iterable[tuple[str, int]],
+                  chunk: int = CHUNK) -> Iterable[tuple[str, int, bytes]]:
+    """(contig, offset, bases) of the genome, ``chunk`` bases at a time overlapping by
+    ``K - 1`` (so every K-mer is in one chunk), ``_alt`` contigs left out."""
+    for chrom, length in contigs:
+        if chrom.lower().endswith("_alt"):
+            continue
+        for start in range(0, length, chunk):
+            bases = fetch(chrom, start, min(length, start + chunk + K - 1))
+            if len(bases) >= K:
+                yield chrom, start, bases.encode("ascii")
+
+
+def _table(keys: np.ndarray) -> np.ndarray:
+    table = np.zeros(1 << (TABLE_BITS - 3), dtype=np.uint8)
+    h = ((keys * _MULT) >> np.uint64(64 - TABLE_BITS)).astype(np.int64)
+    np.bitwise_or.at(table, h >> 3, (1 << (h & 7)).astype(np.uint8))
+    return table
+
+
+def count_places(chunks: Iterable[tuple[str, int, bytes]], keys: np.ndarray, compiled: bool = True
+                 ) -> tuple[np.ndarray, list[list[tuple[str, int]]]]:
+    """(count a key, the first ``CAP`` (contig, pos) places of each key) of the sorted unique
+    ``keys`` over the genome ``chunks``."""
+    bamwalk = None
+    if compiled:
+        try:
+            from imtfusion import _bamwalk as bamwalk  # type: ignore[attr-defined,no-redef]
+        except ImportError:
+            bamwalk = None
+    n = len(keys)
+    counts = np.zeros(n, dtype=np.uint32)
+    places: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    if not n:
+        return counts, places
+    table = _table(keys) if bamwalk is not None else None
+    for chrom, offset, bases in chunks:
+        if bamwalk is not None:
+            found = np.zeros(n, dtype=np.uint32)
+            at = np.zeros(n * CAP, dtype=np.int64)
+            bamwalk.kmer_hits(bases, offset, K, keys, table, found, at)
+            for i in np.flatnonzero(found):
+                room = CAP - len(places[i])
+                if room > 0:
+                    places[i].extend((chrom, int(p)) for p in at[i * CAP:i * CAP + min(room, int(found[i]), CAP)])
+            counts += found
+        else:
+            starts, values = encode_at(bases.decode("ascii"))
+            from imtfusion.scan import among
+
+            hit = np.flatnonzero(among(values, keys))
+            idx = np.searchsorted(keys, values[hit])
+            for i, p in zip(idx.tolist(), starts[hit].tolist()):
+                if len(places[i]) < CAP:
+                    places[i].append((chrom, offset + p))
+                counts[i] += 1
+    return counts, places
+
+
+def find_copies(transcripts: Sequence[tuple[str, str, str, Sequence[int]]],
+                chunks: Iterable[tuple[str, int, bytes]], compiled: bool = True) -> list[TranscriptCopies]:
+    """The copies of each spliced transcript (contig, strand, sequence in transcript
+    orientation, genomic position of each base) among the genome ``chunks``: the places
+    of its K-mers other than the K-mer's own (a K-mer within one exon lies where the
+    exon is; one across a splice junction has no place of its own)."""
+    per = []
+    for chrom, strand, seq, genomic in transcripts:
+        offsets, codes = encode_at(seq)
+        per.append((chrom, strand, genomic, offsets, codes))
+    all_codes = [c for *_, c in per]
+    if not all_codes or not sum(len(c) for c in all_codes):
+        return [TranscriptCopies({}) for _ in transcripts]
+    forward = np.concatenate(all_codes)
+    keys = np.unique(np.concatenate([forward, reverse_codes(forward)]))
+    counts, places = count_places(chunks, keys, compiled)
+    out = []
+    for chrom, strand, genomic, offsets, codes in per:
+        rc = reverse_codes(codes)
+        at_f, at_r = np.searchsorted(keys, codes), np.searchsorted(keys, rc)
+        found = {}
+        for o, f, r, code, rcode in zip(offsets.tolist(), at_f.tolist(), at_r.tolist(), codes.tolist(), rc.tolist()):
+            first, last = genomic[o], genomic[o + K - 1]
+            own = None  # (key index, leftmost base) of the K-mer's own place
+            if strand == "+" and last - first == K - 1:
+                own = (f, first)
+            elif strand == "-" and first - last == K - 1:
+                own = (r, last)
+            keys_here = [(f, True)] if code == rcode else [(f, True), (r, False)]
+            total = sum(int(counts[i]) for i, _ in keys_here) - (own is not None)
+            if total <= 0:
+                continue
+            if any(counts[i] > CAP for i, _ in keys_here):
+                found[o] = ()
+                continue
+            found[o] = tuple(Place(c, p, fwd) for i, fwd in keys_here for c, p in places[i]
+                             if not (own is not None and i == own[0] and c == chrom and p == own[1]))
+        out.append(TranscriptCopies(found))
+    return out
+
+
+def _mismatches(a: str, b: str) -> int:
+    return sum(1 for x, y in zip(a, b) if x != y and x != "N" and y != "N") + abs(len(a) - len(b))
+
+
+def mapq_of(places: int) -> int:
+    """The SAM specification's MAPQ of a read with ``places`` equally good places
+    (``places`` <= 0: a repeat, too many to know)."""
+    if places == 1:
+        return UNIQUE_MAPQ
+    return int(-10 * math.log10(1 - 1 / places)) if places > 1 else 0
+
+
+def placement(part: str, transcript: str, start: int, copies: TranscriptCopies,
+              fetch: Callable[[str, int, int], str]) -> tuple[str, int]:
+    """Where a read's target part (``part``, transcript orientation, placed at ``start``
+    of the spliced ``transcript``, ungapped) belongs, and its number of equally good
+    places: (``UNIQUE``, 1) when no copy matches it as well as the target, (``SHARED``,
+    n) when n - 1 copies match it as well, (``COPY``, 0) when a copy matches it better
+    (not the target's read). A part all of whose K-mers are genome-wide repeats is
+    (``SHARED``, 0)."""
+    n = len(part)
+    end = start + n
+    anchors: dict[tuple[str, int, bool], None] = {}
+    repeats = known = 0
+    for o in range(start, end - K + 1):
+        places = copies.places.get(o)
+        if places is None:
+            known += 1
+            continue
+        if not places:
+            repeats += 1
+            continue
+        known += 1
+        for p in places:
+            # the copy's bases for the whole part, from where this K-mer lies
+            lo = p.pos - (o - start) if p.forward else p.pos + K + (o - start) - n
+            anchors.setdefault((p.chrom, lo, p.forward))
+            if len(anchors) >= MAX_ANCHORS:
+                break
+        if len(anchors) >= MAX_ANCHORS:
+            break
+    if not anchors:
+        return (SHARED, 0) if repeats and not known else (UNIQUE, 1)
+    own = _mismatches(part, transcript[start:end])
+    scores = [_mismatches(part, (bases if fwd else reverse_complement(bases)))
+              for chrom, lo, fwd in anchors
+              for bases in [fetch(chrom, lo, lo + n) if lo >= 0 else ""]]
+    if min(scores) < own:
+        return COPY, 0
+    ties = scores.count(own)
+    return (SHARED, 1 + ties) if ties else (UNIQUE, 1)

@@ -1,0 +1,170 @@
+"""Copies of a target's bases elsewhere in the genome (imtfusion.copies): a junction read the
+aligner left without a position is placed on the target transcripts by imtfusion, and is
+weighed as an aligner weighs a read with the same places."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from imtfusion.copies import (COPY, SHARED, UNIQUE, count_places, find_copies, genome_chunks, mapq_of, placement,
+                              reverse_codes)
+from toolkit import revcomp
+
+EXON = (20000, 20150)  # ALK exon 3 of the toy (- strand): its first transcript base is 20149
+COPY_AT = 12500  # an unannotated copy of it on chr1 (past PART1), same genome strand
+
+
+def test_reverse_codes_are_the_codes_of_the_reverse_complements():
+    from imtfusion.boundaries import encode
+
+    rng = random.Random(3)
+    kmers = ["".join(rng.choice("ACGT") for _ in range(20)) for _ in range(50)]
+    codes, _ = encode(kmers)
+    back, _ = encode([revcomp(k) for k in kmers])
+    assert (reverse_codes(codes) == back).all()
+
+
+def test_the_sam_specifications_mapq_of_equally_good_places():
+    # -10 log10(1 - 1/n), rounded down: STAR's 3, 1, 1, 0; one place: unique
+    assert [mapq_of(n) for n in (1, 2, 3, 4, 5, 9)] == [60, 3, 1, 1, 0, 0]
+    assert mapq_of(0) == 0  # a repeat
+
+
+def _genome(rng: random.Random) -> dict[str, str]:
+    g = {"chrA": "".join(rng.choice("ACGT") for _ in range(6000)), "chrB": "".join(rng.choice("ACGT") for _ in range(5000))}
+    return g
+
+
+def test_copies_are_found_on_either_strand_and_not_at_the_kmers_own_place():
+    rng = random.Random(11)
+    g = _genome(rng)
+    # a - strand transcript of two exons on chrA; its spliced sequence is copied (processed
+    # copy, genome - strand) to chrB at 1000, and its first exon alone (+ strand) at 3000
+    exons = [(2000, 2100), (2500, 2580)]  # genomic; transcript order is 2500-2580 then 2000-2100
+    tx = revcomp(g["chrA"][2500:2580]) + revcomp(g["chrA"][2000:2100])
+    genomic = list(range(2579, 2499, -1)) + list(range(2099, 1999, -1))
+    g["chrB"] = g["chrB"][:1000] + revcomp(tx) + g["chrB"][1000 + len(tx):]
+    g["chrB"] = g["chrB"][:3000] + tx[:80] + g["chrB"][3080:]
+    fetch = lambda c, s, e: g[c][max(0, s):e]  # noqa: E731
+    chunks = list(genome_chunks(fetch, [(c, len(s)) for c, s in g.items()], chunk=700))
+    [got] = find_copies([("chrA", "-", tx, genomic)], chunks)
+    # every K-mer has the processed copy; the first exon's also the + strand one
+    assert sorted(got.places) == list(range(len(tx) - 19))
+    assert {(p.chrom, p.pos, p.forward) for p in got.places[0]} == {("chrB", 1000 + len(tx) - 20, False), ("chrB", 3000, True)}
+    assert {(p.chrom, p.pos, p.forward) for p in got.places[100]} == {("chrB", 1000 + len(tx) - 120, False)}
+    # without the copies nothing: the own places are no copies, a K-mer across the splice has no place
+    g2 = _genome(random.Random(11))
+    fetch2 = lambda c, s, e: g2[c][max(0, s):e]  # noqa: E731
+    [none] = find_copies([("chrA", "-", tx, genomic)], genome_chunks(fetch2, [(c, len(s)) for c, s in g2.items()]))
+    assert none.places == {}
+    # an _alt contig is not read
+    alt = {"chrA": g2["chrA"], "chrB_KI270_alt": g["chrB"]}
+    fetch3 = lambda c, s, e: alt[c][max(0, s):e]  # noqa: E731
+    [skipped] = find_copies([("chrA", "-", tx, genomic)], genome_chunks(fetch3, [(c, len(s)) for c, s in alt.items()]))
+    assert skipped.places == {}
+
+
+@pytest.mark.parametrize("chunk", [500, 10_000])
+def test_the_compiled_pass_and_numpy_find_the_same_places(chunk):
+    pytest.importorskip("imtfusion._bamwalk")
+    rng = random.Random(5)
+    g = _genome(rng)
+    g["chrB"] = g["chrB"][:100] + g["chrA"][:60] * 12 + g["chrB"][820:]  # a K-mer found 12 times: past CAP
+    from imtfusion.boundaries import encode_at
+
+    keys = np.unique(np.concatenate([encode_at(g["chrA"][i:i + 400])[1] for i in (0, 3000)]))
+    fetch = lambda c, s, e: g[c][max(0, s):e]  # noqa: E731
+    contigs = [(c, len(s)) for c, s in g.items()]
+    fast = count_places(genome_chunks(fetch, contigs, chunk=chunk), keys, compiled=True)
+    slow = count_places(genome_chunks(fetch, contigs, chunk=chunk), keys, compiled=False)
+    assert (fast[0] == slow[0]).all() and fast[0].max() >= 12
+    assert [sorted(p) for p in fast[1]] == [sorted(p) for p in slow[1]]
+
+
+def test_a_read_is_unique_shared_or_the_copys():
+    rng = random.Random(2)
+    g = _genome(rng)
+    tx = g["chrA"][1000:1300]  # a + strand one-exon transcript
+    genomic = list(range(1000, 1300))
+    copy = list(tx[100:250])
+    copy[120] = "A" if copy[120] != "A" else "C"  # the copy differs from it at transcript base 220
+    g["chrB"] = g["chrB"][:2000] + "".join(copy) + g["chrB"][2150:]
+    fetch = lambda c, s, e: g[c][max(0, s):e]  # noqa: E731
+    [copies] = find_copies([("chrA", "+", tx, genomic)], genome_chunks(fetch, [(c, len(s)) for c, s in g.items()]))
+    assert placement(tx[10:60], tx, 10, copies, fetch) == (UNIQUE, 1)  # outside the copy
+    assert placement(tx[150:200], tx, 150, copies, fetch) == (SHARED, 2)  # the copy spells it as well
+    read = "".join(copy[90:140])  # transcript 190-240, with the copy's base at 220
+    assert placement(read, tx, 190, copies, fetch) == (COPY, 0)
+    # a read of the target with a sequencing error elsewhere still has the copy as well: shared
+    err = list(tx[150:200])
+    err[5] = "G" if err[5] != "G" else "T"
+    assert placement("".join(err), tx, 150, copies, fetch) == (SHARED, 2)
+    # the target's base at 220: the copy has one mismatch more, the read is the target's
+    assert placement(tx[190:240], tx, 190, copies, fetch) == (UNIQUE, 1)
+
+
+# ---- whole calls on the toy genome of test_calling: reads the aligner left without a position
+
+def _toy_with_copy(mismatch: bool):
+    """The toy of test_calling with ALK exon 3 copied to chr1 (unannotated); ``mismatch``:
+    the copy differs at ALK chr2:20131 (inside the junction reads' 40 ALK bases)."""
+    from test_calling import add_background, make_toy
+
+    toy = make_toy()
+    s, e = EXON
+    bases = list(toy.seq["chr2"][s:e])
+    if mismatch:
+        k = 20130 - s
+        bases[k] = "A" if bases[k] != "A" else "C"
+    toy.seq["chr1"] = toy.seq["chr1"][:COPY_AT] + "".join(bases) + toy.seq["chr1"][COPY_AT + (e - s):]
+    add_background(toy)
+    return toy
+
+
+def _junction_reads(toy, on_copy: bool, n: int = 4):
+    """``n`` PARTP::ALK junction reads without a position (both mates unmapped), their 40
+    ALK bases read from ALK exon 3 or from its copy on chr1."""
+    for i in range(n):
+        alk = ("chr1", COPY_AT + 110, "-", 40) if on_copy else ("chr2", 20110, "-", 40)
+        toy.unplaced(f"j{i}", [("chr4", 4085 + i, "+", 65 - i), alk])
+
+
+def test_reads_a_copy_spells_better_are_a_copys_chimera_not_the_targets(tmp_path):
+    """Discarded: junction reads of PARTP joined to an unannotated copy of ALK exon 3 that
+    differs from ALK at one of the reads' 40 ALK bases; the unmapped-read scan places them
+    on ALK (a lone mismatch is passed), and without knowing the copy they made a PARTP::ALK
+    call. The copy spells them exactly, so they are mismappings at ALK (MAPQ 0: an aligner
+    would have placed them on the copy): multimapping. Kept beside them: the same reads of
+    ALK itself."""
+    from test_calling import by_fusion, call
+
+    toy = _toy_with_copy(mismatch=True)
+    _junction_reads(toy, on_copy=True)
+    result = call(tmp_path, toy, fasta=True, scan_unmapped="yes")
+    assert not by_fusion(result, "PARTP::ALK")
+    assert any(c.fusion == "PARTP::ALK" and "multimapping" in c.filters for c in result.discarded)
+    # the reads of ALK itself, with the same copy in the genome: ALK's
+    toy = _toy_with_copy(mismatch=True)
+    _junction_reads(toy, on_copy=False)
+    (tmp_path / "s.bam").unlink()
+    [c] = by_fusion(call(tmp_path, toy, fasta=True, scan_unmapped="yes"), "PARTP::ALK")
+    assert c.split_reads == 4 and c.low_mapq_fraction == 0
+
+
+def test_reads_a_copy_spells_as_well_have_two_places_and_min_mapq_weighs_them_as_starts(tmp_path):
+    """An identical copy: the reads have two places, MAPQ 3 by the SAM specification (what
+    STAR writes for NH:2). At min_mapq 1 they count as STAR's aligned reads do; at
+    min_mapq 4 neither counts, and the junction is multimapping."""
+    from test_calling import by_fusion, call
+
+    toy = _toy_with_copy(mismatch=False)
+    _junction_reads(toy, on_copy=False)
+    [c] = by_fusion(call(tmp_path, toy, fasta=True, scan_unmapped="yes"), "PARTP::ALK")
+    assert c.split_reads == 4 and c.low_mapq_fraction == 0
+    (tmp_path / "s.bam").unlink()
+    strict = call(tmp_path, toy, fasta=True, scan_unmapped="yes", min_mapq=4)
+    assert not by_fusion(strict, "PARTP::ALK")
+    assert any(c.fusion == "PARTP::ALK" and "multimapping" in c.filters for c in strict.discarded)
