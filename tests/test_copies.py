@@ -73,6 +73,8 @@ def test_the_compiled_pass_and_numpy_find_the_same_places(chunk):
     rng = random.Random(5)
     g = _genome(rng)
     g["chrB"] = g["chrB"][:100] + g["chrA"][:60] * 12 + g["chrB"][820:]  # a K-mer found 12 times: past CAP
+    # soft-masked (lower case) bases are bases; an N ends the K-mers across it
+    g["chrB"] = g["chrB"][:1000] + g["chrA"][3000:3100].lower() + "N" + g["chrA"][3101:3200] + g["chrB"][1200:]
     from imtfusion.boundaries import encode_at
 
     keys = np.unique(np.concatenate([encode_at(g["chrA"][i:i + 400])[1] for i in (0, 3000)]))
@@ -81,6 +83,12 @@ def test_the_compiled_pass_and_numpy_find_the_same_places(chunk):
     fast = count_places(genome_chunks(fetch, contigs, chunk=chunk), keys, compiled=True)
     slow = count_places(genome_chunks(fetch, contigs, chunk=chunk), keys, compiled=False)
     assert (fast[0] == slow[0]).all() and fast[0].max() >= 12
+    from imtfusion.boundaries import encode
+
+    [lower], _ = encode([g["chrA"][3010:3030]])
+    [across], _ = encode([g["chrA"][3090:3110]])
+    at = np.searchsorted(keys, [lower, across])
+    assert ("chrB", 1010) in fast[1][at[0]] and fast[0][at[1]] == 1  # the N: only chrA's own
     assert [sorted(p) for p in fast[1]] == [sorted(p) for p in slow[1]]
 
 
@@ -168,3 +176,39 @@ def test_reads_a_copy_spells_as_well_have_two_places_and_min_mapq_weighs_them_as
     strict = call(tmp_path, toy, fasta=True, scan_unmapped="yes", min_mapq=4)
     assert not by_fusion(strict, "PARTP::ALK")
     assert any(c.fusion == "PARTP::ALK" and "multimapping" in c.filters for c in strict.discarded)
+
+
+def test_the_annotation_index_holds_the_copies_and_a_call_reads_them_instead_of_the_genome(tmp_path, monkeypatch):
+    """``imtfusion index-gtf --fasta --targets`` finds the copies once for a batch; a call
+    with that index places the copy's reads as before without reading the genome; another
+    FASTA (a different .fai) does not use them."""
+    import argparse
+
+    import imtfusion.copies as copies
+    from imtfusion.commands import index_gtf
+    from imtfusion.params import CallParameters
+    from imtfusion.pipeline import run_sample
+    from test_calling import TARGETS
+
+    toy = _toy_with_copy(mismatch=True)
+    _junction_reads(toy, on_copy=True)
+    bam, gtf = toy.write_bam(tmp_path / "s.bam"), toy.write_gtf(tmp_path / "a.gtf")
+    fa = toy.write_fasta(tmp_path / "g.fa")
+    idx = tmp_path / "a.idx"
+    index_gtf.main(argparse.Namespace(gtf=str(gtf), output=str(idx), fasta=str(fa), targets=TARGETS))
+
+    def no_pass(*a, **k):
+        raise AssertionError("the genome was read again")
+
+    monkeypatch.setattr(copies, "find_copies", no_pass)
+    params = CallParameters.from_mapping({"min_fragments": 2, "qc_min_unique_fragments": 10, "qc_min_on_target_reads": 10,
+                                          "lod_max_fraction": 0.99, "scan_unmapped": "yes"})
+    result = run_sample(bam, idx, "S1", targets=TARGETS, params=params, fasta=fa)
+    assert not [c for c in result.called if c.fusion == "PARTP::ALK"]
+    assert any(c.fusion == "PARTP::ALK" and "multimapping" in c.filters for c in result.discarded)
+    # the same genome under another .fai (a contig more): the stored copies are not this FASTA's
+    toy.seq["chrX"] = "ACGT" * 50
+    other = toy.write_fasta(tmp_path / "other.fa")
+    with pytest.raises(AssertionError, match="read again"):
+        run_sample(bam, idx, "S1", targets=TARGETS, params=params, fasta=other)
+

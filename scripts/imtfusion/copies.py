@@ -18,13 +18,16 @@ then what the SAM specification defines, -10 log10 Pr{the place is wrong} =
 values; BWA-MEM and minimap2 write 0 for any tie). ``min_mapq`` then weighs such a read as
 it weighs an aligned one with the same MAPQ (:func:`placement`, :func:`mapq_of`).
 
-The genome pass takes a few nanoseconds a base in the compiled module
-(``imtfusion._bamwalk.kmer_hits``; numpy otherwise) and is made at most once a sample,
-when the first read is placed.
+The genome pass takes about 5 ns a base in the compiled module
+(``imtfusion._bamwalk.kmer_hits``; numpy otherwise): some 20 s for a human genome. It is
+made once per batch by ``imtfusion index-gtf --fasta --targets`` (the workflow's annotation
+index), whose result every sample loads (:func:`target_copies`); a call without it makes
+the pass itself, when the first read is placed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -172,6 +175,43 @@ def find_copies(transcripts: Sequence[tuple[str, str, str, Sequence[int]]],
                              if not (own is not None and i == own[0] and c == chrom and p == own[1]))
         out.append(TranscriptCopies(found))
     return out
+
+
+Spliced = tuple[str, str, str, Sequence[int], str]  # contig, strand, sequence, genomic positions, transcript id
+
+
+def copies_key(fai_checksum: str, transcript_id: str, sequence: str) -> tuple[str, str, str, str]:
+    """Cache key of a transcript's copies (``Annotation.cache``, the annotation index): the
+    FASTA's ``.fai`` checksum (as the exon-boundary index's), the transcript and a digest
+    of its spliced bases, so copies found for one assembly or sequence serve no other."""
+    return ("target_copies", fai_checksum, transcript_id, hashlib.sha1(sequence.encode("ascii")).hexdigest())
+
+
+def target_copies(transcripts: Sequence[Spliced], annotation, ref) -> list[TranscriptCopies]:  # type: ignore[no-untyped-def]
+    """The copies of the spliced ``transcripts`` (BAM contig names) in the genome of ``ref``
+    (a :class:`~imtfusion.reference.Reference`): from the annotation index when
+    ``imtfusion index-gtf`` stored them for this FASTA, else found by one genome pass and
+    kept in the annotation's cache (FASTA contig names there)."""
+    from imtfusion.annotation import file_checksum
+
+    fai = file_checksum(ref.index_path)
+    keys = [copies_key(fai, tid, seq) for _c, _s, seq, _g, tid in transcripts]
+    stored = [annotation.cached(k) if annotation is not None else None for k in keys]
+    if all(s is not None for s in stored):
+        return [TranscriptCopies({o: tuple(Place(ref.bam_name(c), p, f) for c, p, f in places)
+                                  for o, places in s}) for s in stored]  # type: ignore[union-attr]
+    found = find_copies([t[:4] for t in transcripts], ref.chunks())
+    if annotation is not None:
+        for key, copies in zip(keys, found):
+            annotation.cache[key] = stored_form(copies, ref.fasta_name)
+    return found
+
+
+def stored_form(copies: TranscriptCopies, name: Callable[[str], str]) -> tuple:
+    """``copies`` as plain tuples (offset, ((contig, pos, forward), ...)), contigs renamed
+    by ``name``: what the annotation index stores."""
+    return tuple((o, tuple((name(p.chrom), p.pos, p.forward) for p in places))
+                 for o, places in sorted(copies.places.items()))
 
 
 def _mismatches(a: str, b: str) -> int:

@@ -33,6 +33,7 @@ from imtfusion.features import (
     usable_discordants,
 )
 from imtfusion.genelookup import GeneLookup
+from imtfusion.copies import target_copies
 from imtfusion.unmapped import K as UNMAPPED_K, EndFilter, TargetTranscripts, exon_flank_codes, scan_reads
 from imtfusion.unplaced import (PairCollector, ShortSideFilter, UnplacedPair, fused_transcript, own_continuations,
                                pairs_on_fused, short_side_reads)
@@ -344,9 +345,12 @@ def _scan_unmapped(source: EvidenceSource, loci: list[TargetLocus], annotation: 
     index: TargetTranscripts | None = None  # built only when there are reads to scan
     from_reads = getattr(ref, "from_reads", False)  # no FASTA: the reads' pile-up spells the target
 
+    def copy_source(spliced: list) -> list:
+        return target_copies(spliced, annotation, ref)
+
     def transcripts() -> TargetTranscripts:
         return index if index is not None else TargetTranscripts(loci, annotation, ref.fetch, flanks=not from_reads,
-                                                                 genome=None if from_reads else ref.chunks)
+                                                                 copies=None if from_reads else copy_source)
 
     found: list[ClippedRead] = []
     in_loci = {u.fragment for u in evidence.unmapped_reads}

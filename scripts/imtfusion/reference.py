@@ -39,9 +39,11 @@ class Reference:
         self.path = Path(path)
         self._cache: dict[tuple[str, int, int], str] = {}
         self._accessions: dict[str, str] = {}
+        self.index_path = None  # set below: the .fai
         if not self.path.exists():
             raise FastaError(f"FASTA not found: {self.path}; check the 'fasta' path or leave it out")
         fai = Path(index) if index else Path(str(self.path) + ".fai")
+        self.index_path = fai
         if not fai.exists():
             raise FastaError(
                 f"{self.path}: no FASTA index {fai.name}; create it with `samtools faidx {self.path}` "
@@ -55,6 +57,7 @@ class Reference:
         lengths = dict(zip(self._fasta.references, self._fasta.lengths))
         self._names: dict[str, str] = {}
         self._lengths = dict(bam_lengths)
+        self._bam_names: dict[str, str] | None = None
         for bam_name, bam_len in bam_lengths.items():
             for alias in _aliases(bam_name):
                 if alias in names:
@@ -80,12 +83,25 @@ class Reference:
         return chrom in self._names
 
     def chunks(self):  # type: ignore[no-untyped-def]
-        """The genome the reads were aligned to (the BAM's contigs in the FASTA), in
-        overlapping chunks: :func:`imtfusion.copies.genome_chunks`."""
+        """The genome the reads were aligned to (the BAM's contigs in the FASTA, each
+        once under its first BAM name), in overlapping chunks:
+        :func:`imtfusion.copies.genome_chunks`."""
         from imtfusion.copies import genome_chunks
 
-        contigs = [(b, self._lengths[b]) for b in self._names]
+        contigs = [(self.bam_name(f), self._lengths[self.bam_name(f)]) for f in dict.fromkeys(self._names.values())]
         return genome_chunks(lambda c, s, e: self.fetch(c, s, e, remember=False), contigs)
+
+    def fasta_name(self, chrom: str) -> str:
+        """The FASTA's name of a BAM contig."""
+        return self._names.get(chrom, chrom)
+
+    def bam_name(self, fasta_name: str) -> str:
+        """The first BAM contig name of a FASTA contig (itself when the BAM has none)."""
+        if self._bam_names is None:
+            self._bam_names = {}
+            for b, f in self._names.items():
+                self._bam_names.setdefault(f, b)
+        return self._bam_names.get(fasta_name, fasta_name)
 
     def fetch(self, chrom: str, start: int, end: int, remember: bool = True) -> str:
         """Bases ``[start, end)``; positions outside the contig are dropped.

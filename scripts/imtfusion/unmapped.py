@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from imtfusion.annotation import Annotation, Transcript
-from imtfusion.copies import COPY, SHARED, UNIQUE, UNIQUE_MAPQ, find_copies, mapq_of, placement
+from imtfusion.copies import COPY, SHARED, UNIQUE, UNIQUE_MAPQ, mapq_of, placement
 from imtfusion.evidence import reverse_complement
 from imtfusion.model import Breakend, ClippedRead, UnmappedMate
 from imtfusion.scan import among, sorted_unique
@@ -66,18 +66,20 @@ class TargetTranscripts:
     unmapped junction reads are)."""
 
     def __init__(self, loci: list[TargetLocus], annotation: Annotation, fetch: Callable[[str, int, int], str],
-                 flanks: bool = False, genome: Callable[[], Iterable[tuple[str, int, bytes]]] | None = None):
+                 flanks: bool = False, copies: "Callable[[list], list] | None" = None):
         """``flanks``: also the targets' intron flanks (:class:`_Flank`), from a genome
         FASTA only: in an intron next to an exon the reads' pile-up may spell partner
         bases that an aligner extended into it (STAR's defaults: seed 20240611 TPM4::ALK,
-        BP14, whose junction moved 19 bases into ALK intron 19). ``genome``: the genome's
-        bases (:func:`imtfusion.copies.genome_chunks`, from a FASTA), read when the first
-        read is placed, so that a read whose target part a copy elsewhere spells as well
-        is weighed as an aligner weighs it (:func:`imtfusion.copies.placement`)."""
+        BP14, whose junction moved 19 bases into ALK intron 19). ``copies``: gives the
+        transcripts' copies in the genome (:func:`imtfusion.copies.target_copies`, with a
+        FASTA), asked for when the first read is placed, so that a read whose target part
+        a copy elsewhere spells as well is weighed as an aligner weighs it
+        (:func:`imtfusion.copies.placement`)."""
         self.spliced: list[_Spliced] = []
         self._fetch = fetch
-        self._genome = genome
+        self._copy_source = copies
         self._copies: list | None = None  # imtfusion.copies.TranscriptCopies a transcript, once read
+        self._placed: dict[tuple[int, str, int], tuple[str, int]] = {}  # placement() of a part seen before
         self._index: _KmerIndex | None = None  # built after FIND_LOOKUPS look-ups
         self._lookups = 0
         self.learned: dict[tuple[str, int], dict[str, int]] = {}  # (contig, pos) -> genome-strand base votes
@@ -266,7 +268,7 @@ class TargetTranscripts:
         if best is None:
             return None
         clip, placed = best[1], best[2]
-        if placed is not None and self._genome is not None:
+        if placed is not None and self._copy_source is not None:
             where, places = self.placement(*placed)
             if where == COPY:  # a copy elsewhere spells the read's target part better: a mismapping here
                 clip = replace(clip, mapq=0)
@@ -278,12 +280,21 @@ class TargetTranscripts:
         """(UNIQUE, SHARED or COPY; equally good places) (:func:`imtfusion.copies.placement`)
         for target bases ``part`` placed at ``start`` of spliced transcript ``idx``; (UNIQUE,
         1) without a genome."""
-        if self._genome is None:
+        if self._copy_source is None:
             return UNIQUE, 1
         if self._copies is None:
-            self._copies = find_copies([(t.chrom, t.transcript.strand, t.sequence, t.genomic) for t in self.spliced],
-                                       self._genome())
-        return placement(part, self.spliced[idx].sequence, start, self._copies[idx], self._fetch)
+            self._copies = self._copy_source(
+                [(t.chrom, t.transcript.strand, t.sequence, t.genomic, t.transcript.transcript_id) for t in self.spliced])
+        key = (idx, part, start)  # a panel's reads of one primer, PCR copies: the same part many times
+        got = self._placed.get(key)
+        if got is None:
+            if not self._copies[idx].places:
+                got = (UNIQUE, 1)
+            else:
+                got = placement(part, self.spliced[idx].sequence, start, self._copies[idx], self._fetch)
+            if len(self._placed) < 100_000:
+                self._placed[key] = got
+        return got
 
     def _flank_clip(self, fragment: str, seq: str, min_clip: int) -> tuple[int, ClippedRead] | None:
         """A read whose target end lies in an intron flank (and in no transcript): the
