@@ -212,3 +212,55 @@ def test_the_annotation_index_holds_the_copies_and_a_call_reads_them_instead_of_
     with pytest.raises(AssertionError, match="read again"):
         run_sample(bam, idx, "S1", targets=TARGETS, params=params, fasta=other)
 
+
+def _chimeras_at_partp(toy, to_copy: int, to_alk: int, alk_reads_are_the_copys: bool, copy_mapq: int = 60):
+    """PARTP exon 2 joined to the copy of ALK exon 3 on chr1 (``to_copy`` fragments, the
+    copy part placed there with ``copy_mapq``) and, as the aligner placed them, ``to_alk``
+    fragments whose 40 bases past PARTP are aligned on ALK exon 3; with
+    ``alk_reads_are_the_copys`` those bases carry the copy's base at chr2:20131 (reads of
+    the copy's chimera that the aligner gave ALK, with one mismatch, preferring its splice
+    site)."""
+    for i in range(to_copy):
+        toy.fragment(f"cp{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr1", COPY_AT + 110, "-", 40)],
+                     [("chr1", COPY_AT + 5 * i, "+", 100)], mapq=copy_mapq)
+        for rec in toy.records[-3:]:
+            if rec.reference_name == "chr4" and rec.has_tag("SA"):
+                sa = rec.get_tag("SA").split(",")
+                sa[4] = str(copy_mapq)
+                rec.set_tag("SA", ",".join(sa))
+    original = toy.seq["chr2"]
+    if alk_reads_are_the_copys:
+        toy.seq["chr2"] = original[:20130] + toy.seq["chr1"][COPY_AT + 130] + original[20131:]
+    for i in range(to_alk):
+        toy.fragment(f"alk{i}", [("chr4", 4092 + i, "+", 58 - i), ("chr2", 20110, "-", 40)],
+                     [("chr2", 20000 + 7 * i, "+", 100)])
+    toy.seq["chr2"] = original
+
+
+def test_reads_at_a_partner_breakpoint_whose_junction_goes_to_a_copy_are_the_copys(tmp_path):
+    """Discarded (mismapping): PARTP joined to an unannotated copy of ALK exon 3 (one base
+    differs), six fragments placed uniquely on the copy, and three reads of that chimera an
+    aligner gave ALK instead (their bases past PARTP are the copy's: the copy spells them
+    better than ALK). Kept beside it: three real PARTP::ALK fragments (ALK's own base there)
+    next to the same six of the copy; and the tie reads when the copy's reads are two-place
+    there (MAPQ 0: which place an aligner chose is chance, `multimapping` weighs such reads)."""
+    from test_calling import by_fusion, call
+
+    toy = _toy_with_copy(mismatch=True)
+    _chimeras_at_partp(toy, to_copy=6, to_alk=3, alk_reads_are_the_copys=True)
+    result = call(tmp_path, toy, fasta=True)
+    assert not by_fusion(result, "PARTP::ALK")
+    [gone] = [c for c in result.discarded if c.fusion == "PARTP::ALK"]
+    assert "mismapping" in gone.filters and gone.mismapped_reads == gone.tested_reads == 3
+
+    toy = _toy_with_copy(mismatch=True)
+    _chimeras_at_partp(toy, to_copy=6, to_alk=3, alk_reads_are_the_copys=False)
+    (tmp_path / "s.bam").unlink()
+    [kept] = by_fusion(call(tmp_path, toy, fasta=True), "PARTP::ALK")
+    assert kept.split_reads == 3 and kept.mismapped_reads == 0
+
+    toy = _toy_with_copy(mismatch=False)  # an identical copy, its chimera's reads placed with MAPQ 0
+    _chimeras_at_partp(toy, to_copy=6, to_alk=3, alk_reads_are_the_copys=False, copy_mapq=0)
+    (tmp_path / "s.bam").unlink()
+    [tie] = by_fusion(call(tmp_path, toy, fasta=True), "PARTP::ALK")
+    assert tie.mismapped_reads == 0

@@ -651,20 +651,23 @@ class PileupExcluding:
 SPLIT_LANDING_READS = 256  # SA-tagged records at a breakend looked at: a sample, bounded at any depth
 
 
-def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> Breakend | None:
-    """Where an SA-tagged record split at ``end`` continues (:attr:`AtBreakend.landings`), or None."""
+def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> tuple[Breakend, int] | None:
+    """Where an SA-tagged record split at ``end`` continues (:attr:`AtBreakend.landings`)
+    and the MAPQ of the segment there, or None."""
     cigar = read.cigartuples
     this = make_segment(end.chrom, read.reference_start, read.is_reverse, cigar, read.mapping_quality)
     if this.junction_after() == end:
         following = [o for o in parse_sa_tag(read.get_tag("SA"))
                      if o.read_length == this.read_length and o.read_start >= this.read_end - 5]
         if following:
-            return min(following, key=lambda o: o.read_start).junction_before()
+            nxt = min(following, key=lambda o: o.read_start)
+            return nxt.junction_before(), nxt.mapq
     elif this.junction_before() == end:
         preceding = [o for o in parse_sa_tag(read.get_tag("SA"))
                      if o.read_length == this.read_length and o.read_end <= this.read_start + 5]
         if preceding:
-            return max(preceding, key=lambda o: o.read_end).junction_after()
+            prev = max(preceding, key=lambda o: o.read_end)
+            return prev.junction_after(), prev.mapq
     return None
 
 
@@ -697,7 +700,8 @@ class AtBreakend:
 
     ``landings``: where the reads split at it (clipped there, with an SA tag) continue:
     the breakend of the neighbouring segment in the read, one per read, of the first
-    ``SPLIT_LANDING_READS`` SA-tagged records.
+    ``SPLIT_LANDING_READS`` SA-tagged records; ``landing_mapqs`` the MAPQ of each such
+    segment (its SA entry's).
 
     ``ambiguous``: the first ``AMBIGUOUS_READS`` SA-tagged clipped records placed below
     ``min_mapq`` or written as secondary alignments (a pseudogene or paralog shares their
@@ -717,6 +721,7 @@ class AtBreakend:
     landings: list[Breakend]
     ambiguous: list[pysam.AlignedSegment]
     ambiguous_clips: list[pysam.AlignedSegment]
+    landing_mapqs: list[int] = field(default_factory=list)
 
 
 _NOT_A_COPY = EXCLUDED_FLAGS & ~FLAG_SECONDARY  # a secondary alignment is one of a copy's places
@@ -729,6 +734,7 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
     breakend is read once, until all three have what they take."""
     continuations: dict[tuple, list[tuple[str, str]]] = {}
     landings: list[Breakend] = []
+    landing_mapqs: list[int] = []
     ambiguous: list[pysam.AlignedSegment] = []
     clips: list[pysam.AlignedSegment] = []
     shown = looked = low = clipped = 0
@@ -759,13 +765,14 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
             looked += 1
             landing = _landing_of(read, end)
             if landing is not None:
-                landings.append(landing)
+                landings.append(landing[0])
+                landing_mapqs.append(landing[1])
         if (low < AMBIGUOUS_READS and copy_place and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
         if done():
             break
-    return AtBreakend(continuations, landings, ambiguous, clips)
+    return AtBreakend(continuations, landings, ambiguous, clips, landing_mapqs)
 
 
 AMBIGUOUS_CLIP_REACH = 24  # bases past a breakend an ambiguous clip may start: calling.EXTENDED_ALIGNMENT (tested)
@@ -888,6 +895,11 @@ class BreakendReads:
     def landings(self, end: Breakend) -> list[Breakend]:
         """:attr:`AtBreakend.landings` of ``end``."""
         return self._at(end).landings
+
+    def placed_landings(self, end: Breakend, min_mapq: int) -> list[Breakend]:
+        """The :attr:`AtBreakend.landings` of ``end`` whose segment there has MAPQ >= ``min_mapq``."""
+        at = self._at(end)
+        return [l for l, q in zip(at.landings, at.landing_mapqs) if q >= min_mapq]
 
     def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
         """The split reads of :attr:`AtBreakend.ambiguous` at ``end`` (of the target ``locus``)."""

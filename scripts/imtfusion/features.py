@@ -185,6 +185,30 @@ def assess_mismapping(
         mine = _rank(out[i])
         return [partner(end, other) for rank, j, other in at_end[end] if j != i and rank > mine]
 
+    def landed(end: Breakend, other: Breakend) -> list[str]:
+        """Partner bases of the places where more of the reads split at ``end`` (or up to
+        ``SHIFT`` bases off it: the same junction shifted along a microhomology) continue,
+        placed there uniquely (MAPQ >= ``UNIQUE_LANDING_MAPQ``), than continue at
+        ``other``, at least two: junctions at the same breakend that make no candidate
+        (neither place a target). A partner joined to a target's paralog (EML4 to ALKP2's
+        copy of ALK exon 20) has its reads there, and the few an aligner gave the target
+        instead read as the paralog's (:func:`_better_elsewhere`). Places that only
+        two-place reads reach (a copy identical over the reads' bases) are no such
+        junction: which of the two an aligner chose is chance."""
+        near = params.junction_window
+        counts: Counter[Breakend] = Counter()
+        at: dict[Breakend, Breakend] = {}
+        mine = 0
+        for d in range(-SHIFT, SHIFT + 1):
+            shifted = Breakend(end.chrom, end.pos + d, end.side)
+            mine += sum(1 for l in ends.landings(shifted) if l.chrom == other.chrom and abs(l.pos - other.pos) <= near)
+            for landing in ends.placed_landings(shifted, UNIQUE_LANDING_MAPQ):
+                if not (landing.chrom == other.chrom and abs(landing.pos - other.pos) <= near):
+                    counts[landing] += 1
+                    at.setdefault(landing, shifted)
+        return [b for landing, n in sorted(counts.items()) if n >= 2 and n > mine
+                if (b := partner(at[landing], landing))]
+
     for i in exact:
         cand = out[i]
         view = cand.junction
@@ -192,13 +216,23 @@ def assess_mismapping(
         own_b = own(view.b, view.a, cand) + rivals(view.b, i)
         # a record not seen (a hard-clipped supplementary's partner): the partner's bases
         fill_a, fill_b = partner(view.a, view.b), partner(view.b, view.a)
+        reads = sorted(cand.junction_reads)[:MAX_TESTED_READS]
+        # only a read that differs from the bases it was placed on can be better elsewhere
+        away_a = landed(view.a, view.b) if _differs((r[1] for r in reads), fill_a) else []
+        away_b = landed(view.b, view.a) if _differs((r[2] for r in reads), fill_b) else []
         tested = mismapped = 0
-        for _, beyond_a, beyond_b in sorted(cand.junction_reads)[:MAX_TESTED_READS]:
-            verdicts = [
-                _explained(probe, continuations, params.max_self_similarity)
-                for probe, continuations in ((beyond_a or fill_a, own_a), (beyond_b or fill_b, own_b))
-                if len(probe) >= MIN_COMPARED and probe.count("N") * 4 < len(probe)
-            ]
+        for _, beyond_a, beyond_b in reads:
+            verdicts = []
+            for probe, continuations, fill, away in ((beyond_a or fill_a, own_a, fill_a, away_a),
+                                                     (beyond_b or fill_b, own_b, fill_b, away_b)):
+                if probe.count("N") * 4 >= len(probe):
+                    continue
+                if len(probe) >= MIN_COMPARED:
+                    verdicts.append(_explained(probe, continuations, params.max_self_similarity)
+                                    or _better_elsewhere(probe, fill, away, params.max_self_similarity))
+                elif len(probe) >= MIN_SHORT_COMPARED and away:
+                    # a short clip of a partner-side read: that junction's if it spells it exactly
+                    verdicts.append(_better_elsewhere(probe, fill, away, 1.0))
             if verdicts:
                 tested += 1
                 mismapped += any(verdicts)
@@ -333,6 +367,38 @@ def _rank(c: Candidate) -> tuple:
 
 
 SHIFT = 3  # bases a read's partner bases may sit off the placed junction (an indel, a mismatch next to it)
+
+
+def _differs(probes: Iterable[str], placed: str) -> bool:
+    """Whether a read's bases past an end (those long enough to test) differ from the
+    bases it was placed on."""
+    return bool(placed) and any(len(p) >= MIN_SHORT_COMPARED and identity(p[:COMPARED], placed)[1] < 1.0
+                                for p in probes)
+
+
+MIN_SHORT_COMPARED = 8  # a shorter probe (a partner-side read's short clip) is tested only against a better junction, exactly
+UNIQUE_LANDING_MAPQ = 10  # a read split at a breakend continues uniquely elsewhere (STAR 255, BWA/HISAT2/minimap2 up to 60)
+
+
+def _better_elsewhere(probe: str, placed: str, elsewhere: list[str], threshold: float) -> bool:
+    """Whether one of the ``elsewhere`` partner bases (a junction at the same breakend
+    with more uniquely placed reads) spells ``probe`` (a junction read's bases past the
+    end) at ``threshold`` identity, allowing it to start up to ``SHIFT`` bases off, and at
+    least as well as the bases the read was placed on (``placed``): the read is that
+    junction's (an aligner may prefer the target's splice site on a tie)."""
+    if not placed or not elsewhere:
+        return False
+    probe = probe[:COMPARED]
+    n_here, here = identity(probe, placed)
+    least = min(MIN_COMPARED, len(probe))
+    if n_here < least or least < MIN_SHORT_COMPARED:
+        return False
+    for seq in elsewhere:
+        for shift in range(-SHIFT, SHIFT + 1):
+            n, ident = identity(probe[max(0, -shift):], seq[max(0, shift):])
+            if n >= least and ident >= threshold and ident >= here:
+                return True
+    return False
 
 
 def _explained(probe: str, own: list[str], threshold: float) -> bool:

@@ -507,6 +507,7 @@ class PanelSample:
     artefacts: tuple["ChimeraSpec", ...] = ()  # the promiscuous breakpoint's junctions
     polyg: tuple["PolyGSpec", ...] = ()  # pairs with a poly-G mate
     misprimed: tuple["MisprimingSpec", ...] = ()  # anchored multiplex PCR: a target primer primed on other RNA
+    copy_chimeras: tuple["ChimeraSpec", ...] = ()  # a partner joined to a target's paralog (COPY_CHIMERA)
 
     @property
     def negative(self) -> bool:
@@ -524,6 +525,7 @@ class PanelSample:
             self.name, seed, self.library, fusions=self.fusions,
             readthroughs=self.readthroughs + self.noise, expression=expression,
             artefacts=self.artefacts, polyg=self.polyg, extra_expression=extra, misprimed=self.misprimed,
+            copy_chimeras=self.copy_chimeras,
         )
 
 
@@ -621,6 +623,16 @@ def random_chimeras(
     return tuple(out)
 
 
+#: A chimera of a target's paralog: EML4 exon 13 joined to ALKP2's copy of ALK exon 20 (92%
+#: identical, no long identical stretch), 30 junction fragments, in the negatives with every
+#: look-alike. An aligner places its reads on ALKP2; those it leaves unmapped, the unmapped-read
+#: scan would place on ALK exon 20 (a 20-base match at a read's end, extended past lone
+#: mismatches) as EML4::ALK junction reads, unless it compares them with the copy
+#: (imtfusion.copies: better there, so a mismapping at ALK).
+COPY_CHIMERA = ("EML4", 13, "ALKP2", 1, 30)
+COPY_CHIMERA_SAMPLES = ("BN07", "BN08", "BN09", "BN10", "BN11")
+
+
 def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -> tuple[PanelSample, ...]:
     """The benchmark samples (``quick``: one positive and one negative sample).
 
@@ -640,7 +652,7 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
     exon 6 isoform and pre-mRNA fragments; the promiscuous ALK intron 19
     breakpoint is in 3 positives and 8 negatives; poly-G mates in 4 positives
     and 7 negatives; BN07-BN11 are negatives with the decoys at 200-600
-    fragments each.
+    fragments each, and a chimera of ALKP2 (:data:`COPY_CHIMERA`).
     """
     from imtfusion_tools.sim.reads import LibrarySpec
 
@@ -729,6 +741,7 @@ def build_panel(genome: "Genome", seed: int = BENCH_SEED, quick: bool = False) -
             name, lib, (), rts, noisy, decoy, pseudogenes=tuple(zip(names, others)),
             artefacts=promiscuous_artefacts(genome, seed, name, with_alk(noisy)) if promiscuous else (),
             polyg=polyg_pairs(genome, seed, name, polyg),
+            copy_chimeras=(_chim(*COPY_CHIMERA, body=False),) if name in COPY_CHIMERA_SAMPLES else (),
         ))
     return tuple(out)
 
@@ -825,11 +838,14 @@ def build_targeted_panel(genome: "Genome", protocol: str, seed: int = BENCH_SEED
         lib = panel_library(protocol, ps.library.read_length, duplicates=duplicates)
         if protocol == "deep_capture":
             ps = _deepened(genome, seed, ps, DEEP_SCALE)
-        fusions, misprimed = ps.fusions, ()
+        fusions, misprimed, copies = ps.fusions, (), ps.copy_chimeras
         if protocol == "amp":
             fusions = tuple(_amp_anchored(c, lib.primer_distance) for c in fusions)
             misprimed = (MisprimingSpec(*AMP_MISPRIMING),)
-        out.append(replace(ps, library=lib, fusions=fusions, misprimed=misprimed))
+            # the ALK exon 20 primer primed on the paralog's copy of the exon: read from there
+            k = lib.primer_distance
+            copies = tuple(replace(c, anchor3=(k, k), anchor5=(), body_fragments=0) for c in copies)
+        out.append(replace(ps, library=lib, fusions=fusions, misprimed=misprimed, copy_chimeras=copies))
     return tuple(out)
 
 

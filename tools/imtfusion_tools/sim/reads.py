@@ -607,7 +607,10 @@ class SampleSpec:
     hidden_fusions: tuple[HiddenFusionSpec, ...] = ()
     ati: tuple[AtiSpec, ...] = ()
     spiked_fusions: tuple[SpikedFusionSpec, ...] = ()  # after all of the above
-    misprimed: tuple["MisprimingSpec", ...] = ()  # anchored multiplex PCR decoys, last of all
+    misprimed: tuple["MisprimingSpec", ...] = ()  # anchored multiplex PCR decoys
+    #: chimeras of a target's paralog or pseudogene (e.g. a partner joined to ALKP2's copy of ALK
+    #: exon 20): not fusions of the target, though their junction reads resemble its; last of all
+    copy_chimeras: tuple[ChimeraSpec, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or any(c in self.name for c in " \t:/"):
@@ -1095,6 +1098,14 @@ def simulate_sample(genome: Genome, spec: SampleSpec) -> SimulatedSample:
     for mspec in spec.misprimed:
         _misprimed_fragments(mis_rng, genome, lib, mspec, add)
     order += list(range(first_misprimed, len(raw)))
+    # chimeras of a target's copy, after them from a stream of their own, for the same reason
+    first_copy = len(raw)
+    copy_rng = sub_rng(spec.seed, "copy-chimeras", spec.name)
+    for cspec in spec.copy_chimeras:
+        ct = build_chimeric_transcript(genome, cspec)
+        artefacts.append(ct)
+        _chimera_fragments(copy_rng, lib, ct, "artefact", add)
+    order += list(range(first_copy, len(raw)))
     width = max(6, len(str(len(raw))))
     fragments = tuple(
         Fragment(f"{spec.name}:{i:0{width}d}" + (f"_{umis[k]}" if umis[k] else ""), *raw[k])
