@@ -102,7 +102,10 @@ def mismapping(f: Features, ctx: FilterContext) -> bool:
     the genome past it, an annotated exon spliced to it, a copy within
     ``mismap_search_window`` (a paralog or pseudogene), or what the other reads at that
     end show (no FASTA needed); or they spell the partner of a better junction at the
-    same breakpoint (a pseudogene of the real partner); or a mate is the own gene's
+    same breakpoint (a pseudogene of the real partner), or at least as well as the
+    aligner's place does, the bases of a place where more reads split at that breakpoint
+    continue uniquely (MAPQ >= 10; a partner joined to a target's paralog, whose few reads
+    an aligner gave the target); or a mate is the own gene's
     sequence of the read it pairs with (a normal fragment whose mate went to a paralog).
     Discarded when at least ``max_mismapped_fraction`` of the
     junction reads and mates tested are such mismappers (or their consensus is, at
@@ -220,13 +223,15 @@ FILTERS: tuple[Filter, ...] = (
            decoy="reads of the ALKP1 paralog (98% identical) with MAPQ 0", tests=(UNIT,)),
     Filter("mismapping", mismapping, ("max_mismapped_fraction", "max_self_similarity", "mismap_search_window"),
            decoy="transcribed ALK paralogs ALKP1 (98%), ALKP2 (spliced, 92% with a 70 bp identical stretch) and "
-           "ALKP3 (processed), TPM3P1",
+           "ALKP3 (processed), TPM3P1; EML4 joined to ALKP2's copy of ALK exon 20 (`COPY_CHIMERA`, BN07-BN11), "
+           "whose reads STAR's chimeric mode gave ALK in capture BN10 (seed 20240611): 3 molecules called EML4::ALK",
            tests=(UNIT, "test_precision.py::test_a_transcribed_paralog_chimera_is_mismapping_beside_a_real_fusion",
                   "test_precision.py::test_an_unannotated_copy_far_from_the_end_is_found_with_the_fasta",
                   "test_precision.py::test_reads_of_a_real_fusion_on_a_pseudogene_of_the_partner_are_mismapping",
                   "test_precision.py::test_mates_of_a_target_fragment_placed_on_a_pseudogene_are_mismapping",
                   "test_precision.py::test_junction_reads_an_aligner_wrote_into_the_target_are_not_its_own_continuation",
-                  "test_calling.py::test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping")),
+                  "test_calling.py::test_a_paralog_copy_of_the_neighbouring_exon_is_mismapping",
+                  "test_copies.py::test_reads_at_a_partner_breakpoint_whose_junction_goes_to_a_copy_are_the_copys")),
     Filter("pseudogene_partner", pseudogene_partner, decoy="TPM3P1 (a processed pseudogene of TPM3 exons 1-7)",
            tests=(UNIT, "test_precision.py::test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes",
                            "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene")),
@@ -336,6 +341,40 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      ("test_rescue.py::test_unmapped_reads_of_a_junction_that_kept_intron_bases_count",
       "test_rescue.py::test_unmapped_reads_of_a_5prime_target_that_kept_intron_bases_count",
       "test_rescue.py::test_without_a_fasta_the_intron_flanks_are_not_used")),
+    ("short_side_reads",
+     "A read without a position whose target side at the junction is 10-19 bases (no 20-base K-mer of a target "
+     "finds it: at seed 31337 HISAT2 left capture ETV6::CALR reads with 15 and 19 ETV6 bases unmapped on both "
+     "mates) counts for a call only: kept while the unplaced reads are scanned when it ends in a target exon's "
+     "first or last 10-19 bases, then aligned ungapped on the call's fused transcript, at least 10 bases on each "
+     "side, the short side exactly and unlike what the other gene itself has there (its pre-mRNA and its "
+     "neighbouring exon, as far as that exon reaches, two differences at least: a wild-type read of it is no "
+     "junction read); its UMI its molecule's key. It makes no candidate and raises no tier. With the FASTA only.",
+     ("scan_unmapped",),
+     "the paralog chimeras and single-fragment chimeras of the negatives (unplaced reads of them reach no call); "
+     "over-counted molecules would miss the panels' 10%; in the tests, a wild-type partner read whose exon begins "
+     "as the target's, a side the partner shares, a misread side and 9 bases are the reads it must leave",
+     ("test_unplaced.py::test_reads_without_a_position_with_10_to_19_target_bases_count_for_the_call",
+      "test_unplaced.py::test_ten_target_bases_unlike_the_partners_own_count",
+      "test_unplaced.py::test_reads_with_a_short_target_side_make_no_call_of_their_own",
+      "test_unplaced.py::test_a_short_side_is_compared_with_a_neighbouring_exon_shorter_than_it_where_the_exon_reaches")),
+    ("copy_placed_reads",
+     "A read the aligner left unmapped (or a partner's clip) whose target part imtfusion places on a target "
+     "transcript is compared with every other place of the genome (the BAM's contigs in the FASTA, `_alt` contigs "
+     "left out) that spells a 20-base K-mer of that part, on either strand: a copy that spells the part with fewer "
+     "mismatches makes the read a mismapping at the target (MAPQ 0: an aligner would have placed it on the copy); "
+     "n - 1 copies that spell it as well give it n places and the SAM specification's MAPQ, -10 log10(1 - 1/n) "
+     "rounded down (3 for two places, 1 for three or four, 0 beyond: what STAR writes), so `min_mapq` and "
+     "`multimapping` weigh it as an aligned read with those places. The genome is read once a sample, when the "
+     "first such read is placed (compiled, about 5 ns a base: some 20 s for a human genome). With the FASTA only: "
+     "without it such reads keep MAPQ 60.",
+     ("min_mapq",),
+     "EML4 joined to ALKP2's copy of ALK exon 20 (92% identical) in BN07-BN11 (`COPY_CHIMERA`): the reads an aligner "
+     "leaves unmapped the scan would place on ALK exon 20 past lone mismatches; ALK's own junction reads beside an "
+     "identical copy are the reads it must keep (at seed 31337 ALKP1 spells ALK exon 20's first 100 bases: two "
+     "places, MAPQ 3, counted at `min_mapq` 1 as STAR's own NH:2 reads are)",
+     ("test_copies.py::test_reads_a_copy_spells_better_are_a_copys_chimera_not_the_targets",
+      "test_copies.py::test_reads_a_copy_spells_as_well_have_two_places_and_min_mapq_weighs_them_as_starts",
+      "test_copies.py::test_a_read_is_unique_shared_or_the_copys")),
 )
 
 
