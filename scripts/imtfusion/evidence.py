@@ -674,6 +674,26 @@ def _landing_of(read: pysam.AlignedSegment, end: Breakend) -> tuple[Breakend, in
 AMBIGUOUS_READS = 2_048  # low-MAPQ SA-tagged records split at a breakend kept: bounded at any depth
 
 
+def landings_near(bam: pysam.AlignmentFile, end: Breakend, shift: int) -> list[tuple[Breakend, Breakend, int]]:
+    """(breakend, landing, MAPQ there) of the SA-tagged records split at ``end`` or up to
+    ``shift`` bases off it on its side (the same junction shifted along a microhomology),
+    as :attr:`AtBreakend.landings` takes them, from one pass of the records there (at
+    most ``SPLIT_LANDING_READS`` a breakend)."""
+    out: list[tuple[Breakend, Breakend, int]] = []
+    taken: dict[Breakend, int] = {}
+    for read in safe_fetch(bam, end.chrom, max(0, end.pos - shift), end.pos + shift + 1):
+        if read.flag & EXCLUDED_FLAGS or not read.cigartuples or not read.has_tag("SA"):
+            continue
+        this = make_segment(end.chrom, read.reference_start, read.is_reverse, read.cigartuples, read.mapping_quality)
+        for at in (this.junction_after(), this.junction_before()):
+            if at.side == end.side and abs(at.pos - end.pos) <= shift and taken.get(at, 0) < SPLIT_LANDING_READS:
+                landing = _landing_of(read, at)
+                if landing is not None:
+                    taken[at] = taken.get(at, 0) + 1
+                    out.append((at, landing[0], landing[1]))
+    return out
+
+
 def _split_near(read: pysam.AlignedSegment, end: Breakend, window: int) -> bool:
     """Whether the record's alignment stops within ``window`` bases of ``end``, on its side
     (where a junction read of ``end`` continues elsewhere)."""
@@ -700,8 +720,7 @@ class AtBreakend:
 
     ``landings``: where the reads split at it (clipped there, with an SA tag) continue:
     the breakend of the neighbouring segment in the read, one per read, of the first
-    ``SPLIT_LANDING_READS`` SA-tagged records; ``landing_mapqs`` the MAPQ of each such
-    segment (its SA entry's).
+    ``SPLIT_LANDING_READS`` SA-tagged records.
 
     ``ambiguous``: the first ``AMBIGUOUS_READS`` SA-tagged clipped records placed below
     ``min_mapq`` or written as secondary alignments (a pseudogene or paralog shares their
@@ -721,7 +740,6 @@ class AtBreakend:
     landings: list[Breakend]
     ambiguous: list[pysam.AlignedSegment]
     ambiguous_clips: list[pysam.AlignedSegment]
-    landing_mapqs: list[int] = field(default_factory=list)
 
 
 _NOT_A_COPY = EXCLUDED_FLAGS & ~FLAG_SECONDARY  # a secondary alignment is one of a copy's places
@@ -734,7 +752,6 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
     breakend is read once, until all three have what they take."""
     continuations: dict[tuple, list[tuple[str, str]]] = {}
     landings: list[Breakend] = []
-    landing_mapqs: list[int] = []
     ambiguous: list[pysam.AlignedSegment] = []
     clips: list[pysam.AlignedSegment] = []
     shown = looked = low = clipped = 0
@@ -766,13 +783,12 @@ def reads_at(bam: pysam.AlignmentFile, end: Breakend, params: CallParameters, n:
             landing = _landing_of(read, end)
             if landing is not None:
                 landings.append(landing[0])
-                landing_mapqs.append(landing[1])
         if (low < AMBIGUOUS_READS and copy_place and _clipped_end(read.cigartuples) and _split_near(read, end, params.junction_window)):
             low += 1
             ambiguous.append(read)
         if done():
             break
-    return AtBreakend(continuations, landings, ambiguous, clips, landing_mapqs)
+    return AtBreakend(continuations, landings, ambiguous, clips)
 
 
 AMBIGUOUS_CLIP_REACH = 24  # bases past a breakend an ambiguous clip may start: calling.EXTENDED_ALIGNMENT (tested)
@@ -879,6 +895,7 @@ class BreakendReads:
         self.notes: list[str] = []
         self.pileup = PileupReference(bam)
         self._reads_at: dict[Breakend, AtBreakend] = {}
+        self._near: dict[tuple[Breakend, int], list[tuple[Breakend, Breakend, int]]] = {}
         self._clipped: dict[tuple[str, int], list[ClippedRead]] = {}
         self._unmapped: dict[tuple[str, int], list[UnmappedMate]] = {}
 
@@ -896,10 +913,12 @@ class BreakendReads:
         """:attr:`AtBreakend.landings` of ``end``."""
         return self._at(end).landings
 
-    def placed_landings(self, end: Breakend, min_mapq: int) -> list[Breakend]:
-        """The :attr:`AtBreakend.landings` of ``end`` whose segment there has MAPQ >= ``min_mapq``."""
-        at = self._at(end)
-        return [l for l, q in zip(at.landings, at.landing_mapqs) if q >= min_mapq]
+    def landings_near(self, end: Breakend, shift: int) -> list[tuple[Breakend, Breakend, int]]:
+        """:func:`landings_near` of ``end``, read once per breakend."""
+        key = (end, shift)
+        if key not in self._near:
+            self._near[key] = landings_near(self.bam, end, shift)
+        return self._near[key]
 
     def ambiguous(self, end: Breakend, locus: TargetLocus) -> list[SplitRead]:
         """The split reads of :attr:`AtBreakend.ambiguous` at ``end`` (of the target ``locus``)."""

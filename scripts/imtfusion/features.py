@@ -185,27 +185,29 @@ def assess_mismapping(
         mine = _rank(out[i])
         return [partner(end, other) for rank, j, other in at_end[end] if j != i and rank > mine]
 
-    def landed(end: Breakend, other: Breakend) -> list[str]:
+    def landed(end: Breakend, other: Breakend, cand: Candidate) -> list[str]:
         """Partner bases of the places where more of the reads split at ``end`` (or up to
         ``SHIFT`` bases off it: the same junction shifted along a microhomology) continue,
         placed there uniquely (MAPQ >= ``UNIQUE_LANDING_MAPQ``), than continue at
-        ``other``, at least two: junctions at the same breakend that make no candidate
-        (neither place a target). A partner joined to a target's paralog (EML4 to ALKP2's
-        copy of ALK exon 20) has its reads there, and the few an aligner gave the target
-        instead read as the paralog's (:func:`_better_elsewhere`). Places that only
-        two-place reads reach (a copy identical over the reads' bases) are no such
-        junction: which of the two an aligner chose is chance."""
+        ``other``, at least two: junctions at the same breakend that make no candidate.
+        A partner joined to a target's paralog (EML4 to ALKP2's copy of ALK exon 20) has
+        its reads there, and the few an aligner gave the target instead read as the
+        paralog's (:func:`_better_elsewhere`). Places that only two-place reads reach (a
+        copy identical over the reads' bases) are no such junction: which of the two an
+        aligner chose is chance. Not asked at a target's end: every junction there is a
+        candidate (``rivals``)."""
+        if any(g.name in cand.targets for g in lookup.genes_at(end.chrom, end.pos)):
+            return []
         near = params.junction_window
         counts: Counter[Breakend] = Counter()
         at: dict[Breakend, Breakend] = {}
         mine = 0
-        for d in range(-SHIFT, SHIFT + 1):
-            shifted = Breakend(end.chrom, end.pos + d, end.side)
-            mine += sum(1 for l in ends.landings(shifted) if l.chrom == other.chrom and abs(l.pos - other.pos) <= near)
-            for landing in ends.placed_landings(shifted, UNIQUE_LANDING_MAPQ):
-                if not (landing.chrom == other.chrom and abs(landing.pos - other.pos) <= near):
-                    counts[landing] += 1
-                    at.setdefault(landing, shifted)
+        for shifted, landing, mapq in ends.landings_near(end, SHIFT):
+            if landing.chrom == other.chrom and abs(landing.pos - other.pos) <= near:
+                mine += 1
+            elif mapq >= UNIQUE_LANDING_MAPQ:
+                counts[landing] += 1
+                at.setdefault(landing, shifted)
         return [b for landing, n in sorted(counts.items()) if n >= 2 and n > mine
                 if (b := partner(at[landing], landing))]
 
@@ -218,8 +220,8 @@ def assess_mismapping(
         fill_a, fill_b = partner(view.a, view.b), partner(view.b, view.a)
         reads = sorted(cand.junction_reads)[:MAX_TESTED_READS]
         # only a read that differs from the bases it was placed on can be better elsewhere
-        away_a = landed(view.a, view.b) if _differs((r[1] for r in reads), fill_a) else []
-        away_b = landed(view.b, view.a) if _differs((r[2] for r in reads), fill_b) else []
+        away_a = landed(view.a, view.b, cand) if _differs((r[1] for r in reads), fill_a) else []
+        away_b = landed(view.b, view.a, cand) if _differs((r[2] for r in reads), fill_b) else []
         tested = mismapped = 0
         for _, beyond_a, beyond_b in reads:
             verdicts = []
