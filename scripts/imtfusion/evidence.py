@@ -222,6 +222,37 @@ def looks_like_adapter(outward: str) -> bool:
     return False
 
 
+ADAPTER_SEEDS = tuple(a[1:7] for a in _ADAPTERS) + tuple(reverse_complement(a[1:7]) for a in _ADAPTERS)
+MIN_ADAPTER_END = 7  # adapter bases at a read's end (or, reverse-complemented, its start) trimmed at least
+
+
+def trim_adapter(seq: str) -> str:
+    """An unmapped read's bases without its adapter read-through (an insert shorter than
+    the read: the read goes on into the adapter, as FFPE libraries' often do): from the
+    first place where the adapter begins (its first ``MIN_ADAPTER_END`` bases or more,
+    ending the read) to the end, or, stored reverse-complemented, up to where it ends.
+    The aligner never saw these reads' adapter as a clip to ignore; an adapter tail would
+    hide the target bases at the read's end from the look-up of its last 20 bases."""
+    if not any(seed in seq for seed in ADAPTER_SEEDS):
+        return seq  # most reads: four look-ups
+    upper = seq.upper()
+    for adapter in _ADAPTERS:
+        at = upper.find(adapter)
+        if at >= 0:
+            return seq[:at]
+        for k in range(len(adapter) - 1, MIN_ADAPTER_END - 1, -1):
+            if upper.endswith(adapter[:k]):
+                return seq[:-k]
+        rc = reverse_complement(adapter)
+        at = upper.find(rc)
+        if at >= 0:
+            return seq[at + len(rc):]
+        for k in range(len(rc) - 1, MIN_ADAPTER_END - 1, -1):
+            if upper.startswith(rc[-k:]):
+                return seq[k:]
+    return seq
+
+
 @dataclass
 class Evidence:
     """Everything extracted from one BAM."""
@@ -464,8 +495,8 @@ def collect_region(bam: pysam.AlignmentFile, chrom: str, start: int, end: int,
         flag = read.flag
         if flag & FLAG_UNMAPPED:
             if not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8) and read.query_sequence:
-                unmapped.append(UnmappedMate(read.query_name, read.query_sequence, chrom, read.reference_start,
-                                             umi_of(read)))
+                unmapped.append(UnmappedMate(read.query_name, trim_adapter(read.query_sequence), chrom,
+                                             read.reference_start, umi_of(read)))
             continue
         if flag & EXCLUDED_FLAGS or read.mapping_quality < params.min_mapq or read.has_tag("SA"):
             continue
@@ -1430,8 +1461,8 @@ class _LocusScan:
 
     def add_unmapped(self, read: pysam.AlignedSegment) -> None:
         """An unmapped read placed with its mapped mate: may hold a junction no aligner split."""
-        self.unmapped_reads.append(UnmappedMate(read.query_name, read.query_sequence, self.chrom, read.reference_start,
-                                                umi_of(read)))
+        self.unmapped_reads.append(UnmappedMate(read.query_name, trim_adapter(read.query_sequence), self.chrom,
+                                                read.reference_start, umi_of(read)))
 
     def examine(self, read: pysam.AlignedSegment) -> None:
         """The evidence of a mapped, counted record of sufficient MAPQ (nothing for most)."""
@@ -1865,7 +1896,7 @@ class EvidenceSource(BreakendReads):
                 if (flag & FLAG_UNMAPPED and not flag & (FLAG_SECONDARY | FLAG_QCFAIL | FLAG_DUPLICATE | 0x8)
                         and read.query_sequence
                         and not any(s <= read.reference_start < e for s, e in skipped.get(chrom, ()))):
-                    yield read.query_name, read.query_sequence, umi_of(read)
+                    yield read.query_name, trim_adapter(read.query_sequence), umi_of(read)
 
     def unplaced_count(self) -> int:
         """The unmapped reads without a position, from the index (0 when it does not say)."""
@@ -1877,7 +1908,8 @@ class EvidenceSource(BreakendReads):
     def unplaced_reads(self) -> Iterable[tuple[str, str, str]]:
         """(name, sequence, UMI) of every read without a position that has a sequence, in
         file order (one pass of the BAM's unmapped end each time it is iterated)."""
-        return ((r.query_name, r.query_sequence, umi_of(r)) for r in safe_fetch(self.bam, "*", 0, 0) if r.query_sequence)
+        return ((r.query_name, trim_adapter(r.query_sequence), umi_of(r)) for r in safe_fetch(self.bam, "*", 0, 0)
+                if r.query_sequence)
 
     def records_named(self, regions: Iterable[tuple[str, int, int]], wanted: np.ndarray) -> Iterable[pysam.AlignedSegment]:
         """The records of each region in turn (file order) worth looking at for reads

@@ -357,6 +357,18 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
       "test_unplaced.py::test_ten_target_bases_unlike_the_partners_own_count",
       "test_unplaced.py::test_reads_with_a_short_target_side_make_no_call_of_their_own",
       "test_unplaced.py::test_a_short_side_is_compared_with_a_neighbouring_exon_shorter_than_it_where_the_exon_reaches")),
+    ("unmapped_adapter_trim",
+     "An unmapped read's bases lose their adapter read-through before any look-up (an FFPE insert shorter than the "
+     "read goes on into the 3' adapter, TruSeq or Nextera: cut where its first 12 bases begin, or where 7-11 of them "
+     "end the read, or, stored reverse-complemented, up to where they end): the aligner soft-clips such an adapter "
+     "and imtfusion ignores the clip, but an unmapped read keeps it, and a junction read's target bases at its end "
+     "would be hidden from the look-up of its last 20 bases.",
+     (),
+     "the simulator's `--adapters` (reads of short inserts not trimmed: `imtfusion benchmark accuracy --adapters`); "
+     "in the tests a wild-type read with the same adapter tail and an adapter dimer, which it must leave",
+     ("test_adapters.py::test_unplaced_junction_reads_with_adapter_read_through_count",
+      "test_adapters.py::test_the_adapter_is_cut_where_it_begins_on_either_strand",
+      "test_adapters.py::test_the_simulator_reads_short_inserts_into_the_adapters_and_draws_the_same_molecules")),
     ("copy_placed_reads",
      "A read the aligner left unmapped (or a partner's clip) whose target part imtfusion places on a target "
      "transcript is compared with every other place of the genome (the BAM's contigs in the FASTA, `_alt` contigs "

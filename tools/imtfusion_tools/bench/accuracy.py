@@ -1192,6 +1192,7 @@ def run_accuracy(
     command: str = "",
     protocol: str = "wts",
     duplicates: float = PANEL_DUPLICATES,
+    adapters: bool = False,
 ) -> AccuracyResult:
     """Simulate the panel, align it with every aligner, call, score; write OUTDIR files.
     ``protocol`` ``amp`` or ``capture``: the same samples as a targeted panel
@@ -1218,6 +1219,10 @@ def run_accuracy(
     annotation = load_annotation(gtf)
     panel = (build_panel(genome, seed, quick) if protocol == "wts"
              else build_targeted_panel(genome, protocol, seed, quick, duplicates))
+    if adapters:  # reads not adapter-trimmed: inserts shorter than the reads read into the adapters
+        from dataclasses import replace
+
+        panel = tuple(replace(ps, library=replace(ps.library, adapters=True)) for ps in panel)
     data = _simulate(genome, panel, seed, work)
     primers = None
     if protocol == "amp":  # the run reads the panel's primers, as a lab gives its panel's BED
@@ -1525,17 +1530,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"targeted panels: the fraction of the reads that are PCR copies (default {PANEL_DUPLICATES:g}; the "
         "issue's range 0.5-0.9)",
     )
+    parser.add_argument(
+        "--adapters", action="store_true",
+        help="reads not adapter-trimmed: an insert shorter than the reads is read on into the 3' adapters (FFPE)",
+    )
 
 
 def command_line(outdir: str, aligners: Sequence[str], threads: int, quick: bool, seed: int,
                  with_fasta: bool, without_fasta: bool, protocol: str = "wts",
-                 duplicates: float = PANEL_DUPLICATES) -> str:
+                 duplicates: float = PANEL_DUPLICATES, adapters: bool = False) -> str:
     """The command that reproduces a run (all options spelled out), for the report."""
     words = ["imtfusion", "benchmark", "accuracy", "--outdir", str(outdir), "--threads", str(threads),
              "--aligners", *aligners, "--seed", str(seed)]
     words += ["--quick"] * quick + ["--with-fasta"] * with_fasta + ["--without-fasta"] * without_fasta
     words += ["--protocol", protocol] if protocol != "wts" else []
     words += ["--duplicates", f"{duplicates:g}"] if protocol != "wts" and duplicates != PANEL_DUPLICATES else []
+    words += ["--adapters"] * adapters
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -1549,11 +1559,11 @@ def main(args: argparse.Namespace) -> None:
     if not 0 <= args.duplicates < 1:
         raise ConfigError("--duplicates must be at least 0 and below 1")
     command = command_line(args.outdir, aligners, args.threads, args.quick, args.seed, args.with_fasta,
-                           args.without_fasta, args.protocol, args.duplicates)
+                           args.without_fasta, args.protocol, args.duplicates, args.adapters)
     result = run_accuracy(
         args.outdir, aligners, threads=args.threads, quick=args.quick, seed=args.seed,
         with_fasta=args.with_fasta, without_fasta=args.without_fasta, command=command, protocol=args.protocol,
-        duplicates=args.duplicates,
+        duplicates=args.duplicates, adapters=args.adapters,
     )
     sys.stdout.write(result.table)
     sys.stdout.flush()

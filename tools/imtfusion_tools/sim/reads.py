@@ -355,7 +355,11 @@ class LibrarySpec:
 
     ``strandedness``: ``unstranded``; ``reverse`` (dUTP/TruSeq stranded: read 1
     is antisense to the transcript); ``forward`` (read 1 sense).  Fragments
-    shorter than the read length give adapter-trimmed shorter reads.
+    shorter than the read length give adapter-trimmed shorter reads, or with
+    ``adapters`` reads of full length that go on into the 3' adapters (TruSeq's
+    read 1 and read 2 adapters, then A: the read-through of FFPE libraries before
+    trimming; the adapter bases draw nothing at random, so every molecule and
+    sequencing error is that of the trimmed library).
     ``error_rate`` is the mean substitution rate; base qualities follow a
     binned Illumina-like model (Q37/Q25/Q12) and errors concentrate on the
     low-quality bases and toward read ends.
@@ -402,6 +406,7 @@ class LibrarySpec:
     degradation: float = 0.0
     damage_rate: float = 0.0
     capture_enrichment: float = 20.0
+    adapters: bool = False
 
     def __post_init__(self) -> None:
         if self.degradation < 0:
@@ -755,8 +760,7 @@ def _reads(
     n = min(lib.read_length, len(fragment))
     sense_span = (0, n)
     anti_span = (len(fragment) - n, len(fragment))
-    sense = fragment[:n]
-    anti = revcomp(fragment[len(fragment) - n :])
+    sense, anti = fragment[:n], revcomp(fragment[len(fragment) - n :])
     if lib.strandedness == "reverse":
         r1_sense = False
     elif lib.strandedness == "forward":
@@ -765,11 +769,26 @@ def _reads(
         r1_sense = rng.random() < 0.5
     first, second = (sense, anti) if r1_sense else (anti, sense)
     s1, s2 = (sense_span, anti_span) if r1_sense else (anti_span, sense_span)
-    r1, q1 = qm.apply(rng, first)
+    r1, q1 = _read_through(lib, *qm.apply(rng, first))
     if not lib.paired:
         return r1_sense, r1, q1, None, None, s1, None
-    r2, q2 = qm.apply(rng, second)
+    r2, q2 = _read_through(lib, *qm.apply(rng, second), READ2_ADAPTER)
     return r1_sense, r1, q1, r2, q2, s1, s2
+
+
+#: TruSeq's 3' adapters as read 1 and read 2 read into them (each read's own), then poly-A
+READ1_ADAPTER = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC"
+READ2_ADAPTER = "AGATCGGAAGAGCGTCGTGTAGGGAAAGAGTGT"
+
+
+def _read_through(lib: LibrarySpec, read: str, quals: str, adapter: str = READ1_ADAPTER) -> tuple[str, str]:
+    """A read (with its qualities) of an insert shorter than the reads, with ``adapters``
+    read on into ``adapter`` to the read length (the adapter bases without errors and at
+    Q37, so the random draws, and every molecule, are those of the trimmed library)."""
+    need = lib.read_length - len(read)
+    if not lib.adapters or need <= 0:
+        return read, quals
+    return read + (adapter + "A" * need)[:need], quals + chr(_Q_HIGH + 33) * need
 
 
 def _reads_oriented(
@@ -779,10 +798,10 @@ def _reads_oriented(
     n = min(lib.read_length, len(fragment))
     sense, anti = fragment[:n], revcomp(fragment[len(fragment) - n :])
     first, second = (sense, anti) if r1_sense else (anti, sense)
-    r1, q1 = qm.apply(rng, first)
+    r1, q1 = _read_through(lib, *qm.apply(rng, first))
     if not lib.paired:
         return r1, q1, None, None
-    r2, q2 = qm.apply(rng, second)
+    r2, q2 = _read_through(lib, *qm.apply(rng, second), READ2_ADAPTER)
     return r1, q1, r2, q2
 
 
