@@ -88,8 +88,8 @@ def test_the_compiled_pass_and_numpy_find_the_same_places(chunk):
     [lower], _ = encode([g["chrA"][3010:3030]])
     [across], _ = encode([g["chrA"][3090:3110]])
     at = np.searchsorted(keys, [lower, across])
-    assert ("chrB", 1010) in fast[1][at[0]] and fast[0][at[1]] == 1  # the N: only chrA's own
-    assert [sorted(p) for p in fast[1]] == [sorted(p) for p in slow[1]]
+    assert ("chrB", 1010) in fast[1].of(int(at[0])) and fast[0][at[1]] == 1  # the N: only chrA's own
+    assert [sorted(fast[1].of(i)) for i in range(len(keys))] == [sorted(slow[1].of(i)) for i in range(len(keys))]
 
 
 def test_a_read_is_unique_shared_or_the_copys():

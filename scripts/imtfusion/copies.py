@@ -97,10 +97,24 @@ def _table(keys: np.ndarray) -> np.ndarray:
     return table
 
 
+class Hits:
+    """The genome places of keys found by :func:`count_places`, the first ``CAP`` of each
+    key in genome order (arrays of every chunk's hits, joined)."""
+
+    def __init__(self, contigs: list[str], key: np.ndarray, contig: np.ndarray, pos: np.ndarray):
+        order = np.argsort(key, kind="stable")
+        self._contigs, self._key, self._contig, self._pos = contigs, key[order], contig[order], pos[order]
+
+    def of(self, i: int) -> list[tuple[str, int]]:
+        lo, hi = np.searchsorted(self._key, [i, i + 1])
+        hi = min(int(hi), int(lo) + CAP)
+        return [(self._contigs[c], int(p)) for c, p in zip(self._contig[lo:hi].tolist(), self._pos[lo:hi].tolist())]
+
+
 def count_places(chunks: Iterable[tuple[str, int, bytes]], keys: np.ndarray, compiled: bool = True
-                 ) -> tuple[np.ndarray, list[list[tuple[str, int]]]]:
-    """(count a key, the first ``CAP`` (contig, pos) places of each key) of the sorted unique
-    ``keys`` over the genome ``chunks``."""
+                 ) -> tuple[np.ndarray, Hits]:
+    """(count a key, the places of each key (:class:`Hits`)) of the sorted unique ``keys``
+    over the genome ``chunks``."""
     bamwalk = None
     if compiled:
         try:
@@ -109,31 +123,40 @@ def count_places(chunks: Iterable[tuple[str, int, bytes]], keys: np.ndarray, com
             bamwalk = None
     n = len(keys)
     counts = np.zeros(n, dtype=np.uint32)
-    places: list[list[tuple[str, int]]] = [[] for _ in range(n)]
+    contigs: list[str] = []
+    parts: list[tuple[np.ndarray, int, np.ndarray]] = []  # (key index, contig index, position) of each chunk's hits
     if not n:
-        return counts, places
+        return counts, Hits(contigs, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     table = _table(keys) if bamwalk is not None else None
     for chrom, offset, bases in chunks:
+        if not contigs or contigs[-1] != chrom:
+            contigs.append(chrom)
         if bamwalk is not None:
             found = np.zeros(n, dtype=np.uint32)
             at = np.zeros(n * CAP, dtype=np.int64)
             bamwalk.kmer_hits(bases, offset, K, keys, table, found, at)
-            for i in np.flatnonzero(found):
-                room = CAP - len(places[i])
-                if room > 0:
-                    places[i].extend((chrom, int(p)) for p in at[i * CAP:i * CAP + min(room, int(found[i]), CAP)])
+            idx = np.flatnonzero(found)
+            kept = np.minimum(found[idx], CAP).astype(np.int64)
+            # the first min(found, CAP) slots of each key found here
+            key = np.repeat(idx, kept)
+            first = np.repeat(np.cumsum(kept) - kept, kept)  # where each key's run begins
+            pos = at[key * CAP + (np.arange(len(key), dtype=np.int64) - first)]
             counts += found
         else:
-            starts, values = encode_at(bases.decode("ascii"))
             from imtfusion.scan import among
 
+            starts, values = encode_at(bases.decode("ascii"))
             hit = np.flatnonzero(among(values, keys))
-            idx = np.searchsorted(keys, values[hit])
-            for i, p in zip(idx.tolist(), starts[hit].tolist()):
-                if len(places[i]) < CAP:
-                    places[i].append((chrom, offset + p))
-                counts[i] += 1
-    return counts, places
+            key = np.searchsorted(keys, values[hit]).astype(np.int64)
+            pos = starts[hit].astype(np.int64) + offset
+            np.add.at(counts, key, 1)
+        parts.append((key, len(contigs) - 1, pos))
+    if not parts:
+        return counts, Hits(contigs, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    key = np.concatenate([k for k, _, _ in parts])
+    contig = np.concatenate([np.full(len(k), c, dtype=np.int64) for k, c, _ in parts])
+    pos = np.concatenate([p for _, _, p in parts])
+    return counts, Hits(contigs, key, contig, pos)
 
 
 def find_copies(transcripts: Sequence[tuple[str, str, str, Sequence[int]]],
@@ -156,23 +179,23 @@ def find_copies(transcripts: Sequence[tuple[str, str, str, Sequence[int]]],
     for chrom, strand, genomic, offsets, codes in per:
         rc = reverse_codes(codes)
         at_f, at_r = np.searchsorted(keys, codes), np.searchsorted(keys, rc)
+        palindrome = codes == rc
+        where = np.asarray(genomic, dtype=np.int64)
+        first, last = where[offsets], where[offsets + K - 1]
+        # the K-mer's own place: within one exon, where the exon is (the genome spells it,
+        # or on a - strand transcript its reverse complement, from its leftmost base)
+        own = (last - first == K - 1) if strand == "+" else (first - last == K - 1)
+        total = counts[at_f].astype(np.int64) + np.where(palindrome, 0, counts[at_r]) - own
         found = {}
-        for o, f, r, code, rcode in zip(offsets.tolist(), at_f.tolist(), at_r.tolist(), codes.tolist(), rc.tolist()):
-            first, last = genomic[o], genomic[o + K - 1]
-            own = None  # (key index, leftmost base) of the K-mer's own place
-            if strand == "+" and last - first == K - 1:
-                own = (f, first)
-            elif strand == "-" and first - last == K - 1:
-                own = (r, last)
-            keys_here = [(f, True)] if code == rcode else [(f, True), (r, False)]
-            total = sum(int(counts[i]) for i, _ in keys_here) - (own is not None)
-            if total <= 0:
-                continue
+        for k in np.flatnonzero(total > 0).tolist():  # the few K-mers with a copy: one by one
+            o, f, r = int(offsets[k]), int(at_f[k]), int(at_r[k])
+            keys_here = [(f, True)] if palindrome[k] else [(f, True), (r, False)]
             if any(counts[i] > CAP for i, _ in keys_here):
                 found[o] = ()
                 continue
-            found[o] = tuple(Place(c, p, fwd) for i, fwd in keys_here for c, p in places[i]
-                             if not (own is not None and i == own[0] and c == chrom and p == own[1]))
+            own_key = None if not own[k] else ((f, int(first[k])) if strand == "+" else (r, int(last[k])))
+            found[o] = tuple(Place(c, p, fwd) for i, fwd in keys_here for c, p in places.of(i)
+                             if not (own_key is not None and i == own_key[0] and c == chrom and p == own_key[1]))
         out.append(TranscriptCopies(found))
     return out
 
