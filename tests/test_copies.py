@@ -264,3 +264,39 @@ def test_reads_at_a_partner_breakpoint_whose_junction_goes_to_a_copy_are_the_cop
     (tmp_path / "s.bam").unlink()
     [tie] = by_fusion(call(tmp_path, toy, fasta=True), "PARTP::ALK")
     assert tie.mismapped_reads == 0
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_it(tmp_path, flipped):
+    """Three PARTP::ALK fragments placed uniquely make the call; two more molecules' reads
+    the aligner placed on an identical copy of ALK exon 3 (MAPQ 0, the PARTP bases a soft
+    clip, no SA tag: BWA-MEM's capture EML4::ALK on ALKP1) count for it, on either genome
+    strand of the copy. Left beside them: a read clipped there whose clip is not PARTP's;
+    and the copy's reads alone make no call."""
+    from test_calling import by_fusion, call
+
+    def toy_with(unique: int):
+        toy = _toy_with_copy(mismatch=False)
+        if flipped:
+            s, e = EXON
+            toy.seq["chr1"] = (toy.seq["chr1"][:COPY_AT] + revcomp(toy.seq["chr2"][s:e])
+                               + toy.seq["chr1"][COPY_AT + (e - s):])
+        alk_on_copy = ("chr1", COPY_AT, "+", 40) if flipped else ("chr1", COPY_AT + 110, "-", 40)
+        for i in range(unique):
+            for rec in toy.fragment(f"u{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20110, "-", 40)],
+                                    [("chr2", 20000 + 3 * i, "+", 100)]):
+                rec.set_tag("RX", ["ACGTACGT", "TTGGCCAA", "CAGTCAGT"][i])
+        for i, umi in enumerate(("GGATCCTA", "ATATCGCG")):
+            mate = ("chr1", COPY_AT + 40 + 3 * i, "+", 100) if flipped else ("chr1", COPY_AT + 3 * i, "+", 100)
+            for rec in toy.fragment(f"c{i}", [("chr4", 4095 + i, "+", 55 - i), alk_on_copy], [mate], mapq=0, only1=1):
+                rec.set_tag("RX", umi)
+        other = ("chr3", 3050, "+", 40)  # ETV6 bases where PARTP's should be
+        for rec in toy.fragment("x", [other, alk_on_copy], None, mapq=0, only1=1):
+            rec.set_tag("RX", "TTTTCCCC")
+        return toy
+
+    [c] = by_fusion(call(tmp_path, toy_with(3), fasta=True), "PARTP::ALK")
+    assert {"c0", "c1"} <= c.split_fragments and "x" not in c.split_fragments
+    assert c.molecules == 5 and {"c0", "c1"} <= c.ambiguous_fragments
+    (tmp_path / "s.bam").unlink()
+    assert not by_fusion(call(tmp_path, toy_with(0), fasta=True), "PARTP::ALK")

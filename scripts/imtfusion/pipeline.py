@@ -959,6 +959,7 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
     called, discarded = judged
     loci = {locus.gene.gene_id: locus for locus in inputs.loci}
     splits, clips = {}, {}
+    copies = _copy_ends(called, inputs)
     for c in called:
         if c.precision != "exact":
             continue
@@ -968,8 +969,62 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
         end = c.end5 if locus.gene.gene_id == c.gene5.gene_id else c.end3
         splits[c.key] = source.ambiguous(end, locus)
         clips[c.key] = source.ambiguous_clips(end)
+        for copy_end, flipped in copies.get(c.key, ()):
+            clips[c.key] += [_as_target_clip(clip, end, flipped) for clip in source.ambiguous_clips(copy_end)]
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
     return _recounted(counted, called, inputs, found.lookup), discarded
+
+
+MAX_COPY_ENDS = 4  # copies of a call's target breakend whose clipped reads are looked at, at most
+
+
+def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[Breakend, bool]]]:
+    """Per exact call: the places where a copy of its target (:mod:`imtfusion.copies`;
+    with a FASTA) spells the target bases next to its breakend, as breakends there, and
+    whether the copy lies on the other genome strand. An aligner places the reads of a
+    molecule whose target part a copy shares on either (BWA-MEM's capture EML4::ALK read
+    on ALKP1, MAPQ 0, its EML4 bases a soft clip): the clip there is as much the call's."""
+    ref = inputs.ref
+    exact = [c for c in called if c.precision == "exact"]
+    if ref is None or getattr(ref, "from_reads", False) or not exact:
+        return {}
+    index = TargetTranscripts(inputs.loci, inputs.annotation, ref.fetch)
+    spliced = index.spliced
+    if not spliced:
+        return {}
+    found = target_copies([(t.chrom, t.transcript.strand, t.sequence, t.genomic, t.transcript.transcript_id)
+                           for t in spliced], inputs.annotation, ref)
+    out: dict[int, list[tuple[Breakend, bool]]] = {}
+    for c in exact:
+        for end, three, gene in ((c.end3, True, c.gene3), (c.end5, False, c.gene5)):
+            if gene.name not in c.targets:
+                continue
+            ends: dict[Breakend, bool] = {}
+            for t, copies in zip(spliced, found):
+                if t.transcript.gene_id != gene.gene_id or t.chrom != end.chrom or not copies.places:
+                    continue
+                for o in (k for k, g in enumerate(t.genomic) if g == end.pos):
+                    start = o if three else o - UNMAPPED_K + 1  # the K-mer of kept bases next to the junction
+                    for p in copies.places.get(start, ()):
+                        plus = t.transcript.strand == "+"
+                        at = p.pos if p.forward == three else p.pos + UNMAPPED_K - 1
+                        side = "R" if p.forward == three else "L"
+                        ends.setdefault(Breakend(p.chrom, at, side), p.forward != plus)
+            if ends:
+                out[c.key] = list(ends.items())[:MAX_COPY_ENDS]
+    return out
+
+
+def _as_target_clip(clip: ClippedRead, end: Breakend, flipped: bool) -> ClippedRead:
+    """A clipped read at a copy's breakend as if at the target's ``end`` (its bases
+    complemented when the copy lies on the other strand), its duplicate key the UMI alone
+    (``umis.COPY_PLACED``): its place there is the aligner's pick."""
+    from imtfusion.evidence import complement
+    from imtfusion.umis import COPY_PLACED
+
+    outward, inward = (complement(clip.outward), complement(clip.inward)) if flipped else (clip.outward, clip.inward)
+    key = COPY_PLACED + (clip.dup_key[-1],) if clip.dup_key and clip.dup_key[-1] else clip.dup_key
+    return dataclasses.replace(clip, end=end, outward=outward, inward=inward, dup_key=key)
 
 
 def _recounted(new: list[Candidate], old: list[Candidate], inputs: Inputs, lookup: GeneLookup) -> list[Candidate]:

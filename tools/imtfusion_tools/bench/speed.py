@@ -263,13 +263,17 @@ def imtfusion_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "imtfusion.cli", *args]
 
 
-def index_gtf_cmd(gtf: Path, output: Path, fasta: Path | None) -> list[str]:
-    """`imtfusion index-gtf`, with the FASTA as the workflow passes it (when this version takes one)."""
+def index_gtf_cmd(gtf: Path, output: Path, fasta: Path | None, targets: Sequence[str] = ()) -> list[str]:
+    """`imtfusion index-gtf`, with the FASTA and the targets as the workflow passes them (when
+    this version takes them: with both, the target transcripts' copies in the genome are
+    found here once, as the workflow's index has them, instead of in a call)."""
     cmd = imtfusion_cmd("index-gtf", "--gtf", str(gtf), "--output", str(output))
     if fasta is not None:
         helptext = subprocess.run(imtfusion_cmd("index-gtf", "--help"), capture_output=True, text=True).stdout
         if "--fasta" in helptext:
             cmd += ["--fasta", str(fasta)]
+            if targets and "--targets" in helptext:
+                cmd += ["--targets", *targets]
     return cmd
 
 
@@ -1569,7 +1573,7 @@ def standalone_rules(gtf: Path, outdir: Path, samples: Sequence[str], targets: S
                      scratch: Path, runs: int, env: dict[str, str] | None = None,
                      fasta: Path | None = None) -> tuple[float, float]:
     """Median wall time of the index_annotation and summary rules' commands, run by hand."""
-    index = index_gtf_cmd(gtf, scratch / "annotation.idx", fasta)
+    index = index_gtf_cmd(gtf, scratch / "annotation.idx", fasta, targets)
     summary = imtfusion_cmd("summarize", "--outdir", str(outdir), "--samples", *samples, "--targets", *targets)
     return (statistics.median(_checked(run_child(index, env=env), index).seconds for _ in range(runs)),
             statistics.median(_checked(run_child(summary, env=env), summary).seconds for _ in range(runs)))
@@ -1657,9 +1661,10 @@ def indexer_code_key() -> str:
     import imtfusion.annotation
     import imtfusion.boundaries
     import imtfusion.commands.index_gtf
+    import imtfusion.copies
 
     digest = hashlib.sha256()
-    for module in (imtfusion.annotation, imtfusion.boundaries, imtfusion.commands.index_gtf):
+    for module in (imtfusion.annotation, imtfusion.boundaries, imtfusion.copies, imtfusion.commands.index_gtf):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -2274,7 +2279,8 @@ def main(args: argparse.Namespace) -> None:
         # the generated BAMs' genome: the FASTA plus the background contigs
         genome = cached_background_fasta(fasta, work / "genome", contigs, args.seed) if fasta else None
         index = work / "annotation.idx"
-        cmd = index_gtf_cmd(gtf, index, genome)
+        every_target = list(dict.fromkeys([*targets, *(g for _, genes in target_sets for g in genes)]))
+        cmd = index_gtf_cmd(gtf, index, genome, every_target)
         demo_index_runs = [_checked(run_child(cmd, env=env), cmd) for _ in range(args.runs)]
         scales = sorted(set(args.scales))
         depths = sorted(set(args.target_fragments))
