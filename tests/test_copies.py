@@ -213,15 +213,17 @@ def test_the_annotation_index_holds_the_copies_and_a_call_reads_them_instead_of_
         run_sample(bam, idx, "S1", targets=TARGETS, params=params, fasta=other)
 
 
-def _chimeras_at_partp(toy, to_copy: int, to_alk: int, alk_reads_are_the_copys: bool, copy_mapq: int = 60):
+def _chimeras_at_partp(toy, to_copy: int, to_alk: int, alk_reads_are_the_copys: bool, copy_mapq: int = 60,
+                       prefix: str = "", misread: int | None = None):
     """PARTP exon 2 joined to the copy of ALK exon 3 on chr1 (``to_copy`` fragments, the
     copy part placed there with ``copy_mapq``) and, as the aligner placed them, ``to_alk``
     fragments whose 40 bases past PARTP are aligned on ALK exon 3; with
     ``alk_reads_are_the_copys`` those bases carry the copy's base at chr2:20131 (reads of
     the copy's chimera that the aligner gave ALK, with one mismatch, preferring its splice
-    site)."""
+    site); ``misread``: those reads read that chr2 base as another (a sequencing error,
+    as unlike the copy as ALK)."""
     for i in range(to_copy):
-        toy.fragment(f"cp{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr1", COPY_AT + 110, "-", 40)],
+        toy.fragment(f"{prefix}cp{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr1", COPY_AT + 110, "-", 40)],
                      [("chr1", COPY_AT + 5 * i, "+", 100)], mapq=copy_mapq)
         for rec in toy.records[-3:]:
             if rec.reference_name == "chr4" and rec.has_tag("SA"):
@@ -231,8 +233,11 @@ def _chimeras_at_partp(toy, to_copy: int, to_alk: int, alk_reads_are_the_copys: 
     original = toy.seq["chr2"]
     if alk_reads_are_the_copys:
         toy.seq["chr2"] = original[:20130] + toy.seq["chr1"][COPY_AT + 130] + original[20131:]
+    if misread is not None:
+        other = "A" if original[misread] not in "A" else "C"
+        toy.seq["chr2"] = toy.seq["chr2"][:misread] + other + toy.seq["chr2"][misread + 1:]
     for i in range(to_alk):
-        toy.fragment(f"alk{i}", [("chr4", 4092 + i, "+", 58 - i), ("chr2", 20110, "-", 40)],
+        toy.fragment(f"{prefix}alk{i}", [("chr4", 4092 + i, "+", 58 - i), ("chr2", 20110, "-", 40)],
                      [("chr2", 20000 + 7 * i, "+", 100)])
     toy.seq["chr2"] = original
 
@@ -300,3 +305,33 @@ def test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_
     assert c.molecules == 5 and {"c0", "c1"} <= c.ambiguous_fragments
     (tmp_path / "s.bam").unlink()
     assert not by_fusion(call(tmp_path, toy_with(0), fasta=True), "PARTP::ALK")
+
+
+def test_reads_a_copy_spells_only_as_well_go_to_it_where_its_unique_reads_are_most_of_the_breakpoints():
+    """An identical copy: two reads placed on ALK with a sequencing error (as unlike the
+    copy as ALK), three placed uniquely on the copy. Where those three are most of the
+    reads split at PARTP, ALK's two are theirs too (a tie an aligner broke by its splice
+    site: the copy's chimera, the decoy's BN10 read); beside five more of the copy's reads
+    placed two-place (MAPQ 0), which place an aligner chose is chance, and ALK's two stay
+    ALK's (seed 31337 AMP CLTC::ALK with STAR: 3 of 44 reads at CLTC unique on ALKP1).
+    Reads that match ALK exactly are never taken so (their two places are their MAPQ's
+    to weigh)."""
+    from test_calling import by_fusion, call
+    import pathlib
+    import tempfile
+
+    def result(two_place: int, misread: int | None = 20125):
+        toy = _toy_with_copy(mismatch=False)
+        _chimeras_at_partp(toy, to_copy=3, to_alk=2, alk_reads_are_the_copys=False, misread=misread)
+        if two_place:
+            _chimeras_at_partp(toy, to_copy=two_place, to_alk=0, alk_reads_are_the_copys=False, copy_mapq=0, prefix="t")
+        with tempfile.TemporaryDirectory() as d:
+            return call(pathlib.Path(d), toy, fasta=True)
+
+    dominated = result(0)
+    assert not by_fusion(dominated, "PARTP::ALK")
+    assert any(c.fusion == "PARTP::ALK" and "mismapping" in c.filters for c in dominated.discarded)
+    [kept] = by_fusion(result(5), "PARTP::ALK")
+    assert kept.mismapped_reads == 0
+    [exact] = by_fusion(result(0, misread=None), "PARTP::ALK")
+    assert exact.mismapped_reads == 0

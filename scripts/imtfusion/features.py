@@ -185,7 +185,7 @@ def assess_mismapping(
         mine = _rank(out[i])
         return [partner(end, other) for rank, j, other in at_end[end] if j != i and rank > mine]
 
-    def landed(end: Breakend, other: Breakend, cand: Candidate) -> list[str]:
+    def landed(end: Breakend, other: Breakend, cand: Candidate) -> list[tuple[str, bool]]:
         """Partner bases of the places where more of the reads split at ``end`` (or up to
         ``SHIFT`` bases off it: the same junction shifted along a microhomology) continue,
         placed there uniquely (MAPQ >= ``UNIQUE_LANDING_MAPQ``), than continue at
@@ -194,21 +194,23 @@ def assess_mismapping(
         its reads there, and the few an aligner gave the target instead read as the
         paralog's (:func:`_better_elsewhere`). Places that only two-place reads reach (a
         copy identical over the reads' bases) are no such junction: which of the two an
-        aligner chose is chance. Not asked at a target's end: every junction there is a
-        candidate (``rivals``)."""
+        aligner chose is chance. Each with whether it holds most of the reads split there
+        (then a read it spells only as well as the aligner's place is its too). Not asked
+        at a target's end: every junction there is a candidate (``rivals``)."""
         if any(g.name in cand.targets for g in lookup.genes_at(end.chrom, end.pos)):
             return []
         near = params.junction_window
         counts: Counter[Breakend] = Counter()
         at: dict[Breakend, Breakend] = {}
         mine = 0
-        for shifted, landing, mapq in ends.landings_near(end, SHIFT):
+        landings = ends.landings_near(end, SHIFT)
+        for shifted, landing, mapq in landings:
             if landing.chrom == other.chrom and abs(landing.pos - other.pos) <= near:
                 mine += 1
             elif mapq >= UNIQUE_LANDING_MAPQ:
                 counts[landing] += 1
                 at.setdefault(landing, shifted)
-        return [b for landing, n in sorted(counts.items()) if n >= 2 and n > mine
+        return [(b, 2 * n > len(landings)) for landing, n in sorted(counts.items()) if n >= 2 and n > mine
                 if (b := partner(at[landing], landing))]
 
     for i in exact:
@@ -382,24 +384,37 @@ MIN_SHORT_COMPARED = 8  # a shorter probe (a partner-side read's short clip) is 
 UNIQUE_LANDING_MAPQ = 10  # a read split at a breakend continues uniquely elsewhere (STAR 255, BWA/HISAT2/minimap2 up to 60)
 
 
-def _better_elsewhere(probe: str, placed: str, elsewhere: list[str], threshold: float) -> bool:
-    """Whether one of the ``elsewhere`` partner bases (a junction at the same breakend
-    with more uniquely placed reads) spells ``probe`` (a junction read's bases past the
-    end) at ``threshold`` identity, allowing it to start up to ``SHIFT`` bases off, and at
-    least as well as the bases the read was placed on (``placed``): the read is that
-    junction's (an aligner may prefer the target's splice site on a tie)."""
+def _best_identity(probe: str, seq: str, least: int) -> float:
+    """The best identity of ``probe`` with ``seq`` over at least ``least`` bases, allowing it
+    to start up to ``SHIFT`` bases off (a junction shifted along a microhomology)."""
+    best = 0.0
+    for shift in range(-SHIFT, SHIFT + 1):
+        n, ident = identity(probe[max(0, -shift):], seq[max(0, shift):])
+        if n >= least:
+            best = max(best, ident)
+    return best
+
+
+def _better_elsewhere(probe: str, placed: str, elsewhere: list[tuple[str, bool]], threshold: float) -> bool:
+    """Whether one of the ``elsewhere`` partner bases (a junction at the same breakend with
+    more uniquely placed reads; :func:`assess_mismapping`'s ``landed``) spells ``probe`` (a
+    junction read's bases past the end) at ``threshold`` identity and better than the bases
+    the read was placed on (``placed``), both allowing a shift of up to ``SHIFT`` bases: the
+    read is that junction's. As well only counts where that junction holds most of the
+    reads split there (an aligner may prefer the target's splice site on a tie; where most
+    reads are two-place between the target and a copy, which one an aligner chose is
+    chance)."""
     if not placed or not elsewhere:
         return False
     probe = probe[:COMPARED]
-    n_here, here = identity(probe, placed)
     least = min(MIN_COMPARED, len(probe))
-    if n_here < least or least < MIN_SHORT_COMPARED:
+    if least < MIN_SHORT_COMPARED:
         return False
-    for seq in elsewhere:
-        for shift in range(-SHIFT, SHIFT + 1):
-            n, ident = identity(probe[max(0, -shift):], seq[max(0, shift):])
-            if n >= least and ident >= threshold and ident >= here:
-                return True
+    here = _best_identity(probe, placed, least)
+    for seq, dominant in elsewhere:
+        there = _best_identity(probe, seq, least)
+        if there >= threshold and (there > here or dominant and there == here):
+            return True
     return False
 
 
