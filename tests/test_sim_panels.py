@@ -160,8 +160,9 @@ def test_ffpe_damage_turns_c_into_t_in_every_copy_of_a_molecule(genome):
 
 
 def test_the_command_line_simulates_each_panel_kind(tmp_path):
-    """--library/--umi/--duplicates/--ffpe reach the library: AMP reads end at primers,
-    capture enriches the targets, UMIs end every read name, copies repeat them."""
+    """--library/--umi/--duplicates/--ffpe/--adapters reach the library: AMP reads end at
+    primers, capture enriches the targets, UMIs end every read name, copies repeat them,
+    short inserts read into the adapter."""
     import csv
 
     from imtfusion.cli import main
@@ -179,6 +180,16 @@ def test_the_command_line_simulates_each_panel_kind(tmp_path):
     assert all(len(u) == 8 for u in umis) and len(umis) < 0.5 * len(amp)  # 70% copies share a UMI
     cap = run("C", "--library", "capture")
     assert len(cap) != len(wts)  # capture re-weights the genes
+    # --adapters: the same reads, those of inserts shorter than 100 bases read on into the adapter
+    for out, extra in (("F", ()), ("FA", ("--adapters",))):  # one sample name: one random stream
+        assert main(["simulate", "sample", "--outdir", str(tmp_path / out), "--name", "F", "--fusion",
+                     "TPM3:7:ALK:20:20", "--aligner", "none", "--seed", "4", "--ffpe", *extra]) == 0
+    plain = (tmp_path / "F" / "F_R1.fastq").read_text().splitlines()[1::4]
+    through = (tmp_path / "FA" / "F_R1.fastq").read_text().splitlines()[1::4]
+    assert len(plain) == len(through) and all(t.startswith(p) for p, t in zip(plain, through))
+    short = [(p, t) for p, t in zip(plain, through) if len(p) < 100]
+    adapter = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCAC" + "A" * 100  # read 1's, then poly-A
+    assert short and all(len(t) == 100 and t[len(p):] == adapter[:100 - len(p)] for p, t in short)
     with open(tmp_path / "A" / "A.truth.tsv") as fh:
         (row,) = list(csv.DictReader(fh, delimiter="\t"))
     assert row["fusion"] == "TPM3::ALK"

@@ -3,7 +3,7 @@
   imtfusion simulate demo --outdir resources/demo [--threads N] [--workdir DIR]
   imtfusion simulate genome --outdir DIR [--seed N] [--decoy NAME:SOURCE:FIRST:LAST:DIV[:CHROM]]
   imtfusion simulate sample --outdir DIR --name S1 --fusion TPM3:7:ALK:20:40 [--aligner star_chimeric]
-      [--library wts|amp|capture] [--umi 8] [--duplicates 0.7] [--ffpe]
+      [--library wts|amp|capture] [--umi 8] [--duplicates 0.7] [--ffpe] [--adapters]
   imtfusion simulate imbalance-profile [--output resources/imbalance_profile.tsv] [--threads N] [--workdir DIR]
 
 A fusion spec is GENE5:EXON5:GENE3:EXON3:FRAGMENTS[:OFFSET5:OFFSET3] (exon numbers
@@ -70,6 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     smp.add_argument("--fragment-sd", type=float, default=None, help="fragment length sd (default: 50, FFPE 40)")
     smp.add_argument("--ffpe", action="store_true", help="FFPE-like library: short inserts (mean 150, sd 40; mates overlap) "
                      "and C>T damage (--damage-rate, default 0.005 with --ffpe)")
+    smp.add_argument("--adapters", action="store_true",
+                     help="reads not adapter-trimmed: an insert shorter than the reads is read on into the 3' adapters")
     smp.add_argument("--damage-rate", type=float, default=None, help="FFPE C>T damage per C of a molecule (default: 0, 0.005 with --ffpe)")
     smp.add_argument("--library", choices=PROTOCOLS, default="wts", help="wts: whole transcriptome (default); amp: anchored "
                      "multiplex PCR (reads from gene-specific primers in the target exons); capture: hybrid capture of the "
@@ -154,6 +156,7 @@ def _run_sample(args: argparse.Namespace) -> None:
             umi_error_rate=args.umi_error_rate,
             capture_enrichment=args.capture_enrichment,
             damage_rate=args.damage_rate if args.damage_rate is not None else (FFPE_DAMAGE if args.ffpe else 0.0),
+            adapters=args.adapters,
         )
 
         def chim(text: str) -> ChimeraSpec:
