@@ -91,21 +91,9 @@ def _target_copies(annotation: Annotation, fasta: str, targets: list[str]) -> di
 
 def _boundary_index(annotation: Annotation, fasta: str):
     from imtfusion.boundaries import BoundaryIndex
-    from imtfusion.reference import Reference
-    from imtfusion.targets import _aliases
 
-    try:
-        fai = pysam.FastaFile(fasta)
-        lengths = dict(zip(fai.references, fai.lengths))
-        fai.close()
-    except (OSError, ValueError) as exc:
-        raise FastaError(f"{fasta}: cannot open the FASTA ({exc}); check it and its .fai") from None
-    # the GTF may say "2" where the FASTA says "chr2": accept both spellings
-    names = dict(lengths)
-    for name, length in lengths.items():
-        for alias in _aliases(name):
-            names.setdefault(alias, length)
-    ref = Reference(fasta, names)
+    # the GTF may say "2" where the FASTA says "chr2": the Reference takes both spellings
+    ref, _ = _fasta_reference(fasta)
     try:
         return BoundaryIndex.build(annotation, lambda chrom, start, end: ref.fetch(chrom, start, end, remember=False))
     finally:
