@@ -90,6 +90,11 @@ def test_the_compiled_pass_and_numpy_find_the_same_places(chunk):
     at = np.searchsorted(keys, [lower, across])
     assert ("chrB", 1010) in fast[1].of(int(at[0])) and fast[0][at[1]] == 1  # the N: only chrA's own
     assert [sorted(fast[1].of(i)) for i in range(len(keys))] == [sorted(slow[1].of(i)) for i in range(len(keys))]
+    # a key found more than CAP times keeps CAP places, however many chunks it recurs in
+    from imtfusion.copies import CAP
+
+    for hits in (fast[1], slow[1]):
+        assert np.bincount(hits._key).max() == CAP  # no more kept than used
 
 
 def test_a_read_is_unique_shared_or_the_copys():

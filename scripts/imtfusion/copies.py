@@ -131,12 +131,15 @@ def count_places(chunks: Iterable[tuple[str, int, bytes]], keys: np.ndarray, com
     for chrom, offset, bases in chunks:
         if not contigs or contigs[-1] != chrom:
             contigs.append(chrom)
-        if bamwalk is not None:
+        if bamwalk is not None:  # the found counts are added after the places are taken
             found = np.zeros(n, dtype=np.uint32)
             at = np.zeros(n * CAP, dtype=np.int64)
             bamwalk.kmer_hits(bases, offset, K, keys, table, found, at)
             idx = np.flatnonzero(found)
-            kept = np.minimum(found[idx], CAP).astype(np.int64)
+            # places only while a key has fewer than CAP (a repeat's are never needed: memory
+            # stays CAP a key however often a genome-wide repeat recurs chunk after chunk)
+            room = np.maximum(0, CAP - counts[idx].astype(np.int64))
+            kept = np.minimum(found[idx].astype(np.int64), room)
             # the first min(found, CAP) slots of each key found here
             key = np.repeat(idx, kept)
             first = np.repeat(np.cumsum(kept) - kept, kept)  # where each key's run begins
@@ -149,7 +152,13 @@ def count_places(chunks: Iterable[tuple[str, int, bytes]], keys: np.ndarray, com
             hit = np.flatnonzero(among(values, keys))
             key = np.searchsorted(keys, values[hit]).astype(np.int64)
             pos = starts[hit].astype(np.int64) + offset
+            # the first CAP of each key in genome order, as the compiled pass keeps them
+            order = np.argsort(key, kind="stable")
+            key, pos = key[order], pos[order]
+            first = np.searchsorted(key, key)  # where each key's run begins here
+            rank = np.arange(len(key)) - first + counts[key].astype(np.int64)
             np.add.at(counts, key, 1)
+            key, pos = key[rank < CAP], pos[rank < CAP]
         parts.append((key, len(contigs) - 1, pos))
     if not parts:
         return counts, Hits(contigs, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
