@@ -76,3 +76,30 @@ def test_the_simulator_reads_short_inserts_into_the_adapters_and_draws_the_same_
     # an insert as long as the reads: no adapter
     long = insert + insert
     assert _reads(random.Random(3), replace(lib, adapters=True), qm, long) == _reads(random.Random(3), lib, qm, long)
+
+
+def test_a_junction_to_adapter_bases_aligned_by_chance_is_no_fusion(tmp_path):
+    """Discarded (`adapter_partner`): ALK reads whose first 13 bases are adapter read-through
+    (TruSeq, reverse-complemented: the read is antisense) that the aligner placed as a
+    chimeric segment where the genome spells them by chance, at PARTP exon 2's end (STAR's
+    chimeric mode put 11 adapter bases of a wild-type ROS1 read in EEF1A1, capture BN09
+    with --adapters). Kept beside it: PARTP::ALK reads whose PARTP bases are PARTP's."""
+    from test_calling import by_fusion, call
+
+    def toy_with(adapter: bool):
+        toy = make_toy()
+        if adapter:  # PARTP exon 2 (4000-4150) ends in the reverse complement of the adapter
+            bases = revcomp(TRUSEQ[:13])
+            toy.seq["chr4"] = toy.seq["chr4"][:4137] + bases + toy.seq["chr4"][4150:]
+        add_background(toy)
+        side = ("chr4", 4137, "+", 13) if adapter else ("chr4", 4100, "+", 50)
+        for i in range(4):
+            toy.fragment(f"f{i}", [side, ("chr2", 20110 - 3 * i, "-", 40 + 3 * i)], [("chr2", 19990 - 5 * i, "+", 100)])
+        return toy
+
+    result = call(tmp_path, toy_with(True), fasta=True)
+    assert not by_fusion(result, "PARTP::ALK")
+    assert any(c.fusion == "PARTP::ALK" and "adapter_partner" in c.filters for c in result.discarded)
+    (tmp_path / "s.bam").unlink()
+    [kept] = by_fusion(call(tmp_path, toy_with(False), fasta=True), "PARTP::ALK")
+    assert kept.split_reads == 4

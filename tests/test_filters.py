@@ -105,6 +105,9 @@ CASES = {
         dict(gene5=GeneRef("TPM3P1", "G4", "+", "processed_pseudogene")),
         dict(gene5=GeneRef("TPM3P1", "G4", "+", "processed_pseudogene"), targets=("TPM3P1",)),
     ),
+    # the 5' side (adjacent base first) is the reverse complement of TruSeq's first 11
+    # bases, read away from the junction (BN09's EEF1A1::ROS1); kept: 9 of them
+    "adapter_partner": (dict(sequence5="TTCTAGCCTTCTTAGAGAAAGTGGAGTGAT"), dict(sequence5="TACTAGCCTTCTTAGAGAAAGTGGAGTGAT")),
     "low_complexity": (dict(sequence3="GGGGGGGGGGGGGGGGGGGG"), {}),
     "intronic_no_split": (
         dict(site5="intronic", site3="intronic", split_reads=0, fragments=4),

@@ -125,6 +125,35 @@ def pseudogene_partner(f: Features, ctx: FilterContext) -> bool:
     return any("pseudogene" in g.gene_type and g.name not in f.targets for g in (f.gene5, f.gene3) if not g.intergenic)
 
 
+ADAPTER_MATCH = 10  # adapter bases the partner side must begin with (a chance match: 1 in a million)
+
+
+def adapter_partner(f: Features, ctx: FilterContext) -> bool:
+    """The bases next to the junction on one side begin as a sequencing adapter (TruSeq
+    or Nextera, read on either strand, its first 10 bases or more): a read of an insert
+    shorter than the read whose adapter tail an aligner placed by chance as a chimeric
+    segment, not a partner gene's RNA."""
+    return any(_starts_as_adapter(side) for side in (f.sequence5, f.sequence3))  # both adjacent base first
+
+
+def _starts_as_adapter(outward: str) -> bool:
+    """Whether bases read away from the junction begin (after up to ``ADAPTER_SHIFT`` bases
+    the aligner may have added) with ``ADAPTER_MATCH`` or more bases of an adapter or its
+    complement."""
+    from imtfusion.evidence import _ADAPTERS, ADAPTER_SHIFT, complement
+
+    for shift in range(ADAPTER_SHIFT + 1):
+        head = outward[shift:shift + len(_ADAPTERS[0])].upper()
+        for text in (head, complement(head)):
+            for adapter in _ADAPTERS:
+                same = 0
+                while same < min(len(text), len(adapter)) and text[same] == adapter[same]:
+                    same += 1
+                if same >= ADAPTER_MATCH:
+                    return True
+    return False
+
+
 def low_complexity(f: Features, ctx: FilterContext) -> bool:
     """Homopolymer or dinucleotide-repeat sequence next to the junction: such bases
     align anywhere."""
@@ -237,6 +266,11 @@ FILTERS: tuple[Filter, ...] = (
     Filter("pseudogene_partner", pseudogene_partner, decoy="TPM3P1 (a processed pseudogene of TPM3 exons 1-7)",
            tests=(UNIT, "test_precision.py::test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes",
                            "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene")),
+    Filter("adapter_partner", adapter_partner,
+           decoy="capture with adapters left in the reads (`--protocol capture --adapters`): STAR's chimeric mode "
+           "aligned 11 adapter bases of a wild-type ROS1 read at chr6:31,635 in EEF1A1 (BN09), an EEF1A1::ROS1 "
+           "call in a negative",
+           tests=(UNIT, "test_adapters.py::test_a_junction_to_adapter_bases_aligned_by_chance_is_no_fusion")),
     Filter("low_complexity", low_complexity, decoy="the G-rich stretch", tests=(UNIT,)),
     Filter("intronic_no_split", intronic_no_split, decoy="mates of fused pre-mRNA", tests=(UNIT,)),
     Filter("short_anchor", short_anchor, ("min_anchor",), decoy="random single-fragment chimeras", tests=(UNIT,)),
