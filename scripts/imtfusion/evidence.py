@@ -204,20 +204,22 @@ def is_low_complexity(seq: str) -> bool:
     return len({seq[i:i + 2] for i in range(len(seq) - 1)}) <= 3
 
 
-def looks_like_adapter(outward: str) -> bool:
+def looks_like_adapter(outward: str, least: int = 0) -> bool:
     """Clipped bases that are adapter read-through (short inserts) rather than partner.
 
     A forward read's 3' adapter is a right clip read as is; a reverse read's 3' adapter
-    is a left clip, which read outward is the complement of the adapter."""
+    is a left clip, which read outward is the complement of the adapter. With ``least``:
+    whether the bases begin with at least that many (at most 12) bases of an adapter or
+    its complement, however many follow (a junction's side, ``adapter_partner``)."""
     # The aligner's clip may start a base or two before the adapter: a first adapter base
     # that matches the genome by chance is aligned, a sequencing error next to it is clipped.
     for shift in range(ADAPTER_SHIFT + 1):
         head = outward[shift:shift + 12].upper()
-        if len(head) < 8:
+        if len(head) < (least or 8):
             break
         for text in (head, complement(head)):
             for adapter in _ADAPTERS:
-                if adapter.startswith(text) or text.startswith(adapter):
+                if text.startswith(adapter[:least]) if least else adapter.startswith(text) or text.startswith(adapter):
                     return True
     return False
 

@@ -422,12 +422,7 @@ def _explained(probe: str, own: list[str], threshold: float) -> bool:
     """Whether one of the ``own`` continuations spells ``probe`` at ``threshold``
     identity, allowing it to start up to ``SHIFT`` bases off."""
     probe = probe[:COMPARED]
-    for seq in own:
-        for shift in range(-SHIFT, SHIFT + 1):
-            n, ident = identity(probe[max(0, -shift):], seq[max(0, shift):])
-            if n >= MIN_COMPARED and ident >= threshold:
-                return True
-    return False
+    return any(_best_identity(probe, seq, MIN_COMPARED) >= threshold for seq in own)
 
 
 def _own_continuations(

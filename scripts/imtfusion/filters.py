@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 from imtfusion.calling import Candidate
 from imtfusion.errors import ConfigError
-from imtfusion.evidence import is_low_complexity
+from imtfusion.evidence import is_low_complexity, looks_like_adapter
 from imtfusion.features import Features, features_of
 from imtfusion.params import CallParameters
 
@@ -133,25 +133,7 @@ def adapter_partner(f: Features, ctx: FilterContext) -> bool:
     or Nextera, read on either strand, its first 10 bases or more): a read of an insert
     shorter than the read whose adapter tail an aligner placed by chance as a chimeric
     segment, not a partner gene's RNA."""
-    return any(_starts_as_adapter(side) for side in (f.sequence5, f.sequence3))  # both adjacent base first
-
-
-def _starts_as_adapter(outward: str) -> bool:
-    """Whether bases read away from the junction begin (after up to ``ADAPTER_SHIFT`` bases
-    the aligner may have added) with ``ADAPTER_MATCH`` or more bases of an adapter or its
-    complement."""
-    from imtfusion.evidence import _ADAPTERS, ADAPTER_SHIFT, complement
-
-    for shift in range(ADAPTER_SHIFT + 1):
-        head = outward[shift:shift + len(_ADAPTERS[0])].upper()
-        for text in (head, complement(head)):
-            for adapter in _ADAPTERS:
-                same = 0
-                while same < min(len(text), len(adapter)) and text[same] == adapter[same]:
-                    same += 1
-                if same >= ADAPTER_MATCH:
-                    return True
-    return False
+    return any(looks_like_adapter(side, ADAPTER_MATCH) for side in (f.sequence5, f.sequence3))  # adjacent base first
 
 
 def low_complexity(f: Features, ctx: FilterContext) -> bool:
