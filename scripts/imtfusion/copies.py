@@ -68,6 +68,10 @@ class Place:
     pos: int
     forward: bool
 
+    def base(self, d: int) -> int:
+        """The genome position of the transcript base ``d`` bases past the K-mer's first."""
+        return self.pos + d if self.forward else self.pos + K - 1 - d
+
 
 @dataclass(frozen=True)
 class TranscriptCopies:
@@ -280,8 +284,8 @@ def placement(part: str, transcript: str, start: int, copies: TranscriptCopies,
             continue
         known += 1
         for p in places:
-            # the copy's bases for the whole part, from where this K-mer lies
-            lo = p.pos - (o - start) if p.forward else p.pos + K + (o - start) - n
+            # the copy's bases for the whole part [start, end), from where this K-mer lies
+            lo = p.base(start - o) if p.forward else p.base(end - 1 - o)
             anchors.setdefault((p.chrom, lo, p.forward))
             if len(anchors) >= MAX_ANCHORS:
                 break

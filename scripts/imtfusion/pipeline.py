@@ -992,8 +992,7 @@ def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[
     spliced = index.spliced
     if not spliced:
         return {}
-    found = target_copies([(t.chrom, t.transcript.strand, t.sequence, t.genomic, t.transcript.transcript_id)
-                           for t in spliced], inputs.annotation, ref)
+    found = target_copies(index.described(), inputs.annotation, ref)
     out: dict[int, list[tuple[Breakend, bool]]] = {}
     for c in exact:
         for end, three, gene in ((c.end3, True, c.gene3), (c.end5, False, c.gene5)):
@@ -1003,13 +1002,14 @@ def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[
             for t, copies in zip(spliced, found):
                 if t.transcript.gene_id != gene.gene_id or t.chrom != end.chrom or not copies.places:
                     continue
+                plus = t.transcript.strand == "+"
                 for o in (k for k, g in enumerate(t.genomic) if g == end.pos):
-                    start = o if three else o - UNMAPPED_K + 1  # the K-mer of kept bases next to the junction
+                    # the K-mer of kept bases next to the junction, the junction's base in it
+                    start, d = (o, 0) if three else (o - UNMAPPED_K + 1, UNMAPPED_K - 1)
                     for p in copies.places.get(start, ()):
-                        plus = t.transcript.strand == "+"
-                        at = p.pos if p.forward == three else p.pos + UNMAPPED_K - 1
+                        # the kept bases run up the copy's genome when its strand and the kept side agree
                         side = "R" if p.forward == three else "L"
-                        ends.setdefault(Breakend(p.chrom, at, side), p.forward != plus)
+                        ends.setdefault(Breakend(p.chrom, p.base(d), side), p.forward != plus)
             if ends:
                 out[c.key] = list(ends.items())[:MAX_COPY_ENDS]
     return out

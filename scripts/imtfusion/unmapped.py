@@ -116,6 +116,11 @@ class TargetTranscripts:
         self._flank_index: _KmerIndex | None = None  # built when first asked for
         self._codes: np.ndarray | None = None
 
+    def described(self) -> list[tuple[str, str, str, tuple[int, ...], str]]:
+        """The spliced transcripts as :mod:`imtfusion.copies` takes them: (contig, strand,
+        sequence, genomic position of each base, transcript id)."""
+        return [(t.chrom, t.transcript.strand, t.sequence, t.genomic, t.transcript.transcript_id) for t in self.spliced]
+
     def exon_sequences(self) -> list[str]:
         """The exons of the spliced transcripts, transcript orientation, upper case."""
         out = []
@@ -283,8 +288,7 @@ class TargetTranscripts:
         if self._copy_source is None:
             return UNIQUE, 1
         if self._copies is None:
-            self._copies = self._copy_source(
-                [(t.chrom, t.transcript.strand, t.sequence, t.genomic, t.transcript.transcript_id) for t in self.spliced])
+            self._copies = self._copy_source(self.described())
         key = (idx, part, start)  # a panel's reads of one primer, PCR copies: the same part many times
         got = self._placed.get(key)
         if got is None:

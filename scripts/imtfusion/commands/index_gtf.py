@@ -80,11 +80,11 @@ def _target_copies(annotation: Annotation, fasta: str, targets: list[str]) -> di
     try:
         loci = resolve_targets(annotation, list(resolve_target_names(targets)), 0,
                                ContigMap.build(annotation.contigs, lengths), fasta)
-        spliced = TargetTranscripts(loci, annotation, lambda c, s, e: ref.fetch(c, s, e, remember=False)).spliced
-        found = find_copies([(t.chrom, t.transcript.strand, t.sequence, t.genomic) for t in spliced], ref.chunks())
+        spliced = TargetTranscripts(loci, annotation, lambda c, s, e: ref.fetch(c, s, e, remember=False)).described()
+        found = find_copies([t[:4] for t in spliced], ref.chunks())
         fai = file_checksum(ref.index_path)
-        return {copies_key(fai, t.transcript.transcript_id, t.sequence): stored_form(c, ref.fasta_name)
-                for t, c in zip(spliced, found)}
+        return {copies_key(fai, tid, seq): stored_form(c, ref.fasta_name)
+                for (_c, _s, seq, _g, tid), c in zip(spliced, found)}
     finally:
         ref.close()
 
