@@ -134,10 +134,12 @@ def test_the_deep_capture_panel_deepens_the_look_alikes_not_the_fusions():
         assert [c.fragments for c in b.readthroughs] == [DEEP_SCALE * c.fragments for c in a.readthroughs]
         assert [c.fragments for c in b.artefacts] == [DEEP_SCALE * c.fragments for c in a.artefacts]
         assert sum(p.fragments for p in b.polyg) == DEEP_SCALE * sum(p.fragments for p in a.polyg)
+        assert [c.fragments for c in b.copy_chimeras] == [DEEP_SCALE * c.fragments for c in a.copy_chimeras]
         assert len(b.noise) == min(DEEP_NOISE, DEEP_SCALE * len(a.noise))
         pairs = [frozenset((c.gene5, c.gene3)) for c in b.noise]
         assert len(set(pairs)) == len(pairs)  # distinct gene pairs: each false call is one pair
         assert not set(pairs) & {frozenset((c.gene5, c.gene3)) for c in b.fusions}
+    assert sum(bool(s.copy_chimeras) for s in deep) == 5  # the paralog chimera of BN07-BN11, deepened too
 
 
 def test_ffpe_damage_turns_c_into_t_in_every_copy_of_a_molecule(genome):

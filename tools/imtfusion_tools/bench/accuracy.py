@@ -777,7 +777,8 @@ def panel_library(protocol: str, read_length: int = 100, paired: bool = True,
 
 def _deepened(genome: "Genome", seed: int, ps: PanelSample, k: int) -> PanelSample:
     """``ps`` with its chimeric look-alikes ``k`` times deeper (:data:`DEEP_SCALE`):
-    read-through, promiscuous-breakpoint and poly-G fragments times ``k``, and ``k`` times
+    read-through, promiscuous-breakpoint, poly-G and paralog-chimera (``copy_chimeras``)
+    fragments times ``k``, and ``k`` times
     as many single-fragment random chimeras, at most :data:`DEEP_NOISE` (drawn afresh,
     avoiding the sample's fusions and read-through pairs). The paralogs are deepened by
     the capture itself (:data:`DEEP_CAPTURE_ENRICHMENT`)."""
@@ -795,6 +796,7 @@ def _deepened(genome: "Genome", seed: int, ps: PanelSample, k: int) -> PanelSamp
         noise=random_chimeras(genome, seed, ps.name, min(DEEP_NOISE, len(ps.noise) * k), avoid),
         artefacts=tuple(more(c) for c in ps.artefacts),
         polyg=tuple(PolyGSpec(p.transcript, p.fragments * k, non_g=p.non_g, mate=p.mate) for p in ps.polyg),
+        copy_chimeras=tuple(more(c) for c in ps.copy_chimeras),
     )
 
 
