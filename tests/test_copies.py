@@ -281,8 +281,10 @@ def test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_
     """Three PARTP::ALK fragments placed uniquely make the call; two more molecules' reads
     the aligner placed on an identical copy of ALK exon 3 (MAPQ 0, the PARTP bases a soft
     clip, no SA tag: BWA-MEM's capture EML4::ALK on ALKP1) count for it, on either genome
-    strand of the copy. Left beside them: a read clipped there whose clip is not PARTP's;
-    and the copy's reads alone make no call."""
+    strand of the copy, also one aligned a base past the copy's breakend (minimap2's capture
+    EML4::ALK, a base both genes share: its clip starts one base later there, as it would
+    at ALK). Left beside them: a read clipped there whose clip is not PARTP's; and the
+    copy's reads alone make no call."""
     from test_calling import by_fusion, call
 
     def toy_with(unique: int):
@@ -300,14 +302,18 @@ def test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_
             mate = ("chr1", COPY_AT + 40 + 3 * i, "+", 100) if flipped else ("chr1", COPY_AT + 3 * i, "+", 100)
             for rec in toy.fragment(f"c{i}", [("chr4", 4095 + i, "+", 55 - i), alk_on_copy], [mate], mapq=0, only1=1):
                 rec.set_tag("RX", umi)
+        # one base more of the copy, one less of PARTP: the clip begins a base past the breakend
+        longer = ("chr1", COPY_AT - 1, "+", 41) if flipped else ("chr1", COPY_AT + 110, "-", 41)
+        for rec in toy.fragment("c2", [("chr4", 4097, "+", 52), longer], None, mapq=0, only1=1):
+            rec.set_tag("RX", "CCAATTGG")
         other = ("chr3", 3050, "+", 40)  # ETV6 bases where PARTP's should be
         for rec in toy.fragment("x", [other, alk_on_copy], None, mapq=0, only1=1):
             rec.set_tag("RX", "TTTTCCCC")
         return toy
 
     [c] = by_fusion(call(tmp_path, toy_with(3), fasta=True), "PARTP::ALK")
-    assert {"c0", "c1"} <= c.split_fragments and "x" not in c.split_fragments
-    assert c.molecules == 5 and {"c0", "c1"} <= c.ambiguous_fragments
+    assert {"c0", "c1", "c2"} <= c.split_fragments and "x" not in c.split_fragments
+    assert c.molecules == 6 and {"c0", "c1", "c2"} <= c.ambiguous_fragments
     (tmp_path / "s.bam").unlink()
     assert not by_fusion(call(tmp_path, toy_with(0), fasta=True), "PARTP::ALK")
 

@@ -970,7 +970,8 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
         splits[c.key] = source.ambiguous(end, locus)
         clips[c.key] = source.ambiguous_clips(end)
         for copy_end, flipped in copies.get(c.key, ()):
-            clips[c.key] += [_as_target_clip(clip, end, flipped) for clip in source.ambiguous_clips(copy_end)]
+            clips[c.key] += [_as_target_clip(clip, copy_end, end, flipped)
+                             for clip in source.ambiguous_clips(copy_end)]
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
     return _recounted(counted, called, inputs, found.lookup), discarded
 
@@ -1015,16 +1016,20 @@ def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[
     return out
 
 
-def _as_target_clip(clip: ClippedRead, end: Breakend, flipped: bool) -> ClippedRead:
-    """A clipped read at a copy's breakend as if at the target's ``end`` (its bases
-    complemented when the copy lies on the other strand), its duplicate key the UMI alone
+def _as_target_clip(clip: ClippedRead, copy_end: Breakend, end: Breakend, flipped: bool) -> ClippedRead:
+    """A clipped read at ``copy_end``, a copy's breakend, as if at the target's ``end``: as
+    many bases past it (an aligner extends a read through a base the partner shares: the
+    clip starts that much later, on the copy as it would on the target), its bases
+    complemented when the copy lies on the other strand, its duplicate key the UMI alone
     (``umis.COPY_PLACED``): its place there is the aligner's pick."""
     from imtfusion.evidence import complement
     from imtfusion.umis import COPY_PLACED
 
+    past = (clip.end.pos - copy_end.pos) * (1 if copy_end.side == "L" else -1)  # bases aligned past the breakend
+    at = Breakend(end.chrom, end.pos + past * (1 if end.side == "L" else -1), end.side)
     outward, inward = (complement(clip.outward), complement(clip.inward)) if flipped else (clip.outward, clip.inward)
     key = COPY_PLACED + (clip.dup_key[-1],) if clip.dup_key and clip.dup_key[-1] else clip.dup_key
-    return dataclasses.replace(clip, end=end, outward=outward, inward=inward, dup_key=key)
+    return dataclasses.replace(clip, end=at, outward=outward, inward=inward, dup_key=key)
 
 
 def _recounted(new: list[Candidate], old: list[Candidate], inputs: Inputs, lookup: GeneLookup) -> list[Candidate]:
