@@ -250,3 +250,43 @@ def test_a_fragment_placed_on_copies_joins_a_molecule_only_by_its_exact_umi():
     # among themselves copies form directional families: a misread UMI stays with its molecule
     copies = {f"c{i}": {COPY_PLACED + ("TTTTAAAA",)} for i in range(3)} | {"c3": {COPY_PLACED + ("TTTTAAAC",)}}
     assert count_duplicates({**placed, **copies}) == 3
+
+
+def low_pairs(toy, name: str, partner_start: int, low: str, n: int = 1) -> None:
+    """Mate pairs of PARTP (read 1, from ``partner_start``) and ALK exon 3 (read 2), neither
+    across the junction, ``low`` ("alk", "partner" or "both") placed with MAPQ 3 (STAR's
+    value for two places; HISAT2 writes 1): the other mate with 60."""
+    for i in range(n):
+        r1, r2 = toy.fragment(f"{name}{i}", [("chr4", partner_start + 10 * i, "+", 100)],
+                              [("chr2", 20040 + 5 * i, "+", 100)])
+        for rec, gene in ((r1, "partner"), (r2, "alk")):
+            if low in (gene, "both"):
+                rec.mapping_quality = 3
+
+
+def test_pairs_with_one_mate_placed_below_min_discordant_mapq_count_for_the_call_they_fit(tmp_path):
+    """A pair whose ALK mate (or PARTP mate) has two places (MAPQ 3: HISAT2's capture
+    RANBP2::ALK molecule whose ALK read ALKP1 shares, seed 31337) is no discordant evidence
+    (``unusable_mates``), but once uniquely placed reads made the call it counts for it,
+    as the junction reads placed below ``min_mapq`` do; left beside them: such a pair whose
+    PARTP mate lies past the breakpoint (PARTP exon 3, not in the fused transcript), one
+    with both mates low, and the pairs alone make no call."""
+    toy = make_toy()
+    add_background(toy)
+    unique_reads(toy)
+    before = by_fusion(call(tmp_path, toy), "PARTP::ALK")[0]
+    (tmp_path / "s.bam").unlink()
+    low_pairs(toy, "lowA", 4000, "alk", 2)
+    low_pairs(toy, "lowP", 4020, "partner")
+    low_pairs(toy, "past", 7000, "alk")
+    low_pairs(toy, "both", 4010, "both")
+    [c] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
+    assert c.ambiguous_fragments == {"lowA0", "lowA1", "lowP0"}
+    assert c.discordant_pairs == before.discordant_pairs + 3 and c.split_reads == before.split_reads
+    assert c.molecules == before.molecules + 3 and c.confidence == before.confidence
+
+    alone = make_toy()
+    add_background(alone)
+    low_pairs(alone, "lowA", 4000, "alk", 4)
+    (tmp_path / "s.bam").unlink()
+    assert not by_fusion(call(tmp_path, alone), "PARTP::ALK")

@@ -953,51 +953,80 @@ def _assign_discordants(reads: Iterable[DiscordantRead], candidates: list[_Draft
     read-side end lies within the distance a fitting pair can have (a bisection), in the
     candidates' order (which decides ties): the cost grows with the reads, not with reads
     times junctions."""
-    fitting: dict[tuple[str, str, str, str], list[tuple[int, int, _Draft, Breakend, Breakend]]] = defaultdict(list)
-    for k, cand in enumerate(candidates):
-        view = cand.junction
-        if view is None:
-            continue
-        spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) if lookup is not None
-                 else params.discordant_max_distance for e in (view.a, view.b)}
-        exons = {id(e): _end_exons(e, _end_gene(cand, e), lookup) if lookup is not None else None
-                 for e in (view.a, view.b)}
-        for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
-            fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
-                (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)]),
-                 (exons[id(read_end)], exons[id(mate_end)])))
-    for spots in fitting.values():
-        spots.sort(key=lambda x: (x[0], x[1]))
-    positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
-    tol, limit = DISCORDANT_TOLERANCE, params.discordant_max_distance
+    fits = _PairFits(candidates, params, lookup)
     leftovers: list[DiscordantRead] = []
     for read in reads:
-        best = None
-        r, m = read.read_end, read.mate_end
-        key = (r.chrom, r.side, m.chrom, m.side)
-        spots = fitting.get(key)
-        if spots:
-            # _discordant_fits: end.pos - r.pos in [-tol, limit] (side L), r.pos - end.pos (side R)
-            low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
-            lo = bisect.bisect_left(positions[key], low)
-            hi = bisect.bisect_right(positions[key], high)
-            for _, _, cand, read_end, mate_end, limits, exons in sorted(spots[lo:hi], key=lambda x: x[1]):
-                dist = _discordant_fits(read, read_end, mate_end, params, limits)
-                if dist is not None:
-                    spliced = (_exonic_between(exons[0], r.pos, read_end.pos)
-                               + _exonic_between(exons[1], m.pos, mate_end.pos))
-                    rank = (spliced > FRAGMENT_REACH, -cand.split_reads, dist)
-                    if best is None or rank < best[0]:
-                        best = (rank, cand)
-        if best is None:
+        host = fits.best(read)
+        if host is None:
             leftovers.append(read)
             continue
-        host = best[1]
         if read.fragment not in host.discordant_fragments:
             host.mapqs.append(read.mapq)
         host.discordant_fragments.add(read.fragment)
         host.dup_keys.setdefault(read.fragment, set()).add(read.dup_key)
     return leftovers
+
+
+class _PairFits:
+    """The junctions of ``candidates`` (drafts or candidates) indexed for the discordant
+    pairs that fit them (:func:`_assign_discordants`)."""
+
+    def __init__(self, candidates: list, params: CallParameters, lookup: GeneLookup | None) -> None:
+        self.params = params
+        fitting: dict[tuple[str, str, str, str], list[tuple]] = defaultdict(list)
+        for k, cand in enumerate(candidates):
+            view = cand.junction
+            if view is None:
+                continue
+            spans = {id(e): _kept_span(e, _end_gene(cand, e), lookup, params) if lookup is not None
+                     else params.discordant_max_distance for e in (view.a, view.b)}
+            exons = {id(e): _end_exons(e, _end_gene(cand, e), lookup) if lookup is not None else None
+                     for e in (view.a, view.b)}
+            for j, (read_end, mate_end) in enumerate(((view.a, view.b), (view.b, view.a))):
+                fitting[(read_end.chrom, read_end.side, mate_end.chrom, mate_end.side)].append(
+                    (read_end.pos, 2 * k + j, cand, read_end, mate_end, (spans[id(read_end)], spans[id(mate_end)]),
+                     (exons[id(read_end)], exons[id(mate_end)])))
+        for spots in fitting.values():
+            spots.sort(key=lambda x: (x[0], x[1]))
+        self.fitting = fitting
+        self.positions = {key: [x[0] for x in spots] for key, spots in fitting.items()}
+
+    def best(self, read: DiscordantRead):  # type: ignore[no-untyped-def]
+        """The best-supported junction the pair fits (the nearer in its fused transcript
+        first), None when it fits none."""
+        best = None
+        r, m = read.read_end, read.mate_end
+        key = (r.chrom, r.side, m.chrom, m.side)
+        spots = self.fitting.get(key)
+        if not spots:
+            return None
+        tol, limit = DISCORDANT_TOLERANCE, self.params.discordant_max_distance
+        # _discordant_fits: end.pos - r.pos in [-tol, limit] (side L), r.pos - end.pos (side R)
+        low, high = (r.pos - tol, r.pos + limit) if r.side == "L" else (r.pos - limit, r.pos + tol)
+        lo = bisect.bisect_left(self.positions[key], low)
+        hi = bisect.bisect_right(self.positions[key], high)
+        for _, _, cand, read_end, mate_end, limits, exons in sorted(spots[lo:hi], key=lambda x: x[1]):
+            dist = _discordant_fits(read, read_end, mate_end, self.params, limits)
+            if dist is not None:
+                spliced = (_exonic_between(exons[0], r.pos, read_end.pos)
+                           + _exonic_between(exons[1], m.pos, mate_end.pos))
+                rank = (spliced > FRAGMENT_REACH, -cand.split_reads, dist)
+                if best is None or rank < best[0]:
+                    best = (rank, cand)
+        return None if best is None else best[1]
+
+
+def pairs_fitting(reads: Iterable[DiscordantRead], calls: list["Candidate"], params: CallParameters,
+                  lookup: GeneLookup) -> dict[int, list[DiscordantRead]]:
+    """Candidate key -> the discordant ``reads`` whose pair fits its junction best, as
+    :func:`_assign_discordants` gives the calling's pairs to junctions."""
+    fits = _PairFits(calls, params, lookup)
+    out: dict[int, list[DiscordantRead]] = {}
+    for read in reads:
+        host = fits.best(read)
+        if host is not None:
+            out.setdefault(host.key, []).append(read)
+    return out
 
 
 UNMAPPED_WINDOW = 2_000  # unmapped reads fetched on each side of a partner breakpoint

@@ -121,6 +121,16 @@ def mate_of(read: DiscordantRead, mates: dict[tuple[str, str, int], MateRecord])
     return mates.get((read.fragment, read.mate_end.chrom, read.mate_end.pos))
 
 
+def _low_mates(read: DiscordantRead, mates: dict[tuple[str, str, int], MateRecord], params: CallParameters) -> int | None:
+    """How many of a discordant pair's two mates are placed below ``min_discordant_mapq``
+    (the mate counted only where it was read); None when the pair can be no evidence at
+    all: the mate of low complexity or placed by fewer than ``min_anchor`` aligned bases."""
+    mate = mate_of(read, mates)
+    if mate is not None and (is_low_complexity(mate.sequence) or mate.aligned < params.min_anchor):
+        return None
+    return (read.mapq < params.min_discordant_mapq) + (mate is not None and mate.mapq < params.min_discordant_mapq)
+
+
 def usable_discordants(
     reads: Iterable[DiscordantRead], mates: dict[tuple[str, str, int], MateRecord], params: CallParameters
 ) -> list[DiscordantRead]:
@@ -129,16 +139,18 @@ def usable_discordants(
     placed by at least ``min_anchor`` aligned bases (STAR's chimeric output may write a
     mate as ``10M65S`` at a chance match, its 65 bases a supplementary elsewhere: the
     pair says nothing of the place of those 10)."""
-    out = []
-    for read in reads:
-        if read.mapq < params.min_discordant_mapq:
-            continue
-        mate = mate_of(read, mates)
-        if mate is not None and (mate.mapq < params.min_discordant_mapq or is_low_complexity(mate.sequence)
-                                 or mate.aligned < params.min_anchor):
-            continue
-        out.append(read)
-    return out
+    return [read for read in reads if _low_mates(read, mates, params) == 0]
+
+
+def ambiguous_pairs(
+    reads: Iterable[DiscordantRead], mates: dict[tuple[str, str, int], MateRecord], params: CallParameters
+) -> list[DiscordantRead]:
+    """The discordant reads whose pair :func:`usable_discordants` leaves out only because
+    one of its mates (the one in the target locus or its mate) was placed below
+    ``min_discordant_mapq`` as the aligner's primary place, the other placed well: a copy
+    of that mate's gene (a paralog, a pseudogene) spells its bases as well, so they make no
+    call; :func:`add_ambiguous_pairs` counts them for a call they fit."""
+    return [read for read in reads if mate_of(read, mates) is not None and _low_mates(read, mates, params) == 1]
 
 
 def assess_mismapping(
@@ -691,6 +703,29 @@ def add_ambiguous_support(called: list[Candidate], splits: dict[int, list[SplitR
         out.append(replace(c, split_fragments=c.split_fragments | found.keys(),
                            clipped_fragments=c.clipped_fragments | by_clip,
                            ambiguous_fragments=c.ambiguous_fragments | found.keys(), dup_keys=keys))
+    return out
+
+
+def add_ambiguous_pairs(called: list[Candidate], fitting: dict[int, list[DiscordantRead]]) -> list[Candidate]:
+    """The calls with the mate pairs of :func:`ambiguous_pairs` that fit their junction
+    (``fitting``: candidate key -> those reads, :func:`imtfusion.calling.pairs_fitting`)
+    counted for them as discordant pairs (``discordant_pairs``, ``fragments``,
+    ``molecules``), as :func:`add_ambiguous_support` counts the split reads placed below
+    ``min_mapq``: after the filters, so they never make a call or raise its tier; a
+    fragment the call has already is not counted again."""
+    out: list[Candidate] = []
+    for c in called:
+        have = c.split_fragments | c.discordant_fragments
+        reads = [r for r in fitting.get(c.key, ()) if r.fragment not in have]
+        if not reads:
+            out.append(c)
+            continue
+        keys = dict(c.dup_keys)
+        for r in reads:
+            keys[r.fragment] = frozenset(keys.get(r.fragment, frozenset()) | {r.dup_key})
+        new = frozenset(r.fragment for r in reads)
+        out.append(replace(c, discordant_fragments=c.discordant_fragments | new,
+                           ambiguous_fragments=c.ambiguous_fragments | new, dup_keys=keys))
     return out
 
 

@@ -317,7 +317,9 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
      "no candidate and raises no tier; once uniquely placed reads made a call it counts for it (`split_reads`, "
      "`fragments`, `molecules`) only when it splits at that call's own junction: the same fused sequence, within "
      "`junction_window` bases; such a read soft-clipped there without an SA tag, or with one to a copy of the partner, counts "
-     "where its clip spells the call's partner as a uniquely placed clip must (exactly when shorter than `min_clip`). With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
+     "where its clip spells the call's partner as a uniquely placed clip must (exactly when shorter than `min_clip`), "
+     "and so does one the aligner placed on a copy of the call's target bases next to its breakend (with the FASTA: "
+     "`imtfusion.copies`), its clip as far past the target's breakend as it lies past the copy's. With UMIs a read whose record or mate lies on a pseudogene is told from the call's other "
      "molecules by its UMI alone, matched exactly: that position is the aligner's pick among the copies.",
      ("min_mapq", "junction_window"),
      "BWA-MEM's TPM3::ALK reads with MAPQ 0 on TPM3P1 and the ALK paralogs (`--protocol amp|capture`); STAR's "
@@ -331,7 +333,21 @@ EVIDENCE_RULES: tuple[tuple[str, str, tuple[str, ...], str, tuple[str, ...]], ..
       "test_ambiguous.py::test_ambiguous_clips_that_spell_a_calls_partner_are_its_molecules",
       "test_ambiguous.py::test_ambiguous_clips_of_other_bases_are_not_counted_and_make_no_call",
       "test_ambiguous.py::test_ambiguous_reads_split_to_a_copy_of_the_partner_count_by_their_clip",
-      "test_ambiguous.py::test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi")),
+      "test_ambiguous.py::test_an_ambiguous_copy_of_a_molecule_joins_it_by_umi",
+      "test_copies.py::test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_it")),
+    ("ambiguous_mate_pairs",
+     "A mate pair with one mate placed below `min_discordant_mapq` (at least `min_mapq`: a record below that is not "
+     "read) as the aligner's primary place, the other placed well, is no discordant evidence (`unusable_mates`) and "
+     "makes no candidate; once uniquely placed reads made a call it counts for it (`discordant_pairs`, `fragments`, "
+     "`molecules`) when it fits the call's junction as the calling's pairs must: each mate within its gene, on the "
+     "side the fusion keeps, the junction it fits best (a pair whose partner mate lies past the breakpoint, or with "
+     "both mates low, is not counted).",
+     ("min_discordant_mapq", "min_mapq"),
+     "HISAT2's capture RANBP2::ALK molecule read only by a pair whose ALK mate ALKP1 shares (MAPQ 1; `--protocol "
+     "capture --seed 31337`, BP09); the pairs split between ALK and its paralogs (MAPQ 0-3, mates on the copies) and "
+     "the random chimeras of the same target exons with other genes of the partner's chromosome (deep capture) are the "
+     "pairs it must leave",
+     ("test_ambiguous.py::test_pairs_with_one_mate_placed_below_min_discordant_mapq_count_for_the_call_they_fit",)),
     ("spliced_block_clips",
      "A block of 6 to 24 bases between an intron gap and a soft clip of at least `min_clip_match` at a read's end "
      "(STAR's defaults splice a few partner bases to a chance match in an exon far away) is read as clip too, from the "

@@ -19,12 +19,14 @@ from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_d
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
-from imtfusion.calling import Candidate, call_candidates
+from imtfusion.calling import Candidate, call_candidates, pairs_fitting
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.bamio import AlignmentInfo
 from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import (
+    add_ambiguous_pairs,
     add_ambiguous_support,
+    ambiguous_pairs,
     assess_mismapping,
     molecule_keys,
     mark_primed,
@@ -41,7 +43,7 @@ from imtfusion.filters import FilterContext, apply_filters
 from imtfusion.knowledge import KnownFusion, known_pairs, load_known_fusions
 from imtfusion.lod import assess_lod
 from imtfusion.evidence_bam import breakend_base, junction_examples, collect_support, gene_coverage, write_evidence_bam
-from imtfusion.model import Breakend, ClippedRead, GeneCoverage, TargetQC
+from imtfusion.model import Breakend, ClippedRead, DiscordantRead, GeneCoverage, TargetQC
 from imtfusion.outputs import write_text, write_tsv
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
@@ -753,6 +755,9 @@ class Gathered:
     # reads without a position that may end in 10-19 bases of a target exon (name, sequence,
     # UMI; with the FASTA): placed on the calls' fused transcripts (count_short_sides)
     short_side_reads: tuple[tuple[str, str, str], ...] = ()
+    # discordant reads with one mate placed below min_discordant_mapq (features.ambiguous_pairs):
+    # counted for the calls they fit (count_ambiguous)
+    ambiguous_pairs: tuple[DiscordantRead, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -834,6 +839,7 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                                               contigs, params.transcript_tag_list)
     house = source.housekeeping(house_loci)
     mates = source.mates(evidence.discordant_reads)
+    low_pairs = tuple(ambiguous_pairs(evidence.discordant_reads, mates, params))
     evidence = dataclasses.replace(
         evidence, discordant_reads=usable_discordants(evidence.discordant_reads, mates, params)
     )
@@ -865,7 +871,7 @@ def gather_evidence(inputs: Inputs, source: EvidenceSource) -> Gathered:
                                    unmapped_reads=evidence.unmapped_reads
                                    + [u for u in at_partners if u.fragment not in in_loci])
     return Gathered(evidence, mates, mapped_records, house, house_missing, chimeric, partners, unplaced_pairs, spelled,
-                    tuple(notes + said), paired_by_name, tuple(short_side))
+                    tuple(notes + said), paired_by_name, tuple(short_side), low_pairs)
 
 
 NAME_PAIRED_PARTNERS = 20  # partner genes at most (the best-supported junctions') read again to pair by name
@@ -951,11 +957,13 @@ def judge_candidates(candidates: list[Candidate], inputs: Inputs,
     return called, discarded
 
 
-def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, found: Found,
-                    source: EvidenceSource) -> tuple[list[Candidate], list[Candidate]]:
+def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
+                    found: Found, source: EvidenceSource) -> tuple[list[Candidate], list[Candidate]]:
     """The calls with the junction reads placed below ``min_mapq`` at their target
-    breakend counted for them (:func:`imtfusion.features.add_ambiguous_support`), their
-    molecules and start sites counted again; the discarded candidates as they were."""
+    breakend counted for them (:func:`imtfusion.features.add_ambiguous_support`), and the
+    mate pairs with one mate placed below ``min_discordant_mapq`` that fit their junction
+    (:func:`imtfusion.features.add_ambiguous_pairs`), their molecules and start sites
+    counted again; the discarded candidates as they were."""
     called, discarded = judged
     loci = {locus.gene.gene_id: locus for locus in inputs.loci}
     splits, clips = {}, {}
@@ -973,6 +981,9 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
             clips[c.key] += [_as_target_clip(clip, copy_end, end, flipped)
                              for clip in source.ambiguous_clips(copy_end)]
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
+    if gathered.ambiguous_pairs:
+        counted = add_ambiguous_pairs(counted, pairs_fitting(gathered.ambiguous_pairs, counted, inputs.params,
+                                                             found.lookup))
     return _recounted(counted, called, inputs, found.lookup), discarded
 
 
@@ -1198,7 +1209,7 @@ def run_sample(
         if repaired is not None:  # a BAM without mate fields: the new pairs are placed with the rest
             gathered, found = repaired, find_candidates(inputs, repaired, source)
         candidates = measure_candidates(inputs, gathered, found, source)
-        judged = count_ambiguous(judge_candidates(candidates, inputs, artefacts), inputs, found, source)
+        judged = count_ambiguous(judge_candidates(candidates, inputs, artefacts), inputs, gathered, found, source)
         judged = count_short_sides(judged, inputs, gathered, found.lookup)
         named = name_and_show(sample, judged, inputs, gathered, source)
     except UnicodeDecodeError:
