@@ -121,9 +121,10 @@ def test_a_read_is_unique_shared_or_the_copys():
 
 # ---- whole calls on the toy genome of test_calling: reads the aligner left without a position
 
-def _toy_with_copy(mismatch: bool):
+def _toy_with_copy(mismatch: bool, flipped: bool = False):
     """The toy of test_calling with ALK exon 3 copied to chr1 (unannotated); ``mismatch``:
-    the copy differs at ALK chr2:20131 (inside the junction reads' 40 ALK bases)."""
+    the copy differs at ALK chr2:20131 (inside the junction reads' 40 ALK bases);
+    ``flipped``: the copy on the other genome strand (reverse-complemented)."""
     from test_calling import add_background, make_toy
 
     toy = make_toy()
@@ -132,9 +133,18 @@ def _toy_with_copy(mismatch: bool):
     if mismatch:
         k = 20130 - s
         bases[k] = "A" if bases[k] != "A" else "C"
-    toy.seq["chr1"] = toy.seq["chr1"][:COPY_AT] + "".join(bases) + toy.seq["chr1"][COPY_AT + (e - s):]
+    copy = revcomp("".join(bases)) if flipped else "".join(bases)
+    toy.seq["chr1"] = toy.seq["chr1"][:COPY_AT] + copy + toy.seq["chr1"][COPY_AT + (e - s):]
     add_background(toy)
     return toy
+
+
+def _unique_partp_alk(toy, n: int = 3) -> None:
+    """``n`` PARTP::ALK fragments placed uniquely, each its own molecule (UMI in RX)."""
+    for i in range(n):
+        for rec in toy.fragment(f"u{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20110, "-", 40)],
+                                [("chr2", 20000 + 3 * i, "+", 100)]):
+            rec.set_tag("RX", ["ACGTACGT", "TTGGCCAA", "CAGTCAGT"][i])
 
 
 def _junction_reads(toy, on_copy: bool, n: int = 4):
@@ -288,16 +298,9 @@ def test_a_calls_reads_that_an_aligner_placed_on_a_copy_of_the_target_count_for_
     from test_calling import by_fusion, call
 
     def toy_with(unique: int):
-        toy = _toy_with_copy(mismatch=False)
-        if flipped:
-            s, e = EXON
-            toy.seq["chr1"] = (toy.seq["chr1"][:COPY_AT] + revcomp(toy.seq["chr2"][s:e])
-                               + toy.seq["chr1"][COPY_AT + (e - s):])
+        toy = _toy_with_copy(mismatch=False, flipped=flipped)
         alk_on_copy = ("chr1", COPY_AT, "+", 40) if flipped else ("chr1", COPY_AT + 110, "-", 40)
-        for i in range(unique):
-            for rec in toy.fragment(f"u{i}", [("chr4", 4090 + i, "+", 60 - i), ("chr2", 20110, "-", 40)],
-                                    [("chr2", 20000 + 3 * i, "+", 100)]):
-                rec.set_tag("RX", ["ACGTACGT", "TTGGCCAA", "CAGTCAGT"][i])
+        _unique_partp_alk(toy, unique)
         for i, umi in enumerate(("GGATCCTA", "ATATCGCG")):
             mate = ("chr1", COPY_AT + 40 + 3 * i, "+", 100) if flipped else ("chr1", COPY_AT + 3 * i, "+", 100)
             for rec in toy.fragment(f"c{i}", [("chr4", 4095 + i, "+", 55 - i), alk_on_copy], [mate], mapq=0, only1=1):
@@ -346,3 +349,30 @@ def test_reads_a_copy_spells_only_as_well_go_to_it_where_its_unique_reads_are_mo
     assert kept.mismapped_reads == 0
     [exact] = by_fusion(result(0, misread=None), "PARTP::ALK")
     assert exact.mismapped_reads == 0
+
+
+@pytest.mark.parametrize("flipped", [False, True])
+def test_a_junction_read_left_unmapped_beside_a_mate_on_a_copy_of_the_target_counts_for_the_call(tmp_path, flipped):
+    """HISAT2's capture EML4::ALK molecule in BP13 (seed 31337): its junction read unmapped,
+    placed beside its mate, whose chosen place is on ALKP1. Three PARTP::ALK fragments placed
+    uniquely make the call; an unmapped read spelling its junction beside a mate on the
+    identical copy of ALK exon 3 (either strand) counts for it, its UMI its key, and is in
+    the evidence BAM; left beside it: an unmapped read there of PARTP exon 1 bases joined
+    to ALK (another junction)."""
+    from test_calling import by_fusion, call
+
+    toy = _toy_with_copy(mismatch=False, flipped=flipped)
+    _unique_partp_alk(toy)
+    [before] = by_fusion(call(tmp_path, toy, fasta=True), "PARTP::ALK")
+    for f in ("s.bam", "a.gtf", "g.fa"):
+        (tmp_path / f).unlink()
+    mate = ("chr1", COPY_AT + 40, "+", 100) if flipped else ("chr1", COPY_AT, "+", 100)
+    for name, partner, umi in (("m0", ("chr4", 4090, "+", 60), "GGATCCTA"), ("w0", ("chr4", 1100, "+", 60), "ATATCGCG")):
+        toy.unmapped_pair(name, [partner, ("chr2", 20110, "-", 40)], mate)
+        for rec in toy.records[-2:]:
+            rec.set_tag("RX", umi)
+    result = call(tmp_path, toy, fasta=True)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert "m0" in c.split_fragments and "m0" in c.unmapped_fragments and "w0" not in c.split_fragments
+    assert (c.molecules, c.confidence) == (before.molecules + 1, before.confidence)  # counted, no tier raised
+    assert "m0" in {r.query_name for r in result.evidence_records}  # the evidence BAM's records

@@ -27,8 +27,10 @@ MAX_EXAMPLES = 6
 COVERAGE_BINS = 120
 
 
-def _regions(loci: list[TargetLocus], calls: list[Candidate], lengths: dict[str, int]) -> list[tuple[str, int, int]]:
+def _regions(loci: list[TargetLocus], calls: list[Candidate], lengths: dict[str, int],
+             extra: Iterable[tuple[str, int, int]] = ()) -> list[tuple[str, int, int]]:
     regions = [(l.chrom, l.start, l.end) for l in loci]
+    regions += [(c, max(0, s), min(lengths[c], e)) for c, s, e in extra if c in lengths]
     for c in calls:
         for end in (c.end5, c.end3):
             if end.chrom in lengths:
@@ -67,14 +69,16 @@ def _position_windows(names: RecordNames, wanted: np.ndarray, gap: int = 1000) -
 
 def collect_support(
     source: EvidenceSource, loci: list[TargetLocus], calls: list[Candidate],
-    record_names: dict[str, RecordNames] | None = None,
+    record_names: dict[str, RecordNames] | None = None, extra: Iterable[tuple[str, int, int]] = (),
 ) -> list[pysam.AlignedSegment]:
     """Tagged records of every call's supporting fragments, sorted by position, read from
     the call's :class:`~imtfusion.evidence.EvidenceSource`.
 
     ``record_names`` (from :func:`collect_evidence`) says where in each target locus the
     records with a given name start, so those loci are not read again: only small windows
-    at the supporting fragments' records, and the partner windows outside the loci."""
+    at the supporting fragments' records, and the partner windows outside the loci.
+    ``extra``: more regions (0-based, half-open) where supporting records lie: the copies
+    of a call's target where an aligner placed some of its reads."""
     owners: dict[str, list[tuple[Candidate, str]]] = {}
     for c in calls:
         for name in sorted(c.split_fragments):
@@ -88,7 +92,8 @@ def collect_support(
             for name, who in owners.items()}
     wanted = np.asarray(sorted({scan.name_key(name) for name in owners}), dtype=np.uint64)
     known = [record_names[l.name] for l in loci if record_names and l.name in record_names]
-    regions = [piece for region in _regions(loci, calls, source.contig_lengths) for piece in _subtract(region, known)]
+    regions = [piece for region in _regions(loci, calls, source.contig_lengths, extra)
+               for piece in _subtract(region, known)]
     regions += [window for names in known for window in _position_windows(names, wanted)]
     seen: set[tuple] = set()
     out: list[pysam.AlignedSegment] = []

@@ -37,8 +37,8 @@ from imtfusion import umis
 from imtfusion.calling import Candidate, JunctionView, canonical, clip_matches, junction_invariant
 from imtfusion.evidence import ClippedRead, MateRecord, complement, is_low_complexity
 from imtfusion.genelookup import GeneLookup, GeneRef
-from imtfusion.junctions import beyond_bases, consensus_of, identity, partner_outward
-from imtfusion.model import Breakend, DiscordantRead, SplitRead
+from imtfusion.junctions import beyond_bases, consensus_of, identity, junction_probes, partner_outward, reads_spanning
+from imtfusion.model import Breakend, DiscordantRead, SplitRead, UnmappedMate
 from imtfusion.params import CallParameters
 from imtfusion.reference import Reference
 
@@ -726,6 +726,34 @@ def add_ambiguous_pairs(called: list[Candidate], fitting: dict[int, list[Discord
         new = frozenset(r.fragment for r in reads)
         out.append(replace(c, discordant_fragments=c.discordant_fragments | new,
                            ambiguous_fragments=c.ambiguous_fragments | new, dup_keys=keys))
+    return out
+
+
+def add_unmapped_support(called: list[Candidate], pools: "dict[int, list[UnmappedMate]]") -> list[Candidate]:
+    """The calls with the unmapped reads of ``pools`` (candidate key -> reads placed by
+    their mates on a copy of the call's target beside its breakend, :func:`imtfusion.pipeline.count_ambiguous`)
+    that spell their junction counted for them (``split_reads``, ``fragments``, ``molecules``),
+    as the calling counts the unmapped reads beside its own ends (the junction probes of
+    its second pass): after the filters, never making a call; a read with a UMI is keyed
+    by it alone (``umis.COPY_PLACED``: its mate's place is the aligner's pick among the copies)."""
+    out: list[Candidate] = []
+    for c in called:
+        pool, view = pools.get(c.key), c.junction
+        if not pool or view is None:
+            out.append(c)
+            continue
+        new = reads_spanning(junction_probes(*view.molecule()), pool) - c.split_fragments - c.discordant_fragments
+        if not new:
+            out.append(c)
+            continue
+        umi_of = {u.fragment: u.umi for u in pool if u.umi}
+        keys = dict(c.dup_keys)
+        for fragment in new:
+            if fragment in umi_of:
+                keys[fragment] = frozenset(keys.get(fragment, frozenset()) | {umis.COPY_PLACED + (umi_of[fragment],)})
+        found = frozenset(new)
+        out.append(replace(c, split_fragments=c.split_fragments | found, unmapped_fragments=c.unmapped_fragments | found,
+                           ambiguous_fragments=c.ambiguous_fragments | found, dup_keys=keys))
     return out
 
 

@@ -19,13 +19,14 @@ from imtfusion.annotate import Domain, FusionAnnotation, annotate_fusion, load_d
 from imtfusion.annotation import Annotation, load_annotation
 from imtfusion.boundaries import boundary_key  # noqa: F401  (commands.index_gtf names it from here)
 from imtfusion.callrecord import call_record
-from imtfusion.calling import Candidate, call_candidates, pairs_fitting
+from imtfusion.calling import UNMAPPED_WINDOW, Candidate, call_candidates, pairs_fitting
 from imtfusion.errors import AlignmentFileError, ConfigError, ImtfusionError
 from imtfusion.bamio import AlignmentInfo
 from imtfusion.evidence import BreakendReads, Evidence, EvidenceSource, PileupReference
 from imtfusion.features import (
     add_ambiguous_pairs,
     add_ambiguous_support,
+    add_unmapped_support,
     ambiguous_pairs,
     assess_mismapping,
     molecule_keys,
@@ -966,7 +967,7 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
     counted again; the discarded candidates as they were."""
     called, discarded = judged
     loci = {locus.gene.gene_id: locus for locus in inputs.loci}
-    splits, clips = {}, {}
+    splits, clips, beside = {}, {}, {}
     copies = _copy_ends(called, inputs)
     for c in called:
         if c.precision != "exact":
@@ -980,7 +981,11 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
         for copy_end, flipped in copies.get(c.key, ()):
             clips[c.key] += [_as_target_clip(clip, copy_end, end, flipped)
                              for clip in source.ambiguous_clips(copy_end)]
+            # a junction read left unmapped beside a mate the aligner put on the copy
+            beside.setdefault(c.key, []).extend(
+                source.unmapped(copy_end.chrom, copy_end.pos - UNMAPPED_WINDOW, copy_end.pos + UNMAPPED_WINDOW))
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
+    counted = add_unmapped_support(counted, beside)
     if gathered.ambiguous_pairs:
         counted = add_ambiguous_pairs(counted, pairs_fitting(gathered.ambiguous_pairs, counted, inputs.params,
                                                              found.lookup))
@@ -1093,7 +1098,9 @@ def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], 
         chrom: acc for chrom in sorted({e.chrom for c in called for e in (c.end5, c.end3)})
         if (acc := ref.accession(chrom)) is not None
     }
-    support = collect_support(source, inputs.loci, called, gathered.evidence.record_names)
+    at_copies = [(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
+                 for ends in _copy_ends(called, inputs).values() for end, _ in ends]
+    support = collect_support(source, inputs.loci, called, gathered.evidence.record_names, at_copies)
     examples = junction_examples(support, called)
     coverage = _call_gene_coverage(source, inputs.annotation, inputs.contigs, inputs.loci, gathered.evidence.qc,
                                    called)
