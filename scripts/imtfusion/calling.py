@@ -1016,15 +1016,19 @@ class _PairFits:
         return None if best is None else best[1]
 
 
-def pairs_fitting(reads: Iterable[DiscordantRead], calls: list["Candidate"], params: CallParameters,
-                  lookup: GeneLookup) -> dict[int, list[DiscordantRead]]:
-    """Candidate key -> the discordant ``reads`` whose pair fits its junction best, as
-    :func:`_assign_discordants` gives the calling's pairs to junctions."""
-    fits = _PairFits(calls, params, lookup)
+def pairs_fitting(reads: Iterable[DiscordantRead], calls: list["Candidate"], others: list["Candidate"],
+                  params: CallParameters, lookup: GeneLookup) -> dict[int, list[DiscordantRead]]:
+    """Call key -> the discordant ``reads`` whose pair fits its junction best among the
+    junctions of ``calls`` and ``others`` (the discarded candidates), as
+    :func:`_assign_discordants` gives the calling's pairs to junctions: a pair that fits a
+    discarded junction better (an isoform of the call, whose fused transcript holds it
+    within ``FRAGMENT_REACH``) is no call's."""
+    called = {c.key for c in calls}
+    fits = _PairFits([*calls, *others], params, lookup)
     out: dict[int, list[DiscordantRead]] = {}
     for read in reads:
         host = fits.best(read)
-        if host is not None:
+        if host is not None and host.key in called:
             out.setdefault(host.key, []).append(read)
     return out
 

@@ -987,8 +987,8 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
     counted = add_unmapped_support(counted, beside)
     if gathered.ambiguous_pairs:
-        counted = add_ambiguous_pairs(counted, pairs_fitting(gathered.ambiguous_pairs, counted, inputs.params,
-                                                             found.lookup))
+        counted = add_ambiguous_pairs(counted, pairs_fitting(gathered.ambiguous_pairs, counted, discarded,
+                                                             inputs.params, found.lookup))
     return _recounted(counted, called, inputs, found.lookup), discarded
 
 
