@@ -196,6 +196,32 @@ def test_a_pseudogene_junction_split_past_the_copys_end_is_placed_at_its_end(tmp
 
 
 @pytest.mark.parametrize("fasta", [False, True])
+def test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_split_past_its_end_is_called_on_the_gene(tmp_path, fasta):
+    # seed 31337 capture BP08 (BWA-MEM): no TPM3::ALK junction read's TPM3 part went to
+    # TPM3, each was split on TPM3P1 a base past the copy's end (that base is ALK's first),
+    # so the split's partner end lay outside every gene and the read was not taken as the
+    # clip it would be without that alignment: TPM3::ALK, 3 molecules, "not detected".
+    toy = paralog_toy()
+    pseudogene_of_partp(toy)
+    seq = list(toy.seq["chr5"])
+    seq[75_070] = revcomp(toy.seq["chr2"][20_149])
+    toy.seq["chr5"] = "".join(seq)
+    add_background(toy)
+    for i in range(6):
+        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
+        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
+    for i in range(4):  # split one base past the copy: chr5 to 75070 (0-based), ALK from 20148
+        toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 39 - i), ("chr2", 20_088, "-", 61)],
+                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    toy.fragment("m1", [("chr4", 4000, "+", 100)], [("chr2", 20_040, "+", 100)])
+    result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
+    assert not [c for c in result.called if "PARTPP" in c.fusion]
+    [real] = by_fusion(result, "PARTP::ALK")
+    assert (real.end5.chrom, real.end5.pos + 1, real.end3.pos + 1) == ("chr4", 4150, 20150)
+    assert {f"pp{i}" for i in range(4)} <= real.split_fragments
+
+
+@pytest.mark.parametrize("fasta", [False, True])
 def test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes(tmp_path, fasta):
     # the decoy: PARTPP diverged (83% identity), so the reads' partner bases are its own
     # and not PARTP's: they must not be given to PARTP, however a mate points there

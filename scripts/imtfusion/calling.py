@@ -1072,7 +1072,7 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
         end, other = (split.end_a, split.end_b) if first else (split.end_b, split.end_a)
         if not any(g.gene_id in target_ids for g in lookup.genes_at(end.chrom, end.pos)):
             continue
-        if not lookup.in_pseudogenes_only(other.chrom, other.pos):
+        if not _on_copy(lookup, other):
             continue
         outward = split.outward_a if first else split.outward_b
         if not outward:
@@ -1091,6 +1091,22 @@ def _as_clip_at_target(split: SplitRead, lookup: GeneLookup, target_ids: set[str
             dup_key=split.dup_key,
         )
     return None
+
+
+COPY_END_REACH = 3  # bases past a pseudogene's end an aligner may split a read whose part it placed there
+
+
+def _on_copy(lookup: GeneLookup, end: Breakend) -> bool:
+    """Whether a split read's end lies on pseudogenes only: at its place or, where no gene
+    lies, up to ``COPY_END_REACH`` bases back on the side it keeps (the next base past a
+    processed pseudogene's end can be the fusion's other gene's first: BWA-MEM and STAR
+    split TPM3::ALK reads placed on TPM3P1 a base past its end, seed 31337)."""
+    if lookup.in_pseudogenes_only(end.chrom, end.pos):
+        return True
+    if lookup.genes_at(end.chrom, end.pos):
+        return False
+    step = -1 if end.side == "L" else 1
+    return any(lookup.in_pseudogenes_only(end.chrom, end.pos + step * d) for d in range(1, COPY_END_REACH + 1))
 
 
 def _needs_boundary_index(clips: list[ClippedRead], params: CallParameters) -> bool:

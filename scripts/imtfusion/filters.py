@@ -247,7 +247,8 @@ FILTERS: tuple[Filter, ...] = (
                   "test_copies.py::test_reads_a_copy_spells_only_as_well_go_to_it_where_its_unique_reads_are_most_of_the_breakpoints")),
     Filter("pseudogene_partner", pseudogene_partner, decoy="TPM3P1 (a processed pseudogene of TPM3 exons 1-7)",
            tests=(UNIT, "test_precision.py::test_a_pseudogene_junction_the_gene_does_not_spell_stays_the_pseudogenes",
-                           "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene")),
+                           "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_gene",
+                           "test_precision.py::test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_split_past_its_end_is_called_on_the_gene")),
     Filter("adapter_partner", adapter_partner,
            decoy="capture with adapters left in the reads (`--protocol capture --adapters`): STAR's chimeric mode "
            "aligned 11 adapter bases of a wild-type ROS1 read at chr6:31,635 in EEF1A1 (BN09), an EEF1A1::ROS1 "
