@@ -961,8 +961,10 @@ def judge_candidates(candidates: list[Candidate], inputs: Inputs,
 def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
                     found: Found, source: EvidenceSource) -> tuple[list[Candidate], list[Candidate]]:
     """The calls with the junction reads placed below ``min_mapq`` at their target
-    breakend counted for them (:func:`imtfusion.features.add_ambiguous_support`), and the
-    mate pairs with one mate placed below ``min_discordant_mapq`` that fit their junction
+    breakend or at a copy of it counted for them (:func:`imtfusion.features.add_ambiguous_support`),
+    the unmapped reads beside such a copy that spell their junction
+    (:func:`imtfusion.features.add_unmapped_support`) and the mate pairs with one mate
+    placed below ``min_discordant_mapq`` that fit their junction
     (:func:`imtfusion.features.add_ambiguous_pairs`), their molecules and start sites
     counted again; the discarded candidates as they were."""
     called, discarded = judged
@@ -983,7 +985,7 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
                              for clip in source.ambiguous_clips(copy_end)]
             # a junction read left unmapped beside a mate the aligner put on the copy
             beside.setdefault(c.key, []).extend(
-                source.unmapped(copy_end.chrom, copy_end.pos - UNMAPPED_WINDOW, copy_end.pos + UNMAPPED_WINDOW))
+                source.unmapped(copy_end.chrom, max(0, copy_end.pos - UNMAPPED_WINDOW), copy_end.pos + UNMAPPED_WINDOW))
     counted = add_ambiguous_support(called, splits, inputs.params, clips)
     counted = add_unmapped_support(counted, beside)
     if gathered.ambiguous_pairs:
