@@ -164,14 +164,10 @@ def test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_is_called_on_the_
     assert "promiscuous_breakpoint" not in real.filters
 
 
-@pytest.mark.parametrize("fasta", [False, True])
-def test_a_pseudogene_junction_split_past_the_copys_end_is_placed_at_its_end(tmp_path, fasta):
-    # the decoy: the base after PARTPP's end (chr5:75071) happens to be the first ALK base
-    # of the fused transcript, so the aligner splits the reads one base later, outside the
-    # copy (intergenic); left there the junction escaped pseudogene_partner and, its ALK end
-    # one base off the real junction's, was no rival of it: a PARTPP::ALK call (seen with
-    # BWA-MEM and TPM3P1, seed 31337). Placed at the copy's end (a processed pseudogene's
-    # ends are its parent's exon boundaries) it is the pseudogene's, its reads PARTP's.
+def _copy_past_its_end_toy(real: int):
+    """PARTPP, whose next base past its end (chr5:75071) is the fused transcript's first ALK
+    base, both genes expressed, ``real`` PARTP::ALK fragments and 4 junction reads whose
+    PARTP part the aligner put on PARTPP, split a base past its end (MAPQ 0 there)."""
     toy = paralog_toy()
     pseudogene_of_partp(toy)
     seq = list(toy.seq["chr5"])
@@ -181,10 +177,22 @@ def test_a_pseudogene_junction_split_past_the_copys_end_is_placed_at_its_end(tmp
     for i in range(6):
         toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
         toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
-    real_partp_alk(toy, 3)
+    real_partp_alk(toy, real)
     for i in range(4):  # split one base past the copy: chr5 to 75070 (0-based), ALK from 20148
         toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 39 - i), ("chr2", 20_088, "-", 61)],
                      [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    return toy
+
+
+@pytest.mark.parametrize("fasta", [False, True])
+def test_a_pseudogene_junction_split_past_the_copys_end_is_placed_at_its_end(tmp_path, fasta):
+    # the decoy: the base after PARTPP's end (chr5:75071) happens to be the first ALK base
+    # of the fused transcript, so the aligner splits the reads one base later, outside the
+    # copy (intergenic); left there the junction escaped pseudogene_partner and, its ALK end
+    # one base off the real junction's, was no rival of it: a PARTPP::ALK call (seen with
+    # BWA-MEM and TPM3P1, seed 31337). Placed at the copy's end (a processed pseudogene's
+    # ends are its parent's exon boundaries) it is the pseudogene's, its reads PARTP's.
+    toy = _copy_past_its_end_toy(real=3)
     result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
     assert not [c for c in result.called if "PARTPP" in c.fusion]
     [real] = by_fusion(result, "PARTP::ALK")
@@ -201,18 +209,7 @@ def test_a_fusion_whose_partner_parts_all_went_to_a_pseudogene_split_past_its_en
     # TPM3, each was split on TPM3P1 a base past the copy's end (that base is ALK's first),
     # so the split's partner end lay outside every gene and the read was not taken as the
     # clip it would be without that alignment: TPM3::ALK, 3 molecules, "not detected".
-    toy = paralog_toy()
-    pseudogene_of_partp(toy)
-    seq = list(toy.seq["chr5"])
-    seq[75_070] = revcomp(toy.seq["chr2"][20_149])
-    toy.seq["chr5"] = "".join(seq)
-    add_background(toy)
-    for i in range(6):
-        toy.fragment(f"p{i}", [("chr4", 4040 + 5 * i, "+", 100)])
-        toy.fragment(f"q{i}", [("chr5", 74_960 + 5 * i, "+", 100)])
-    for i in range(4):  # split one base past the copy: chr5 to 75070 (0-based), ALK from 20148
-        toy.fragment(f"pp{i}", [("chr5", 75_032 + i, "+", 39 - i), ("chr2", 20_088, "-", 61)],
-                     [("chr2", 20_000 + 5 * i, "+", 100)], part_mapqs1=[0, 60])
+    toy = _copy_past_its_end_toy(real=0)
     toy.fragment("m1", [("chr4", 4000, "+", 100)], [("chr2", 20_040, "+", 100)])
     result = call(tmp_path, toy, fasta=fasta, min_fragments=3)
     assert not [c for c in result.called if "PARTPP" in c.fusion]
