@@ -280,10 +280,13 @@ def test_pairs_with_one_mate_placed_below_min_discordant_mapq_count_for_the_call
     low_pairs(toy, "lowP", 4020, "partner")
     low_pairs(toy, "past", 7000, "alk")
     low_pairs(toy, "both", 4010, "both")
-    [c] = by_fusion(call(tmp_path, toy), "PARTP::ALK")
-    assert c.ambiguous_fragments == {"lowA0", "lowA1", "lowP0"}
+    result = call(tmp_path, toy)
+    [c] = by_fusion(result, "PARTP::ALK")
+    assert c.ambiguous_pairs == {"lowA0", "lowA1", "lowP0"} and not c.ambiguous_fragments
     assert c.discordant_pairs == before.discordant_pairs + 3 and c.split_reads == before.split_reads
     assert c.molecules == before.molecules + 3 and c.confidence == before.confidence
+    page = render_sample_report(result)
+    assert "3 of them with one mate placed ambiguously" in page and "of them placed ambiguously" not in page
 
     alone = make_toy()
     add_background(alone)

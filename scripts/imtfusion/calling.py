@@ -136,6 +136,9 @@ class Candidate:
     ambiguous_fragments: frozenset[str] = frozenset()
     # of discordant_fragments: pairs the aligner left unmapped, placed on the fused transcript (imtfusion.unplaced)
     unplaced_pairs: frozenset[str] = frozenset()
+    # of discordant_fragments: pairs with one mate placed below min_discordant_mapq, counted once
+    # the call was made (imtfusion.features.add_ambiguous_pairs)
+    ambiguous_pairs: frozenset[str] = frozenset()
     precision: str = "exact"  # exact: split reads place it; approximate: mates only
     site5: str = "."
     site3: str = "."
@@ -181,7 +184,7 @@ class Candidate:
 
     def __post_init__(self) -> None:
         for name in ("split_fragments", "discordant_fragments", "clipped_fragments", "unmapped_fragments",
-                     "ambiguous_fragments", "unplaced_pairs", "evidence_kinds"):
+                     "ambiguous_fragments", "unplaced_pairs", "ambiguous_pairs", "evidence_kinds"):
             value = getattr(self, name)
             if not isinstance(value, frozenset):
                 object.__setattr__(self, name, frozenset(value))

@@ -63,6 +63,7 @@ class CallRecord:
     ambiguous_split_reads: int  # of them, those placed below min_mapq or as secondary alignments, counted once the call was made
     discordant_pairs: int
     unplaced_pairs: int  # of those, pairs the aligner left unmapped, placed on the fused transcript
+    ambiguous_pairs: int  # of those, pairs with one mate placed below min_discordant_mapq, counted once the call was made
     fragments: int
     molecules: int
     umis: bool
@@ -139,6 +140,7 @@ def call_record(c: "Candidate") -> CallRecord:
         ambiguous_split_reads=len(c.ambiguous_fragments),
         discordant_pairs=c.discordant_pairs,
         unplaced_pairs=len(c.unplaced_pairs),
+        ambiguous_pairs=len(c.ambiguous_pairs),
         fragments=c.fragments,
         molecules=c.molecules,
         umis=bool(c.umis),

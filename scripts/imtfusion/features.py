@@ -725,7 +725,7 @@ def add_ambiguous_pairs(called: list[Candidate], fitting: dict[int, list[Discord
             keys[r.fragment] = frozenset(keys.get(r.fragment, frozenset()) | {r.dup_key})
         new = frozenset(r.fragment for r in reads)
         out.append(replace(c, discordant_fragments=c.discordant_fragments | new,
-                           ambiguous_fragments=c.ambiguous_fragments | new, dup_keys=keys))
+                           ambiguous_pairs=c.ambiguous_pairs | new, dup_keys=keys))
     return out
 
 

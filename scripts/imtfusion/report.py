@@ -477,7 +477,10 @@ def _call_card(c: "Candidate", result: "SampleResult", source: TranscriptSource 
                            if r.ambiguous_split_reads else "")),
         ("discordant pairs", f"{r.discordant_pairs} more fragment(s) with one mate in each gene"
          + (f" ({r.unplaced_pairs} of them left unmapped by the aligner, both reads placed on the fused transcript)"
-            if r.unplaced_pairs else "")),
+            if r.unplaced_pairs else "")
+         + (f"; {r.ambiguous_pairs} of them with one mate placed ambiguously by the aligner (MAPQ below "
+            f"{result.params.min_discordant_mapq}: a pseudogene or paralog shares its bases), counted because they "
+            "fit this junction; they did not make the call" if r.ambiguous_pairs else "")),
         ("confidence", f"{confidence_badge(r.confidence)} "
                        f"{esc(r.confidence_reason)}"),
         ("best anchor", f"{r.best_anchor} bp on the shorter side of the best junction read"),
