@@ -162,6 +162,67 @@ def _keys(*rows):
             np.asarray([u.encode() for u in found], dtype=f"S{umis.UMI_WIDTH}"))
 
 
+def _molecules_by_pairs(starts, found, mismatches: int, near: int) -> int:
+    """The rule of :func:`umis.molecules_at_starts` written the plain way: families by the
+    directional rule at each start key, then families on one strand whose starts and mate
+    starts are within ``near`` and whose UMIs (bytes, an MI id exactly) within
+    ``mismatches`` joined, every pair of families compared."""
+    by_start: dict[int, dict[bytes, int]] = {}
+    for k, u in zip(starts.tolist(), found.tolist()):
+        by_start.setdefault(k, {}).setdefault(u, 0)
+        by_start[k][u] += 1
+    families = set()
+    for k, counts in by_start.items():
+        rep = directional({u.decode(): n for u, n in counts.items()}, mismatches)
+        families |= {(k & 1, k >> 32, (k >> 1) & 0x7FFFFFFF, r.encode()) for r in rep.values()}
+    families = sorted(families)
+    if near <= 0:
+        return len(families)
+    parent = list(range(len(families)))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i, (rev_a, pos_a, other_a, a) in enumerate(families):
+        for j in range(i + 1, len(families)):
+            rev_b, pos_b, other_b, b = families[j]
+            if rev_a != rev_b or abs(pos_a - pos_b) > near or abs(other_a - other_b) > near or not a or not b:
+                continue
+            x, y = a.ljust(umis.UMI_WIDTH, b"\0"), b.ljust(umis.UMI_WIDTH, b"\0")
+            allowed = 0 if a.startswith(b"MI:") or b.startswith(b"MI:") else mismatches
+            if sum(p != q for p, q in zip(x, y)) <= allowed:
+                parent[find(j)] = find(i)
+    return len({find(i) for i in range(len(families))})
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_locus_molecules_are_those_of_the_plain_rule_at_any_density(seed):
+    # busy starts, misread UMIs (once or twice), molecule ids, empty and shorter UMIs:
+    # the numpy grouping (families compared only where they share a part of their
+    # UMI bytes) gives the count of every pair compared
+    import random
+
+    rng = random.Random(seed)
+    length = rng.choice([6, 8, 12])
+    pool = ["".join(rng.choice("ACGT") for _ in range(length)) for _ in range(rng.randint(3, 30))]
+    rows = []
+    for _ in range(rng.randint(50, 400)):
+        pos = rng.randint(100, 140)
+        umi = rng.choice(pool)
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            k = rng.randrange(length)
+            umi = umi[:k] + rng.choice("ACGT") + umi[k + 1:]
+        umi = rng.choices([umi, f"MI:{rng.randint(1, 4)}", "", umi[:-1]], [90, 5, 2, 3])[0]
+        rows.append((pos, pos + rng.randint(0, 8), rng.random() < 0.5, umi))
+    starts, found = _keys(*rows)
+    for mismatches in (0, 1, 2):
+        for near in (0, 3):
+            assert (umis.molecules_at_starts(starts, found, mismatches, near)
+                    == _molecules_by_pairs(starts, found, mismatches, near)), (mismatches, near)
+
+
 def test_locus_molecules_are_umi_families_at_each_start():
     # two molecules that start together (a deep panel's wild-type reads do): positions
     # alone make them one, their UMIs two; a copy with a misread UMI base is its family's

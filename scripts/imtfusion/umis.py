@@ -401,7 +401,19 @@ def molecules_at_starts(starts: np.ndarray, umis: np.ndarray, mismatches: int = 
     group_starts = np.flatnonzero(group)
     sizes = np.diff(np.append(group_starts, len(first)))
     rep, rep_hash = found.copy(), hashed.copy()
-    for g in np.flatnonzero(sizes > 1).tolist():
+    # directional() changes a start's UMIs only where two of them lie within `mismatches`:
+    # those starts are found in numpy first (random UMIs at a busy start rarely are)
+    width = np.ascontiguousarray(found).view(np.uint8).reshape(len(found), UMI_WIDTH)
+    needs = np.zeros(len(group_starts), dtype=bool)
+    if mismatches > 0:
+        group_of = np.cumsum(group) - 1
+        for d in range(1, int(sizes.max()) if len(sizes) else 1):
+            same = group_of[d:] == group_of[:-d]
+            if not same.any():
+                break
+            same[same] &= (width[d:][same] != width[:-d][same]).sum(axis=1) <= mismatches
+            needs[group_of[d:][same]] = True
+    for g in np.flatnonzero(needs).tolist():
         s, n = int(group_starts[g]), int(sizes[g])
         names = [u.decode() for u in found[s:s + n].tolist()]
         family = directional(dict(zip(names, counts[s:s + n].tolist())), mismatches)
@@ -411,7 +423,8 @@ def molecules_at_starts(starts: np.ndarray, umis: np.ndarray, mismatches: int = 
     # the families: distinct (strand, start, mate start, representative UMI)
     reverse, pos = key & np.uint64(1), key >> np.uint64(32)
     other = (key >> np.uint64(1)) & np.uint64(0x7FFFFFFF)
-    order = np.lexsort((rep_hash, other, pos, reverse))
+    # by strand, start, mate start (one word: a start key holds pos < 2^32, other < 2^31), then UMI
+    order = np.lexsort((rep_hash, (reverse << np.uint64(63)) | (pos << np.uint64(31)) | other))
     reverse, pos, other, rep, rep_hash = reverse[order], pos[order], other[order], rep[order], rep_hash[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = ((reverse[1:] != reverse[:-1]) | (pos[1:] != pos[:-1]) | (other[1:] != other[:-1])
@@ -428,14 +441,30 @@ def molecules_at_starts(starts: np.ndarray, umis: np.ndarray, mismatches: int = 
     # molecule ids (MI tags) are grouped already: the same id only, never one a byte apart
     exact = np.all(bases[:, :3] == np.frombuffer(b"MI:", dtype=np.uint8), axis=1)
     pairs = []
-    for d in range(1, len(clusters)):
-        close = (rev[d:] == rev[:-d]) & (pos[d:] - pos[:-d] <= near)
-        if not close.any():
-            break
-        close &= (np.abs(other[d:] - other[:-d]) <= near) & ~empty[d:] & ~empty[:-d]
-        allowed = np.where(exact[d:] | exact[:-d], 0, max(0, mismatches))
-        close[close] &= (bases[d:][close] != bases[:-d][close]).sum(axis=1) <= allowed[close]
-        pairs.extend((i, i + d) for i in np.flatnonzero(close).tolist())
+    allowed_all = np.where(exact, 0, max(0, mismatches))
+    # two UMIs within m mismatches agree exactly on one of m + 1 parts of their bytes, so
+    # the pairs are looked for among the families sharing a part, sorted by strand and
+    # start within it: few lie within `near` bases of each other there
+    length = max(1, int((bases != 0).sum(axis=1).max()))
+    cuts = np.linspace(0, length, max(0, mismatches) + 2).astype(int)
+    cuts[-1] = UMI_WIDTH
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        # a hash of the part's bytes and the strand (past `length` every UMI's bytes are 0):
+        # equal parts on one strand, equal hashes
+        part = rev.astype(np.uint64)
+        for k in range(lo, min(hi, length)):
+            part = part * np.uint64(0x100000001B3) + bases[:, k].astype(np.uint64)
+        order = np.lexsort((pos, part))
+        r, p, o, q = rev[order], pos[order], other[order], part[order]
+        for d in range(1, len(order)):
+            close = (r[d:] == r[:-d]) & (q[d:] == q[:-d]) & (p[d:] - p[:-d] <= near)
+            if not close.any():
+                break
+            i, j = order[:-d][close], order[d:][close]
+            ok = (np.abs(o[d:][close] - o[:-d][close]) <= near) & ~empty[i] & ~empty[j]
+            i, j = i[ok], j[ok]
+            ok = (bases[i] != bases[j]).sum(axis=1) <= np.minimum(allowed_all[i], allowed_all[j])
+            pairs.extend(zip(np.minimum(i, j)[ok].tolist(), np.maximum(i, j)[ok].tolist()))
     parent = list(range(len(clusters)))
 
     def find(x: int) -> int:
