@@ -959,18 +959,18 @@ def judge_candidates(candidates: list[Candidate], inputs: Inputs,
 
 
 def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
-                    found: Found, source: EvidenceSource) -> tuple[list[Candidate], list[Candidate]]:
+                    found: Found, source: EvidenceSource, copies: CopyEnds) -> tuple[list[Candidate], list[Candidate]]:
     """The calls with the junction reads placed below ``min_mapq`` at their target
     breakend or at a copy of it counted for them (:func:`imtfusion.features.add_ambiguous_support`),
     the unmapped reads beside such a copy that spell their junction
     (:func:`imtfusion.features.add_unmapped_support`) and the mate pairs with one mate
     placed below ``min_discordant_mapq`` that fit their junction
     (:func:`imtfusion.features.add_ambiguous_pairs`), their molecules and start sites
-    counted again; the discarded candidates as they were."""
+    counted again; the discarded candidates as they were. ``copies``: the calls' copy
+    breakends (:func:`_copy_ends`)."""
     called, discarded = judged
     loci = {locus.gene.gene_id: locus for locus in inputs.loci}
     splits, clips, beside = {}, {}, {}
-    copies = _copy_ends(called, inputs)
     for c in called:
         if c.precision != "exact":
             continue
@@ -995,9 +995,10 @@ def count_ambiguous(judged: tuple[list[Candidate], list[Candidate]], inputs: Inp
 
 
 MAX_COPY_ENDS = 4  # copies of a call's target breakend whose clipped reads are looked at, at most
+CopyEnds = dict[int, list[tuple[Breakend, bool]]]  # call key -> (a copy's breakend, the copy on the other strand)
 
 
-def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[Breakend, bool]]]:
+def _copy_ends(called: list[Candidate], inputs: Inputs) -> CopyEnds:
     """Per exact call: the places where a copy of its target (:mod:`imtfusion.copies`;
     with a FASTA) spells the target bases next to its breakend, as breakends there, and
     whether the copy lies on the other genome strand. An aligner places the reads of a
@@ -1012,7 +1013,7 @@ def _copy_ends(called: list[Candidate], inputs: Inputs) -> dict[int, list[tuple[
     if not spliced:
         return {}
     found = target_copies(index.described(), inputs.annotation, ref)
-    out: dict[int, list[tuple[Breakend, bool]]] = {}
+    out: CopyEnds = {}
     for c in exact:
         for end, three, gene in ((c.end3, True, c.gene3), (c.end5, False, c.gene5)):
             if gene.name not in c.targets:
@@ -1090,9 +1091,11 @@ def count_short_sides(judged: tuple[list[Candidate], list[Candidate]], inputs: I
 
 
 def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], inputs: Inputs, gathered: Gathered,
-                  source: EvidenceSource) -> Named:
+                  source: EvidenceSource, copies: CopyEnds) -> Named:
     """The calls annotated and named (:func:`name_calls`), and what shows them: the
-    sequences' accessions, the evidence BAM's records, example reads and gene coverage."""
+    sequences' accessions, the evidence BAM's records (``copies``: the calls' copy
+    breakends, :func:`_copy_ends`, whose windows hold some of them), example reads and
+    gene coverage."""
     ref = inputs.ref
     called, discarded = name_calls(sample, *judged, inputs.annotation, inputs.contigs, inputs.settings.domains,
                                    inputs.params, ref)
@@ -1101,7 +1104,7 @@ def name_and_show(sample: str, judged: tuple[list[Candidate], list[Candidate]], 
         if (acc := ref.accession(chrom)) is not None
     }
     at_copies = [(end.chrom, end.pos - UNMAPPED_WINDOW, end.pos + UNMAPPED_WINDOW)
-                 for ends in _copy_ends(called, inputs).values() for end, _ in ends]
+                 for c in called for end, _ in copies.get(c.key, ())]
     support = collect_support(source, inputs.loci, called, gathered.evidence.record_names, at_copies)
     examples = junction_examples(support, called)
     coverage = _call_gene_coverage(source, inputs.annotation, inputs.contigs, inputs.loci, gathered.evidence.qc,
@@ -1218,9 +1221,11 @@ def run_sample(
         if repaired is not None:  # a BAM without mate fields: the new pairs are placed with the rest
             gathered, found = repaired, find_candidates(inputs, repaired, source)
         candidates = measure_candidates(inputs, gathered, found, source)
-        judged = count_ambiguous(judge_candidates(candidates, inputs, artefacts), inputs, gathered, found, source)
+        judged = judge_candidates(candidates, inputs, artefacts)
+        copies = _copy_ends(judged[0], inputs)  # where the calls' target bases lie elsewhere: found once
+        judged = count_ambiguous(judged, inputs, gathered, found, source, copies)
         judged = count_short_sides(judged, inputs, gathered, found.lookup)
-        named = name_and_show(sample, judged, inputs, gathered, source)
+        named = name_and_show(sample, judged, inputs, gathered, source, copies)
     except UnicodeDecodeError:
         raise AlignmentFileError(
             f"{info.path}: holds read names or tags that are not text; the BAM is damaged: re-create it"
