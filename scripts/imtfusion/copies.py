@@ -228,19 +228,30 @@ def target_copies(transcripts: Sequence[Spliced], annotation, ref) -> list[Trans
     (a :class:`~imtfusion.reference.Reference`): from the annotation index when
     ``imtfusion index-gtf`` stored them for this FASTA, else found by one genome pass and
     kept in the annotation's cache (FASTA contig names there)."""
-    from imtfusion.annotation import file_checksum
-
-    fai = file_checksum(ref.index_path)
-    keys = [copies_key(fai, tid, seq) for _c, _s, seq, _g, tid in transcripts]
+    keys = _keys(transcripts, ref)
     stored = [annotation.cached(k) if annotation is not None else None for k in keys]
     if all(s is not None for s in stored):
         return [TranscriptCopies({o: tuple(Place(ref.bam_name(c), p, f) for c, p, f in places)
                                   for o, places in s}) for s in stored]  # type: ignore[union-attr]
-    found = find_copies([t[:4] for t in transcripts], ref.chunks())
+    found, to_store = found_and_stored(transcripts, ref)
     if annotation is not None:
-        for key, copies in zip(keys, found):
-            annotation.cache[key] = stored_form(copies, ref.fasta_name)
+        annotation.cache.update(to_store)
     return found
+
+
+def found_and_stored(transcripts: Sequence[Spliced], ref) -> tuple[list[TranscriptCopies], dict[tuple, tuple]]:  # type: ignore[no-untyped-def]
+    """The copies of the spliced ``transcripts`` found by one pass over the genome of
+    ``ref``, and the same as the annotation index stores them (:func:`copies_key` ->
+    :func:`stored_form`)."""
+    found = find_copies([t[:4] for t in transcripts], ref.chunks())
+    return found, {k: stored_form(c, ref.fasta_name) for k, c in zip(_keys(transcripts, ref), found)}
+
+
+def _keys(transcripts: Sequence[Spliced], ref) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    from imtfusion.annotation import file_checksum
+
+    fai = file_checksum(ref.index_path)
+    return [copies_key(fai, tid, seq) for _c, _s, seq, _g, tid in transcripts]
 
 
 def stored_form(copies: TranscriptCopies, name: Callable[[str], str]) -> tuple:

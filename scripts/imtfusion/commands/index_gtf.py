@@ -70,8 +70,7 @@ def _fasta_reference(fasta: str):  # type: ignore[no-untyped-def]
 
 def _target_copies(annotation: Annotation, fasta: str, targets: list[str]) -> dict[tuple, object]:
     """The copies of the targets' spliced transcripts (imtfusion.copies), keyed as a call looks them up."""
-    from imtfusion.copies import copies_key, find_copies, stored_form
-    from imtfusion.annotation import file_checksum
+    from imtfusion.copies import found_and_stored
     from imtfusion.registry import resolve_target_names
     from imtfusion.targets import ContigMap, resolve_targets
     from imtfusion.unmapped import TargetTranscripts
@@ -81,10 +80,7 @@ def _target_copies(annotation: Annotation, fasta: str, targets: list[str]) -> di
         loci = resolve_targets(annotation, list(resolve_target_names(targets)), 0,
                                ContigMap.build(annotation.contigs, lengths), fasta)
         spliced = TargetTranscripts(loci, annotation, lambda c, s, e: ref.fetch(c, s, e, remember=False)).described()
-        found = find_copies([t[:4] for t in spliced], ref.chunks())
-        fai = file_checksum(ref.index_path)
-        return {copies_key(fai, tid, seq): stored_form(c, ref.fasta_name)
-                for (_c, _s, seq, _g, tid), c in zip(spliced, found)}
+        return found_and_stored(spliced, ref)[1]
     finally:
         ref.close()
 
